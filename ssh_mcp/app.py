@@ -1,0 +1,121 @@
+"""The application object: settings, hosts, pool, audit and registry, wired once.
+
+``App`` is what the MCP server and the CLI hold. It owns every long-lived
+resource and closes them in :meth:`App.aclose`. Building it never touches
+the network: connections open lazily on a tool's first call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssh_mcp import __version__
+from ssh_mcp.config import HostConfig, Inventory, Settings, load_hosts, load_settings
+from ssh_mcp.policy.audit import AuditLog
+from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
+from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
+from ssh_mcp.ssh.known_hosts import KnownHosts
+from ssh_mcp.ssh.pool import Pool
+from ssh_mcp.tools import ALL_TOOLS
+
+SERVER_NAME = "ssh-mcp"
+
+
+@dataclass
+class App:
+    settings: Settings
+    inventory: Inventory
+    pool: Pool
+    audit: AuditLog
+    known_hosts: KnownHosts
+    tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
+    _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        tiers, groups = self.settings.open_tiers(), self.settings.enabled_groups()
+        self._visible = {t.name: t for t in self.tools if t.tier in tiers and t.group in groups}
+
+    def visible_tools(self) -> list[ToolSpec[Any, Any]]:
+        """Tools whose tier is open and whose group is enabled, in registry order."""
+        return list(self._visible.values())
+
+    def tool(self, name: str) -> ToolSpec[Any, Any] | None:
+        """The visible tool called ``name``; hidden and unknown tools are both ``None``."""
+        return self._visible.get(name)
+
+    def connect_spec(self, host: HostConfig) -> ConnectSpec:
+        hops = tuple(self._spec(self.inventory.hosts[a]) for a in host.proxy_jump)
+        return self._spec(host, hops)
+
+    @staticmethod
+    def _spec(host: HostConfig, hops: tuple[ConnectSpec, ...] = ()) -> ConnectSpec:
+        auth = host.auth
+        return ConnectSpec(
+            key=host.alias,
+            host=host.hostname,
+            port=host.port,
+            user=host.user,
+            auth=AuthSpec(
+                method=auth.method,
+                agent_path=auth.identity_agent,
+                fingerprint=auth.identity_fingerprint,
+                key_path=auth.key,
+                passphrase_cmd=tuple(auth.passphrase_cmd) if auth.passphrase_cmd else None,
+                password_cmd=tuple(auth.password_cmd) if auth.password_cmd else None,
+            ),
+            hops=hops,
+            max_channels=host.max_channels,
+            max_connections=host.max_connections,
+        )
+
+    def host_summaries(self) -> list[HostSummary]:
+        return [summary(h) for h in self.inventory.hosts.values()]
+
+    def facts(self) -> ServerFacts:
+        return ServerFacts(
+            name=SERVER_NAME,
+            version=__version__,
+            open_tiers=tuple(sorted(t.value for t in self.settings.open_tiers())),
+            enabled_groups=tuple(sorted(g.value for g in self.settings.enabled_groups())),
+            tool_count=len(self._visible),
+            host_count=len(self.inventory.hosts),
+        )
+
+    async def aclose(self) -> None:
+        """Close every pooled connection and the audit file."""
+        await self.pool.aclose()
+        self.audit.close()
+
+
+def summary(host: HostConfig) -> HostSummary:
+    return HostSummary(
+        alias=host.alias,
+        hostname=host.hostname,
+        port=host.port,
+        user=host.user,
+        auth_method=host.auth.method,
+        proxy_jump=host.proxy_jump,
+        notes=host.notes,
+    )
+
+
+def build_app(settings: Settings | None = None) -> App:
+    """Load settings and hosts.toml and wire the app; raises ConfigError on bad config."""
+    settings = settings or load_settings()
+    inventory = load_hosts(settings)
+    key = settings.ssh_audit_key.get_secret_value().encode() if settings.ssh_audit_key else None
+    known_hosts = KnownHosts(settings.ssh_known_hosts)
+    options = ConnectOptions(
+        known_hosts=known_hosts,
+        config_file=settings.ssh_config_file,
+        connect_timeout=settings.ssh_connect_timeout,
+        keepalive_interval=settings.ssh_keepalive_interval,
+    )
+    return App(
+        settings=settings,
+        inventory=inventory,
+        pool=Pool(options, idle_timeout=settings.ssh_idle_timeout),
+        audit=AuditLog(settings.ssh_audit_log.expanduser(), key),
+        known_hosts=known_hosts,
+    )

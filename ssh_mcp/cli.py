@@ -1,0 +1,91 @@
+"""The ``ssh-mcp`` command line: serve (default), demo, audit verify, docs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ssh_mcp import __version__
+from ssh_mcp.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ssh-mcp",
+        description="A strict MCP server that gives LLM agents audited SSH access.",
+    )
+    p.add_argument("--version", action="version", version=f"ssh-mcp {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", help="serve MCP on stdio (the default)")
+    sub.add_parser("demo", help="run a throwaway local SSH host and drive the server against it")
+    audit = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain of an audit log")
+    verify.add_argument("file", type=Path, help="the audit.jsonl file")
+    docs = sub.add_parser("docs", help="write TOOLS.md from the tool registry")
+    docs.add_argument("--check", action="store_true", help="fail if TOOLS.md is stale")
+    docs.add_argument("--output", type=Path, default=Path("TOOLS.md"))
+    return p
+
+
+def _serve() -> int:
+    from ssh_mcp.app import build_app
+    from ssh_mcp.server import serve_stdio
+
+    app = build_app()
+    asyncio.run(serve_stdio(app))
+    return 0
+
+
+def _verify(path: Path) -> int:
+    from ssh_mcp.policy.audit import verify
+
+    key_text = os.environ.get("SSH_AUDIT_KEY")
+    report = verify(path, key_text.encode() if key_text else None)
+    if report.ok:
+        print(f"ok: {report.lines} lines, chain intact")
+        return 0
+    print(f"broken: {report.reason}", file=sys.stderr)
+    return 1
+
+
+def _docs(output: Path, check: bool) -> int:
+    from ssh_mcp.docs import render_tools_md
+
+    text = render_tools_md()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != text:
+            print(f"{output} is stale: run `ssh-mcp docs`", file=sys.stderr)
+            return 1
+        return 0
+    output.write_text(text, encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command in (None, "serve"):
+            return _serve()
+        if args.command == "audit":
+            return _verify(args.file)
+        if args.command == "docs":
+            return _docs(args.output, args.check)
+        if args.command == "demo":
+            from ssh_mcp.demo import run_demo
+
+            return run_demo()
+    except ConfigError as exc:
+        print(f"ssh-mcp: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0

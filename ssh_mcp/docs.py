@@ -1,0 +1,90 @@
+"""TOOLS.md, generated from the registry; CI fails when the committed copy is stale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ssh_mcp.spec import ToolSpec
+from ssh_mcp.tools import ALL_TOOLS
+
+_FLAGS = {
+    "read": "always open",
+    "low-access": "ALLOW_LOW_ACCESS_TOOLS=true",
+    "dangerous": "ALLOW_DANGEROUS_TOOLS=true",
+    "sudo": "ALLOW_DANGEROUS_TOOLS=true and ALLOW_SUDO=true",
+}
+
+
+def _type(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " | ".join(_type(s) for s in schema["anyOf"])
+    if "enum" in schema:
+        return " | ".join(repr(v) for v in schema["enum"])
+    if schema.get("type") == "array":
+        return f"list[{_type(schema.get('items', {}))}]"
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    return str(schema.get("type", "any"))
+
+
+def _fields(model: type[Any], inputs: bool) -> list[str]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    rows = []
+    for name, prop in schema.get("properties", {}).items():
+        desc = str(prop.get("description", "")).replace("|", "\\|").replace("\n", " ")
+        if inputs:
+            default = "required" if name in required else f"`{prop.get('default')!r}`"
+            rows.append(f"| `{name}` | {_type(prop)} | {default} | {desc} |")
+        else:
+            rows.append(f"| `{name}` | {_type(prop)} | {desc} |")
+    return rows
+
+
+def _tool(spec: ToolSpec[Any, Any]) -> list[str]:
+    a = spec.annotations
+    hints = ", ".join(
+        name
+        for name, on in (
+            ("readOnly", a.read_only),
+            ("destructive", a.destructive),
+            ("idempotent", a.idempotent),
+            ("openWorld", a.open_world),
+        )
+        if on
+    )
+    lines = [
+        f"## `{spec.name}`: {spec.title}",
+        "",
+        f"Tier **{spec.tier.value}** ({_FLAGS[spec.tier.value]}), group **{spec.group.value}**. "
+        f"Hints: {hints or 'none'}.",
+        "",
+        spec.description,
+        "",
+    ]
+    inputs = _fields(spec.input, inputs=True)
+    if inputs:
+        lines += ["| argument | type | default | description |", "|---|---|---|---|", *inputs, ""]
+    else:
+        lines += ["No arguments.", ""]
+    lines += ["Returns:", "", "| field | type | description |", "|---|---|---|"]
+    lines += [*_fields(spec.output, inputs=False), ""]
+    return lines
+
+
+def render_tools_md(tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS) -> str:
+    """The whole TOOLS.md text."""
+    out = [
+        "# Tools",
+        "",
+        "Generated from the tool registry by `ssh-mcp docs`; do not edit by hand. "
+        "CI runs `ssh-mcp docs --check`.",
+        "",
+        "| tool | tier | group | title |",
+        "|---|---|---|---|",
+    ]
+    out += [f"| `{t.name}` | {t.tier.value} | {t.group.value} | {t.title} |" for t in tools]
+    out.append("")
+    for spec in tools:
+        out += _tool(spec)
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,59 @@
+"""Path confinement: pure decisions over canonical remote paths.
+
+Dispatch canonicalizes on the host first (symlinks followed); this module
+only compares strings, on whole path components, so ``/srv/app`` admits
+``/srv/app/x`` but not ``/srv/application``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import unicodedata
+from collections.abc import Sequence
+
+from ssh_mcp.errors import PathNotAllowed
+
+MAX_PATH = 4096
+
+
+def precheck(path: str) -> None:
+    """Refuse what no canonicalization should even see: NUL, control characters, overlong."""
+    if len(path) > MAX_PATH:
+        raise PathNotAllowed(f"path is longer than {MAX_PATH} characters")
+    for ch in path:
+        if ch == "\0" or unicodedata.category(ch) in ("Cc", "Cf"):
+            raise PathNotAllowed(
+                f"path contains control or format character U+{ord(ch):04X}; pass a plain path"
+            )
+
+
+def _norm(path: str) -> str:
+    # normpath keeps a leading '//' (POSIX allows it a meaning); canonical paths never need it.
+    norm = posixpath.normpath(path)
+    return "/" + norm.lstrip("/")
+
+
+def is_within(path: str, root: str) -> bool:
+    """True when ``path`` is ``root`` or below it, compared component by component."""
+    p, r = _norm(path), _norm(root)
+    return r == "/" or p == r or p.startswith(r + "/")
+
+
+def check_path(canonical: str, allowlist: Sequence[str], restricted: Sequence[str]) -> None:
+    """Raise PathNotAllowed unless ``canonical`` is inside an allowed root and no restricted zone."""
+    if not allowlist:
+        raise PathNotAllowed(
+            "no path allowlist applies to this host, so every path is denied; set "
+            "path_allowlist in hosts.toml or SSH_PATH_ALLOWLIST"
+        )
+    for zone in restricted:
+        if is_within(canonical, zone):
+            raise PathNotAllowed(
+                f"{canonical} is inside the restricted zone {_norm(zone)}; it is never accessible"
+            )
+    if not any(is_within(canonical, root) for root in allowlist):
+        roots = ", ".join(_norm(r) for r in allowlist)
+        raise PathNotAllowed(
+            f"{canonical} (symlinks resolved) is outside the path allowlist ({roots}); "
+            "use a path inside it"
+        )

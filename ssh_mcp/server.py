@@ -1,0 +1,139 @@
+"""The MCP layer: the only module that imports the ``mcp`` SDK.
+
+It turns the tool registry into ``Tool`` entries, each ``tools/call`` into a
+:func:`ssh_mcp.dispatch.dispatch` call, and an ``Outcome`` into a
+``CallToolResult``. The low-level ``Server`` serves both protocol eras from
+these same handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from typing import Any
+
+import mcp.types as types
+from mcp import MCPError
+from mcp.server import Server, ServerRequestContext
+from mcp.server.stdio import stdio_server
+
+from ssh_mcp import __version__
+from ssh_mcp.app import SERVER_NAME, App
+from ssh_mcp.dispatch import dispatch
+from ssh_mcp.spec import ToolSpec
+
+SERVER_INFO_URI = "ssh-mcp://server-info"
+INSTRUCTIONS = (
+    "SSH access to the hosts the operator configured. Start with ssh_host_list. Tools are "
+    "grouped by access tier; closed tiers do not appear. Paths are confined to each host's "
+    "allowlist after symlinks are resolved. Every call is audited."
+)
+
+
+def tool_entry(spec: ToolSpec[Any, Any]) -> types.Tool:
+    """The tools/list entry for one declaration."""
+    a = spec.annotations
+    return types.Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=spec.input.model_json_schema(),
+        output_schema=spec.output.model_json_schema(),
+        annotations=types.ToolAnnotations(
+            title=spec.title,
+            read_only_hint=a.read_only,
+            destructive_hint=a.destructive,
+            idempotent_hint=a.idempotent,
+            open_world_hint=a.open_world,
+        ),
+    )
+
+
+def build_server(app: App) -> Server[Any]:
+    """A low-level MCP server bound to ``app``."""
+    tools = [tool_entry(t) for t in app.visible_tools()]
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tools)
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            await ctx.session.report_progress(done, total, message)
+
+        outcome = await dispatch(app, params.name, params.arguments, progress)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=outcome.text)],
+            structured_content=outcome.structured,
+            is_error=not outcome.ok,
+        )
+
+    async def list_resources(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(
+                    uri=SERVER_INFO_URI,
+                    name="server-info",
+                    title="ssh-mcp server info",
+                    description="Version, open tiers, enabled groups and tool count (JSON).",
+                    mime_type="application/json",
+                )
+            ]
+        )
+
+    async def read_resource(
+        ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        if params.uri != SERVER_INFO_URI:
+            raise MCPError(types.INVALID_PARAMS, f"unknown resource {params.uri!r}")
+        f = app.facts()
+        body = {
+            "name": f.name,
+            "version": f.version,
+            "open_tiers": list(f.open_tiers),
+            "enabled_groups": list(f.enabled_groups),
+            "tool_count": f.tool_count,
+            "host_count": f.host_count,
+        }
+        return types.ReadResourceResult(
+            contents=[
+                types.TextResourceContents(
+                    uri=SERVER_INFO_URI, text=json.dumps(body), mime_type="application/json"
+                )
+            ]
+        )
+
+    return Server(
+        SERVER_NAME,
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
+    )
+
+
+async def serve_stdio(app: App) -> None:
+    """Serve on stdio until stdin closes or SIGTERM arrives; then close every connection."""
+    server = build_server(app)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+    except asyncio.CancelledError:
+        pass  # SIGTERM: a clean exit, not an error
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        await app.aclose()

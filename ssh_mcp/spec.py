@@ -1,0 +1,175 @@
+"""The one declaration of a tool, and the context its handler receives.
+
+A ``ToolSpec`` is read by several consumers, the way Starlette's route list
+is: tools/list, the tier and group filters, argument validation, the path and
+command policy (through field markers), the audit record and TOOLS.md.
+Handlers never see MCP; they get a :class:`ToolContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
+from ssh_mcp.ssh.process import ProcessResult
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+T = TypeVar("T")
+
+
+# -- field markers, used inside Annotated[...] ------------------------------------
+
+
+@dataclass(frozen=True)
+class RemotePath:
+    """Marks a remote path field: dispatch canonicalizes it on the host and confines it.
+
+    ``create=True`` means the path may not exist yet: its parent is resolved
+    and checked instead, and the handler gets parent + name.
+    """
+
+    create: bool = False
+
+
+@dataclass(frozen=True)
+class CommandText:
+    """Marks a shell command field: dispatch applies the command policy and hashes it."""
+
+
+class StrictInput(BaseModel):
+    """Base of every input model: unknown fields are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Output(BaseModel):
+    """Base of every output model."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+# -- the declaration ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """MCP tool annotations, declared per tool and checked against the tier by a test."""
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool = True
+
+
+@dataclass(frozen=True)
+class ToolSpec(Generic[In, Out]):
+    """Everything about one tool, in one place."""
+
+    name: str
+    title: str
+    description: str
+    tier: Tier
+    group: Group
+    input: type[In]
+    output: type[Out]
+    annotations: Annotations
+    handler: Callable[[ToolContext, In], Awaitable[Out]]
+    #: One short text rendering of the result for clients that ignore structuredContent.
+    render: Callable[[Out], str] | None = None
+
+    @property
+    def targets_host(self) -> bool:
+        return "host" in self.input.model_fields
+
+    def field_marker(self, name: str, kind: type[T]) -> T | None:
+        for meta in self.input.model_fields[name].metadata:
+            if isinstance(meta, kind):
+                return meta
+        return None
+
+    def marked_fields(self, kind: type[Any]) -> list[str]:
+        return [n for n in self.input.model_fields if self.field_marker(n, kind) is not None]
+
+
+# -- what a handler can reach -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostSummary:
+    """A configured host as ``ssh_host_list`` shows it (never any secret)."""
+
+    alias: str
+    hostname: str
+    port: int
+    user: str | None
+    auth_method: str
+    proxy_jump: tuple[str, ...]
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What ``ssh_server_info`` reports."""
+
+    name: str
+    version: str
+    open_tiers: tuple[str, ...]
+    enabled_groups: tuple[str, ...]
+    tool_count: int
+    host_count: int
+
+
+class ToolContext(Protocol):
+    """The handler's view of the world, implemented by dispatch.
+
+    ``host`` is set for tools with a ``host`` argument, after resolution and
+    policy. ``run`` and ``with_connection`` reach that host through the pool.
+    """
+
+    @property
+    def host(self) -> HostSummary | None: ...
+
+    @property
+    def command_timeout(self) -> float: ...
+
+    async def run(
+        self,
+        command: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+    ) -> ProcessResult:
+        """Run on the host; a sequence is an argv joined with ``shlex.join``."""
+        ...
+
+    async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+        """Run ``op`` on a reserved channel slot of the host's pooled connection."""
+        ...
+
+    async def progress(self, done: float, total: float | None, message: str | None) -> None:
+        """Report progress; a no-op when the client asked for none."""
+        ...
+
+    def hosts(self) -> list[HostSummary]: ...
+
+    def sessions(self) -> list[SessionInfo]: ...
+
+    def server_facts(self) -> ServerFacts: ...
+
+    def pinned_fingerprints(self) -> list[str]: ...
+
+    async def live_fingerprint(self) -> str:
+        """The key the host offers now, fetched without authenticating or trusting it."""
+        ...
+
+
+#: The ``host`` argument every host-facing tool takes.
+HOST_DESCRIPTION = (
+    "Host alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits."
+)

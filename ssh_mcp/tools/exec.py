@@ -1,0 +1,106 @@
+"""Dangerous tier: run a command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.spec import (
+    HOST_DESCRIPTION,
+    Annotations,
+    CommandText,
+    Output,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.tools._text import decode
+
+
+class ExecRunInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    command: Annotated[
+        str,
+        CommandText(),
+        Field(
+            description=(
+                "Shell command line to run as the login user. Under a command allowlist every "
+                "simple command must start with an allowed program; $(…), backticks and "
+                "sh -c/eval wrappers are refused."
+            ),
+            min_length=1,
+            max_length=65536,
+        ),
+    ]
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description=(
+            "Seconds before the command is stopped (INT, TERM, KILL). Default SSH_COMMAND_TIMEOUT."
+        ),
+    )
+
+
+class ExecResult(Output):
+    stdout: str = Field(description="Standard output (UTF-8, invalid bytes replaced).")
+    stderr: str = Field(description="Standard error (UTF-8, invalid bytes replaced).")
+    exit_code: int | None = Field(description="Exit status; null when killed by a signal.")
+    signal: str | None = Field(description="Signal name that ended the process, if any.")
+    timed_out: bool = Field(description="True when the timeout stopped the command.")
+    stdout_truncated: bool = Field(description="True when stdout exceeded SSH_STDOUT_CAP_BYTES.")
+    stderr_truncated: bool = Field(description="True when stderr exceeded SSH_STDERR_CAP_BYTES.")
+    duration_ms: int = Field(description="Wall time of the command in milliseconds.")
+
+
+async def exec_run(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
+    result = await ctx.run(args.command, timeout=args.timeout or ctx.command_timeout)
+    return ExecResult(
+        stdout=decode(result.stdout),
+        stderr=decode(result.stderr),
+        exit_code=result.exit_code,
+        signal=result.signal,
+        timed_out=result.timed_out,
+        stdout_truncated=result.stdout.truncated,
+        stderr_truncated=result.stderr.truncated,
+        duration_ms=result.duration_ms,
+    )
+
+
+def render_exec(out: ExecResult) -> str:
+    status = (
+        "timed out"
+        if out.timed_out
+        else f"signal {out.signal}"
+        if out.signal
+        else f"exit {out.exit_code}"
+    )
+    parts = [f"[{status}, {out.duration_ms} ms]"]
+    if out.stdout:
+        parts.append(out.stdout.rstrip("\n"))
+    if out.stderr:
+        parts.append("[stderr]\n" + out.stderr.rstrip("\n"))
+    return "\n".join(parts)
+
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_exec_run",
+        title="Run a command",
+        description=(
+            "Run one shell command on a host and return stdout, stderr, exit_code and flags. "
+            "A non-zero exit is a normal result, not an error. On timeout or cancel the remote "
+            "process group is stopped (INT, then TERM, then KILL). Output beyond the caps keeps "
+            "its head and tail. For reading files or listing directories prefer the sftp tools."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=ExecRunInput,
+        output=ExecResult,
+        annotations=Annotations(read_only=False, destructive=True, idempotent=False),
+        handler=exec_run,
+        render=render_exec,
+    ),
+)

@@ -1,0 +1,239 @@
+"""Read tier, group ``host``: what a host is and how it is doing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pydantic import Field
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import AuthFailed, ConnectFailed, RemoteError
+from ssh_mcp.spec import HOST_DESCRIPTION, Annotations, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.tools import _parse
+from ssh_mcp.tools._text import decode
+
+READ = Annotations(read_only=True, destructive=False, idempotent=True)
+
+
+class HostInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+
+
+async def _text(ctx: ToolContext, argv: list[str]) -> str:
+    result = await ctx.run(argv)
+    if result.exit_code != 0:
+        raise RemoteError(
+            f"`{argv[0]}` failed on the host (exit {result.exit_code}): "
+            f"{decode(result.stderr).strip()[:200]}"
+        )
+    return decode(result.stdout)
+
+
+# -- ssh_host_ping -------------------------------------------------------------------
+
+
+class PingResult(Output):
+    reachable: bool = Field(description="True when TCP and the SSH handshake succeeded.")
+    auth_ok: bool = Field(description="True when authentication succeeded.")
+    latency_ms: float | None = Field(description="Round trip of a `true` exec on a warm connection.")
+    host_key_fingerprint: str | None = Field(description="SHA256 fingerprint of the pinned key.")
+    error: str | None = Field(description="Why the host is unreachable or auth failed.")
+
+
+async def host_ping(ctx: ToolContext, args: HostInput) -> PingResult:
+    try:
+        await ctx.run(["true"])  # warms the connection; the second run measures the channel
+        started = time.perf_counter()
+        await ctx.run(["true"])
+        latency = round((time.perf_counter() - started) * 1000, 2)
+    except ConnectFailed as exc:
+        return PingResult(
+            reachable=False, auth_ok=False, latency_ms=None, host_key_fingerprint=None, error=str(exc)
+        )
+    except AuthFailed as exc:
+        return PingResult(
+            reachable=True, auth_ok=False, latency_ms=None, host_key_fingerprint=None, error=str(exc)
+        )
+    pinned = ctx.pinned_fingerprints()
+    return PingResult(
+        reachable=True,
+        auth_ok=True,
+        latency_ms=latency,
+        host_key_fingerprint=pinned[0] if pinned else None,
+        error=None,
+    )
+
+
+# -- ssh_host_info -------------------------------------------------------------------
+
+
+class HostInfo(Output):
+    hostname: str = Field(description="The host's own name (uname -n).")
+    kernel: str = Field(description="Kernel name and release (uname -sr).")
+    arch: str = Field(description="Machine architecture (uname -m).")
+    os: str = Field(description="PRETTY_NAME from /etc/os-release, or empty.")
+    uptime_seconds: float = Field(description="Seconds since boot.")
+    load_average: list[float] = Field(description="1, 5 and 15 minute load averages.")
+    cpus: int = Field(description="Online CPUs.")
+    memory_total_bytes: int = Field(description="MemTotal.")
+    memory_available_bytes: int = Field(description="MemAvailable.")
+
+
+async def host_info(ctx: ToolContext, args: HostInput) -> HostInfo:
+    uname, osrel, uptime, loadavg, cpus, mem = await asyncio.gather(
+        _text(ctx, ["uname", "-nsrm"]),
+        ctx.run(["cat", "--", "/etc/os-release"]),
+        _text(ctx, ["cat", "--", "/proc/uptime"]),
+        _text(ctx, ["cat", "--", "/proc/loadavg"]),
+        _text(ctx, ["getconf", "_NPROCESSORS_ONLN"]),
+        _text(ctx, ["cat", "--", "/proc/meminfo"]),
+    )
+    sysname, nodename, release, machine = (uname.split() + ["", "", "", ""])[:4]
+    meminfo = _parse.meminfo(mem)
+    return HostInfo(
+        hostname=nodename,
+        kernel=f"{sysname} {release}",
+        arch=machine,
+        os=_parse.os_release(decode(osrel.stdout)).get("PRETTY_NAME", ""),
+        uptime_seconds=float(uptime.split()[0]),
+        load_average=[float(x) for x in loadavg.split()[:3]],
+        cpus=int(cpus.strip() or 0),
+        memory_total_bytes=meminfo.get("MemTotal", 0),
+        memory_available_bytes=meminfo.get("MemAvailable", 0),
+    )
+
+
+# -- ssh_host_disk_usage -------------------------------------------------------------
+
+
+class Filesystem(Output):
+    filesystem: str = Field(description="Device or source.")
+    mount: str = Field(description="Mount point.")
+    size_bytes: int = Field(description="Total size.")
+    used_bytes: int = Field(description="Used space.")
+    available_bytes: int = Field(description="Space available to unprivileged users.")
+    use_percent: int = Field(description="Used percentage as df reports it.")
+
+
+class DiskUsage(Output):
+    filesystems: list[Filesystem] = Field(description="One entry per mounted filesystem.")
+
+
+async def host_disk_usage(ctx: ToolContext, args: HostInput) -> DiskUsage:
+    text = await _text(ctx, ["df", "-P", "-k"])
+    return DiskUsage(filesystems=[Filesystem.model_validate(r) for r in _parse.df_posix(text)])
+
+
+# -- ssh_host_processes --------------------------------------------------------------
+
+
+class ProcessesInput(HostInput):
+    limit: int = Field(10, ge=1, le=200, description="How many processes to return, by CPU.")
+
+
+class ProcessRow(Output):
+    pid: int = Field(description="Process id.")
+    user: str = Field(description="Owner.")
+    cpu_percent: float = Field(description="CPU use as ps reports it.")
+    mem_percent: float = Field(description="Share of physical memory.")
+    rss_bytes: int = Field(description="Resident set size.")
+    elapsed_seconds: int = Field(description="Seconds since the process started.")
+    command: str = Field(description="Executable name (no arguments, which may hold secrets).")
+
+
+class Processes(Output):
+    processes: list[ProcessRow] = Field(description="Top processes, highest CPU first.")
+
+
+async def host_processes(ctx: ToolContext, args: ProcessesInput) -> Processes:
+    text = await _text(ctx, ["ps", "-eo", "pid=,user=,pcpu=,pmem=,rss=,etimes=,comm="])
+    rows = sorted(_parse.ps_rows(text), key=lambda r: -float(r["cpu_percent"]))
+    return Processes(processes=[ProcessRow.model_validate(r) for r in rows[: args.limit]])
+
+
+# -- ssh_known_hosts_verify ----------------------------------------------------------
+
+
+class KnownHostsVerify(Output):
+    expected: list[str] = Field(description="SHA256 fingerprints pinned in known_hosts.")
+    live: str = Field(description="SHA256 fingerprint the host offers now.")
+    match: bool = Field(description="True when the live key is among the pinned ones.")
+
+
+async def known_hosts_verify(ctx: ToolContext, args: HostInput) -> KnownHostsVerify:
+    live = await ctx.live_fingerprint()
+    expected = ctx.pinned_fingerprints()
+    return KnownHostsVerify(expected=expected, live=live, match=live in expected)
+
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_host_ping",
+        title="Ping a host",
+        description=(
+            "Check that a host is reachable and accepts our credentials. Returns reachable, "
+            "auth_ok, latency_ms and the pinned host key fingerprint. An unpinned or changed "
+            "host key is an error with the steps to fix it; use ssh_known_hosts_verify to compare."
+        ),
+        tier=Tier.READ,
+        group=Group.HOST,
+        input=HostInput,
+        output=PingResult,
+        annotations=READ,
+        handler=host_ping,
+    ),
+    ToolSpec(
+        name="ssh_host_info",
+        title="Describe a host",
+        description=(
+            "Return hostname, kernel, architecture, OS name, uptime, load, CPU count and memory. "
+            "Use ssh_host_disk_usage for disks and ssh_host_processes for processes."
+        ),
+        tier=Tier.READ,
+        group=Group.HOST,
+        input=HostInput,
+        output=HostInfo,
+        annotations=READ,
+        handler=host_info,
+    ),
+    ToolSpec(
+        name="ssh_host_disk_usage",
+        title="Disk usage",
+        description="Return every mounted filesystem with size, used, available and use percent.",
+        tier=Tier.READ,
+        group=Group.HOST,
+        input=HostInput,
+        output=DiskUsage,
+        annotations=READ,
+        handler=host_disk_usage,
+    ),
+    ToolSpec(
+        name="ssh_host_processes",
+        title="Top processes",
+        description=(
+            "Return the top processes by CPU with pid, user, CPU and memory use, RSS, age and "
+            "executable name. Command-line arguments are left out because they may hold secrets."
+        ),
+        tier=Tier.READ,
+        group=Group.HOST,
+        input=ProcessesInput,
+        output=Processes,
+        annotations=READ,
+        handler=host_processes,
+    ),
+    ToolSpec(
+        name="ssh_known_hosts_verify",
+        title="Verify a host key",
+        description=(
+            "Compare the host key the host offers now with the fingerprints pinned in known_hosts, "
+            "without trusting or writing anything. Use it to diagnose a host key error."
+        ),
+        tier=Tier.READ,
+        group=Group.HOST,
+        input=HostInput,
+        output=KnownHostsVerify,
+        annotations=READ,
+        handler=known_hosts_verify,
+    ),
+)

@@ -1,0 +1,167 @@
+"""Read tier, group ``sftp-read``: list and stat remote paths over SFTP."""
+
+from __future__ import annotations
+
+import stat as statmod
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import asyncssh
+from pydantic import Field
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import RemoteError
+from ssh_mcp.spec import (
+    HOST_DESCRIPTION,
+    Annotations,
+    Output,
+    RemotePath,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.sftp import sftp_error
+
+READ = Annotations(read_only=True, destructive=False, idempotent=True)
+Kind = Literal["file", "dir", "symlink", "other"]
+PATH_DESCRIPTION = (
+    "Absolute remote path (or ~/…). Symlinks are resolved and the result must lie inside the "
+    "host's path allowlist."
+)
+
+
+def _kind(mode: int | None) -> Kind:
+    if mode is None:
+        return "other"
+    if statmod.S_ISDIR(mode):
+        return "dir"
+    if statmod.S_ISREG(mode):
+        return "file"
+    if statmod.S_ISLNK(mode):
+        return "symlink"
+    return "other"
+
+
+def _time(ts: float | int | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
+
+
+class PathInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    path: Annotated[str, RemotePath(), Field(description=PATH_DESCRIPTION, min_length=1)]
+
+
+class ListInput(PathInput):
+    offset: int = Field(0, ge=0, description="Entries to skip, for paging; use next_offset.")
+    limit: int = Field(100, ge=1, le=1000, description="Entries to return at most.")
+
+
+class Entry(Output):
+    name: str = Field(description="Entry name within the directory.")
+    kind: Kind = Field(description="file, dir, symlink or other (links are not followed).")
+    size: int | None = Field(description="Size in bytes.")
+    mode: str | None = Field(description="Permission bits in octal, e.g. 0644.")
+    mtime: str | None = Field(description="Modification time (RFC 3339 UTC).")
+
+
+class Listing(Output):
+    path: str = Field(description="Canonical directory path.")
+    entries: list[Entry] = Field(description="Entries sorted by name.")
+    total: int = Field(description="Entries in the directory.")
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
+async def sftp_list(ctx: ToolContext, args: ListInput) -> Listing:
+    async def op(pc: PooledConnection) -> list[asyncssh.SFTPName]:
+        sftp = await pc.sftp()
+        try:
+            names = await sftp.readdir(args.path)
+        except asyncssh.SFTPError as exc:
+            raise sftp_error(exc, "list") from None
+        return [n for n in names if n.filename not in (".", "..")]
+
+    names = sorted(await ctx.with_connection(op), key=lambda n: str(n.filename))
+    page = names[args.offset : args.offset + args.limit]
+    end = args.offset + len(page)
+    return Listing(
+        path=args.path,
+        entries=[
+            Entry(
+                name=str(n.filename),
+                kind=_kind(n.attrs.permissions),
+                size=n.attrs.size,
+                mode=f"{statmod.S_IMODE(n.attrs.permissions):04o}" if n.attrs.permissions else None,
+                mtime=_time(n.attrs.mtime),
+            )
+            for n in page
+        ],
+        total=len(names),
+        next_offset=end if end < len(names) else None,
+    )
+
+
+class StatResult(Output):
+    path: str = Field(description="Canonical path (symlinks resolved).")
+    kind: Kind = Field(description="file, dir, symlink or other.")
+    size: int | None = Field(description="Size in bytes.")
+    mode: str | None = Field(description="Permission bits in octal.")
+    uid: int | None = Field(description="Owner uid.")
+    gid: int | None = Field(description="Group gid.")
+    mtime: str | None = Field(description="Modification time (RFC 3339 UTC).")
+    atime: str | None = Field(description="Access time (RFC 3339 UTC).")
+
+
+async def sftp_stat(ctx: ToolContext, args: PathInput) -> StatResult:
+    async def op(pc: PooledConnection) -> asyncssh.SFTPAttrs:
+        sftp = await pc.sftp()
+        try:
+            return await sftp.stat(args.path)
+        except asyncssh.SFTPError as exc:
+            raise sftp_error(exc, "stat") from None
+
+    attrs = await ctx.with_connection(op)
+    if attrs is None:  # pragma: no cover - asyncssh always returns attrs
+        raise RemoteError("stat returned nothing")
+    return StatResult(
+        path=args.path,
+        kind=_kind(attrs.permissions),
+        size=attrs.size,
+        mode=f"{statmod.S_IMODE(attrs.permissions):04o}" if attrs.permissions else None,
+        uid=attrs.uid,
+        gid=attrs.gid,
+        mtime=_time(attrs.mtime),
+        atime=_time(attrs.atime),
+    )
+
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_sftp_list",
+        title="List a directory",
+        description=(
+            "List a remote directory over SFTP, sorted by name, one page at a time: each entry "
+            "has name, kind, size, mode and mtime. Pass next_offset as offset for the next page."
+        ),
+        tier=Tier.READ,
+        group=Group.SFTP_READ,
+        input=ListInput,
+        output=Listing,
+        annotations=READ,
+        handler=sftp_list,
+    ),
+    ToolSpec(
+        name="ssh_sftp_stat",
+        title="Stat a path",
+        description=(
+            "Return kind, size, mode, owner and times of a remote path (symlinks resolved). "
+            "Use ssh_sftp_list for directory contents."
+        ),
+        tier=Tier.READ,
+        group=Group.SFTP_READ,
+        input=PathInput,
+        output=StatResult,
+        annotations=READ,
+        handler=sftp_stat,
+    ),
+)
