@@ -1,0 +1,115 @@
+"""Driving ssh-mcp through a real MCP client session, for tests.
+
+``serve()`` builds the app from explicit settings (never the developer's
+environment), connects the SDK ``Client`` to it in-process, and closes every
+pooled connection afterwards. ``audit_lines()`` reads back what the call wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mcp import Client
+from mcp.types import CallToolResult, TextContent
+
+from ssh_mcp.app import App, build_app
+from ssh_mcp.config import Settings
+from ssh_mcp.server import build_server
+
+Mode = Literal["auto", "legacy"]
+
+
+@dataclass
+class Target:
+    """What a hosts.toml entry for one test sshd needs."""
+
+    alias: str
+    port: int
+    user: str
+    key: Path
+    path_allowlist: tuple[str, ...] = ()
+    extra: str = ""
+
+
+def hosts_toml(*targets: Target, defaults: str = "") -> str:
+    out = [f"[defaults]\n{defaults}"]
+    for t in targets:
+        allow = ", ".join(json.dumps(p) for p in t.path_allowlist)
+        out.append(
+            f"[hosts.{t.alias}]\nhostname = \"127.0.0.1\"\nport = {t.port}\n"
+            f"user = {json.dumps(t.user)}\npath_allowlist = [{allow}]\n{t.extra}\n"
+            f"[hosts.{t.alias}.auth]\nmethod = \"key\"\nkey = {json.dumps(str(t.key))}\n"
+        )
+    return "\n".join(out)
+
+
+def make_settings(
+    workdir: Path, hosts: str, known_hosts: Path, **overrides: Any
+) -> Settings:
+    """Settings for one test: its own hosts.toml and audit log, strict known_hosts."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    hosts_file = workdir / "hosts.toml"
+    hosts_file.write_text(hosts)
+    values: dict[str, Any] = {
+        "ssh_hosts_file": hosts_file,
+        "ssh_known_hosts": known_hosts,
+        "ssh_audit_log": workdir / "audit.jsonl",
+        "ssh_config_file": None,
+        "ssh_connect_timeout": 5.0,
+        "ssh_command_timeout": 20.0,
+    }
+    values.update(overrides)
+    # _env_file=None and explicit values: the developer's environment cannot leak in.
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def serve(settings: Settings, mode: Mode = "auto") -> AsyncIterator[tuple[Client, App]]:
+    app = build_app(settings)
+    try:
+        async with Client(build_server(app), mode=mode) as client:
+            yield client, app
+    finally:
+        await app.aclose()
+
+
+def text(result: CallToolResult) -> str:
+    """The single text block of a result."""
+    assert len(result.content) == 1
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def audit_lines(app: App) -> list[dict[str, Any]]:
+    path = app.settings.ssh_audit_log
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def last_audit(app: App) -> dict[str, Any]:
+    lines = audit_lines(app)
+    assert lines, "no audit line was written"
+    return lines[-1]
+
+
+def assert_audit(app: App, expected: Mapping[str, Any]) -> dict[str, Any]:
+    """The newest audit line carries every expected field; returns it."""
+    line = last_audit(app)
+    for key, value in expected.items():
+        assert line.get(key) == value, f"audit {key}={line.get(key)!r}, expected {value!r}: {line}"
+    return line
+
+
+async def gone(user: str, pattern: str, timeout: float = 5.0) -> bool:
+    """wait_gone in a thread: the in-process server must keep running while we poll."""
+    import anyio.to_thread
+    from sshd import wait_gone
+
+    return await anyio.to_thread.run_sync(wait_gone, user, pattern, timeout)

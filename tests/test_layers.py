@@ -1,0 +1,56 @@
+"""The import rules that keep the layers honest, checked by walking every module's AST."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "ssh_mcp"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _modules(sub: str = "") -> dict[str, set[str]]:
+    root = PKG / sub if sub else PKG
+    return {str(p.relative_to(PKG)): _imports(p) for p in root.rglob("*.py")}
+
+
+def _hits(imports: set[str], prefix: str) -> list[str]:
+    return sorted(i for i in imports if i == prefix or i.startswith(prefix + "."))
+
+
+def test_exactly_one_module_imports_mcp() -> None:
+    users = sorted(m for m, imps in _modules().items() if _hits(imps, "mcp"))
+    assert users == ["server.py"]
+
+
+def test_ssh_layer_knows_no_mcp_policy_config_or_tools() -> None:
+    for module, imps in _modules("ssh").items():
+        for banned in ("mcp", "ssh_mcp.policy", "ssh_mcp.config", "ssh_mcp.tools", "ssh_mcp.app"):
+            assert not _hits(imps, banned), f"ssh/{module} imports {banned}"
+
+
+def test_tools_import_neither_mcp_nor_policy() -> None:
+    for module, imps in _modules("tools").items():
+        for banned in ("mcp", "ssh_mcp.policy", "ssh_mcp.dispatch", "ssh_mcp.server"):
+            assert not _hits(imps, banned), f"tools/{module} imports {banned}"
+
+
+def test_policy_is_pure() -> None:
+    for module, imps in _modules("policy").items():
+        for banned in ("mcp", "asyncssh", "ssh_mcp.ssh", "ssh_mcp.tools"):
+            assert not _hits(imps, banned), f"policy/{module} imports {banned}"
+
+
+def test_modules_stay_small() -> None:
+    for path in PKG.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 420, f"{path.name} is over ~400 lines"

@@ -1,0 +1,55 @@
+"""The registry is the single source: its declarations must be complete and consistent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ssh_mcp.access import Tier
+from ssh_mcp.docs import render_tools_md
+from ssh_mcp.spec import RemotePath, ToolSpec
+from ssh_mcp.tools import ALL_TOOLS
+
+ROOT = Path(__file__).resolve().parent.parent
+IDS = [t.name for t in ALL_TOOLS]
+
+
+def test_names_are_unique_and_prefixed() -> None:
+    assert len(IDS) == len(set(IDS))
+    assert all(n.startswith("ssh_") for n in IDS)
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_annotations_match_tier(spec: ToolSpec[object, object]) -> None:  # type: ignore[type-var]
+    a = spec.annotations
+    if spec.tier is Tier.READ:
+        assert a.read_only and not a.destructive
+    else:
+        assert not a.read_only
+    if spec.group.value in ("exec", "sudo", "file-ops"):
+        assert a.destructive, "anything that can overwrite or delete is destructive"
+    if not spec.targets_host:
+        assert not a.open_world, "a purely local tool is not open-world"
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_every_field_is_described(spec: ToolSpec[object, object]) -> None:  # type: ignore[type-var]
+    for model in (spec.input, spec.output):
+        assert model.model_config.get("extra") == "forbid" or model is spec.output
+        for name, info in model.model_fields.items():
+            assert info.description, f"{model.__name__}.{name} has no description"
+    assert spec.description.strip() and spec.title.strip()
+    schema = spec.input.model_json_schema()
+    assert schema["type"] == "object"
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_path_fields_are_marked(spec: ToolSpec[object, object]) -> None:  # type: ignore[type-var]
+    for name in spec.input.model_fields:
+        if "path" in name and not name.startswith("local"):
+            assert spec.field_marker(name, RemotePath) is not None, f"{name} is not confined"
+
+
+def test_tools_md_is_fresh() -> None:
+    assert (ROOT / "TOOLS.md").read_text() == render_tools_md(), "run `ssh-mcp docs`"
