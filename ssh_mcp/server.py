@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import stat
 from typing import Any
 
 import mcp.types as types
@@ -121,6 +123,40 @@ def build_server(app: App) -> Server[Any]:
     )
 
 
+class _PipeLines:
+    """stdin as an async iterator of text lines, read by the event loop itself.
+
+    The SDK's default stdin reader blocks a worker thread in ``readline()``,
+    which no cancellation can interrupt, so SIGTERM could not stop the server
+    until the client closed stdin. A pipe read by asyncio is cancellable.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+
+    def __aiter__(self) -> _PipeLines:
+        return self
+
+    async def __anext__(self) -> str:
+        line = await self._reader.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line.decode("utf-8", "replace")
+
+
+async def _stdin_lines() -> tuple[_PipeLines | None, asyncio.BaseTransport | None]:
+    """A cancellable stdin reader, or None when stdin is not a pipe (e.g. a regular file)."""
+    mode = os.fstat(0).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return None, None
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(0), "rb", buffering=0)
+    )
+    return _PipeLines(reader), transport
+
+
 async def serve_stdio(app: App) -> None:
     """Serve on stdio until stdin closes or SIGTERM arrives; then close every connection."""
     server = build_server(app)
@@ -128,12 +164,16 @@ async def serve_stdio(app: App) -> None:
     loop = asyncio.get_running_loop()
     if task is not None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    transport: asyncio.BaseTransport | None = None
     try:
-        async with stdio_server() as (read, write):
+        stdin, transport = await _stdin_lines()
+        async with stdio_server(stdin=stdin) as (read, write):  # type: ignore[arg-type]
             await server.run(read, write, server.create_initialization_options())
     except asyncio.CancelledError:
         pass  # SIGTERM: a clean exit, not an error
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
+        if transport is not None:
+            transport.close()
         await app.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import sys
 import time
@@ -164,7 +165,7 @@ def work_root(test_user: TestUser) -> Iterator[Path]:
 @pytest.fixture
 def work_dir(work_root: Path, test_user: TestUser, request: pytest.FixtureRequest) -> Path:
     """A directory of this test's own inside the allowlisted work root."""
-    path = work_root / request.node.name.replace("[", "_").replace("]", "")[:60]
+    path = work_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(mode=0o755)
     os.chown(path, test_user.uid, test_user.uid)

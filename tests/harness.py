@@ -65,7 +65,7 @@ def make_settings(
     }
     values.update(overrides)
     # _env_file=None and explicit values: the developer's environment cannot leak in.
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @asynccontextmanager

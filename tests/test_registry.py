@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def test_names_are_unique_and_prefixed() -> None:
 
 
 @pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
-def test_annotations_match_tier(spec: ToolSpec[object, object]) -> None:  # type: ignore[type-var]
+def test_annotations_match_tier(spec: ToolSpec[Any, Any]) -> None:
     a = spec.annotations
     if spec.tier is Tier.READ:
         assert a.read_only and not a.destructive
@@ -34,7 +35,7 @@ def test_annotations_match_tier(spec: ToolSpec[object, object]) -> None:  # type
 
 
 @pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
-def test_every_field_is_described(spec: ToolSpec[object, object]) -> None:  # type: ignore[type-var]
+def test_every_field_is_described(spec: ToolSpec[Any, Any]) -> None:
     for model in (spec.input, spec.output):
         assert model.model_config.get("extra") == "forbid" or model is spec.output
         for name, info in model.model_fields.items():
@@ -45,7 +46,7 @@ def test_every_field_is_described(spec: ToolSpec[object, object]) -> None:  # ty
 
 
 @pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
-def test_path_fields_are_marked(spec: ToolSpec[object, object]) -> None:  # type: ignore[type-var]
+def test_path_fields_are_marked(spec: ToolSpec[Any, Any]) -> None:
     for name in spec.input.model_fields:
         if "path" in name and not name.startswith("local"):
             assert spec.field_marker(name, RemotePath) is not None, f"{name} is not confined"

@@ -1,0 +1,215 @@
+"""The MCP surface: both protocol eras, stdio, lazy startup and clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from harness import Target, assert_audit, hosts_toml, serve, text
+from mcp import Client, StdioServerParameters
+from sshd import Sshd, descendant_pids
+
+from ssh_mcp.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("mode", "version"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
+async def test_both_eras(settings_for: Callable[..., Settings], mode: str, version: str) -> None:
+    async with serve(settings_for(), mode=mode) as (client, app):  # type: ignore[arg-type]
+        assert client.protocol_version == version
+        tools = (await client.list_tools()).tools
+        assert {t.name for t in tools} >= {"ssh_host_ping", "ssh_sftp_list", "ssh_server_info"}
+        for tool in tools:
+            assert tool.output_schema and tool.input_schema["type"] == "object"
+            assert tool.annotations and tool.annotations.read_only_hint is True
+        r = await client.call_tool("ssh_host_info", {"host": "target"})
+        assert not r.is_error and r.structured_content and text(r)
+        r = await client.call_tool("ssh_host_info", {"host": 5})
+        assert r.is_error and text(r).startswith("invalid arguments for ssh_host_info: host:")
+        assert "Traceback" not in text(r)
+        assert_audit(app, {"outcome": "denied", "error": "InvalidArguments"})
+
+
+@pytest.mark.anyio
+async def test_group_filter(settings_for: Callable[..., Settings]) -> None:
+    async with serve(settings_for(ssh_enabled_groups="sftp-read")) as (client, app):
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert names == {"ssh_sftp_list", "ssh_sftp_stat"}
+        r = await client.call_tool("ssh_host_ping", {"host": "target"})
+        assert r.is_error and "unknown tool" in text(r)
+        assert_audit(app, {"outcome": "denied", "error": "ToolNotAvailable"})
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP listener that accepts and never speaks: any connect to it would hang."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(srv.accept()[0])
+            except TimeoutError:
+                continue
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield srv.getsockname()[1], accepted
+    stop.set()
+    t.join()
+    for s in [srv, *accepted]:
+        s.close()
+
+
+@pytest.mark.anyio
+async def test_startup_never_connects(
+    settings_for: Callable[..., Settings],
+    target: Target,
+    silent_listener: tuple[int, list[socket.socket]],
+) -> None:
+    port, accepted = silent_listener
+    dead = Target("dead", port, target.user, target.key, target.path_allowlist)
+    async with serve(settings_for(hosts=hosts_toml(target, dead))) as (client, _):
+        await client.list_tools()
+        await client.call_tool("ssh_host_list", {})
+        assert accepted == []
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "SSH_HOSTS_FILE": str(settings.ssh_hosts_file),
+        "SSH_KNOWN_HOSTS": str(settings.ssh_known_hosts),
+        "SSH_AUDIT_LOG": str(settings.ssh_audit_log),
+    }
+
+
+@pytest.mark.anyio
+async def test_stdio_subprocess_sdk_client(settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for()
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "ssh_mcp"], env=_env(settings), cwd="/"
+    )
+    async with Client(params) as client:
+        r = await client.call_tool("ssh_host_ping", {"host": "target"})
+        assert not r.is_error, text(r)
+    lines = settings.ssh_audit_log.read_text().splitlines()
+    assert json.loads(lines[-1])["tool"] == "ssh_host_ping"
+
+
+class RawStdio:
+    """A handshake-era client speaking raw JSON-RPC lines to `python -m ssh_mcp`."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ssh_mcp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd="/",
+        )
+        self.next_id = 0
+
+    def send(self, method: str, params: dict[str, Any] | None = None, notify: bool = False) -> None:
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params or {}}
+        if not notify:
+            self.next_id += 1
+            msg["id"] = self.next_id
+        assert self.proc.stdin
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def recv(self) -> dict[str, Any]:
+        assert self.proc.stdout
+        while True:
+            msg: dict[str, Any] = json.loads(self.proc.stdout.readline())
+            if msg.get("id") == self.next_id:
+                return msg
+
+    def initialize(self) -> dict[str, Any]:
+        self.send(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        )
+        result = self.recv()
+        self.send("notifications/initialized", notify=True)
+        return result
+
+
+def _connections(sshd: Sshd) -> int:
+    return len(descendant_pids(sshd.pid))
+
+
+@pytest.mark.parametrize("how", ["eof", "sigterm"])
+def test_clean_exit_closes_pooled_connections(
+    settings_for: Callable[..., Settings], sshd: Sshd, how: str
+) -> None:
+    raw = RawStdio(_env(settings_for()))
+    try:
+        assert raw.initialize()["result"]["protocolVersion"] == "2025-11-25"
+        before = _connections(sshd)
+        raw.send("tools/call", {"name": "ssh_host_ping", "arguments": {"host": "target"}})
+        assert raw.recv()["result"]["structuredContent"]["auth_ok"] is True
+        assert _connections(sshd) > before
+        if how == "eof":
+            assert raw.proc.stdin
+            raw.proc.stdin.close()
+        else:
+            raw.proc.send_signal(signal.SIGTERM)
+        assert raw.proc.wait(timeout=10) == 0
+        assert raw.proc.stderr and b"Traceback" not in raw.proc.stderr.read()
+        for _ in range(200):
+            if _connections(sshd) <= before:
+                break
+            anyio.run(anyio.sleep, 0.01)
+        assert _connections(sshd) <= before
+    finally:
+        if raw.proc.poll() is None:
+            raw.proc.kill()
+            raw.proc.wait()
+        for pipe in (raw.proc.stdin, raw.proc.stdout, raw.proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+def test_help_lists_subcommands() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ssh_mcp", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for sub in ("serve", "demo", "audit", "docs"):
+        assert sub in out
+
+
+def test_bad_hosts_file_fails_at_startup_naming_file_and_key(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.toml"
+    hosts.write_text('[hosts.web]\nhostname = "a"\nprot = 22\n')
+    env = {"PATH": os.environ["PATH"], "HOME": "/root", "SSH_HOSTS_FILE": str(hosts)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ssh_mcp"], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 2
+    assert f"{hosts}: key hosts.web.prot" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
