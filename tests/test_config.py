@@ -1,0 +1,118 @@
+"""Settings from env and hosts.toml parsing: defaults, list syntax, and one-line startup errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ssh_mcp.access import Tier
+from ssh_mcp.config import Settings, load_hosts, load_settings, parse_hosts
+from ssh_mcp.errors import ConfigError
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return monkeypatch
+
+
+def test_defaults_are_read_only_and_xdg(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    s = load_settings()
+    assert s.open_tiers() == {Tier.READ}
+    assert s.ssh_hosts_file == tmp_path / "cfg" / "ssh-mcp" / "hosts.toml"
+    assert s.ssh_audit_log == tmp_path / "state" / "ssh-mcp" / "audit.jsonl"
+    assert s.ssh_config_file is None and not s.allow_any_command
+
+
+def test_sudo_needs_dangerous(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("ALLOW_SUDO", "true")
+    assert Tier.SUDO not in load_settings().open_tiers()
+    clean_env.setenv("ALLOW_DANGEROUS_TOOLS", "1")
+    assert load_settings().open_tiers() == {Tier.READ, Tier.DANGEROUS, Tier.SUDO}
+
+
+@pytest.mark.parametrize("value", ["echo,ls", '["echo", "ls"]', " echo , ls ,"])
+def test_lists_accept_commas_or_json(clean_env: pytest.MonkeyPatch, value: str) -> None:
+    clean_env.setenv("SSH_COMMAND_ALLOWLIST", value)
+    assert load_settings().ssh_command_allowlist == ["echo", "ls"]
+
+
+def test_bad_env_is_one_line(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("SSH_ENABLED_GROUPS", "host,bogus")
+    with pytest.raises(ConfigError, match="SSH_ENABLED_GROUPS.*unknown group 'bogus'"):
+        load_settings()
+    clean_env.setenv("SSH_ENABLED_GROUPS", "")
+    clean_env.setenv("SSH_COMMAND_TIMEOUT", "-1")
+    with pytest.raises(ConfigError, match="SSH_COMMAND_TIMEOUT"):
+        load_settings()
+
+
+S = Settings(_env_file=None)
+
+
+def test_merge_defaults_and_host() -> None:
+    inv = parse_hosts(
+        """
+        [defaults]
+        user = "deploy"
+        path_allowlist = ["/srv"]
+        restricted_paths = ["/srv/secrets"]
+        [defaults.auth]
+        method = "agent"
+        [hosts.web]
+        hostname = "web.example"
+        restricted_paths = ["/srv/keys"]
+        max_channels = 5
+        [hosts.db]
+        user = "pg"
+        path_allowlist = ["/var/lib/pg"]
+        proxy_jump = ["web"]
+        [hosts.db.auth]
+        method = "key"
+        key = "~/.ssh/id_db"
+        passphrase_cmd = "pass show db-key"
+        """,
+        "h.toml",
+        S,
+    )
+    web, db = inv.hosts["web"], inv.hosts["db"]
+    assert (web.user, web.port, web.path_allowlist) == ("deploy", 22, ("/srv",))
+    assert web.restricted_paths == ("/srv/secrets", "/srv/keys") and web.max_channels == 5
+    assert (db.user, db.hostname, db.proxy_jump) == ("pg", "db", ("web",))
+    assert db.auth.passphrase_cmd == ["pass", "show", "db-key"]
+    adhoc = inv.adhoc("10.0.0.9")
+    assert adhoc.user == "deploy" and not adhoc.configured
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[hosts.a]\nprot = 1\n", "h.toml: key hosts.a.prot: Extra inputs"),
+        ('[hosts.a]\nport = "x"\n', "h.toml: key hosts.a.port:"),
+        (
+            '[hosts.a.auth]\nmethod = "key"\npassword = "hunter2"\n',
+            "key hosts.a.auth.password: literal",
+        ),
+        ('[defaults]\npassphrase = "x"\n', "key defaults.passphrase: literal secrets"),
+        ('[hosts.a]\nproxy_jump = ["zz"]\n', "hosts.a.proxy_jump: unknown alias 'zz'"),
+        ('[hosts.a.auth]\nmethod = "password"\npassword_cmd = ["x"]\n', "ALLOW_PASSWORD_AUTH"),
+        ('[hosts.a.auth]\nmethod = "key"\n', "hosts.a.auth.key: required"),
+        ("[hosts.a\n", "h.toml: not valid TOML"),
+        ("[bogus]\n", "key bogus: Extra inputs"),
+    ],
+)
+def test_bad_hosts_files(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_hosts(text, "h.toml", S)
+    assert message in str(info.value)
+    assert "hunter2" not in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_hosts_file_is_empty(tmp_path: Path) -> None:
+    s = Settings(_env_file=None, ssh_hosts_file=tmp_path / "none.toml")
+    assert load_hosts(s).hosts == {}
