@@ -100,7 +100,9 @@ def summary(host: HostConfig) -> HostSummary:
     )
 
 
-def build_app(settings: Settings | None = None) -> App:
+def build_app(
+    settings: Settings | None = None, tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
+) -> App:
     """Load settings and hosts.toml and wire the app; raises ConfigError on bad config."""
     settings = settings or load_settings()
     inventory = load_hosts(settings)
@@ -118,4 +120,5 @@ def build_app(settings: Settings | None = None) -> App:
         pool=Pool(options, idle_timeout=settings.ssh_idle_timeout),
         audit=AuditLog(settings.ssh_audit_log.expanduser(), key),
         known_hosts=known_hosts,
+        tools=tools,
     )

@@ -150,7 +150,8 @@ def _deadline(app: App, host: HostConfig | None, args: BaseModel) -> float:
     s = app.settings
     hops = 1 + (len(host.proxy_jump) if host else 0)
     work = getattr(args, "timeout", None) or s.ssh_command_timeout
-    return s.ssh_connect_timeout * hops + work + 3 * STOP_GRACE + 5.0
+    # Slack for the stop ladder and reply, so a handler's own timeout always fires first.
+    return s.ssh_connect_timeout * hops + work + 3 * STOP_GRACE + 1.0
 
 
 async def _apply_policy(
