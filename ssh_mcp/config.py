@@ -53,7 +53,10 @@ def _split_list(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """Every env var ssh-mcp reads. CONFIGURATION.md is generated from these descriptions."""
+    """Every env var ssh-mcp reads; the env name is the field name upper-cased.
+
+    CONFIGURATION.md documents each one; a test checks that none is missing.
+    """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -100,7 +103,7 @@ class Settings(BaseSettings):
         description="Programs exec may start, for hosts with none of their own.",
     )
     ssh_command_timeout: float = Field(
-        60.0, gt=0, description="Default exec timeout in seconds; also the per-call ceiling × 10."
+        60.0, gt=0, description="Default exec timeout in seconds, when a call gives none."
     )
     ssh_connect_timeout: float = Field(10.0, gt=0, description="TCP + handshake + auth timeout.")
     ssh_idle_timeout: float = Field(
@@ -191,6 +194,11 @@ class AuthConfig(BaseModel):
     )
     identity_fingerprint: str | None = Field(
         None, description="agent: use only the agent key with this `SHA256:…` fingerprint."
+    )
+    identities_only: bool = Field(
+        True,
+        description="Accepted for python-ssh-mcp compatibility; ssh-mcp only ever offers the "
+        "configured key or agent keys, never ~/.ssh defaults.",
     )
     key: str | None = Field(None, description="key: path to the private key (`~` expands).")
     passphrase_cmd: list[str] | None = Field(
@@ -292,14 +300,17 @@ def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostCon
     )
 
 
-def _find_literal_secret(data: object, where: str) -> str | None:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key in _LITERAL_SECRET_KEYS:
-                return f"{where}.{key}" if where else key
-            found = _find_literal_secret(value, f"{where}.{key}" if where else key)
-            if found:
-                return found
+def _find_literal_secret(data: object, where: str = "") -> str | None:
+    """The dotted key of the first literal secret; host aliases themselves are names, not keys."""
+    if not isinstance(data, dict):
+        return None
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if where != "hosts" and key in _LITERAL_SECRET_KEYS:
+            return path
+        found = _find_literal_secret(value, path)
+        if found:
+            return found
     return None
 
 
@@ -323,7 +334,7 @@ def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    secret = _find_literal_secret(data, "")
+    secret = _find_literal_secret(data)
     if secret:
         raise ConfigError(
             f"{source}: key {secret}: literal secrets are not allowed; "
@@ -336,14 +347,9 @@ def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise ConfigError(f"{source}: key {key}: {err['msg']}") from None
     hosts = {a: merge_host(a, t, parsed.defaults) for a, t in parsed.hosts.items()}
+    chains = _jump_chains(hosts, parsed, source)
+    hosts = {a: replace(h, proxy_jump=chains[a]) for a, h in hosts.items()}
     for host in hosts.values():
-        for hop in host.proxy_jump:
-            if hop not in hosts:
-                raise ConfigError(
-                    f"{source}: key hosts.{host.alias}.proxy_jump: unknown alias {hop!r}"
-                )
-            if hop == host.alias:
-                raise ConfigError(f"{source}: key hosts.{host.alias}.proxy_jump: jumps to itself")
         method = host.auth.method
         if method == "password" and not settings.allow_password_auth:
             raise ConfigError(
@@ -355,6 +361,40 @@ def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
         if method == "key" and not host.auth.key:
             raise ConfigError(f"{source}: key hosts.{host.alias}.auth.key: required")
     return Inventory(hosts=hosts, defaults=parsed.defaults, source=source)
+
+
+def _jump_chains(
+    hosts: dict[str, HostConfig], parsed: HostsFile, source: str
+) -> dict[str, tuple[str, ...]]:
+    """Each host's full hop list, first hop first.
+
+    As with OpenSSH, the first hop is reached with its own configuration, so
+    its own ``proxy_jump`` is expanded in front; later hops are reached
+    through the earlier ones. A host inherits ``[defaults] proxy_jump`` only
+    up to itself, so the bastions named there do not jump through themselves.
+    """
+    default_chain = tuple(parsed.defaults.proxy_jump or ())
+
+    def declared(alias: str) -> tuple[str, ...]:
+        own = parsed.hosts[alias].proxy_jump
+        if own is not None:
+            return tuple(own)
+        if alias in default_chain:
+            return default_chain[: default_chain.index(alias)]
+        return default_chain
+
+    def expand(alias: str, seen: tuple[str, ...]) -> tuple[str, ...]:
+        hops = declared(alias)
+        for hop in hops:
+            if hop not in hosts:
+                raise ConfigError(f"{source}: key hosts.{alias}.proxy_jump: unknown alias {hop!r}")
+            if hop == alias or hop in seen:
+                raise ConfigError(f"{source}: key hosts.{alias}.proxy_jump: jump loop via {hop!r}")
+        if not hops:
+            return ()
+        return (*expand(hops[0], (*seen, alias)), *hops)
+
+    return {alias: expand(alias, ()) for alias in hosts}
 
 
 def load_hosts(settings: Settings) -> Inventory:

@@ -160,7 +160,9 @@ async def _apply_policy(
     """Steps 3-5: resolve the host, confine path fields, check command fields."""
     if not spec.targets_host:
         return args, None, None
-    host = host_policy.resolve_host(args.host, app.inventory, app.settings)  # type: ignore[attr-defined]
+    requested: str = args.host  # type: ignore[attr-defined]
+    rec.host = requested[:253]  # kept when resolution fails, so denials show what was asked
+    host = host_policy.resolve_host(requested, app.inventory, app.settings)
     rec.host, rec.hostname = host.alias, host.hostname
     target = app.connect_spec(host)
     updates: dict[str, str] = {}

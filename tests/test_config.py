@@ -116,3 +116,39 @@ def test_bad_hosts_files(text: str, message: str) -> None:
 def test_missing_hosts_file_is_empty(tmp_path: Path) -> None:
     s = Settings(_env_file=None, ssh_hosts_file=tmp_path / "none.toml")
     assert load_hosts(s).hosts == {}
+
+
+def test_jump_chains_expand_first_hop_and_defaults() -> None:
+    inv = parse_hosts(
+        """
+        [defaults]
+        proxy_jump = ["b1", "b2"]
+        [hosts.b1]
+        [hosts.b2]
+        [hosts.web]
+        [hosts.inner]
+        proxy_jump = ["web"]
+        [hosts.direct]
+        proxy_jump = []
+        """,
+        "h.toml",
+        S,
+    )
+    chains = {a: h.proxy_jump for a, h in inv.hosts.items()}
+    assert chains == {
+        "b1": (),
+        "b2": ("b1",),
+        "web": ("b1", "b2"),
+        "inner": ("b1", "b2", "web"),
+        "direct": (),
+    }
+
+
+def test_jump_loops_are_refused() -> None:
+    text = '[hosts.a]\nproxy_jump = ["b"]\n[hosts.b]\nproxy_jump = ["a"]\n'
+    with pytest.raises(ConfigError, match="jump loop"):
+        parse_hosts(text, "h.toml", S)
+
+
+def test_host_named_like_a_secret_key_is_fine() -> None:
+    assert "token" in parse_hosts('[hosts.token]\nhostname = "x"\n', "h.toml", S).hosts

@@ -4,10 +4,10 @@ Each line is a compact JSON object that operators query with ``jq``. The
 dispatcher writes these fields (absent or ``None`` ones are dropped)::
 
     ts            RFC 3339 UTC with milliseconds, e.g. 2026-11-21T22:01:02.123Z
-    id            the call's request id
+    id            a random per-call id (16 hex), also named in internal-error replies
     tool          tool name
     tier          the tool's tier
-    host          the host alias the agent asked for
+    host          the resolved alias; the raw `host` argument when resolution failed
     hostname      the resolved hostname actually contacted
     outcome       ok | error | denied
     duration_ms   wall time of the call
