@@ -130,7 +130,9 @@ class _Context:
 
     async def live_fingerprint(self) -> str:
         t = self._target()
-        return await fetch_host_fingerprint(t, self._app.settings.ssh_connect_timeout)
+        return await fetch_host_fingerprint(
+            t, self._app.settings.ssh_connect_timeout, self._app.pool.opts
+        )
 
 
 async def _no_progress(done: float, total: float | None, message: str | None) -> None:

@@ -117,4 +117,4 @@ async def test_unknown_and_blocklisted_hosts(settings_for: Callable[..., Setting
         assert_audit(app, {"outcome": "denied", "error": "HostNotAllowed"})
         r = await client.call_tool("ssh_host_info", {"host": "target"})
         assert r.is_error and "blocklisted" in text(r)
-        assert_audit(app, {"outcome": "denied", "error": "HostNotAllowed", "host": None})
+        assert_audit(app, {"outcome": "denied", "error": "HostNotAllowed", "host": "target"})

@@ -1,5 +1,11 @@
 """Opening one asyncssh connection (through any jump hosts), with errors translated.
 
+Each host, jump hosts included, is authenticated with exactly its own
+configured method, and its key is checked against known_hosts alone (see
+``known_hosts.py``): X.509 CAs and GSS key exchange, which could vouch for a
+host without a pin, are switched off, and no ssh_config is read unless
+SSH_CONFIG_FILE names one.
+
 Secrets come from operator-configured commands (``passphrase_cmd``,
 ``password_cmd``) whose stdout is read here and handed straight to asyncssh;
 they are never logged and never reach a remote argv.
@@ -8,10 +14,12 @@ they are never logged and never reach a remote argv.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +87,19 @@ class _Client(asyncssh.SSHClient):
         self.lost = True
 
 
+#: Seconds an operator's *_cmd may take before it is killed.
+SECRET_CMD_TIMEOUT = 30.0
+
+
 async def read_secret(argv: Sequence[str], what: str) -> str:
-    """Run an operator's *_cmd locally (no shell) and return its stdout, stripped of one newline."""
+    """Run an operator's ``<what>_cmd`` locally (no shell) and return its stdout.
+
+    One trailing newline (LF or CRLF) is dropped. The command is killed after
+    SECRET_CMD_TIMEOUT seconds. Raises ConfigError, naming the program but
+    never its arguments or output, when it cannot start, fails, times out, or
+    prints nothing or non-UTF-8.
+    """
+    name, fix = f"{what}_cmd {argv[0]!r}", "fix it in hosts.toml"
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -88,56 +107,88 @@ async def read_secret(argv: Sequence[str], what: str) -> str:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    except (OSError, TimeoutError) as exc:
-        raise ConfigError(f"{what} command could not run: {type(exc).__name__}") from None
+    except OSError as exc:
+        raise ConfigError(f"{name} could not start ({exc.strerror}); {fix}") from None
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), SECRET_CMD_TIMEOUT)
+    except TimeoutError:
+        raise ConfigError(f"{name} did not finish within {SECRET_CMD_TIMEOUT:g}s; {fix}") from None
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
     if proc.returncode != 0:
-        raise ConfigError(f"{what} command exited {proc.returncode}; fix the *_cmd in hosts.toml")
-    return out.decode().removesuffix("\n")
+        raise ConfigError(f"{name} exited {proc.returncode}; {fix}")
+    try:
+        secret = out.removesuffix(b"\n").removesuffix(b"\r").decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name} printed bytes that are not UTF-8; {fix}") from None
+    if not secret:
+        raise ConfigError(f"{name} printed nothing; {fix}")
+    return secret
 
 
 def _fingerprint(key: asyncssh.SSHKeyPair) -> str:
-    return str(asyncssh.import_public_key(key.public_data).get_fingerprint("sha256"))
+    """``SHA256:<base64>`` of the key blob, as ``ssh-add -l`` prints it (for a cert: its key)."""
+    digest = base64.b64encode(hashlib.sha256(key.key_public_data).digest())
+    return "SHA256:" + digest.decode().rstrip("=")
 
 
 @contextlib.asynccontextmanager
 async def _agent_keys(spec: AuthSpec) -> AsyncIterator[list[asyncssh.SSHKeyPair]]:
+    """The agent's keys (only the one with ``spec.fingerprint`` if set), open for the block.
+
+    Signing happens during connect(), so the agent is closed when the block ends.
+    """
     path = spec.agent_path or os.environ.get("SSH_AUTH_SOCK")
     if not path:
         raise AuthFailed("no ssh-agent: set auth.identity_agent or SSH_AUTH_SOCK, or use a key")
+    agent = asyncssh.SSHAgentClient(path)
     try:
-        agent = asyncssh.SSHAgentClient(path)
-        keys = list(await agent.get_keys())
-    except (OSError, asyncssh.Error, ValueError) as exc:
-        raise AuthFailed(f"ssh-agent at {path} is not reachable ({type(exc).__name__})") from None
-    try:
+        try:
+            keys = list(await agent.get_keys())
+        except (OSError, asyncssh.Error, ValueError) as exc:
+            raise AuthFailed(
+                f"ssh-agent at {path} is not reachable ({type(exc).__name__}); start it, or "
+                "fix auth.identity_agent / SSH_AUTH_SOCK"
+            ) from None
+        if not keys:
+            raise AuthFailed(f"the ssh-agent at {path} holds no keys; add one with `ssh-add`")
         if spec.fingerprint:
             keys = [k for k in keys if _fingerprint(k) == spec.fingerprint]
             if not keys:
                 raise AuthFailed(
-                    f"the agent holds no key {spec.fingerprint}; list them with `ssh-add -l`"
+                    f"the ssh-agent at {path} holds no key {spec.fingerprint}; list its keys "
+                    "with `ssh-add -l` and fix auth.identity_fingerprint"
                 )
         yield keys
     finally:
-        # Signing happens during connect(); once the caller's block ends the agent is done.
         agent.close()
         await agent.wait_closed()
 
 
+async def _load_key(spec: AuthSpec) -> asyncssh.SSHKey:
+    """Read (and decrypt) ``spec.key_path``; the bcrypt KDF runs off the event loop."""
+    assert spec.key_path
+    path = os.path.expanduser(spec.key_path)
+    passphrase = (
+        await read_secret(spec.passphrase_cmd, "passphrase") if spec.passphrase_cmd else None
+    )
+    try:
+        return await asyncio.to_thread(asyncssh.read_private_key, path, passphrase)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        reason = str(exc) or type(exc).__name__  # e.g. "Incorrect passphrase"; never the secret
+    raise AuthFailed(
+        f"cannot load key {spec.key_path}: {reason}; check auth.key and auth.passphrase_cmd"
+    )
+
+
 async def _auth_kwargs(spec: AuthSpec, stack: contextlib.AsyncExitStack) -> dict[str, Any]:
+    """asyncssh.connect() arguments for exactly one auth method; nothing else is tried."""
     if spec.method == "key":
-        assert spec.key_path
-        passphrase = (
-            await read_secret(spec.passphrase_cmd, "passphrase") if spec.passphrase_cmd else None
-        )
-        try:
-            key = asyncssh.read_private_key(os.path.expanduser(spec.key_path), passphrase)
-        except (OSError, asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
-            raise AuthFailed(
-                f"cannot load key {spec.key_path}: {type(exc).__name__}; "
-                "check the path and passphrase_cmd"
-            ) from None
-        return {"client_keys": [key], "agent_path": None, "password": None}
+        return {"client_keys": [await _load_key(spec)], "agent_path": None, "password": None}
     if spec.method == "password":
         assert spec.password_cmd
         password = await read_secret(spec.password_cmd, "password")
@@ -146,21 +197,48 @@ async def _auth_kwargs(spec: AuthSpec, stack: contextlib.AsyncExitStack) -> dict
     return {"client_keys": keys, "agent_path": None, "password": None}
 
 
+def _host_key_error(spec: ConnectSpec, where: str, opts: ConnectOptions) -> SSHMCPError:
+    """Tell an unknown host key from a changed one (asyncssh raises the same for both)."""
+    kh = opts.known_hosts
+    if kh.is_pinned(spec.host, spec.port):
+        return HostKeyMismatch(
+            f"host key of {where} does NOT match the key pinned in {kh.path}: the key was "
+            "rotated, or this is an attack. Compare with ssh_known_hosts_verify and out of "
+            "band, then replace the line yourself"
+        )
+    port = f"-p {spec.port} " if spec.port != 22 else ""
+    note = ""
+    if spec.port != 22 and kh.is_pinned(spec.host, 22):
+        note = " (a key is pinned for port 22 only: pins are per port, as in OpenSSH)"
+    return UnknownHostKey(
+        f"no host key pinned for {where} in {kh.path}{note}. To pin it: "
+        f"`ssh-keyscan {port}{spec.host} > host.keys`, run `ssh-keygen -lf host.keys` and "
+        f"compare the fingerprint out of band (e.g. the host's console), then "
+        f"`cat host.keys >> {kh.path}`"
+    )
+
+
 async def _connect_one(
     spec: ConnectSpec,
     opts: ConnectOptions,
     stack: contextlib.AsyncExitStack,
-    tunnel: asyncssh.SSHClientConnection | None,
+    via: tuple[ConnectSpec, asyncssh.SSHClientConnection] | None,
+    is_hop: bool,
 ) -> tuple[asyncssh.SSHClientConnection, _Client]:
+    """Connect to one host, directly or through the open connection of jump host ``via``."""
+    where = f"jump host {spec.label}" if is_hop else spec.label
     client = _Client()
+    known_hosts = opts.known_hosts.verifier()
     kwargs = await _auth_kwargs(spec.auth, stack)
     try:
         conn = await asyncssh.connect(
             spec.host,
             spec.port,
-            tunnel=tunnel if tunnel is not None else (),
+            tunnel=via[1] if via else (),
             username=spec.user if spec.user else (),
-            known_hosts=opts.known_hosts.current(),
+            known_hosts=known_hosts,
+            x509_trusted_certs=None,  # no X.509 CA (~/.ssh/ca-bundle.crt) may vouch for a host
+            gss_host=None,  # no GSS: GSS key exchange would skip the host key check
             config=[str(opts.config_file)] if opts.config_file else None,
             client_factory=lambda: client,
             connect_timeout=opts.connect_timeout,
@@ -171,32 +249,28 @@ async def _connect_one(
             **kwargs,
         )
     except asyncssh.HostKeyNotVerifiable:
-        if opts.known_hosts.is_pinned(spec.host, spec.port):
-            raise HostKeyMismatch(
-                f"host key for {spec.label} does not match the key pinned in "
-                f"{opts.known_hosts.path}; a rotation or an attack: verify out of band, "
-                "then replace the line yourself"
-            ) from None
-        port = f"-p {spec.port} " if spec.port != 22 else ""
-        raise UnknownHostKey(
-            f"no host key pinned for {spec.label} in {opts.known_hosts.path}; pin it: "
-            f"ssh-keyscan {port}{spec.host} > /tmp/k && ssh-keygen -lf /tmp/k, compare "
-            f"the fingerprint out of band, then cat /tmp/k >> {opts.known_hosts.path}"
-        ) from None
+        raise _host_key_error(spec, where, opts) from None
     except asyncssh.PermissionDenied:
         raise AuthFailed(
-            f"authentication to {spec.label} as {spec.user or 'the default user'} was refused; "
-            "check user and auth in hosts.toml"
+            f"{where} refused {spec.auth.method} authentication as "
+            f"{spec.user or 'the local user name'}; check user and auth in hosts.toml"
         ) from None
     except TimeoutError:
         raise ConnectFailed(
-            f"connecting to {spec.label} timed out after {opts.connect_timeout:g}s; "
+            f"connecting to {where} timed out after {opts.connect_timeout:g}s; "
             "check the host is up, or raise SSH_CONNECT_TIMEOUT"
         ) from None
+    except asyncssh.ConfigParseError as exc:
+        raise ConfigError(f"SSH_CONFIG_FILE {opts.config_file}: {exc}") from None
     except (OSError, asyncssh.Error) as exc:
+        if via is not None and isinstance(exc, asyncssh.ChannelOpenError):  # direct-tcpip refused
+            raise ConnectFailed(
+                f"jump host {via[0].label} could not forward to {where} ({exc.reason}); check "
+                "AllowTcpForwarding on that jump host and that it can reach this address"
+            ) from None
         detail = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
         raise ConnectFailed(
-            f"cannot connect to {spec.label}: {type(exc).__name__}: {detail}; "
+            f"cannot connect to {where}: {type(exc).__name__}: {detail}; "
             "check hostname and port, and that sshd runs there"
         ) from None
     return conn, client
@@ -223,18 +297,17 @@ class Connection:
 
 
 async def open_connection(spec: ConnectSpec, opts: ConnectOptions) -> Connection:
-    """Connect to ``spec``, hopping through ``spec.hops`` in order, each strictly checked."""
+    """Connect to ``spec`` through ``spec.hops`` in order, each hop strictly checked and
+    authenticated with its own settings; any failure closes the hops already open."""
     hops: list[asyncssh.SSHClientConnection] = []
+    via: tuple[ConnectSpec, asyncssh.SSHClientConnection] | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
-            tunnel: asyncssh.SSHClientConnection | None = None
             for hop in spec.hops:
-                try:
-                    tunnel, _ = await _connect_one(hop, opts, stack, tunnel)
-                except SSHMCPError as exc:
-                    raise type(exc)(f"via jump host {hop.key}: {exc}") from None
-                hops.append(tunnel)
-            conn, client = await _connect_one(spec, opts, stack, tunnel)
+                conn, _ = await _connect_one(hop, opts, stack, via, is_hop=True)
+                hops.append(conn)
+                via = (hop, conn)
+            conn, client = await _connect_one(spec, opts, stack, via, is_hop=False)
     except BaseException:
         for c in reversed(hops):
             c.close()
@@ -242,16 +315,30 @@ async def open_connection(spec: ConnectSpec, opts: ConnectOptions) -> Connection
     return Connection(conn, client, hops)
 
 
-async def fetch_host_fingerprint(spec: ConnectSpec, timeout: float) -> str:
-    """The SHA256 fingerprint the host offers now; nothing is trusted or written."""
+async def fetch_host_fingerprint(spec: ConnectSpec, timeout: float, opts: ConnectOptions) -> str:
+    """The SHA256 fingerprint the host offers now; nothing is trusted or written.
+
+    A host behind jump hosts is asked through them (each hop strictly checked
+    with ``opts``), never directly: the same address seen from here may be
+    another machine.
+    """
+    chain: Connection | None = None
     try:
+        if spec.hops:
+            chain = await open_connection(replace(spec.hops[-1], hops=spec.hops[:-1]), opts)
         key = await asyncio.wait_for(
-            asyncssh.get_server_host_key(spec.host, spec.port, config=None), timeout
+            asyncssh.get_server_host_key(
+                spec.host, spec.port, tunnel=chain.conn if chain else (), config=None
+            ),
+            timeout,
         )
     except TimeoutError:
         raise ConnectFailed(f"{spec.label} did not answer within {timeout:g}s") from None
     except (OSError, asyncssh.Error) as exc:
         raise ConnectFailed(f"cannot reach {spec.label}: {type(exc).__name__}") from None
+    finally:
+        if chain is not None:
+            await chain.aclose()
     if key is None:
         raise ConnectFailed(f"{spec.label} offered no host key")
     return str(key.get_fingerprint("sha256"))

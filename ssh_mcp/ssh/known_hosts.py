@@ -1,12 +1,49 @@
-"""Strict known_hosts: loaded read-only, re-read when the file changes, never written."""
+"""Strict known_hosts: loaded read-only, re-read when the file changes, never written.
+
+Lookups follow OpenSSH, not asyncssh: port 22 is looked up as ``host``, any
+other port only as ``[host]:port``. asyncssh alone retries a failed non-22
+lookup without the port, so a key pinned for port 22 would vouch for every
+port of that host; :meth:`KnownHosts.verifier` hands asyncssh a lookup
+without that retry. X.509 entries are ignored (X.509 host certs are off).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
+
+from ssh_mcp.errors import ConfigError
+
+#: A ``known_hosts=`` callable for asyncssh: (host, addr, port, None for 22) ->
+#: (trusted host keys, trusted CA keys, revoked keys). asyncssh annotates the
+#: result as ``Sequence[str]`` but loads key objects as they are.
+HostKeyLookup = Callable[[str, str, int | None], Sequence[Any]]
+_Keys = tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]
+
+
+def _name(host: str, port: int | None) -> str:
+    """The known_hosts spelling of host:port, as OpenSSH writes and matches it."""
+    return host if port in (None, 22) else f"[{host}]:{port}"
+
+
+def exact_match(known: asyncssh.SSHKnownHosts, host: str, addr: str, port: int | None) -> _Keys:
+    """Entries for exactly ``host`` (or ``addr``) on ``port``: no portless fallback.
+
+    Each name goes to asyncssh already in its ``[host]:port`` form with
+    ``port=None``, which makes asyncssh match that string alone.
+    """
+    keys: _Keys = ([], [], [])
+    for name in {_name(n, port) for n in (host, addr) if n}:
+        host_keys, ca_keys, revoked, *_ = known.match(name, "", None)
+        keys[0].extend(host_keys)
+        keys[1].extend(ca_keys)
+        keys[2].extend(revoked)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -14,10 +51,11 @@ class _Stamp:
     ino: int
     size: int
     mtime_ns: int
+    ctime_ns: int
 
 
 class KnownHosts:
-    """A cached view of one known_hosts file.
+    """A cached, read-only view of one known_hosts file.
 
     asyncssh raises the same ``HostKeyNotVerifiable`` for an unknown and for a
     changed key; :meth:`is_pinned` lets the caller tell the two apart.
@@ -26,26 +64,57 @@ class KnownHosts:
     def __init__(self, path: Path) -> None:
         self.path = path.expanduser()
         self._stamp: _Stamp | None = None
-        self._parsed = asyncssh.import_known_hosts("")
+        self._parsed = asyncssh.SSHKnownHosts()
 
     def current(self) -> asyncssh.SSHKnownHosts:
-        """The parsed file, re-read if its inode, size or mtime changed since the last call."""
+        """The parsed file, re-read if its inode, size, mtime or ctime changed.
+
+        A missing file is an empty one. Raises ConfigError when the file
+        cannot be read or has a malformed line.
+        """
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            self._stamp, self._parsed = None, asyncssh.import_known_hosts("")
+            self._stamp, self._parsed = None, asyncssh.SSHKnownHosts()
             return self._parsed
-        stamp = _Stamp(st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError as exc:
+            raise ConfigError(f"cannot read known_hosts {self.path}: {exc.strerror}") from None
+        stamp = _Stamp(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         if stamp != self._stamp:
-            self._parsed = asyncssh.import_known_hosts(self.path.read_text(encoding="utf-8"))
-            self._stamp = stamp
+            try:
+                parsed = asyncssh.import_known_hosts(self.path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read known_hosts {self.path}: {exc.strerror}; "
+                    "fix its permissions or SSH_KNOWN_HOSTS"
+                ) from None
+            except ValueError as exc:  # a malformed line, or not UTF-8
+                reason = str(exc).splitlines()[0][:200]
+                raise ConfigError(
+                    f"known_hosts {self.path} is invalid ({reason}); fix or remove that line"
+                ) from None
+            self._parsed, self._stamp = parsed, stamp
         return self._parsed
 
+    def verifier(self) -> HostKeyLookup:
+        """Refresh (see :meth:`current`) and return the ``known_hosts=`` lookup for asyncssh.
+
+        The lookup matches host:port exactly over this snapshot, so it never
+        touches the disk or raises inside asyncssh's handshake.
+        """
+        snapshot = self.current()
+
+        def lookup(host: str, addr: str, port: int | None) -> _Keys:
+            return exact_match(snapshot, host, addr, port)
+
+        return lookup
+
     def is_pinned(self, host: str, port: int) -> bool:
-        """True when any key (or CA) is pinned for host:port, so a failure is a mismatch."""
-        host_keys, ca_keys, *_ = self.current().match(host, "", port)
+        """True when a key (or CA) is pinned for exactly host:port, so a failure is a mismatch."""
+        host_keys, ca_keys, _ = exact_match(self.current(), host, "", port)
         return bool(host_keys or ca_keys)
 
     def pinned_fingerprints(self, host: str, port: int) -> list[str]:
-        host_keys, *_ = self.current().match(host, "", port)
+        """SHA256 fingerprints of the plain keys pinned for exactly host:port."""
+        host_keys, _, _ = exact_match(self.current(), host, "", port)
         return [key.get_fingerprint("sha256") for key in host_keys]
