@@ -1,19 +1,33 @@
 """The connection pool: lazy, shared, bounded per host, self-healing.
 
 Per target (``ConnectSpec.key``) the pool keeps up to ``max_connections``
-connections, each with ``max_channels`` channel slots, because sshd enforces
-``MaxSessions`` per connection and never advertises it. A caller reserves a
-slot for the length of one operation. When every slot is busy the pool opens
-one more connection, one handshake at a time per host (sshd's ``MaxStartups``
-drops bursts of handshakes), and callers arriving meanwhile wait for that same
-handshake instead of starting their own: concurrent first calls make exactly
-one connect.
+connections of ``max_channels`` slots each (sshd enforces ``MaxSessions`` per
+connection and never advertises it). A caller reserves a slot for one operation
+(:meth:`Pool.run`). Invariants:
+
+* **One handshake at a time per host.** Callers that find every slot busy wait
+  for the one handshake in flight instead of starting their own: concurrent
+  first calls make one connect, and a burst never trips sshd's ``MaxStartups``
+  (which drops unauthenticated connections beyond its start value, default 10).
+* **A failed handshake fails its waiters once**, with no retry, unless the host
+  has a live connection: then they wait for a slot there, and the pool does not
+  grow again for ``GROW_BACKOFF`` s. A cancelled waiter never aborts the
+  handshake (a task of its own); only :meth:`HostPool.aclose` does.
+* **Dead connections get no new work**: dropped ones as asyncssh saw, or as the
+  kernel reports before asyncssh read the EOF. A drop between reservation and
+  channel open raises :class:`StaleConnection`; :meth:`Pool.run` retries once.
+* **A slot is free only when sshd agrees.** sshd frees a session just after the
+  channel closes, so "open failed" (:class:`ChannelBusy`) is retried after a
+  pause; a channel outliving its operation keeps its slot until it closes
+  (:meth:`PooledConnection.hold`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import select
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,30 +35,62 @@ from typing import TypeVar
 
 import asyncssh
 
-from ssh_mcp.errors import ChannelFailed, ConnectionDropped
+from ssh_mcp.errors import ChannelFailed, ConnectFailed, ConnectionDropped
 from ssh_mcp.ssh.connect import Connection, ConnectOptions, ConnectSpec, open_connection
 
 T = TypeVar("T")
+log = logging.getLogger("ssh_mcp")
+
+#: Seconds the pool waits before adding a connection again after a failed extra handshake.
+GROW_BACKOFF = 5.0
+#: Pauses between retries of a channel open that sshd refused with "open failed".
+BUSY_BACKOFF = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 
 
 class StaleConnection(Exception):
-    """Raised by an operation when its channel could not open on a dead connection.
+    """The connection was dead before anything ran remotely: :meth:`Pool.run` retries once."""
 
-    Internal to the ssh layer: :meth:`Pool.run` answers it by discarding the
-    connection and retrying the operation once on a fresh one.
+
+class ChannelBusy(Exception):
+    """sshd refused a session channel ("open failed", MaxSessions): :meth:`Pool.run` retries."""
+
+
+#: poll() events of a socket whose peer has closed or reset the connection.
+_HANGUP = sum(getattr(select, name, 0) for name in ("POLLHUP", "POLLERR", "POLLRDHUP"))
+
+#: What asyncssh raises when the transport goes away under a channel request.
+CONNECTION_LOST = (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError)
+
+
+def translate_open(exc: asyncssh.ChannelOpenError, pc: PooledConnection) -> Exception:
+    """Map a failed channel open on ``pc`` to what :meth:`Pool.run` handles.
+
+    asyncssh fails every open pending on a connection that drops with "SSH
+    connection closed" (also raised for a connection already closed): nothing
+    ran, so it is stale. sshd answers "open failed" when MaxSessions is reached.
     """
+    if "closed" in exc.reason.lower():
+        return StaleConnection(f"channel open: {exc.reason}")
+    if exc.code == asyncssh.OPEN_CONNECT_FAILED:
+        return ChannelBusy(exc.reason)
+    return ChannelFailed(f"{pc.spec.label} refused a session channel ({exc.reason})")
 
 
 class PooledConnection:
     """One open connection and its channel accounting."""
 
-    def __init__(self, spec: ConnectSpec, connection: Connection) -> None:
+    def __init__(
+        self, spec: ConnectSpec, connection: Connection, on_free: Callable[[], None] | None = None
+    ) -> None:
         self.spec = spec
         self.connection = connection
         self.capacity = spec.max_channels
         self.busy = 0
+        self.held = 0  # channels whose operation ended but which sshd still counts
         self.opened_at = time.time()
         self.last_used = time.monotonic()
+        self._on_free = on_free
+        self._holding: set[asyncio.Future[None]] = set()
         self._sftp: asyncssh.SFTPClient | None = None
         self._sftp_lock = asyncio.Lock()
 
@@ -53,12 +99,50 @@ class PooledConnection:
         return self.connection.conn
 
     @property
+    def login_user(self) -> str | None:
+        """The user this connection authenticated as."""
+        user = self.conn.get_extra_info("username")
+        return str(user) if user else None
+
+    @property
     def alive(self) -> bool:
         return self.connection.alive
 
     @property
     def free(self) -> int:
-        return self.capacity - self.busy
+        return self.capacity - self.busy - self.held
+
+    def hung_up(self) -> bool:
+        """True when asyncssh saw the connection go, or the kernel already reports it gone.
+
+        The kernel knows of a drop before asyncssh reads the EOF (the loop may be
+        busy); asking the socket closes that window, also for SFTP requests, which
+        have no channel open to fail on.
+        """
+        if not self.alive:
+            return True
+        sock = self.conn.get_extra_info("socket")
+        if sock is None or not hasattr(select, "poll"):
+            return False
+        try:
+            poller = select.poll()
+            poller.register(sock.fileno(), _HANGUP)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True
+
+    def hold(self, closed: asyncio.Future[None]) -> None:
+        """Keep one slot reserved until ``closed`` (the channel's close) resolves."""
+        self.held += 1
+        self._holding.add(closed)
+
+        def done(fut: asyncio.Future[None]) -> None:
+            self._holding.discard(fut)
+            self.held -= 1
+            if self._on_free is not None:
+                self._on_free()
+
+        closed.add_done_callback(done)
 
     async def sftp(self) -> asyncssh.SFTPClient:
         """This connection's SFTP client, opened once; it holds one channel slot for good."""
@@ -67,25 +151,17 @@ class PooledConnection:
                 try:
                     self._sftp = await self.conn.start_sftp_client()
                 except asyncssh.ChannelOpenError as exc:
-                    raise _translate_open(exc, self.spec) from None
-                except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
-                    raise StaleConnection(str(exc)) from None
+                    raise translate_open(exc, self) from None
+                except CONNECTION_LOST as exc:  # starting SFTP has no side effects: retry
+                    raise StaleConnection(f"{type(exc).__name__}: {exc}") from None
                 self.capacity -= 1
             return self._sftp
 
     async def aclose(self) -> None:
         if self._sftp is not None:
-            self._sftp.exit()
+            with contextlib.suppress(Exception):
+                self._sftp.exit()
         await self.connection.aclose()
-
-
-def _translate_open(exc: asyncssh.ChannelOpenError, spec: ConnectSpec) -> Exception:
-    if "closed" in exc.reason.lower():
-        return StaleConnection(exc.reason)
-    return ChannelFailed(
-        f"{spec.label} refused a session channel ({exc.reason}); lower max_channels "
-        "for this host below sshd's MaxSessions"
-    )
 
 
 @dataclass(frozen=True)
@@ -104,95 +180,137 @@ class SessionInfo:
 
 
 class HostPool:
-    """The connections to one target."""
+    """The connections to one target. State changes happen between awaits, so no lock;
+    waiters sleep on ``_changed``, an event replaced on every wake."""
 
     def __init__(self, spec: ConnectSpec, opts: ConnectOptions) -> None:
         self.spec = spec
         self.opts = opts
         self.conns: list[PooledConnection] = []
-        self.connects = 0
+        self.connects = 0  # handshakes that succeeded
+        self.attempts = 0  # handshakes started
         self._connecting: asyncio.Task[PooledConnection] | None = None
-        self._cond = asyncio.Condition()
+        self._grow_after = 0.0
+        self._changed = asyncio.Event()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _open(self) -> PooledConnection:
+        self.attempts += 1
         try:
             connection = await open_connection(self.spec, self.opts)
         except BaseException:
-            async with self._cond:
+            if self._connecting is asyncio.current_task():
                 self._connecting = None
-                self._cond.notify_all()
+            if any(pc.alive for pc in self.conns):
+                self._grow_after = time.monotonic() + GROW_BACKOFF
+            self._wake()
             raise
-        pc = PooledConnection(self.spec, connection)
-        async with self._cond:
-            # One critical section, so no waiter sees "no connection and no handshake".
-            self.connects += 1
-            self.conns.append(pc)
+        pc = PooledConnection(self.spec, connection, self._wake)
+        # No await from here on: no waiter can see "no connection and no handshake".
+        self.connects += 1
+        self.conns.append(pc)
+        if self._connecting is asyncio.current_task():
             self._connecting = None
-            self._cond.notify_all()
+        self._wake()
         return pc
 
     def _prune(self) -> list[PooledConnection]:
-        dead = [pc for pc in self.conns if not pc.alive]
-        self.conns = [pc for pc in self.conns if pc.alive]
-        return dead
+        """Close dead connections and return the ones new work may use.
+
+        A hung-up connection with operations in flight stays until they end: they
+        may still read what the server sent before it went.
+        """
+        usable = []
+        for pc in list(self.conns):
+            hung_up = pc.hung_up()
+            if not pc.alive or (hung_up and pc.busy == 0):
+                self.conns.remove(pc)
+                self._close_later(pc)
+            elif not hung_up:
+                usable.append(pc)
+        return usable
+
+    def _close_later(self, pc: PooledConnection) -> None:
+        task = asyncio.get_running_loop().create_task(pc.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _may_grow(self, usable: list[PooledConnection]) -> bool:
+        if len(usable) >= self.spec.max_connections:
+            return False
+        return not usable or time.monotonic() >= self._grow_after
 
     async def acquire(self) -> PooledConnection:
         """Reserve one channel slot, connecting first if no open slot exists."""
         while True:
-            async with self._cond:
-                for pc in self._prune():
-                    asyncio.get_running_loop().create_task(pc.aclose())
-                best = max(self.conns, key=lambda c: c.free, default=None)
-                if best is not None and best.free > 0:
-                    best.busy += 1
-                    best.last_used = time.monotonic()
-                    return best
-                task = self._connecting
-                if task is None and len(self.conns) < self.spec.max_connections:
-                    # A task of its own, so a cancelled caller cannot abort a handshake
-                    # that other callers are waiting on.
-                    task = self._connecting = asyncio.get_running_loop().create_task(self._open())
-                    task.add_done_callback(_consume)
-                if task is None:
-                    await self._cond.wait()
-                    continue
-            await asyncio.shield(task)
+            usable = self._prune()
+            best = max(usable, key=lambda c: c.free, default=None)
+            if best is not None and best.free > 0:
+                best.busy += 1
+                best.last_used = time.monotonic()
+                return best
+            task = self._connecting
+            if task is None and self._may_grow(usable):
+                task = self._connecting = asyncio.get_running_loop().create_task(self._open())
+                # Mark a failure as seen: the waiters got it through shield().
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            if task is not None:
+                await self._join(task)
+                continue
+            # Every slot is busy and the pool may not grow (yet): wait for a release, a
+            # drop, or the end of the growth backoff.
+            wait = None
+            if len(usable) < self.spec.max_connections:
+                wait = self._grow_after - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), wait)
 
-    async def release(self, pc: PooledConnection) -> None:
-        async with self._cond:
-            pc.busy -= 1
-            pc.last_used = time.monotonic()
-            self._cond.notify_all()
+    async def _join(self, task: asyncio.Task[PooledConnection]) -> None:
+        """Wait for the shared handshake; its failure is ours unless a live connection is left."""
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if task.cancelled() and me is not None and not me.cancelling():
+                raise ConnectFailed(f"the pool for {self.spec.label} was closed") from None
+            raise
+        except Exception:
+            if not self._prune():
+                raise
+
+    def release(self, pc: PooledConnection) -> None:
+        pc.busy -= 1
+        pc.last_used = time.monotonic()
+        self._wake()
 
     async def discard(self, pc: PooledConnection) -> None:
-        async with self._cond:
-            if pc in self.conns:
-                self.conns.remove(pc)
-            self._cond.notify_all()
+        if pc in self.conns:
+            self.conns.remove(pc)
+            self._wake()
         await pc.aclose()
 
     async def reap(self, idle_timeout: float) -> None:
         now = time.monotonic()
-        async with self._cond:
-            stale = [pc for pc in self.conns if pc.busy == 0 and now - pc.last_used > idle_timeout]
-            stale += self._prune()
-            self.conns = [pc for pc in self.conns if pc not in stale]
+        self._prune()
+        stale = [pc for pc in self.conns if pc.busy == 0 and now - pc.last_used > idle_timeout]
+        self.conns = [pc for pc in self.conns if pc not in stale]
         for pc in stale:
             await pc.aclose()
 
     async def aclose(self) -> None:
-        if self._connecting is not None:
-            self._connecting.cancel()
-        async with self._cond:
-            conns, self.conns = self.conns, []
-        for pc in conns:
-            await pc.aclose()
-
-
-def _consume(task: asyncio.Task[PooledConnection]) -> None:
-    # Mark a failed handshake's exception as seen; its waiters got it through shield().
-    if not task.cancelled():
-        task.exception()
+        """Close every connection and cancel a handshake in flight; the pool stays usable."""
+        task, self._connecting = self._connecting, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        conns, self.conns = self.conns, []
+        self._wake()
+        await asyncio.gather(*(pc.aclose() for pc in conns), *self._closing)
 
 
 class Pool:
@@ -210,6 +328,10 @@ class Pool:
         idle = len(conns) - busy
         return f"<Pool hosts={len(self._hosts)} open={len(conns)} busy={busy} idle={idle}>"
 
+    def get(self, key: str) -> HostPool | None:
+        """The pool of host ``key``, if any call has used it."""
+        return self._hosts.get(key)
+
     def host(self, spec: ConnectSpec) -> HostPool:
         hp = self._hosts.get(spec.key)
         if hp is None or hp.spec != spec:
@@ -219,22 +341,34 @@ class Pool:
         return hp
 
     async def run(self, spec: ConnectSpec, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
-        """Run ``op`` on a reserved channel slot; retry once if the connection was dead."""
+        """Run ``op`` on a reserved slot: once more on a fresh connection after
+        :class:`StaleConnection`, again on the same slot after :class:`ChannelBusy`."""
         hp = self.host(spec)
-        for attempt in (1, 2):
+        stale = 0
+        while True:
             pc = await hp.acquire()
             try:
-                return await op(pc)
+                for pause in (*BUSY_BACKOFF, None):
+                    try:
+                        return await op(pc)
+                    except ChannelBusy as exc:
+                        if pause is None:
+                            raise ChannelFailed(
+                                f"{spec.label} refused a session channel ({exc}) with "
+                                f"{pc.busy + pc.held} in use; lower max_channels for this "
+                                "host below sshd's MaxSessions"
+                            ) from None
+                        await asyncio.sleep(pause)
             except StaleConnection as exc:
+                stale += 1
                 await hp.discard(pc)
-                if attempt == 2:
+                if stale == 2:
                     raise ConnectionDropped(
                         f"the connection to {spec.label} dropped twice in a row ({exc}); "
                         "check the host and retry"
                     ) from None
             finally:
-                await hp.release(pc)
-        raise AssertionError("unreachable")
+                hp.release(pc)
 
     def sessions(self) -> list[SessionInfo]:
         now = time.monotonic()
@@ -260,10 +394,13 @@ class Pool:
         while True:
             await asyncio.sleep(interval)
             for hp in list(self._hosts.values()):
-                await hp.reap(self.idle_timeout)
+                try:
+                    await hp.reap(self.idle_timeout)
+                except Exception:  # one bad close must not end reaping for good
+                    log.exception("reaping idle connections to %s failed", hp.spec.label)
 
     async def aclose(self) -> None:
-        """Close every connection; safe to call more than once."""
+        """Close every connection; safe to call more than once, and the pool stays usable."""
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

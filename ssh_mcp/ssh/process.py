@@ -4,12 +4,25 @@
 Here a deadline or a cancel climbs a stop ladder instead: the ``signal``
 channel request INT, then TERM, then KILL (OpenSSH answers each with killpg on
 the session, so children die too), then the channel is closed.
+
+OpenSSH refuses ``signal`` requests on sessions without privilege separation,
+which is every session of a ``root`` login. For those, the command is
+prefixed to print its shell's PID (the session's process group) as the first
+stderr line, which is stripped; each rung then also sends ``kill -SIG -- -PGID``
+over a second channel of the same connection. The prefix needs a POSIX login
+shell, which is why it is used for root only.
+
+Channel slots follow sshd's count: a channel still open when the call ends
+keeps its slot (``PooledConnection.hold``) until it closes, and a call
+cancelled while its channel was opening still stops whatever that channel
+started, in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +31,7 @@ import anyio
 import asyncssh
 
 from ssh_mcp.errors import ConnectionDropped
-from ssh_mcp.ssh.pool import PooledConnection, StaleConnection, _translate_open
+from ssh_mcp.ssh.pool import CONNECTION_LOST, PooledConnection, translate_open
 
 #: Seconds each rung of the stop ladder waits for the process to exit.
 STOP_GRACE = 0.5
@@ -73,33 +86,130 @@ class ProcessResult:
     duration_ms: int
 
 
+#: Marks the PID line a root command prints first on stderr; never shown to callers.
+_PID_MARK = b"\x1essh-mcp-pgid:"
+_PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
+
+
+class _PidFilter:
+    """Strips the PID line from the head of stderr and remembers the PID."""
+
+    def __init__(self) -> None:
+        self.pgid: int | None = None
+        self._pending: bytes | None = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._pending is None:
+            return chunk
+        data = self._pending + chunk
+        line, sep, rest = data.partition(b"\n")
+        if not sep and len(data) < 64 and _PID_MARK.startswith(data[: len(_PID_MARK)]):
+            self._pending = data  # the marker line may arrive in pieces
+            return b""
+        self._pending = None
+        if sep and line.startswith(_PID_MARK) and line[len(_PID_MARK) :].isdigit():
+            self.pgid = int(line[len(_PID_MARK) :])
+            return rest
+        return data
+
+    def flush(self) -> bytes:
+        data, self._pending = self._pending or b"", None
+        return data
+
+
 async def _pump(
     stream: asyncssh.SSHReader[bytes],
     buf: CappedBuffer,
     name: str,
     on_chunk: Callable[[str, bytes], None] | None,
+    pid_filter: _PidFilter | None = None,
 ) -> None:
-    with contextlib.suppress(asyncssh.Error, OSError):
-        while chunk := await stream.read(_READ):
+    def deliver(chunk: bytes) -> None:
+        if chunk:
             buf.add(chunk)
             if on_chunk is not None:
                 on_chunk(name, chunk)
 
+    with contextlib.suppress(asyncssh.Error, OSError):
+        while chunk := await stream.read(_READ):
+            deliver(pid_filter.feed(chunk) if pid_filter else chunk)
+    if pid_filter is not None:
+        deliver(pid_filter.flush())
+
+
+async def _kill_group(pc: PooledConnection, pgid: int, sig: str) -> None:
+    """``kill -SIG -- -PGID`` over a second channel; best effort, bounded."""
+    command = shlex.join(["kill", "-s", sig, "--", f"-{pgid}"])
+    with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+        await asyncio.wait_for(pc.conn.run(command, check=False), STOP_GRACE * 4)
+
 
 async def stop_process(
-    proc: asyncssh.SSHClientProcess[bytes], closed: asyncio.Future[None]
+    proc: asyncssh.SSHClientProcess[bytes],
+    closed: asyncio.Future[None],
+    pc: PooledConnection | None = None,
+    pgid: int | None = None,
 ) -> None:
     """Climb INT → TERM → KILL, waiting briefly after each, then close the channel."""
     for sig in ("INT", "TERM", "KILL"):
         if closed.done():
             break
-        try:
+        with contextlib.suppress(OSError, asyncssh.Error):
             proc.send_signal(sig)
-        except (OSError, asyncssh.Error):
-            break
+        if pc is not None and pgid is not None and pc.alive:
+            await _kill_group(pc, pgid, sig)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(closed), STOP_GRACE)
     proc.close()
+
+
+_abandoned: set[asyncio.Task[None]] = set()
+
+
+async def _open_process(pc: PooledConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
+    """Open the channel and start ``command``; safe to cancel at any point.
+
+    The open runs in a task of its own: cancelled mid-open, asyncssh would leave
+    the channel open with nobody to close it (or the command running, if the
+    exec request was already sent). Instead the task finishes and is stopped.
+    """
+
+    async def create() -> asyncssh.SSHClientProcess[bytes]:
+        proc: asyncssh.SSHClientProcess[bytes] = await pc.conn.create_process(
+            command, encoding=None
+        )
+        return proc
+
+    loop = asyncio.get_running_loop()
+    opening = loop.create_task(create())
+    try:
+        return await asyncio.shield(opening)
+    except asyncssh.ChannelOpenError as exc:
+        raise translate_open(exc, pc) from None
+    except CONNECTION_LOST:
+        # The channel was open (a drop during the open is a ChannelOpenError), so the exec
+        # request was on its way: the command may run, and running it again is not ours to do.
+        raise ConnectionDropped(
+            f"the connection to {pc.spec.label} dropped as the command was starting; "
+            "it may have started there; check before running it again"
+        ) from None
+    except asyncio.CancelledError:
+        if not opening.done() or (not opening.cancelled() and opening.exception() is None):
+            stopper = loop.create_task(_stop_abandoned(opening))
+            _abandoned.add(stopper)
+            stopper.add_done_callback(_abandoned.discard)
+            pc.hold(stopper)
+        raise
+
+
+async def _stop_abandoned(opening: asyncio.Task[asyncssh.SSHClientProcess[bytes]]) -> None:
+    try:
+        proc = await opening
+    except (Exception, asyncio.CancelledError):
+        return
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_task(proc.wait_closed())
+    await stop_process(proc, closed)
+    await closed  # the slot stays held until sshd is done with the session
 
 
 async def run_process(
@@ -113,12 +223,8 @@ async def run_process(
     on_chunk: Callable[[str, bytes], None] | None = None,
 ) -> ProcessResult:
     """Run ``command`` (already a shell-safe string) on ``pc`` and collect capped output."""
-    try:
-        proc = await pc.conn.create_process(command, encoding=None)
-    except asyncssh.ChannelOpenError as exc:
-        raise _translate_open(exc, pc.spec) from None
-    except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
-        raise StaleConnection(str(exc)) from None
+    pid_filter = _PidFilter() if pc.login_user == "root" else None
+    proc = await _open_process(pc, _PID_PREFIX + command if pid_filter else command)
     started = time.monotonic()
     if stdin:
         proc.stdin.write(stdin)
@@ -127,7 +233,7 @@ async def run_process(
     loop = asyncio.get_running_loop()
     pumps = [
         loop.create_task(_pump(proc.stdout, out, "stdout", on_chunk)),
-        loop.create_task(_pump(proc.stderr, err, "stderr", on_chunk)),
+        loop.create_task(_pump(proc.stderr, err, "stderr", on_chunk, pid_filter)),
     ]
     closed: asyncio.Future[None] = loop.create_task(proc.wait_closed())
     timed_out = False
@@ -139,18 +245,20 @@ async def run_process(
                 await asyncio.wait([*pumps, closed])
         except TimeoutError:
             timed_out = True
-            await stop_process(proc, closed)
+            await stop_process(proc, closed, pc, pid_filter.pgid if pid_filter else None)
     except BaseException:
         # Cancelled by the client (or shutdown): the remote process must still be stopped.
         with anyio.CancelScope(shield=True):
-            await stop_process(proc, closed)
+            await stop_process(proc, closed, pc, pid_filter.pgid if pid_filter else None)
         raise
     finally:
         with anyio.CancelScope(shield=True):
             await asyncio.wait([*pumps], timeout=STOP_GRACE)
-        for task in [*pumps, closed]:
+        for task in pumps:
             task.cancel()
         proc.close()
+        if not closed.done():  # sshd still counts this session: keep its slot until it closes
+            pc.hold(closed)
     exit_signal = proc.exit_signal[0] if proc.exit_signal else None
     exit_code = proc.exit_status if proc.exit_status not in (None, -1) else None
     if exit_code is None and exit_signal is None and not timed_out and not pc.alive:

@@ -1,0 +1,64 @@
+"""Root logins: OpenSSH refuses channel signals there, so the stop ladder kills by PGID.
+
+Without privilege separation (every root session) sshd ignores the ``signal``
+request; these tests prove the timeout and the cancel still leave nothing
+running, and that the PID line used for it never reaches the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from harness import Target, assert_audit, gone, hosts_toml, serve
+from sshd import TestKeys, authorize_keys, remote_pids
+
+from ssh_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
+
+
+@pytest.fixture
+def as_root(
+    ssh_root_dir: Path, test_keys: TestKeys, target: Target, settings_for: Callable[..., Settings]
+) -> Iterator[Settings]:
+    keys_dir = ssh_root_dir / "authorized_keys"
+    authorize_keys(keys_dir, "root", [test_keys.plain_pub])
+    root = Target("target", target.port, "root", target.key, target.path_allowlist)
+    try:
+        yield settings_for(hosts=hosts_toml(root), **OPEN)
+    finally:
+        (keys_dir / "root").unlink(missing_ok=True)
+
+
+async def test_root_output_is_clean(as_root: Settings) -> None:
+    async with serve(as_root) as (client, _):
+        r = await client.call_tool(
+            "ssh_exec_run", {"host": "target", "command": "id -un; echo err >&2"}
+        )
+        sc = r.structured_content
+        assert sc is not None and (sc["stdout"], sc["stderr"]) == ("root\n", "err\n")
+
+
+async def test_root_timeout_kills_the_process_group(as_root: Settings) -> None:
+    marker = "sleep 304.75"
+    async with serve(as_root) as (client, app):
+        r = await client.call_tool(
+            "ssh_exec_run",
+            {"host": "target", "command": f"{marker} & {marker}; wait", "timeout": 0.5},
+        )
+        assert r.structured_content and r.structured_content["timed_out"]
+        assert r.structured_content["stderr"] == ""
+        assert await gone("root", marker), remote_pids("root", marker)
+        assert_audit(app, {"tool": "ssh_exec_run", "outcome": "ok"})
+
+
+async def test_root_cancel_kills_the_process_group(as_root: Settings) -> None:
+    marker = "sleep 305.25"
+    async with serve(as_root, mode="legacy") as (client, _):
+        with anyio.move_on_after(1.0):
+            await client.call_tool("ssh_exec_run", {"host": "target", "command": marker})
+        assert await gone("root", marker), remote_pids("root", marker)
