@@ -174,7 +174,9 @@ async def _apply_policy(
         raw: str = getattr(args, name)
         precheck(raw)
 
-        async def resolve(pc: PooledConnection, raw: str = raw, create: bool = marker.create) -> str:
+        async def resolve(
+            pc: PooledConnection, raw: str = raw, create: bool = marker.create
+        ) -> str:
             return await canonicalize(await pc.sftp(), raw, create=create)
 
         canonical = await app.pool.run(target, resolve)

@@ -86,8 +86,9 @@ def ssh_root_dir() -> Iterator[Path]:
 def test_keys(ssh_root_dir: Path, test_user: TestUser) -> TestKeys:
     """Plain + encrypted ed25519 keys, both in `<ssh_root_dir>/authorized_keys/<test_user>`."""
     keys = make_keys(ssh_root_dir / "keys")
-    authorize_keys(ssh_root_dir / "authorized_keys", test_user.name,
-                   [keys.plain_pub, keys.encrypted_pub])
+    authorize_keys(
+        ssh_root_dir / "authorized_keys", test_user.name, [keys.plain_pub, keys.encrypted_pub]
+    )
     return keys
 
 
@@ -127,8 +128,9 @@ def jump_sshds(ssh_root_dir: Path, test_keys: TestKeys) -> Iterator[JumpHosts]:
         for name in ("b1", "b2", "target"):
             servers.append(start_sshd(ssh_root_dir / "jump", name=name))
             stack.callback(servers[-1].stop)
-        known_hosts = write_known_hosts(ssh_root_dir / "jump" / "known_hosts",
-                                        [s.known_hosts_entry for s in servers])
+        known_hosts = write_known_hosts(
+            ssh_root_dir / "jump" / "known_hosts", [s.known_hosts_entry for s in servers]
+        )
         b1, b2, target = servers
         yield JumpHosts(b1, b2, target, known_hosts)
 
@@ -179,9 +181,7 @@ def target(sshd: Sshd, test_user: TestUser, test_keys: TestKeys, work_root: Path
 
 
 @pytest.fixture
-def settings_for(
-    tmp_path: Path, target: Target, known_hosts_file: Path
-) -> Callable[..., Settings]:
+def settings_for(tmp_path: Path, target: Target, known_hosts_file: Path) -> Callable[..., Settings]:
     """Build Settings for the `target` host; keyword arguments override any setting."""
 
     def make(*, hosts: str | None = None, **overrides: object) -> Settings:

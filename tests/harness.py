@@ -41,16 +41,14 @@ def hosts_toml(*targets: Target, defaults: str = "") -> str:
     for t in targets:
         allow = ", ".join(json.dumps(p) for p in t.path_allowlist)
         out.append(
-            f"[hosts.{t.alias}]\nhostname = \"127.0.0.1\"\nport = {t.port}\n"
+            f'[hosts.{t.alias}]\nhostname = "127.0.0.1"\nport = {t.port}\n'
             f"user = {json.dumps(t.user)}\npath_allowlist = [{allow}]\n{t.extra}\n"
-            f"[hosts.{t.alias}.auth]\nmethod = \"key\"\nkey = {json.dumps(str(t.key))}\n"
+            f'[hosts.{t.alias}.auth]\nmethod = "key"\nkey = {json.dumps(str(t.key))}\n'
         )
     return "\n".join(out)
 
 
-def make_settings(
-    workdir: Path, hosts: str, known_hosts: Path, **overrides: Any
-) -> Settings:
+def make_settings(workdir: Path, hosts: str, known_hosts: Path, **overrides: Any) -> Settings:
     """Settings for one test: its own hosts.toml and audit log, strict known_hosts."""
     workdir.mkdir(parents=True, exist_ok=True)
     hosts_file = workdir / "hosts.toml"

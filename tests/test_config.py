@@ -43,7 +43,7 @@ def test_lists_accept_commas_or_json(clean_env: pytest.MonkeyPatch, value: str) 
 
 def test_bad_env_is_one_line(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("SSH_ENABLED_GROUPS", "host,bogus")
-    with pytest.raises(ConfigError, match="SSH_ENABLED_GROUPS.*unknown group 'bogus'"):
+    with pytest.raises(ConfigError, match=r"SSH_ENABLED_GROUPS.*unknown group 'bogus'"):
         load_settings()
     clean_env.setenv("SSH_ENABLED_GROUPS", "")
     clean_env.setenv("SSH_COMMAND_TIMEOUT", "-1")

@@ -59,7 +59,10 @@ async def test_unexpected_exception_is_an_internal_error_with_id(
     finally:
         await app.aclose()
     line = audit_lines(app)[-1]
-    assert r.is_error and text(r) == f"internal error (id {line['id']}); the server log has the details"
+    assert (
+        r.is_error
+        and text(r) == f"internal error (id {line['id']}); the server log has the details"
+    )
     assert "s3cr3t" not in text(r) and "Traceback" not in text(r)
     assert (line["outcome"], line["error"]) == ("error", "KeyError")
     assert "Traceback" in caplog.text and line["id"] in caplog.text

@@ -1,4 +1,4 @@
-"""ssh_exec_run through the MCP path against real sshd: results, policy, caps and the stop ladder."""
+"""ssh_exec_run through MCP against real sshd: results, policy, caps and the stop ladder."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ async def test_non_utf8_output_does_not_kill_the_connection(
     settings_for: Callable[..., Settings],
 ) -> None:
     async with serve(settings_for(**OPEN)) as (client, _):
-        r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "printf '\\377\\376ok'"})
+        r = await client.call_tool(
+            "ssh_exec_run", {"host": "target", "command": "printf '\\377\\376ok'"}
+        )
         assert r.structured_content and r.structured_content["stdout"] == "\ufffd\ufffdok"
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "echo again"})
         assert r.structured_content and r.structured_content["stdout"] == "again\n"

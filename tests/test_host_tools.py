@@ -67,7 +67,9 @@ async def test_processes(settings_for: Callable[..., Settings], test_user: TestU
         assert cpu == sorted(cpu, reverse=True)
         assert_audit(app, {"tool": "ssh_host_processes", "outcome": "ok"})
         bad = await client.call_tool("ssh_host_processes", {"host": "target", "limit": 0})
-        assert bad.is_error and text(bad).startswith("invalid arguments for ssh_host_processes: limit")
+        assert bad.is_error and text(bad).startswith(
+            "invalid arguments for ssh_host_processes: limit"
+        )
 
 
 async def test_known_hosts_verify(settings_for: Callable[..., Settings], sshd: Sshd) -> None:

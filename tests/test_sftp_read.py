@@ -35,13 +35,19 @@ def tree(work_dir: Path, test_user: TestUser) -> Path:
 
 async def test_list_pages(settings_for: Callable[..., Settings], tree: Path) -> None:
     async with serve(settings_for()) as (client, app):
-        r = await client.call_tool("ssh_sftp_list", {"host": "target", "path": str(tree), "limit": 4})
+        r = await client.call_tool(
+            "ssh_sftp_list", {"host": "target", "path": str(tree), "limit": 4}
+        )
         assert not r.is_error, text(r)
         sc = r.structured_content
         assert sc is not None and sc["total"] == 11 and sc["next_offset"] == 4
         assert [e["name"] for e in sc["entries"]] == ["f0.txt", "f1.txt", "f2.txt", "f3.txt"]
         assert sc["entries"][1] | {"mtime": None} == {
-            "name": "f1.txt", "kind": "file", "size": 1, "mode": "0644", "mtime": None
+            "name": "f1.txt",
+            "kind": "file",
+            "size": 1,
+            "mode": "0644",
+            "mtime": None,
         }
         line = assert_audit(app, {"tool": "ssh_sftp_list", "outcome": "ok", "host": "target"})
         assert line["path_hash"] == app.audit.digest(str(tree))
@@ -51,7 +57,9 @@ async def test_list_pages(settings_for: Callable[..., Settings], tree: Path) -> 
         sc = r.structured_content
         assert sc is not None and sc["next_offset"] is None
         assert [(e["name"], e["kind"]) for e in sc["entries"]] == [
-            ("link-out", "symlink"), ("rel-out", "symlink"), ("sub", "dir")
+            ("link-out", "symlink"),
+            ("rel-out", "symlink"),
+            ("sub", "dir"),
         ]
         assert str(tree) not in app.settings.ssh_audit_log.read_text()
 
@@ -89,7 +97,9 @@ async def test_component_wise_allowlist(
     async with serve(settings_for(hosts=hosts_toml(narrowed))) as (client, _):
         ok = await client.call_tool("ssh_sftp_list", {"host": "target", "path": f"{tree}/app"})
         assert not ok.is_error, text(ok)
-        r = await client.call_tool("ssh_sftp_list", {"host": "target", "path": f"{tree}/application"})
+        r = await client.call_tool(
+            "ssh_sftp_list", {"host": "target", "path": f"{tree}/application"}
+        )
         assert r.is_error and "outside the path allowlist" in text(r)
 
 

@@ -28,13 +28,20 @@ pytestmark = pytest.mark.anyio
 
 def opts(server: Sshd, known_hosts: Path, user: TestUser, **kw: Any) -> dict[str, Any]:
     """asyncssh.connect() kwargs; config=None so no ~/.ssh/config can leak in."""
-    base = {"host": server.host, "port": server.port, "username": user.name, "config": None,
-            "known_hosts": str(known_hosts), "connect_timeout": 10}
+    base = {
+        "host": server.host,
+        "port": server.port,
+        "username": user.name,
+        "config": None,
+        "known_hosts": str(known_hosts),
+        "connect_timeout": 10,
+    }
     return base | kw
 
 
-def key_opts(server: Sshd, known_hosts: Path, user: TestUser, keys: TestKeys,
-             **kw: Any) -> dict[str, Any]:
+def key_opts(
+    server: Sshd, known_hosts: Path, user: TestUser, keys: TestKeys, **kw: Any
+) -> dict[str, Any]:
     return opts(server, known_hosts, user, client_keys=[str(keys.plain)], agent_path=None, **kw)
 
 
@@ -51,32 +58,47 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
             await anyio.sleep(0.01)
 
 
-async def test_key_login(sshd: Sshd, known_hosts_file: Path, test_user: TestUser,
-                         test_keys: TestKeys) -> None:
+async def test_key_login(
+    sshd: Sshd, known_hosts_file: Path, test_user: TestUser, test_keys: TestKeys
+) -> None:
     async with asyncssh.connect(**key_opts(sshd, known_hosts_file, test_user, test_keys)) as conn:
         result = await conn.run("id -un", check=True)
     assert result.stdout == f"{test_user.name}\n"
 
 
-async def test_encrypted_key_with_passphrase(sshd: Sshd, known_hosts_file: Path,
-                                             test_user: TestUser, test_keys: TestKeys) -> None:
-    kw = opts(sshd, known_hosts_file, test_user, client_keys=[str(test_keys.encrypted)],
-              passphrase=test_keys.passphrase, agent_path=None)
+async def test_encrypted_key_with_passphrase(
+    sshd: Sshd, known_hosts_file: Path, test_user: TestUser, test_keys: TestKeys
+) -> None:
+    kw = opts(
+        sshd,
+        known_hosts_file,
+        test_user,
+        client_keys=[str(test_keys.encrypted)],
+        passphrase=test_keys.passphrase,
+        agent_path=None,
+    )
     async with asyncssh.connect(**kw) as conn:
         result = await conn.run("id -un", check=True)
     assert result.stdout == f"{test_user.name}\n"
 
 
 async def test_password_login(sshd: Sshd, known_hosts_file: Path, test_user: TestUser) -> None:
-    kw = opts(sshd, known_hosts_file, test_user, client_keys=None, password=test_user.password,
-              agent_path=None)
+    kw = opts(
+        sshd,
+        known_hosts_file,
+        test_user,
+        client_keys=None,
+        password=test_user.password,
+        agent_path=None,
+    )
     async with asyncssh.connect(**kw) as conn:
         result = await conn.run("id -un", check=True)
     assert result.stdout == f"{test_user.name}\n"
 
 
-async def test_agent_login(sshd: Sshd, known_hosts_file: Path, test_user: TestUser,
-                           ssh_agent: Agent, test_keys: TestKeys) -> None:
+async def test_agent_login(
+    sshd: Sshd, known_hosts_file: Path, test_user: TestUser, ssh_agent: Agent, test_keys: TestKeys
+) -> None:
     agent = await asyncssh.connect_agent(ssh_agent.sock)
     try:
         held = [k.public_data for k in await agent.get_keys()]
@@ -84,14 +106,16 @@ async def test_agent_login(sshd: Sshd, known_hosts_file: Path, test_user: TestUs
         agent.close()
         await agent.wait_closed()
     assert held == [asyncssh.import_public_key(test_keys.plain_pub).public_data]
-    async with asyncssh.connect(**opts(sshd, known_hosts_file, test_user,
-                                       agent_path=ssh_agent.sock)) as conn:
+    async with asyncssh.connect(
+        **opts(sshd, known_hosts_file, test_user, agent_path=ssh_agent.sock)
+    ) as conn:
         result = await conn.run("id -un", check=True)
     assert result.stdout == f"{test_user.name}\n"
 
 
-async def test_unknown_host_key_is_rejected(sshd: Sshd, test_user: TestUser, test_keys: TestKeys,
-                                            tmp_path: Path) -> None:
+async def test_unknown_host_key_is_rejected(
+    sshd: Sshd, test_user: TestUser, test_keys: TestKeys, tmp_path: Path
+) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
@@ -107,8 +131,9 @@ async def test_known_hosts_entry_and_fingerprint(sshd: Sshd) -> None:
     assert sshd.host_key_line.startswith("ssh-ed25519 AAAA")
 
 
-async def test_sudo_with_password(sshd: Sshd, known_hosts_file: Path, test_user: TestUser,
-                                  test_keys: TestKeys) -> None:
+async def test_sudo_with_password(
+    sshd: Sshd, known_hosts_file: Path, test_user: TestUser, test_keys: TestKeys
+) -> None:
     async with asyncssh.connect(**key_opts(sshd, known_hosts_file, test_user, test_keys)) as conn:
         denied = await conn.run("sudo -n true")
         result = await conn.run("sudo -S -p '' id -u", input=test_user.password + "\n")
@@ -116,8 +141,9 @@ async def test_sudo_with_password(sshd: Sshd, known_hosts_file: Path, test_user:
     assert (result.exit_status, result.stdout) == (0, "0\n"), result.stderr
 
 
-async def test_kill_connections_drops_open_connection(scratch_sshd: Sshd, test_user: TestUser,
-                                                      test_keys: TestKeys) -> None:
+async def test_kill_connections_drops_open_connection(
+    scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
     kw = key_opts(scratch_sshd, scratch_sshd.known_hosts_path, test_user, test_keys)
     cmd = sleep_cmd()
     async with asyncssh.connect(**kw) as conn:
@@ -134,8 +160,9 @@ async def test_kill_connections_drops_open_connection(scratch_sshd: Sshd, test_u
         assert (await conn.run("true")).exit_status == 0
 
 
-async def test_stop_leaves_no_process(scratch_sshd: Sshd, test_user: TestUser,
-                                      test_keys: TestKeys) -> None:
+async def test_stop_leaves_no_process(
+    scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
     kw = key_opts(scratch_sshd, scratch_sshd.known_hosts_path, test_user, test_keys)
     cmd = sleep_cmd()
     async with asyncssh.connect(**kw) as conn:
@@ -158,8 +185,14 @@ async def test_stop_leaves_no_process(scratch_sshd: Sshd, test_user: TestUser,
 
 
 async def test_reconfigure(scratch_sshd: Sshd, test_user: TestUser) -> None:
-    kw = opts(scratch_sshd, scratch_sshd.known_hosts_path, test_user, client_keys=None,
-              password=test_user.password, agent_path=None)
+    kw = opts(
+        scratch_sshd,
+        scratch_sshd.known_hosts_path,
+        test_user,
+        client_keys=None,
+        password=test_user.password,
+        agent_path=None,
+    )
     pid = scratch_sshd.pid
     with scratch_sshd.reconfigured({"PasswordAuthentication": "no"}):
         assert "PasswordAuthentication no" in scratch_sshd.config_path.read_text()

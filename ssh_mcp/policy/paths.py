@@ -40,7 +40,7 @@ def is_within(path: str, root: str) -> bool:
 
 
 def check_path(canonical: str, allowlist: Sequence[str], restricted: Sequence[str]) -> None:
-    """Raise PathNotAllowed unless ``canonical`` is inside an allowed root and no restricted zone."""
+    """Raise PathNotAllowed unless ``canonical`` is in an allowed root and no restricted zone."""
     if not allowlist:
         raise PathNotAllowed(
             "no path allowlist applies to this host, so every path is denied; set "

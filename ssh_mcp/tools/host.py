@@ -36,7 +36,9 @@ async def _text(ctx: ToolContext, argv: list[str]) -> str:
 class PingResult(Output):
     reachable: bool = Field(description="True when TCP and the SSH handshake succeeded.")
     auth_ok: bool = Field(description="True when authentication succeeded.")
-    latency_ms: float | None = Field(description="Round trip of a `true` exec on a warm connection.")
+    latency_ms: float | None = Field(
+        description="Round trip of a `true` exec on a warm connection."
+    )
     host_key_fingerprint: str | None = Field(description="SHA256 fingerprint of the pinned key.")
     error: str | None = Field(description="Why the host is unreachable or auth failed.")
 
@@ -49,11 +51,19 @@ async def host_ping(ctx: ToolContext, args: HostInput) -> PingResult:
         latency = round((time.perf_counter() - started) * 1000, 2)
     except ConnectFailed as exc:
         return PingResult(
-            reachable=False, auth_ok=False, latency_ms=None, host_key_fingerprint=None, error=str(exc)
+            reachable=False,
+            auth_ok=False,
+            latency_ms=None,
+            host_key_fingerprint=None,
+            error=str(exc),
         )
     except AuthFailed as exc:
         return PingResult(
-            reachable=True, auth_ok=False, latency_ms=None, host_key_fingerprint=None, error=str(exc)
+            reachable=True,
+            auth_ok=False,
+            latency_ms=None,
+            host_key_fingerprint=None,
+            error=str(exc),
         )
     pinned = ctx.pinned_fingerprints()
     return PingResult(
@@ -89,7 +99,7 @@ async def host_info(ctx: ToolContext, args: HostInput) -> HostInfo:
         _text(ctx, ["getconf", "_NPROCESSORS_ONLN"]),
         _text(ctx, ["cat", "--", "/proc/meminfo"]),
     )
-    sysname, nodename, release, machine = (uname.split() + ["", "", "", ""])[:4]
+    sysname, nodename, release, machine = [*uname.split(), "", "", "", ""][:4]
     meminfo = _parse.meminfo(mem)
     return HostInfo(
         hostname=nodename,

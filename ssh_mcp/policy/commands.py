@@ -1,0 +1,404 @@
+"""Command allowlist: decide whether a shell command line may run on a host.
+
+The host's login shell parses the command, so this module re-parses it the way a
+POSIX-family shell (sh, dash, bash, ksh, zsh) would and accepts it only when every
+simple command in it starts with an allowlisted program. The tokenizer knows just
+enough grammar to find command words with certainty: quotes, backslashes, plain
+parameter expansions, redirections, here-documents, comments and the list and
+pipeline operators. Anything richer (substitutions, subshells, compound commands,
+unusual expansions, constructs that shells disagree on) is refused, not guessed.
+
+Choices worth knowing:
+
+* Quotes and backslashes are removed before the program word is compared, as the
+  shell does: ``l\\s`` and ``'ls'`` both name ``ls``; ``\\r\\m`` names ``rm``.
+* Keywords, wrappers (programs that run another program) and eval-like builtins
+  are refused even when the operator allowlists them, since allowing them would
+  allow everything. Wrappers are matched on their basename, case-insensitively.
+* ``$(`` and backticks are refused even as quoted data, and so are here-document
+  bodies holding them: bash builtins such as ``printf -v``, ``test -v`` and
+  ``read`` re-evaluate array subscripts, which runs command substitutions.
+* ``&>`` is read as ``&`` then ``>``, the POSIX reading, so ``ls &>f rm`` shows
+  ``rm`` as a command, which is what dash would run.
+* Allowlisting a program that can itself run commands (find -exec, awk, python,
+  git, vim, less) grants arbitrary execution; that is the operator's call.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ssh_mcp.errors import CommandNotAllowed
+
+_SPLIT = "run each program as a separate plain command"
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_SHELLS = _names(
+    "sh bash rbash dash zsh ksh ksh93 mksh lksh oksh pdksh yash posh fish csh tcsh ash "
+    "pwsh nu elvish xonsh"
+)
+# Programs and builtins that run, or evaluate as code, another command or string.
+_WRAPPERS = _SHELLS | _names(
+    "eval exec source . command builtin env xargs sudo su doas nohup timeout nice ionice "
+    "stdbuf setsid chroot unshare nsenter time watch flock busybox toybox coproc noglob "
+    "nocorrect - trap alias fc enable emulate zmodload autoload let declare typeset local "
+    "readonly export pkexec runuser setpriv systemd-run taskset chrt prlimit"
+)
+# Reserved words of sh, bash, zsh and fish: as a command word they start compound
+# syntax whose inner commands this parser would misread, so they are never allowed.
+_KEYWORDS = _names(
+    "if then else elif fi for while until case esac do done function select in ! [[ ]] "
+    "{ } repeat foreach begin end and or not switch"
+)
+_SEPARATORS = frozenset({";", "&", "&&", "||", "|", "|&", "\n"})
+_JOINERS = frozenset({"&&", "||", "|", "|&"})  # a command must follow these
+# Longest first, so that "<" is tried only after "<<<", "<<-", "<<", "<>" and "<&".
+_OPERATORS = (
+    "<<<",
+    "<<-",
+    "<<",
+    "<>",
+    "<&",
+    "<",
+    ">>",
+    ">|",
+    ">&",
+    ">",
+    "&&",
+    "||",
+    "|&",
+    ";",
+    "&",
+    "|",
+)
+_META = frozenset(" \t\n;&|()<>")
+_GLOB = frozenset("*?[]{}")
+_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-]")
+# The braced expansions accepted: ${NAME}, ${#NAME}, ${NAME:-word} and friends, and
+# ${NAME#pat} / ${NAME%pat}. The word excludes quotes, $, braces and blanks, so the
+# first "}" really closes it; substrings, ${!x}, ${x@P} and subscripts are refused.
+_BRACED = re.compile(
+    r"#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:(?::?[-+?]|##?|%%?)[\w./,:%+*?@=^~-]*)?",
+    re.ASCII,
+)
+
+
+def _show(text: str) -> str:
+    """Quote ``text`` for a one-line message, escaping control and non-ASCII characters."""
+    shown = text.encode("unicode_escape").decode("ascii")
+    return f"'{shown[:57]}...'" if len(shown) > 60 else f"'{shown}'"
+
+
+def _deny(reason: str, todo: str = _SPLIT) -> CommandNotAllowed:
+    return CommandNotAllowed(f"command not allowed: {reason}; {todo}")
+
+
+def _scan_dollar(s: str, i: int) -> int:
+    """Return the index just past the expansion starting at ``s[i] == '$'``.
+
+    Substitutions and braced forms outside ``_BRACED`` are refused; a ``$`` that
+    starts no expansion is literal and only itself is consumed.
+    """
+    nxt = s[i + 1 : i + 2]
+    if nxt == "(":
+        if s.startswith("((", i + 1):
+            raise _deny("arithmetic expansion $((...)) is not allowed")
+        raise _deny("command substitution $(...) is not allowed")
+    if nxt == "[":
+        raise _deny("arithmetic expansion $[...] is not allowed")
+    if nxt == "{":
+        end = s.find("}", i + 2)
+        if end < 0 or not _BRACED.fullmatch(s, i + 2, end):
+            shown = _show(s[i : end + 1] if end >= 0 else s[i:])
+            raise _deny(
+                f"parameter expansion {shown} is not in the supported form",
+                "use $NAME, ${NAME}, ${NAME:-default}, ${NAME#pattern} or ${NAME%pattern}",
+            )
+        return end + 1
+    match = _PARAM.match(s, i + 1)
+    return match.end() if match else i + 1
+
+
+def _check_data(text: str) -> None:
+    """Refuse ``$(`` and backticks in data: some builtins evaluate them later."""
+    if "$(" in text or "`" in text:
+        raise _deny(
+            "'$(' or a backtick appears in the command, even as quoted data",
+            "leave them out, e.g. match them in patterns with [$]( or [`]",
+        )
+
+
+@dataclass(frozen=True)
+class _Word:
+    value: str  # after quote and backslash removal; expansions kept as written
+    literal: bool  # no expansion, glob, brace, leading ~ or = can change it
+    quoted: bool  # a quote or backslash appeared (a quoted here-doc delimiter)
+    fd: bool  # all digits and glued to a following < or >: an fd, not a word
+
+
+class _Lexer:
+    """Cut a command line into words and operators, reading here-documents."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+        self.heredocs: list[tuple[str, bool, bool]] = []  # delimiter, quoted, strip tabs
+
+    def next(self) -> _Word | str | None:
+        """Return the next word, the next operator, or None at the end."""
+        s = self.s
+        while self.i < len(s):
+            c = s[self.i]
+            if c in " \t":
+                self.i += 1
+            elif s.startswith("\\\n", self.i):
+                self._guard_newline()
+                self.i += 2
+            elif c == "#":  # only reached at a word start: a comment to end of line
+                end = s.find("\n", self.i)
+                self.i = len(s) if end < 0 else end
+            elif c == "\n":
+                self.i += 1
+                self._read_heredocs()
+                return "\n"
+            elif c in _META:
+                return self._operator()
+            else:
+                return self._word()
+        return None
+
+    def _guard_newline(self) -> None:
+        # Shells differ on where a here-document body starts when the line holding
+        # its operator goes on past a newline, so such lines are refused.
+        if self.heredocs:
+            raise _deny("a here-document operator's line continues past a newline")
+
+    def _operator(self) -> str:
+        s, i = self.s, self.i
+        if s[i] in "<>" and s.startswith("(", i + 1):
+            raise _deny(f"process substitution {s[i]}(...) is not allowed")
+        if s[i] in "()":
+            raise _deny(f"subshells and grouping with '{s[i]}' are not allowed")
+        if s.startswith((";;", ";&"), i):
+            raise _deny("case terminators ';;' and ';&' are not allowed")
+        for op in _OPERATORS:
+            if s.startswith(op, i):
+                self.i = j = i + len(op)
+                if op in ("<&", ">&"):
+                    # bash reads "-" after these as a token of its own ("close"), so
+                    # ">&-x" is ">&-" then the word "x" there but a target elsewhere.
+                    while s.startswith(("\\\n", " ", "\t"), j):
+                        j += 2 if s[j] == "\\" else 1
+                    if s.startswith("-", j) and s[j + 1 : j + 2] not in _META | {""}:
+                        raise _deny(f"{op}- must stand alone", "put a blank after the -")
+                return op
+        raise _deny(f"operator {_show(s[i])} is not understood")  # unreachable: fail closed
+
+    def _word(self) -> _Word:
+        s, start = self.s, self.i
+        out: list[str] = []
+        literal, quoted, i = True, False, start
+        while i < len(s) and s[i] not in _META:
+            c = s[i]
+            if c == "\\":
+                if i + 1 >= len(s):
+                    raise _deny("the command ends with a backslash", "remove it")
+                if s[i + 1] == "\n":
+                    self._guard_newline()
+                else:
+                    out.append(s[i + 1])
+                quoted, i = True, i + 2
+            elif c == "'":
+                end = s.find("'", i + 1)
+                if end < 0:
+                    raise _deny("a single quote is not terminated", "close the quote")
+                text = s[i + 1 : end]
+                # fish reads \' inside single quotes as an escaped quote, so a string
+                # ending in an odd run of backslashes closes elsewhere there.
+                if (len(text) - len(text.rstrip("\\"))) % 2:
+                    raise _deny("a single-quoted string ends with a backslash", "drop it")
+                if "\n" in text:
+                    self._guard_newline()
+                out.append(text)
+                quoted, i = True, end + 1
+            elif c == '"':
+                i, expanded = self._double_quoted(i + 1, out)
+                literal, quoted = literal and not expanded, True
+            elif c == "`":
+                raise _deny("command substitution with backticks is not allowed")
+            elif c == "$":
+                if s.startswith(("$'", '$"'), i):
+                    raise _deny("$'...' and $\"...\" quoting are not allowed", "use plain quotes")
+                end = _scan_dollar(s, i)
+                out.append(s[i:end])
+                literal, i = False, end
+            else:
+                if c in _GLOB or (i == start and c in "~="):  # globs, braces, ~ and zsh =cmd
+                    literal = False
+                out.append(c)
+                i += 1
+        self.i = i
+        value = "".join(out)
+        fd = not quoted and value.isascii() and value.isdigit() and s.startswith(("<", ">"), i)
+        if fd and len(value) > 1:  # bash reads "12>" as fd 12, dash as the word "12"
+            raise _deny(f"file descriptor {value} has more than one digit", "use fds 0-9")
+        return _Word(value, literal, quoted, fd)
+
+    def _double_quoted(self, i: int, out: list[str]) -> tuple[int, bool]:
+        """Read a double-quoted string from ``i``; return its end and if it expands."""
+        s, expanded = self.s, False
+        while i < len(s):
+            c = s[i]
+            if c == '"':
+                return i + 1, expanded
+            if c == "`":
+                raise _deny("command substitution with backticks is not allowed")
+            if c == "\\" and s[i + 1 : i + 2] in ("$", "`", '"', "\\", "\n"):
+                if s[i + 1] == "\n":
+                    self._guard_newline()
+                else:
+                    out.append(s[i + 1])
+                i += 2
+            elif c == "$":
+                end = _scan_dollar(s, i)
+                out.append(s[i:end])
+                expanded, i = True, end
+            else:
+                if c == "\n":
+                    self._guard_newline()
+                out.append(c)
+                i += 1
+        raise _deny("a double quote is not terminated", "close the quote")
+
+    def _read_heredocs(self) -> None:
+        """Consume the bodies of the here-documents opened on the line just ended."""
+        s = self.s
+        for delimiter, quoted, strip_tabs in self.heredocs:
+            while True:
+                if self.i >= len(s):
+                    raise _deny(f"here-document {_show(delimiter)} is not terminated", "end it")
+                end = s.find("\n", self.i)
+                end = len(s) if end < 0 else end
+                line, self.i = s[self.i : end], min(end + 1, len(s))
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                    break
+                # An unquoted body joins a line ending in "\" with the next, which
+                # would hide the delimiter line; refused in both kinds for certainty.
+                if line.endswith("\\"):
+                    raise _deny("a here-document line ends with a backslash", "remove it")
+                _check_data(line)
+                j = 0
+                while not quoted and j < len(line):  # unquoted bodies expand $...
+                    c = line[j]
+                    j = j + 2 if c == "\\" else _scan_dollar(line, j) if c == "$" else j + 1
+        self.heredocs.clear()
+
+
+def _parse(command: str) -> list[list[_Word]]:
+    """Parse ``command`` into simple commands; redirection-only ones are dropped."""
+    for ch in command:
+        if ch not in "\t\n" and unicodedata.category(ch) in _BAD_CATEGORIES:
+            raise _deny(f"control or invisible character U+{ord(ch):04X}", "remove it")
+    lexer = _Lexer(command)
+    commands: list[list[_Word]] = []
+    words: list[_Word] = []
+    redirected, dangling = False, ""
+    while (item := lexer.next()) is not None:
+        if isinstance(item, _Word):
+            _check_data(item.value)
+            if not item.fd:
+                words.append(item)
+        elif item in _SEPARATORS:
+            if words or redirected:
+                commands.append(words)
+                words, redirected = [], False
+                dangling = item if item in _JOINERS else ""
+            elif item != "\n":  # blank lines are fine; `; ls` or `ls | | x` are not
+                raise _deny(f"operator {_show(item)} has no command before it")
+        else:  # a redirection: its target is a file name or delimiter, not a command word
+            target = lexer.next()
+            if not isinstance(target, _Word) or target.fd:
+                raise _deny(f"redirection {_show(item)} has no target", "name a file")
+            _check_data(target.value)
+            if item in ("<<", "<<-"):
+                if not target.literal or not target.value or "\n" in target.value:
+                    raise _deny("a here-document delimiter must be a plain word", "use 'EOF'")
+                lexer.heredocs.append((target.value, target.quoted, item == "<<-"))
+            redirected = True
+    if words or redirected:
+        commands.append(words)
+    elif dangling:
+        raise _deny(f"the command ends with {_show(dangling)}", "complete or remove it")
+    if lexer.heredocs:
+        raise _deny("a here-document has no body", "add the body and its delimiter line")
+    return [c for c in commands if c]
+
+
+def split_simple_commands(command: str) -> list[list[str]]:
+    """Tokenize a POSIX shell command line and return its simple commands as word lists.
+
+    Words are shown after quote and backslash removal; parameter expansions stay as
+    written (``$HOME``). Redirections and their targets, fd numbers, comments and
+    here-document bodies are left out, as are commands made only of redirections.
+    Raises CommandNotAllowed for anything that cannot be split with certainty or
+    that could run code the split does not show (substitutions, subshells, ...).
+    """
+    return [[word.value for word in words] for words in _parse(command)]
+
+
+def _check_program(word: _Word, allowed: Sequence[str]) -> None:
+    name = word.value
+    if name in _KEYWORDS:
+        raise _deny(f"shell keyword {_show(name)} is not allowed")
+    if _ASSIGNMENT.match(name):
+        raise _deny(f"variable assignment {_show(name)} before a program is not allowed")
+    if not word.literal:
+        raise _deny(
+            f"program word {_show(name)} is not a literal name ($, glob, braces or ~)",
+            "write the program name literally",
+        )
+    if name.rsplit("/", 1)[-1].casefold() in _WRAPPERS:
+        raise _deny(
+            f"program {_show(name)} runs other commands and is never allowed",
+            "run the target program directly",
+        )
+    if name not in allowed:
+        listing = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+        raise _deny(
+            f"program {_show(name)} is not in the command allowlist ({listing})",
+            "add it to SSH_COMMAND_ALLOWLIST or the host's command_allowlist",
+        )
+
+
+def check_command(command: str, allowlist: Sequence[str], allow_any: bool) -> None:
+    """Raise CommandNotAllowed(one-line reason + what to do) unless the command may run.
+
+    Empty commands are always refused. With no (non-blank) allowlist entries the
+    command runs only if ``allow_any``, unparsed. Otherwise every simple command
+    must start with a program equal to an entry (``ls`` or ``/usr/bin/ls``), and
+    the whole line must parse with certainty; see the module docstring.
+    """
+    if not command.strip():
+        raise _deny("the command is empty", "send the shell command to run")
+    allowed = [entry for entry in allowlist if entry.strip()]
+    if not allowed:
+        if allow_any:
+            return
+        raise _deny(
+            "no command allowlist is configured",
+            "set SSH_COMMAND_ALLOWLIST (or the host's command_allowlist) or ALLOW_ANY_COMMAND=true",
+        )
+    commands = _parse(command)
+    if not commands:
+        raise _deny("the command has no program to run", "start it with an allowed program")
+    for words in commands:
+        _check_program(words[0], allowed)
