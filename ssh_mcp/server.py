@@ -14,10 +14,14 @@ import json
 import os
 import signal
 import stat
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 import mcp.types as types
-from mcp import MCPError
+from mcp import Client, MCPError
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.stdio import stdio_client as _sdk_stdio_client
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 
@@ -177,3 +181,52 @@ async def serve_stdio(app: App) -> None:
         if transport is not None:
             transport.close()
         await app.aclose()
+
+
+# -- client side: a spawned ssh-mcp driven over stdio (``ssh-mcp demo``) ---------------
+# Kept here so that this stays the only module importing the SDK.
+
+
+@dataclass(frozen=True)
+class CallReply:
+    """One ``tools/call`` answer, without SDK types."""
+
+    ok: bool  # False when the server set isError
+    text: str  # the text content blocks, joined by newlines
+    structured: dict[str, Any] | None  # structuredContent
+
+
+@dataclass(frozen=True)
+class StdioClient:
+    """An initialized session with a spawned server: what it announced, and ``call``."""
+
+    protocol_version: str  # as negotiated
+    tools: tuple[str, ...]  # tools/list names, in the server's order
+    call: Callable[[str, dict[str, Any]], Awaitable[CallReply]]  # call(name, arguments)
+
+
+@contextlib.asynccontextmanager
+async def stdio_client(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str | None = None,
+    errlog: TextIO | None = None,
+    timeout: float = 60.0,
+) -> AsyncIterator[StdioClient]:
+    """Spawn an ssh-mcp server (``argv``) and yield a :class:`StdioClient` speaking MCP over
+    its stdio; the server is stopped when the block exits.
+
+    The SDK runs ``argv`` with ``env`` over a minimal default environment (PATH, HOME, ...),
+    so the caller's other variables do not leak in. Its stderr goes to ``errlog`` (default
+    ``sys.stderr``); ``timeout`` bounds each request, in seconds."""
+    params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=cwd)
+    transport = _sdk_stdio_client(params) if errlog is None else _sdk_stdio_client(params, errlog)
+    async with Client(transport, read_timeout_seconds=timeout) as client:
+        listed = await client.list_tools()
+
+        async def call(name: str, arguments: dict[str, Any]) -> CallReply:
+            result = await client.call_tool(name, arguments)
+            text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
+            return CallReply(not result.is_error, text, result.structured_content)
+
+        yield StdioClient(client.protocol_version, tuple(t.name for t in listed.tools), call)

@@ -1,12 +1,15 @@
 """Throwaway sshd instances, a test user, keys and an ssh-agent for integration tests (Linux;
 users, password auth and sudo need root). Only PIDs this module started, or their descendants,
 are ever signalled (identity checked by /proc start time). Start servers from a long-lived
-thread (e.g. a sync fixture): PDEATHSIG fires when the spawning *thread* exits."""
+thread (e.g. a sync fixture): PDEATHSIG fires when the spawning *thread* exits.
+
+The process-tree work (/proc, freeze, terminate, PDEATHSIG) is ssh_mcp.proctree's, and the
+free port, banner, key and setup-command helpers are ssh_mcp.sandbox's, shared with the demo's
+sandbox sshd."""
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import pwd
@@ -14,159 +17,40 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-SSHD = "/usr/sbin/sshd"  # absolute: sshd re-execs itself
+from ssh_mcp.proctree import (
+    alive,
+    descendants,
+    freeze_tree,
+    pdeathsig,
+    stop_tree,
+    terminate,
+    wait_until,
+)
+from ssh_mcp.proctree import pid_alive as pid_alive  # public here too
+from ssh_mcp.sandbox import SSHD, SSHD_DEFAULTS, SandboxError, free_port, keygen, run, ssh_banner
+
 TEST_USER = "mcp-ssh-test"
 _RESERVED = frozenset({"port", "listenaddress", "pidfile", "hostkey"})  # managed by Sshd
-_TEMPLATE = """\
-StrictModes no
-UsePAM no
-PubkeyAuthentication yes
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-MaxSessions 10
-MaxStartups 200:30:400
-AllowTcpForwarding yes
-X11Forwarding no
-PrintMotd no
-PrintLastLog no
-UseDNS no
-Subsystem sftp internal-sftp
-LogLevel VERBOSE
-"""
+_TEMPLATE = {**SSHD_DEFAULTS, "PasswordAuthentication": "yes", "AllowTcpForwarding": "yes"}
 
 
-class SshdError(RuntimeError):
-    """A fixture could not set something up, or could not clean it up."""
-
-
-@dataclass(frozen=True)
-class _Proc:
-    pid: int
-    start: int  # /proc/<pid>/stat field 22: with the PID, identifies one process
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, starttime) of a process, or None if it does not exist."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw.rpartition(")")[2].split()  # comm may contain spaces and parentheses
-    return fields[0], int(fields[1]), int(fields[19])
-
-
-def _alive(p: _Proc) -> bool:
-    """Zombies count as dead: PID 1 here does not reap reparented orphans promptly."""
-    st = _stat(p.pid)
-    return st is not None and st[2] == p.start and st[0] not in "ZXx"
-
-
-def pid_alive(pid: int) -> bool:
-    """True if `pid` exists and is not a zombie."""
-    st = _stat(pid)
-    return st is not None and _alive(_Proc(pid, st[2]))
-
-
-def _signal(p: _Proc, sig: int) -> None:
-    st = _stat(p.pid)
-    if st is not None and st[2] == p.start:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p.pid, sig)
-
-
-def _descendants(pid: int) -> list[_Proc]:
-    children: dict[int, list[_Proc]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit() and (st := _stat(int(name))) is not None:
-            children.setdefault(st[1], []).append(_Proc(int(name), st[2]))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child.pid)
-    return out
+class SshdError(SandboxError):
+    """A fixture could not set something up, or could not clean it up. (The shared helpers
+    from ssh_mcp.sandbox, e.g. a failed ssh-keygen or `sshd -t`, raise the base class.)"""
 
 
 def descendant_pids(pid: int) -> list[int]:
     """PIDs of the live (non-zombie) descendants of `pid`, found by walking /proc by PPid."""
-    return [p.pid for p in _descendants(pid) if _alive(p)]
-
-
-def _wait(cond: Callable[[], bool], timeout: float, step: float = 0.005) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
-
-
-def _stopped(procs: Sequence[_Proc]) -> bool:
-    return all((_stat(p.pid) or ("Z",))[0] in "tTZXx" for p in procs)
-
-
-def _freeze_tree(pid: int) -> list[_Proc]:
-    """SIGSTOP the descendants of `pid` until no new one appears, so that none can fork a child
-    that escapes (is reparented) while the rest are killed. Returns the frozen processes."""
-    frozen: dict[int, _Proc] = {}
-    for _ in range(100):
-        new = [p for p in _descendants(pid) if p.pid not in frozen and _alive(p)]
-        if not new:
-            break
-        for p in new:
-            _signal(p, signal.SIGSTOP)
-            frozen[p.pid] = p
-        _wait(partial(_stopped, new), 1.0)  # a fork in flight completes before the stop
-    return list(frozen.values())
-
-
-def _terminate(procs: Sequence[_Proc], timeout: float) -> list[_Proc]:
-    """SIGTERM, SIGCONT (for frozen ones), wait, SIGKILL stragglers. Returns the survivors."""
-    for sig in (signal.SIGTERM, signal.SIGCONT):
-        for p in procs:
-            _signal(p, sig)
-    if not _wait(lambda: not any(map(_alive, procs)), timeout):
-        for p in procs:
-            _signal(p, signal.SIGKILL)
-        _wait(lambda: not any(map(_alive, procs)), 2.0)
-    return [p for p in procs if _alive(p)]
-
-
-def _pdeathsig(gid: int | None = None) -> Callable[[], None]:
-    """preexec_fn: SIGTERM the child when the spawning thread dies (or if it already has).
-    Exec'ing a setgid binary clears PDEATHSIG unless the egid stays the same: pass its `gid`."""
-    libc, parent = ctypes.CDLL(None, use_errno=True), os.getpid()
-
-    def preexec() -> None:
-        if gid is not None:
-            os.setgid(gid)  # before prctl: changing the egid clears PDEATHSIG too
-        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
-            os._exit(126)
-        if os.getppid() != parent:
-            os._exit(125)
-
-    return preexec
-
-
-def _run(argv: Sequence[str], *, input: str | None = None,
-         env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run(argv, input=input, env=env, capture_output=True, text=True, timeout=30,
-                         stdin=None if input is not None else subprocess.DEVNULL, check=False)
-    if res.returncode != 0:
-        raise SshdError(f"{' '.join(argv)} failed ({res.returncode}): {res.stderr.strip()}")
-    return res
+    return [p.pid for p in descendants(pid) if alive(p)]
 
 
 def check_traversable(path: Path) -> None:
@@ -176,7 +60,8 @@ def check_traversable(path: Path) -> None:
             raise SshdError(
                 f"{p} is mode {stat.S_IMODE(p.stat().st_mode):o} (not o+x), so sshd, reading "
                 f"as the login user, cannot reach {path}. Keep sshd files out of pytest's 0700 "
-                "tmp_path: use make_shared_dir().")
+                "tmp_path: use make_shared_dir()."
+            )
 
 
 def make_shared_dir(path: Path | None = None) -> Path:
@@ -199,20 +84,12 @@ class TestKeys:
     passphrase: str
 
 
-def _keygen(path: Path, passphrase: str, comment: str) -> str:
-    pub = path.with_name(path.name + ".pub")
-    path.unlink(missing_ok=True)
-    pub.unlink(missing_ok=True)
-    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", str(path)])
-    return pub.read_text().strip()
-
-
 def make_keys(dir: Path) -> TestKeys:
     """A plain and a passphrase-protected ed25519 key pair in `dir`; fresh passphrase per call."""
     dir.mkdir(parents=True, exist_ok=True)
     passphrase = secrets.token_urlsafe(18)
-    plain_pub = _keygen(dir / "id_plain", "", "mcp-test-plain")
-    enc_pub = _keygen(dir / "id_encrypted", passphrase, "mcp-test-encrypted")
+    plain_pub = keygen(dir / "id_plain", "mcp-test-plain")
+    enc_pub = keygen(dir / "id_encrypted", "mcp-test-encrypted", passphrase)
     return TestKeys(dir / "id_plain", plain_pub, dir / "id_encrypted", enc_pub, passphrase)
 
 
@@ -230,29 +107,17 @@ def write_known_hosts(path: Path, entries: Sequence[str]) -> Path:
     return path
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _banner(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2) as s:
-            data = b""
-            while b"\n" not in data and len(data) < 512 and (chunk := s.recv(512)):
-                data += chunk
-            return data.startswith(b"SSH-2.0-")
-    except OSError:
-        return False
-
-
 class Sshd:
     """One `sshd -D -e` listener, its files named `<name>*` in `workdir`. See start_sshd()."""
 
-    def __init__(self, workdir: Path, listen: str, name: str, options: Mapping[str, str],
-                 authorized_keys_dir: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        listen: str,
+        name: str,
+        options: Mapping[str, str],
+        authorized_keys_dir: Path,
+    ) -> None:
         self.workdir, self.host, self.name, self.port = workdir, listen, name, 0
         self.authorized_keys_dir = authorized_keys_dir
         self.config_path = workdir / f"{name}_config"
@@ -279,11 +144,14 @@ class Sshd:
         return f"{host} {self.host_key_line}"
 
     def render_config(self, options: Mapping[str, str]) -> str:
-        lines = [("Port", str(self.port)), ("ListenAddress", self.host),
-                 ("HostKey", str(self.host_key_path)),
-                 ("PidFile", str(self.workdir / f"{self.name}.pid")),
-                 ("AuthorizedKeysFile", f"{self.authorized_keys_dir}/%u")]
-        lines += [(k, v) for k, _, v in (ln.partition(" ") for ln in _TEMPLATE.splitlines())]
+        lines = [
+            ("Port", str(self.port)),
+            ("ListenAddress", self.host),
+            ("HostKey", str(self.host_key_path)),
+            ("PidFile", str(self.workdir / f"{self.name}.pid")),
+            ("AuthorizedKeysFile", f"{self.authorized_keys_dir}/%u"),
+        ]
+        lines += _TEMPLATE.items()
         index = {k.lower(): i for i, (k, _) in enumerate(lines)}
         for key, value in options.items():  # sshd uses the first occurrence: replace, not append
             if key.lower() in _RESERVED or not re.fullmatch(r"[A-Za-z]+", key) or "\n" in value:
@@ -297,7 +165,7 @@ class Sshd:
     def _write_config(self, options: Mapping[str, str]) -> None:
         tmp = self.config_path.with_name(self.config_path.name + ".new")
         tmp.write_text(self.render_config(options))
-        _run([SSHD, "-t", "-f", str(tmp)])
+        run([SSHD, "-t", "-f", str(tmp)])
         tmp.replace(self.config_path)  # same path: sshd re-reads it on SIGHUP
 
     def log_text(self, since: int = 0) -> str:
@@ -312,7 +180,7 @@ class Sshd:
         assert self._proc is not None
         needle, deadline = f"listening on {self.host} port {self.port}.", time.monotonic() + timeout
         while self._proc.poll() is None:
-            if needle in self.log_text(since) and _banner(self.host, self.port):
+            if needle in self.log_text(since) and ssh_banner(self.host, self.port):
                 return None
             if time.monotonic() > deadline:
                 raise SshdError(f"{self!r} not ready after {timeout}s:\n{self.log_text(since)}")
@@ -321,14 +189,18 @@ class Sshd:
 
     def _start(self, timeout: float) -> None:
         for _ in range(10):
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
             self._write_config(self.options)
             with self.log_path.open("ab") as log:
                 since = log.tell()
                 self._proc = subprocess.Popen(
-                    [SSHD, "-D", "-e", "-f", str(self.config_path)], stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-                    preexec_fn=_pdeathsig())
+                    [SSHD, "-D", "-e", "-f", str(self.config_path)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    start_new_session=True,
+                    preexec_fn=pdeathsig(),
+                )
             try:
                 failure = self._wait_listening(since, timeout)
             except BaseException:
@@ -368,30 +240,30 @@ class Sshd:
         """SIGTERM every descendant of the listener (the `sshd: user [priv]` chains and their
         commands), but not the listener; SIGKILL stragglers. Simulates dropped connections.
         Returns the PIDs signalled."""
-        procs = _freeze_tree(self.pid)
-        if left := _terminate(procs, timeout):
+        procs = freeze_tree(self.pid)
+        if left := terminate(procs, timeout):
             raise SshdError(f"connection processes survived SIGKILL: {[p.pid for p in left]}")
         return [p.pid for p in procs]
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the listener and all its descendants (idempotent). The descendants are collected
         first: once the listener is gone they are reparented to PID 1 and cannot be found."""
-        proc, procs = self._proc, []
-        if proc is None:
+        if (proc := self._proc) is None:
             return
-        if proc.poll() is None and (st := _stat(proc.pid)) is not None:
-            proc.send_signal(signal.SIGSTOP)  # accepts and forks nothing while we collect
-            procs = [_Proc(proc.pid, st[2]), *_freeze_tree(proc.pid)]
-        left = _terminate(procs, timeout)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=2)
+        left = stop_tree(proc, timeout)
         if left or proc.poll() is None:
             raise SshdError(f"{self!r}: processes survived SIGKILL: {[p.pid for p in left]}")
 
 
-def start_sshd(workdir: Path, *, listen: str = "127.0.0.1",
-               options: Mapping[str, str] | None = None, name: str = "sshd",
-               authorized_keys_dir: Path | None = None, timeout: float = 10.0) -> Sshd:
+def start_sshd(
+    workdir: Path,
+    *,
+    listen: str = "127.0.0.1",
+    options: Mapping[str, str] | None = None,
+    name: str = "sshd",
+    authorized_keys_dir: Path | None = None,
+    timeout: float = 10.0,
+) -> Sshd:
     """Start `sshd -D -e` on `listen`:<free port>; its files are `<workdir>/<name>*`.
 
     `options` replace template keywords (others are appended). Public keys are read from
@@ -403,8 +275,8 @@ def start_sshd(workdir: Path, *, listen: str = "127.0.0.1",
     if re.search(r"\s", f"{keys_dir}{workdir}{name}"):
         raise SshdError(f"whitespace in {keys_dir} or {workdir / name} breaks sshd_config")
     server = Sshd(workdir, listen, name, options or {}, keys_dir)
-    server.host_key_line = " ".join(_keygen(server.host_key_path, "", name).split()[:2])
-    fingerprint = _run(["ssh-keygen", "-lf", f"{server.host_key_path}.pub"]).stdout
+    server.host_key_line = " ".join(keygen(server.host_key_path, name).split()[:2])
+    fingerprint = run(["ssh-keygen", "-lf", f"{server.host_key_path}.pub"]).stdout
     server.fingerprint = fingerprint.split()[1]
     server._start(timeout)
     write_known_hosts(server.known_hosts_path, [server.known_hosts_entry])
@@ -423,8 +295,13 @@ class JumpHosts:
 
 def remote_pids(user: str, pattern: str) -> list[int]:
     """Live (non-zombie) PIDs of `user` whose full command line matches `pattern` (pgrep -f)."""
-    res = subprocess.run(["pgrep", "-u", user, "-f", pattern], capture_output=True, text=True,
-                         check=False, timeout=10)
+    res = subprocess.run(
+        ["pgrep", "-u", user, "-f", pattern],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
     if res.returncode not in (0, 1):
         raise SshdError(f"pgrep failed: {res.stderr.strip()}")
     return [pid for pid in map(int, res.stdout.split()) if pid_alive(pid)]
@@ -432,7 +309,7 @@ def remote_pids(user: str, pattern: str) -> list[int]:
 
 def wait_gone(user: str, pattern: str, timeout: float = 5.0) -> bool:
     """Wait until remote_pids(user, pattern) is empty; False on timeout."""
-    return _wait(lambda: not remote_pids(user, pattern), timeout, 0.02)
+    return wait_until(lambda: not remote_pids(user, pattern), timeout, 0.02)
 
 
 @dataclass(frozen=True)
@@ -464,10 +341,10 @@ def ensure_user(name: str = TEST_USER) -> TestUser:
         try:
             pw = pwd.getpwnam(name)
         except KeyError:
-            _run(["useradd", "--create-home", "--shell", "/bin/bash", name])
+            run(["useradd", "--create-home", "--shell", "/bin/bash", name])
             pw = pwd.getpwnam(name)
         if pw.pw_shell != "/bin/bash":
-            _run(["usermod", "--shell", "/bin/bash", name])
+            run(["usermod", "--shell", "/bin/bash", name])
         home = Path(pw.pw_dir)
         if not home.is_dir():
             home.mkdir(mode=0o755, parents=True)
@@ -476,7 +353,7 @@ def ensure_user(name: str = TEST_USER) -> TestUser:
         tmp = sudoers.with_name(f".90-{name}.tmp")  # sudo ignores files whose name has a dot
         tmp.write_text(rule)
         tmp.chmod(0o440)
-        _run(["visudo", "-cf", str(tmp)])
+        run(["visudo", "-cf", str(tmp)])
         tmp.replace(sudoers)
         pwfile = _LOCKS / f"{name}.password"
         if name not in _session_fds:
@@ -485,7 +362,7 @@ def ensure_user(name: str = TEST_USER) -> TestUser:
             password = secrets.token_urlsafe(24)
             pwfile.touch(mode=0o600)
             pwfile.write_text(password)
-            _run(["chpasswd"], input=f"{name}:{password}\n")
+            run(["chpasswd"], input=f"{name}:{password}\n")
         password = pwfile.read_text()
     finally:
         os.close(setup)
@@ -532,23 +409,28 @@ def start_agent(dir: Path, keys: Sequence[Path]) -> Agent:
     if len(os.fsencode(sock)) > 100:
         raise SshdError(f"{sock} is too long for a unix socket path")
     sock.unlink(missing_ok=True)
-    exe = shutil.which("ssh-agent") or "ssh-agent"  # Debian: setgid _ssh, see _pdeathsig()
+    exe = shutil.which("ssh-agent") or "ssh-agent"  # Debian: setgid _ssh, see pdeathsig()
     st = os.stat(exe)
     gid = st.st_gid if st.st_mode & stat.S_ISGID and os.geteuid() == 0 else None
     with out.open("wb") as f:
-        proc = subprocess.Popen([exe, "-D", "-s", "-a", str(sock)], stdout=f,
-                                stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_pdeathsig(gid))
+        proc = subprocess.Popen(
+            [exe, "-D", "-s", "-a", str(sock)],
+            stdout=f,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=pdeathsig(gid),
+        )
     agent, pid_re = Agent(str(sock), proc.pid, proc), re.compile(r"(?:_PID=|Agent pid )(\d+)")
     try:  # with -D it prints "echo Agent pid N;" instead of SSH_AGENT_PID=N
-        _wait(lambda: proc.poll() is not None or bool(pid_re.search(out.read_text())), 10)
+        wait_until(lambda: proc.poll() is not None or bool(pid_re.search(out.read_text())), 10)
         m = pid_re.search(out.read_text())
         if proc.poll() is not None or m is None or int(m.group(1)) != proc.pid:
             raise SshdError(f"ssh-agent failed to start: {out.read_text()!r}")
         env = {k: v for k, v in os.environ.items() if k not in ("SSH_ASKPASS", "DISPLAY")}
         env |= {"SSH_AUTH_SOCK": str(sock), "SSH_ASKPASS_REQUIRE": "never"}
         for key in keys:
-            _run(["ssh-add", str(key)], env=env)
+            run(["ssh-add", str(key)], env=env)
     except BaseException:
         agent.stop()
         raise

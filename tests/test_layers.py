@@ -54,3 +54,16 @@ def test_policy_is_pure() -> None:
 def test_modules_stay_small() -> None:
     for path in PKG.rglob("*.py"):
         assert len(path.read_text().splitlines()) <= 420, f"{path.name} is over ~400 lines"
+
+
+def test_serving_does_not_import_asyncssh_until_a_connection() -> None:
+    """Cold start: asyncssh (0.1 s) loads on the first connection, not at import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ssh_mcp.cli, ssh_mcp.server, ssh_mcp.app, ssh_mcp.dispatch;"
+        "print('asyncssh' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

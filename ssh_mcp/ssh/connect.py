@@ -21,9 +21,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import asyncssh
+from typing import TYPE_CHECKING, Any
 
 from ssh_mcp.errors import (
     AuthFailed,
@@ -34,6 +32,11 @@ from ssh_mcp.errors import (
     UnknownHostKey,
 )
 from ssh_mcp.ssh.known_hosts import KnownHosts
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 
 @dataclass(frozen=True)
@@ -75,16 +78,6 @@ class ConnectOptions:
     connect_timeout: float = 10.0
     keepalive_interval: float = 15.0
     keepalive_count_max: int = 3
-
-
-class _Client(asyncssh.SSHClient):
-    """Records when asyncssh sees the transport go away, so the pool can reap it."""
-
-    def __init__(self) -> None:
-        self.lost = False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
 
 
 #: Seconds an operator's *_cmd may take before it is killed.
@@ -224,10 +217,9 @@ async def _connect_one(
     stack: contextlib.AsyncExitStack,
     via: tuple[ConnectSpec, asyncssh.SSHClientConnection] | None,
     is_hop: bool,
-) -> tuple[asyncssh.SSHClientConnection, _Client]:
+) -> asyncssh.SSHClientConnection:
     """Connect to one host, directly or through the open connection of jump host ``via``."""
     where = f"jump host {spec.label}" if is_hop else spec.label
-    client = _Client()
     known_hosts = opts.known_hosts.verifier()
     kwargs = await _auth_kwargs(spec.auth, stack)
     try:
@@ -240,7 +232,6 @@ async def _connect_one(
             x509_trusted_certs=None,  # no X.509 CA (~/.ssh/ca-bundle.crt) may vouch for a host
             gss_host=None,  # no GSS: GSS key exchange would skip the host key check
             config=[str(opts.config_file)] if opts.config_file else None,
-            client_factory=lambda: client,
             connect_timeout=opts.connect_timeout,
             login_timeout=opts.connect_timeout,
             keepalive_interval=opts.keepalive_interval,
@@ -273,7 +264,7 @@ async def _connect_one(
             f"cannot connect to {where}: {type(exc).__name__}: {detail}; "
             "check hostname and port, and that sshd runs there"
         ) from None
-    return conn, client
+    return conn
 
 
 @dataclass
@@ -281,12 +272,11 @@ class Connection:
     """An open connection plus the jump-host connections it rides on."""
 
     conn: asyncssh.SSHClientConnection
-    client: _Client
     hops: list[asyncssh.SSHClientConnection]
 
     @property
     def alive(self) -> bool:
-        return not self.client.lost and not self.conn.is_closed()
+        return not self.conn.is_closed()
 
     async def aclose(self) -> None:
         for c in [self.conn, *reversed(self.hops)]:
@@ -304,15 +294,15 @@ async def open_connection(spec: ConnectSpec, opts: ConnectOptions) -> Connection
     try:
         async with contextlib.AsyncExitStack() as stack:
             for hop in spec.hops:
-                conn, _ = await _connect_one(hop, opts, stack, via, is_hop=True)
+                conn = await _connect_one(hop, opts, stack, via, is_hop=True)
                 hops.append(conn)
                 via = (hop, conn)
-            conn, client = await _connect_one(spec, opts, stack, via, is_hop=False)
+            conn = await _connect_one(spec, opts, stack, via, is_hop=False)
     except BaseException:
         for c in reversed(hops):
             c.close()
         raise
-    return Connection(conn, client, hops)
+    return Connection(conn, hops)
 
 
 async def fetch_host_fingerprint(spec: ConnectSpec, timeout: float, opts: ConnectOptions) -> str:

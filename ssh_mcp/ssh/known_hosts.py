@@ -13,17 +13,21 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import asyncssh
+from typing import TYPE_CHECKING, Any
 
 from ssh_mcp.errors import ConfigError
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 #: A ``known_hosts=`` callable for asyncssh: (host, addr, port, None for 22) ->
 #: (trusted host keys, trusted CA keys, revoked keys). asyncssh annotates the
 #: result as ``Sequence[str]`` but loads key objects as they are.
 HostKeyLookup = Callable[[str, str, int | None], Sequence[Any]]
-_Keys = tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]
+if TYPE_CHECKING:
+    _Keys = tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]
 
 
 def _name(host: str, port: int | None) -> str:
@@ -64,7 +68,7 @@ class KnownHosts:
     def __init__(self, path: Path) -> None:
         self.path = path.expanduser()
         self._stamp: _Stamp | None = None
-        self._parsed = asyncssh.SSHKnownHosts()
+        self._parsed: asyncssh.SSHKnownHosts | None = None
 
     def current(self) -> asyncssh.SSHKnownHosts:
         """The parsed file, re-read if its inode, size, mtime or ctime changed.
@@ -94,6 +98,7 @@ class KnownHosts:
                     f"known_hosts {self.path} is invalid ({reason}); fix or remove that line"
                 ) from None
             self._parsed, self._stamp = parsed, stamp
+        assert self._parsed is not None  # set together with the stamp
         return self._parsed
 
     def verifier(self) -> HostKeyLookup:

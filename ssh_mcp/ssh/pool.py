@@ -31,12 +31,15 @@ import select
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-import asyncssh
+from typing import TYPE_CHECKING, TypeVar
 
 from ssh_mcp.errors import ChannelFailed, ConnectFailed, ConnectionDropped
 from ssh_mcp.ssh.connect import Connection, ConnectOptions, ConnectSpec, open_connection
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 T = TypeVar("T")
 log = logging.getLogger("ssh_mcp")
@@ -58,8 +61,13 @@ class ChannelBusy(Exception):
 #: poll() events of a socket whose peer has closed or reset the connection.
 _HANGUP = sum(getattr(select, name, 0) for name in ("POLLHUP", "POLLERR", "POLLRDHUP"))
 
-#: What asyncssh raises when the transport goes away under a channel request.
-CONNECTION_LOST = (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError)
+
+def connection_lost() -> tuple[type[Exception], ...]:
+    """What asyncssh raises when the transport goes away under a channel request.
+
+    A function, not a constant, so importing this module does not load asyncssh.
+    """
+    return (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError)
 
 
 def translate_open(exc: asyncssh.ChannelOpenError, pc: PooledConnection) -> Exception:
@@ -152,7 +160,7 @@ class PooledConnection:
                     self._sftp = await self.conn.start_sftp_client()
                 except asyncssh.ChannelOpenError as exc:
                     raise translate_open(exc, self) from None
-                except CONNECTION_LOST as exc:  # starting SFTP has no side effects: retry
+                except connection_lost() as exc:  # starting SFTP has no side effects: retry
                     raise StaleConnection(f"{type(exc).__name__}: {exc}") from None
                 self.capacity -= 1
             return self._sftp

@@ -26,12 +26,17 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-import asyncssh
 
 from ssh_mcp.errors import ConnectionDropped
-from ssh_mcp.ssh.pool import CONNECTION_LOST, PooledConnection, translate_open
+from ssh_mcp.ssh.pool import PooledConnection, connection_lost, translate_open
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 #: Seconds each rung of the stop ladder waits for the process to exit.
 STOP_GRACE = 0.5
@@ -186,7 +191,7 @@ async def _open_process(pc: PooledConnection, command: str) -> asyncssh.SSHClien
         return await asyncio.shield(opening)
     except asyncssh.ChannelOpenError as exc:
         raise translate_open(exc, pc) from None
-    except CONNECTION_LOST:
+    except connection_lost():
         # The channel was open (a drop during the open is a ChannelOpenError), so the exec
         # request was on its way: the command may run, and running it again is not ours to do.
         raise ConnectionDropped(

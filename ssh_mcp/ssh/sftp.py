@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import posixpath
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import PathNotAllowed, RemoteError, SSHMCPError
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 
 def sftp_error(exc: asyncssh.SFTPError, action: str) -> SSHMCPError:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import stat as statmod
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import asyncssh
 from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
@@ -22,6 +21,11 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 READ = Annotations(read_only=True, destructive=False, idempotent=True)
 Kind = Literal["file", "dir", "symlink", "other"]
