@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-import stat
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -29,6 +27,7 @@ from ssh_mcp import __version__
 from ssh_mcp.app import SERVER_NAME, App
 from ssh_mcp.dispatch import dispatch
 from ssh_mcp.spec import ToolSpec
+from ssh_mcp.stdio import StdioPipes
 
 SERVER_INFO_URI = "ssh-mcp://server-info"
 INSTRUCTIONS = (
@@ -116,7 +115,7 @@ def build_server(app: App) -> Server[Any]:
             ]
         )
 
-    return Server(
+    server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -125,40 +124,10 @@ def build_server(app: App) -> Server[Any]:
         on_list_resources=list_resources,
         on_read_resource=read_resource,
     )
-
-
-class _PipeLines:
-    """stdin as an async iterator of text lines, read by the event loop itself.
-
-    The SDK's default stdin reader blocks a worker thread in ``readline()``,
-    which no cancellation can interrupt, so SIGTERM could not stop the server
-    until the client closed stdin. A pipe read by asyncio is cancellable.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
-
-    def __aiter__(self) -> _PipeLines:
-        return self
-
-    async def __anext__(self) -> str:
-        line = await self._reader.readline()
-        if not line:
-            raise StopAsyncIteration
-        return line.decode("utf-8", "replace")
-
-
-async def _stdin_lines() -> tuple[_PipeLines | None, asyncio.BaseTransport | None]:
-    """A cancellable stdin reader, or None when stdin is not a pipe (e.g. a regular file)."""
-    mode = os.fstat(0).st_mode
-    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
-        return None, None
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(0), "rb", buffering=0)
-    )
-    return _PipeLines(reader), transport
+    # The default OpenTelemetry middleware does nothing without an exporter but costs
+    # a span per request; operators who want tracing can add it back.
+    server.middleware.clear()
+    return server
 
 
 async def serve_stdio(app: App) -> None:
@@ -168,18 +137,16 @@ async def serve_stdio(app: App) -> None:
     loop = asyncio.get_running_loop()
     if task is not None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    transport: asyncio.BaseTransport | None = None
+    pipes = await StdioPipes.open()
     try:
-        stdin, transport = await _stdin_lines()
-        async with stdio_server(stdin=stdin) as (read, write):  # type: ignore[arg-type]
+        async with stdio_server(stdin=pipes.stdin, stdout=pipes.stdout) as (read, write):  # type: ignore[arg-type]
             await server.run(read, write, server.create_initialization_options())
     except asyncio.CancelledError:
         pass  # SIGTERM: a clean exit, not an error
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
-        if transport is not None:
-            transport.close()
+        pipes.close()
         await app.aclose()
 
 
