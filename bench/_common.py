@@ -26,6 +26,7 @@ from ssh_mcp.app import build_app
 from ssh_mcp.config import Settings
 from ssh_mcp.sandbox import Sandbox
 from ssh_mcp.server import build_server
+from ssh_mcp.ssh.connect import CIPHERS
 
 HERE = Path(__file__).resolve().parent
 ALIAS = "bench"
@@ -162,6 +163,7 @@ async def open_raw(stack: AsyncExitStack, sandbox: Sandbox) -> Call:
             client_keys=[str(sandbox.client_key)],
             known_hosts=asyncssh.import_known_hosts(sandbox.known_hosts_line + "\n"),
             config=None,
+            encryption_algs=CIPHERS,  # the same cipher ssh-mcp negotiates: a like-for-like floor
         )
     )
 

@@ -56,7 +56,7 @@ _JOINERS = frozenset(_words("&& || | |&"))  # a command must follow these
 # Longest first, so that "<" is tried only after "<<<", "<<-", "<<", "<>" and "<&".
 _OPERATORS = _words("<<< <<- << <> <& < >> >| >& > &>> &> && & ||  |& | ;")
 _META = frozenset(" \t\n;&|()<>")
-_GLOB = frozenset("*?[]{}")
+_GLOB = frozenset("*?[]")
 _BAD_CATEGORIES = frozenset(_words("Cc Cf Cs Zl Zp"))
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-]")
@@ -110,9 +110,9 @@ def _check_data(text: str) -> None:
 @dataclass(frozen=True)
 class _Word:
     value: str  # after quote and backslash removal; expansions kept as written
-    literal: bool  # no expansion, glob, brace, leading ~ or = can change it
+    literal: bool  # no expansion, glob, leading ~ or = can change it
     quoted: bool  # a quote or backslash appeared (a quoted here-doc delimiter)
-    fd: bool  # a single digit glued to a following < or >: an fd, not a word
+    fd: bool  # digits written right before a < or >: an fd, not a word
 
 
 class _Lexer:
@@ -149,6 +149,8 @@ class _Lexer:
             raise _deny(f"subshells and grouping with '{s[i]}' are not allowed")
         if s.startswith((";;", ";&"), i):
             raise _deny("case terminators ';;' and ';&' are not allowed")
+        if s.startswith(">|", i):  # the clobbering ">|" of sh is a pipe in fish
+            raise _deny("'>|' is not allowed", "use '>'")
         op = next((op for op in _OPERATORS if s.startswith(op, i)), "")
         if not op:  # unreachable while _META and _OPERATORS agree; fail closed anyway
             raise _deny(f"operator {_show(s[i])} is not understood")
@@ -197,14 +199,16 @@ class _Lexer:
                 end = _scan_dollar(s, i)
                 out.append(s[i:end])
                 literal, i = False, end
+            elif c in "{}":  # zsh reads an unquoted "}" as syntax nearly anywhere
+                raise _deny("unquoted braces are not allowed", "quote them, e.g. '{}'")
             else:
-                if c in _GLOB or (i == start and c in "~="):  # globs, braces, ~, zsh =cmd
+                if c in _GLOB or (i == start and c in "~="):  # globs, ~, zsh's =cmd
                     literal = False
                 out.append(c)
                 i += 1
         self.i, value = i, "".join(out)
-        fd = not quoted and value.isascii() and value.isdigit() and s.startswith(("<", ">"), i)
-        if fd and len(value) > 1:  # bash reads "12>" as fd 12, dash as the word "12"
+        fd = s[start:i].isascii() and s[start:i].isdigit() and s.startswith(("<", ">"), i)
+        if fd and i - start > 1:  # bash reads "12>" as fd 12, dash as the word "12"
             raise _deny(f"file descriptor {value} has more than one digit", "use fds 0-9")
         return _Word(value, literal, quoted, fd)
 
@@ -291,6 +295,8 @@ def _parse(command: str) -> list[list[_Word]]:
             if not isinstance(target, _Word) or target.fd:
                 raise _deny(f"redirection {_show(item)} has no target", "name a file")
             _check_data(target.value)
+            if target.value.startswith("!"):  # zsh's ">!" clobbers: "!" is not the target
+                raise _deny("a redirection target starting with '!'", "rename the file")
             if item in ("<<", "<<-"):
                 if not target.literal or not target.value or "\n" in target.value:
                     raise _deny("a here-document delimiter must be a plain word", "use 'EOF'")
