@@ -5,7 +5,8 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING
 
-from ssh_mcp.errors import PathNotAllowed, RemoteError, SSHMCPError
+from ssh_mcp.errors import PathNotAllowed, RemoteError
+from ssh_mcp.ssh.pool import StaleConnection
 
 if TYPE_CHECKING:
     import asyncssh
@@ -13,8 +14,15 @@ else:
     from ssh_mcp.ssh._lazy import asyncssh
 
 
-def sftp_error(exc: asyncssh.SFTPError, action: str) -> SSHMCPError:
-    """Translate an SFTP status into a one-line error that says what to do."""
+def sftp_error(exc: asyncssh.SFTPError, action: str) -> Exception:
+    """Translate an SFTP status into a one-line error that says what to do.
+
+    A lost connection becomes ``StaleConnection``, which :meth:`Pool.run`
+    retries once on a fresh connection. That is right for reads, which all
+    current callers are; a write must map it to ConnectionDropped instead.
+    """
+    if isinstance(exc, asyncssh.SFTPConnectionLost):
+        return StaleConnection(f"{action}: {exc.reason or 'connection lost'}")
     if isinstance(exc, asyncssh.SFTPNoSuchFile):
         return RemoteError(f"{action} failed: no such file or directory; check the path")
     if isinstance(exc, asyncssh.SFTPPermissionDenied):
@@ -30,7 +38,10 @@ async def canonicalize(sftp: asyncssh.SFTPClient, path: str, *, create: bool) ->
     ``~`` expands to the login user's home, which SFTP itself does not do.
     """
     if path == "~" or path.startswith("~/"):
-        home = await sftp.realpath(".")
+        try:
+            home = await sftp.realpath(".")
+        except asyncssh.SFTPError as exc:
+            raise sftp_error(exc, "resolving ~") from None
         path = home + path[1:]
     if not path.startswith("/"):
         raise PathNotAllowed("path must be absolute or start with ~/, got a relative path")
