@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssh_mcp import __version__
-from ssh_mcp.config import HostConfig, Inventory, Settings, load_hosts, load_settings
+from ssh_mcp.config import Settings, load_settings
+from ssh_mcp.inventory import HostConfig, Inventory, load_hosts
 from ssh_mcp.policy.audit import AuditLog
 from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec

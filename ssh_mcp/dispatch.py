@@ -21,13 +21,13 @@ import anyio
 from pydantic import BaseModel, ValidationError
 
 from ssh_mcp.app import App
-from ssh_mcp.config import HostConfig
 from ssh_mcp.errors import (
     InvalidArguments,
     OperationTimeout,
     SSHMCPError,
     ToolNotAvailable,
 )
+from ssh_mcp.inventory import HostConfig
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import check_command
 from ssh_mcp.policy.paths import check_path, precheck

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ssh_mcp.config import HostConfig, Inventory, Settings
+from ssh_mcp.config import Settings
 from ssh_mcp.errors import HostNotAllowed
+from ssh_mcp.inventory import HostConfig, Inventory
 
 
 def resolve_host(name: str, inventory: Inventory, settings: Settings) -> HostConfig:

@@ -1,0 +1,253 @@
+"""hosts.toml: the inventory of hosts, each one ``[defaults]`` merged under its table.
+
+``load_hosts`` reads and validates the file into ``HostConfig`` objects and
+fails at startup with a ``ConfigError`` that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import shlex
+import tomllib
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ssh_mcp.config import Settings
+from ssh_mcp.errors import ConfigError
+
+#: hosts.toml keys that would carry a literal secret; refused with a pointer to the *_cmd form.
+_LITERAL_SECRET_KEYS = frozenset({"password", "passphrase", "secret", "token"})
+
+
+def _argv(value: object) -> object:
+    """A *_cmd is an argv list, or a string split with shlex (never run through a shell)."""
+    return shlex.split(value) if isinstance(value, str) else value
+
+
+class AuthConfig(BaseModel):
+    """`[hosts.<alias>.auth]` / `[defaults.auth]`: how to authenticate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["agent", "key", "password"] = Field(
+        "agent", description="agent (default), key (a private key file) or password."
+    )
+    identity_agent: str | None = Field(
+        None, description="agent: socket path. Default `$SSH_AUTH_SOCK`."
+    )
+    identity_fingerprint: str | None = Field(
+        None, description="agent: use only the agent key with this `SHA256:…` fingerprint."
+    )
+    identities_only: bool = Field(
+        True,
+        description="Accepted for python-ssh-mcp compatibility; ssh-mcp only ever offers the "
+        "configured key or agent keys, never ~/.ssh defaults.",
+    )
+    key: str | None = Field(None, description="key: path to the private key (`~` expands).")
+    passphrase_cmd: list[str] | None = Field(
+        None, description="key: command whose stdout is the key passphrase."
+    )
+    password_cmd: list[str] | None = Field(
+        None, description="password: command whose stdout is the password (ALLOW_PASSWORD_AUTH)."
+    )
+
+    _argvs = field_validator("passphrase_cmd", "password_cmd", mode="before")(
+        classmethod(lambda cls, v: _argv(v))
+    )
+
+
+class _HostFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    port: int | None = Field(None, ge=1, le=65535, description="SSH port. Default 22.")
+    user: str | None = Field(None, description="Login user. Default: the local user.")
+    auth: AuthConfig | None = Field(None, description="Authentication sub-table.")
+    proxy_jump: list[str] | None = Field(
+        None, description="Aliases of bastions to hop through, in order."
+    )
+    path_allowlist: list[str] | None = Field(None, description="Remote path roots tools may touch.")
+    restricted_paths: list[str] | None = Field(
+        None, description="Remote zones always denied (added to SSH_RESTRICTED_PATHS)."
+    )
+    command_allowlist: list[str] | None = Field(None, description="Programs exec may start.")
+    max_channels: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Channels per connection (keep <= MaxSessions). Default 10.",
+    )
+    max_connections: int | None = Field(
+        None, ge=1, le=64, description="Connections the pool may open to this host. Default 4."
+    )
+    notes: str | None = Field(None, description="Free text shown by ssh_host_list.")
+
+
+class DefaultsTable(_HostFields):
+    """`[defaults]`: values every host inherits unless it sets its own."""
+
+
+class HostTable(_HostFields):
+    """`[hosts.<alias>]`: one host."""
+
+    hostname: str | None = Field(None, description="DNS name or address. Default: the alias.")
+
+
+class HostsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    defaults: DefaultsTable = Field(default_factory=DefaultsTable)
+    hosts: dict[str, HostTable] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """One resolved host: ``[defaults]`` merged under ``[hosts.<alias>]``."""
+
+    alias: str
+    hostname: str
+    port: int = 22
+    user: str | None = None
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    proxy_jump: tuple[str, ...] = ()
+    path_allowlist: tuple[str, ...] | None = None
+    restricted_paths: tuple[str, ...] = ()
+    command_allowlist: tuple[str, ...] | None = None
+    max_channels: int = 10
+    max_connections: int = 4
+    notes: str | None = None
+    configured: bool = True
+
+
+def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostConfig:
+    def pick(name: str) -> Any:
+        own = getattr(table, name)
+        return own if own is not None else getattr(defaults, name)
+
+    def tup(value: list[str] | None) -> tuple[str, ...] | None:
+        return tuple(value) if value is not None else None
+
+    restricted = (*(defaults.restricted_paths or ()), *(table.restricted_paths or ()))
+    return HostConfig(
+        alias=alias,
+        hostname=table.hostname or alias,
+        port=pick("port") or 22,
+        user=pick("user"),
+        auth=pick("auth") or AuthConfig(),
+        proxy_jump=tuple(pick("proxy_jump") or ()),
+        path_allowlist=tup(pick("path_allowlist")),
+        restricted_paths=restricted,
+        command_allowlist=tup(pick("command_allowlist")),
+        max_channels=pick("max_channels") or 10,
+        max_connections=pick("max_connections") or 4,
+        notes=table.notes,
+    )
+
+
+def _find_literal_secret(data: object, where: str = "") -> str | None:
+    """The dotted key of the first literal secret; host aliases themselves are names, not keys."""
+    if not isinstance(data, dict):
+        return None
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if where != "hosts" and key in _LITERAL_SECRET_KEYS:
+            return path
+        found = _find_literal_secret(value, path)
+        if found:
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Every configured host, plus the defaults that ad-hoc allowlisted hosts inherit."""
+
+    hosts: dict[str, HostConfig] = field(default_factory=dict)
+    defaults: DefaultsTable = field(default_factory=DefaultsTable)
+    source: str = "(none)"
+
+    def adhoc(self, hostname: str) -> HostConfig:
+        """A host admitted by SSH_HOSTS_ALLOWLIST alone, with the file's defaults."""
+        host = merge_host(hostname, HostTable(hostname=hostname), self.defaults)
+        return replace(host, configured=False)
+
+
+def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
+    """Parse hosts.toml text; raise ConfigError naming ``source`` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    secret = _find_literal_secret(data)
+    if secret:
+        raise ConfigError(
+            f"{source}: key {secret}: literal secrets are not allowed; "
+            "use auth.password_cmd or auth.passphrase_cmd"
+        )
+    try:
+        parsed = HostsFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ConfigError(f"{source}: key {key}: {err['msg']}") from None
+    hosts = {a: merge_host(a, t, parsed.defaults) for a, t in parsed.hosts.items()}
+    chains = _jump_chains(hosts, parsed, source)
+    hosts = {a: replace(h, proxy_jump=chains[a]) for a, h in hosts.items()}
+    for host in hosts.values():
+        method = host.auth.method
+        if method == "password" and not settings.allow_password_auth:
+            raise ConfigError(
+                f"{source}: key hosts.{host.alias}.auth.method: password auth needs "
+                "ALLOW_PASSWORD_AUTH=true"
+            )
+        if method == "password" and not host.auth.password_cmd:
+            raise ConfigError(f"{source}: key hosts.{host.alias}.auth.password_cmd: required")
+        if method == "key" and not host.auth.key:
+            raise ConfigError(f"{source}: key hosts.{host.alias}.auth.key: required")
+    return Inventory(hosts=hosts, defaults=parsed.defaults, source=source)
+
+
+def _jump_chains(
+    hosts: dict[str, HostConfig], parsed: HostsFile, source: str
+) -> dict[str, tuple[str, ...]]:
+    """Each host's full hop list, first hop first.
+
+    As with OpenSSH, the first hop is reached with its own configuration, so
+    its own ``proxy_jump`` is expanded in front; later hops are reached
+    through the earlier ones. A host inherits ``[defaults] proxy_jump`` only
+    up to itself, so the bastions named there do not jump through themselves.
+    """
+    default_chain = tuple(parsed.defaults.proxy_jump or ())
+
+    def declared(alias: str) -> tuple[str, ...]:
+        own = parsed.hosts[alias].proxy_jump
+        if own is not None:
+            return tuple(own)
+        if alias in default_chain:
+            return default_chain[: default_chain.index(alias)]
+        return default_chain
+
+    def expand(alias: str, seen: tuple[str, ...]) -> tuple[str, ...]:
+        hops = declared(alias)
+        for hop in hops:
+            if hop not in hosts:
+                raise ConfigError(f"{source}: key hosts.{alias}.proxy_jump: unknown alias {hop!r}")
+            if hop == alias or hop in seen:
+                raise ConfigError(f"{source}: key hosts.{alias}.proxy_jump: jump loop via {hop!r}")
+        if not hops:
+            return ()
+        return (*expand(hops[0], (*seen, alias)), *hops)
+
+    return {alias: expand(alias, ()) for alias in hosts}
+
+
+def load_hosts(settings: Settings) -> Inventory:
+    """Read ``SSH_HOSTS_FILE``; a missing file means no configured hosts."""
+    path = settings.ssh_hosts_file.expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Inventory(source=str(path))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_hosts(text, str(path), settings)
