@@ -112,6 +112,22 @@ class Settings(BaseSettings):
     ssh_stderr_cap_bytes: int = Field(
         262_144, gt=0, description="Bytes of stderr kept per call; the rest is cut and flagged."
     )
+    ssh_local_transfer_roots: StrList = Field(
+        default_factory=list,
+        description="Local directories local_path may resolve into. Empty: local_path is off.",
+    )
+    ssh_inline_max_bytes: int = Field(
+        1_048_576, gt=0, description="Largest file returned inline by ssh_sftp_download."
+    )
+    ssh_transfer_max_bytes: int = Field(
+        10 * 1024**3, gt=0, description="Largest file any streamed transfer moves."
+    )
+    ssh_transfer_timeout: float = Field(
+        3600.0, gt=0, description="Seconds a streamed transfer may take before it is stopped."
+    )
+    ssh_delete_folder_max_entries: int = Field(
+        10_000, gt=0, description="Most entries ssh_delete_folder removes in one call."
+    )
     ssh_audit_log: Path = Field(
         default_factory=_default_audit_log,
         description="Audit JSON-lines file. Default `$XDG_STATE_HOME/ssh-mcp/audit.jsonl`.",
@@ -127,6 +143,7 @@ class Settings(BaseSettings):
         "ssh_path_allowlist",
         "ssh_restricted_paths",
         "ssh_command_allowlist",
+        "ssh_local_transfer_roots",
         mode="before",
     )
     @classmethod

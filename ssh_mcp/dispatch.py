@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,25 +20,24 @@ import anyio
 from pydantic import BaseModel, ValidationError
 
 from ssh_mcp.app import App
+from ssh_mcp.context import CallContext, ProgressFn, Target
 from ssh_mcp.errors import (
     InvalidArguments,
     OperationTimeout,
     SSHMCPError,
     ToolNotAvailable,
 )
-from ssh_mcp.inventory import HostConfig
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import check_command
-from ssh_mcp.policy.paths import check_path, precheck
-from ssh_mcp.spec import CommandText, HostSummary, RemotePath, ServerFacts, ToolSpec
-from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
-from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
-from ssh_mcp.ssh.process import STOP_GRACE, ProcessResult, run_process
+from ssh_mcp.policy.local import confine_local
+from ssh_mcp.policy.paths import check_path, check_tree, precheck
+from ssh_mcp.spec import CommandText, LocalPath, RemotePath, ToolSpec
+from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.process import STOP_GRACE
 from ssh_mcp.ssh.sftp import canonicalize
 
 log = logging.getLogger("ssh_mcp")
 T = TypeVar("T")
-ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -63,76 +61,22 @@ class _Record:
     path_hash: str | None = None
     command_hash: str | None = None
     exit_code: int | None = None
+    bytes: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
 
+    def set_host(self, field_name: str, primary: bool, alias: str, hostname: str | None) -> None:
+        """``host``/``hostname`` for the tool's first host field; ``<field>`` for others."""
+        if primary:
+            self.host, self.hostname = alias, hostname
+        else:
+            self.extra[field_name] = alias
 
-class _Context:
-    """The ToolContext handed to handlers (see ``ssh_mcp.spec.ToolContext``)."""
-
-    def __init__(
-        self, app: App, host: HostConfig | None, spec: ConnectSpec | None, progress: ProgressFn
-    ) -> None:
-        self._app, self._host, self._spec, self._progress = app, host, spec, progress
-
-    @property
-    def host(self) -> HostSummary | None:
-        from ssh_mcp.app import summary
-
-        return summary(self._host) if self._host else None
-
-    @property
-    def command_timeout(self) -> float:
-        return self._app.settings.ssh_command_timeout
-
-    def _target(self) -> ConnectSpec:
-        if self._spec is None:
-            raise RuntimeError("this tool declared no host argument")
-        return self._spec
-
-    async def run(
-        self,
-        command: str | Sequence[str],
-        *,
-        timeout: float | None = None,
-        stdin: bytes | None = None,
-    ) -> ProcessResult:
-        text = command if isinstance(command, str) else shlex.join(command)
-        s = self._app.settings
-        return await self._app.pool.run(
-            self._target(),
-            lambda pc: run_process(
-                pc,
-                text,
-                timeout=timeout or s.ssh_command_timeout,
-                stdout_cap=s.ssh_stdout_cap_bytes,
-                stderr_cap=s.ssh_stderr_cap_bytes,
-                stdin=stdin,
-            ),
-        )
-
-    async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
-        return await self._app.pool.run(self._target(), op)
-
-    async def progress(self, done: float, total: float | None, message: str | None) -> None:
-        await self._progress(done, total, message)
-
-    def hosts(self) -> list[HostSummary]:
-        return self._app.host_summaries()
-
-    def sessions(self) -> list[SessionInfo]:
-        return self._app.pool.sessions()
-
-    def server_facts(self) -> ServerFacts:
-        return self._app.facts()
-
-    def pinned_fingerprints(self) -> list[str]:
-        t = self._target()
-        return self._app.known_hosts.pinned_fingerprints(t.host, t.port)
-
-    async def live_fingerprint(self) -> str:
-        t = self._target()
-        return await fetch_host_fingerprint(
-            t, self._app.settings.ssh_connect_timeout, self._app.pool.opts
-        )
+    def add_path(self, field_name: str, digest: str) -> None:
+        """``path_hash`` for the first path field; ``<field>_hash`` for others."""
+        if self.path_hash is None:
+            self.path_hash = digest
+        else:
+            self.extra[f"{field_name}_hash"] = digest
 
 
 async def _no_progress(done: float, total: float | None, message: str | None) -> None:
@@ -148,48 +92,79 @@ def _validation_message(tool: str, exc: ValidationError) -> str:
     return f"invalid arguments for {tool}: " + "; ".join(parts) + " (see the tool's inputSchema)"
 
 
-def _deadline(app: App, host: HostConfig | None, args: BaseModel) -> float:
+def _deadline(
+    app: App, spec: ToolSpec[Any, Any], targets: Mapping[str, Target], args: BaseModel
+) -> float:
     s = app.settings
-    hops = 1 + (len(host.proxy_jump) if host else 0)
-    work = getattr(args, "timeout", None) or s.ssh_command_timeout
+    hops = 1 + max((len(t.host.proxy_jump) for t in targets.values()), default=0)
+    if spec.long_running:
+        work = s.ssh_transfer_timeout
+    else:
+        work = getattr(args, "timeout", None) or s.ssh_command_timeout
     # Slack for the stop ladder and reply, so a handler's own timeout always fires first.
     return s.ssh_connect_timeout * hops + work + 3 * STOP_GRACE + 1.0
 
 
-async def _apply_policy(
+def _resolve_hosts(
     app: App, spec: ToolSpec[Any, Any], args: BaseModel, rec: _Record
-) -> tuple[BaseModel, HostConfig | None, ConnectSpec | None]:
-    """Steps 3-5: resolve the host, confine path fields, check command fields."""
-    if not spec.targets_host:
-        return args, None, None
-    requested: str = args.host  # type: ignore[attr-defined]
-    rec.host = requested[:253]  # kept when resolution fails, so denials show what was asked
-    host = host_policy.resolve_host(requested, app.inventory, app.settings)
-    rec.host, rec.hostname = host.alias, host.hostname
-    target = app.connect_spec(host)
+) -> dict[str, Target]:
+    """Step 3: every host field to a Target; the first names the audit's host."""
+    targets: dict[str, Target] = {}
+    for i, name in enumerate(spec.host_fields):
+        requested: str = getattr(args, name)
+        # Kept when resolution fails, so denials show what was asked.
+        rec.set_host(name, i == 0, requested[:253], None)
+        host = host_policy.resolve_host(requested, app.inventory, app.settings)
+        rec.set_host(name, i == 0, host.alias, host.hostname)
+        targets[name] = Target(host, app.connect_spec(host))
+    return targets
+
+
+async def _confine_paths(
+    app: App, spec: ToolSpec[Any, Any], args: BaseModel, targets: Mapping[str, Target], rec: _Record
+) -> dict[str, str]:
+    """Step 4: canonical, confined values for every remote and local path field."""
     updates: dict[str, str] = {}
     for name in spec.marked_fields(RemotePath):
         marker = spec.field_marker(name, RemotePath)
-        assert marker is not None
-        raw: str = getattr(args, name)
+        raw: str | None = getattr(args, name)
+        if marker is None or raw is None:
+            continue
         precheck(raw)
+        target = targets[marker.host]
 
         async def resolve(
             pc: PooledConnection, raw: str = raw, create: bool = marker.create
         ) -> str:
             return await canonicalize(await pc.sftp(), raw, create=create)
 
-        canonical = await app.pool.run(target, resolve)
-        rec.path_hash = rec.path_hash or app.audit.digest(canonical)
-        check_path(
-            canonical,
-            host_policy.path_allowlist(host, app.settings),
-            host_policy.restricted_paths(host, app.settings),
-        )
+        canonical = await app.pool.run(target.spec, resolve)
+        rec.add_path(name, app.audit.digest(canonical))
+        restricted = host_policy.restricted_paths(target.host, app.settings)
+        check_path(canonical, host_policy.path_allowlist(target.host, app.settings), restricted)
+        if marker.recursive:
+            check_tree(canonical, restricted)
         updates[name] = canonical
+    for name in spec.marked_fields(LocalPath):
+        local = spec.field_marker(name, LocalPath)
+        raw_local: str | None = getattr(args, name)
+        if local is None or raw_local is None:
+            continue
+        roots = app.settings.ssh_local_transfer_roots
+        updates[name] = confine_local(raw_local, roots, create=local.create)
+    return updates
+
+
+async def _apply_policy(
+    app: App, spec: ToolSpec[Any, Any], args: BaseModel, rec: _Record
+) -> tuple[BaseModel, dict[str, Target]]:
+    """Steps 3-5: resolve hosts, confine path fields, check command fields."""
+    targets = _resolve_hosts(app, spec, args, rec)
+    updates = await _confine_paths(app, spec, args, targets, rec)
     for name in spec.marked_fields(CommandText):
         command: str = getattr(args, name)
         rec.command_hash = app.audit.digest(command)
+        host = targets["host"].host
         check_command(
             command,
             host_policy.command_allowlist(host, app.settings),
@@ -197,7 +172,7 @@ async def _apply_policy(
         )
     if updates:
         args = args.model_copy(update=updates)
-    return args, host, target
+    return args, targets
 
 
 async def dispatch(
@@ -221,9 +196,9 @@ async def dispatch(
             args = spec.input.model_validate(dict(arguments or {}))
         except ValidationError as exc:
             raise InvalidArguments(_validation_message(name, exc)) from None
-        args, host, target = await _apply_policy(app, spec, args, rec)
-        ctx = _Context(app, host, target, progress)
-        budget = _deadline(app, host, args)
+        args, targets = await _apply_policy(app, spec, args, rec)
+        ctx = CallContext(app, targets, progress)
+        budget = _deadline(app, spec, targets, args)
         try:
             async with asyncio.timeout(budget):
                 out = await spec.handler(ctx, args)
@@ -232,6 +207,8 @@ async def dispatch(
                 f"{name} did not finish within {budget:g}s; retry, or use a smaller request"
             ) from None
         rec.exit_code = getattr(out, "exit_code", None)
+        if spec.audit_bytes:
+            rec.bytes = getattr(out, spec.audit_bytes, None)
         structured = out.model_dump(mode="json")
         text = spec.render(out) if spec.render else out.model_dump_json()
         return Outcome(ok=True, text=text, structured=structured)
@@ -264,6 +241,8 @@ def _audit(app: App, rec: _Record, outcome: str, error: str | None, started: flo
         "error": error,
         "path_hash": rec.path_hash,
         "command_hash": rec.command_hash,
+        "bytes": rec.bytes,
+        **rec.extra,
     }
     try:
         app.audit.write(record)

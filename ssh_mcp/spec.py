@@ -27,11 +27,31 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class HostRef:
+    """Marks a field naming a host; dispatch resolves it (a field named ``host`` is one too)."""
+
+
+@dataclass(frozen=True)
 class RemotePath:
     """Marks a remote path field: dispatch canonicalizes it on the host and confines it.
 
     ``create=True`` means the path may not exist yet: its parent is resolved
-    and checked instead, and the handler gets parent + name.
+    and checked instead, and the handler gets parent + name. ``host`` names
+    the host field the path lives on. ``recursive=True`` marks a tree the tool
+    will walk or copy whole: it is denied when any restricted zone lies inside.
+    """
+
+    create: bool = False
+    host: str = "host"
+    recursive: bool = False
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    """Marks a path on the server's own disk, confined to SSH_LOCAL_TRANSFER_ROOTS.
+
+    ``create=True`` allows a path that does not exist yet (its parent must).
+    The handler gets the resolved path.
     """
 
     create: bool = False
@@ -82,10 +102,20 @@ class ToolSpec(Generic[In, Out]):
     handler: Callable[[ToolContext, In], Awaitable[Out]]
     #: One short text rendering of the result for clients that ignore structuredContent.
     render: Callable[[Out], str] | None = None
+    #: Streams data: the deadline is SSH_TRANSFER_TIMEOUT, not the command timeout.
+    long_running: bool = False
+    #: Output field whose value the audit records as ``bytes``.
+    audit_bytes: str | None = None
+
+    @property
+    def host_fields(self) -> list[str]:
+        """Fields naming a host, ``host`` first when present."""
+        names = [n for n in self.input.model_fields if n == "host"]
+        return names + [n for n in self.marked_fields(HostRef) if n != "host"]
 
     @property
     def targets_host(self) -> bool:
-        return "host" in self.input.model_fields
+        return bool(self.host_fields)
 
     def field_marker(self, name: str, kind: type[T]) -> T | None:
         for meta in self.input.model_fields[name].metadata:
@@ -114,6 +144,18 @@ class HostSummary:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The operator's size and count limits, as handlers need them."""
+
+    stdout_cap: int
+    stderr_cap: int
+    inline_max_bytes: int
+    transfer_max_bytes: int
+    delete_folder_max_entries: int
+    local_transfer: bool
+
+
+@dataclass(frozen=True)
 class ServerFacts:
     """What ``ssh_server_info`` reports."""
 
@@ -137,6 +179,13 @@ class ToolContext(Protocol):
 
     @property
     def command_timeout(self) -> float: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def on(self, field: str) -> ToolContext:
+        """The same context bound to the host named by input field ``field``."""
+        ...
 
     async def run(
         self,

@@ -57,3 +57,13 @@ def check_path(canonical: str, allowlist: Sequence[str], restricted: Sequence[st
             f"{canonical} (symlinks resolved) is outside the path allowlist ({roots}); "
             "use a path inside it"
         )
+
+
+def check_tree(canonical: str, restricted: Sequence[str]) -> None:
+    """Refuse a recursive operation on a tree that holds a restricted zone."""
+    for zone in restricted:
+        if is_within(zone, canonical):
+            raise PathNotAllowed(
+                f"{canonical} contains the restricted zone {_norm(zone)}; a recursive "
+                "operation there is refused; pick a subtree that does not contain it"
+            )

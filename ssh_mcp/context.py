@@ -1,0 +1,124 @@
+"""The :class:`~ssh_mcp.spec.ToolContext` that dispatch hands each handler.
+
+A context is bound to the hosts the call named, already resolved and
+policy-checked; ``on(field)`` rebinds it to another host field of the same
+call (``ssh_transfer``'s ``dst_host``). Every remote operation goes through
+the pool with the operator's caps.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ssh_mcp.app import App, summary
+from ssh_mcp.inventory import HostConfig
+from ssh_mcp.spec import HostSummary, Limits, ServerFacts
+from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
+from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
+from ssh_mcp.ssh.process import ProcessResult, run_process
+
+T = TypeVar("T")
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One resolved host of a call."""
+
+    host: HostConfig
+    spec: ConnectSpec
+
+
+class CallContext:
+    """Implements ``ssh_mcp.spec.ToolContext`` for one call."""
+
+    def __init__(
+        self,
+        app: App,
+        targets: Mapping[str, Target],
+        progress: ProgressFn,
+        field: str = "host",
+    ) -> None:
+        self._app, self._targets, self._progress = app, targets, progress
+        self._field = field if field in targets else next(iter(targets), field)
+
+    def on(self, field: str) -> CallContext:
+        if field not in self._targets:
+            raise RuntimeError(f"this tool declared no host field {field!r}")
+        return CallContext(self._app, self._targets, self._progress, field)
+
+    @property
+    def host(self) -> HostSummary | None:
+        target = self._targets.get(self._field)
+        return summary(target.host) if target else None
+
+    @property
+    def command_timeout(self) -> float:
+        return self._app.settings.ssh_command_timeout
+
+    @property
+    def limits(self) -> Limits:
+        s = self._app.settings
+        return Limits(
+            stdout_cap=s.ssh_stdout_cap_bytes,
+            stderr_cap=s.ssh_stderr_cap_bytes,
+            inline_max_bytes=s.ssh_inline_max_bytes,
+            transfer_max_bytes=s.ssh_transfer_max_bytes,
+            delete_folder_max_entries=s.ssh_delete_folder_max_entries,
+            local_transfer=bool(s.ssh_local_transfer_roots),
+        )
+
+    def _target(self) -> ConnectSpec:
+        target = self._targets.get(self._field)
+        if target is None:
+            raise RuntimeError("this tool declared no host argument")
+        return target.spec
+
+    async def run(
+        self,
+        command: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+    ) -> ProcessResult:
+        text = command if isinstance(command, str) else shlex.join(command)
+        s = self._app.settings
+        return await self._app.pool.run(
+            self._target(),
+            lambda pc: run_process(
+                pc,
+                text,
+                timeout=timeout or s.ssh_command_timeout,
+                stdout_cap=s.ssh_stdout_cap_bytes,
+                stderr_cap=s.ssh_stderr_cap_bytes,
+                stdin=stdin,
+            ),
+        )
+
+    async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+        return await self._app.pool.run(self._target(), op)
+
+    async def progress(self, done: float, total: float | None, message: str | None) -> None:
+        await self._progress(done, total, message)
+
+    def hosts(self) -> list[HostSummary]:
+        return self._app.host_summaries()
+
+    def sessions(self) -> list[SessionInfo]:
+        return self._app.pool.sessions()
+
+    def server_facts(self) -> ServerFacts:
+        return self._app.facts()
+
+    def pinned_fingerprints(self) -> list[str]:
+        t = self._target()
+        return self._app.known_hosts.pinned_fingerprints(t.host, t.port)
+
+    async def live_fingerprint(self) -> str:
+        t = self._target()
+        return await fetch_host_fingerprint(
+            t, self._app.settings.ssh_connect_timeout, self._app.pool.opts
+        )
