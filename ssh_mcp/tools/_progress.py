@@ -26,7 +26,8 @@ class Throttle:
         self._ctx, self._what = ctx, what
         self._last = 0.0
         self._pending: asyncio.Task[None] | None = None
-        self.done, self.total = 0, None
+        self.done: int = 0
+        self.total: int | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
         self.done, self.total = done, total
