@@ -10,11 +10,15 @@ from typing import Any
 
 from ssh_mcp.spec import ToolSpec
 from ssh_mcp.tools import exec as _exec
-from ssh_mcp.tools import host, local, sftp_read
+from ssh_mcp.tools import file_ops, file_write, host, local, sftp_files, sftp_read, transfer
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
     *host.TOOLS,
     *sftp_read.TOOLS,
+    *sftp_files.TOOLS,
+    *file_write.TOOLS,
+    *file_ops.TOOLS,
+    *transfer.TOOLS,
     *_exec.TOOLS,
 )
