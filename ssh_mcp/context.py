@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from ssh_mcp.app import App, summary
 from ssh_mcp.inventory import HostConfig
+from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.spec import HostSummary, Limits, ServerFacts
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
@@ -49,6 +50,12 @@ class CallContext:
         if field not in self._targets:
             raise RuntimeError(f"this tool declared no host field {field!r}")
         return CallContext(self._app, self._targets, self._progress, field)
+
+    def restricted_paths(self) -> tuple[str, ...]:
+        target = self._targets.get(self._field)
+        if target is None:
+            return ()
+        return host_policy.restricted_paths(target.host, self._app.settings)
 
     @property
     def host(self) -> HostSummary | None:

@@ -133,10 +133,8 @@ async def _confine_paths(
         precheck(raw)
         target = targets[marker.host]
 
-        async def resolve(
-            pc: PooledConnection, raw: str = raw, create: bool = marker.create
-        ) -> str:
-            return await canonicalize(await pc.sftp(), raw, create=create)
+        async def resolve(pc: PooledConnection, raw: str = raw, m: RemotePath = marker) -> str:
+            return await canonicalize(await pc.sftp(), raw, create=m.create, follow=m.follow)
 
         canonical = await app.pool.run(target.spec, resolve)
         rec.add_path(name, app.audit.digest(canonical))

@@ -35,15 +35,19 @@ class HostRef:
 class RemotePath:
     """Marks a remote path field: dispatch canonicalizes it on the host and confines it.
 
-    ``create=True`` means the path may not exist yet: its parent is resolved
-    and checked instead, and the handler gets parent + name. ``host`` names
-    the host field the path lives on. ``recursive=True`` marks a tree the tool
-    will walk or copy whole: it is denied when any restricted zone lies inside.
+    Symlinks are followed, the final one too (a dangling link resolves to its
+    target). ``create=True`` means the path may not exist yet: its deepest
+    existing ancestor is resolved and the missing names appended.
+    ``follow=False`` keeps the final component as named, for tools that act
+    on a link itself (delete, move). ``host`` names the host field the path
+    lives on. ``recursive=True`` marks a tree the tool will walk or copy
+    whole: it is denied when any restricted zone lies inside.
     """
 
     create: bool = False
     host: str = "host"
     recursive: bool = False
+    follow: bool = True
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,10 @@ class ToolContext(Protocol):
 
     @property
     def limits(self) -> Limits: ...
+
+    def restricted_paths(self) -> tuple[str, ...]:
+        """The host's restricted zones, for tools that walk a tree and must prune them."""
+        ...
 
     def on(self, field: str) -> ToolContext:
         """The same context bound to the host named by input field ``field``."""

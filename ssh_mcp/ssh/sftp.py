@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import stat as statmod
 from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import PathNotAllowed, RemoteError
@@ -30,37 +31,93 @@ def sftp_error(exc: asyncssh.SFTPError, action: str) -> Exception:
     return RemoteError(f"{action} failed: {exc.reason or type(exc).__name__}")
 
 
-async def canonicalize(sftp: asyncssh.SFTPClient, path: str, *, create: bool) -> str:
-    """Resolve ``path`` on the host, following every symlink.
+#: Symlinks followed before a path is refused, as Linux's ELOOP limit.
+MAX_LINKS = 40
 
-    An existing path resolves whole (realpath). A create target that does not
-    exist yet resolves its parent, which must exist, and appends the name.
-    ``~`` expands to the login user's home, which SFTP itself does not do.
-    """
+
+async def _expand(sftp: asyncssh.SFTPClient, path: str) -> str:
     if path == "~" or path.startswith("~/"):
         try:
-            home = await sftp.realpath(".")
+            home = str(await sftp.realpath("."))
         except asyncssh.SFTPError as exc:
             raise sftp_error(exc, "resolving ~") from None
         path = home + path[1:]
     if not path.startswith("/"):
         raise PathNotAllowed("path must be absolute or start with ~/, got a relative path")
+    return path
+
+
+async def _lstat(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | None:
     try:
-        real = await sftp.realpath(path)
-        if create or await sftp.exists(real):
-            return str(real)
+        return await sftp.lstat(path)
     except asyncssh.SFTPNoSuchFile:
-        if not create:
-            raise RemoteError("no such file or directory; check the path") from None
+        return None
+
+
+async def _realpath(sftp: asyncssh.SFTPClient, path: str) -> str:
+    try:
+        return str(await sftp.realpath(path))
+    except asyncssh.SFTPNoSuchFile:
+        raise RemoteError("no such file or directory; check the path") from None
+
+
+def _plain(name: str) -> None:
+    if name in ("", ".", ".."):
+        raise PathNotAllowed(
+            "a path to create must name plain components below its deepest existing "
+            "directory, not /, . or .."
+        )
+
+
+async def _resolve_missing(sftp: asyncssh.SFTPClient, path: str) -> str:
+    """The deepest existing ancestor, resolved, plus the missing components as given."""
+    parts = path.rstrip("/").split("/")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = "/".join(parts[:cut]) or "/"
+        if await _lstat(sftp, head) is not None:
+            rest = parts[cut:]
+            for name in rest:
+                _plain(name)
+            return posixpath.join(await _realpath(sftp, head), *rest)
+    return await _realpath(sftp, "/")  # pragma: no cover - "/" always exists
+
+
+async def canonicalize(
+    sftp: asyncssh.SFTPClient, path: str, *, create: bool, follow: bool = True
+) -> str:
+    """Resolve ``path`` on the host the way the operation on it will.
+
+    Every symlink is followed, the final one included, and a dangling link
+    resolves to its target, so the path returned is the one a write through
+    ``path`` would land on. A missing path is an error unless ``create``: then
+    the deepest existing ancestor is resolved and the missing names (plain
+    components only) are appended. With ``follow=False`` the final component
+    is kept as named (its parent resolved): the object itself, e.g. a link to
+    delete. ``~`` expands to the login user's home, which SFTP does not do.
+    """
+    try:
+        path = await _expand(sftp, path)
+        if not follow:
+            parent, name = posixpath.split(path.rstrip("/"))
+            _plain(name)
+            full = posixpath.join(await _realpath(sftp, parent or "/"), name)
+            if not create and await _lstat(sftp, full) is None:
+                raise RemoteError("no such file or directory; check the path")
+            return full
+        for _ in range(MAX_LINKS):
+            attrs = await _lstat(sftp, path)
+            if attrs is None:
+                if not create:
+                    raise RemoteError("no such file or directory; check the path")
+                return await _resolve_missing(sftp, path)
+            if attrs.permissions is None or not statmod.S_ISLNK(attrs.permissions):
+                return await _realpath(sftp, path)
+            target = str(await sftp.readlink(path))
+            path = (
+                target
+                if target.startswith("/")
+                else posixpath.join(posixpath.dirname(path), target)
+            )
+        raise PathNotAllowed(f"more than {MAX_LINKS} symbolic links in the path")
     except asyncssh.SFTPError as exc:
         raise sftp_error(exc, "resolving the path") from None
-    if not create:
-        raise RemoteError("no such file or directory; check the path")
-    parent, name = posixpath.split(path.rstrip("/"))
-    if name in ("", ".", ".."):
-        raise PathNotAllowed("a create target must end in a plain name, not /, . or ..")
-    try:
-        real_parent = await sftp.realpath(parent or "/")
-    except asyncssh.SFTPError as exc:
-        raise sftp_error(exc, "resolving the parent directory") from None
-    return posixpath.join(str(real_parent), name)
