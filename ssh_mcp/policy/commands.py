@@ -15,6 +15,10 @@ refused rather than guessed at. Choices worth knowing:
 * ``$(`` and backticks are refused even as quoted data or in here-documents: bash
   builtins such as ``printf -v``, ``test -v`` and ``read`` evaluate array
   subscripts in their arguments, and that runs command substitutions.
+* Cross-shell traps are refused: unquoted ``{``/``}`` (zsh syntax), ``>|`` (a fish
+  pipe), targets starting with ``!`` (zsh ``>!``), redirection-only commands (zsh
+  runs ``$NULLCMD``), fds above 9 (dash), words after an ``&>`` target (dash).
+  fish is best effort: it reads backslash escapes in words differently.
 * Allowlisting a program that itself runs commands (find -exec, awk, python, git,
   vim, less) grants arbitrary execution; that is the operator's call.
 """
