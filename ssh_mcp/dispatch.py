@@ -150,6 +150,7 @@ async def _confine_paths(
             continue
         roots = app.settings.ssh_local_transfer_roots
         updates[name] = confine_local(raw_local, roots, create=local.create)
+        rec.extra[f"{name}_hash"] = app.audit.digest(updates[name])
     return updates
 
 

@@ -46,7 +46,13 @@ async def test_both_eras(settings_for: Callable[..., Settings], mode: str, versi
 async def test_group_filter(settings_for: Callable[..., Settings]) -> None:
     async with serve(settings_for(ssh_enabled_groups="sftp-read")) as (client, app):
         names = {t.name for t in (await client.list_tools()).tools}
-        assert names == {"ssh_sftp_list", "ssh_sftp_stat"}
+        assert names == {
+            "ssh_sftp_list",
+            "ssh_sftp_stat",
+            "ssh_sftp_download",
+            "ssh_find",
+            "ssh_file_hash",
+        }
         r = await client.call_tool("ssh_host_ping", {"host": "target"})
         assert r.is_error and "unknown tool" in text(r)
         assert_audit(app, {"outcome": "denied", "error": "ToolNotAvailable"})

@@ -25,11 +25,14 @@ class Throttle:
     def __init__(self, ctx: ToolContext, what: str) -> None:
         self._ctx, self._what = ctx, what
         self._last = 0.0
+        self._sent = -1
         self._pending: asyncio.Task[None] | None = None
         self.done: int = 0
         self.total: int | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
+        if done < self.done:  # a retried read starts over; progress must never go back
+            return
         self.done, self.total = done, total
         now = time.monotonic()
         if (total or done) < MIN_REPORTED or now - self._last < INTERVAL:
@@ -40,6 +43,9 @@ class Throttle:
         self._pending = asyncio.get_running_loop().create_task(self._send(done, total))
 
     async def _send(self, done: int, total: int | None) -> None:
+        if done <= self._sent:
+            return
+        self._sent = done
         of = f" of {total}" if total is not None else ""
         await self._ctx.progress(done, total, f"{self._what}: {done}{of} bytes")
 
