@@ -14,6 +14,8 @@ from ssh_mcp.tools import ALL_TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS = [t.name for t in ALL_TOOLS]
+#: Write tools that only ever add (they can neither overwrite nor delete).
+ADDS_ONLY = {"ssh_mkdir"}
 
 
 def test_names_are_unique_and_prefixed() -> None:
@@ -28,8 +30,10 @@ def test_annotations_match_tier(spec: ToolSpec[Any, Any]) -> None:
         assert a.read_only and not a.destructive
     else:
         assert not a.read_only
-    if spec.group.value in ("exec", "sudo", "file-ops"):
+    if spec.group.value in ("exec", "sudo", "file-ops") and spec.name not in ADDS_ONLY:
         assert a.destructive, "anything that can overwrite or delete is destructive"
+    if spec.name in ADDS_ONLY:
+        assert not a.destructive
     if not spec.targets_host:
         assert not a.open_world, "a purely local tool is not open-world"
 

@@ -1,9 +1,392 @@
-"""(being written)"""
+"""Low-access tier, group ``file-ops``: make directories, delete, copy, move and link.
+
+Dispatch has canonicalized and confined every path, both ends of the two-path
+tools, and refused a tree that holds a restricted zone. Tools that act on a
+link itself (delete, move, the new link) get the path with its final
+component kept as named (``RemotePath(follow=False)``). ``ssh_cp`` lives in
+:mod:`ssh_mcp.tools._copy`, the shared walks in :mod:`ssh_mcp.tools._sftp_ops`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import posixpath
+import stat as statmod
+from typing import TYPE_CHECKING, Annotated
 
-from ssh_mcp.spec import ToolSpec
+from pydantic import Field
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = ()
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import PathNotAllowed, RemoteError
+from ssh_mcp.spec import Annotations, Output, RemotePath, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.tools._copy import CP
+from ssh_mcp.tools._sftp_ops import (
+    HOST,
+    INSIDE,
+    WRITE,
+    Kind,
+    inside,
+    kind_of,
+    lstat_or_none,
+    mutate,
+    octal,
+    quietly,
+    walk,
+)
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
+
+#: mkdir adds a directory and overwrites nothing: not destructive, and idempotent with parents.
+MKDIR = Annotations(read_only=False, destructive=False, idempotent=False)
+#: Paths a dry run lists at most.
+SAMPLE = 100
+
+
+# -- ssh_mkdir ------------------------------------------------------------------------
+
+ModeText = Annotated[str, Field(pattern=r"^0?[0-7]{3}$")]
+
+
+class MkdirInput(StrictInput):
+    host: str = HOST
+    path: Annotated[
+        str,
+        RemotePath(create=True),
+        Field(description=f"Directory to create, absolute or ~/…; it {INSIDE}.", min_length=1),
+    ]
+    parents: bool = Field(
+        False,
+        description="Also create missing parent directories, and succeed if the directory "
+        "already exists (mkdir -p).",
+    )
+    mode: ModeText | None = Field(
+        None,
+        description='Permission bits in octal, e.g. "0750", for the directory when this call '
+        "creates it (parents get the default). Default: 0777 minus the server's umask.",
+    )
+
+
+class MkdirResult(Output):
+    path: str = Field(description="Canonical path of the directory.")
+    mode: str = Field(description="Its permission bits in octal.")
+    created: list[str] = Field(description="Directories created, outermost first; [] if none.")
+
+
+async def mkdir(ctx: ToolContext, args: MkdirInput) -> MkdirResult:
+    async def body(sftp: asyncssh.SFTPClient) -> MkdirResult:
+        missing: list[str] = []
+        here = args.path
+        while here != "/" and await lstat_or_none(sftp, here) is None:
+            missing.insert(0, here)
+            here = posixpath.dirname(here)
+        if not missing and not args.parents:
+            raise RemoteError(f"{args.path} already exists; pass parents=true to accept that")
+        if len(missing) > 1 and not args.parents:
+            raise RemoteError(f"the parent of {args.path} does not exist; pass parents=true")
+        for path in missing:
+            await sftp.mkdir(path)
+        if missing and args.mode is not None:
+            await sftp.chmod(args.path, int(args.mode, 8))
+        attrs = await sftp.lstat(args.path)
+        if not statmod.S_ISDIR(attrs.permissions or 0):
+            raise RemoteError(f"{args.path} exists and is not a directory")
+        return MkdirResult(path=args.path, mode=octal(attrs.permissions or 0), created=missing)
+
+    return await mutate(ctx, "mkdir", body)
+
+
+# -- ssh_delete -----------------------------------------------------------------------
+
+
+class DeleteInput(StrictInput):
+    host: str = HOST
+    path: Annotated[
+        str,
+        RemotePath(follow=False),
+        Field(
+            description=f"File or symlink to delete, absolute or ~/…; it {INSIDE}. A symlink "
+            "is deleted itself, never its target.",
+            min_length=1,
+        ),
+    ]
+
+
+class DeleteResult(Output):
+    path: str = Field(description="Canonical path that was deleted.")
+    kind: Kind = Field(description="What it was: file, symlink or other.")
+    size: int | None = Field(description="Its size in bytes.")
+
+
+async def delete(ctx: ToolContext, args: DeleteInput) -> DeleteResult:
+    async def body(sftp: asyncssh.SFTPClient) -> DeleteResult:
+        attrs = await sftp.lstat(args.path)
+        kind = kind_of(attrs.permissions or 0)
+        if kind == "dir":
+            raise RemoteError(f"{args.path} is a directory; use ssh_delete_folder")
+        await sftp.remove(args.path)
+        return DeleteResult(path=args.path, kind=kind, size=attrs.size)
+
+    return await mutate(ctx, "delete", body)
+
+
+# -- ssh_delete_folder ----------------------------------------------------------------
+
+
+class DeleteFolderInput(StrictInput):
+    host: str = HOST
+    path: Annotated[
+        str,
+        RemotePath(recursive=True, follow=False),
+        Field(
+            description=f"Directory to delete, absolute or ~/…; it {INSIDE} and must hold no "
+            "restricted zone. A symlink is refused: ssh_delete removes a link.",
+            min_length=1,
+        ),
+    ]
+    recursive: bool = Field(
+        False, description="Delete everything inside too; without it the directory must be empty."
+    )
+    dry_run: bool = Field(
+        False, description="Only count and list what would be deleted; delete nothing."
+    )
+
+
+class DeleteFolderResult(Output):
+    path: str = Field(description="Canonical path of the directory.")
+    dry_run: bool = Field(description="True when nothing was deleted.")
+    removed: int = Field(description="Entries deleted, the directory itself included.")
+    would_remove: int | None = Field(description="Dry run: entries that would be deleted.")
+    paths: list[str] = Field(description=f"Dry run: the first {SAMPLE} paths that would go.")
+
+
+async def delete_folder(ctx: ToolContext, args: DeleteFolderInput) -> DeleteFolderResult:
+    cap = ctx.limits.delete_folder_max_entries
+
+    async def body(sftp: asyncssh.SFTPClient) -> DeleteFolderResult:
+        home = str(await sftp.realpath("."))
+        if args.path == "/" or inside(home, args.path):
+            raise PathNotAllowed(f"{args.path} is / or holds the login user's home; refused")
+        attrs = await sftp.lstat(args.path)
+        if not statmod.S_ISDIR(attrs.permissions or 0):
+            what = "a symbolic link" if statmod.S_ISLNK(attrs.permissions or 0) else "not a dir"
+            raise RemoteError(f"{args.path} is {what}; use ssh_delete for files and links")
+        if args.recursive:
+            plan = await walk(sftp, args.path, cap)
+        elif [n for n in await sftp.readdir(args.path) if n.filename not in (".", "..")]:
+            raise RemoteError(f"{args.path} is not empty; pass recursive=true (dry_run first)")
+        else:
+            plan = [(args.path, attrs)]
+        if args.dry_run:
+            paths = [p for p, _ in plan[:SAMPLE]]
+            return DeleteFolderResult(
+                path=args.path, dry_run=True, removed=0, would_remove=len(plan), paths=paths
+            )
+        removed = 0
+        for path, entry in reversed(plan):
+            try:
+                if statmod.S_ISDIR(entry.permissions or 0):
+                    await sftp.rmdir(path)
+                else:
+                    await sftp.remove(path)
+            except asyncssh.SFTPError as exc:
+                if isinstance(exc, asyncssh.SFTPConnectionLost):
+                    raise
+                raise RemoteError(
+                    f"deleting stopped at {path} after {removed} of {len(plan)} entries: "
+                    f"{exc.reason or type(exc).__name__}"
+                ) from None
+            removed += 1
+        return DeleteFolderResult(
+            path=args.path, dry_run=False, removed=removed, would_remove=None, paths=[]
+        )
+
+    return await mutate(ctx, "delete folder", body)
+
+
+# -- ssh_mv ---------------------------------------------------------------------------
+
+
+class MoveInput(StrictInput):
+    host: str = HOST
+    src_path: Annotated[
+        str,
+        RemotePath(recursive=True, follow=False),
+        Field(
+            description=f"File, directory or symlink to move (a link moves itself); it "
+            f"{INSIDE} and a directory must hold no restricted zone.",
+            min_length=1,
+        ),
+    ]
+    dst_path: Annotated[
+        str,
+        RemotePath(create=True, recursive=True, follow=False),
+        Field(description=f"New full path (its parent must exist); it {INSIDE}.", min_length=1),
+    ]
+    overwrite: bool = Field(
+        False, description="Replace an existing dst_path (a file, link or empty directory)."
+    )
+
+
+class MoveResult(Output):
+    path: str = Field(description="Canonical new path.")
+    kind: Kind = Field(description="What was moved: file, dir, symlink or other.")
+    size: int | None = Field(description="Size in bytes.")
+    mode: str = Field(description="Permission bits in octal.")
+
+
+async def mv(ctx: ToolContext, args: MoveInput) -> MoveResult:
+    src, dst = args.src_path, args.dst_path
+    if inside(dst, src):
+        raise RemoteError(f"{dst} is {src} or inside it; move it somewhere outside itself")
+
+    async def body(sftp: asyncssh.SFTPClient) -> MoveResult:
+        if args.overwrite:
+            await sftp.posix_rename(src, dst)
+        else:
+            if await lstat_or_none(sftp, dst) is not None:
+                raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")
+            try:
+                await sftp.rename(src, dst)  # SFTP v3 rename refuses an existing target
+            except asyncssh.SFTPFailure:
+                if await lstat_or_none(sftp, dst) is None:
+                    raise
+                raise RemoteError(f"{dst} appeared meanwhile; nothing moved") from None
+        attrs = await sftp.lstat(dst)
+        perm = attrs.permissions or 0
+        return MoveResult(path=dst, kind=kind_of(perm), size=attrs.size, mode=octal(perm))
+
+    return await mutate(ctx, "move", body)
+
+
+# -- ssh_link -------------------------------------------------------------------------
+
+
+class LinkInput(StrictInput):
+    host: str = HOST
+    target_path: Annotated[
+        str,
+        RemotePath(create=True),
+        Field(
+            description=f"What the link points to, absolute or ~/…; symlinks resolved, it "
+            f"{INSIDE}. A symbolic link may point to a path that does not exist yet.",
+            min_length=1,
+        ),
+    ]
+    link_path: Annotated[
+        str,
+        RemotePath(create=True, follow=False),
+        Field(description=f"Where to create the link (must not exist); it {INSIDE}.", min_length=1),
+    ]
+    symbolic: bool = Field(True, description="False makes a hard link (files only).")
+
+
+class LinkResult(Output):
+    path: str = Field(description="Canonical path of the new link.")
+    target: str = Field(description="Canonical path it points to (symbolic links store it).")
+    symbolic: bool = Field(description="True for a symbolic link, false for a hard link.")
+
+
+async def link(ctx: ToolContext, args: LinkInput) -> LinkResult:
+    target, path = args.target_path, args.link_path
+
+    async def body(sftp: asyncssh.SFTPClient) -> LinkResult:
+        if await lstat_or_none(sftp, path) is not None:
+            raise RemoteError(f"{path} exists; remove it first with ssh_delete")
+        if args.symbolic:
+            await sftp.symlink(target, path)
+            stored = str(await sftp.readlink(path))
+            if stored != target:  # the SSH_FXP_SYMLINK argument order quirk, mishandled
+                await quietly(lambda: sftp.remove(path))
+                raise RemoteError(f"the server stored link text {stored!r}; link removed")
+        else:
+            if statmod.S_ISDIR((await sftp.stat(target)).permissions or 0):
+                raise RemoteError(f"{target} is a directory; hard links need a file: symbolic=true")
+            await sftp.link(target, path)
+        return LinkResult(path=path, target=target, symbolic=args.symbolic)
+
+    return await mutate(ctx, "link", body)
+
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_mkdir",
+        title="Make a directory",
+        description=(
+            "Create a remote directory, with parents=true also its missing parents (and no "
+            "error if it exists). Returns the canonical path, its mode and the directories "
+            "created."
+        ),
+        tier=Tier.LOW_ACCESS,
+        group=Group.FILE_OPS,
+        input=MkdirInput,
+        output=MkdirResult,
+        annotations=MKDIR,
+        handler=mkdir,
+    ),
+    ToolSpec(
+        name="ssh_delete",
+        title="Delete a file",
+        description=(
+            "Delete one remote file or symlink (a symlink is removed itself, its target is "
+            "left alone). Directories are refused: use ssh_delete_folder. Returns the path, "
+            "kind and size of what was deleted."
+        ),
+        tier=Tier.LOW_ACCESS,
+        group=Group.FILE_OPS,
+        input=DeleteInput,
+        output=DeleteResult,
+        annotations=WRITE,
+        handler=delete,
+    ),
+    ToolSpec(
+        name="ssh_delete_folder",
+        title="Delete a directory",
+        description=(
+            "Delete a remote directory: an empty one, or with recursive=true everything in it "
+            "(symlinks inside are removed, never followed). Refuses, before deleting anything, "
+            "a tree holding a restricted zone or more entries than "
+            "SSH_DELETE_FOLDER_MAX_ENTRIES, and / or the login user's home. Run dry_run=true "
+            "first to see the count and the first paths. Returns the number removed."
+        ),
+        tier=Tier.LOW_ACCESS,
+        group=Group.FILE_OPS,
+        input=DeleteFolderInput,
+        output=DeleteFolderResult,
+        annotations=WRITE,
+        handler=delete_folder,
+        long_running=True,
+    ),
+    CP,
+    ToolSpec(
+        name="ssh_mv",
+        title="Move or rename",
+        description=(
+            "Move or rename a file, directory or symlink on one host (one rename, atomic). An "
+            "existing dst_path is refused unless overwrite=true. Returns the new path, kind, "
+            "size and mode."
+        ),
+        tier=Tier.LOW_ACCESS,
+        group=Group.FILE_OPS,
+        input=MoveInput,
+        output=MoveResult,
+        annotations=WRITE,
+        handler=mv,
+    ),
+    ToolSpec(
+        name="ssh_link",
+        title="Make a link",
+        description=(
+            "Create a symbolic link (default) or a hard link at link_path pointing to "
+            "target_path. A symbolic link stores the target's canonical absolute path. Returns "
+            "the link path and its target."
+        ),
+        tier=Tier.LOW_ACCESS,
+        group=Group.FILE_OPS,
+        input=LinkInput,
+        output=LinkResult,
+        annotations=Annotations(read_only=False, destructive=True, idempotent=False),
+        handler=link,
+    ),
+)

@@ -1,0 +1,253 @@
+"""``ssh_cp`` (registered through :mod:`ssh_mcp.tools.file_ops`): copy within one host.
+
+A file is copied into a hidden temp sibling of the destination, by the host
+itself when it offers ``copy-data`` (else streamed through this server), then
+renamed (or, without overwrite, hard-linked) into place. A tree is built in a
+hidden sibling directory and renamed into place whole; its symlinks are
+recreated as links, never followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import stat as statmod
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.spec import Output, RemotePath, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.ssh.transfer import MAX_REQUESTS, block_size, read_chunks, temp_name
+from ssh_mcp.tools._progress import Throttle
+from ssh_mcp.tools._sftp_ops import (
+    HOST,
+    INSIDE,
+    WRITE,
+    discard,
+    inside,
+    lstat_or_none,
+    mutate,
+    remove_tree,
+    walk,
+)
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
+
+
+class CopyInput(StrictInput):
+    host: str = HOST
+    src_path: Annotated[
+        str,
+        RemotePath(recursive=True),
+        Field(
+            description=f"File or directory to copy, absolute or ~/…; symlinks resolved, it "
+            f"{INSIDE}, and a directory must hold no restricted zone.",
+            min_length=1,
+        ),
+    ]
+    dst_path: Annotated[
+        str,
+        RemotePath(create=True, recursive=True),
+        Field(
+            description=f"Full path of the copy (not a directory to copy into); it {INSIDE}.",
+            min_length=1,
+        ),
+    ]
+    recursive: bool = Field(False, description="Required to copy a directory tree.")
+    overwrite: bool = Field(
+        False,
+        description="Replace an existing destination file (it keeps its mode). Directory "
+        "copies never replace or merge.",
+    )
+
+
+class CopyResult(Output):
+    path: str = Field(description="Canonical destination path.")
+    size: int = Field(description="Bytes copied.")
+    mode: str = Field(description="Permission bits of the destination in octal.")
+    entries: int = Field(description="Files, directories and symlinks created.")
+    skipped: int = Field(description="Special files (sockets, devices, fifos) not copied.")
+    server_side: bool = Field(description="True when the host copied the data itself.")
+
+
+async def _copy_into(
+    sftp: asyncssh.SFTPClient,
+    src: str,
+    dst: str,
+    mode: int,
+    cap: int,
+    progress: Throttle,
+    base: int,
+) -> None:
+    """Create ``dst`` (it must not exist) with the content of ``src``, then give it ``mode``."""
+    attrs = asyncssh.SFTPAttrs(permissions=0o600)
+    size = block_size(sftp)
+    async with sftp.open(dst, "xb", attrs, block_size=size, max_requests=MAX_REQUESTS) as out:
+        if sftp.supports_remote_copy:
+            async with sftp.open(src, "rb", block_size=0) as f:
+                await sftp.remote_copy(f, out)
+        else:
+            total = progress.total
+
+            def report(done: int, _: int | None) -> None:
+                progress(base + done, total)
+
+            async for chunk in read_chunks(sftp, src, max_bytes=cap, progress=report):
+                await out.write(chunk)
+        with contextlib.suppress(asyncssh.SFTPOpUnsupported):
+            await out.fsync()
+    await sftp.chmod(dst, mode)
+
+
+async def _copy_file(
+    sftp: asyncssh.SFTPClient,
+    args: CopyInput,
+    src: asyncssh.SFTPAttrs,
+    max_bytes: int,
+    progress: Throttle,
+) -> int:
+    """Copy one file through a temp sibling of dst, renamed (or linked) into place."""
+    old = await lstat_or_none(sftp, args.dst_path)
+    if old is not None and not args.overwrite:
+        raise RemoteError(f"{args.dst_path} exists; pass overwrite=true to replace it")
+    if old is not None and statmod.S_ISDIR(old.permissions or 0):
+        raise RemoteError(f"{args.dst_path} is a directory; give the full path of the copy")
+    mode = statmod.S_IMODE((old or src).permissions or 0o644)  # as cp: a replaced file's own
+    tmp = temp_name(args.dst_path)
+    try:
+        await _copy_into(sftp, args.src_path, tmp, mode, max_bytes, progress, 0)
+        if args.overwrite:
+            await sftp.posix_rename(tmp, args.dst_path)
+        else:
+            try:
+                await sftp.link(tmp, args.dst_path)  # fails if dst appeared meanwhile
+            except asyncssh.SFTPFailure:
+                raise RemoteError(f"{args.dst_path} appeared while copying; not replaced") from None
+            await sftp.remove(tmp)
+    except BaseException as exc:
+        await discard(exc, tmp, lambda: sftp.remove(tmp))
+        raise
+    return mode
+
+
+async def _copy_tree(
+    sftp: asyncssh.SFTPClient, args: CopyInput, max_bytes: int, progress: Throttle
+) -> CopyResult:
+    """Build the copy in a hidden sibling directory, then rename it into place."""
+    src, dst = args.src_path, args.dst_path
+    if inside(dst, src):
+        raise RemoteError(f"{dst} is inside {src}; copy a directory somewhere outside itself")
+    if await lstat_or_none(sftp, dst) is not None:
+        raise RemoteError(
+            f"{dst} exists; a directory copy never merges or replaces: pick a new dst_path"
+        )
+    plan = await walk(sftp, src)
+    total = sum(a.size or 0 for _, a in plan if statmod.S_ISREG(a.permissions or 0))
+    if total > max_bytes:
+        raise CapExceeded(f"{src} holds {total} bytes, over SSH_TRANSFER_MAX_BYTES ({max_bytes})")
+    progress.total = total
+    tmp = temp_name(dst)
+    done = entries = skipped = 0
+    dirs: list[tuple[str, int]] = []
+    try:
+        for path, attrs in plan:
+            rel = posixpath.relpath(path, src)
+            out = tmp if rel == "." else posixpath.join(tmp, rel)
+            perm = attrs.permissions or 0
+            if statmod.S_ISDIR(perm):
+                await sftp.mkdir(out, asyncssh.SFTPAttrs(permissions=0o700))
+                dirs.append((out, statmod.S_IMODE(perm)))
+            elif statmod.S_ISLNK(perm):
+                await sftp.symlink(await sftp.readlink(path), out)  # the link, not its target
+            elif statmod.S_ISREG(perm):
+                await _copy_into(sftp, path, out, statmod.S_IMODE(perm), max_bytes, progress, done)
+                done += attrs.size or 0
+                progress(done, total)
+            else:
+                skipped += 1
+                continue
+            entries += 1
+        for out, mode in reversed(dirs):  # children first: a read-only dir is already filled
+            await sftp.chmod(out, mode)
+        try:
+            await sftp.rename(tmp, dst)  # SFTP v3 rename refuses an existing target
+        except asyncssh.SFTPFailure:
+            raise RemoteError(f"{dst} appeared while copying; nothing replaced") from None
+    except BaseException as exc:
+
+        async def clean() -> None:
+            for out, _ in dirs:  # writable again, or a read-only copy could not be emptied
+                await sftp.chmod(out, 0o700)
+            await remove_tree(sftp, tmp)
+
+        await discard(exc, tmp, clean)
+        raise
+    return CopyResult(
+        path=dst,
+        size=done,
+        mode=f"{dirs[0][1]:04o}",
+        entries=entries,
+        skipped=skipped,
+        server_side=sftp.supports_remote_copy,
+    )
+
+
+async def cp(ctx: ToolContext, args: CopyInput) -> CopyResult:
+    max_bytes = ctx.limits.transfer_max_bytes
+    throttle = Throttle(ctx, "ssh_cp")
+
+    async def body(sftp: asyncssh.SFTPClient) -> CopyResult:
+        attrs = await sftp.stat(args.src_path)
+        perm = attrs.permissions or 0
+        if statmod.S_ISDIR(perm):
+            if not args.recursive:
+                raise RemoteError(f"{args.src_path} is a directory; pass recursive=true")
+            return await _copy_tree(sftp, args, max_bytes, throttle)
+        if not statmod.S_ISREG(perm):
+            raise RemoteError(f"{args.src_path} is not a regular file or a directory")
+        size = attrs.size or 0
+        if size > max_bytes:
+            raise CapExceeded(
+                f"{args.src_path} is {size} bytes, over SSH_TRANSFER_MAX_BYTES ({max_bytes})"
+            )
+        throttle.total = size
+        mode = await _copy_file(sftp, args, attrs, max_bytes, throttle)
+        throttle(size, size)
+        return CopyResult(
+            path=args.dst_path,
+            size=size,
+            mode=f"{mode:04o}",
+            entries=1,
+            skipped=0,
+            server_side=sftp.supports_remote_copy,
+        )
+
+    out = await mutate(ctx, "copy", body)
+    await throttle.finish()
+    return out
+
+
+CP = ToolSpec(
+    name="ssh_cp",
+    title="Copy on a host",
+    description=(
+        "Copy a file, or with recursive=true a directory tree, to a new path on the same "
+        "host; the data never leaves the host when it supports copy-data. A file lands "
+        "atomically (temp file, then rename) with the source's mode, or the replaced "
+        "file's; a tree is built hidden, then renamed into place, symlinks recreated as "
+        "links. Returns path, size, mode and entry counts. For two hosts use ssh_transfer."
+    ),
+    tier=Tier.LOW_ACCESS,
+    group=Group.FILE_OPS,
+    input=CopyInput,
+    output=CopyResult,
+    annotations=WRITE,
+    handler=cp,
+    long_running=True,
+    audit_bytes="size",
+)
