@@ -81,3 +81,11 @@ async def test_no_follow_keeps_the_link_itself(sftp: asyncssh.SFTPClient, tree: 
 async def test_symlink_loops_are_refused(sftp: asyncssh.SFTPClient, tree: Path) -> None:
     with pytest.raises(PathNotAllowed, match="symbolic links"):
         await canonicalize(sftp, f"{tree}/loop1", create=True)
+
+
+async def test_dangling_link_is_resolved_even_for_reads(
+    sftp: asyncssh.SFTPClient, tree: Path
+) -> None:
+    # Confinement must answer before "no such file": a link may not probe outside.
+    got = await canonicalize(sftp, f"{tree}/dangling-out", create=False)
+    assert got == "/tmp/ssh-mcp-nowhere/file"

@@ -80,3 +80,11 @@ def test_check_path() -> None:
 def test_precheck_refuses(bad: str) -> None:
     with pytest.raises(PathNotAllowed):
         precheck(bad)
+
+
+@pytest.mark.parametrize(
+    "bad", ["/a\u2215b", "/a\uff0fb", "/a\u2044b", "/a/.\u0307/b", "/a\uff0e\uff0e"]
+)
+def test_precheck_refuses_lookalike_separators(bad: str) -> None:
+    with pytest.raises(PathNotAllowed, match="looks like a path separator"):
+        precheck(bad)

@@ -14,13 +14,23 @@ from collections.abc import Sequence
 from ssh_mcp.errors import PathNotAllowed
 
 MAX_PATH = 4096
+#: Characters that render like "/" or "." (division slash, fraction slash, fullwidth
+#: solidus and full stop, one-dot leader, small full stop, big solidus).
+_LOOKALIKES = frozenset("\u2215\u2044\u29f8\uff0f\uff0e\u2024\ufe52")
 
 
 def precheck(path: str) -> None:
     """Refuse what no canonicalization should even see: NUL, control characters, overlong."""
     if len(path) > MAX_PATH:
         raise PathNotAllowed(f"path is longer than {MAX_PATH} characters")
-    for ch in path:
+    for i, ch in enumerate(path):
+        if ch in _LOOKALIKES or (
+            unicodedata.category(ch) == "Mn" and i > 0 and path[i - 1] in "./"
+        ):
+            raise PathNotAllowed(
+                f"path contains U+{ord(ch):04X}, which looks like a path separator or dot; "
+                "use plain / and ."
+            )
         if ch == "\0" or unicodedata.category(ch) in ("Cc", "Cf"):
             raise PathNotAllowed(
                 f"path contains control or format character U+{ord(ch):04X}; pass a plain path"

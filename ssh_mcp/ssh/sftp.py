@@ -104,10 +104,12 @@ async def canonicalize(
             if not create and await _lstat(sftp, full) is None:
                 raise RemoteError("no such file or directory; check the path")
             return full
-        for _ in range(MAX_LINKS):
+        for hops in range(MAX_LINKS):
             attrs = await _lstat(sftp, path)
             if attrs is None:
-                if not create:
+                # A dangling link's target is still returned, so confinement (not
+                # "no such file") answers first: a link must not reveal what exists outside.
+                if not create and hops == 0:
                     raise RemoteError("no such file or directory; check the path")
                 return await _resolve_missing(sftp, path)
             if attrs.permissions is None or not statmod.S_ISLNK(attrs.permissions):
