@@ -22,7 +22,7 @@ def sftp_error(exc: asyncssh.SFTPError, action: str) -> Exception:
     retries once on a fresh connection. That is right for reads, which all
     current callers are; a write must map it to ConnectionDropped instead.
     """
-    if isinstance(exc, asyncssh.SFTPConnectionLost):
+    if isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection):
         return StaleConnection(f"{action}: {exc.reason or 'connection lost'}")
     if isinstance(exc, asyncssh.SFTPNoSuchFile):
         return RemoteError(f"{action} failed: no such file or directory; check the path")

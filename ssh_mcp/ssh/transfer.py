@@ -5,11 +5,15 @@ Every write lands through a temp file next to its target
 allows it, given its mode, then renamed over the target with
 ``posix-rename@openssh.com`` (one ``rename(2)``), or hard-linked into place
 when it must not overwrite. A failure or a cancel removes the temp file, so
-the target is either the old file or the new one, never half of either.
+the target is either the old file or the new one, never half of either. A
+dropped connection cannot remove anything: it raises :class:`WriteInterrupted`
+naming the temp file, and :func:`after_drop` removes it over a new connection
+(or, when the host stays unreachable, returns an error that names it).
 
-Large reads and writes go through asyncssh's parallel SFTP requests (block
-size clamped to the server's ``max_write_len``). ``progress`` callbacks are
-plain functions called with ``(done, total)``; throttling is the caller's.
+Large reads go through asyncssh's parallel SFTP requests, writes through our
+own pipeline (:func:`send_blocks`); blocks are clamped to the server's
+``max_write_len``. ``progress`` callbacks are plain functions called with
+``(done, total)``; throttling is the caller's.
 """
 
 from __future__ import annotations
@@ -18,17 +22,31 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import posixpath
 import secrets
 import stat as statmod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import anyio
-
 from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.ssh._staging import (
+    DEFAULT_MODE,
+    MAX_REQUESTS,
+    Runner,
+    Stamp,
+    WriteInterrupted,
+    after_drop,
+    dropped_errors,
+    existing_mode,
+    land,
+    private_attrs,
+    send_blocks,
+    staged,
+    stamp,
+    temp_name,
+)
+from ssh_mcp.ssh.pool import StaleConnection
 from ssh_mcp.ssh.sftp import sftp_error
 
 if TYPE_CHECKING:
@@ -36,11 +54,31 @@ if TYPE_CHECKING:
 else:
     from ssh_mcp.ssh._lazy import asyncssh
 
+__all__ = [
+    "CHUNK",
+    "DEFAULT_MODE",
+    "MAX_REQUESTS",
+    "Copied",
+    "Progress",
+    "Runner",
+    "Stamp",
+    "WriteInterrupted",
+    "Written",
+    "after_drop",
+    "block_size",
+    "copy_atomic",
+    "download_atomic",
+    "existing_mode",
+    "read_all",
+    "read_chunks",
+    "stamp",
+    "temp_name",
+    "write_atomic",
+]
+
 Progress = Callable[[int, int | None], None]
-#: Bytes per read/write call; asyncssh splits each into parallel requests.
+#: Bytes per read call and per source chunk; each is sent as parallel block requests.
 CHUNK = 4 * 1024 * 1024
-MAX_REQUESTS = 64
-DEFAULT_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -53,45 +91,38 @@ class Written:
     sha256: str
 
 
-def temp_name(path: str) -> str:
-    """The hidden sibling a write goes through: ``<dir>/.<name>.ssh-mcp-<random>``."""
-    parent, name = posixpath.split(path)
-    return posixpath.join(parent, f".{name}.ssh-mcp-{secrets.token_hex(6)}")
-
-
 def block_size(sftp: asyncssh.SFTPClient) -> int:
     """The largest block the server accepts: larger ones make OpenSSH drop the session."""
     limit = int(getattr(sftp.limits, "max_write_len", 0) or 0)
     return min(limit, 256 * 1024) if limit > 0 else 32 * 1024
 
 
-async def existing_mode(sftp: asyncssh.SFTPClient, path: str) -> int | None:
-    """Permission bits of ``path``, or None when it does not exist."""
+async def _regular(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> tuple[int, int]:
+    """Size and permission bits of the regular file ``path``, refused over ``max_bytes``."""
     try:
         attrs = await sftp.stat(path)
-    except asyncssh.SFTPNoSuchFile:
-        return None
     except asyncssh.SFTPError as exc:
         raise sftp_error(exc, "stat") from None
-    if attrs.permissions is not None and statmod.S_ISDIR(attrs.permissions):
-        raise RemoteError(f"{path} is a directory; give a file path")
-    return statmod.S_IMODE(attrs.permissions or DEFAULT_MODE)
+    if attrs.permissions is not None and not statmod.S_ISREG(attrs.permissions):
+        raise RemoteError(f"{path} is not a regular file")
+    size = attrs.size or 0
+    if size > max_bytes:
+        raise CapExceeded(f"{path} is {size} bytes, over the limit of {max_bytes}")
+    return size, statmod.S_IMODE(attrs.permissions or DEFAULT_MODE)
 
 
-async def _remove_quietly(sftp: asyncssh.SFTPClient, path: str) -> None:
-    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-        await asyncio.wait_for(sftp.remove(path), 5)
-
-
-async def _chunks_of(data: bytes) -> AsyncIterator[bytes]:
+async def _chunks_of(data: bytes) -> AsyncGenerator[bytes]:
     for i in range(0, len(data), CHUNK):
         yield data[i : i + CHUNK]
 
 
-async def _local_chunks(path: str) -> AsyncIterator[bytes]:
-    with open(path, "rb") as f:  # noqa: ASYNC230 - one bounded read per chunk, in a thread
-        while chunk := await asyncio.to_thread(f.read, CHUNK):
-            yield chunk
+async def _local_chunks(path: str) -> AsyncGenerator[bytes]:
+    try:
+        with open(path, "rb") as f:  # noqa: ASYNC230 - one bounded read per chunk, in a thread
+            while chunk := await asyncio.to_thread(f.read, CHUNK):
+                yield chunk
+    except OSError as exc:
+        raise RemoteError(f"reading local file {path} failed: {exc.strerror}") from None
 
 
 async def write_atomic(
@@ -104,61 +135,56 @@ async def write_atomic(
     max_bytes: int,
     total: int | None = None,
     progress: Progress | None = None,
+    expect: Stamp | None = None,
 ) -> Written:
     """Write ``source`` (bytes, a local file path, or chunks) to ``path`` atomically.
 
     ``mode=None`` keeps the mode of the file being replaced (0644 for a new
     one). Without ``overwrite`` an existing target is an error, checked again
-    at the final hard link so a file created meanwhile is not clobbered.
+    at the final hard link so a file created meanwhile is not clobbered. With
+    ``expect``, the write is refused when the target's size or mtime changed
+    since (a read-modify-write lost to another writer). A dropped connection
+    raises :class:`WriteInterrupted`, never the retryable StaleConnection:
+    a retry would replay a half-consumed source.
     """
     old_mode = await existing_mode(sftp, path)
     if old_mode is not None and not overwrite:
         raise RemoteError(f"{path} exists; pass overwrite=true to replace it")
-    final_mode = mode if mode is not None else (old_mode or DEFAULT_MODE)
+    final_mode = mode if mode is not None else (DEFAULT_MODE if old_mode is None else old_mode)
+    owned: AsyncGenerator[bytes] | None = None  # ours to close, also on failure
+    chunks: AsyncIterator[bytes]
     if isinstance(source, bytes):
-        total, chunks = len(source), _chunks_of(source)
+        total, chunks = len(source), (owned := _chunks_of(source))
     elif isinstance(source, str):
-        total, chunks = os.path.getsize(source), _local_chunks(source)
+        total, chunks = os.path.getsize(source), (owned := _local_chunks(source))
     else:
         chunks = source
     if total is not None and total > max_bytes:
         raise CapExceeded(f"{total} bytes exceed SSH_TRANSFER_MAX_BYTES ({max_bytes})")
-    tmp = temp_name(path)
     digest, done = hashlib.sha256(), 0
-    try:
-        attrs = asyncssh.SFTPAttrs(permissions=0o600)
-        async with sftp.open(
-            tmp, "xb", attrs, block_size=block_size(sftp), max_requests=MAX_REQUESTS
-        ) as f:
-            async for chunk in chunks:
-                done += len(chunk)
-                if done > max_bytes:
-                    raise CapExceeded(
-                        f"the source passed SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
-                    )
-                digest.update(chunk)
-                await f.write(chunk)
-                if progress is not None:
-                    progress(done, total)
+
+    def take(chunk: bytes) -> None:
+        nonlocal done
+        done += len(chunk)
+        if done > max_bytes:
+            raise CapExceeded(
+                f"the source passed SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
+            )
+        digest.update(chunk)
+        if progress is not None:
+            progress(done, total)
+
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        staged(sftp, path, overwrite=overwrite) as stage,
+    ):
+        if owned is not None:
+            await stack.enter_async_context(contextlib.aclosing(owned))
+        async with sftp.open(stage.tmp, "xb", private_attrs(), block_size=0) as f:
+            await send_blocks(f, chunks, block_size(sftp), take)
             with contextlib.suppress(asyncssh.SFTPOpUnsupported):
                 await f.fsync()
-        await sftp.chmod(tmp, final_mode)
-        if overwrite:
-            await sftp.posix_rename(tmp, path)
-        else:
-            await sftp.link(tmp, path)  # fails if the target appeared meanwhile
-            await _remove_quietly(sftp, tmp)
-    except asyncssh.SFTPFailure as exc:
-        await _remove_quietly(sftp, tmp)
-        if not overwrite and await existing_mode(sftp, path) is not None:
-            raise RemoteError(f"{path} appeared while writing; nothing replaced") from None
-        raise sftp_error(exc, "write") from None
-    except asyncssh.SFTPError as exc:
-        await _remove_quietly(sftp, tmp)
-        raise sftp_error(exc, "write") from None
-    except BaseException:
-        await _remove_quietly(sftp, tmp)
-        raise
+        await land(sftp, stage, mode=final_mode, overwrite=overwrite, expect=expect)
     return Written(path, done, final_mode, digest.hexdigest())
 
 
@@ -167,12 +193,7 @@ async def read_chunks(
 ) -> AsyncIterator[bytes]:
     """Yield ``path``'s content in large chunks, refusing files over ``max_bytes``."""
     try:
-        attrs = await sftp.stat(path)
-        size = attrs.size or 0
-        if attrs.permissions is not None and not statmod.S_ISREG(attrs.permissions):
-            raise RemoteError(f"{path} is not a regular file")
-        if size > max_bytes:
-            raise CapExceeded(f"{path} is {size} bytes, over the limit of {max_bytes}")
+        size, _ = await _regular(sftp, path, max_bytes)
         async with sftp.open(
             path, "rb", block_size=block_size(sftp), max_requests=MAX_REQUESTS
         ) as f:
@@ -184,6 +205,8 @@ async def read_chunks(
                 if progress is not None:
                     progress(done, size)
                 yield chunk
+    except dropped_errors() as exc:
+        raise StaleConnection(f"read: {type(exc).__name__}: {exc}") from None
     except asyncssh.SFTPError as exc:
         raise sftp_error(exc, "read") from None
 
@@ -229,3 +252,38 @@ async def download_atomic(
             os.unlink(tmp)
         raise
     return Written(str(target), done, mode, digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What :func:`copy_atomic` produced."""
+
+    path: str
+    size: int
+    mode: int
+
+
+async def copy_atomic(
+    sftp: asyncssh.SFTPClient, src: str, dst: str, *, max_bytes: int, overwrite: bool = False
+) -> Copied:
+    """Copy the regular file ``src`` to ``dst`` on the same host, atomically, keeping its mode.
+
+    The data never leaves the host when the server offers the ``copy-data``
+    extension (OpenSSH 9.0+); otherwise it streams through here.
+    """
+    size, mode = await _regular(sftp, src, max_bytes)
+    if not sftp.supports_remote_copy:
+        chunks = read_chunks(sftp, src, max_bytes=max_bytes)
+        w = await write_atomic(
+            sftp, dst, chunks, mode=mode, overwrite=overwrite, max_bytes=max_bytes, total=size
+        )
+        return Copied(w.path, w.size, w.mode)
+    if not overwrite and await existing_mode(sftp, dst) is not None:
+        raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")
+    async with staged(sftp, dst, overwrite=overwrite) as stage:
+        async with sftp.open(src, "rb") as fin, sftp.open(stage.tmp, "xb", private_attrs()) as fout:
+            await sftp.remote_copy(fin, fout)
+            with contextlib.suppress(asyncssh.SFTPOpUnsupported):
+                await fout.fsync()
+        await land(sftp, stage, mode=mode, overwrite=overwrite, expect=None)
+    return Copied(dst, size, mode)

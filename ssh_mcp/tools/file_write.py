@@ -1,9 +1,414 @@
-"""(being written)"""
+"""Low-access tier, group ``file-ops``: atomic uploads, deploys with a backup, edits, patches.
+
+Every write goes through :func:`ssh_mcp.ssh.transfer.write_atomic`: a hidden
+temp file next to the target, fsynced, given its mode, then renamed into
+place, so the target is always the old file or the new one. Without ``mode``
+the existing mode is kept (0644 for a new file). Edits and patches read the
+file whole, up to ``EDIT_FACTOR`` times SSH_INLINE_MAX_BYTES (8 MiB by default),
+change it in memory, and are refused when the file changed in between.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
-from ssh_mcp.spec import ToolSpec
+from pydantic import Field, model_validator
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = ()
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
+from ssh_mcp.spec import (
+    HOST_DESCRIPTION,
+    Annotations,
+    LocalPath,
+    Output,
+    RemotePath,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.transfer import (
+    WriteInterrupted,
+    Written,
+    after_drop,
+    copy_atomic,
+    existing_mode,
+    read_all,
+    stamp,
+    write_atomic,
+)
+from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
+from ssh_mcp.tools._progress import Throttle
+
+if TYPE_CHECKING:
+    import asyncssh
+
+T = TypeVar("T")
+
+WRITE = Annotations(read_only=False, destructive=True, idempotent=True)
+CHANGE = Annotations(read_only=False, destructive=True, idempotent=False)
+#: Edits and patches hold the file in memory: at most this many times the inline cap.
+EDIT_FACTOR = 8
+#: Backups per second per file before deploy gives up (``.bak-<stamp>``, ``-1`` … ``-9``).
+BACKUP_SLOTS = 10
+
+NEW_PATH = (
+    "Absolute remote file path (or ~/…) to write. It may not exist yet, but its directory must; "
+    "symlinks are resolved and the result must lie inside the host's path allowlist."
+)
+TEXT_PATH = (
+    "Absolute remote path (or ~/…) of an existing UTF-8 text file inside the host's path "
+    "allowlist; symlinks are resolved and the file they point to is changed."
+)
+
+
+class _SourceInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    path: Annotated[str, RemotePath(create=True), Field(description=NEW_PATH, min_length=1)]
+    content_text: str | None = Field(
+        None,
+        description=(
+            "The new content as text, written as UTF-8. Give exactly one of content_text, "
+            "content_base64 and local_path."
+        ),
+    )
+    content_base64: str | None = Field(
+        None, description="The new content, base64-encoded: use it for binary data."
+    )
+    local_path: Annotated[
+        str | None,
+        LocalPath(),
+        Field(
+            description=(
+                "Absolute path of an existing file on the MCP server's own disk to send, for "
+                "content over SSH_INLINE_MAX_BYTES. It must resolve inside "
+                "SSH_LOCAL_TRANSFER_ROOTS (unset: refused). Streamed, with progress."
+            )
+        ),
+    ] = None
+    mode: str | None = Field(
+        None,
+        pattern=r"^0?[0-7]{3,4}$",
+        description=(
+            'Permission bits in octal, e.g. "0644" or "600". Omit to keep the mode of the file '
+            "being replaced (0644 for a new file). setuid and setgid bits are refused."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        given = [
+            n
+            for n in ("content_text", "content_base64", "local_path")
+            if getattr(self, n) is not None
+        ]
+        if len(given) != 1:
+            got = f" (got {' and '.join(given)})" if given else ""
+            raise ValueError(f"give exactly one of content_text, content_base64, local_path{got}")
+        if self.content_base64 is not None:
+            try:
+                base64.b64decode(self.content_base64, validate=True)
+            except binascii.Error:
+                raise ValueError("content_base64 is not valid base64") from None
+        if self.mode is not None and int(self.mode, 8) & 0o6000:
+            raise ValueError("mode may not set the setuid or setgid bit")
+        return self
+
+
+class UploadInput(_SourceInput):
+    overwrite: bool = Field(
+        False, description="Replace an existing file. Without it an existing path is refused."
+    )
+
+
+class DeployInput(_SourceInput):
+    pass
+
+
+class EditInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    path: Annotated[str, RemotePath(), Field(description=TEXT_PATH, min_length=1)]
+    old_string: str = Field(
+        min_length=1,
+        description=(
+            "The exact text to replace, whitespace and indentation included. Add surrounding "
+            "lines until it occurs only once, or use occurrence=all."
+        ),
+    )
+    new_string: str = Field(description="The replacement text; empty deletes old_string.")
+    occurrence: Literal["single", "all"] = Field(
+        "single",
+        description="single: old_string must occur exactly once. all: replace every occurrence.",
+    )
+
+    @model_validator(mode="after")
+    def _changes(self) -> Self:
+        if self.old_string == self.new_string:
+            raise ValueError("old_string and new_string are the same; there is nothing to change")
+        return self
+
+
+class PatchInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    path: Annotated[str, RemotePath(), Field(description=TEXT_PATH, min_length=1)]
+    unified_diff: str = Field(
+        min_length=1,
+        description=(
+            "A unified diff of this one file: optional ---/+++ lines (their names are ignored), "
+            "then hunks `@@ -start,count +start,count @@` whose lines start with ' ', '-' or '+'. "
+            "Line numbers must be those of the current file."
+        ),
+    )
+
+
+class WriteResult(Output):
+    path: str = Field(description="Canonical path written (symlinks resolved).")
+    size: int = Field(description="Bytes written.")
+    mode: str = Field(description="Resulting permission bits in octal, e.g. 0644.")
+    sha256: str = Field(description="SHA-256 of the bytes written, hex.")
+
+
+class DeployResult(WriteResult):
+    backup_path: str | None = Field(
+        description=(
+            "Where the previous file was copied, <path>.bak-<UTC yyyymmddThhmmssZ>; null when "
+            "there was no previous file."
+        )
+    )
+
+
+class EditResult(WriteResult):
+    replacements: int = Field(description="How many occurrences of old_string were replaced.")
+
+
+class PatchResult(WriteResult):
+    hunks: int = Field(description="How many hunks were applied (all of them, or none).")
+
+
+def _fields(w: Written) -> dict[str, object]:
+    return {"path": w.path, "size": w.size, "mode": f"{w.mode:04o}", "sha256": w.sha256}
+
+
+def _render(out: WriteResult) -> str:
+    extra = out.model_dump(exclude=set(WriteResult.model_fields))
+    tail = "".join(f"; {k} {'null' if v is None else v}" for k, v in extra.items())
+    return f"wrote {out.size} bytes to {out.path} (mode {out.mode}, sha256 {out.sha256}){tail}"
+
+
+async def _run_write(ctx: ToolContext, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+    """``ctx.with_connection(op)``; a dropped write's temp file is removed, or named."""
+    try:
+        return await ctx.with_connection(op)
+    except WriteInterrupted as exc:
+        raise await after_drop(ctx.with_connection, exc) from None
+
+
+def _source(ctx: ToolContext, args: _SourceInput) -> bytes | str:
+    """The content as bytes (inline, capped) or the confined local file path."""
+    if args.local_path is not None:
+        if not os.path.isfile(args.local_path):
+            raise InvalidArguments(f"local_path {args.local_path} is not a regular file")
+        if not os.access(args.local_path, os.R_OK):
+            raise InvalidArguments(f"local_path {args.local_path} is not readable by the server")
+        return args.local_path
+    if args.content_text is not None:
+        data = args.content_text.encode("utf-8")  # JSON strings cannot hold lone surrogates
+    else:
+        data = base64.b64decode(args.content_base64 or "")
+    cap = ctx.limits.inline_max_bytes
+    if len(data) > cap:
+        raise CapExceeded(
+            f"the content is {len(data)} bytes, over SSH_INLINE_MAX_BYTES ({cap}) for inline "
+            "content; save it under SSH_LOCAL_TRANSFER_ROOTS and pass local_path instead"
+        )
+    return data
+
+
+async def _backup(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> str:
+    """Copy ``path`` atomically to a fresh ``<path>.bak-<UTC stamp>[-n]``; its name."""
+    base = f"{path}.bak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    for n in range(BACKUP_SLOTS):
+        name = f"{base}-{n}" if n else base
+        if not await sftp.lexists(name):
+            return (await copy_atomic(sftp, path, name, max_bytes=max_bytes)).path
+    raise RemoteError(f"{BACKUP_SLOTS} backups of {path} exist for this second; retry in a second")
+
+
+async def _send(
+    ctx: ToolContext, args: _SourceInput, *, overwrite: bool, backup: bool
+) -> tuple[Written, str | None]:
+    """Write the source to ``args.path``, first copying an existing file aside if ``backup``."""
+    source = _source(ctx, args)
+    throttle = Throttle(ctx, f"{'deploy' if backup else 'upload'} {args.path}")
+    cap = ctx.limits.transfer_max_bytes
+
+    async def op(pc: PooledConnection) -> tuple[Written, str | None]:
+        sftp = await pc.sftp()
+        saved = None
+        if backup and await existing_mode(sftp, args.path) is not None:
+            saved = await _backup(sftp, args.path, cap)
+        mode = None if args.mode is None else int(args.mode, 8)
+        written = await write_atomic(
+            sftp,
+            args.path,
+            source,
+            mode=mode,
+            overwrite=overwrite,
+            max_bytes=cap,
+            progress=throttle,
+        )
+        return written, saved
+
+    result = await _run_write(ctx, op)
+    await throttle.finish()
+    return result
+
+
+async def upload(ctx: ToolContext, args: UploadInput) -> WriteResult:
+    written, _ = await _send(ctx, args, overwrite=args.overwrite, backup=False)
+    return WriteResult.model_validate(_fields(written))
+
+
+async def deploy(ctx: ToolContext, args: DeployInput) -> DeployResult:
+    written, saved = await _send(ctx, args, overwrite=True, backup=True)
+    return DeployResult.model_validate({**_fields(written), "backup_path": saved})
+
+
+async def _rewrite(
+    ctx: ToolContext, path: str, change: Callable[[str], tuple[str, int]]
+) -> tuple[Written, int]:
+    """Read ``path`` as text, ``change`` it, write it back keeping the mode; refused if it moved."""
+    cap = min(ctx.limits.inline_max_bytes * EDIT_FACTOR, ctx.limits.transfer_max_bytes)
+
+    async def op(pc: PooledConnection) -> tuple[Written, int]:
+        sftp = await pc.sftp()
+        before = await stamp(sftp, path)
+        try:
+            data = await read_all(sftp, path, max_bytes=cap)
+        except CapExceeded:
+            raise CapExceeded(
+                f"{path} is over the {cap}-byte limit for in-place changes ({EDIT_FACTOR} x "
+                "SSH_INLINE_MAX_BYTES); download it with ssh_sftp_download local_path, change it "
+                "there and send it back with ssh_upload"
+            ) from None
+        changed, count = change(decode_text(data, path))
+        written = await write_atomic(
+            sftp,
+            path,
+            changed.encode("utf-8"),
+            mode=None,
+            overwrite=True,
+            max_bytes=ctx.limits.transfer_max_bytes,
+            expect=before,
+        )
+        return written, count
+
+    return await _run_write(ctx, op)
+
+
+async def edit(ctx: ToolContext, args: EditInput) -> EditResult:
+    def change(text: str) -> tuple[str, int]:
+        every = args.occurrence == "all"
+        return replace_exact(text, args.old_string, args.new_string, every=every, path=args.path)
+
+    written, count = await _rewrite(ctx, args.path, change)
+    return EditResult.model_validate({**_fields(written), "replacements": count})
+
+
+async def patch(ctx: ToolContext, args: PatchInput) -> PatchResult:
+    try:
+        hunks = parse(args.unified_diff)
+    except PatchError as exc:
+        raise InvalidArguments(f"unified_diff: {exc}; {args.path} is unchanged") from None
+
+    def change(text: str) -> tuple[str, int]:
+        try:
+            return apply(text, hunks), len(hunks)
+        except PatchError as exc:
+            raise RemoteError(
+                f"{exc}; {args.path} is unchanged. Re-read the file and rebuild the diff against "
+                "its current content"
+            ) from None
+
+    written, count = await _rewrite(ctx, args.path, change)
+    return PatchResult.model_validate({**_fields(written), "hunks": count})
+
+
+def _spec(**kw: Any) -> ToolSpec[Any, Any]:
+    """A ``file-ops`` write tool: low-access tier, size in the audit, the one text rendering."""
+    return ToolSpec(
+        tier=Tier.LOW_ACCESS, group=Group.FILE_OPS, render=_render, audit_bytes="size", **kw
+    )
+
+
+TOOLS = (
+    _spec(
+        name="ssh_upload",
+        title="Upload a file",
+        description=(
+            "Write a file on the host atomically (temp file, fsync, rename): readers see the old "
+            "file or the new one, never a partial one. Give exactly one of content_text (text), "
+            "content_base64 (binary) or local_path (a file on the MCP server, for large files; "
+            "streamed with progress). An existing file is refused unless overwrite=true, and "
+            "keeps its mode unless mode is given. Returns path, size, mode and sha256. Use "
+            "ssh_deploy to keep a backup, ssh_edit or ssh_patch to change part of a text file."
+        ),
+        input=UploadInput,
+        output=WriteResult,
+        annotations=WRITE,
+        handler=upload,
+        long_running=True,
+    ),
+    _spec(
+        name="ssh_deploy",
+        title="Deploy a file with a backup",
+        description=(
+            "Replace a file atomically and keep the old one: copy the current file to "
+            "<path>.bak-<UTC yyyymmddThhmmssZ> first, then write the new content like ssh_upload "
+            "(overwrite implied; the mode is kept unless mode is given). Returns backup_path "
+            "(null when the file was new) plus path, size, mode and sha256. Roll back by "
+            "deploying the backup's content, or with ssh_mv."
+        ),
+        input=DeployInput,
+        output=DeployResult,
+        annotations=CHANGE,
+        handler=deploy,
+        long_running=True,
+    ),
+    _spec(
+        name="ssh_edit",
+        title="Edit a text file",
+        description=(
+            "Replace exact text in a UTF-8 file and write it back atomically, keeping its mode. "
+            "old_string must match exactly, whitespace included, and under occurrence=single "
+            "exactly once: otherwise nothing is written and the error gives the match count. "
+            "Returns path, size, mode, sha256 and replacements. Use ssh_patch for many changes "
+            "at once, ssh_upload for binary files or whole rewrites."
+        ),
+        input=EditInput,
+        output=EditResult,
+        annotations=CHANGE,
+        handler=edit,
+    ),
+    _spec(
+        name="ssh_patch",
+        title="Patch a text file",
+        description=(
+            "Apply a unified diff to one UTF-8 file and write it atomically, keeping its mode. "
+            "Strict: every context and removed line must match at the line numbers of its hunk "
+            "header, with no fuzz and no offset. If any hunk fails nothing is written, and the "
+            "error names the hunk and the first line that differs. Names in ---/+++ lines are "
+            "ignored: the target is path. Returns path, size, mode, sha256 and hunks. Use "
+            "ssh_edit for a single replacement."
+        ),
+        input=PatchInput,
+        output=PatchResult,
+        annotations=CHANGE,
+        handler=patch,
+    ),
+)
