@@ -27,7 +27,7 @@ import stat as statmod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.ssh._staging import (
@@ -79,6 +79,8 @@ __all__ = [
 Progress = Callable[[int, int | None], None]
 #: Bytes per read call and per source chunk; each is sent as parallel block requests.
 CHUNK = 4 * 1024 * 1024
+#: Bytes per remote read: enough blocks to keep MAX_REQUESTS requests in flight.
+READ_CHUNK = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -197,14 +199,27 @@ async def read_chunks(
         async with sftp.open(
             path, "rb", block_size=block_size(sftp), max_requests=MAX_REQUESTS
         ) as f:
+            # One chunk read ahead (at explicit offsets: the file's own offset moves
+            # only when a read ends), so the network stays busy while the caller
+            # hashes or writes the chunk before.
+            loop = asyncio.get_running_loop()
+            ahead = loop.create_task(f.read(READ_CHUNK, 0))
             done = 0
-            while chunk := cast(bytes, await f.read(CHUNK)):
-                done += len(chunk)
-                if done > max_bytes:
-                    raise CapExceeded(f"{path} grew past the limit of {max_bytes} bytes")
-                if progress is not None:
-                    progress(done, size)
-                yield chunk
+            try:
+                while chunk := cast(bytes, await ahead):
+                    done += len(chunk)
+                    ahead = loop.create_task(f.read(READ_CHUNK, done))
+                    if done > max_bytes:
+                        raise CapExceeded(f"{path} grew past the limit of {max_bytes} bytes")
+                    if progress is not None:
+                        progress(done, size)
+                    yield chunk
+            finally:
+                if not ahead.done():
+                    ahead.cancel()
+                await asyncio.wait([ahead])
+                if not ahead.cancelled():
+                    ahead.exception()  # retrieved: the loop must not log it as lost
     except dropped_errors() as exc:
         raise StaleConnection(f"read: {type(exc).__name__}: {exc}") from None
     except asyncssh.SFTPError as exc:
@@ -214,6 +229,11 @@ async def read_chunks(
 async def read_all(sftp: asyncssh.SFTPClient, path: str, *, max_bytes: int) -> bytes:
     """The whole file, refused when larger than ``max_bytes``."""
     return b"".join([c async for c in read_chunks(sftp, path, max_bytes=max_bytes)])
+
+
+def _hash_and_write(digest: hashlib._Hash, out: BinaryIO, chunk: bytes) -> None:
+    digest.update(chunk)
+    out.write(chunk)
 
 
 async def download_atomic(
@@ -235,9 +255,9 @@ async def download_atomic(
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             async for chunk in read_chunks(sftp, path, max_bytes=max_bytes, progress=progress):
-                digest.update(chunk)
                 done += len(chunk)
-                await asyncio.to_thread(out.write, chunk)
+                # hashlib releases the GIL on large buffers: hash and write off the loop.
+                await asyncio.to_thread(_hash_and_write, digest, out, chunk)
             out.flush()
             os.fsync(out.fileno())
         mode = 0o600  # downloads may hold secrets: private to the operator
