@@ -71,6 +71,7 @@ __all__ = [
     "existing_mode",
     "read_all",
     "read_chunks",
+    "regular_file",
     "stamp",
     "temp_name",
     "write_atomic",
@@ -99,8 +100,12 @@ def block_size(sftp: asyncssh.SFTPClient) -> int:
     return min(limit, 256 * 1024) if limit > 0 else 32 * 1024
 
 
-async def _regular(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> tuple[int, int]:
-    """Size and permission bits of the regular file ``path``, refused over ``max_bytes``."""
+async def regular_file(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> tuple[int, int]:
+    """Size and permission bits of the regular file ``path``, refused over ``max_bytes``.
+
+    Checked before any temp file exists, so a directory or an oversized source
+    fails without leaving anything behind.
+    """
     try:
         attrs = await sftp.stat(path)
     except asyncssh.SFTPError as exc:
@@ -109,8 +114,10 @@ async def _regular(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> tupl
         raise RemoteError(f"{path} is not a regular file")
     size = attrs.size or 0
     if size > max_bytes:
-        raise CapExceeded(f"{path} is {size} bytes, over the limit of {max_bytes}")
-    return size, statmod.S_IMODE(attrs.permissions or DEFAULT_MODE)
+        raise CapExceeded(
+            f"{path} is {size} bytes, over SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
+        )
+    return size, statmod.S_IMODE(attrs.permissions or DEFAULT_MODE) & 0o777
 
 
 async def _chunks_of(data: bytes) -> AsyncGenerator[bytes]:
@@ -195,7 +202,7 @@ async def read_chunks(
 ) -> AsyncIterator[bytes]:
     """Yield ``path``'s content in large chunks, refusing files over ``max_bytes``."""
     try:
-        size, _ = await _regular(sftp, path, max_bytes)
+        size, _ = await regular_file(sftp, path, max_bytes)
         async with sftp.open(
             path, "rb", block_size=block_size(sftp), max_requests=MAX_REQUESTS
         ) as f:
@@ -291,7 +298,7 @@ async def copy_atomic(
     The data never leaves the host when the server offers the ``copy-data``
     extension (OpenSSH 9.0+); otherwise it streams through here.
     """
-    size, mode = await _regular(sftp, src, max_bytes)
+    size, mode = await regular_file(sftp, src, max_bytes)
     if not sftp.supports_remote_copy:
         chunks = read_chunks(sftp, src, max_bytes=max_bytes)
         w = await write_atomic(

@@ -9,14 +9,12 @@ canonicalized and confined both paths on their own hosts.
 from __future__ import annotations
 
 import contextlib
-import stat as statmod
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.spec import (
     Annotations,
     HostRef,
@@ -27,13 +25,13 @@ from ssh_mcp.spec import (
     ToolSpec,
 )
 from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
-from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import (
     WriteInterrupted,
     Written,
     after_drop,
     existing_mode,
     read_chunks,
+    regular_file,
     write_atomic,
 )
 from ssh_mcp.tools._progress import Throttle
@@ -118,22 +116,6 @@ async def _source_chunks(
         raise _SourceLost(exc) from None
 
 
-async def _source_facts(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> tuple[int, int]:
-    """Size and permission bits of the source, refused early when it cannot be copied."""
-    try:
-        attrs = await sftp.stat(path)
-    except asyncssh.SFTPError as exc:
-        raise sftp_error(exc, "stat of src_path") from None
-    if attrs.permissions is not None and not statmod.S_ISREG(attrs.permissions):
-        raise RemoteError(f"{path} is not a regular file; ssh_transfer copies one file")
-    size = attrs.size or 0
-    if size > max_bytes:
-        raise CapExceeded(
-            f"{path} is {size} bytes, over SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
-        )
-    return size, statmod.S_IMODE(attrs.permissions or 0o644) & 0o777
-
-
 async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
     max_bytes = ctx.limits.transfer_max_bytes
     throttle = Throttle(ctx, "ssh_transfer")
@@ -143,7 +125,7 @@ async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
 
     async def from_source(src_pc: PooledConnection) -> Written:
         src = await src_pc.sftp()
-        size, src_mode = await _source_facts(src, args.src_path, max_bytes)
+        size, src_mode = await regular_file(src, args.src_path, max_bytes)
 
         async def to_destination(dst_pc: PooledConnection) -> Written:
             dst = await dst_pc.sftp()
