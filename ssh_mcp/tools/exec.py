@@ -16,6 +16,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
 
 
@@ -45,21 +46,32 @@ class ExecRunInput(StrictInput):
 
 
 class ExecResult(Output):
-    stdout: str = Field(description="Standard output (UTF-8, invalid bytes replaced).")
-    stderr: str = Field(description="Standard error (UTF-8, invalid bytes replaced).")
+    stdout: str = Field(
+        description="Standard output (UTF-8, invalid bytes replaced, terminal escapes removed)."
+    )
+    stderr: str = Field(
+        description="Standard error (UTF-8, invalid bytes replaced, terminal escapes removed)."
+    )
     exit_code: int | None = Field(description="Exit status; null when killed by a signal.")
     signal: str | None = Field(description="Signal name that ended the process, if any.")
     timed_out: bool = Field(description="True when the timeout stopped the command.")
     stdout_truncated: bool = Field(description="True when stdout exceeded SSH_STDOUT_CAP_BYTES.")
     stderr_truncated: bool = Field(description="True when stderr exceeded SSH_STDERR_CAP_BYTES.")
     duration_ms: int = Field(description="Wall time of the command in milliseconds.")
+    output_warnings: list[str] = Field(
+        description="What was removed from the output, and what it contains that could "
+        "mislead a reader (bidi controls, zero-width characters, chat-protocol markers)."
+    )
 
 
 async def exec_run(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
     result = await ctx.run(args.command, timeout=args.timeout or ctx.command_timeout)
+    stdout, out_warnings = clean(decode(result.stdout), "stdout")
+    stderr, err_warnings = clean(decode(result.stderr), "stderr")
     return ExecResult(
-        stdout=decode(result.stdout),
-        stderr=decode(result.stderr),
+        stdout=stdout,
+        stderr=stderr,
+        output_warnings=out_warnings + err_warnings,
         exit_code=result.exit_code,
         signal=result.signal,
         timed_out=result.timed_out,
@@ -82,6 +94,7 @@ def render_exec(out: ExecResult) -> str:
         parts.append(out.stdout.rstrip("\n"))
     if out.stderr:
         parts.append("[stderr]\n" + out.stderr.rstrip("\n"))
+    parts += [f"[warning] {w}" for w in out.output_warnings]
     return "\n".join(parts)
 
 
