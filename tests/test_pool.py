@@ -201,7 +201,7 @@ async def test_huge_output_stays_within_the_cap(settings_for: Callable[..., Sett
     cap = settings.ssh_stdout_cap_bytes
     async with serve(settings) as (client, app):
         started = time.monotonic()
-        r = await exec_call(client, "target", "head -c 50000000 /dev/zero")
+        r = await exec_call(client, "target", "yes | head -c 50000000")
         elapsed = time.monotonic() - started
         sc = r.structured_content
         assert sc is not None and not r.is_error, text(r)
