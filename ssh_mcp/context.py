@@ -90,6 +90,7 @@ class CallContext:
         *,
         timeout: float | None = None,
         stdin: bytes | None = None,
+        on_output: Callable[[str, bytes], None] | None = None,
     ) -> ProcessResult:
         text = command if isinstance(command, str) else shlex.join(command)
         s = self._app.settings
@@ -102,6 +103,7 @@ class CallContext:
                 stdout_cap=s.ssh_stdout_cap_bytes,
                 stderr_cap=s.ssh_stderr_cap_bytes,
                 stdin=stdin,
+                on_chunk=on_output,
             ),
         )
 

@@ -201,8 +201,12 @@ class ToolContext(Protocol):
         *,
         timeout: float | None = None,
         stdin: bytes | None = None,
+        on_output: Callable[[str, bytes], None] | None = None,
     ) -> ProcessResult:
-        """Run on the host; a sequence is an argv joined with ``shlex.join``."""
+        """Run on the host; a sequence is an argv joined with ``shlex.join``.
+
+        ``on_output(stream, chunk)`` sees every chunk as it arrives, before caps.
+        """
         ...
 
     async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:

@@ -10,7 +10,16 @@ from typing import Any
 
 from ssh_mcp.spec import ToolSpec
 from ssh_mcp.tools import exec as _exec
-from ssh_mcp.tools import file_ops, file_write, host, local, sftp_files, sftp_read, transfer
+from ssh_mcp.tools import (
+    exec_more,
+    file_ops,
+    file_write,
+    host,
+    local,
+    sftp_files,
+    sftp_read,
+    transfer,
+)
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
@@ -21,4 +30,5 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *file_ops.TOOLS,
     *transfer.TOOLS,
     *_exec.TOOLS,
+    *exec_more.TOOLS,
 )

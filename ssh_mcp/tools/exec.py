@@ -16,6 +16,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
 
@@ -64,8 +65,8 @@ class ExecResult(Output):
     )
 
 
-async def exec_run(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
-    result = await ctx.run(args.command, timeout=args.timeout or ctx.command_timeout)
+def exec_result(result: ProcessResult) -> ExecResult:
+    """The model-facing result of one process: decoded, cleaned, flagged."""
     stdout, out_warnings = clean(decode(result.stdout), "stdout")
     stderr, err_warnings = clean(decode(result.stderr), "stderr")
     return ExecResult(
@@ -79,6 +80,10 @@ async def exec_run(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
         stderr_truncated=result.stderr.truncated,
         duration_ms=result.duration_ms,
     )
+
+
+async def exec_run(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
+    return exec_result(await ctx.run(args.command, timeout=args.timeout or ctx.command_timeout))
 
 
 def render_exec(out: ExecResult) -> str:
