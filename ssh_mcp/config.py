@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     ssh_delete_folder_max_entries: int = Field(
         10_000, gt=0, description="Most entries ssh_delete_folder removes in one call."
     )
+    ssh_broadcast_concurrency: int = Field(
+        10, ge=1, le=256, description="Hosts ssh_broadcast runs on at once."
+    )
     ssh_audit_log: Path = Field(
         default_factory=_default_audit_log,
         description="Audit JSON-lines file. Default `$XDG_STATE_HOME/ssh-mcp/audit.jsonl`.",

@@ -16,7 +16,7 @@ from typing import TypeVar
 from ssh_mcp.app import App, summary
 from ssh_mcp.inventory import HostConfig
 from ssh_mcp.policy import hosts as host_policy
-from ssh_mcp.spec import HostSummary, Limits, ServerFacts
+from ssh_mcp.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
 from ssh_mcp.ssh.process import ProcessResult, run_process
@@ -42,14 +42,24 @@ class CallContext:
         targets: Mapping[str, Target],
         progress: ProgressFn,
         field: str = "host",
+        denials: Mapping[str, str] | None = None,
     ) -> None:
         self._app, self._targets, self._progress = app, targets, progress
         self._field = field if field in targets else next(iter(targets), field)
+        self._denials = denials or {}
 
     def on(self, field: str) -> CallContext:
         if field not in self._targets:
             raise RuntimeError(f"this tool declared no host field {field!r}")
-        return CallContext(self._app, self._targets, self._progress, field)
+        return CallContext(self._app, self._targets, self._progress, field, self._denials)
+
+    def fanout(self, field: str) -> list[tuple[str, ToolContext | str]]:
+        prefix = f"{field}:"
+        return [
+            (key[len(prefix) :], self._denials.get(key) or self.on(key))
+            for key in self._targets
+            if key.startswith(prefix)
+        ]
 
     def restricted_paths(self) -> tuple[str, ...]:
         target = self._targets.get(self._field)
@@ -76,6 +86,7 @@ class CallContext:
             transfer_max_bytes=s.ssh_transfer_max_bytes,
             delete_folder_max_entries=s.ssh_delete_folder_max_entries,
             local_transfer=bool(s.ssh_local_transfer_roots),
+            broadcast_concurrency=s.ssh_broadcast_concurrency,
         )
 
     def _target(self) -> ConnectSpec:

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ValidationError
 from ssh_mcp.app import App
 from ssh_mcp.context import CallContext, ProgressFn, Target
 from ssh_mcp.errors import (
+    CommandNotAllowed,
+    HostNotAllowed,
     InvalidArguments,
     OperationTimeout,
     SSHMCPError,
@@ -31,7 +33,7 @@ from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import check_command
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_path, check_tree, precheck
-from ssh_mcp.spec import CommandText, LocalPath, RemotePath, ToolSpec
+from ssh_mcp.spec import CommandText, HostSet, LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import STOP_GRACE
 from ssh_mcp.ssh.sftp import canonicalize
@@ -110,6 +112,22 @@ def _resolve_hosts(
 ) -> dict[str, Target]:
     """Step 3: every host field to a Target; the first names the audit's host."""
     targets: dict[str, Target] = {}
+    for name in spec.marked_fields(HostSet):
+        marker = spec.field_marker(name, HostSet)
+        names: list[str] | None = getattr(args, name)
+        group: str | None = getattr(args, marker.group) if marker else None
+        if not names:
+            if group not in app.inventory.groups:
+                raise HostNotAllowed(
+                    f"unknown group {str(group)[:64]!r}; groups are defined in hosts.toml [groups]"
+                )
+            names = list(app.inventory.groups[group])
+        aliases = []
+        for wanted in dict.fromkeys(names):
+            host = host_policy.resolve_host(wanted, app.inventory, app.settings)
+            targets[f"{name}:{host.alias}"] = Target(host, app.connect_spec(host))
+            aliases.append(host.alias)
+        rec.extra[name] = ",".join(aliases)
     for i, name in enumerate(spec.host_fields):
         requested: str = getattr(args, name)
         # Kept when resolution fails, so denials show what was asked.
@@ -156,22 +174,30 @@ async def _confine_paths(
 
 async def _apply_policy(
     app: App, spec: ToolSpec[Any, Any], args: BaseModel, rec: _Record
-) -> tuple[BaseModel, dict[str, Target]]:
+) -> tuple[BaseModel, dict[str, Target], dict[str, str]]:
     """Steps 3-5: resolve hosts, confine path fields, check command fields."""
     targets = _resolve_hosts(app, spec, args, rec)
     updates = await _confine_paths(app, spec, args, targets, rec)
+    denials: dict[str, str] = {}
     for name in spec.marked_fields(CommandText):
         command: str = getattr(args, name)
         rec.command_hash = app.audit.digest(command)
-        host = targets["host"].host
-        check_command(
-            command,
-            host_policy.command_allowlist(host, app.settings),
-            app.settings.allow_any_command,
-        )
+        for key, target in targets.items():
+            try:
+                check_command(
+                    command,
+                    host_policy.command_allowlist(target.host, app.settings),
+                    app.settings.allow_any_command,
+                )
+            except CommandNotAllowed as exc:
+                if ":" not in key:  # a single host: the call is denied
+                    raise
+                denials[key] = str(exc)  # one host of a fan-out: that host is skipped
+        if denials and len(denials) == len(targets):
+            raise CommandNotAllowed(f"on every host: {next(iter(denials.values()))}")
     if updates:
         args = args.model_copy(update=updates)
-    return args, targets
+    return args, targets, denials
 
 
 async def dispatch(
@@ -195,8 +221,8 @@ async def dispatch(
             args = spec.input.model_validate(dict(arguments or {}))
         except ValidationError as exc:
             raise InvalidArguments(_validation_message(name, exc)) from None
-        args, targets = await _apply_policy(app, spec, args, rec)
-        ctx = CallContext(app, targets, progress)
+        args, targets, denials = await _apply_policy(app, spec, args, rec)
+        ctx = CallContext(app, targets, progress, denials=denials)
         budget = _deadline(app, spec, targets, args)
         try:
             async with asyncio.timeout(budget):

@@ -98,6 +98,9 @@ class HostsFile(BaseModel):
 
     defaults: DefaultsTable = Field(default_factory=DefaultsTable)
     hosts: dict[str, HostTable] = Field(default_factory=dict)
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="Named lists of aliases, for ssh_broadcast."
+    )
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def _find_literal_secret(data: object, where: str = "") -> str | None:
         return None
     for key, value in data.items():
         path = f"{where}.{key}" if where else key
-        if where != "hosts" and key in _LITERAL_SECRET_KEYS:
+        if where not in ("hosts", "groups") and key in _LITERAL_SECRET_KEYS:
             return path
         found = _find_literal_secret(value, path)
         if found:
@@ -165,6 +168,7 @@ class Inventory:
     hosts: dict[str, HostConfig] = field(default_factory=dict)
     defaults: DefaultsTable = field(default_factory=DefaultsTable)
     source: str = "(none)"
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def adhoc(self, hostname: str) -> HostConfig:
         """A host admitted by SSH_HOSTS_ALLOWLIST alone, with the file's defaults."""
@@ -204,7 +208,12 @@ def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
             raise ConfigError(f"{source}: key hosts.{host.alias}.auth.password_cmd: required")
         if method == "key" and not host.auth.key:
             raise ConfigError(f"{source}: key hosts.{host.alias}.auth.key: required")
-    return Inventory(hosts=hosts, defaults=parsed.defaults, source=source)
+    for name, members in parsed.groups.items():
+        unknown = [m for m in members if m not in hosts]
+        if unknown:
+            raise ConfigError(f"{source}: key groups.{name}: unknown alias {unknown[0]!r}")
+    groups = {name: tuple(members) for name, members in parsed.groups.items()}
+    return Inventory(hosts=hosts, defaults=parsed.defaults, source=source, groups=groups)
 
 
 def _jump_chains(

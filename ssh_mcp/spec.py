@@ -32,6 +32,19 @@ class HostRef:
 
 
 @dataclass(frozen=True)
+class HostSet:
+    """Marks a ``list[str] | None`` field of hosts to fan out to.
+
+    When it is empty, the hosts.toml group named by field ``group`` is used.
+    Every host is resolved before anything runs (one unknown host denies the
+    call); the command policy is applied per host, and a host it refuses gets
+    an error entry instead of running.
+    """
+
+    group: str = "group"
+
+
+@dataclass(frozen=True)
 class RemotePath:
     """Marks a remote path field: dispatch canonicalizes it on the host and confines it.
 
@@ -119,7 +132,7 @@ class ToolSpec(Generic[In, Out]):
 
     @property
     def targets_host(self) -> bool:
-        return bool(self.host_fields)
+        return bool(self.host_fields or self.marked_fields(HostSet))
 
     def field_marker(self, name: str, kind: type[T]) -> T | None:
         for meta in self.input.model_fields[name].metadata:
@@ -157,6 +170,7 @@ class Limits:
     transfer_max_bytes: int
     delete_folder_max_entries: int
     local_transfer: bool
+    broadcast_concurrency: int
 
 
 @dataclass(frozen=True)
@@ -189,6 +203,10 @@ class ToolContext(Protocol):
 
     def restricted_paths(self) -> tuple[str, ...]:
         """The host's restricted zones, for tools that walk a tree and must prune them."""
+        ...
+
+    def fanout(self, field: str) -> list[tuple[str, ToolContext | str]]:
+        """Per host of HostSet field ``field``: its alias and a bound context, or why not."""
         ...
 
     def on(self, field: str) -> ToolContext:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ssh_mcp.spec import ToolSpec
-from ssh_mcp.tools import exec as _exec
 from ssh_mcp.tools import (
+    broadcast,
     exec_more,
     file_ops,
     file_write,
@@ -20,6 +20,7 @@ from ssh_mcp.tools import (
     sftp_read,
     transfer,
 )
+from ssh_mcp.tools import exec as _exec
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
@@ -31,4 +32,5 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *transfer.TOOLS,
     *_exec.TOOLS,
     *exec_more.TOOLS,
+    *broadcast.TOOLS,
 )

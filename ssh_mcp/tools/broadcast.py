@@ -1,0 +1,123 @@
+"""Dangerous tier, group ``exec``: one command on many hosts at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import SSHMCPError
+from ssh_mcp.spec import (
+    Annotations,
+    CommandText,
+    HostSet,
+    Output,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.tools.exec import ExecResult, exec_result
+
+
+class BroadcastInput(StrictInput):
+    command: Annotated[
+        str,
+        CommandText(),
+        Field(
+            description="Shell command line to run on every host; each host's command "
+            "allowlist applies to it separately.",
+            min_length=1,
+            max_length=65536,
+        ),
+    ]
+    hosts: Annotated[
+        list[str] | None,
+        HostSet(),
+        Field(
+            description="Aliases or allowlisted hostnames. Give this or `group`, not both.",
+            min_length=1,
+            max_length=500,
+        ),
+    ] = None
+    group: str | None = Field(
+        None, description="A group from hosts.toml [groups]. Give this or `hosts`, not both."
+    )
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Seconds each host's command may run. Default SSH_COMMAND_TIMEOUT.",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BroadcastInput:
+        if (self.hosts is None) == (self.group is None):
+            raise ValueError("give exactly one of hosts or group")
+        return self
+
+
+class HostError(Output):
+    error: str = Field(description="Why this host did not run the command (one line).")
+
+
+class BroadcastResult(Output):
+    results: dict[str, ExecResult | HostError] = Field(
+        description="Per host alias: the ssh_exec_run fields, or an error."
+    )
+    ok: int = Field(description="Hosts where the command ran (any exit code).")
+    failed: int = Field(description="Hosts that could not run it.")
+
+
+async def broadcast(ctx: ToolContext, args: BroadcastInput) -> BroadcastResult:
+    gate = asyncio.Semaphore(ctx.limits.broadcast_concurrency)
+    timeout = args.timeout or ctx.command_timeout
+
+    async def one(target: ToolContext | str) -> ExecResult | HostError:
+        if isinstance(target, str):
+            return HostError(error=target)
+        async with gate:
+            try:
+                return exec_result(await target.run(args.command, timeout=timeout))
+            except SSHMCPError as exc:
+                return HostError(error=" ".join(str(exc).split()))
+
+    hosts = ctx.fanout("hosts")
+    outcomes = await asyncio.gather(*(one(t) for _, t in hosts))
+    results = {alias: out for (alias, _), out in zip(hosts, outcomes, strict=True)}
+    failed = sum(isinstance(r, HostError) for r in results.values())
+    return BroadcastResult(results=results, ok=len(results) - failed, failed=failed)
+
+
+def render_broadcast(out: BroadcastResult) -> str:
+    lines = [f"[{out.ok} ran, {out.failed} failed]"]
+    for alias, r in out.results.items():
+        if isinstance(r, HostError):
+            lines.append(f"{alias}: error: {r.error}")
+        else:
+            status = "timed out" if r.timed_out else f"exit {r.exit_code}"
+            first = r.stdout.strip().splitlines()[:1]
+            lines.append(f"{alias}: {status}" + (f": {first[0][:200]}" if first else ""))
+    return "\n".join(lines)
+
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_broadcast",
+        title="Run a command on many hosts",
+        description=(
+            "Run one shell command on several hosts at once (up to SSH_BROADCAST_CONCURRENCY "
+            "in parallel) and return results keyed by alias: the ssh_exec_run fields, or an "
+            "error for a host that was unreachable or whose allowlist refused the command. "
+            "An unknown host or group fails the whole call before anything runs."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=BroadcastInput,
+        output=BroadcastResult,
+        annotations=Annotations(read_only=False, destructive=True, idempotent=False),
+        handler=broadcast,
+        render=render_broadcast,
+    ),
+)
