@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -192,3 +193,20 @@ async def open_stdio(
     params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(tmp))
     client = await stack.enter_async_context(Client(stdio_client(params), read_timeout_seconds=60))
     return client, child_pid(marker)
+
+
+def print_table(head: list[str], rows: list[list[str]]) -> None:
+    """Columns padded to their widest cell, a rule under the header."""
+    cells = [head, *rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+    for i, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def openssh_version() -> str:
+    with contextlib.suppress(OSError):
+        res = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)
+        return res.stderr.strip().split(",")[0]
+    return "no OpenSSH client"

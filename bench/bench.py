@@ -48,6 +48,8 @@ from _common import (
     open_inprocess,
     open_raw,
     open_stdio,
+    openssh_version,
+    print_table,
     rss_mib,
     write_config,
 )
@@ -182,23 +184,6 @@ def cold_starts(env: dict[str, str], tmp: Path, runs: int = 5) -> tuple[Series, 
 # -- report -------------------------------------------------------------------------------
 
 
-def print_table(rows: list[Row]) -> None:
-    head = ["figure", "value", "CPU ms/call", "baseline", "ratio", "target", ""]
-    cells = [head, *(r.cells() for r in rows)]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    for i, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def openssh_version() -> str:
-    with contextlib.suppress(OSError):
-        res = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)
-        return res.stderr.strip().split(",")[0]
-    return "no OpenSSH client"
-
-
 async def run(n: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ssh-mcp-bench-")).resolve()
     try:
@@ -282,7 +267,8 @@ async def run(n: int) -> None:
             f"bare SDK {rss_bare:.1f} MiB", ratio(rss_ours, rss_bare), 1.2),
     ]  # fmt: skip
     print()
-    print_table(rows)
+    head = ["figure", "value", "CPU ms/call", "baseline", "ratio", "target", ""]
+    print_table(head, [r.cells() for r in rows])
     print(
         "CPU ms/call: this process, + the stdio server's; sshd's is not counted. ratio: value "
         "/ baseline;\ntarget: the issue's (PASS/MISS). Series ran interleaved, so load swings "

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
-from _common import ALIAS, BenchError, write_config
+from _common import ALIAS, BenchError, openssh_version, print_table, write_config
 from mcp import Client
 
 from ssh_mcp.app import App, build_app
@@ -299,23 +299,6 @@ async def bench_size(
     return rows
 
 
-def print_table(rows: list[list[str]]) -> None:
-    head = ["transfer", "ssh-mcp", "MB/s", "baseline", "MB/s", "ratio", "target", ""]
-    cells = [head, *rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    for i, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def openssh_version() -> str:
-    with contextlib.suppress(OSError):
-        res = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)
-        return res.stderr.strip().split(",")[0]
-    return "no OpenSSH client"
-
-
 async def run(sizes: list[int], reps: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ssh-mcp-bench-")).resolve()
     try:
@@ -355,7 +338,7 @@ async def run(sizes: list[int], reps: int) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print_table(rows)
+    print_table(["transfer", "ssh-mcp", "MB/s", "baseline", "MB/s", "ratio", "target", ""], rows)
     print(
         'ratio: ssh-mcp MB/s / baseline MB/s. "MCP": the tool through an in-process MCP '
         'client; "direct": the\nssh.transfer function the tool is built on, over the pool '
