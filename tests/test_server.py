@@ -17,7 +17,7 @@ import anyio
 import pytest
 from harness import Target, assert_audit, hosts_toml, serve, text
 from mcp import Client, StdioServerParameters
-from sshd import Sshd, descendant_pids
+from sshd import Sshd, TestUser, descendant_pids, remote_pids, wait_gone
 
 from ssh_mcp.config import Settings
 
@@ -219,3 +219,42 @@ def test_bad_hosts_file_fails_at_startup_naming_file_and_key(tmp_path: Path) -> 
     assert proc.returncode == 2
     assert f"{hosts}: key hosts.web.prot" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("how", ["eof", "sigterm"])
+def test_shutdown_stops_running_exec(
+    settings_for: Callable[..., Settings], test_user: TestUser, how: str
+) -> None:
+    marker = f"sleep 308.{len(how)}"
+    env = _env(settings_for(allow_dangerous_tools=True, allow_any_command=True))
+    env |= {"ALLOW_DANGEROUS_TOOLS": "true", "ALLOW_ANY_COMMAND": "true"}
+    raw = RawStdio(env)
+    try:
+        raw.initialize()
+        raw.send(
+            "tools/call",
+            {"name": "ssh_exec_run", "arguments": {"host": "target", "command": marker}},
+        )
+        assert anyio.run(_appears, test_user.name, marker)
+        if how == "eof":
+            assert raw.proc.stdin
+            raw.proc.stdin.close()
+        else:
+            raw.proc.send_signal(signal.SIGTERM)
+        assert raw.proc.wait(timeout=15) == 0
+        assert wait_gone(test_user.name, marker), remote_pids(test_user.name, marker)
+    finally:
+        if raw.proc.poll() is None:
+            raw.proc.kill()
+            raw.proc.wait()
+        for pipe in (raw.proc.stdin, raw.proc.stdout, raw.proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+async def _appears(user: str, pattern: str) -> bool:
+    for _ in range(500):
+        if remote_pids(user, pattern):
+            return True
+        await anyio.sleep(0.01)
+    return False
