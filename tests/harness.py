@@ -111,3 +111,14 @@ async def gone(user: str, pattern: str, timeout: float = 5.0) -> bool:
     from sshd import wait_gone
 
     return await anyio.to_thread.run_sync(wait_gone, user, pattern, timeout)
+
+
+async def wait_for_audit(app: App, count: int) -> dict[str, Any]:
+    """Audit line ``count`` (1-based), waiting for a cancelled call the server finishes late."""
+    import anyio
+
+    for _ in range(1500):
+        if len(lines := audit_lines(app)) >= count:
+            return lines[count - 1]
+        await anyio.sleep(0.02)
+    raise AssertionError(f"no audit line {count} after 30 s")

@@ -13,7 +13,15 @@ from typing import Any
 
 import anyio
 import pytest
-from harness import Target, assert_audit, audit_lines, hosts_toml, make_settings, serve, text
+from harness import (
+    Target,
+    assert_audit,
+    hosts_toml,
+    make_settings,
+    serve,
+    text,
+    wait_for_audit,
+)
 from mcp import Client
 from mcp.types import CallToolResult
 from sshd import Sshd, TestKeys, TestUser
@@ -520,14 +528,6 @@ async def test_unreachable_host_names_the_temp_file(
     assert path.read_bytes() == b"original"
 
 
-async def _wait_for_audit(app: Any, count: int) -> dict[str, Any]:
-    for _ in range(1500):  # the server finishes the cancelled call on its own time
-        if len(lines := audit_lines(app)) >= count:
-            return lines[count - 1]
-        await anyio.sleep(0.02)
-    raise AssertionError(f"no audit line {count} after 30 s")
-
-
 async def test_cancel_mid_upload_removes_the_temp_file(
     settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser, roots: Path
 ) -> None:
@@ -550,7 +550,7 @@ async def test_cancel_mid_upload_removes_the_temp_file(
                 progress_callback=cancel_on_progress,
             )
         assert scope.cancelled_caught
-        line = await _wait_for_audit(app, 1)
+        line = await wait_for_audit(app, 1)
         assert line["tool"] == "ssh_upload" and line["error"] == "Cancelled"
         assert path.read_bytes() == b"original" and _temps(work_dir) == []
         r = await _call(client, "ssh_edit", path=str(path), old_string="orig", new_string="new")

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from harness import assert_audit, audit_lines, serve, text
+from harness import assert_audit, serve, text, wait_for_audit
 from sshd import TestUser
 
-from ssh_mcp.app import App
 from ssh_mcp.config import Settings
 
 pytestmark = pytest.mark.anyio
@@ -324,14 +323,6 @@ async def test_large_download_reports_throttled_progress(
     assert (roots / "twenty").stat().st_size == size
 
 
-async def _wait_for_audit(app: App, count: int) -> dict[str, object]:
-    for _ in range(1500):  # the server finishes the cancelled call on its own time
-        if len(lines := audit_lines(app)) >= count:
-            return lines[count - 1]
-        await anyio.sleep(0.02)
-    raise AssertionError(f"no audit line {count} after 30 s")
-
-
 async def test_cancel_removes_the_local_temp_file(
     settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser, roots: Path
 ) -> None:
@@ -352,7 +343,7 @@ async def test_cancel_removes_the_local_temp_file(
                 progress_callback=cancel_on_progress,
             )
         assert scope.cancelled_caught
-        line = await _wait_for_audit(app, 1)
+        line = await wait_for_audit(app, 1)
         assert line["tool"] == "ssh_sftp_download" and line["error"] == "Cancelled"
         assert not dest.exists() and _temps(roots) == []
         # The pooled connection still serves the next call.
