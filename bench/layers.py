@@ -25,8 +25,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import asyncssh
-from _common import ECHO, BenchError, check, write_config
+from _common import ECHO, BenchError, check, open_raw, write_config
 from mcp import Client
 
 from ssh_mcp.app import build_app
@@ -66,25 +65,12 @@ async def run(n: int) -> None:
         try:
             settings, _ = write_config(tmp, sandbox)
             async with AsyncExitStack() as stack:
-                conn = await stack.enter_async_context(
-                    asyncssh.connect(
-                        sandbox.host,
-                        sandbox.port,
-                        username=sandbox.user,
-                        client_keys=[str(sandbox.client_key)],
-                        known_hosts=asyncssh.import_known_hosts(sandbox.known_hosts_line + "\n"),
-                        config=None,
-                    )
-                )
+                raw = await open_raw(stack, sandbox)
                 app = build_app(settings)
                 stack.push_async_callback(app.aclose)
                 spec = app.connect_spec(app.inventory.hosts["bench"])
                 mcp = await stack.enter_async_context(Client(build_server(app)))
                 legacy = await stack.enter_async_context(Client(build_server(app), mode="legacy"))
-
-                async def raw() -> None:
-                    if (await conn.run("echo hi")).stdout != "hi\n":
-                        raise BenchError("raw asyncssh: unexpected output")
 
                 async def op(pc: PooledConnection) -> ProcessResult:
                     return await run_process(
