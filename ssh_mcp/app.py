@@ -7,6 +7,7 @@ the network: connections open lazily on a tool's first call.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from ssh_mcp import __version__
 from ssh_mcp.config import Settings, load_settings
 from ssh_mcp.inventory import HostConfig, Inventory, load_hosts
 from ssh_mcp.policy.audit import AuditLog
+from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
@@ -31,6 +33,10 @@ class App:
     audit: AuditLog
     known_hosts: KnownHosts
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
+    #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
+    deny: DenyPatterns = field(default_factory=DenyPatterns.build)
+    #: Binds a 2026-07-28 confirmation round trip to its call; new on every start.
+    confirm_key: bytes = field(default_factory=lambda: os.urandom(32))
     _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -122,4 +128,5 @@ def build_app(
         audit=AuditLog(settings.ssh_audit_log.expanduser(), key),
         known_hosts=known_hosts,
         tools=tools,
+        deny=DenyPatterns.build(settings.ssh_confirm_patterns),
     )

@@ -131,6 +131,31 @@ class Settings(BaseSettings):
     ssh_broadcast_concurrency: int = Field(
         10, ge=1, le=256, description="Hosts ssh_broadcast runs on at once."
     )
+    ssh_confirm_patterns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Regexes added to the default deny set (a JSON array, or one per line).",
+    )
+    allow_unconfirmed: bool = Field(
+        False, description="Run deny-pattern commands when the client cannot ask a human."
+    )
+    ssh_confirm_timeout: float = Field(
+        600.0, gt=0, description="Seconds to wait for a human's answer before refusing."
+    )
+    ssh_job_ttl: float = Field(
+        3600.0, gt=0, description="Seconds a finished background job is kept, then removed."
+    )
+    ssh_job_max_output_bytes: int = Field(
+        1_048_576,
+        ge=4096,
+        description="Bytes of stdout, and of stderr, each background job keeps (a ring).",
+    )
+    ssh_job_max_running: int = Field(
+        32, ge=1, description="Background jobs that may run at once; more are refused."
+    )
+    ssh_job_table: Path = Field(
+        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "jobs.json",
+        description="Where the server remembers its jobs, to reattach them after a restart.",
+    )
     ssh_audit_log: Path = Field(
         default_factory=_default_audit_log,
         description="Audit JSON-lines file. Default `$XDG_STATE_HOME/ssh-mcp/audit.jsonl`.",
@@ -152,6 +177,17 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("ssh_confirm_patterns", mode="before")
+    @classmethod
+    def _patterns(cls, value: object) -> object:
+        # Regexes contain commas, so these split on newlines, not commas.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [line.strip() for line in text.splitlines() if line.strip()]
+        return value
 
     @field_validator("ssh_enabled_groups")
     @classmethod

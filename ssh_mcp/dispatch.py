@@ -1,8 +1,9 @@
 """The one path from a tool call to a handler.
 
 Every call, in this order: visibility (tier and group), validation, host
-resolution, path policy, command policy, the handler under a deadline, error
-mapping, and exactly one audit record, denials included. Nothing else calls a
+resolution, path policy, command policy, human confirmation for deny-pattern
+commands, the handler under a deadline, error mapping, and exactly one audit
+record, denials included. Nothing else calls a
 handler, so no tool can skip a step.
 """
 
@@ -12,9 +13,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
@@ -25,12 +26,14 @@ from ssh_mcp.errors import (
     CommandNotAllowed,
     HostNotAllowed,
     InvalidArguments,
+    NotConfirmed,
     OperationTimeout,
     SSHMCPError,
     ToolNotAvailable,
 )
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import check_command
+from ssh_mcp.policy.confirm import confirm_message, confirm_state
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_path, check_tree, precheck
 from ssh_mcp.spec import CommandText, HostSet, LocalPath, RemotePath, ToolSpec
@@ -42,6 +45,20 @@ log = logging.getLogger("ssh_mcp")
 T = TypeVar("T")
 
 
+Decision = Literal["confirmed", "declined", "cancelled", "unsupported", "requested"]
+
+
+#: ``confirm(message, state)`` asks a human, through the MCP client, whether a
+#: deny-pattern command may run. It returns the human's decision; ``unsupported``
+#: when the client cannot ask; ``requested`` when the answer will come in a retried
+#: call (2026-07-28), which must carry ``state`` back for the answer to count.
+Confirmer = Callable[[str, str], Awaitable[Decision]]
+
+
+async def _cannot_ask(message: str, state: str) -> Decision:
+    return "unsupported"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the MCP layer turns into a CallToolResult."""
@@ -49,6 +66,14 @@ class Outcome:
     ok: bool
     text: str
     structured: dict[str, Any] | None = None
+    #: (message, state) when a human must confirm first and the client asks on retry.
+    input_required: tuple[str, str] | None = None
+
+
+class _InputRequired(Exception):
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.message, self.state = message, state
 
 
 @dataclass
@@ -200,11 +225,59 @@ async def _apply_policy(
     return args, targets, denials
 
 
+_REFUSALS = {
+    "declined": "a human declined to run this command ({label}); do not retry it unchanged",
+    "cancelled": "the confirmation was cancelled, so the command did not run ({label})",
+    "timeout": "no human answered the confirmation in time, so the command did not run ({label})",
+    "unsupported": (
+        "this command matches a deny pattern ({label}) and needs a human's confirmation, "
+        "but this MCP client cannot ask (no elicitation support); ask the operator to run "
+        "it, or to set ALLOW_UNCONFIRMED=true"
+    ),
+}
+
+
+async def _confirm(
+    app: App,
+    spec: ToolSpec[Any, Any],
+    args: BaseModel,
+    targets: Mapping[str, Target],
+    rec: _Record,
+    confirm: Confirmer,
+) -> None:
+    """Step 6: a command matching a deny pattern runs only once a human says yes."""
+    for name in spec.marked_fields(CommandText):
+        command: str = getattr(args, name)
+        label = app.deny.match(command)
+        if label is not None:
+            break
+    else:
+        return
+    rec.extra["deny_pattern"] = label
+    hosts = list(dict.fromkeys(t.host.alias for t in targets.values()))
+    message = confirm_message(spec.name, hosts, label, command)
+    state = confirm_state(app.confirm_key, spec.name, args.model_dump_json())
+    decision: str
+    try:
+        async with asyncio.timeout(app.settings.ssh_confirm_timeout):
+            decision = await confirm(message, state)
+    except TimeoutError:
+        decision = "timeout"
+    if decision == "unsupported" and app.settings.allow_unconfirmed:
+        decision = "unconfirmed_allowed"
+    rec.extra["confirmation"] = decision
+    if decision == "requested":
+        raise _InputRequired(message, state)
+    if decision not in ("confirmed", "unconfirmed_allowed"):
+        raise NotConfirmed(_REFUSALS.get(decision, _REFUSALS["cancelled"]).format(label=label))
+
+
 async def dispatch(
     app: App,
     name: str,
     arguments: Mapping[str, Any] | None,
     progress: ProgressFn = _no_progress,
+    confirm: Confirmer = _cannot_ask,
 ) -> Outcome:
     """Run one tool call through every step; never raises except on cancellation."""
     started = time.monotonic()
@@ -222,6 +295,7 @@ async def dispatch(
         except ValidationError as exc:
             raise InvalidArguments(_validation_message(name, exc)) from None
         args, targets, denials = await _apply_policy(app, spec, args, rec)
+        await _confirm(app, spec, args, targets, rec, confirm)
         ctx = CallContext(app, targets, progress, denials=denials)
         budget = _deadline(app, spec, targets, args)
         try:
@@ -240,6 +314,10 @@ async def dispatch(
     except SSHMCPError as exc:
         outcome, error = exc.outcome, type(exc).__name__
         return Outcome(ok=False, text=" ".join(str(exc).split()))
+    except _InputRequired as req:
+        outcome = "input_required"
+        text = "waiting for a human to confirm this command"
+        return Outcome(ok=False, text=text, input_required=(req.message, req.state))
     except anyio.get_cancelled_exc_class():
         outcome, error = "error", "Cancelled"
         raise

@@ -12,7 +12,8 @@ internal error whose traceback stays in the server log.
      │    ├── InvalidArguments       schema-invalid call arguments
      │    ├── HostNotAllowed         unknown alias, not allowlisted, blocklisted
      │    ├── PathNotAllowed         outside the allowlist, or in a restricted zone
-     │    └── CommandNotAllowed      command policy refused the command
+     │    ├── CommandNotAllowed      command policy refused the command
+     │    └── NotConfirmed           a deny-pattern command a human did not confirm
      ├── HostKeyError                strict known_hosts
      │    ├── UnknownHostKey         no key pinned for host:port
      │    └── HostKeyMismatch        a different key is pinned
@@ -67,6 +68,10 @@ class PathNotAllowed(PolicyDenied):
 
 class CommandNotAllowed(PolicyDenied):
     """The command policy refused the command."""
+
+
+class NotConfirmed(PolicyDenied):
+    """A command matching a deny pattern was declined, cancelled, or could not be asked."""
 
 
 class HostKeyError(SSHMCPError):

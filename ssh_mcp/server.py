@@ -25,7 +25,7 @@ from mcp.server.stdio import stdio_server
 
 from ssh_mcp import __version__
 from ssh_mcp.app import SERVER_NAME, App
-from ssh_mcp.dispatch import dispatch
+from ssh_mcp.dispatch import Decision, dispatch
 from ssh_mcp.spec import ToolSpec
 from ssh_mcp.stdio import StdioPipes
 
@@ -56,6 +56,56 @@ def tool_entry(spec: ToolSpec[Any, Any]) -> types.Tool:
     )
 
 
+#: The confirmation form: one boolean, as MCP elicitation's flat schema wants.
+CONFIRM_KEY = "confirm"
+CONFIRM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        CONFIRM_KEY: {
+            "type": "boolean",
+            "title": "Run this command",
+            "description": "Yes runs it once, as shown. No refuses it.",
+            "default": False,
+        }
+    },
+    "required": [CONFIRM_KEY],
+}
+
+
+def _decision(result: types.ElicitResult) -> Decision:
+    if result.action == "accept":
+        yes = (result.content or {}).get(CONFIRM_KEY) is True
+        return "confirmed" if yes else "declined"
+    return "declined" if result.action == "decline" else "cancelled"
+
+
+def _confirmer(
+    ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+) -> Callable[[str, str], Awaitable[Decision]]:
+    """How this call asks a human: push on handshake-era connections, a retried call
+    (``InputRequiredResult``) on 2026-07-28 ones."""
+
+    async def confirm(message: str, state: str) -> Decision:
+        caps = ctx.session.client_capabilities
+        can_elicit = caps is not None and caps.elicitation is not None
+        if ctx.session.can_send_request:
+            if not can_elicit:
+                return "unsupported"
+            try:
+                result = await ctx.session.elicit_form(
+                    message, CONFIRM_SCHEMA, related_request_id=ctx.request_id
+                )
+            except MCPError:
+                return "unsupported"
+            return _decision(result)
+        answer = (params.input_responses or {}).get(CONFIRM_KEY)
+        if params.request_state == state and isinstance(answer, types.ElicitResult):
+            return _decision(answer)
+        return "requested" if can_elicit else "unsupported"
+
+    return confirm
+
+
 def build_server(app: App) -> Server[Any]:
     """A low-level MCP server bound to ``app``."""
     tools = [tool_entry(t) for t in app.visible_tools()]
@@ -67,11 +117,19 @@ def build_server(app: App) -> Server[Any]:
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         async def progress(done: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(done, total, message)
 
-        outcome = await dispatch(app, params.name, params.arguments, progress)
+        confirm = _confirmer(ctx, params)
+        outcome = await dispatch(app, params.name, params.arguments, progress, confirm)
+        if outcome.input_required is not None:
+            message, state = outcome.input_required
+            form = types.ElicitRequestFormParams(message=message, requested_schema=CONFIRM_SCHEMA)
+            return types.InputRequiredResult(
+                input_requests={CONFIRM_KEY: types.ElicitRequest(params=form)},
+                request_state=state,
+            )
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=outcome.text)],
             structured_content=outcome.structured,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mcp import Client
+from mcp.client.session import ElicitationFnT
 from mcp.types import CallToolResult, TextContent
 
 from ssh_mcp.app import App, build_app
@@ -67,10 +68,14 @@ def make_settings(workdir: Path, hosts: str, known_hosts: Path, **overrides: Any
 
 
 @asynccontextmanager
-async def serve(settings: Settings, mode: Mode = "auto") -> AsyncIterator[tuple[Client, App]]:
+async def serve(
+    settings: Settings, mode: Mode = "auto", elicitation: ElicitationFnT | None = None
+) -> AsyncIterator[tuple[Client, App]]:
+    """An in-process client session with ssh-mcp; ``elicitation`` answers confirmations."""
     app = build_app(settings)
     try:
-        async with Client(build_server(app), mode=mode) as client:
+        server = build_server(app)
+        async with Client(server, mode=mode, elicitation_callback=elicitation) as client:
             yield client, app
     finally:
         await app.aclose()
