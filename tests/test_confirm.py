@@ -96,9 +96,9 @@ def test_operator_patterns_add_and_bad_ones_fail_at_start() -> None:
 
 
 def test_patterns_setting_splits_on_newlines_not_commas(tmp_path: Path) -> None:
-    s = Settings(_env_file=None, ssh_confirm_patterns="a{1,2}\n\\bb\n")  # type: ignore[call-arg]
+    s = Settings(_env_file=None, ssh_confirm_patterns="a{1,2}\n\\bb\n")
     assert s.ssh_confirm_patterns == ["a{1,2}", "\\bb"]
-    s = Settings(_env_file=None, ssh_confirm_patterns='["x,y"]')  # type: ignore[call-arg]
+    s = Settings(_env_file=None, ssh_confirm_patterns='["x,y"]')
     assert s.ssh_confirm_patterns == ["x,y"]
 
 
@@ -118,7 +118,7 @@ class Human:
         assert isinstance(params, ElicitRequestFormParams)
         self.asked.append(params)
         content = {"confirm": self.confirm} if self.action == "accept" else None
-        return ElicitResult(action=self.action, content=content)  # type: ignore[arg-type]
+        return ElicitResult(action=self.action, content=content)
 
 
 def _settings(settings_for: Callable[..., Settings], **extra: Any) -> Settings:
