@@ -14,6 +14,7 @@ from typing import Any
 from ssh_mcp import __version__
 from ssh_mcp.config import Settings, load_settings
 from ssh_mcp.inventory import HostConfig, Inventory, load_hosts
+from ssh_mcp.jobs import JobTable
 from ssh_mcp.policy.audit import AuditLog
 from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
@@ -32,6 +33,7 @@ class App:
     pool: Pool
     audit: AuditLog
     known_hosts: KnownHosts
+    jobs: JobTable
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
     #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
     deny: DenyPatterns = field(default_factory=DenyPatterns.build)
@@ -127,6 +129,7 @@ def build_app(
         pool=Pool(options, idle_timeout=settings.ssh_idle_timeout),
         audit=AuditLog(settings.ssh_audit_log.expanduser(), key),
         known_hosts=known_hosts,
+        jobs=JobTable(settings.ssh_job_table.expanduser(), settings.ssh_job_ttl),
         tools=tools,
         deny=DenyPatterns.build(settings.ssh_confirm_patterns),
     )

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from ssh_mcp.app import App, summary
 from ssh_mcp.inventory import HostConfig
+from ssh_mcp.jobs import JobTable
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
@@ -87,7 +88,14 @@ class CallContext:
             delete_folder_max_entries=s.ssh_delete_folder_max_entries,
             local_transfer=bool(s.ssh_local_transfer_roots),
             broadcast_concurrency=s.ssh_broadcast_concurrency,
+            job_max_output_bytes=s.ssh_job_max_output_bytes,
+            job_max_running=s.ssh_job_max_running,
+            job_ttl=s.ssh_job_ttl,
         )
+
+    @property
+    def jobs(self) -> JobTable:
+        return self._app.jobs
 
     def _target(self) -> ConnectSpec:
         target = self._targets.get(self._field)

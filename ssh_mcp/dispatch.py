@@ -36,7 +36,7 @@ from ssh_mcp.policy.commands import check_command
 from ssh_mcp.policy.confirm import confirm_message, confirm_state
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_path, check_tree, precheck
-from ssh_mcp.spec import CommandText, HostSet, LocalPath, RemotePath, ToolSpec
+from ssh_mcp.spec import CommandText, HostSet, JobRef, LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import STOP_GRACE
 from ssh_mcp.ssh.sftp import canonicalize
@@ -153,6 +153,19 @@ def _resolve_hosts(
             targets[f"{name}:{host.alias}"] = Target(host, app.connect_spec(host))
             aliases.append(host.alias)
         rec.extra[name] = ",".join(aliases)
+    for name in spec.marked_fields(JobRef):
+        job_id: str = getattr(args, name)
+        rec.extra[name] = job_id[:32]
+        job = app.jobs.get(job_id)
+        if job is None:
+            raise InvalidArguments(
+                f"unknown job id {job_id[:32]!r} (finished jobs expire after SSH_JOB_TTL); "
+                "call ssh_job_list for the jobs this server knows"
+            )
+        rec.set_host("host", True, job.host, None)
+        host = host_policy.resolve_host(job.host, app.inventory, app.settings)
+        rec.set_host("host", True, host.alias, host.hostname)
+        targets["host"] = Target(host, app.connect_spec(host))
     for i, name in enumerate(spec.host_fields):
         requested: str = getattr(args, name)
         # Kept when resolution fails, so denials show what was asked.
@@ -308,6 +321,8 @@ async def dispatch(
         rec.exit_code = getattr(out, "exit_code", None)
         if spec.audit_bytes:
             rec.bytes = getattr(out, spec.audit_bytes, None)
+        for out_field in spec.audit_fields:
+            rec.extra[out_field] = str(getattr(out, out_field))
         structured = out.model_dump(mode="json")
         text = spec.render(out) if spec.render else out.model_dump_json()
         return Outcome(ok=True, text=text, structured=structured)

@@ -15,6 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from ssh_mcp.access import Group, Tier
+from ssh_mcp.jobs import JobTable
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
 
@@ -75,6 +76,15 @@ class LocalPath:
 
 
 @dataclass(frozen=True)
+class JobRef:
+    """Marks a background job id: dispatch finds the job and binds its host as ``host``.
+
+    An unknown (or expired) id is refused; the job's host passes host policy
+    again, so a host blocklisted since the job started is out of reach.
+    """
+
+
+@dataclass(frozen=True)
 class CommandText:
     """Marks a shell command field: dispatch applies the command policy and hashes it."""
 
@@ -123,6 +133,8 @@ class ToolSpec(Generic[In, Out]):
     long_running: bool = False
     #: Output field whose value the audit records as ``bytes``.
     audit_bytes: str | None = None
+    #: Output fields the audit line copies as they are (ids, never content).
+    audit_fields: tuple[str, ...] = ()
 
     @property
     def host_fields(self) -> list[str]:
@@ -132,7 +144,7 @@ class ToolSpec(Generic[In, Out]):
 
     @property
     def targets_host(self) -> bool:
-        return bool(self.host_fields or self.marked_fields(HostSet))
+        return bool(self.host_fields or self.marked_fields(HostSet) or self.marked_fields(JobRef))
 
     def field_marker(self, name: str, kind: type[T]) -> T | None:
         for meta in self.input.model_fields[name].metadata:
@@ -171,6 +183,9 @@ class Limits:
     delete_folder_max_entries: int
     local_transfer: bool
     broadcast_concurrency: int
+    job_max_output_bytes: int
+    job_max_running: int
+    job_ttl: float
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,11 @@ class ToolContext(Protocol):
 
     async def progress(self, done: float, total: float | None, message: str | None) -> None:
         """Report progress; a no-op when the client asked for none."""
+        ...
+
+    @property
+    def jobs(self) -> JobTable:
+        """The server's background jobs (see :mod:`ssh_mcp.jobs`)."""
         ...
 
     def hosts(self) -> list[HostSummary]: ...

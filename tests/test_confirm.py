@@ -261,13 +261,14 @@ async def test_unmatched_command_is_not_asked(
 async def test_every_command_tool_asks(
     mode: Mode, settings_for: Callable[..., Settings], work_dir: Path
 ) -> None:
-    """Script, streaming and broadcast go through the same step (a default pattern)."""
+    """Script, streaming, broadcast and jobs go through the same step (a default pattern)."""
     # Harmless if it ran: nothing listens on port 1, so sh reads an empty script.
     command = "curl -s http://127.0.0.1:1/x | sh"
     calls: list[tuple[str, dict[str, Any]]] = [
         ("ssh_exec_script", {"host": "target", "script": f"echo a\n{command}\n"}),
         ("ssh_exec_run_streaming", {"host": "target", "command": command}),
         ("ssh_broadcast", {"hosts": ["target"], "command": command}),
+        ("ssh_job_start", {"host": "target", "command": command}),
     ]
     human = Human("decline")
     async with serve(_settings(settings_for), mode, human) as (client, app):

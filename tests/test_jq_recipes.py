@@ -47,6 +47,8 @@ def _kind(recipe: str) -> str:
         return "calls-per-tool"
     if '"denied"' in recipe:
         return "denials-per-host"
+    if "select(.confirmation)" in recipe:
+        return "confirmations"
     return "other"
 
 
@@ -82,6 +84,9 @@ async def audit_log(settings_for: Callable[..., Settings], target: Target) -> As
         assert r.is_error
         r = await client.call_tool("ssh_sftp_stat", {"host": "target", "path": f"{root}/missing"})
         assert r.is_error
+        # A deny-pattern command, and a client that cannot ask a human: refused.
+        r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "reboot"})
+        assert r.is_error and "no elicitation support" in text(r)
         log = app.settings.ssh_audit_log
     outcomes = [(line["tool"], line["outcome"]) for line in _lines(log)]
     assert outcomes == [
@@ -90,14 +95,16 @@ async def audit_log(settings_for: Callable[..., Settings], target: Target) -> As
         ("ssh_host_info", "denied"),
         ("ssh_sftp_list", "denied"),
         ("ssh_sftp_stat", "error"),
+        ("ssh_exec_run", "denied"),
     ]
     yield log
 
 
-def test_readme_has_the_four_recipes() -> None:
+def test_readme_has_the_five_recipes() -> None:
     kinds = sorted(_kind(r) for r in RECIPES)
     assert kinds == [
         "calls-per-tool",
+        "confirmations",
         "denials-per-host",
         "errors-last-hour",
         "slowest-dangerous",
@@ -130,7 +137,14 @@ async def test_recipe_runs_on_a_real_log(recipe: str, audit_log: Path, tmp_path:
     elif kind == "denials-per-host":
         out = await _jq(recipe, audit_log)
         rows = {host: int(n) for n, host in (row.split("\t") for row in out.splitlines())}
-        assert rows == {"target": 1, "nowhere.invalid": 1}
+        assert rows == {"target": 2, "nowhere.invalid": 1}
+    elif kind == "confirmations":
+        out = await _jq(recipe, audit_log)
+        asked = [json.loads(row) for row in out.splitlines()]
+        assert [(r["tool"], r["confirmation"], r["outcome"]) for r in asked] == [
+            ("ssh_exec_run", "unsupported", "denied")
+        ]
+        assert asked[0]["deny_pattern"] == "shutdown / reboot / halt / poweroff"
     else:
         await _jq(recipe, audit_log)
 
@@ -154,7 +168,7 @@ async def test_logged_fields_are_documented_and_verify_passes(audit_log: Path) -
     verify = [sys.executable, "-m", "ssh_mcp", "audit", "verify"]
     ok = await anyio.run_process([*verify, str(audit_log)], env=env, check=False)
     assert ok.returncode == 0, ok.stderr.decode()
-    assert ok.stdout.decode().startswith("ok: 5 lines")
+    assert ok.stdout.decode().startswith("ok: 6 lines")
 
     lines = audit_log.read_text().splitlines(keepends=True)
     del lines[2]

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 IDS = [t.name for t in ALL_TOOLS]
 #: Write tools that only ever add (they can neither overwrite nor delete).
 ADDS_ONLY = {"ssh_mkdir"}
+#: Tools of a higher tier that only observe what that tier started (job output).
+OBSERVERS = {"ssh_job_status", "ssh_job_list"}
 
 
 def test_names_are_unique_and_prefixed() -> None:
@@ -26,11 +28,11 @@ def test_names_are_unique_and_prefixed() -> None:
 @pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
 def test_annotations_match_tier(spec: ToolSpec[Any, Any]) -> None:
     a = spec.annotations
-    if spec.tier is Tier.READ:
+    if spec.tier is Tier.READ or spec.name in OBSERVERS:
         assert a.read_only and not a.destructive
     else:
         assert not a.read_only
-    if spec.group.value in ("exec", "sudo", "file-ops") and spec.name not in ADDS_ONLY:
+    if spec.group.value in ("exec", "sudo", "file-ops") and spec.name not in ADDS_ONLY | OBSERVERS:
         assert a.destructive, "anything that can overwrite or delete is destructive"
     if spec.name in ADDS_ONLY:
         assert not a.destructive

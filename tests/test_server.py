@@ -105,6 +105,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "SSH_HOSTS_FILE": str(settings.ssh_hosts_file),
         "SSH_KNOWN_HOSTS": str(settings.ssh_known_hosts),
         "SSH_AUDIT_LOG": str(settings.ssh_audit_log),
+        "SSH_JOB_TABLE": str(settings.ssh_job_table),
     }
 
 
@@ -250,6 +251,47 @@ def test_shutdown_stops_running_exec(
         for pipe in (raw.proc.stdin, raw.proc.stdout, raw.proc.stderr):
             if pipe is not None and not pipe.closed:
                 pipe.close()
+
+
+def test_shutdown_leaves_jobs_running_for_the_next_server(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """Documented restart semantics: exec calls die with the server, jobs are reattached."""
+    exec_marker, job_marker = "sleep 308.7", "sleep 308.8"
+    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    env = _env(settings) | {"ALLOW_DANGEROUS_TOOLS": "true", "ALLOW_ANY_COMMAND": "true"}
+    raw = RawStdio(env)
+    try:
+        raw.initialize()
+        job = {"host": "target", "command": job_marker}
+        raw.send("tools/call", {"name": "ssh_job_start", "arguments": job})
+        reply = raw.recv()
+        job_id = reply["result"]["structuredContent"]["job_id"]
+        command = {"host": "target", "command": exec_marker}
+        raw.send("tools/call", {"name": "ssh_exec_run", "arguments": command})
+        assert anyio.run(_appears, test_user.name, exec_marker)
+        assert raw.proc.stdin
+        raw.proc.stdin.close()  # the client goes away
+        assert raw.proc.wait(timeout=15) == 0
+        assert wait_gone(test_user.name, exec_marker), remote_pids(test_user.name, exec_marker)
+        assert remote_pids(test_user.name, f"^{job_marker}$")
+    finally:
+        if raw.proc.poll() is None:
+            raw.proc.kill()
+            raw.proc.wait()
+        for pipe in (raw.proc.stdin, raw.proc.stdout, raw.proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+    async def reattach() -> None:
+        async with serve(settings) as (client, _):
+            st = await client.call_tool("ssh_job_status", {"job_id": job_id})
+            assert st.structured_content and st.structured_content["state"] == "running"
+            killed = await client.call_tool("ssh_job_kill", {"job_id": job_id})
+            assert killed.structured_content and killed.structured_content["state"] == "killed"
+
+    anyio.run(reattach)
+    assert wait_gone(test_user.name, job_marker)
 
 
 async def _appears(user: str, pattern: str) -> bool:

@@ -15,6 +15,7 @@ from ssh_mcp.tools import (
     file_ops,
     file_write,
     host,
+    jobs,
     local,
     sftp_files,
     sftp_read,
@@ -32,5 +33,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *transfer.TOOLS,
     *_exec.TOOLS,
     *exec_more.TOOLS,
+    *jobs.TOOLS,
     *broadcast.TOOLS,
 )

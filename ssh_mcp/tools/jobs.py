@@ -1,0 +1,358 @@
+"""Dangerous tier, group ``exec``: background jobs that outlive calls, clients and restarts.
+
+The job runs detached on its host (:mod:`ssh_mcp.ssh.jobs`); the server keeps
+only a table of ids (:mod:`ssh_mcp.jobs`). Dispatch resolves a ``job_id`` to
+its host (``JobRef``) and applies host policy as for any call; the command of
+``ssh_job_start`` passes the command policy and confirmation like exec's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from functools import partial
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import CapExceeded
+from ssh_mcp.jobs import JobRecord, new_job_id
+from ssh_mcp.spec import (
+    HOST_DESCRIPTION,
+    Annotations,
+    CommandText,
+    JobRef,
+    Output,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.ssh import jobs as remote
+from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.tools._hygiene import clean
+
+State = Literal["running", "exited", "killed", "lost"]
+JOB_ID = Field(description="Job id from ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
+#: Seconds between polls while ssh_job_status waits.
+POLL = 0.5
+
+
+def _bytes(result: ProcessResult) -> tuple[bytes, bytes]:
+    return bytes(result.stdout.head + result.stdout.tail), bytes(
+        result.stderr.head + result.stderr.tail
+    )
+
+
+def _started(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+# -- ssh_job_start ---------------------------------------------------------------------
+
+
+class JobStartInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    command: Annotated[
+        str,
+        CommandText(),
+        Field(
+            description=(
+                "Shell command line to run detached as the login user; the command "
+                "allowlist and deny-pattern confirmation apply as for ssh_exec_run."
+            ),
+            min_length=1,
+            max_length=65536,
+        ),
+    ]
+    name: str | None = Field(
+        None,
+        max_length=64,
+        description="A short label for ssh_job_list, such as 'nightly backup'. Not a secret store.",
+    )
+
+
+class JobStarted(Output):
+    job_id: str = Field(description="Pass to ssh_job_status and ssh_job_kill.")
+    host: str = Field(description="Alias of the host the job runs on.")
+    started_at: str = Field(description="UTC start time, ISO 8601.")
+
+
+async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
+    limits, host = ctx.limits, ctx.host
+    assert host is not None  # dispatch bound the host field
+    if ctx.jobs.running() >= limits.job_max_running:
+        raise CapExceeded(
+            f"{limits.job_max_running} jobs are running (SSH_JOB_MAX_RUNNING); wait for one "
+            "to finish or stop one with ssh_job_kill"
+        )
+    job_id, segment = new_job_id(), max(2048, limits.job_max_output_bytes // 2)
+    argv = remote.start_argv(job_id, args.command, segment, math.ceil(limits.job_ttl / 60))
+    started = remote.parse_started(*_bytes(res := await ctx.run(argv)), res.exit_code)
+    now = time.time()
+    ctx.jobs.put(
+        JobRecord(job_id, host.alias, started.dir, started.pgid, segment, args.name or "", now)
+    )
+    return JobStarted(job_id=job_id, host=host.alias, started_at=_started(now) or "")
+
+
+# -- ssh_job_status --------------------------------------------------------------------
+
+
+class JobStatusInput(StrictInput):
+    job_id: Annotated[str, JobRef(), JOB_ID]
+    since_offset: int = Field(
+        0, ge=0, description="Stdout offset to read from: 0 at first, then next_offset."
+    )
+    stderr_offset: int = Field(
+        0, ge=0, description="Stderr offset to read from: 0 at first, then next_stderr_offset."
+    )
+    wait: float = Field(
+        0,
+        ge=0,
+        le=50,
+        description=(
+            "Seconds to wait for the job to finish or print something new before answering "
+            "(bounded by SSH_COMMAND_TIMEOUT). 0 answers at once."
+        ),
+    )
+
+
+class JobStatus(Output):
+    job_id: str = Field(description="The job.")
+    host: str = Field(description="Alias of its host.")
+    name: str = Field(description="The label given at start, or empty.")
+    state: State = Field(
+        description="running; exited (see exit_code); killed (by ssh_job_kill, see signal); "
+        "lost (its processes are gone without an exit status: host rebooted, killed by "
+        "someone else, or its directory was removed)."
+    )
+    exit_code: int | None = Field(description="Exit status once exited, else null.")
+    signal: str | None = Field(description="The signal that stopped a killed job.")
+    stdout: str = Field(description="New stdout from since_offset (cleaned for the model).")
+    stderr: str = Field(description="New stderr from stderr_offset (cleaned for the model).")
+    next_offset: int = Field(description="Pass as since_offset next time.")
+    next_stderr_offset: int = Field(description="Pass as stderr_offset next time.")
+    stdout_dropped: int = Field(
+        description="Stdout bytes after since_offset that the ring dropped before you read them."
+    )
+    stderr_dropped: int = Field(description="The same for stderr.")
+    more: bool = Field(description="More output is waiting beyond the caps: call again now.")
+    started_at: str = Field(description="UTC start time, ISO 8601.")
+    finished_at: str | None = Field(description="When the server saw it finish, if it has.")
+    output_warnings: list[str] = Field(
+        description="What was removed from the output and what in it could mislead a reader."
+    )
+
+
+async def _probe(ctx: ToolContext, job: JobRecord) -> tuple[JobRecord, bool]:
+    """The job as its host shows it now, saved; and whether its directory is gone."""
+    out, _ = _bytes(await ctx.run(remote.probe_argv(job.dir)))
+    probe = remote.parse_probe(out)
+    state = "lost" if probe.state == "gone" else probe.state
+    fresh = job.seen(state, probe.exit_code, probe.signal)
+    ctx.jobs.put(fresh)
+    return fresh, probe.state == "gone"
+
+
+async def _read(
+    pc: PooledConnection, job: JobRecord, since: dict[str, int], caps: dict[str, int]
+) -> dict[str, remote.Chunk]:
+    return await remote.read_streams(pc, job.dir, job.segment, since, caps)
+
+
+async def job_status(ctx: ToolContext, args: JobStatusInput) -> JobStatus:
+    job = ctx.jobs.get(args.job_id)
+    assert job is not None  # dispatch resolved it
+    limits = ctx.limits
+    since = {"o": args.since_offset, "e": args.stderr_offset}
+    caps = {"o": limits.stdout_cap, "e": limits.stderr_cap}
+    deadline = time.monotonic() + min(args.wait, ctx.command_timeout * 0.8)
+    while True:
+        job, gone = await _probe(ctx, job)
+        chunks = {s: remote.Chunk(b"", since[s], since[s], 0, False) for s in since}
+        if not gone:
+            chunks = await ctx.with_connection(partial(_read, job=job, since=since, caps=caps))
+        fresh = any(c.data for c in chunks.values())
+        if job.state != "running" or fresh or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(POLL)
+    stdout, w_out = clean(chunks["o"].data.decode("utf-8", "replace"), "stdout")
+    stderr, w_err = clean(chunks["e"].data.decode("utf-8", "replace"), "stderr")
+    return JobStatus(
+        job_id=job.id,
+        host=job.host,
+        name=job.name,
+        state=job.state,
+        exit_code=job.exit_code,
+        signal=job.signal,
+        stdout=stdout,
+        stderr=stderr,
+        next_offset=chunks["o"].end,
+        next_stderr_offset=chunks["e"].end,
+        stdout_dropped=chunks["o"].dropped,
+        stderr_dropped=chunks["e"].dropped,
+        more=chunks["o"].more or chunks["e"].more,
+        started_at=_started(job.started_at) or "",
+        finished_at=_started(job.finished_at),
+        output_warnings=w_out + w_err,
+    )
+
+
+def render_status(out: JobStatus) -> str:
+    status = {"exited": f"exited {out.exit_code}", "killed": f"killed ({out.signal})"}
+    parts = [f"[job {out.job_id} on {out.host}: {status.get(out.state, out.state)}]"]
+    if out.stdout:
+        parts.append(out.stdout.rstrip("\n"))
+    if out.stderr:
+        parts.append("[stderr]\n" + out.stderr.rstrip("\n"))
+    parts.append(f"[next_offset {out.next_offset}, next_stderr_offset {out.next_stderr_offset}]")
+    parts += [f"[warning] {w}" for w in out.output_warnings]
+    return "\n".join(parts)
+
+
+# -- ssh_job_kill ----------------------------------------------------------------------
+
+
+class JobKillInput(StrictInput):
+    job_id: Annotated[str, JobRef(), JOB_ID]
+    signal: Literal["INT", "TERM", "HUP", "QUIT", "KILL"] = Field(
+        "INT",
+        description="First signal to send to the job's process group; the ladder then "
+        "climbs TERM, then KILL, half a second apart, until the group is gone.",
+    )
+
+
+class JobKilled(Output):
+    job_id: str = Field(description="The job.")
+    state: State = Field(description="killed, or exited/lost if it had already ended.")
+    signal: str | None = Field(description="The signal that ended it, when killed.")
+    exit_code: int | None = Field(description="Exit status, if it had already exited.")
+
+
+async def job_kill(ctx: ToolContext, args: JobKillInput) -> JobKilled:
+    job = ctx.jobs.get(args.job_id)
+    assert job is not None
+    out, _ = _bytes(await ctx.run(remote.stop_argv(job.dir, args.signal)))
+    probe = remote.parse_probe(out)
+    if probe.state == "running":  # survived KILL: only a stuck (D-state) process does
+        job, _ = await _probe(ctx, job)
+    else:
+        job = job.seen(probe.state, probe.exit_code, probe.signal)
+        ctx.jobs.put(job)
+    return JobKilled(job_id=job.id, state=job.state, signal=job.signal, exit_code=job.exit_code)
+
+
+# -- ssh_job_list ----------------------------------------------------------------------
+
+
+class JobListInput(StrictInput):
+    pass
+
+
+class JobSummary(Output):
+    job_id: str = Field(description="The job.")
+    host: str = Field(description="Alias of its host.")
+    name: str = Field(description="The label given at start, or empty.")
+    state: State = Field(description="As last seen; ssh_job_status gives the current state.")
+    exit_code: int | None = Field(description="Exit status, once exited.")
+    started_at: str = Field(description="UTC start time, ISO 8601.")
+    finished_at: str | None = Field(description="When the server saw it finish, if it has.")
+
+
+class JobList(Output):
+    jobs: list[JobSummary] = Field(description="Every job this server knows, oldest first.")
+    running: int = Field(description="How many were running when last seen.")
+
+
+async def job_list(ctx: ToolContext, args: JobListInput) -> JobList:
+    records = ctx.jobs.all()
+    jobs = [
+        JobSummary(
+            job_id=r.id,
+            host=r.host,
+            name=r.name,
+            state=r.state,
+            exit_code=r.exit_code,
+            started_at=_started(r.started_at) or "",
+            finished_at=_started(r.finished_at),
+        )
+        for r in records
+    ]
+    return JobList(jobs=jobs, running=sum(r.state == "running" for r in records))
+
+
+EXEC = Annotations(read_only=False, destructive=True, idempotent=False)
+OBSERVE = Annotations(read_only=True, destructive=False, idempotent=True)
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_job_start",
+        title="Start a background job",
+        description=(
+            "Start a shell command detached on a host and return its job_id at once. Use it for "
+            "anything that may outlast a client's request timeout (builds, backups, long "
+            "syncs). The job survives this call, a dropped client and a server restart; poll "
+            "it with ssh_job_status and stop it with ssh_job_kill. Each stream keeps the newest "
+            "SSH_JOB_MAX_OUTPUT_BYTES. For commands that finish in seconds use ssh_exec_run."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=JobStartInput,
+        output=JobStarted,
+        annotations=EXEC,
+        handler=job_start,
+        audit_fields=("job_id",),
+    ),
+    ToolSpec(
+        name="ssh_job_status",
+        title="Background job status and output",
+        description=(
+            "Return a job's state (running, exited, killed, lost), exit code, and the stdout "
+            "and stderr written since the offsets you pass; pass back next_offset and "
+            "next_stderr_offset to read on. Set wait to block up to that many seconds for the "
+            "job to finish or print. When more is true, call again at once."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=JobStatusInput,
+        output=JobStatus,
+        annotations=OBSERVE,
+        handler=job_status,
+        render=render_status,
+    ),
+    ToolSpec(
+        name="ssh_job_kill",
+        title="Stop a background job",
+        description=(
+            "Stop a job's whole process group: the given signal (default INT), then TERM, then "
+            "KILL, until it is gone. Returns the final state. Its output stays readable with "
+            "ssh_job_status until the job expires (SSH_JOB_TTL)."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=JobKillInput,
+        output=JobKilled,
+        annotations=Annotations(read_only=False, destructive=True, idempotent=True),
+        handler=job_kill,
+    ),
+    ToolSpec(
+        name="ssh_job_list",
+        title="List background jobs",
+        description=(
+            "List the background jobs this server knows (also those started before a "
+            "restart), with host, name and state as last seen. Call ssh_job_status for a "
+            "job's current state and output."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=JobListInput,
+        output=JobList,
+        annotations=Annotations(
+            read_only=True, destructive=False, idempotent=True, open_world=False
+        ),
+        handler=job_list,
+    ),
+)

@@ -1,0 +1,202 @@
+"""Background jobs through MCP against real sshd: start, status, kill, list, ring, TTL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from harness import assert_audit, audit_lines, gone, serve, text
+from mcp import Client
+from sshd import TestUser, remote_pids
+
+from ssh_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
+
+
+async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    r = await client.call_tool(tool, args)
+    assert not r.is_error, text(r)
+    out: dict[str, Any] | None = r.structured_content
+    assert out is not None
+    return out
+
+
+async def _start(client: Client, command: str, **extra: Any) -> str:
+    out = await _call(client, "ssh_job_start", {"host": "target", "command": command, **extra})
+    job_id: str = out["job_id"]
+    return job_id
+
+
+async def _until_done(client: Client, job_id: str) -> dict[str, Any]:
+    for _ in range(50):
+        st = await _call(client, "ssh_job_status", {"job_id": job_id, "wait": 5})
+        if st["state"] != "running":
+            return st
+    raise AssertionError("the job did not finish")
+
+
+async def test_start_returns_at_once_and_status_reads_output(
+    settings_for: Callable[..., Settings],
+) -> None:
+    async with serve(settings_for(**OPEN)) as (client, app):
+        job_id = await _start(client, "echo out; echo err >&2; sleep 0.3; echo late; exit 3")
+        start_line = assert_audit(app, {"tool": "ssh_job_start", "outcome": "ok"})
+        assert start_line["job_id"] == job_id and start_line["command_hash"]
+        assert start_line["host"] == "target"
+        st = await _until_done(client, job_id)
+        assert (st["state"], st["exit_code"]) == ("exited", 3)
+        # The first status may have read part of the output already: read from 0 again.
+        full = await _call(client, "ssh_job_status", {"job_id": job_id})
+        assert (full["stdout"], full["stderr"]) == ("out\nlate\n", "err\n")
+        assert (full["next_offset"], full["next_stderr_offset"]) == (9, 4)
+        assert full["finished_at"] and not full["more"]
+        again = await _call(
+            client, "ssh_job_status", {"job_id": job_id, "since_offset": 9, "stderr_offset": 4}
+        )
+        assert (again["stdout"], again["stderr"], again["next_offset"]) == ("", "", 9)
+        assert_audit(
+            app, {"tool": "ssh_job_status", "job_id": job_id, "host": "target", "outcome": "ok"}
+        )
+
+
+async def test_job_outlives_its_server_and_is_reattached(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = "sleep 309.1"
+    settings = settings_for(**OPEN)
+    async with serve(settings) as (client, _):
+        job_id = await _start(client, f"echo started; {marker}", name="long one")
+    # The first server is gone, and so are its connections; the job is not.
+    assert remote_pids(test_user.name, marker)
+    async with serve(settings) as (client, app):
+        listed = await _call(client, "ssh_job_list", {})
+        assert [(j["job_id"], j["name"], j["state"]) for j in listed["jobs"]] == [
+            (job_id, "long one", "running")
+        ]
+        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        assert (st["state"], st["stdout"]) == ("running", "started\n")
+        killed = await _call(client, "ssh_job_kill", {"job_id": job_id})
+        assert (killed["state"], killed["signal"]) == ("killed", "INT")
+        assert await gone(test_user.name, marker)
+        assert_audit(app, {"tool": "ssh_job_kill", "job_id": job_id, "outcome": "ok"})
+        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        assert (st["state"], st["signal"], st["exit_code"]) == ("killed", "INT", None)
+        assert st["stdout"] == "started\n"  # output outlives the process
+
+
+async def test_kill_climbs_the_ladder_past_ignored_signals(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = "sleep 309.2"
+    async with serve(settings_for(**OPEN)) as (client, _):
+        job_id = await _start(client, f"trap '' INT TERM; {marker}")
+        await anyio.sleep(0.3)
+        killed = await _call(client, "ssh_job_kill", {"job_id": job_id, "signal": "INT"})
+        # INT was ignored, so a later rung ended the job's shell (and swept its group).
+        assert killed["state"] == "killed" and killed["signal"] in ("TERM", "KILL")
+        assert await gone(test_user.name, marker)
+        # Killing again is harmless and says what happened.
+        again = await _call(client, "ssh_job_kill", {"job_id": job_id})
+        assert again["state"] == "killed"
+
+
+async def test_ring_keeps_the_newest_output_and_counts_the_dropped(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """4096 bytes a stream: two 2048-byte segments; 100 000 bytes written."""
+    settings = settings_for(**OPEN, ssh_job_max_output_bytes=4096, ssh_stdout_cap_bytes=1500)
+    cmd = "i=0; while [ $i -lt 1000 ]; do printf '%099d\\n' $i; i=$((i+1)); done"
+    async with serve(settings) as (client, _):
+        job_id = await _start(client, cmd)
+        await _until_done(client, job_id)
+        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        assert st["stdout_dropped"] >= 100_000 - 4096
+        assert st["more"] and len(st["stdout"]) == 1500
+        got, offset = st["stdout"], st["next_offset"]
+        while True:
+            st = await _call(client, "ssh_job_status", {"job_id": job_id, "since_offset": offset})
+            got, offset = got + st["stdout"], st["next_offset"]
+            assert st["stdout_dropped"] == 0
+            if not st["more"]:
+                break
+        assert offset == 100_000
+        assert got.endswith(f"{999:099d}\n") and len(got) <= 4096
+
+
+async def test_lost_job_is_reported_as_lost(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = "sleep 309.3"
+    async with serve(settings_for(**OPEN)) as (client, _):
+        job_id = await _start(client, marker)
+        pids = remote_pids(test_user.name, marker)
+        assert pids
+        os.killpg(os.getpgid(pids[0]), signal.SIGKILL)  # someone else kills it
+        assert await gone(test_user.name, marker)
+        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        assert (st["state"], st["exit_code"]) == ("lost", None)
+
+
+async def test_unknown_and_malformed_job_ids(settings_for: Callable[..., Settings]) -> None:
+    async with serve(settings_for(**OPEN)) as (client, app):
+        r = await client.call_tool("ssh_job_status", {"job_id": "j0123456789abcdef"})
+        assert r.is_error and text(r).startswith("unknown job id 'j0123456789abcdef'"), text(r)
+        assert "ssh_job_list" in text(r)
+        assert_audit(app, {"outcome": "denied", "error": "InvalidArguments", "host": None})
+        r = await client.call_tool("ssh_job_kill", {"job_id": "../../etc"})
+        assert r.is_error and text(r).startswith("invalid arguments for ssh_job_kill: job_id:")
+
+
+async def test_running_cap_is_enforced(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = "sleep 309.4"
+    async with serve(settings_for(**OPEN, ssh_job_max_running=1)) as (client, app):
+        job_id = await _start(client, marker)
+        r = await client.call_tool("ssh_job_start", {"host": "target", "command": "true"})
+        assert r.is_error and "1 jobs are running (SSH_JOB_MAX_RUNNING)" in text(r)
+        assert_audit(app, {"outcome": "error", "error": "CapExceeded"})
+        assert remote_pids(test_user.name, "^sleep 309.4")  # the first one is untouched
+        await _call(client, "ssh_job_kill", {"job_id": job_id})
+        assert await gone(test_user.name, marker)
+        job2 = await _start(client, "true")  # a slot is free again
+        await _until_done(client, job2)
+
+
+async def test_finished_jobs_expire_here_and_on_the_host(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    async with serve(settings_for(**OPEN, ssh_job_ttl=0.2)) as (client, app):
+        job_id = await _start(client, "echo bye")
+        await _until_done(client, job_id)
+        job_dir = Path(app.jobs.all()[0].dir)
+        assert job_dir.is_dir() and job_dir.is_relative_to(test_user.home)
+        await anyio.sleep(0.3)
+        assert (await _call(client, "ssh_job_list", {}))["jobs"] == []
+        r = await client.call_tool("ssh_job_status", {"job_id": job_id})
+        assert r.is_error and "unknown job id" in text(r)
+        # The host keeps the directory until a job start sweeps it (TTL rounded up to
+        # minutes there); age it instead of waiting.
+        old = time.time() - 7200
+        os.utime(job_dir / "rc", (old, old))
+        await _until_done(client, await _start(client, "true"))
+        assert not job_dir.exists()
+
+
+async def test_job_tools_are_closed_with_the_dangerous_tier(
+    settings_for: Callable[..., Settings],
+) -> None:
+    async with serve(settings_for()) as (client, app):
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert not names & {"ssh_job_start", "ssh_job_status", "ssh_job_kill", "ssh_job_list"}
+        r = await client.call_tool("ssh_job_list", {})
+        assert r.is_error and "unknown tool 'ssh_job_list'" in text(r)
+        assert audit_lines(app)[-1]["error"] == "ToolNotAvailable"
