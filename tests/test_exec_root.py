@@ -62,3 +62,28 @@ async def test_root_cancel_kills_the_process_group(as_root: Settings) -> None:
         with anyio.move_on_after(1.0):
             await client.call_tool("ssh_exec_run", {"host": "target", "command": marker})
         assert await gone("root", marker), remote_pids("root", marker)
+
+
+async def test_root_job_is_stopped_by_its_group(as_root: Settings) -> None:
+    """Jobs never rely on channel signals: their ladder is kill -SIG -PGID on the host."""
+    marker = "sleep 304.95"
+    async with serve(as_root) as (client, app):
+        r = await client.call_tool("ssh_job_start", {"host": "target", "command": marker})
+        assert not r.is_error and r.structured_content, r.content
+        job_id = r.structured_content["job_id"]
+        job_dir = Path(app.jobs.all()[0].dir)
+        try:
+            assert job_dir.is_relative_to("/root")
+            for _ in range(500):  # the job's shell starts the command a moment after start
+                if remote_pids("root", f"^{marker}$"):
+                    break
+                await anyio.sleep(0.01)
+            assert remote_pids("root", f"^{marker}$")
+            killed = await client.call_tool("ssh_job_kill", {"job_id": job_id})
+            assert killed.structured_content and killed.structured_content["state"] == "killed"
+            assert await gone("root", marker)
+            assert_audit(app, {"tool": "ssh_job_kill", "outcome": "ok", "job_id": job_id})
+        finally:
+            import shutil
+
+            shutil.rmtree(job_dir, ignore_errors=True)

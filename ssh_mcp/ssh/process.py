@@ -153,14 +153,20 @@ async def stop_process(
     proc: asyncssh.SSHClientProcess[bytes],
     closed: asyncio.Future[None],
     pc: PooledConnection | None = None,
-    pgid: int | None = None,
+    pid_filter: _PidFilter | None = None,
 ) -> None:
-    """Climb INT → TERM → KILL, waiting briefly after each, then close the channel."""
+    """Climb INT → TERM → KILL, waiting briefly after each, then close the channel.
+
+    With ``pid_filter`` (root logins) each rung also kills the process group. Its
+    PID line may still be in flight when a short timeout fires on a busy host, so
+    it is read at every rung, not once: the pumps keep draining meanwhile.
+    """
     for sig in ("INT", "TERM", "KILL"):
         if closed.done():
             break
         with contextlib.suppress(OSError, asyncssh.Error):
             proc.send_signal(sig)
+        pgid = pid_filter.pgid if pid_filter else None
         if pc is not None and pgid is not None and pc.alive:
             await _kill_group(pc, pgid, sig)
         with contextlib.suppress(TimeoutError):
@@ -250,11 +256,11 @@ async def run_process(
                 await asyncio.wait([*pumps, closed])
         except TimeoutError:
             timed_out = True
-            await stop_process(proc, closed, pc, pid_filter.pgid if pid_filter else None)
+            await stop_process(proc, closed, pc, pid_filter)
     except BaseException:
         # Cancelled by the client (or shutdown): the remote process must still be stopped.
         with anyio.CancelScope(shield=True):
-            await stop_process(proc, closed, pc, pid_filter.pgid if pid_filter else None)
+            await stop_process(proc, closed, pc, pid_filter)
         raise
     finally:
         with anyio.CancelScope(shield=True):
