@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,12 +110,17 @@ def check(result: CallToolResult, stdout: str | None = "hi\n") -> None:
         raise BenchError(f"tool call failed: {result.content!r}")
 
 
-def child_pid(marker: str) -> int:
-    """The PID of our child process whose argv holds ``marker`` (the stdio server)."""
+def child_pid(marker: str, exclude: Collection[int] = ()) -> int:
+    """The PID of our child process whose argv holds ``marker`` (the stdio server), other
+    than ``exclude`` (servers already running with the same argv)."""
     for name in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError):
             ppid = int(Path(f"/proc/{name}/stat").read_text().rpartition(")")[2].split()[1])
-            if ppid == os.getpid() and marker in Path(f"/proc/{name}/cmdline").read_text():
+            if (
+                ppid == os.getpid()
+                and int(name) not in exclude
+                and marker in Path(f"/proc/{name}/cmdline").read_text()
+            ):
                 return int(name)
     raise BenchError(f"no child process running {marker}")
 
@@ -188,11 +193,16 @@ async def open_inprocess(stack: AsyncExitStack, settings: Settings) -> Call:
 
 
 async def open_stdio(
-    stack: AsyncExitStack, args: list[str], env: dict[str, str], tmp: Path, marker: str
+    stack: AsyncExitStack,
+    args: list[str],
+    env: dict[str, str],
+    tmp: Path,
+    marker: str,
+    exclude: Collection[int] = (),
 ) -> tuple[Client, int]:
     params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(tmp))
     client = await stack.enter_async_context(Client(stdio_client(params), read_timeout_seconds=60))
-    return client, child_pid(marker)
+    return client, child_pid(marker, exclude)
 
 
 def print_table(head: list[str], rows: list[list[str]]) -> None:
