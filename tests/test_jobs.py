@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
-from harness import assert_audit, audit_lines, gone, serve, text
+from harness import Target, assert_audit, audit_lines, gone, hosts_toml, make_settings, serve, text
 from mcp import Client
-from sshd import TestUser, remote_pids
+from sshd import Sshd, TestKeys, TestUser, remote_pids
 
 from ssh_mcp.config import Settings
 
@@ -200,3 +201,29 @@ async def test_job_tools_are_closed_with_the_dangerous_tier(
         r = await client.call_tool("ssh_job_list", {})
         assert r.is_error and "unknown tool 'ssh_job_list'" in text(r)
         assert audit_lines(app)[-1]["error"] == "ToolNotAvailable"
+
+
+async def test_dropped_and_unreachable_host(
+    tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys, work_dir: Path
+) -> None:
+    """A dropped connection does not touch the job; an unreachable host is an error, and
+    the job is not declared lost for it."""
+    marker = "sleep 309.6"
+    host = Target("target", scratch_sshd.port, test_user.name, test_keys.plain, (str(work_dir),))
+    settings = make_settings(
+        tmp_path / "srv", hosts_toml(host), scratch_sshd.known_hosts_path, **OPEN
+    )
+    async with serve(settings) as (client, app):
+        job_id = await _start(client, f"echo up; {marker}")
+        assert await anyio.to_thread.run_sync(scratch_sshd.kill_connections)
+        st = await _call(client, "ssh_job_status", {"job_id": job_id, "wait": 2})
+        assert (st["state"], st["stdout"]) == ("running", "up\n")  # reconnected; job intact
+        scratch_sshd.stop()
+        r = await client.call_tool("ssh_job_status", {"job_id": job_id})
+        assert r.is_error and "\n" not in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_job_status", "outcome": "error", "job_id": job_id})
+        assert app.jobs.all()[0].state == "running"
+    pids = remote_pids(test_user.name, f"^{marker}$")
+    assert pids  # it outlived its sshd too; clean up by hand
+    os.killpg(os.getpgid(pids[0]), signal.SIGKILL)
+    assert await gone(test_user.name, marker)
