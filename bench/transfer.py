@@ -65,9 +65,20 @@ class Method:
     name: str
     run: Run
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # client CPU seconds per run
 
     def mbps(self, size: int) -> float:
         return size / MB / statistics.median(self.times)
+
+    def cpu_per_mb(self, size: int) -> float:
+        """Client CPU ms per MB: this process (ssh-mcp in-process) or the OpenSSH children."""
+        return statistics.median(self.cpu) * 1000 / (size / MB)
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process (every thread) plus its reaped children (sftp, scp)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def sha256_file(path: Path) -> str:
@@ -225,9 +236,10 @@ async def measure(methods: list[Method], reps: int) -> None:
         await m.run()
     for _ in range(reps):
         for m in methods:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), client_cpu()
             await m.run()
             m.times.append(time.perf_counter() - started)
+            m.cpu.append(client_cpu() - cpu)
 
 
 def check_copy(path: Path, sha: str, who: str) -> None:
@@ -291,7 +303,10 @@ async def bench_size(
             ])  # fmt: skip
         print(
             f"  {direction} {size_mb} MB: "
-            + ", ".join(f"{m.name} {m.mbps(size):.0f} MB/s" for m in methods),
+            + ", ".join(
+                f"{m.name} {m.mbps(size):.0f} MB/s ({m.cpu_per_mb(size):.1f} CPU-ms/MB)"
+                for m in methods
+            ),
             flush=True,
         )
     src_local.unlink()
@@ -343,8 +358,10 @@ async def run(sizes: list[int], reps: int) -> None:
         'ratio: ssh-mcp MB/s / baseline MB/s. "MCP": the tool through an in-process MCP '
         'client; "direct": the\nssh.transfer function the tool is built on, over the pool '
         "(the tool is not registered yet). ssh-mcp hashes\n(SHA-256), fsyncs and renames "
-        "every transfer; OpenSSH and asyncssh's get/put do none of it. Load at end "
-        f"{os.getloadavg()[0]:.2f}."
+        "every transfer; OpenSSH and asyncssh's get/put do none of it. CPU-ms/MB: the\n"
+        "client side only (this process, with the in-process MCP server, or the sftp/scp "
+        "child); one asyncio\nloop moving every byte through Python is what bounds ssh-mcp "
+        f"and asyncssh alike. Load at end {os.getloadavg()[0]:.2f}."
     )
 
 

@@ -91,7 +91,7 @@ async def send_blocks(
     f: asyncssh.SFTPClientFile,
     chunks: AsyncIterator[bytes],
     size: int,
-    take: Callable[[bytes], None],
+    take: Callable[[bytes], Awaitable[None]],
 ) -> None:
     """Write ``chunks`` as ``size``-byte requests at their offsets, MAX_REQUESTS in flight.
 
@@ -112,7 +112,7 @@ async def send_blocks(
     try:
         async with asyncio.TaskGroup() as tg:
             async for chunk in chunks:
-                take(chunk)
+                await take(chunk)
                 for i in range(0, len(chunk), size):
                     await slots.acquire()
                     tg.create_task(put(chunk[i : i + size], offset + i))

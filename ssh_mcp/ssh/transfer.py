@@ -10,10 +10,13 @@ dropped connection cannot remove anything: it raises :class:`WriteInterrupted`
 naming the temp file, and :func:`after_drop` removes it over a new connection
 (or, when the host stays unreachable, returns an error that names it).
 
-Large reads go through asyncssh's parallel SFTP requests, writes through our
-own pipeline (:func:`send_blocks`); blocks are clamped to the server's
-``max_write_len``. ``progress`` callbacks are plain functions called with
-``(done, total)``; throttling is the caller's.
+Reads keep MAX_REQUESTS single-block requests in flight
+(:func:`~ssh_mcp.ssh._fastpath.read_blocks`), writes go through our own
+pipeline (:func:`send_blocks`); blocks are clamped to the server's
+``max_write_len``. Hashing and local file I/O run in a worker thread, beside
+the event loop, which asyncssh's framing and crypto keep busy. ``progress``
+callbacks are plain functions called with ``(done, total)``; throttling is
+the caller's.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import stat as statmod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.ssh._fastpath import LocalSink, Offload, read_blocks, retrieve
 from ssh_mcp.ssh._staging import (
     DEFAULT_MODE,
     MAX_REQUESTS,
@@ -80,8 +84,8 @@ __all__ = [
 Progress = Callable[[int, int | None], None]
 #: Bytes per read call and per source chunk; each is sent as parallel block requests.
 CHUNK = 4 * 1024 * 1024
-#: Bytes per remote read: enough blocks to keep MAX_REQUESTS requests in flight.
-READ_CHUNK = 16 * 1024 * 1024
+#: Bytes of a download handed to the worker thread at once (hashed, then written).
+WRITE_BATCH = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,17 @@ async def _chunks_of(data: bytes) -> AsyncGenerator[bytes]:
 
 
 async def _local_chunks(path: str) -> AsyncGenerator[bytes]:
+    """The local file in CHUNK pieces, each read in a thread while the one before is sent."""
+    loop = asyncio.get_running_loop()
     try:
-        with open(path, "rb") as f:  # noqa: ASYNC230 - one bounded read per chunk, in a thread
-            while chunk := await asyncio.to_thread(f.read, CHUNK):
-                yield chunk
+        with open(path, "rb") as f:  # noqa: ASYNC230 - every read is in a thread
+            ahead = loop.run_in_executor(None, f.read, CHUNK)
+            try:
+                while chunk := await ahead:
+                    ahead = loop.run_in_executor(None, f.read, CHUNK)
+                    yield chunk
+            finally:  # closing waits for a read still running (the file's lock); not awaited
+                ahead.add_done_callback(retrieve)
     except OSError as exc:
         raise RemoteError(f"reading local file {path} failed: {exc.strerror}") from None
 
@@ -171,15 +182,16 @@ async def write_atomic(
     if total is not None and total > max_bytes:
         raise CapExceeded(f"{total} bytes exceed SSH_TRANSFER_MAX_BYTES ({max_bytes})")
     digest, done = hashlib.sha256(), 0
+    hashing = Offload()  # in order, beside the loop, which frames and encrypts the sends
 
-    def take(chunk: bytes) -> None:
+    async def take(chunk: bytes) -> None:
         nonlocal done
         done += len(chunk)
         if done > max_bytes:
             raise CapExceeded(
                 f"the source passed SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
             )
-        digest.update(chunk)
+        await hashing.submit(digest.update, chunk)
         if progress is not None:
             progress(done, total)
 
@@ -190,57 +202,65 @@ async def write_atomic(
         if owned is not None:
             await stack.enter_async_context(contextlib.aclosing(owned))
         async with sftp.open(stage.tmp, "xb", private_attrs(), block_size=0) as f:
-            await send_blocks(f, chunks, block_size(sftp), take)
+            try:
+                await send_blocks(f, chunks, block_size(sftp), take)
+                await hashing.drain()
+            finally:
+                hashing.abandon()
             with contextlib.suppress(asyncssh.SFTPOpUnsupported):
                 await f.fsync()
         await land(sftp, stage, mode=final_mode, overwrite=overwrite, expect=expect)
     return Written(path, done, final_mode, digest.hexdigest())
 
 
-async def read_chunks(
-    sftp: asyncssh.SFTPClient, path: str, *, max_bytes: int, progress: Progress | None = None
-) -> AsyncIterator[bytes]:
-    """Yield ``path``'s content in large chunks, refusing files over ``max_bytes``."""
+async def _blocks(
+    sftp: asyncssh.SFTPClient, path: str, max_bytes: int, progress: Progress | None
+) -> AsyncGenerator[bytes]:
+    """``path``'s content in order, block by block, refused past ``max_bytes``.
+
+    Remote errors only: whatever the caller does with a block (local writes
+    included) happens outside, so a local OSError is never taken for a drop.
+    """
     try:
         size, _ = await regular_file(sftp, path, max_bytes)
-        async with sftp.open(
-            path, "rb", block_size=block_size(sftp), max_requests=MAX_REQUESTS
-        ) as f:
-            # One chunk read ahead (at explicit offsets: the file's own offset moves
-            # only when a read ends), so the network stays busy while the caller
-            # hashes or writes the chunk before.
-            loop = asyncio.get_running_loop()
-            ahead = loop.create_task(f.read(READ_CHUNK, 0))
-            done = 0
-            try:
-                while chunk := cast(bytes, await ahead):
-                    done += len(chunk)
-                    ahead = loop.create_task(f.read(READ_CHUNK, done))
+        # block_size=0: each read is one request; read_blocks keeps the window full.
+        async with sftp.open(path, "rb", block_size=0) as f:
+            blocks = read_blocks(f, block_size(sftp), MAX_REQUESTS, max_bytes + 1)
+            async with contextlib.aclosing(blocks):
+                done = 0
+                async for block in blocks:
+                    done += len(block)
                     if done > max_bytes:
                         raise CapExceeded(f"{path} grew past the limit of {max_bytes} bytes")
                     if progress is not None:
                         progress(done, size)
-                    yield chunk
-            finally:
-                if not ahead.done():
-                    ahead.cancel()
-                await asyncio.wait([ahead])
-                if not ahead.cancelled():
-                    ahead.exception()  # retrieved: the loop must not log it as lost
+                    yield block
     except dropped_errors() as exc:
         raise StaleConnection(f"read: {type(exc).__name__}: {exc}") from None
     except asyncssh.SFTPError as exc:
         raise sftp_error(exc, "read") from None
 
 
+async def read_chunks(
+    sftp: asyncssh.SFTPClient, path: str, *, max_bytes: int, progress: Progress | None = None
+) -> AsyncIterator[bytes]:
+    """Yield ``path``'s content in chunks of about CHUNK bytes, refused over ``max_bytes``."""
+    async with contextlib.aclosing(_blocks(sftp, path, max_bytes, progress)) as blocks:
+        held: list[bytes] = []
+        size = 0
+        async for block in blocks:
+            held.append(block)
+            size += len(block)
+            if size >= CHUNK:
+                yield b"".join(held)
+                held, size = [], 0
+        if held:
+            yield b"".join(held)
+
+
 async def read_all(sftp: asyncssh.SFTPClient, path: str, *, max_bytes: int) -> bytes:
     """The whole file, refused when larger than ``max_bytes``."""
     return b"".join([c async for c in read_chunks(sftp, path, max_bytes=max_bytes)])
-
-
-def _hash_and_write(digest: hashlib._Hash, out: BinaryIO, chunk: bytes) -> None:
-    digest.update(chunk)
-    out.write(chunk)
 
 
 async def download_atomic(
@@ -257,16 +277,27 @@ async def download_atomic(
     if target.exists() and not overwrite:
         raise RemoteError(f"local file {local_path} exists; pass overwrite=true to replace it")
     tmp = target.with_name(f".{target.name}.ssh-mcp-{secrets.token_hex(6)}")
-    digest, done = hashlib.sha256(), 0
+    # hashlib and file writes release the GIL: they run in a thread beside the loop,
+    # which stays free to receive (asyncssh's crypto and framing need all of its core).
+    work = Offload()
+    sink: LocalSink | None = None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in read_chunks(sftp, path, max_bytes=max_bytes, progress=progress):
-                done += len(chunk)
-                # hashlib releases the GIL on large buffers: hash and write off the loop.
-                await asyncio.to_thread(_hash_and_write, digest, out, chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        sink = LocalSink(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        held: list[bytes] = []
+        size = 0
+        async with contextlib.aclosing(_blocks(sftp, path, max_bytes, progress)) as blocks:
+            async for block in blocks:
+                held.append(block)
+                size += len(block)
+                if size >= WRITE_BATCH:
+                    await work.submit(sink.put, held)
+                    held, size = [], 0
+        await work.submit(sink.put, held)
+        await work.drain()
+        # Once, at the end (earlier batches are already on their way to disk): the
+        # rename must never expose a torn file.
+        await asyncio.to_thread(sink.sync)
+        sink.close()
         mode = 0o600  # downloads may hold secrets: private to the operator
         os.chmod(tmp, mode)
         if overwrite:
@@ -275,10 +306,13 @@ async def download_atomic(
             os.link(tmp, target)  # fails if the target appeared meanwhile
             os.unlink(tmp)
     except BaseException:
+        work.abandon()
+        if sink is not None:
+            sink.close()  # waits for a write in progress; later ones fail unseen
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return Written(str(target), done, mode, digest.hexdigest())
+    return Written(str(target), sink.size, mode, sink.digest.hexdigest())
 
 
 @dataclass(frozen=True)
