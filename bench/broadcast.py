@@ -6,7 +6,7 @@ host, and the server's RSS.
 Starts ``--sshds`` real OpenSSH sshds (``ssh_mcp.sandbox``; the asyncssh fallback is
 refused) and writes a hosts.toml with ``--hosts`` aliases spread over them round-robin,
 all in ``[groups] all``. Every ssh-mcp figure goes through ``python -m ssh_mcp`` over
-stdio, as operators run it, for ``sleep 0.2; echo hi`` (bound by latency) and ``echo hi``
+stdio, as operators run it, for ``sleep 0.5; echo hi`` (a command that takes a moment) and ``echo hi``
 (bound by the CPU cost of 50 remote sessions):
 
 * warm: one ``ssh_broadcast(group="all")`` with every alias's connection pooled, next to
@@ -372,7 +372,7 @@ def main() -> int:
     parser.add_argument("--sshds", type=int, default=3, help="real sshds behind them (3)")
     parser.add_argument("--rounds", type=int, default=8, help="warm rounds (8)")
     parser.add_argument("--cold-rounds", type=int, default=3, help="cold rounds (3)")
-    parser.add_argument("--sleep", type=float, default=0.2, help="seconds slept (0.2)")
+    parser.add_argument("--sleep", type=float, default=0.5, help="seconds slept (0.5)")
     args = parser.parse_args()
     if not 1 <= args.sshds <= args.hosts or args.rounds < 1 or args.cold_rounds < 1:
         parser.error("need 1 <= --sshds <= --hosts and at least one round of each")
