@@ -4,6 +4,7 @@ in-process, an SDK stdio client)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -11,7 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,3 +221,18 @@ def openssh_version() -> str:
         res = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)
         return res.stderr.strip().split(",")[0]
     return "no OpenSSH client"
+
+
+def run_main(main: Coroutine[Any, Any, None]) -> int:
+    """Run a bench's coroutine; print its total time, or why it failed (exit status 1)."""
+    started = time.monotonic()
+    try:
+        asyncio.run(main)
+    except Exception as exc:
+        cause: BaseException = exc
+        while isinstance(cause, BaseExceptionGroup) and cause.exceptions:  # anyio task groups
+            cause = cause.exceptions[0]
+        print(f"bench failed: {type(cause).__name__}: {cause}", file=sys.stderr)
+        return 1
+    print(f"\n(total {time.monotonic() - started:.1f} s)")
+    return 0

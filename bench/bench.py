@@ -51,6 +51,7 @@ from _common import (
     openssh_version,
     print_table,
     rss_mib,
+    run_main,
     write_config,
 )
 from mcp import Client
@@ -282,17 +283,7 @@ def main() -> int:
     args = parser.parse_args()
     # In-process server errors (an "internal error" result) log their traceback here.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    started = time.monotonic()
-    try:
-        asyncio.run(run(max(args.n, 2)))
-    except Exception as exc:
-        cause: BaseException = exc
-        while isinstance(cause, BaseExceptionGroup) and cause.exceptions:  # anyio task groups
-            cause = cause.exceptions[0]
-        print(f"bench failed: {type(cause).__name__}: {cause}", file=sys.stderr)
-        return 1
-    print(f"\n(total {time.monotonic() - started:.1f} s)")
-    return 0
+    return run_main(run(max(args.n, 2)))
 
 
 if __name__ == "__main__":

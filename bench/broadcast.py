@@ -6,8 +6,8 @@ host, and the server's RSS.
 Starts ``--sshds`` real OpenSSH sshds (``ssh_mcp.sandbox``; the asyncssh fallback is
 refused) and writes a hosts.toml with ``--hosts`` aliases spread over them round-robin,
 all in ``[groups] all``. Every ssh-mcp figure goes through ``python -m ssh_mcp`` over
-stdio, as operators run it, for ``sleep 0.5; echo hi`` (a command that takes a moment) and ``echo hi``
-(bound by the CPU cost of 50 remote sessions):
+stdio, as operators run it, for ``sleep 0.5; echo hi`` (a command that takes a moment)
+and ``echo hi`` (bound by the CPU cost of 50 remote sessions):
 
 * warm: one ``ssh_broadcast(group="all")`` with every alias's connection pooled, next to
   the slowest single host: ``ssh_exec_run`` of the same command on one alias per sshd,
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
-from _common import BenchError, check, cpu_seconds, open_stdio, print_table
+from _common import BenchError, check, cpu_seconds, open_stdio, print_table, run_main
 from mcp import Client
 from mcp.types import CallToolResult
 
@@ -377,17 +377,7 @@ def main() -> int:
     if not 1 <= args.sshds <= args.hosts or args.rounds < 1 or args.cold_rounds < 1:
         parser.error("need 1 <= --sshds <= --hosts and at least one round of each")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    started = time.monotonic()
-    try:
-        asyncio.run(run(args))
-    except Exception as exc:
-        cause: BaseException = exc
-        while isinstance(cause, BaseExceptionGroup) and cause.exceptions:  # anyio task groups
-            cause = cause.exceptions[0]
-        print(f"bench failed: {type(cause).__name__}: {cause}", file=sys.stderr)
-        return 1
-    print(f"\n(total {time.monotonic() - started:.1f} s)")
-    return 0
+    return run_main(run(args))
 
 
 if __name__ == "__main__":

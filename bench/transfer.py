@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
-from _common import ALIAS, BenchError, openssh_version, print_table, write_config
+from _common import ALIAS, BenchError, openssh_version, print_table, run_main, write_config
 from mcp import Client
 
 from ssh_mcp.app import App, build_app
@@ -371,18 +371,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="20,200", help="file sizes in MB (20,200)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    started = time.monotonic()
-    try:
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-        asyncio.run(run(sizes, max(args.reps, 1)))
-    except Exception as exc:
-        cause: BaseException = exc
-        while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
-            cause = cause.exceptions[0]
-        print(f"bench failed: {type(cause).__name__}: {cause}", file=sys.stderr)
-        return 1
-    print(f"\n(total {time.monotonic() - started:.1f} s)")
-    return 0
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    return run_main(run(sizes, max(args.reps, 1)))
 
 
 if __name__ == "__main__":

@@ -145,6 +145,15 @@ class RawStdio:
         self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
         self.proc.stdin.flush()
 
+    def close(self) -> None:
+        """Kill the server if it still runs (by PID) and close our ends of its pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
     def recv(self) -> dict[str, Any]:
         assert self.proc.stdout
         while True:
@@ -194,12 +203,7 @@ def test_clean_exit_closes_pooled_connections(
             anyio.run(anyio.sleep, 0.01)
         assert _connections(sshd) <= before
     finally:
-        if raw.proc.poll() is None:
-            raw.proc.kill()
-            raw.proc.wait()
-        for pipe in (raw.proc.stdin, raw.proc.stdout, raw.proc.stderr):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
+        raw.close()
 
 
 def test_help_lists_subcommands() -> None:
@@ -245,12 +249,7 @@ def test_shutdown_stops_running_exec(
         assert raw.proc.wait(timeout=15) == 0
         assert wait_gone(test_user.name, marker), remote_pids(test_user.name, marker)
     finally:
-        if raw.proc.poll() is None:
-            raw.proc.kill()
-            raw.proc.wait()
-        for pipe in (raw.proc.stdin, raw.proc.stdout, raw.proc.stderr):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
+        raw.close()
 
 
 def test_shutdown_leaves_jobs_running_for_the_next_server(
@@ -276,12 +275,7 @@ def test_shutdown_leaves_jobs_running_for_the_next_server(
         assert wait_gone(test_user.name, exec_marker), remote_pids(test_user.name, exec_marker)
         assert remote_pids(test_user.name, f"^{job_marker}$")
     finally:
-        if raw.proc.poll() is None:
-            raw.proc.kill()
-            raw.proc.wait()
-        for pipe in (raw.proc.stdin, raw.proc.stdout, raw.proc.stderr):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
+        raw.close()
 
     async def reattach() -> None:
         async with serve(settings) as (client, _):

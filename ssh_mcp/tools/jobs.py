@@ -12,7 +12,7 @@ import asyncio
 import math
 import time
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -33,6 +33,7 @@ from ssh_mcp.ssh import jobs as remote
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._hygiene import clean
+from ssh_mcp.tools.local import NoInput
 
 State = Literal["running", "exited", "killed", "lost"]
 JOB_ID = Field(description="Job id from ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
@@ -90,7 +91,8 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
         )
     job_id, segment = new_job_id(), max(2048, limits.job_max_output_bytes // 2)
     argv = remote.start_argv(job_id, args.command, segment, math.ceil(limits.job_ttl / 60))
-    started = remote.parse_started(*_bytes(res := await ctx.run(argv)), res.exit_code)
+    result = await ctx.run(argv)
+    started = remote.parse_started(*_bytes(result), result.exit_code)
     now = time.time()
     ctx.jobs.put(
         JobRecord(job_id, host.alias, started.dir, started.pgid, segment, args.name or "", now)
@@ -120,17 +122,22 @@ class JobStatusInput(StrictInput):
     )
 
 
-class JobStatus(Output):
+class JobSummary(Output):
     job_id: str = Field(description="The job.")
     host: str = Field(description="Alias of its host.")
     name: str = Field(description="The label given at start, or empty.")
     state: State = Field(
         description="running; exited (see exit_code); killed (by ssh_job_kill, see signal); "
         "lost (its processes are gone without an exit status: host rebooted, killed by "
-        "someone else, or its directory was removed)."
+        "someone else, or its directory was removed). ssh_job_list shows it as last seen."
     )
     exit_code: int | None = Field(description="Exit status once exited, else null.")
     signal: str | None = Field(description="The signal that stopped a killed job.")
+    started_at: str = Field(description="UTC start time, ISO 8601.")
+    finished_at: str | None = Field(description="When the server saw it finish, if it has.")
+
+
+class JobStatus(JobSummary):
     stdout: str = Field(description="New stdout from since_offset (cleaned for the model).")
     stderr: str = Field(description="New stderr from stderr_offset (cleaned for the model).")
     next_offset: int = Field(description="Pass as since_offset next time.")
@@ -140,11 +147,22 @@ class JobStatus(Output):
     )
     stderr_dropped: int = Field(description="The same for stderr.")
     more: bool = Field(description="More output is waiting beyond the caps: call again now.")
-    started_at: str = Field(description="UTC start time, ISO 8601.")
-    finished_at: str | None = Field(description="When the server saw it finish, if it has.")
     output_warnings: list[str] = Field(
         description="What was removed from the output and what in it could mislead a reader."
     )
+
+
+def _summary(r: JobRecord) -> dict[str, Any]:
+    return {
+        "job_id": r.id,
+        "host": r.host,
+        "name": r.name,
+        "state": r.state,
+        "exit_code": r.exit_code,
+        "signal": r.signal,
+        "started_at": _started(r.started_at) or "",
+        "finished_at": _started(r.finished_at),
+    }
 
 
 async def _probe(ctx: ToolContext, job: JobRecord) -> tuple[JobRecord, bool]:
@@ -182,12 +200,7 @@ async def job_status(ctx: ToolContext, args: JobStatusInput) -> JobStatus:
     stdout, w_out = clean(chunks["o"].data.decode("utf-8", "replace"), "stdout")
     stderr, w_err = clean(chunks["e"].data.decode("utf-8", "replace"), "stderr")
     return JobStatus(
-        job_id=job.id,
-        host=job.host,
-        name=job.name,
-        state=job.state,
-        exit_code=job.exit_code,
-        signal=job.signal,
+        **_summary(job),
         stdout=stdout,
         stderr=stderr,
         next_offset=chunks["o"].end,
@@ -195,8 +208,6 @@ async def job_status(ctx: ToolContext, args: JobStatusInput) -> JobStatus:
         stdout_dropped=chunks["o"].dropped,
         stderr_dropped=chunks["e"].dropped,
         more=chunks["o"].more or chunks["e"].more,
-        started_at=_started(job.started_at) or "",
-        finished_at=_started(job.finished_at),
         output_warnings=w_out + w_err,
     )
 
@@ -248,40 +259,17 @@ async def job_kill(ctx: ToolContext, args: JobKillInput) -> JobKilled:
 # -- ssh_job_list ----------------------------------------------------------------------
 
 
-class JobListInput(StrictInput):
-    pass
-
-
-class JobSummary(Output):
-    job_id: str = Field(description="The job.")
-    host: str = Field(description="Alias of its host.")
-    name: str = Field(description="The label given at start, or empty.")
-    state: State = Field(description="As last seen; ssh_job_status gives the current state.")
-    exit_code: int | None = Field(description="Exit status, once exited.")
-    started_at: str = Field(description="UTC start time, ISO 8601.")
-    finished_at: str | None = Field(description="When the server saw it finish, if it has.")
-
-
 class JobList(Output):
     jobs: list[JobSummary] = Field(description="Every job this server knows, oldest first.")
     running: int = Field(description="How many were running when last seen.")
 
 
-async def job_list(ctx: ToolContext, args: JobListInput) -> JobList:
+async def job_list(ctx: ToolContext, args: NoInput) -> JobList:
     records = ctx.jobs.all()
-    jobs = [
-        JobSummary(
-            job_id=r.id,
-            host=r.host,
-            name=r.name,
-            state=r.state,
-            exit_code=r.exit_code,
-            started_at=_started(r.started_at) or "",
-            finished_at=_started(r.finished_at),
-        )
-        for r in records
-    ]
-    return JobList(jobs=jobs, running=sum(r.state == "running" for r in records))
+    return JobList(
+        jobs=[JobSummary(**_summary(r)) for r in records],
+        running=sum(r.state == "running" for r in records),
+    )
 
 
 EXEC = Annotations(read_only=False, destructive=True, idempotent=False)
@@ -348,7 +336,7 @@ TOOLS = (
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
-        input=JobListInput,
+        input=NoInput,
         output=JobList,
         annotations=Annotations(
             read_only=True, destructive=False, idempotent=True, open_world=False
