@@ -18,9 +18,9 @@ from ssh_mcp.inventory import HostConfig
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.spec import HostSummary, Limits, ServerFacts, ToolContext
-from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
+from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint, read_secret
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
-from ssh_mcp.ssh.process import ProcessResult, run_process
+from ssh_mcp.ssh.process import Elevation, ProcessResult, run_process
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -110,9 +110,11 @@ class CallContext:
         timeout: float | None = None,
         stdin: bytes | None = None,
         on_output: Callable[[str, bytes], None] | None = None,
+        sudo: bool = False,
     ) -> ProcessResult:
         text = command if isinstance(command, str) else shlex.join(command)
         s = self._app.settings
+        elevate = await self._elevation() if sudo else None
         return await self._app.pool.run(
             self._target(),
             lambda pc: run_process(
@@ -123,8 +125,20 @@ class CallContext:
                 stderr_cap=s.ssh_stderr_cap_bytes,
                 stdin=stdin,
                 on_chunk=on_output,
+                elevate=elevate,
             ),
         )
+
+    async def _elevation(self) -> Elevation:
+        """sudo with the password from the host's sudo_password_cmd, or ``sudo -n``."""
+        target = self._targets.get(self._field)
+        if target is None:
+            raise RuntimeError("this tool declared no host argument")
+        cmd = target.host.sudo_password_cmd
+        if not cmd:
+            return Elevation(("sudo", "-n", "--"))
+        password = await read_secret(cmd, "sudo_password")
+        return Elevation(("sudo", "-S", "-p", "", "--"), (password + "\n").encode())
 
     async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
         return await self._app.pool.run(self._target(), op)

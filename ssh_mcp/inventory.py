@@ -17,7 +17,7 @@ from ssh_mcp.config import Settings
 from ssh_mcp.errors import ConfigError
 
 #: hosts.toml keys that would carry a literal secret; refused with a pointer to the *_cmd form.
-_LITERAL_SECRET_KEYS = frozenset({"password", "passphrase", "secret", "token"})
+_LITERAL_SECRET_KEYS = frozenset({"password", "passphrase", "secret", "token", "sudo_password"})
 
 
 def _argv(value: object) -> object:
@@ -81,6 +81,15 @@ class _HostFields(BaseModel):
         None, ge=1, le=64, description="Connections the pool may open to this host. Default 4."
     )
     notes: str | None = Field(None, description="Free text shown by ssh_host_list.")
+    sudo_password_cmd: list[str] | None = Field(
+        None,
+        description="Command whose stdout is the login user's sudo password, for the sudo "
+        "tier. Unset: sudo runs with -n (passwordless sudoers rules only).",
+    )
+
+    _argvs = field_validator("sudo_password_cmd", mode="before")(
+        classmethod(lambda cls, v: _argv(v))
+    )
 
 
 class DefaultsTable(_HostFields):
@@ -119,6 +128,7 @@ class HostConfig:
     max_channels: int = 10
     max_connections: int = 4
     notes: str | None = None
+    sudo_password_cmd: tuple[str, ...] | None = None
     configured: bool = True
 
 
@@ -144,6 +154,7 @@ def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostCon
         max_channels=pick("max_channels") or 10,
         max_connections=pick("max_connections") or 4,
         notes=table.notes,
+        sudo_password_cmd=tup(pick("sudo_password_cmd")),
     )
 
 

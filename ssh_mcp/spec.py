@@ -235,10 +235,14 @@ class ToolContext(Protocol):
         timeout: float | None = None,
         stdin: bytes | None = None,
         on_output: Callable[[str, bytes], None] | None = None,
+        sudo: bool = False,
     ) -> ProcessResult:
         """Run on the host; a sequence is an argv joined with ``shlex.join``.
 
         ``on_output(stream, chunk)`` sees every chunk as it arrives, before caps.
+        ``sudo=True`` runs it as root through sudo, with the password from the
+        host's ``sudo_password_cmd`` on stdin (``sudo -n`` without one);
+        ``ProcessResult.elevated`` is False when sudo refused.
         """
         ...
 

@@ -99,6 +99,7 @@ def test_merge_defaults_and_host() -> None:
             "key hosts.a.auth.password: literal",
         ),
         ('[defaults]\npassphrase = "x"\n', "key defaults.passphrase: literal secrets"),
+        ('[hosts.a]\nsudo_password = "x"\n', "key hosts.a.sudo_password: literal secrets"),
         ('[hosts.a]\nproxy_jump = ["zz"]\n', "hosts.a.proxy_jump: unknown alias 'zz'"),
         ('[hosts.a.auth]\nmethod = "password"\npassword_cmd = ["x"]\n', "ALLOW_PASSWORD_AUTH"),
         ('[hosts.a.auth]\nmethod = "key"\n', "hosts.a.auth.key: required"),

@@ -10,7 +10,9 @@ which is every session of a ``root`` login. For those, the command is
 prefixed to print its shell's PID (the session's process group) as the first
 stderr line, which is stripped; each rung then also sends ``kill -SIG -- -PGID``
 over a second channel of the same connection. The prefix needs a POSIX login
-shell, which is why it is used for root only.
+shell, which is why it is used for root only. Commands run through sudo
+(:class:`Elevation`) are stopped the same way, with the kill itself run
+through sudo: the login user's sshd cannot signal processes that run as root.
 
 Channel slots follow sshd's count: a channel still open when the call ends
 keeps its slot (``PooledConnection.hold``) until it closes, and a call
@@ -25,7 +27,7 @@ import contextlib
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
@@ -89,31 +91,56 @@ class ProcessResult:
     signal: str | None
     timed_out: bool
     duration_ms: int
+    #: With an Elevation: whether the command started as root (False: sudo refused).
+    elevated: bool | None = None
+
+
+@dataclass(frozen=True)
+class Elevation:
+    """Run the command as root through ``sudo`` on the login user's session.
+
+    ``prefix`` is the sudo argv (``sudo -S -p '' --`` or ``sudo -n --``) and
+    ``secret`` the bytes it reads first on stdin (the password line, or empty).
+    The secret never reaches argv. The stop ladder then kills the session's
+    process group through the same sudo over a second channel, since the user's
+    sshd cannot signal processes that run as root.
+    """
+
+    prefix: tuple[str, ...]
+    secret: bytes = field(default=b"", repr=False)
 
 
 #: Marks the PID line a root command prints first on stderr; never shown to callers.
 _PID_MARK = b"\x1essh-mcp-pgid:"
 _PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
+#: The first stdout line of an elevated command, printed by root's shell once sudo let it run.
+_ROOT_MARK = b"\x1essh-mcp-root:"
+_ROOT_SCRIPT = "printf '\\036ssh-mcp-root:\\n'; exec sh -c \"$1\""
 
 
-class _PidFilter:
-    """Strips the PID line from the head of stderr and remembers the PID."""
+class _MarkFilter:
+    """Strips a marker line from the head of a stream and remembers what followed the mark."""
 
-    def __init__(self) -> None:
-        self.pgid: int | None = None
+    def __init__(self, mark: bytes = _PID_MARK) -> None:
+        self.mark = mark
+        self.value: bytes | None = None
         self._pending: bytes | None = b""
+
+    @property
+    def pgid(self) -> int | None:
+        return int(self.value) if self.value and self.value.isdigit() else None
 
     def feed(self, chunk: bytes) -> bytes:
         if self._pending is None:
             return chunk
         data = self._pending + chunk
         line, sep, rest = data.partition(b"\n")
-        if not sep and len(data) < 64 and _PID_MARK.startswith(data[: len(_PID_MARK)]):
+        if not sep and len(data) < 64 and self.mark.startswith(data[: len(self.mark)]):
             self._pending = data  # the marker line may arrive in pieces
             return b""
         self._pending = None
-        if sep and line.startswith(_PID_MARK) and line[len(_PID_MARK) :].isdigit():
-            self.pgid = int(line[len(_PID_MARK) :])
+        if sep and line.startswith(self.mark):
+            self.value = line[len(self.mark) :]
             return rest
         return data
 
@@ -127,7 +154,7 @@ async def _pump(
     buf: CappedBuffer,
     name: str,
     on_chunk: Callable[[str, bytes], None] | None,
-    pid_filter: _PidFilter | None = None,
+    pid_filter: _MarkFilter | None = None,
 ) -> None:
     def deliver(chunk: bytes) -> None:
         if chunk:
@@ -142,18 +169,25 @@ async def _pump(
         deliver(pid_filter.flush())
 
 
-async def _kill_group(pc: PooledConnection, pgid: int, sig: str) -> None:
-    """``kill -SIG -- -PGID`` over a second channel; best effort, bounded."""
-    command = shlex.join(["kill", "-s", sig, "--", f"-{pgid}"])
+async def _kill_group(
+    pc: PooledConnection, pgid: int, sig: str, elevate: Elevation | None = None
+) -> None:
+    """``kill -SIG -- -PGID`` over a second channel (through sudo when elevated);
+    best effort, bounded."""
+    argv = [*(elevate.prefix if elevate else ()), "kill", "-s", sig, "--", f"-{pgid}"]
+    secret = elevate.secret if elevate else None
     with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
-        await asyncio.wait_for(pc.conn.run(command, check=False), STOP_GRACE * 4)
+        await asyncio.wait_for(
+            pc.conn.run(shlex.join(argv), input=secret, check=False), STOP_GRACE * 4
+        )
 
 
 async def stop_process(
     proc: asyncssh.SSHClientProcess[bytes],
     closed: asyncio.Future[None],
     pc: PooledConnection | None = None,
-    pid_filter: _PidFilter | None = None,
+    pid_filter: _MarkFilter | None = None,
+    elevate: Elevation | None = None,
 ) -> None:
     """Climb INT → TERM → KILL, waiting briefly after each, then close the channel.
 
@@ -168,7 +202,7 @@ async def stop_process(
             proc.send_signal(sig)
         pgid = pid_filter.pgid if pid_filter else None
         if pc is not None and pgid is not None and pc.alive:
-            await _kill_group(pc, pgid, sig)
+            await _kill_group(pc, pgid, sig, elevate)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(closed), STOP_GRACE)
     proc.close()
@@ -232,9 +266,19 @@ async def run_process(
     stderr_cap: int,
     stdin: bytes | None = None,
     on_chunk: Callable[[str, bytes], None] | None = None,
+    elevate: Elevation | None = None,
 ) -> ProcessResult:
-    """Run ``command`` (already a shell-safe string) on ``pc`` and collect capped output."""
-    pid_filter = _PidFilter() if pc.login_user == "root" else None
+    """Run ``command`` (already a shell-safe string) on ``pc`` and collect capped output.
+
+    With ``elevate`` the command runs as root through sudo: sudo reads the secret
+    first on stdin, and root's shell marks stdout before it runs ``command``, so
+    ``ProcessResult.elevated`` tells a refusal by sudo from the command's own exit.
+    """
+    pid_filter = _MarkFilter() if pc.login_user == "root" or elevate else None
+    root_mark = _MarkFilter(_ROOT_MARK) if elevate else None
+    if elevate:
+        command = shlex.join([*elevate.prefix, "sh", "-c", _ROOT_SCRIPT, "sh", command])
+        stdin = elevate.secret + (stdin or b"")
     proc = await _open_process(pc, _PID_PREFIX + command if pid_filter else command)
     started = time.monotonic()
     if stdin:
@@ -243,7 +287,7 @@ async def run_process(
     out, err = CappedBuffer(stdout_cap), CappedBuffer(stderr_cap)
     loop = asyncio.get_running_loop()
     pumps = [
-        loop.create_task(_pump(proc.stdout, out, "stdout", on_chunk)),
+        loop.create_task(_pump(proc.stdout, out, "stdout", on_chunk, root_mark)),
         loop.create_task(_pump(proc.stderr, err, "stderr", on_chunk, pid_filter)),
     ]
     closed: asyncio.Future[None] = loop.create_task(proc.wait_closed())
@@ -256,11 +300,11 @@ async def run_process(
                 await asyncio.wait([*pumps, closed])
         except TimeoutError:
             timed_out = True
-            await stop_process(proc, closed, pc, pid_filter)
+            await stop_process(proc, closed, pc, pid_filter, elevate)
     except BaseException:
         # Cancelled by the client (or shutdown): the remote process must still be stopped.
         with anyio.CancelScope(shield=True):
-            await stop_process(proc, closed, pc, pid_filter)
+            await stop_process(proc, closed, pc, pid_filter, elevate)
         raise
     finally:
         with anyio.CancelScope(shield=True):
@@ -284,4 +328,5 @@ async def run_process(
         signal=exit_signal,
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
+        elevated=None if root_mark is None else root_mark.value is not None,
     )

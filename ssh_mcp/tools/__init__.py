@@ -19,6 +19,7 @@ from ssh_mcp.tools import (
     local,
     sftp_files,
     sftp_read,
+    sudo,
     transfer,
 )
 from ssh_mcp.tools import exec as _exec
@@ -35,4 +36,5 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *exec_more.TOOLS,
     *jobs.TOOLS,
     *broadcast.TOOLS,
+    *sudo.TOOLS,
 )

@@ -1,0 +1,150 @@
+"""The sudo tier through MCP against real sshd and a real sudo that wants a password."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+from harness import Target, assert_audit, gone, hosts_toml, serve, text
+from sshd import TestUser, remote_pids
+
+from ssh_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+OPEN = {"allow_dangerous_tools": True, "allow_sudo": True, "allow_any_command": True}
+
+
+@pytest.fixture
+def sudo_settings(
+    tmp_path: Path, target: Target, test_user: TestUser, settings_for: Callable[..., Settings]
+) -> Callable[..., Settings]:
+    """Settings whose host has a sudo_password_cmd (``cat`` of a 0600 file) unless told."""
+    secret = tmp_path / "sudo.pw"
+    secret.write_text(test_user.password + "\n")
+    secret.chmod(0o600)
+
+    def make(password_cmd: list[str] | None = None, **overrides: object) -> Settings:
+        argv = ["cat", str(secret)] if password_cmd is None else password_cmd
+        extra = f"sudo_password_cmd = {argv!r}\n".replace("'", '"') if argv else ""
+        host = Target(target.alias, target.port, target.user, target.key, target.path_allowlist,
+                      extra)  # fmt: skip
+        values = {**OPEN, **overrides}
+        return settings_for(hosts=hosts_toml(host), **values)
+
+    return make
+
+
+async def test_runs_as_root_and_the_password_stays_secret(
+    sudo_settings: Callable[..., Settings],
+    test_user: TestUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    marker = "sleep 0.81"
+    async with serve(sudo_settings()) as (client, app):
+        r = await client.call_tool(
+            "ssh_sudo_exec", {"host": "target", "command": f"id -u; {marker}; echo done"}
+        )
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        assert (sc["stdout"], sc["stderr"], sc["exit_code"]) == ("0\ndone\n", "", 0)
+        line = assert_audit(app, {"tool": "ssh_sudo_exec", "tier": "sudo", "outcome": "ok"})
+        assert line["exit_code"] == 0
+        # A command reading stdin gets nothing: the password line was sudo's alone.
+        r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "cat; id -un"})
+        assert r.structured_content and r.structured_content["stdout"] == "root\n"
+        everything = text(r) + app.settings.ssh_audit_log.read_text() + caplog.text
+        assert test_user.password not in everything
+
+
+async def test_password_never_appears_in_any_process_argv(
+    sudo_settings: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = "sleep 306.81"
+    async with serve(sudo_settings()) as (client, _):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                client.call_tool,
+                "ssh_sudo_exec",
+                {"host": "target", "command": marker, "timeout": 3},
+            )
+            for _ in range(500):
+                if remote_pids("root", f"^{marker}$"):
+                    break
+                await anyio.sleep(0.01)
+            assert remote_pids("root", f"^{marker}$")
+            argvs = [p.read_bytes() for p in Path("/proc").glob("[0-9]*/cmdline") if p.exists()]
+            assert not any(test_user.password.encode() in a for a in argvs)
+        assert await gone("root", marker)
+
+
+@pytest.mark.parametrize(
+    ("password_cmd", "says"),
+    [
+        ([], "sudo did not run the command: it needs a password: set sudo_password_cmd"),
+        (["echo", "wrong-password"], "it rejected the password from sudo_password_cmd"),
+        (["false"], "sudo_password_cmd 'false' exited 1; fix it in hosts.toml"),
+    ],
+    ids=["no-password-cmd", "wrong-password", "failing-cmd"],
+)
+async def test_sudo_refusals_are_one_clear_line(
+    password_cmd: list[str], says: str, sudo_settings: Callable[..., Settings], work_dir: Path
+) -> None:
+    flag = work_dir / "ran-as-root"
+    async with serve(sudo_settings(password_cmd)) as (client, app):
+        r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": f"touch {flag}"})
+        assert r.is_error and says in text(r) and "\n" not in text(r), text(r)
+        assert not flag.exists()
+        assert_audit(app, {"tool": "ssh_sudo_exec", "outcome": "error"})
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_stop_ladder_reaches_root_processes(
+    how: str, sudo_settings: Callable[..., Settings]
+) -> None:
+    """The user's sshd cannot signal root's processes; the ladder kills them through sudo,
+    even a command that ignores INT and TERM."""
+    marker = f"sleep 307.{len(how)}"
+    command = f"trap '' INT TERM; {marker} & {marker}; wait"
+    async with serve(sudo_settings(), mode="legacy") as (client, app):
+        if how == "timeout":
+            r = await client.call_tool(
+                "ssh_sudo_exec", {"host": "target", "command": command, "timeout": 0.5}
+            )
+            assert r.structured_content and r.structured_content["timed_out"]
+            assert_audit(app, {"tool": "ssh_sudo_exec", "outcome": "ok"})
+        else:
+            with anyio.move_on_after(1.0):
+                await client.call_tool("ssh_sudo_exec", {"host": "target", "command": command})
+        assert await gone("root", marker), remote_pids("root", marker)
+
+
+async def test_sudo_tier_needs_both_flags(sudo_settings: Callable[..., Settings]) -> None:
+    for flags in (
+        {"allow_sudo": False},
+        {"allow_dangerous_tools": False},
+    ):
+        async with serve(sudo_settings(**flags)) as (client, app):
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert "ssh_sudo_exec" not in names
+            r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "id"})
+            assert r.is_error and "unknown tool 'ssh_sudo_exec'" in text(r)
+            assert_audit(app, {"outcome": "denied", "error": "ToolNotAvailable"})
+
+
+async def test_command_policy_and_confirmation_apply(
+    sudo_settings: Callable[..., Settings],
+) -> None:
+    settings = sudo_settings(allow_any_command=False, ssh_command_allowlist=["id", "reboot"])
+    async with serve(settings) as (client, app):
+        ok = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "id -u"})
+        assert ok.structured_content and ok.structured_content["stdout"] == "0\n"
+        r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "rm -f /x"})
+        assert r.is_error and "command not allowed" in text(r)
+        assert_audit(app, {"outcome": "denied", "error": "CommandNotAllowed"})
+        r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "reboot"})
+        assert r.is_error and "no elicitation support" in text(r)
+        assert_audit(app, {"outcome": "denied", "confirmation": "unsupported"})
