@@ -6,9 +6,11 @@
 2. Pins its host key in a temp known_hosts and writes a temp hosts.toml (alias
    ``demo``, key auth, the sandbox's data directory as the path allowlist).
 3. Spawns ``python -m ssh_mcp`` with settings passed as env vars (dangerous tier open,
-   command allowlist ``echo uname ls id``, audit log in the temp dir) and drives it over
-   stdio with the SDK's client (:func:`ssh_mcp.server.stdio_client`): ping, host info, an
-   SFTP listing, an exec, and an exec that the command policy refuses.
+   command allowlist ``echo uname ls id sleep``, a deny pattern ``echo deploy``, audit
+   log in the temp dir) and drives it over stdio with the SDK's client
+   (:func:`ssh_mcp.server.stdio_client`): ping, host info, an SFTP listing, an exec, an
+   exec that the command policy refuses, one that a (simulated) human confirms through
+   MCP elicitation, and a background job (real sshd only).
 4. Prints each result and the audit lines, verifies the audit chain, stops the
    sandbox by PID and removes the temp dir. Exit 0, or 1 with a one-line reason.
 
@@ -39,7 +41,9 @@ from ssh_mcp.server import CallReply, StdioClient, stdio_client
 
 BACKEND_ENV = "SSH_MCP_DEMO_BACKEND"
 ALIAS = "demo"
-COMMANDS = ("echo", "uname", "ls", "id")
+COMMANDS = ("echo", "uname", "ls", "id", "sleep")
+#: An operator deny pattern the demo adds: its command runs only after a "human" says yes.
+CONFIRM_PATTERN = r"\becho\s+deploy\b"
 TIMEOUT = 90.0  # the whole demo
 _WIDTH = 100
 
@@ -84,6 +88,8 @@ def _settings(tmp: Path) -> Settings:
         allow_dangerous_tools=True,
         allow_any_command=False,
         ssh_command_allowlist=list(COMMANDS),
+        ssh_confirm_patterns=[CONFIRM_PATTERN],
+        ssh_job_table=tmp / "jobs.json",
         ssh_connect_timeout=10.0,
         ssh_command_timeout=20.0,
     )
@@ -99,6 +105,8 @@ def _server_env(settings: Settings) -> dict[str, str]:
         "ALLOW_DANGEROUS_TOOLS": str(settings.allow_dangerous_tools).lower(),
         "ALLOW_ANY_COMMAND": str(settings.allow_any_command).lower(),
         "SSH_COMMAND_ALLOWLIST": json.dumps(settings.ssh_command_allowlist),
+        "SSH_CONFIRM_PATTERNS": json.dumps(settings.ssh_confirm_patterns),
+        "SSH_JOB_TABLE": str(settings.ssh_job_table),
         "SSH_CONNECT_TIMEOUT": str(settings.ssh_connect_timeout),
         "SSH_COMMAND_TIMEOUT": str(settings.ssh_command_timeout),
         "LOG_LEVEL": "WARNING",
@@ -183,6 +191,16 @@ async def _call(
     return reply
 
 
+async def _human(message: str) -> bool:
+    """The demo's stand-in for a person at the MCP client: shows the form, says yes."""
+    _say("    ┌ confirmation form shown to the human:")
+    for line in message.splitlines():
+        if line.strip():
+            _say(f"    │ {line}")
+    _say("    └ the human answers: yes")
+    return True
+
+
 async def _drive(client: StdioClient, sandbox: Sandbox) -> None:
     _say(f"tools:   {len(client.tools)} visible over stdio ({client.protocol_version})")
     _say()
@@ -196,6 +214,17 @@ async def _drive(client: StdioClient, sandbox: Sandbox) -> None:
     )
     if "rm" not in denied.text:
         raise DemoFailed(f"the denial does not name the refused program: {denied.text[:200]}")
+    await _call(client, "ssh_exec_run", {**host, "command": "echo deploy to production"})
+    if sandbox.kind != "openssh":
+        _say("(background jobs need a real sshd; skipped with the asyncssh sandbox)")
+        return
+    started = await _call(
+        client, "ssh_job_start", {**host, "command": "sleep 1; echo job done", "name": "demo"}
+    )
+    job_id = (started.structured or {}).get("job_id")
+    status = await _call(client, "ssh_job_status", {"job_id": job_id, "wait": 10})
+    if (status.structured or {}).get("state") != "exited":
+        raise DemoFailed(f"the background job did not finish: {status.text[:200]}")
 
 
 def _show_audit(path: Path) -> None:
@@ -246,7 +275,7 @@ async def _demo(tmp: Path, errlog: TextIO) -> str:
             f"[{sandbox.remote_data_dir}]); exec allowlist: {' '.join(COMMANDS)}"
         )
         argv, env = [sys.executable, "-m", "ssh_mcp"], _server_env(settings)
-        async with stdio_client(argv, env, cwd=str(tmp), errlog=errlog) as client:
+        async with stdio_client(argv, env, cwd=str(tmp), errlog=errlog, confirm=_human) as client:
             pids = " ".join(str(p) for p in _server_pids()) or "?"
             _say(f"server:  {Path(sys.executable).name} -m ssh_mcp (pid {pids}), over stdio")
             await _drive(client, sandbox)

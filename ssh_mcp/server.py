@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import mcp.types as types
 from mcp import Client, MCPError
+from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.stdio import stdio_client as _sdk_stdio_client
 from mcp.server import Server, ServerRequestContext
@@ -237,16 +238,29 @@ async def stdio_client(
     cwd: str | None = None,
     errlog: TextIO | None = None,
     timeout: float = 60.0,
+    confirm: Callable[[str], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[StdioClient]:
     """Spawn an ssh-mcp server (``argv``) and yield a :class:`StdioClient` speaking MCP over
     its stdio; the server is stopped when the block exits.
 
     The SDK runs ``argv`` with ``env`` over a minimal default environment (PATH, HOME, ...),
     so the caller's other variables do not leak in. Its stderr goes to ``errlog`` (default
-    ``sys.stderr``); ``timeout`` bounds each request, in seconds."""
+    ``sys.stderr``); ``timeout`` bounds each request, in seconds. ``confirm(message)``, if
+    given, answers the server's confirmation forms (the client then declares elicitation)."""
     params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=cwd)
     transport = _sdk_stdio_client(params) if errlog is None else _sdk_stdio_client(params, errlog)
-    async with Client(transport, read_timeout_seconds=timeout) as client:
+
+    async def elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        assert confirm is not None
+        yes = await confirm(params.message)
+        return types.ElicitResult(action="accept", content={CONFIRM_KEY: yes})
+
+    callback = elicit if confirm is not None else None
+    async with Client(
+        transport, read_timeout_seconds=timeout, elicitation_callback=callback
+    ) as client:
         listed = await client.list_tools()
 
         async def call(name: str, arguments: dict[str, Any]) -> CallReply:

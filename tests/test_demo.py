@@ -56,13 +56,24 @@ def _check_output(out: str, kind: str) -> None:
     assert "hello from ssh-mcp" in out
     denied = re.search(r"^→ ssh_exec_run\(.*'rm -rf /tmp/x'\)\s+\[isError", out, re.M)
     assert denied, out
+    # A simulated human confirms a deny-pattern command through elicitation (2026-07-28:
+    # an InputRequiredResult, then the retried call).
+    assert "│ echo deploy to production" in out and "└ the human answers: yes" in out
+    assert re.search(r"^→ ssh_exec_run\(.*'echo deploy to production'\)\s+\[ok", out, re.M)
     audit = [json for json in out.splitlines() if json.startswith('  {"ts":')]
-    assert len(audit) == 5, out
-    for tool in TOOLS:
+    jobs = kind == "openssh"  # background jobs need a real sshd
+    assert len(audit) == (9 if jobs else 7), out
+    for tool in TOOLS + (("ssh_job_start", "ssh_job_status") if jobs else ()):
         assert any(f'"tool":"{tool}"' in line for line in audit), (tool, audit)
     assert any('"outcome":"denied"' in ln and "CommandNotAllowed" in ln for ln in audit)
+    assert any('"confirmation":"requested"' in ln for ln in audit)
+    assert any('"confirmation":"confirmed"' in ln and '"outcome":"ok"' in ln for ln in audit)
     assert not any("rm -rf" in line or "hello.txt" in line for line in audit)  # hashes only
-    assert re.search(r"^audit verify: ok, 5 lines, chain intact", out, re.M), out
+    assert not any("deploy to production" in line for line in audit)
+    assert re.search(rf"^audit verify: ok, {len(audit)} lines, chain intact", out, re.M), out
+    if jobs:
+        assert re.search(r"^\s+\[job j[0-9a-f]{16} on demo: exited 0\]$", out, re.M), out
+        assert "    job done" in out
 
 
 def _check_cleanup(out: str) -> None:

@@ -97,7 +97,7 @@ class DenyPatterns:
         compiled = [(label, re.compile(rx, re.MULTILINE)) for label, rx in DEFAULT_PATTERNS]
         for rx in extra:
             try:
-                compiled.append((f"operator pattern {rx!r}", re.compile(rx, re.MULTILINE)))
+                compiled.append((f"operator pattern {rx}", re.compile(rx, re.MULTILINE)))
             except re.error as exc:
                 raise ConfigError(
                     f"invalid environment variable SSH_CONFIRM_PATTERNS: {rx!r}: {exc}"
