@@ -11,11 +11,14 @@ until the TTL passes.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -53,28 +56,48 @@ def new_job_id() -> str:
 
 
 class JobTable:
-    """Job records by id, persisted to ``path``; finished jobs expire after ``ttl`` seconds."""
+    """Job records by id, persisted to ``path``; finished jobs expire after ``ttl`` seconds.
+
+    Several servers may share the file (one per MCP client, all with the default
+    ``SSH_JOB_TABLE``), so every operation reads it afresh under an exclusive
+    ``flock`` on a sibling lock file, and every change is written back before the
+    lock is released: no server overwrites another's jobs.
+    """
 
     def __init__(self, path: Path, ttl: float) -> None:
         self.path, self.ttl = path, ttl
-        self._jobs: dict[str, JobRecord] = {}
-        self._load()
+        self._lock = path.with_name(path.name + ".lock")
 
-    def _load(self) -> None:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, JobRecord]]:
+        """The table, loaded under the lock; changes to the dict are saved on exit."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self._lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            jobs = self._load()
+            before = dict(jobs)
+            yield jobs
+            if jobs != before:
+                self._save(jobs)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _load(self) -> dict[str, JobRecord]:
         try:
             raw = json.loads(self.path.read_text())
-            self._jobs = {r["id"]: JobRecord(**r) for r in raw["jobs"]}
+            return {r["id"]: JobRecord(**r) for r in raw["jobs"]}
         except FileNotFoundError:
-            return
+            return {}
         except (OSError, ValueError, KeyError, TypeError):
             # A damaged table must not stop the server; its jobs' directories stay on
             # their hosts, where the next job start's sweep removes them after the TTL.
             log.warning("ignoring unreadable job table %s", self.path)
+            return {}
 
-    def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    def _save(self, jobs: dict[str, JobRecord]) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
-        body = json.dumps({"jobs": [asdict(r) for r in self._jobs.values()]}, indent=1)
+        body = json.dumps({"jobs": [asdict(r) for r in jobs.values()]}, indent=1)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w") as f:
@@ -84,35 +107,27 @@ class JobTable:
             tmp.unlink(missing_ok=True)
             raise
 
+    def _expire(self, jobs: dict[str, JobRecord], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        for r in list(jobs.values()):
+            if r.finished_at is not None and now - r.finished_at > self.ttl:
+                del jobs[r.id]
+
     def put(self, record: JobRecord) -> None:
-        self._jobs[record.id] = record
-        self._save()
+        with self._locked() as jobs:
+            jobs[record.id] = record
 
     def get(self, job_id: str) -> JobRecord | None:
-        self.expire()
-        return self._jobs.get(job_id)
-
-    def remove(self, job_id: str) -> None:
-        if self._jobs.pop(job_id, None) is not None:
-            self._save()
+        with self._locked() as jobs:
+            self._expire(jobs)
+            return jobs.get(job_id)
 
     def all(self) -> list[JobRecord]:
-        self.expire()
-        return sorted(self._jobs.values(), key=lambda r: r.started_at)
+        """Every job, oldest first, finished ones past the TTL dropped."""
+        with self._locked() as jobs:
+            self._expire(jobs)
+            return sorted(jobs.values(), key=lambda r: r.started_at)
 
     def running(self) -> int:
-        return sum(r.state == "running" for r in self._jobs.values())
-
-    def expire(self, now: float | None = None) -> list[JobRecord]:
-        """Drop finished jobs older than the TTL; returns them (their host dirs remain)."""
-        now = time.time() if now is None else now
-        old = [
-            r
-            for r in self._jobs.values()
-            if r.finished_at is not None and now - r.finished_at > self.ttl
-        ]
-        for r in old:
-            del self._jobs[r.id]
-        if old:
-            self._save()
-        return old
+        with self._locked() as jobs:
+            return sum(r.state == "running" for r in jobs.values())

@@ -17,6 +17,7 @@ from mcp import Client
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 
 from ssh_mcp.config import Settings
+from ssh_mcp.jobs import JobRecord, JobTable
 
 pytestmark = pytest.mark.anyio
 OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
@@ -227,3 +228,20 @@ async def test_dropped_and_unreachable_host(
     assert pids  # it outlived its sshd too; clean up by hand
     os.killpg(os.getpgid(pids[0]), signal.SIGKILL)
     assert await gone(test_user.name, marker)
+
+
+def test_servers_sharing_a_table_keep_each_others_jobs(tmp_path: Path) -> None:
+    """Two servers (two MCP clients) with the default SSH_JOB_TABLE share one file."""
+    path = tmp_path / "state" / "jobs.json"
+    a, b = JobTable(path, ttl=60), JobTable(path, ttl=60)
+    now = time.time()
+    a.put(JobRecord("j" + "a" * 16, "h1", "/d/a", 11, 2048, "from a", now))
+    b.put(JobRecord("j" + "b" * 16, "h2", "/d/b", 12, 2048, "from b", now + 1))
+    assert [r.name for r in a.all()] == ["from a", "from b"]
+    finished = b.get("j" + "a" * 16)
+    assert finished is not None
+    b.put(finished.seen("exited", 0, None))
+    assert a.running() == 1 and (a.get("j" + "a" * 16) or finished).state == "exited"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    path.write_text("{not json")  # damaged: ignored, not fatal
+    assert a.all() == []
