@@ -189,6 +189,16 @@ class Settings(BaseSettings):
             return [line.strip() for line in text.splitlines() if line.strip()]
         return value
 
+    @field_validator("ssh_path_allowlist", "ssh_restricted_paths", "ssh_command_allowlist")
+    @classmethod
+    def _no_star(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError(
+                '"*" is not a wildcard here: use "/" to allow every path; for any program '
+                "leave the command allowlist empty and set ALLOW_ANY_COMMAND=true"
+            )
+        return value
+
     @field_validator("ssh_enabled_groups")
     @classmethod
     def _groups(cls, value: list[str]) -> list[str]:

@@ -20,6 +20,16 @@ from ssh_mcp.errors import ConfigError
 _LITERAL_SECRET_KEYS = frozenset({"password", "passphrase", "secret", "token", "sudo_password"})
 
 
+def no_wildcard(value: list[str] | None) -> list[str] | None:
+    """Refuse ``"*"``: other servers read it as "anything", here it would be a literal."""
+    if value and "*" in value:
+        raise ValueError(
+            '"*" is not a wildcard here: use "/" to allow every path; for any program leave '
+            "the command allowlist empty and set ALLOW_ANY_COMMAND=true"
+        )
+    return value
+
+
 def _argv(value: object) -> object:
     """A *_cmd is an argv list, or a string split with shlex (never run through a shell)."""
     return shlex.split(value) if isinstance(value, str) else value
@@ -90,6 +100,16 @@ class _HostFields(BaseModel):
     _argvs = field_validator("sudo_password_cmd", mode="before")(
         classmethod(lambda cls, v: _argv(v))
     )
+
+    @field_validator("proxy_jump", mode="before")
+    @classmethod
+    def _one_hop(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("path_allowlist", "restricted_paths", "command_allowlist")
+    @classmethod
+    def _no_star(cls, value: list[str] | None) -> list[str] | None:
+        return no_wildcard(value)
 
 
 class DefaultsTable(_HostFields):

@@ -100,6 +100,8 @@ def test_merge_defaults_and_host() -> None:
         ),
         ('[defaults]\npassphrase = "x"\n', "key defaults.passphrase: literal secrets"),
         ('[hosts.a]\nsudo_password = "x"\n', "key hosts.a.sudo_password: literal secrets"),
+        ('[hosts.a]\npath_allowlist = ["*"]\n', 'hosts.a.path_allowlist: Value error, "*" is not'),
+        ('[defaults]\ncommand_allowlist = ["ls", "*"]\n', "ALLOW_ANY_COMMAND=true"),
         ('[hosts.a]\nproxy_jump = ["zz"]\n', "hosts.a.proxy_jump: unknown alias 'zz'"),
         ('[hosts.a.auth]\nmethod = "password"\npassword_cmd = ["x"]\n', "ALLOW_PASSWORD_AUTH"),
         ('[hosts.a.auth]\nmethod = "key"\n', "hosts.a.auth.key: required"),
@@ -154,3 +156,12 @@ def test_jump_loops_are_refused() -> None:
 
 def test_host_named_like_a_secret_key_is_fine() -> None:
     assert "token" in parse_hosts('[hosts.token]\nhostname = "x"\n', "h.toml", S).hosts
+
+
+def test_python_ssh_mcp_style_values() -> None:
+    """A one-alias proxy_jump string is a list of one; "*" is refused in env lists too."""
+    inv = parse_hosts('[hosts.b]\n[hosts.a]\nproxy_jump = "b"\n', "h.toml", S)
+    assert inv.hosts["a"].proxy_jump == ("b",)
+    for env in ("ssh_path_allowlist", "ssh_command_allowlist", "ssh_restricted_paths"):
+        with pytest.raises(ConfigError, match=r'invalid environment variable SSH_\w+: .*"\*"'):
+            load_settings(_env_file=None, **{env: "*"})
