@@ -111,8 +111,11 @@ class CallContext:
         stdin: bytes | None = None,
         on_output: Callable[[str, bytes], None] | None = None,
         sudo: bool = False,
+        cwd: str | None = None,
     ) -> ProcessResult:
         text = command if isinstance(command, str) else shlex.join(command)
+        if cwd is not None:
+            text = f"{shlex.join(['cd', '--', cwd])} && {text}"
         s = self._app.settings
         elevate = await self._elevation() if sudo else None
         return await self._app.pool.run(

@@ -236,13 +236,15 @@ class ToolContext(Protocol):
         stdin: bytes | None = None,
         on_output: Callable[[str, bytes], None] | None = None,
         sudo: bool = False,
+        cwd: str | None = None,
     ) -> ProcessResult:
         """Run on the host; a sequence is an argv joined with ``shlex.join``.
 
         ``on_output(stream, chunk)`` sees every chunk as it arrives, before caps.
         ``sudo=True`` runs it as root through sudo, with the password from the
         host's ``sudo_password_cmd`` on stdin (``sudo -n`` without one);
-        ``ProcessResult.elevated`` is False when sudo refused.
+        ``ProcessResult.elevated`` is False when sudo refused. ``cwd`` (a canonical,
+        confined path) is entered first with ``cd --``, outside the command text.
         """
         ...
 
@@ -271,6 +273,12 @@ class ToolContext(Protocol):
         """The key the host offers now, fetched without authenticating or trusting it."""
         ...
 
+
+#: The ``cwd`` argument of the command tools.
+CWD_DESCRIPTION = (
+    "Directory to run in (absolute or ~/…), confined like any path argument. Default: the "
+    "login user's home. The command allowlist applies to the command, not to this."
+)
 
 #: The ``host`` argument every host-facing tool takes.
 HOST_DESCRIPTION = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 import pytest
@@ -111,3 +112,31 @@ async def test_cancel_during_streaming_stops_the_process(
                 )
         assert not scope.cancelled_caught, "no progress arrived"
         assert await gone(test_user.name, marker), remote_pids(test_user.name, marker)
+
+
+@pytest.mark.parametrize(
+    ("tool", "field"),
+    [
+        ("ssh_exec_run", "command"),
+        ("ssh_exec_run_streaming", "command"),
+        ("ssh_exec_script", "script"),
+    ],
+)
+async def test_cwd_is_entered_and_confined(
+    tool: str, field: str, settings_for: Callable[..., Settings], work_dir: Path
+) -> None:
+    sub = work_dir / "sub dir"
+    sub.mkdir()
+    async with serve(settings_for(allow_dangerous_tools=True, ssh_command_allowlist=["pwd"])) as (
+        client,
+        app,
+    ):
+        r = await client.call_tool(tool, {"host": "target", field: "pwd", "cwd": str(sub)})
+        assert r.structured_content and r.structured_content["stdout"] == f"{sub}\n", text(r)
+        line = assert_audit(app, {"tool": tool, "outcome": "ok"})
+        assert line["path_hash"] == app.audit.digest(str(sub))
+        # The allowlist sees only the command: `cd` is ours, not the agent's.
+        for outside in ("/etc", f"{work_dir}/../.."):
+            r = await client.call_tool(tool, {"host": "target", field: "pwd", "cwd": outside})
+            assert r.is_error and "outside the path allowlist" in text(r), text(r)
+            assert_audit(app, {"tool": tool, "outcome": "denied", "error": "PathNotAllowed"})

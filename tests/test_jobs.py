@@ -245,3 +245,12 @@ def test_servers_sharing_a_table_keep_each_others_jobs(tmp_path: Path) -> None:
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     path.write_text("{not json")  # damaged: ignored, not fatal
     assert a.all() == []
+
+
+async def test_job_runs_in_cwd(settings_for: Callable[..., Settings], work_dir: Path) -> None:
+    async with serve(settings_for(**OPEN)) as (client, app):
+        job_id = await _start(client, "pwd", cwd=str(work_dir))
+        assert_audit(app, {"tool": "ssh_job_start", "path_hash": app.audit.digest(str(work_dir))})
+        await _until_done(client, job_id)
+        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        assert st["stdout"] == f"{work_dir}\n"

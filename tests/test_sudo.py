@@ -148,3 +148,11 @@ async def test_command_policy_and_confirmation_apply(
         r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "reboot"})
         assert r.is_error and "no elicitation support" in text(r)
         assert_audit(app, {"outcome": "denied", "confirmation": "unsupported"})
+
+
+async def test_sudo_runs_in_cwd(sudo_settings: Callable[..., Settings], work_dir: Path) -> None:
+    async with serve(sudo_settings()) as (client, _):
+        r = await client.call_tool(
+            "ssh_sudo_exec", {"host": "target", "command": "pwd; id -u", "cwd": str(work_dir)}
+        )
+        assert r.structured_content and r.structured_content["stdout"] == f"{work_dir}\n0\n"

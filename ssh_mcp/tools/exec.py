@@ -8,10 +8,12 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
+    CWD_DESCRIPTION,
     HOST_DESCRIPTION,
     Annotations,
     CommandText,
     Output,
+    RemotePath,
     StrictInput,
     ToolContext,
     ToolSpec,
@@ -44,6 +46,9 @@ class ExecRunInput(StrictInput):
             "Seconds before the command is stopped (INT, TERM, KILL). Default SSH_COMMAND_TIMEOUT."
         ),
     )
+    cwd: Annotated[
+        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
+    ] = None
 
 
 class ExecResult(Output):
@@ -83,7 +88,8 @@ def exec_result(result: ProcessResult) -> ExecResult:
 
 
 async def exec_run(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
-    return exec_result(await ctx.run(args.command, timeout=args.timeout or ctx.command_timeout))
+    timeout = args.timeout or ctx.command_timeout
+    return exec_result(await ctx.run(args.command, timeout=timeout, cwd=args.cwd))
 
 
 def render_exec(out: ExecResult) -> str:

@@ -14,9 +14,11 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
+    CWD_DESCRIPTION,
     HOST_DESCRIPTION,
     Annotations,
     CommandText,
+    RemotePath,
     StrictInput,
     ToolContext,
     ToolSpec,
@@ -49,6 +51,9 @@ class ScriptInput(StrictInput):
     timeout: float | None = Field(
         None, gt=0, le=3600, description="Seconds before the script is stopped (INT, TERM, KILL)."
     )
+    cwd: Annotated[
+        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
+    ] = None
 
 
 async def exec_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
@@ -56,6 +61,7 @@ async def exec_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
         ["sh", "-s"],
         stdin=args.script.encode("utf-8"),
         timeout=args.timeout or ctx.command_timeout,
+        cwd=args.cwd,
     )
     return exec_result(result)
 
@@ -96,7 +102,7 @@ async def exec_streaming(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
     tail = _Tail(ctx)
     try:
         result = await ctx.run(
-            args.command, timeout=args.timeout or ctx.command_timeout, on_output=tail
+            args.command, timeout=args.timeout or ctx.command_timeout, on_output=tail, cwd=args.cwd
         )
     finally:
         await tail.finish()

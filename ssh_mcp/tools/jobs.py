@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shlex
 import time
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -20,11 +21,13 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded
 from ssh_mcp.jobs import JobRecord, new_job_id
 from ssh_mcp.spec import (
+    CWD_DESCRIPTION,
     HOST_DESCRIPTION,
     Annotations,
     CommandText,
     JobRef,
     Output,
+    RemotePath,
     StrictInput,
     ToolContext,
     ToolSpec,
@@ -73,6 +76,9 @@ class JobStartInput(StrictInput):
         max_length=64,
         description="A short label for ssh_job_list, such as 'nightly backup'. Not a secret store.",
     )
+    cwd: Annotated[
+        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
+    ] = None
 
 
 class JobStarted(Output):
@@ -90,7 +96,10 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
             "to finish or stop one with ssh_job_kill"
         )
     job_id, segment = new_job_id(), max(2048, limits.job_max_output_bytes // 2)
-    argv = remote.start_argv(job_id, args.command, segment, math.ceil(limits.job_ttl / 60))
+    command = args.command
+    if args.cwd is not None:  # the job's shell enters it; the policy saw only the command
+        command = f"{shlex.join(['cd', '--', args.cwd])} && {command}"
+    argv = remote.start_argv(job_id, command, segment, math.ceil(limits.job_ttl / 60))
     result = await ctx.run(argv)
     started = remote.parse_started(*_bytes(result), result.exit_code)
     now = time.time()

@@ -37,7 +37,8 @@ def _refusal(result: ProcessResult) -> RemoteError:
 
 
 async def sudo_exec(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
-    result = await ctx.run(args.command, timeout=args.timeout or ctx.command_timeout, sudo=True)
+    timeout = args.timeout or ctx.command_timeout
+    result = await ctx.run(args.command, timeout=timeout, sudo=True, cwd=args.cwd)
     if result.elevated is False and not result.timed_out:
         raise _refusal(result)
     return exec_result(result)
