@@ -156,3 +156,22 @@ async def test_sudo_runs_in_cwd(sudo_settings: Callable[..., Settings], work_dir
             "ssh_sudo_exec", {"host": "target", "command": "pwd; id -u", "cwd": str(work_dir)}
         )
         assert r.structured_content and r.structured_content["stdout"] == f"{work_dir}\n0\n"
+
+
+async def test_sudo_script_goes_over_stdin_after_the_password(
+    sudo_settings: Callable[..., Settings], test_user: TestUser
+) -> None:
+    script = 'x=private-value\necho "$x as $(id -un)"\ncat\nexit 3\n'
+    async with serve(sudo_settings()) as (client, app):
+        r = await client.call_tool("ssh_sudo_run_script", {"host": "target", "script": script})
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        # `cat` read the script's own rest (nothing after exit's line), never the password.
+        assert (sc["stdout"], sc["exit_code"]) == ("private-value as root\n", 3)
+        line = assert_audit(app, {"tool": "ssh_sudo_run_script", "tier": "sudo", "exit_code": 3})
+        assert line["command_hash"] == app.audit.digest(script)
+        log = app.settings.ssh_audit_log.read_text()
+        assert "private-value" not in log and test_user.password not in log + text(r)
+    async with serve(sudo_settings(["echo", "nope"])) as (client, app):
+        r = await client.call_tool("ssh_sudo_run_script", {"host": "target", "script": "id\n"})
+        assert r.is_error and "it rejected the password" in text(r)

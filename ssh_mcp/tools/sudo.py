@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.spec import Annotations, ToolContext, ToolSpec
+from ssh_mcp.spec import ToolContext, ToolSpec
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
+from ssh_mcp.tools.exec_more import EXEC, ScriptInput
 
 #: sudo's own words, and what the operator should do about each.
 _REFUSALS = (
@@ -44,6 +45,19 @@ async def sudo_exec(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
     return exec_result(result)
 
 
+async def sudo_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
+    result = await ctx.run(
+        ["sh", "-s"],
+        stdin=args.script.encode("utf-8"),
+        timeout=args.timeout or ctx.command_timeout,
+        sudo=True,
+        cwd=args.cwd,
+    )
+    if result.elevated is False and not result.timed_out:
+        raise _refusal(result)
+    return exec_result(result)
+
+
 TOOLS = (
     ToolSpec(
         name="ssh_sudo_exec",
@@ -60,8 +74,26 @@ TOOLS = (
         group=Group.SUDO,
         input=ExecRunInput,
         output=ExecResult,
-        annotations=Annotations(read_only=False, destructive=True, idempotent=False),
+        annotations=EXEC,
         handler=sudo_exec,
+        render=render_exec,
+    ),
+    ToolSpec(
+        name="ssh_sudo_run_script",
+        title="Run a script as root",
+        description=(
+            "Run a multi-line POSIX sh script as root through sudo: the sudo password line, "
+            "then the script, go over stdin to `sudo … sh -s` (never argv, never the audit "
+            "log; only the script's hash is logged). Returns what ssh_exec_run returns. Under a "
+            "command allowlist every line is checked like a command. Use ssh_exec_script when "
+            "root is not needed."
+        ),
+        tier=Tier.SUDO,
+        group=Group.SUDO,
+        input=ScriptInput,
+        output=ExecResult,
+        annotations=EXEC,
+        handler=sudo_script,
         render=render_exec,
     ),
 )
