@@ -22,4 +22,5 @@ class Group(StrEnum):
     SFTP_READ = "sftp-read"
     FILE_OPS = "file-ops"
     EXEC = "exec"
+    SHELL = "shell"
     SUDO = "sudo"

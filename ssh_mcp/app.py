@@ -17,6 +17,7 @@ from ssh_mcp.inventory import HostConfig, Inventory, load_hosts
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.policy.audit import AuditLog
 from ssh_mcp.policy.confirm import DenyPatterns
+from ssh_mcp.shells import ShellTable
 from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
@@ -34,6 +35,7 @@ class App:
     audit: AuditLog
     known_hosts: KnownHosts
     jobs: JobTable
+    shells: ShellTable
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
     #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
     deny: DenyPatterns = field(default_factory=DenyPatterns.build)
@@ -91,8 +93,18 @@ class App:
             host_count=len(self.inventory.hosts),
         )
 
+    def handle_host(self, kind: str, handle: str) -> str | None:
+        """The host alias of a job or shell session id; None when unknown or ended."""
+        if kind == "job":
+            job = self.jobs.get(handle)
+            return job.host if job is not None else None
+        if kind == "shell":
+            return self.shells.host_of(handle)
+        return None
+
     async def aclose(self) -> None:
-        """Close every pooled connection and the audit file."""
+        """Close shell sessions, every pooled connection and the audit file."""
+        await self.shells.aclose()
         await self.pool.aclose()
         self.audit.close()
 
@@ -130,6 +142,7 @@ def build_app(
         audit=AuditLog(settings.ssh_audit_log.expanduser(), key),
         known_hosts=known_hosts,
         jobs=JobTable(settings.ssh_job_table.expanduser(), settings.ssh_job_ttl),
+        shells=ShellTable(settings.ssh_shell_idle_timeout),
         tools=tools,
         deny=DenyPatterns.build(settings.ssh_confirm_patterns),
     )

@@ -20,7 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"ssh-mcp {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("serve", help="serve MCP on stdio (the default)")
+    serve = sub.add_parser("serve", help="serve MCP on stdio (the default) or HTTP")
+    serve.add_argument(
+        "--http",
+        action="store_true",
+        help="serve Streamable HTTP on SSH_HTTP_HOST:SSH_HTTP_PORT/mcp (as SSH_MCP_TRANSPORT=http)",
+    )
     sub.add_parser("demo", help="run a throwaway local SSH host and drive the server against it")
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -32,12 +37,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _serve() -> int:
+def _serve(http: bool) -> int:
     from ssh_mcp.app import build_app
+    from ssh_mcp.config import load_settings
+
+    settings = load_settings()
+    if http or settings.ssh_mcp_transport == "http":
+        from ssh_mcp.http_serve import http_options
+        from ssh_mcp.server import serve_http
+
+        options = http_options(settings)  # before anything opens: bad HTTP config exits 2
+        asyncio.run(serve_http(build_app(settings), options))
+        return 0
     from ssh_mcp.server import serve_stdio
 
-    app = build_app()
-    asyncio.run(serve_stdio(app))
+    asyncio.run(serve_stdio(build_app(settings)))
     return 0
 
 
@@ -76,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command in (None, "serve"):
-            return _serve()
+            return _serve(getattr(args, "http", False))
         if args.command == "audit":
             return _verify(args.file)
         if args.command == "docs":

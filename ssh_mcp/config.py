@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -156,12 +157,34 @@ class Settings(BaseSettings):
         default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "jobs.json",
         description="Where the server remembers its jobs, to reattach them after a restart.",
     )
+    ssh_shell_max_sessions: int = Field(
+        8, ge=1, le=256, description="Shell sessions that may be open at once."
+    )
+    ssh_shell_idle_timeout: float = Field(
+        900.0, gt=0, description="Seconds a shell session may sit unused before it is closed."
+    )
     ssh_audit_log: Path = Field(
         default_factory=_default_audit_log,
         description="Audit JSON-lines file. Default `$XDG_STATE_HOME/ssh-mcp/audit.jsonl`.",
     )
     ssh_audit_key: SecretStr | None = Field(
         None, description="If set, hashes and the chain use HMAC-SHA256 with this key."
+    )
+    ssh_mcp_transport: Literal["stdio", "http"] = Field(
+        "stdio", description="`http` serves Streamable HTTP instead of stdio (as `serve --http`)."
+    )
+    ssh_http_host: str = Field(
+        "127.0.0.1",
+        description="Address the HTTP transport listens on; not loopback: needs allowed hosts.",
+    )
+    ssh_http_port: int = Field(8765, ge=1, le=65535, description="TCP port of the HTTP transport.")
+    ssh_http_token_cmd: StrList = Field(
+        default_factory=list,
+        description="Command printing the HTTP bearer token (argv JSON array or shlex string).",
+    )
+    ssh_http_allowed_hosts: StrList = Field(
+        default_factory=list,
+        description="Host header values the HTTP transport accepts besides loopback names.",
     )
 
     @field_validator(
@@ -172,6 +195,7 @@ class Settings(BaseSettings):
         "ssh_restricted_paths",
         "ssh_command_allowlist",
         "ssh_local_transfer_roots",
+        "ssh_http_allowed_hosts",
         mode="before",
     )
     @classmethod
@@ -187,6 +211,15 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [line.strip() for line in text.splitlines() if line.strip()]
+        return value
+
+    @field_validator("ssh_http_token_cmd", mode="before")
+    @classmethod
+    def _argv(cls, value: object) -> object:
+        # An argv: a JSON array, or one string split like a shell would (but never run by one).
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else shlex.split(text)
         return value
 
     @field_validator("ssh_path_allowlist", "ssh_restricted_paths", "ssh_command_allowlist")

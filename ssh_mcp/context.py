@@ -17,10 +17,12 @@ from ssh_mcp.app import App, summary
 from ssh_mcp.inventory import HostConfig
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.shells import ShellTable
 from ssh_mcp.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint, read_secret
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
 from ssh_mcp.ssh.process import Elevation, ProcessResult, run_process
+from ssh_mcp.ssh.shell import Shell
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -91,11 +93,19 @@ class CallContext:
             job_max_output_bytes=s.ssh_job_max_output_bytes,
             job_max_running=s.ssh_job_max_running,
             job_ttl=s.ssh_job_ttl,
+            shell_max_sessions=s.ssh_shell_max_sessions,
         )
 
     @property
     def jobs(self) -> JobTable:
         return self._app.jobs
+
+    @property
+    def shells(self) -> ShellTable:
+        return self._app.shells
+
+    async def open_shell(self, cwd: str | None) -> Shell:
+        return await self._app.pool.run(self._target(), lambda pc: Shell.open(pc, cwd))
 
     def _target(self) -> ConnectSpec:
         target = self._targets.get(self._field)

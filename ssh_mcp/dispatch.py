@@ -36,7 +36,7 @@ from ssh_mcp.policy.commands import check_command
 from ssh_mcp.policy.confirm import confirm_message, confirm_state
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_path, check_tree, precheck
-from ssh_mcp.spec import CommandText, HostSet, JobRef, LocalPath, RemotePath, ToolSpec
+from ssh_mcp.spec import CommandText, HandleRef, HostSet, LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import STOP_GRACE
 from ssh_mcp.ssh.sftp import canonicalize
@@ -132,6 +132,12 @@ def _deadline(
     return s.ssh_connect_timeout * hops + work + 3 * STOP_GRACE + 1.0
 
 
+_HANDLE_HINTS = {
+    "job": "finished jobs expire after SSH_JOB_TTL",
+    "shell": "shell sessions end on close, exit, timeout, or SSH_SHELL_IDLE_TIMEOUT",
+}
+
+
 def _resolve_hosts(
     app: App, spec: ToolSpec[Any, Any], args: BaseModel, rec: _Record
 ) -> dict[str, Target]:
@@ -153,17 +159,19 @@ def _resolve_hosts(
             targets[f"{name}:{host.alias}"] = Target(host, app.connect_spec(host))
             aliases.append(host.alias)
         rec.extra[name] = ",".join(aliases)
-    for name in spec.marked_fields(JobRef):
-        job_id: str = getattr(args, name)
-        rec.extra[name] = job_id[:32]
-        job = app.jobs.get(job_id)
-        if job is None:
+    for name in spec.marked_fields(HandleRef):
+        handle = spec.field_marker(name, HandleRef)
+        kind = handle.kind if handle else ""
+        value: str = getattr(args, name)
+        rec.extra[name] = value[:32]
+        alias = app.handle_host(kind, value)
+        if alias is None:
             raise InvalidArguments(
-                f"unknown job id {job_id[:32]!r} (finished jobs expire after SSH_JOB_TTL); "
-                "call ssh_job_list for the jobs this server knows"
+                f"unknown {kind} id {value[:32]!r} ({_HANDLE_HINTS.get(kind, '')}); "
+                f"call ssh_{kind}_list for the ones this server knows"
             )
-        rec.set_host("host", True, job.host, None)
-        host = host_policy.resolve_host(job.host, app.inventory, app.settings)
+        rec.set_host("host", True, alias, None)
+        host = host_policy.resolve_host(alias, app.inventory, app.settings)
         rec.set_host("host", True, host.alias, host.hostname)
         targets["host"] = Target(host, app.connect_spec(host))
     for i, name in enumerate(spec.host_fields):

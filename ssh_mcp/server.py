@@ -23,10 +23,22 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.stdio import stdio_client as _sdk_stdio_client
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.routing import Route
 
 from ssh_mcp import __version__
 from ssh_mcp.app import SERVER_NAME, App
 from ssh_mcp.dispatch import Decision, dispatch
+from ssh_mcp.http_serve import (
+    HEALTH_PATH,
+    MCP_PATH,
+    BearerAuth,
+    HttpOptions,
+    health,
+    listen,
+    serve_asgi,
+)
 from ssh_mcp.spec import ToolSpec
 from ssh_mcp.stdio import StdioPipes
 
@@ -83,26 +95,28 @@ def _decision(result: types.ElicitResult) -> Decision:
 def _confirmer(
     ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
 ) -> Callable[[str, str], Awaitable[Decision]]:
-    """How this call asks a human: push on handshake-era connections, a retried call
-    (``InputRequiredResult``) on 2026-07-28 ones."""
+    """How this call asks a human: a retried call (``InputRequiredResult``) on 2026-07-28
+    connections, a pushed form on handshake-era ones that have a back-channel."""
 
     async def confirm(message: str, state: str) -> Decision:
         caps = ctx.session.client_capabilities
         can_elicit = caps is not None and caps.elicitation is not None
-        if ctx.session.can_send_request:
-            if not can_elicit:
-                return "unsupported"
-            try:
-                result = await ctx.session.elicit_form(
-                    message, CONFIRM_SCHEMA, related_request_id=ctx.request_id
-                )
-            except MCPError:
-                return "unsupported"
-            return _decision(result)
-        answer = (params.input_responses or {}).get(CONFIRM_KEY)
-        if params.request_state == state and isinstance(answer, types.ElicitResult):
-            return _decision(answer)
-        return "requested" if can_elicit else "unsupported"
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            answer = (params.input_responses or {}).get(CONFIRM_KEY)
+            if params.request_state == state and isinstance(answer, types.ElicitResult):
+                return _decision(answer)
+            return "requested" if can_elicit else "unsupported"
+        # Handshake era: an InputRequiredResult would be a protocol error here, so with no
+        # back-channel (stateless or JSON-response HTTP) nobody can be asked.
+        if not (can_elicit and ctx.session.can_send_request):
+            return "unsupported"
+        try:
+            result = await ctx.session.elicit_form(
+                message, CONFIRM_SCHEMA, related_request_id=ctx.request_id
+            )
+        except MCPError:
+            return "unsupported"
+        return _decision(result)
 
     return confirm
 
@@ -206,6 +220,30 @@ async def serve_stdio(app: App) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
         pipes.close()
+        await app.aclose()
+
+
+async def serve_http(app: App, options: HttpOptions) -> None:
+    """Serve Streamable HTTP (stateless, SSE replies so progress flows) until SIGTERM or
+    SIGINT; then close every connection. Every path but /health needs the bearer token."""
+    try:
+        sock = listen(options.host, options.port)
+        server = build_server(app)
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(options.allowed_hosts),
+            allowed_origins=list(options.allowed_origins),
+        )
+        starlette_app = server.streamable_http_app(
+            streamable_http_path=MCP_PATH,
+            stateless_http=True,  # no sticky sessions; handshake-era clients get no back-channel
+            json_response=False,  # SSE replies: progress notifications reach the client
+            transport_security=security,
+            host=options.host,
+            custom_starlette_routes=[Route(HEALTH_PATH, health, methods=["GET"])],
+        )
+        await serve_asgi(BearerAuth(starlette_app, options.token, frozenset({HEALTH_PATH})), sock)
+    finally:
         await app.aclose()
 
 

@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.jobs import JobTable
+from ssh_mcp.shells import ShellTable
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.ssh.shell import Shell
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -76,12 +78,29 @@ class LocalPath:
 
 
 @dataclass(frozen=True)
-class JobRef:
-    """Marks a background job id: dispatch finds the job and binds its host as ``host``.
+class HandleRef:
+    """Marks the id of something the server keeps on a host (a job, a shell session).
 
-    An unknown (or expired) id is refused; the job's host passes host policy
-    again, so a host blocklisted since the job started is out of reach.
+    Dispatch finds it and binds its host as ``host``; an unknown (or expired)
+    id is refused, and the host passes host policy again, so a host blocklisted
+    since is out of reach.
     """
+
+    kind = ""
+
+
+@dataclass(frozen=True)
+class JobRef(HandleRef):
+    """A background job id (:mod:`ssh_mcp.jobs`)."""
+
+    kind = "job"
+
+
+@dataclass(frozen=True)
+class ShellRef(HandleRef):
+    """A shell session id (:mod:`ssh_mcp.shells`)."""
+
+    kind = "shell"
 
 
 @dataclass(frozen=True)
@@ -144,7 +163,9 @@ class ToolSpec(Generic[In, Out]):
 
     @property
     def targets_host(self) -> bool:
-        return bool(self.host_fields or self.marked_fields(HostSet) or self.marked_fields(JobRef))
+        return bool(
+            self.host_fields or self.marked_fields(HostSet) or self.marked_fields(HandleRef)
+        )
 
     def field_marker(self, name: str, kind: type[T]) -> T | None:
         for meta in self.input.model_fields[name].metadata:
@@ -154,6 +175,13 @@ class ToolSpec(Generic[In, Out]):
 
     def marked_fields(self, kind: type[Any]) -> list[str]:
         return [n for n in self.input.model_fields if self.field_marker(n, kind) is not None]
+
+
+#: The annotation sets tools share.
+READS = Annotations(read_only=True, destructive=False, idempotent=True)
+READS_LOCAL = Annotations(read_only=True, destructive=False, idempotent=True, open_world=False)
+CHANGES = Annotations(read_only=False, destructive=True, idempotent=False)
+CHANGES_IDEMPOTENT = Annotations(read_only=False, destructive=True, idempotent=True)
 
 
 # -- what a handler can reach -------------------------------------------------------
@@ -186,6 +214,7 @@ class Limits:
     job_max_output_bytes: int
     job_max_running: int
     job_ttl: float
+    shell_max_sessions: int
 
 
 @dataclass(frozen=True)
@@ -259,6 +288,15 @@ class ToolContext(Protocol):
     @property
     def jobs(self) -> JobTable:
         """The server's background jobs (see :mod:`ssh_mcp.jobs`)."""
+        ...
+
+    @property
+    def shells(self) -> ShellTable:
+        """The server's open shell sessions (see :mod:`ssh_mcp.shells`)."""
+        ...
+
+    async def open_shell(self, cwd: str | None) -> Shell:
+        """Start a persistent ``sh`` on the host, holding a channel slot while it lives."""
         ...
 
     def hosts(self) -> list[HostSummary]: ...

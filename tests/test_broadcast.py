@@ -62,6 +62,7 @@ async def test_failures_stay_per_host(
         assert "'echo' is not in the command allowlist" in res["strict"]["error"]
         assert "cannot connect to dead" in res["dead"]["error"]
         assert (sc["ok"], sc["failed"]) == (2, 2)
+        assert (sc["succeeded_hosts"], sc["failed_hosts"]) == (["web1", "web2"], ["strict", "dead"])
         assert "dead: error:" in text(r)
 
 

@@ -79,6 +79,21 @@ async def test_trapped_int_and_term_still_die(
         assert await gone(test_user.name, marker), remote_pids(test_user.name, marker)
 
 
+async def test_background_child_that_outlives_its_shell_still_dies(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """`cmd &` keeps the channel open after the shell exits, and sshd then signals nobody:
+    only the kill by process group over a second channel reaches it."""
+    marker = "sleep 302.75"
+    async with serve(settings_for(**OPEN)) as (client, _):
+        r = await client.call_tool(
+            "ssh_exec_run", {"host": "target", "command": f"{marker} & echo bg", "timeout": 0.5}
+        )
+        sc = r.structured_content
+        assert sc and sc["timed_out"] and sc["stdout"] == "bg\n" and sc["stderr"] == ""
+        assert await gone(test_user.name, marker), remote_pids(test_user.name, marker)
+
+
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_client_cancel_stops_the_remote_process(
     settings_for: Callable[..., Settings], test_user: TestUser, mode: str

@@ -39,7 +39,7 @@ async def test_host_info(settings_for: Callable[..., Settings]) -> None:
         assert not r.is_error, text(r)
         sc = r.structured_content
         assert sc is not None
-        assert sc["kernel"].startswith("Linux ") and sc["cpus"] >= 1
+        assert sc["kernel"].startswith("Linux ") and sc["cpus"] >= 1 and sc["cpu_model"]
         assert sc["memory_total_bytes"] > sc["memory_available_bytes"] > 0
         assert sc["uptime_seconds"] > 0 and len(sc["load_average"]) == 3
         assert sc["os"]
@@ -53,7 +53,7 @@ async def test_disk_usage(settings_for: Callable[..., Settings]) -> None:
         sc = r.structured_content
         assert sc is not None
         root = [f for f in sc["filesystems"] if f["mount"] == "/"]
-        assert root and root[0]["size_bytes"] > 0
+        assert root and root[0]["size_bytes"] > 0 and root[0]["fs_type"]
         assert_audit(app, {"tool": "ssh_host_disk_usage", "outcome": "ok"})
 
 

@@ -32,6 +32,25 @@ def test_df_keeps_spaces_in_mounts() -> None:
     rows = _parse.df_posix(text)
     assert [r["mount"] for r in rows] == ["/", "/mnt/my disk"]
     assert rows[0]["size_bytes"] == 102400 and rows[0]["use_percent"] == 40
+    assert rows[0]["fs_type"] is None
+    typed = _parse.df_posix(
+        "Filesystem Type 1024-blocks Used Available Capacity Mounted on\n"
+        "/dev/vda1 ext4 100 40 60 40% /\n"
+        "tank zfs 10 1 9 10% /mnt/my disk\n"
+    )
+    assert [(r["fs_type"], r["mount"], r["used_bytes"]) for r in typed] == [
+        ("ext4", "/", 40960),
+        ("zfs", "/mnt/my disk", 1024),
+    ]
+
+
+def test_cpu_model() -> None:
+    x86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n"
+    assert _parse.cpu_model(x86) == "AMD EPYC 7B13"
+    assert _parse.cpu_model("processor : 0\nBogoMIPS : 50\nModel : Raspberry Pi 4\n") == (
+        "Raspberry Pi 4"
+    )
+    assert _parse.cpu_model("nothing here\n") == ""
 
 
 def test_ps_rows() -> None:

@@ -52,11 +52,11 @@ async def test_one_connection_is_reused_across_calls(settings_for: Callable[...,
 async def test_concurrent_first_calls_make_one_connect(
     tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys, tool: str
 ) -> None:
-    # Five ssh_host_info calls run 30 channels at once: give one connection room for all of
+    # Five ssh_host_info calls run 35 channels at once: give one connection room for all of
     # them, or the pool rightly opens more (one handshake at a time) for the overflow.
-    scratch_sshd.reconfigure({"MaxSessions": "30"})
+    scratch_sshd.reconfigure({"MaxSessions": "40"})
     settings = scratch_settings(
-        tmp_path, scratch_sshd, test_user, test_keys, extra="max_channels = 30", **OPEN
+        tmp_path, scratch_sshd, test_user, test_keys, extra="max_channels = 40", **OPEN
     )
     args = {"host": "s"} if tool == "ssh_host_info" else {"host": "s", "command": "echo hi"}
     async with serve(settings) as (client, app):

@@ -17,7 +17,7 @@ IDS = [t.name for t in ALL_TOOLS]
 #: Write tools that only ever add (they can neither overwrite nor delete).
 ADDS_ONLY = {"ssh_mkdir"}
 #: Tools of a higher tier that only observe what that tier started (job output).
-OBSERVERS = {"ssh_job_status", "ssh_job_list"}
+OBSERVERS = {"ssh_job_status", "ssh_job_list", "ssh_shell_list"}
 
 
 def test_names_are_unique_and_prefixed() -> None:
@@ -32,7 +32,8 @@ def test_annotations_match_tier(spec: ToolSpec[Any, Any]) -> None:
         assert a.read_only and not a.destructive
     else:
         assert not a.read_only
-    if spec.group.value in ("exec", "sudo", "file-ops") and spec.name not in ADDS_ONLY | OBSERVERS:
+    changes = ("exec", "shell", "sudo", "file-ops")
+    if spec.group.value in changes and spec.name not in ADDS_ONLY | OBSERVERS:
         assert a.destructive, "anything that can overwrite or delete is destructive"
     if spec.name in ADDS_ONLY:
         assert not a.destructive

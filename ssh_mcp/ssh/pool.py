@@ -302,9 +302,10 @@ class HostPool:
         await pc.aclose()
 
     async def reap(self, idle_timeout: float) -> None:
-        now = time.monotonic()
+        old = time.monotonic() - idle_timeout
         self._prune()
-        stale = [pc for pc in self.conns if pc.busy == 0 and now - pc.last_used > idle_timeout]
+        # A held slot is a channel sshd still has open (a shell session, a closing exec).
+        stale = [pc for pc in self.conns if not pc.busy + pc.held and pc.last_used < old]
         self.conns = [pc for pc in self.conns if pc not in stale]
         for pc in stale:
             await pc.aclose()

@@ -5,14 +5,17 @@ Here a deadline or a cancel climbs a stop ladder instead: the ``signal``
 channel request INT, then TERM, then KILL (OpenSSH answers each with killpg on
 the session, so children die too), then the channel is closed.
 
-OpenSSH refuses ``signal`` requests on sessions without privilege separation,
-which is every session of a ``root`` login. For those, the command is
-prefixed to print its shell's PID (the session's process group) as the first
-stderr line, which is stripped; each rung then also sends ``kill -SIG -- -PGID``
-over a second channel of the same connection. The prefix needs a POSIX login
-shell, which is why it is used for root only. Commands run through sudo
-(:class:`Elevation`) are stopped the same way, with the kill itself run
-through sudo: the login user's sshd cannot signal processes that run as root.
+Channel signals are not enough. OpenSSH refuses them on sessions without
+privilege separation (every ``root`` login), and once the command's shell has
+exited, sshd signals nobody, while ``cmd &`` children keep the channel open and
+run on. So the command is prefixed to print its shell's PID (the session's
+process group) as the first stderr line, which is stripped, and each rung also
+sends ``kill -SIG -- -PGID`` over a second channel of the same connection. The
+prefix needs a POSIX-family login shell: :func:`group_kill_ready` checks that
+once per connection, and fish or csh logins keep channel signals only.
+Commands run through sudo (:class:`Elevation`) are stopped the same way, with
+the kill itself run through sudo: the login user's sshd cannot signal processes
+that run as root.
 
 Channel slots follow sshd's count: a channel still open when the call ends
 keeps its slot (``PooledConnection.hold``) until it closes, and a call
@@ -24,8 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -112,13 +117,14 @@ class Elevation:
 
 #: Marks the PID line a root command prints first on stderr; never shown to callers.
 _PID_MARK = b"\x1essh-mcp-pgid:"
-_PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
+PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
 #: The first stdout line of an elevated command, printed by root's shell once sudo let it run.
+_PID_LINE = re.compile("\x1essh-mcp-pgid:[0-9]+\n")
 _ROOT_MARK = b"\x1essh-mcp-root:"
 _ROOT_SCRIPT = "printf '\\036ssh-mcp-root:\\n'; exec sh -c \"$1\""
 
 
-class _MarkFilter:
+class MarkFilter:
     """Strips a marker line from the head of a stream and remembers what followed the mark."""
 
     def __init__(self, mark: bytes = _PID_MARK) -> None:
@@ -154,7 +160,7 @@ async def _pump(
     buf: CappedBuffer,
     name: str,
     on_chunk: Callable[[str, bytes], None] | None,
-    pid_filter: _MarkFilter | None = None,
+    pid_filter: MarkFilter | None = None,
 ) -> None:
     def deliver(chunk: bytes) -> None:
         if chunk:
@@ -186,7 +192,7 @@ async def stop_process(
     proc: asyncssh.SSHClientProcess[bytes],
     closed: asyncio.Future[None],
     pc: PooledConnection | None = None,
-    pid_filter: _MarkFilter | None = None,
+    pid_filter: MarkFilter | None = None,
     elevate: Elevation | None = None,
 ) -> None:
     """Climb INT → TERM → KILL, waiting briefly after each, then close the channel.
@@ -208,10 +214,54 @@ async def stop_process(
     proc.close()
 
 
+#: Per connection: can commands carry the PID prefix (is the login shell POSIX-family)?
+_prefix_ok: weakref.WeakKeyDictionary[PooledConnection, asyncio.Future[bool]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def group_kill_ready(pc: PooledConnection) -> bool:
+    """Whether commands on ``pc`` carry the PID prefix, so the ladder can kill by group.
+
+    Channel signals alone miss what outlives the command's shell (``cmd &`` keeps
+    the channel open after the shell exits, and sshd signals only the shell), so
+    every POSIX-family login shell gets the prefix. Learned once per connection by
+    running the prefix itself, on the first caller's channel slot while concurrent
+    first callers wait for its answer: fish and csh fail it and keep channel
+    signals only.
+    """
+    if pc.login_user == "root":
+        return True
+    known = _prefix_ok.get(pc)
+    if known is None:
+        known = _prefix_ok[pc] = asyncio.get_running_loop().create_future()
+        try:
+            res = await asyncio.wait_for(pc.conn.run(PID_PREFIX + "true", check=False), 10)
+        except (asyncssh.Error, OSError, TimeoutError):
+            del _prefix_ok[pc]  # a busy or failing channel says nothing of the shell
+            known.set_result(False)
+            return False
+        except BaseException:
+            del _prefix_ok[pc]
+            known.cancel()
+            raise
+        err = res.stderr or b""  # pooled connections run with encoding=None
+        text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+        ok = res.exit_status == 0 and not res.stdout and _PID_LINE.fullmatch(text) is not None
+        known.set_result(ok)
+        return ok
+    try:
+        return await asyncio.shield(known)
+    except asyncio.CancelledError:
+        if known.cancelled():  # the prober was cancelled, not us: ask again next time
+            return False
+        raise
+
+
 _abandoned: set[asyncio.Task[None]] = set()
 
 
-async def _open_process(pc: PooledConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
+async def open_process(pc: PooledConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
     """Open the channel and start ``command``; safe to cancel at any point.
 
     The open runs in a task of its own: cancelled mid-open, asyncssh would leave
@@ -274,12 +324,12 @@ async def run_process(
     first on stdin, and root's shell marks stdout before it runs ``command``, so
     ``ProcessResult.elevated`` tells a refusal by sudo from the command's own exit.
     """
-    pid_filter = _MarkFilter() if pc.login_user == "root" or elevate else None
-    root_mark = _MarkFilter(_ROOT_MARK) if elevate else None
+    pid_filter = MarkFilter() if elevate or await group_kill_ready(pc) else None
+    root_mark = MarkFilter(_ROOT_MARK) if elevate else None
     if elevate:
         command = shlex.join([*elevate.prefix, "sh", "-c", _ROOT_SCRIPT, "sh", command])
         stdin = elevate.secret + (stdin or b"")
-    proc = await _open_process(pc, _PID_PREFIX + command if pid_filter else command)
+    proc = await open_process(pc, PID_PREFIX + command if pid_filter else command)
     started = time.monotonic()
     if stdin:
         proc.stdin.write(stdin)

@@ -19,6 +19,7 @@ from ssh_mcp.tools import (
     local,
     sftp_files,
     sftp_read,
+    shell,
     sudo,
     transfer,
 )
@@ -36,5 +37,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *exec_more.TOOLS,
     *jobs.TOOLS,
     *broadcast.TOOLS,
+    *shell.TOOLS,
     *sudo.TOOLS,
 )

@@ -34,19 +34,26 @@ def meminfo(text: str) -> dict[str, int]:
 
 
 _DF_LINE = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)%\s+(.+)$")
+_DF_TYPED = re.compile(r"^(\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)%\s+(.+)$")
 
 
-def df_posix(text: str) -> list[dict[str, str | int]]:
-    """Parse ``df -P -k`` output. Mount points with spaces keep their spaces."""
-    rows: list[dict[str, str | int]] = []
-    for line in text.splitlines()[1:]:
-        m = _DF_LINE.match(line.strip())
+def df_posix(text: str) -> list[dict[str, str | int | None]]:
+    """Parse ``df -P -k`` output, or ``df -P -k -T`` (a Type column after the first).
+    Mount points with spaces keep their spaces."""
+    lines = text.splitlines()
+    typed = bool(lines) and lines[0].split()[1:2] == ["Type"]
+    rows: list[dict[str, str | int | None]] = []
+    for line in lines[1:]:
+        m = (_DF_TYPED if typed else _DF_LINE).match(line.strip())
         if not m:
             continue
-        fs, blocks, used, avail, pct, mount = m.groups()
+        groups = [str(g) for g in m.groups()]
+        fstype = groups.pop(1) if typed else None
+        fs, blocks, used, avail, pct, mount = groups
         rows.append(
             {
                 "filesystem": fs,
+                "fs_type": fstype,
                 "mount": mount,
                 "size_bytes": int(blocks) * 1024,
                 "used_bytes": int(used) * 1024,
@@ -55,6 +62,16 @@ def df_posix(text: str) -> list[dict[str, str | int]]:
             }
         )
     return rows
+
+
+def cpu_model(text: str) -> str:
+    """The first ``model name`` (x86) or ``Model``/``Hardware`` (ARM) of /proc/cpuinfo."""
+    for key in ("model name", "Model", "Hardware", "cpu model"):
+        for line in text.splitlines():
+            name, sep, value = line.partition(":")
+            if sep and name.strip() == key and value.strip():
+                return value.strip()
+    return ""
 
 
 def ps_rows(text: str) -> list[dict[str, str | int | float]]:

@@ -18,7 +18,11 @@ import anyio
 from pydantic import Field
 
 from ssh_mcp.errors import CapExceeded, ConnectionDropped, SSHMCPError
-from ssh_mcp.spec import HOST_DESCRIPTION, Annotations, ToolContext
+from ssh_mcp.spec import (
+    CHANGES,
+    HOST_DESCRIPTION,
+    ToolContext,
+)
 from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
 from ssh_mcp.ssh.sftp import sftp_error
 
@@ -29,7 +33,7 @@ else:
 
 T = TypeVar("T")
 Kind = Literal["file", "dir", "symlink", "other"]
-WRITE = Annotations(read_only=False, destructive=True, idempotent=False)
+WRITE = CHANGES
 HOST = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
 INSIDE = "must lie inside the host's path allowlist"
 

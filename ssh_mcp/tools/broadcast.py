@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.spec import (
-    Annotations,
+    CHANGES,
     CommandText,
     HostSet,
     Output,
@@ -68,6 +68,10 @@ class BroadcastResult(Output):
     )
     ok: int = Field(description="Hosts where the command ran (any exit code).")
     failed: int = Field(description="Hosts that could not run it.")
+    succeeded_hosts: list[str] = Field(description="Aliases where the command ran and exited 0.")
+    failed_hosts: list[str] = Field(
+        description="Aliases where it could not run, exited non-zero, or timed out."
+    )
 
 
 async def broadcast(ctx: ToolContext, args: BroadcastInput) -> BroadcastResult:
@@ -87,7 +91,14 @@ async def broadcast(ctx: ToolContext, args: BroadcastInput) -> BroadcastResult:
     outcomes = await asyncio.gather(*(one(t) for _, t in hosts))
     results = {alias: out for (alias, _), out in zip(hosts, outcomes, strict=True)}
     failed = sum(isinstance(r, HostError) for r in results.values())
-    return BroadcastResult(results=results, ok=len(results) - failed, failed=failed)
+    good = [a for a, r in results.items() if isinstance(r, ExecResult) and r.exit_code == 0]
+    return BroadcastResult(
+        results=results,
+        ok=len(results) - failed,
+        failed=failed,
+        succeeded_hosts=good,
+        failed_hosts=[a for a in results if a not in good],
+    )
 
 
 def render_broadcast(out: BroadcastResult) -> str:
@@ -116,7 +127,7 @@ TOOLS = (
         group=Group.EXEC,
         input=BroadcastInput,
         output=BroadcastResult,
-        annotations=Annotations(read_only=False, destructive=True, idempotent=False),
+        annotations=CHANGES,
         handler=broadcast,
         render=render_broadcast,
     ),

@@ -8,9 +8,9 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
+    CHANGES,
     CWD_DESCRIPTION,
     HOST_DESCRIPTION,
-    Annotations,
     CommandText,
     Output,
     RemotePath,
@@ -123,7 +123,7 @@ TOOLS = (
         group=Group.EXEC,
         input=ExecRunInput,
         output=ExecResult,
-        annotations=Annotations(read_only=False, destructive=True, idempotent=False),
+        annotations=CHANGES,
         handler=exec_run,
         render=render_exec,
     ),

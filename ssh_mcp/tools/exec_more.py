@@ -14,9 +14,9 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
+    CHANGES,
     CWD_DESCRIPTION,
     HOST_DESCRIPTION,
-    Annotations,
     CommandText,
     RemotePath,
     StrictInput,
@@ -26,7 +26,7 @@ from ssh_mcp.spec import (
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
 
-EXEC = Annotations(read_only=False, destructive=True, idempotent=False)
+EXEC = CHANGES
 #: Seconds between two streaming progress reports, and the text each may carry.
 STREAM_INTERVAL = 0.5
 STREAM_TAIL_CHARS = 600

@@ -17,7 +17,15 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import PathNotAllowed, RemoteError
-from ssh_mcp.spec import Annotations, Output, RemotePath, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.spec import (
+    CHANGES,
+    Annotations,
+    Output,
+    RemotePath,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
     HOST,
@@ -386,7 +394,7 @@ TOOLS = (
         group=Group.FILE_OPS,
         input=LinkInput,
         output=LinkResult,
-        annotations=Annotations(read_only=False, destructive=True, idempotent=False),
+        annotations=CHANGES,
         handler=link,
     ),
 )

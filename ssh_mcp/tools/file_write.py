@@ -22,8 +22,9 @@ from pydantic import Field, model_validator
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
 from ssh_mcp.spec import (
+    CHANGES,
+    CHANGES_IDEMPOTENT,
     HOST_DESCRIPTION,
-    Annotations,
     LocalPath,
     Output,
     RemotePath,
@@ -50,8 +51,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-WRITE = Annotations(read_only=False, destructive=True, idempotent=True)
-CHANGE = Annotations(read_only=False, destructive=True, idempotent=False)
+WRITE = CHANGES_IDEMPOTENT
+CHANGE = CHANGES
 #: Edits and patches hold the file in memory: at most this many times the inline cap.
 EDIT_FACTOR = 8
 #: Backups per second per file before deploy gives up (``.bak-<stamp>``, ``-1`` … ``-9``).

@@ -9,11 +9,18 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import AuthFailed, ConnectFailed, RemoteError
-from ssh_mcp.spec import HOST_DESCRIPTION, Annotations, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.spec import (
+    HOST_DESCRIPTION,
+    READS,
+    Output,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
 from ssh_mcp.tools import _parse
 from ssh_mcp.tools._text import decode
 
-READ = Annotations(read_only=True, destructive=False, idempotent=True)
+READ = READS
 
 
 class HostInput(StrictInput):
@@ -86,18 +93,24 @@ class HostInfo(Output):
     uptime_seconds: float = Field(description="Seconds since boot.")
     load_average: list[float] = Field(description="1, 5 and 15 minute load averages.")
     cpus: int = Field(description="Online CPUs.")
+    cpu_model: str = Field(description="CPU model name from /proc/cpuinfo, or empty.")
     memory_total_bytes: int = Field(description="MemTotal.")
     memory_available_bytes: int = Field(description="MemAvailable.")
 
 
 async def host_info(ctx: ToolContext, args: HostInput) -> HostInfo:
-    uname, osrel, uptime, loadavg, cpus, mem = await asyncio.gather(
-        _text(ctx, ["uname", "-nsrm"]),
-        ctx.run(["cat", "--", "/etc/os-release"]),
-        _text(ctx, ["cat", "--", "/proc/uptime"]),
-        _text(ctx, ["cat", "--", "/proc/loadavg"]),
-        _text(ctx, ["getconf", "_NPROCESSORS_ONLN"]),
-        _text(ctx, ["cat", "--", "/proc/meminfo"]),
+    (uname, uptime, loadavg, cpus, mem), (osrel, cpuinfo) = await asyncio.gather(
+        asyncio.gather(
+            _text(ctx, ["uname", "-nsrm"]),
+            _text(ctx, ["cat", "--", "/proc/uptime"]),
+            _text(ctx, ["cat", "--", "/proc/loadavg"]),
+            _text(ctx, ["getconf", "_NPROCESSORS_ONLN"]),
+            _text(ctx, ["cat", "--", "/proc/meminfo"]),
+        ),
+        asyncio.gather(
+            ctx.run(["cat", "--", "/etc/os-release"]),
+            ctx.run(["cat", "--", "/proc/cpuinfo"]),
+        ),
     )
     sysname, nodename, release, machine = [*uname.split(), "", "", "", ""][:4]
     meminfo = _parse.meminfo(mem)
@@ -109,6 +122,7 @@ async def host_info(ctx: ToolContext, args: HostInput) -> HostInfo:
         uptime_seconds=float(uptime.split()[0]),
         load_average=[float(x) for x in loadavg.split()[:3]],
         cpus=int(cpus.strip() or 0),
+        cpu_model=_parse.cpu_model(decode(cpuinfo.stdout)),
         memory_total_bytes=meminfo.get("MemTotal", 0),
         memory_available_bytes=meminfo.get("MemAvailable", 0),
     )
@@ -119,6 +133,9 @@ async def host_info(ctx: ToolContext, args: HostInput) -> HostInfo:
 
 class Filesystem(Output):
     filesystem: str = Field(description="Device or source.")
+    fs_type: str | None = Field(
+        description="Filesystem type (ext4, xfs, tmpfs, ...), if df -T works."
+    )
     mount: str = Field(description="Mount point.")
     size_bytes: int = Field(description="Total size.")
     used_bytes: int = Field(description="Used space.")
@@ -131,7 +148,8 @@ class DiskUsage(Output):
 
 
 async def host_disk_usage(ctx: ToolContext, args: HostInput) -> DiskUsage:
-    text = await _text(ctx, ["df", "-P", "-k"])
+    typed = await ctx.run(["df", "-P", "-k", "-T"])
+    text = decode(typed.stdout) if typed.exit_code == 0 else await _text(ctx, ["df", "-P", "-k"])
     return DiskUsage(filesystems=[Filesystem.model_validate(r) for r in _parse.df_posix(text)])
 
 

@@ -21,9 +21,12 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded
 from ssh_mcp.jobs import JobRecord, new_job_id
 from ssh_mcp.spec import (
+    CHANGES,
+    CHANGES_IDEMPOTENT,
     CWD_DESCRIPTION,
     HOST_DESCRIPTION,
-    Annotations,
+    READS,
+    READS_LOCAL,
     CommandText,
     JobRef,
     Output,
@@ -281,8 +284,8 @@ async def job_list(ctx: ToolContext, args: NoInput) -> JobList:
     )
 
 
-EXEC = Annotations(read_only=False, destructive=True, idempotent=False)
-OBSERVE = Annotations(read_only=True, destructive=False, idempotent=True)
+EXEC = CHANGES
+OBSERVE = READS
 
 TOOLS = (
     ToolSpec(
@@ -332,7 +335,7 @@ TOOLS = (
         group=Group.EXEC,
         input=JobKillInput,
         output=JobKilled,
-        annotations=Annotations(read_only=False, destructive=True, idempotent=True),
+        annotations=CHANGES_IDEMPOTENT,
         handler=job_kill,
     ),
     ToolSpec(
@@ -347,9 +350,7 @@ TOOLS = (
         group=Group.EXEC,
         input=NoInput,
         output=JobList,
-        annotations=Annotations(
-            read_only=True, destructive=False, idempotent=True, open_world=False
-        ),
+        annotations=READS_LOCAL,
         handler=job_list,
     ),
 )

@@ -7,9 +7,15 @@ from datetime import UTC, datetime
 from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
-from ssh_mcp.spec import Annotations, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.spec import (
+    READS_LOCAL,
+    Output,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
 
-LOCAL = Annotations(read_only=True, destructive=False, idempotent=True, open_world=False)
+LOCAL = READS_LOCAL
 
 
 class NoInput(StrictInput):

@@ -12,7 +12,7 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.spec import (
     HOST_DESCRIPTION,
-    Annotations,
+    READS,
     Output,
     RemotePath,
     StrictInput,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 else:
     from ssh_mcp.ssh._lazy import asyncssh
 
-READ = Annotations(read_only=True, destructive=False, idempotent=True)
+READ = READS
 Kind = Literal["file", "dir", "symlink", "other"]
 PATH_DESCRIPTION = (
     "Absolute remote path (or ~/…). Symlinks are resolved and the result must lie inside the "

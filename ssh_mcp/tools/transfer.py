@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
-    Annotations,
+    CHANGES,
     HostRef,
     Output,
     RemotePath,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 else:
     from ssh_mcp.ssh._lazy import asyncssh
 
-WRITE = Annotations(read_only=False, destructive=True, idempotent=False)
+WRITE = CHANGES
 HOST_REF = (
     "alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits"
 )

@@ -1,0 +1,253 @@
+"""The opt-in Streamable HTTP transport, minus the MCP parts (those are in ``server.py``).
+
+What is here: checking the HTTP settings, reading the bearer token from
+``SSH_HTTP_TOKEN_CMD``, the listening socket, the bearer-token ASGI middleware,
+``GET /health``, and running uvicorn until SIGTERM/SIGINT.
+
+Strict by default: no token command, no HTTP; a non-loopback address needs
+``SSH_HTTP_ALLOWED_HOSTS`` for the SDK's DNS-rebinding check. The token is held
+as bytes, compared in constant time, and never logged or echoed in an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+import re
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ssh_mcp.config import Settings
+from ssh_mcp.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MCP_PATH = "/mcp"
+HEALTH_PATH = "/health"
+#: Seconds SSH_HTTP_TOKEN_CMD may take (as for hosts.toml's *_cmd).
+TOKEN_CMD_TIMEOUT = 30.0
+#: A short token is guessable; 16 characters of a random token are ~96 bits.
+TOKEN_MIN_CHARS = 16
+#: RFC 6750 ``b64token``: what may follow ``Bearer `` in an Authorization header.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
+SHUTDOWN_GRACE = 3
+#: Host headers that are always fine: a DNS-rebinding attack never sends these.
+LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """Everything the HTTP transport needs, checked, with the token already read."""
+
+    host: str
+    port: int
+    allowed_hosts: tuple[str, ...]
+    token: bytes = field(repr=False)
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Browser origins on the allowed hosts (non-browser clients send no Origin)."""
+        return tuple(f"{scheme}://{h}" for h in self.allowed_hosts for scheme in ("http", "https"))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a hostname: it may resolve to anything
+
+
+def http_options(settings: Settings) -> HttpOptions:
+    """Check the HTTP settings and read the token; raises a one-line ConfigError."""
+    host, extra = settings.ssh_http_host, tuple(settings.ssh_http_allowed_hosts)
+    if not settings.ssh_http_token_cmd:
+        raise ConfigError(
+            "the HTTP transport needs a bearer token: set SSH_HTTP_TOKEN_CMD to a command "
+            "that prints it"
+        )
+    if not is_loopback(host) and not extra:
+        raise ConfigError(
+            f"SSH_HTTP_HOST={host} is not a loopback address: set SSH_HTTP_ALLOWED_HOSTS to "
+            "the Host header values clients will send (DNS-rebinding protection)"
+        )
+    token = read_token(settings.ssh_http_token_cmd)
+    own = (f"{host}:*",) if is_loopback(host) and ":" not in host else ()
+    return HttpOptions(host, settings.ssh_http_port, (*LOOPBACK_HOSTS, *own, *extra), token)
+
+
+def read_token(argv: Sequence[str]) -> bytes:
+    """Run SSH_HTTP_TOKEN_CMD once, without a shell, and return its stdout minus one
+    trailing newline. Errors name the program, never its arguments or output."""
+    name = f"SSH_HTTP_TOKEN_CMD {argv[0]!r}"
+    try:
+        proc = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            timeout=TOKEN_CMD_TIMEOUT,
+            check=False,
+        )
+    except OSError as exc:
+        raise ConfigError(f"{name} could not start ({exc.strerror})") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{name} did not finish within {TOKEN_CMD_TIMEOUT:g}s") from None
+    if proc.returncode != 0:
+        raise ConfigError(f"{name} exited {proc.returncode}")
+    token = proc.stdout.removesuffix(b"\n").removesuffix(b"\r")
+    if not token:
+        raise ConfigError(f"{name} printed nothing")
+    if not _B64TOKEN.fullmatch(token.decode("latin-1")):
+        raise ConfigError(f"{name} printed a token with characters a bearer token cannot hold")
+    if len(token) < TOKEN_MIN_CHARS:
+        raise ConfigError(f"{name} printed a token shorter than {TOKEN_MIN_CHARS} characters")
+    return token
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen now, so that a busy port is a one-line ConfigError, not a traceback."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+
+
+class BearerAuth:
+    """Pure-ASGI middleware: every HTTP request but the open paths needs
+    ``Authorization: Bearer <token>``; anything else gets 401 before the SDK sees it."""
+
+    def __init__(self, app: ASGIApp, token: bytes, open_paths: frozenset[str]) -> None:
+        self.app, self._token, self._open = app, token, open_paths
+
+    def _authorized(self, scope: Scope) -> bool:
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                scheme, _, credential = bytes(value).partition(b" ")
+                ok = hmac.compare_digest(credential.strip(), self._token)
+                return scheme.lower() == b"bearer" and ok
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" or (scope["type"] == "http" and scope["path"] in self._open):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http" and self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        log.info("HTTP request without a valid bearer token from %s", scope.get("client"))
+        if scope["type"] != "http":  # no websocket routes exist; refuse without a body
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = PlainTextResponse(
+            "unauthorized\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+        await response(scope, receive, send)
+
+
+async def health(request: Request) -> Response:
+    """Liveness for load balancers: no auth, says nothing about the configuration."""
+    return PlainTextResponse("ok")
+
+
+class _InFlight:
+    """Runs each HTTP request in a cancel scope so that shutdown can end it cleanly.
+
+    uvicorn's own way (cancelling the request task after its graceful timeout) logs a
+    traceback and leaves an SSE stream half-written; here a stopped request either gets
+    a 503 or has its stream ended properly."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._scopes: set[anyio.CancelScope] = set()
+
+    def cancel_all(self) -> None:
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
+            await send(message)
+
+        with anyio.CancelScope() as cancel:
+            self._scopes.add(cancel)
+            try:
+                await self.app(scope, receive, tracked)
+            finally:
+                self._scopes.discard(cancel)
+        if not cancel.cancelled_caught or finished:
+            return
+        if started:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        else:
+            await PlainTextResponse("shutting down\n", status_code=503)(scope, receive, send)
+
+
+class _Uvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn's own handlers re-raise the signal once it has stopped, which would
+        # kill the process before the SSH pool is closed; serve_asgi installs ours.
+        yield
+
+
+async def serve_asgi(asgi: ASGIApp, sock: socket.socket) -> None:
+    """Run uvicorn on ``sock`` until SIGTERM or SIGINT. In-flight requests get
+    SHUTDOWN_GRACE seconds, then are cancelled; a second signal cancels them at once."""
+    inflight = _InFlight(asgi)
+    config = uvicorn.Config(
+        inflight,
+        interface="asgi3",
+        lifespan="on",
+        ws="none",
+        log_config=None,  # our logging setup (LOG_LEVEL, stderr) applies
+        server_header=False,
+        # A backstop only: _InFlight has ended every request by then.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE + 5,
+    )
+    server = _Uvicorn(config)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if server.should_exit:
+            inflight.cancel_all()
+            return
+        server.should_exit = True
+        loop.call_later(SHUTDOWN_GRACE, inflight.cancel_all)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    try:
+        host, port = sock.getsockname()[:2]
+        log.info("serving MCP on http://%s:%s%s", host, port, MCP_PATH)
+        await server.serve(sockets=[sock])
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        sock.close()

@@ -1,0 +1,218 @@
+"""Dangerous tier, group ``shell``: a persistent shell whose state carries between commands.
+
+Each command passes the command policy and deny-pattern confirmation in
+dispatch like ``ssh_exec_run``'s; only the shell around it persists (``cd``,
+``export``, variables). No PTY: interactive programs that want a terminal do
+not belong here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from pydantic import Field
+
+from ssh_mcp.access import Group, Tier
+from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.shells import ShellEntry, new_shell_id
+from ssh_mcp.spec import (
+    CHANGES,
+    CHANGES_IDEMPOTENT,
+    CWD_DESCRIPTION,
+    HOST_DESCRIPTION,
+    READS_LOCAL,
+    CommandText,
+    Output,
+    RemotePath,
+    ShellRef,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.tools.exec import ExecResult, exec_result, render_exec
+from ssh_mcp.tools.local import NoInput
+
+SESSION_ID = Field(
+    description="Session id from ssh_shell_open or ssh_shell_list.", pattern=r"^s[0-9a-f]{16}$"
+)
+
+
+class ShellOpenInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    cwd: Annotated[
+        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
+    ] = None
+
+
+class ShellOpened(Output):
+    session_id: str = Field(description="Pass to ssh_shell_exec and ssh_shell_close.")
+    host: str = Field(description="Alias of the host the shell runs on.")
+
+
+async def shell_open(ctx: ToolContext, args: ShellOpenInput) -> ShellOpened:
+    await ctx.shells.sweep()
+    cap = ctx.limits.shell_max_sessions
+    if len(ctx.shells.all()) >= cap:
+        raise CapExceeded(
+            f"{cap} shell sessions are open (SSH_SHELL_MAX_SESSIONS); close one with "
+            "ssh_shell_close first"
+        )
+    assert ctx.host is not None
+    shell = await ctx.open_shell(args.cwd)
+    entry = ShellEntry(new_shell_id(), ctx.host.alias, shell, args.cwd)
+    ctx.shells.add(entry)
+    return ShellOpened(session_id=entry.id, host=entry.host)
+
+
+class ShellExecInput(StrictInput):
+    session_id: Annotated[str, ShellRef(), SESSION_ID]
+    command: Annotated[
+        str,
+        CommandText(),
+        Field(
+            description=(
+                "Shell command line to run in the session's shell. `cd`, `export` and "
+                "variables persist to later commands; stdin is /dev/null. The command "
+                "allowlist applies as for ssh_exec_run."
+            ),
+            min_length=1,
+            max_length=65536,
+        ),
+    ]
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Seconds before the command is stopped. Stopping it ends the session.",
+    )
+
+
+class ShellExecResult(ExecResult):
+    cwd: str | None = Field(description="The shell's working directory after the command.")
+    session_open: bool = Field(
+        description="False when the session ended (exit, timeout, cancel): open a new one."
+    )
+
+
+async def shell_exec(ctx: ToolContext, args: ShellExecInput) -> ShellExecResult:
+    entry = ctx.shells.get(args.session_id)
+    if entry is None:
+        raise RemoteError("this shell session has ended; open a new one with ssh_shell_open")
+    limits = ctx.limits
+    try:
+        done = await entry.shell.run(
+            args.command,
+            timeout=args.timeout or ctx.command_timeout,
+            stdout_cap=limits.stdout_cap,
+            stderr_cap=limits.stderr_cap,
+        )
+    finally:
+        entry.last_used = time.monotonic()
+    entry.cwd = done.cwd or entry.cwd
+    if done.closed:
+        await ctx.shells.close(entry.id)
+    base = exec_result(done.process)
+    return ShellExecResult(**base.model_dump(), cwd=entry.cwd, session_open=not done.closed)
+
+
+def render_shell(out: ShellExecResult) -> str:
+    state = f"cwd {out.cwd}" if out.session_open else "session ended"
+    return render_exec(out) + f"\n[{state}]"
+
+
+class ShellCloseInput(StrictInput):
+    session_id: Annotated[str, ShellRef(), SESSION_ID]
+
+
+class ShellClosed(Output):
+    session_id: str = Field(description="The session.")
+    closed: bool = Field(description="True once the shell has ended.")
+
+
+async def shell_close(ctx: ToolContext, args: ShellCloseInput) -> ShellClosed:
+    await ctx.shells.close(args.session_id)
+    return ShellClosed(session_id=args.session_id, closed=True)
+
+
+class ShellInfo(Output):
+    session_id: str = Field(description="The session.")
+    host: str = Field(description="Alias of its host.")
+    cwd: str | None = Field(description="Working directory after its last command, if known.")
+    idle_seconds: float = Field(description="Seconds since its last command.")
+
+
+class ShellList(Output):
+    sessions: list[ShellInfo] = Field(description="Open sessions, oldest first.")
+
+
+async def shell_list(ctx: ToolContext, args: NoInput) -> ShellList:
+    await ctx.shells.sweep()
+    now = time.monotonic()
+    return ShellList(
+        sessions=[
+            ShellInfo(
+                session_id=e.id, host=e.host, cwd=e.cwd, idle_seconds=round(now - e.last_used, 1)
+            )
+            for e in ctx.shells.all()
+        ]
+    )
+
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_shell_open",
+        title="Open a shell session",
+        description=(
+            "Open a persistent POSIX sh on a host and return its session_id. Commands sent "
+            "with ssh_shell_exec then share the shell's state: `cd`, `export`, variables, "
+            "activated virtualenvs. No terminal: use it for sequences of ordinary commands, "
+            "not for editors or password prompts. Close it with ssh_shell_close; it also ends "
+            "after SSH_SHELL_IDLE_TIMEOUT unused. For one-off commands use ssh_exec_run."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.SHELL,
+        input=ShellOpenInput,
+        output=ShellOpened,
+        annotations=CHANGES,
+        handler=shell_open,
+    ),
+    ToolSpec(
+        name="ssh_shell_exec",
+        title="Run a command in a shell session",
+        description=(
+            "Run one command in an open shell session and return stdout, stderr, exit_code, "
+            "the shell's cwd afterwards and whether the session is still open. A timeout or "
+            "cancel stops the command by ending the whole session (INT, TERM, KILL)."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.SHELL,
+        input=ShellExecInput,
+        output=ShellExecResult,
+        annotations=CHANGES,
+        handler=shell_exec,
+        render=render_shell,
+    ),
+    ToolSpec(
+        name="ssh_shell_close",
+        title="Close a shell session",
+        description="End a shell session (EOF, then the stop ladder if it lingers).",
+        tier=Tier.DANGEROUS,
+        group=Group.SHELL,
+        input=ShellCloseInput,
+        output=ShellClosed,
+        annotations=CHANGES_IDEMPOTENT,
+        handler=shell_close,
+    ),
+    ToolSpec(
+        name="ssh_shell_list",
+        title="List shell sessions",
+        description="List the open shell sessions with their host, cwd and idle time.",
+        tier=Tier.DANGEROUS,
+        group=Group.SHELL,
+        input=NoInput,
+        output=ShellList,
+        annotations=READS_LOCAL,
+        handler=shell_list,
+    ),
+)

@@ -1,0 +1,122 @@
+"""Persistent shell sessions through MCP against real sshd."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from harness import assert_audit, gone, serve, text
+from mcp import Client
+from sshd import TestUser, remote_pids
+
+from ssh_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
+
+
+async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    r = await client.call_tool(tool, args)
+    out: dict[str, Any] | None = r.structured_content
+    assert out is not None and not r.is_error, text(r)
+    return out
+
+
+async def _open(client: Client, **extra: Any) -> str:
+    out = await _call(client, "ssh_shell_open", {"host": "target", **extra})
+    session: str = out["session_id"]
+    return session
+
+
+async def test_state_carries_between_commands(
+    settings_for: Callable[..., Settings], work_dir: Path
+) -> None:
+    async with serve(settings_for(**OPEN)) as (client, app):
+        sid = await _open(client, cwd=str(work_dir))
+        assert_audit(app, {"tool": "ssh_shell_open", "outcome": "ok", "host": "target"})
+        run = {"session_id": sid}
+        first = await _call(client, "ssh_shell_exec", {**run, "command": "pwd; X=41; cd .."})
+        assert (first["stdout"], first["cwd"], first["session_open"]) == (
+            f"{work_dir}\n",
+            str(work_dir.parent),
+            True,
+        )
+        second = await _call(
+            client, "ssh_shell_exec", {**run, "command": "echo $((X+1)) $PWD; echo e >&2; false"}
+        )
+        assert (second["stdout"], second["stderr"], second["exit_code"]) == (
+            f"42 {work_dir.parent}\n",
+            "e\n",
+            1,
+        )
+        line = assert_audit(app, {"tool": "ssh_shell_exec", "session_id": sid, "exit_code": 1})
+        assert line["host"] == "target" and line["command_hash"]
+        # No trailing newline, a stdin reader, and a syntax error: the session survives all.
+        r = await _call(client, "ssh_shell_exec", {**run, "command": "printf abc; cat"})
+        assert (r["stdout"], r["exit_code"]) == ("abc", 0)
+        r = await _call(client, "ssh_shell_exec", {**run, "command": "if then"})
+        assert r["exit_code"] == 2 and "rror" in r["stderr"] and r["session_open"]
+        listed = await _call(client, "ssh_shell_list", {})
+        assert [s["session_id"] for s in listed["sessions"]] == [sid]
+        await _call(client, "ssh_shell_close", run)
+        r2 = await client.call_tool("ssh_shell_exec", {**run, "command": "true"})
+        assert r2.is_error and text(r2).startswith(f"unknown shell id '{sid}'"), text(r2)
+        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+
+
+async def test_exit_ends_the_session(settings_for: Callable[..., Settings]) -> None:
+    async with serve(settings_for(**OPEN)) as (client, _):
+        sid = await _open(client)
+        r = await _call(client, "ssh_shell_exec", {"session_id": sid, "command": "exit 7"})
+        assert (r["exit_code"], r["session_open"]) == (7, False)
+        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_timeout_and_cancel_stop_the_command_and_the_session(
+    how: str, settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = f"sleep 311.{len(how)}"
+    async with serve(settings_for(**OPEN), mode="legacy") as (client, _):
+        sid = await _open(client)
+        args = {"session_id": sid, "command": f"echo started; {marker}"}
+        if how == "timeout":
+            r = await _call(client, "ssh_shell_exec", {**args, "timeout": 0.5})
+            assert r["timed_out"] and not r["session_open"] and r["stdout"] == "started\n"
+        else:
+            with anyio.move_on_after(1.0):
+                await client.call_tool("ssh_shell_exec", args)
+        assert await gone(test_user.name, marker), remote_pids(test_user.name, marker)
+        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+
+
+async def test_policy_applies_per_command(settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for(allow_dangerous_tools=True, ssh_command_allowlist=["echo", "cd"])
+    async with serve(settings) as (client, app):
+        sid = await _open(client)
+        ok = await _call(client, "ssh_shell_exec", {"session_id": sid, "command": "echo hi"})
+        assert ok["stdout"] == "hi\n"
+        r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": "id"})
+        assert r.is_error and "command not allowed" in text(r)
+        assert_audit(app, {"outcome": "denied", "error": "CommandNotAllowed", "host": "target"})
+        r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": "reboot"})
+        assert r.is_error
+
+
+async def test_session_cap_and_server_shutdown(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = "sleep 311.9"
+    async with serve(settings_for(**OPEN, ssh_shell_max_sessions=1)) as (client, app):
+        sid = await _open(client)
+        r = await client.call_tool("ssh_shell_open", {"host": "target"})
+        assert r.is_error and "1 shell sessions are open (SSH_SHELL_MAX_SESSIONS)" in text(r)
+        assert_audit(app, {"outcome": "error", "error": "CapExceeded"})
+        # A background process of the session outlives its command...
+        bg = await _call(client, "ssh_shell_exec", {"session_id": sid, "command": f"{marker} &"})
+        assert bg["session_open"] and remote_pids(test_user.name, f"^{marker}$")
+    # ...but not the server: its shells end with it, and their process groups too.
+    assert await gone(test_user.name, marker)
