@@ -118,7 +118,9 @@ class Settings(BaseSettings):
         description="Local directories local_path may resolve into. Empty: local_path is off.",
     )
     ssh_inline_max_bytes: int = Field(
-        1_048_576, gt=0, description="Largest file returned inline by ssh_sftp_download."
+        1_048_576,
+        gt=0,
+        description="Largest file returned inline by ssh_sftp_download and ssh_read_redacted.",
     )
     ssh_transfer_max_bytes: int = Field(
         10 * 1024**3, gt=0, description="Largest file any streamed transfer moves."

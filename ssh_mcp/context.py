@@ -36,6 +36,14 @@ class Target:
     spec: ConnectSpec
 
 
+async def elevation_for(host: HostConfig) -> Elevation:
+    """sudo with the password from the host's sudo_password_cmd, or ``sudo -n``."""
+    if not host.sudo_password_cmd:
+        return Elevation(("sudo", "-n", "--"))
+    password = await read_secret(host.sudo_password_cmd, "sudo_password")
+    return Elevation(("sudo", "-S", "-p", "", "--"), (password + "\n").encode())
+
+
 class CallContext:
     """Implements ``ssh_mcp.spec.ToolContext`` for one call."""
 
@@ -143,15 +151,10 @@ class CallContext:
         )
 
     async def _elevation(self) -> Elevation:
-        """sudo with the password from the host's sudo_password_cmd, or ``sudo -n``."""
         target = self._targets.get(self._field)
         if target is None:
             raise RuntimeError("this tool declared no host argument")
-        cmd = target.host.sudo_password_cmd
-        if not cmd:
-            return Elevation(("sudo", "-n", "--"))
-        password = await read_secret(cmd, "sudo_password")
-        return Elevation(("sudo", "-S", "-p", "", "--"), (password + "\n").encode())
+        return await elevation_for(target.host)
 
     async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
         return await self._app.pool.run(self._target(), op)

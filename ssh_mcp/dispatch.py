@@ -21,7 +21,7 @@ import anyio
 from pydantic import BaseModel, ValidationError
 
 from ssh_mcp.app import App
-from ssh_mcp.context import CallContext, ProgressFn, Target
+from ssh_mcp.context import CallContext, ProgressFn, Target, elevation_for
 from ssh_mcp.errors import (
     CommandNotAllowed,
     HostNotAllowed,
@@ -37,6 +37,7 @@ from ssh_mcp.policy.confirm import confirm_message, confirm_state
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_path, check_tree, precheck
 from ssh_mcp.spec import CommandText, HandleRef, HostSet, LocalPath, RemotePath, ToolSpec
+from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import STOP_GRACE
 from ssh_mcp.ssh.sftp import canonicalize
@@ -200,7 +201,11 @@ async def _confine_paths(
         async def resolve(pc: PooledConnection, raw: str = raw, m: RemotePath = marker) -> str:
             return await canonicalize(await pc.sftp(), raw, create=m.create, follow=m.follow)
 
-        canonical = await app.pool.run(target.spec, resolve)
+        async def resolve_as_root(pc: PooledConnection, raw: str = raw, t: Target = target) -> str:
+            elevate = await elevation_for(t.host)
+            return await realpath_as_root(pc, raw, elevate, app.settings.ssh_command_timeout)
+
+        canonical = await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
         rec.add_path(name, app.audit.digest(canonical))
         restricted = host_policy.restricted_paths(target.host, app.settings)
         check_path(canonical, host_policy.path_allowlist(target.host, app.settings), restricted)

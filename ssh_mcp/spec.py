@@ -57,13 +57,16 @@ class RemotePath:
     ``follow=False`` keeps the final component as named, for tools that act
     on a link itself (delete, move). ``host`` names the host field the path
     lives on. ``recursive=True`` marks a tree the tool will walk or copy
-    whole: it is denied when any restricted zone lies inside.
+    whole: it is denied when any restricted zone lies inside. ``sudo=True``
+    resolves it as root (``realpath -e`` through sudo), for sudo-tier tools
+    whose paths the login user cannot enter; it must exist.
     """
 
     create: bool = False
     host: str = "host"
     recursive: bool = False
     follow: bool = True
+    sudo: bool = False
 
 
 @dataclass(frozen=True)

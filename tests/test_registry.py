@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 IDS = [t.name for t in ALL_TOOLS]
 #: Write tools that only ever add (they can neither overwrite nor delete).
 ADDS_ONLY = {"ssh_mkdir"}
-#: Tools of a higher tier that only observe what that tier started (job output).
-OBSERVERS = {"ssh_job_status", "ssh_job_list", "ssh_shell_list"}
+#: Read-only tools of a higher tier: they observe what that tier started (job output),
+#: or read what only root may read.
+OBSERVERS = {"ssh_job_status", "ssh_job_list", "ssh_shell_list", "ssh_sudo_read"}
+OBSERVERS |= {"ssh_sudo_sftp_list"}
 
 
 def test_names_are_unique_and_prefixed() -> None:

@@ -50,6 +50,7 @@ async def test_group_filter(settings_for: Callable[..., Settings]) -> None:
             "ssh_sftp_list",
             "ssh_sftp_stat",
             "ssh_sftp_download",
+            "ssh_read_redacted",
             "ssh_find",
             "ssh_file_hash",
         }

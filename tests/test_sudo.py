@@ -175,3 +175,82 @@ async def test_sudo_script_goes_over_stdin_after_the_password(
     async with serve(sudo_settings(["echo", "nope"])) as (client, app):
         r = await client.call_tool("ssh_sudo_run_script", {"host": "target", "script": "id\n"})
         assert r.is_error and "it rejected the password" in text(r)
+
+
+@pytest.fixture
+def root_dir(work_dir: Path) -> Path:
+    """A 0700 root-owned directory the login user cannot enter, with a secret file."""
+    d = work_dir / "rootonly"
+    d.mkdir(mode=0o700)
+    (d / "app.conf").write_text("password = not-for-agents\n")
+    (d / "app.conf").chmod(0o600)
+    (d / "blob.bin").write_bytes(b"\x00\xff" * 8)
+    (d / "to-etc").symlink_to("/etc/hostname")  # resolves outside the allowlist
+    return d
+
+
+async def test_sudo_read_and_list_root_only_paths(
+    sudo_settings: Callable[..., Settings], root_dir: Path
+) -> None:
+    async with serve(sudo_settings()) as (client, app):
+        plain = await client.call_tool(
+            "ssh_sftp_download", {"host": "target", "path": str(root_dir / "app.conf")}
+        )
+        assert plain.is_error  # the login user cannot even resolve the path
+        r = await client.call_tool(
+            "ssh_sudo_read", {"host": "target", "path": str(root_dir / "app.conf")}
+        )
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        assert (sc["encoding"], sc["content"], sc["size"]) == (
+            "text",
+            "password = not-for-agents\n",
+            26,
+        )
+        line = assert_audit(app, {"tool": "ssh_sudo_read", "tier": "sudo", "outcome": "ok"})
+        assert line["path_hash"] == app.audit.digest(str(root_dir / "app.conf"))
+        blob = await client.call_tool(
+            "ssh_sudo_read", {"host": "target", "path": str(root_dir / "blob.bin")}
+        )
+        assert blob.structured_content and blob.structured_content["encoding"] == "base64"
+        listed = await client.call_tool(
+            "ssh_sudo_sftp_list", {"host": "target", "path": str(root_dir)}
+        )
+        ls = listed.structured_content
+        assert ls is not None and not listed.is_error, text(listed)
+        assert [(e["name"], e["kind"], e["mode"]) for e in ls["entries"]] == [
+            ("app.conf", "file", "0600"),
+            ("blob.bin", "file", "0644"),
+            ("to-etc", "symlink", "0777"),
+        ]
+
+
+async def test_sudo_paths_are_confined_as_root_resolves_them(
+    sudo_settings: Callable[..., Settings], root_dir: Path, work_dir: Path
+) -> None:
+    settings = sudo_settings(ssh_restricted_paths=[str(root_dir / "app.conf")])
+    async with serve(settings) as (client, app):
+        for path, says in [
+            (root_dir / "to-etc", "outside the path allowlist"),  # a link out, seen as root
+            (Path("/etc/shadow"), "outside the path allowlist"),
+            (root_dir / "app.conf", "restricted"),
+            (root_dir / "missing", "No such file or directory"),
+        ]:
+            r = await client.call_tool("ssh_sudo_read", {"host": "target", "path": str(path)})
+            assert r.is_error and says in text(r) and "\n" not in text(r), (path, text(r))
+        assert_audit(app, {"tool": "ssh_sudo_read", "outcome": "error"})
+    async with serve(sudo_settings(["echo", "wrong"])) as (client, _):
+        r = await client.call_tool(
+            "ssh_sudo_read", {"host": "target", "path": str(root_dir / "app.conf")}
+        )
+        assert r.is_error and "it rejected the password" in text(r)
+
+
+async def test_sudo_read_cap(sudo_settings: Callable[..., Settings], root_dir: Path) -> None:
+    (root_dir / "big").write_bytes(b"x" * 5000)
+    async with serve(sudo_settings(ssh_inline_max_bytes=4096)) as (client, app):
+        r = await client.call_tool(
+            "ssh_sudo_read", {"host": "target", "path": str(root_dir / "big")}
+        )
+        assert r.is_error and "over the inline cap of 4096 bytes" in text(r)
+        assert_audit(app, {"outcome": "error", "error": "CapExceeded"})

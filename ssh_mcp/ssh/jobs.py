@@ -111,6 +111,8 @@ d=$1
 g=$(cat -- "$d/pgid" 2>/dev/null)
 if [ -f "$d/rc" ]; then echo "exited $(cat -- "$d/rc")"
 elif [ -n "$g" ] && alive; then echo running
+# Again: the job may have written rc and exited between the two checks above.
+elif [ -f "$d/rc" ]; then echo "exited $(cat -- "$d/rc")"
 elif [ -f "$d/killed" ]; then echo "killed $(cat -- "$d/killed")"
 else echo lost; fi
 """
@@ -124,7 +126,9 @@ d=$1; shift
 [ -f "$d/rc" ] && { echo "exited $(cat -- "$d/rc")"; exit 0; }
 g=$(cat -- "$d/pgid" 2>/dev/null)
 if [ -z "$g" ] || ! alive; then
-  if [ -f "$d/killed" ]; then echo "killed $(cat -- "$d/killed")"; else echo lost; fi
+  if [ -f "$d/rc" ]; then echo "exited $(cat -- "$d/rc")"  # it ended meanwhile
+  elif [ -f "$d/killed" ]; then echo "killed $(cat -- "$d/killed")"
+  else echo lost; fi
   exit 0
 fi
 for s in "$@"; do

@@ -17,10 +17,12 @@ from ssh_mcp.tools import (
     host,
     jobs,
     local,
+    redacted,
     sftp_files,
     sftp_read,
     shell,
     sudo,
+    sudo_files,
     transfer,
 )
 from ssh_mcp.tools import exec as _exec
@@ -30,6 +32,7 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *host.TOOLS,
     *sftp_read.TOOLS,
     *sftp_files.TOOLS,
+    *redacted.TOOLS,
     *file_write.TOOLS,
     *file_ops.TOOLS,
     *transfer.TOOLS,
@@ -39,4 +42,5 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *broadcast.TOOLS,
     *shell.TOOLS,
     *sudo.TOOLS,
+    *sudo_files.TOOLS,
 )

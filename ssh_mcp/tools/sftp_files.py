@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import stat as statmod
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -25,6 +24,7 @@ from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import Written, download_atomic, read_chunks
 from ssh_mcp.tools._progress import Throttle
+from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.sftp_read import PATH_DESCRIPTION, READ, Kind
 
 if TYPE_CHECKING:
@@ -109,16 +109,6 @@ def _inline_cap_message(path: str, size: int, cap: int, local_transfer: bool) ->
     )
 
 
-def _encode(data: bytes) -> tuple[Literal["text", "base64"], str]:
-    """UTF-8 without NUL bytes is text; anything else goes base64."""
-    if b"\0" not in data:
-        try:
-            return "text", data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    return "base64", base64.b64encode(data).decode("ascii")
-
-
 async def _download_inline(ctx: ToolContext, path: str, throttle: Throttle) -> Download:
     limits = ctx.limits
     cap = limits.inline_max_bytes
@@ -134,7 +124,7 @@ async def _download_inline(ctx: ToolContext, path: str, throttle: Throttle) -> D
 
     data = await ctx.with_connection(op)
     await throttle.finish()
-    encoding, content = _encode(data)
+    encoding, content = encode_bytes(data)
     return Download(
         path=path,
         size=len(data),

@@ -10,38 +10,17 @@ back as the same result. The sudo password comes from the host's
 from __future__ import annotations
 
 from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import RemoteError
 from ssh_mcp.spec import ToolContext, ToolSpec
-from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
 from ssh_mcp.tools.exec_more import EXEC, ScriptInput
-
-#: sudo's own words, and what the operator should do about each.
-_REFUSALS = (
-    ("a password is required", "it needs a password: set sudo_password_cmd for this host"),
-    ("incorrect password", "it rejected the password from sudo_password_cmd"),
-    ("no password was provided", "it got no password: check sudo_password_cmd"),
-    ("not in the sudoers", "the login user is not in sudoers"),
-    ("is not allowed to", "sudoers does not allow the login user to run this as root"),
-    ("may not run sudo", "sudoers does not allow the login user to run sudo here"),
-    ("command not found", "sudo is not installed on the host"),
-)
-
-
-def _refusal(result: ProcessResult) -> RemoteError:
-    text = bytes(result.stderr.head + result.stderr.tail).decode("utf-8", "replace")
-    for needle, why in _REFUSALS:
-        if needle in text:
-            return RemoteError(f"sudo did not run the command: {why}; nothing ran as root")
-    last = (text.strip().splitlines() or ["no message"])[-1][:200]
-    return RemoteError(f"sudo did not run the command ({last}); nothing ran as root")
 
 
 async def sudo_exec(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
     timeout = args.timeout or ctx.command_timeout
     result = await ctx.run(args.command, timeout=timeout, sudo=True, cwd=args.cwd)
     if result.elevated is False and not result.timed_out:
-        raise _refusal(result)
+        raise sudo_refusal(result)
     return exec_result(result)
 
 
@@ -54,7 +33,7 @@ async def sudo_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
         cwd=args.cwd,
     )
     if result.elevated is False and not result.timed_out:
-        raise _refusal(result)
+        raise sudo_refusal(result)
     return exec_result(result)
 
 
