@@ -201,9 +201,12 @@ async def _confine_paths(
         async def resolve(pc: PooledConnection, raw: str = raw, m: RemotePath = marker) -> str:
             return await canonicalize(await pc.sftp(), raw, create=m.create, follow=m.follow)
 
-        async def resolve_as_root(pc: PooledConnection, raw: str = raw, t: Target = target) -> str:
+        async def resolve_as_root(
+            pc: PooledConnection, raw: str = raw, t: Target = target, m: RemotePath = marker
+        ) -> str:
             elevate = await elevation_for(t.host)
-            return await realpath_as_root(pc, raw, elevate, app.settings.ssh_command_timeout)
+            timeout = app.settings.ssh_command_timeout
+            return await realpath_as_root(pc, raw, elevate, timeout, create=m.create)
 
         canonical = await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
         rec.add_path(name, app.audit.digest(canonical))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -254,3 +255,59 @@ async def test_sudo_read_cap(sudo_settings: Callable[..., Settings], root_dir: P
         )
         assert r.is_error and "over the inline cap of 4096 bytes" in text(r)
         assert_audit(app, {"outcome": "error", "error": "CapExceeded"})
+
+
+async def test_sudo_write_is_atomic_and_keeps_owner_and_mode(
+    sudo_settings: Callable[..., Settings], root_dir: Path, test_user: TestUser
+) -> None:
+    conf = root_dir / "app.conf"
+    os.chown(conf, test_user.uid, 0)  # an owner to keep
+    conf.chmod(0o640)
+    new = root_dir / "new.conf"
+    async with serve(sudo_settings()) as (client, app):
+        r = await client.call_tool(
+            "ssh_sudo_write",
+            {"host": "target", "path": str(conf), "content_text": "password = new\n"},
+        )
+        assert r.is_error and "exists; pass overwrite=true" in text(r)
+        assert conf.read_text() == "password = not-for-agents\n"
+        r = await client.call_tool(
+            "ssh_sudo_write",
+            {
+                "host": "target",
+                "path": str(conf),
+                "content_text": "password = new\n",
+                "overwrite": True,
+            },
+        )
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        assert (sc["size"], sc["mode"]) == (15, "0640")
+        st = conf.stat()
+        assert conf.read_text() == "password = new\n"
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (test_user.uid, 0, 0o640)
+        line = assert_audit(app, {"tool": "ssh_sudo_write", "outcome": "ok", "bytes": 15})
+        assert line["path_hash"] == app.audit.digest(str(conf))
+        assert "password = new" not in app.settings.ssh_audit_log.read_text()
+        r = await client.call_tool(
+            "ssh_sudo_write",
+            {"host": "target", "path": str(new), "content_base64": "AAE=", "mode": "600"},
+        )
+        assert r.structured_content and r.structured_content["mode"] == "0600", text(r)
+        assert new.read_bytes() == b"\x00\x01" and new.stat().st_uid == 0
+        # Outside the allowlist, in a restricted zone, or with sudo refusing: nothing written.
+        for path in ("/etc/ssh-mcp-test.conf", str(root_dir / "to-etc")):
+            r = await client.call_tool(
+                "ssh_sudo_write",
+                {"host": "target", "path": path, "content_text": "x", "overwrite": True},
+            )
+            assert r.is_error and "outside the path allowlist" in text(r), text(r)
+    async with serve(sudo_settings(["echo", "wrong"])) as (client, _):
+        r = await client.call_tool(
+            "ssh_sudo_write",
+            {"host": "target", "path": str(new), "content_text": "x", "overwrite": True},
+        )
+        assert r.is_error and "it rejected the password" in text(r)
+    assert new.read_bytes() == b"\x00\x01"
+    assert not Path("/etc/ssh-mcp-test.conf").exists()
+    assert not [p.name for p in root_dir.iterdir() if ".ssh-mcp-" in p.name]  # no temp files

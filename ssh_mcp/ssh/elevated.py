@@ -47,10 +47,22 @@ def sudo_refusal(result: ProcessResult) -> RemoteError:
     return RemoteError(f"sudo did not run the command ({last}); nothing ran as root")
 
 
+# $1 the path. Existing: every link resolved. Missing (create): its directory resolved and
+# the name appended; the directory must exist. A dangling final link counts as missing.
+_RESOLVE_NEW = r"""
+realpath -e -- "$1" 2>/dev/null && exit 0
+n=$(basename -- "$1")
+case $n in ""|.|..|/) echo "$1: not a file name" >&2; exit 1;; esac
+p=$(realpath -e -- "$(dirname -- "$1")") || exit 1
+printf '%s/%s\n' "${p%/}" "$n"
+"""
+
+
 async def realpath_as_root(
-    pc: PooledConnection, path: str, elevate: Elevation, timeout: float
+    pc: PooledConnection, path: str, elevate: Elevation, timeout: float, create: bool = False
 ) -> str:
-    """``path`` with every symlink resolved, as root sees it; it must exist.
+    """``path`` with every symlink resolved, as root sees it; it must exist, or with
+    ``create`` its directory must.
 
     ``~`` is the login user's home, as for every other path argument."""
     if path == "~" or path.startswith("~/"):
@@ -61,9 +73,10 @@ async def realpath_as_root(
         path = home + path[1:]
     if not path.startswith("/"):
         raise PathNotAllowed("path must be absolute or start with ~/, got a relative path")
+    argv = ["sh", "-c", _RESOLVE_NEW, "sh", path] if create else ["realpath", "-e", "--", path]
     result = await run_process(
         pc,
-        shlex.join(["realpath", "-e", "--", path]),
+        shlex.join(argv),
         timeout=timeout,
         stdout_cap=65536,
         stderr_cap=4096,

@@ -9,15 +9,18 @@ restricted zones such as ``/etc/shadow`` stay out of reach.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.spec import (
+    CHANGES_IDEMPOTENT,
     HOST_DESCRIPTION,
     READS,
     Output,
@@ -81,6 +84,107 @@ async def sudo_read(ctx: ToolContext, args: SudoPathInput) -> RootFile:
     )
 
 
+# Runs as root. $1 target, $2 mode (or empty), $3 1 to overwrite; the content is stdin.
+# Temp file next to the target, owner and mode of the file it replaces, synced, then
+# renamed over it (overwrite) or hard-linked into place (so an existing file is never hit).
+_WRITE = r"""
+t=$1; mode=$2; over=$3
+d=$(dirname -- "$t"); n=$(basename -- "$t")
+[ "$over" = 1 ] || [ ! -e "$t" ] || { echo "exists" >&2; exit 17; }
+tmp=$(mktemp -- "$d/.$n.ssh-mcp-XXXXXX") || exit 1
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp" || exit 1
+if [ -f "$t" ]; then
+  chown --reference="$t" -- "$tmp" && chmod --reference="$t" -- "$tmp" || exit 1
+else
+  chmod 0644 -- "$tmp" || exit 1
+fi
+if [ -n "$mode" ]; then chmod -- "$mode" "$tmp" || exit 1; fi
+sync -- "$tmp" 2>/dev/null || sync
+if [ "$over" = 1 ]; then mv -f -- "$tmp" "$t" || exit 1
+else ln -- "$tmp" "$t" 2>/dev/null || { echo "exists" >&2; exit 17; }; fi
+stat -c '%s %a' -- "$t"
+"""
+
+
+class SudoWriteInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    path: Annotated[
+        str,
+        RemotePath(sudo=True, create=True),
+        Field(
+            description=(
+                "Absolute path (or ~/…) of the file to write as root. It may not exist yet, "
+                "but its directory must; resolved as root, then confined like any path."
+            ),
+            min_length=1,
+        ),
+    ]
+    content_text: str | None = Field(
+        None, description="The new content as text (UTF-8). Give this or content_base64."
+    )
+    content_base64: str | None = Field(
+        None, description="The new content, base64-encoded, for binary data."
+    )
+    mode: str | None = Field(
+        None,
+        pattern=r"^0?[0-7]{3,4}$",
+        description='Permission bits in octal, e.g. "0640". Omit to keep the replaced '
+        "file's mode (0644 for a new file). setuid and setgid bits are refused.",
+    )
+    overwrite: bool = Field(
+        False, description="Replace an existing file. Without it an existing path is refused."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.content_text is None) == (self.content_base64 is None):
+            raise ValueError("give exactly one of content_text and content_base64")
+        if self.content_base64 is not None:
+            try:
+                base64.b64decode(self.content_base64, validate=True)
+            except binascii.Error:
+                raise ValueError("content_base64 is not valid base64") from None
+        if self.mode is not None and int(self.mode, 8) & 0o6000:
+            raise ValueError("mode may not set the setuid or setgid bit")
+        return self
+
+
+class RootWrite(Output):
+    path: str = Field(description="Canonical path written.")
+    size: int = Field(description="Bytes written.")
+    mode: str = Field(description="Resulting permission bits in octal, e.g. 0644.")
+    sha256: str = Field(description="SHA-256 of the bytes written, hex.")
+
+
+async def sudo_write(ctx: ToolContext, args: SudoWriteInput) -> RootWrite:
+    if args.content_text is not None:
+        data = args.content_text.encode("utf-8")
+    else:
+        data = base64.b64decode(args.content_base64 or "")
+    if len(data) > ctx.limits.inline_max_bytes:
+        raise CapExceeded(
+            f"the content is {len(data)} bytes, over SSH_INLINE_MAX_BYTES "
+            f"({ctx.limits.inline_max_bytes}); write large files with ssh_upload and move them "
+            "into place with ssh_sudo_exec"
+        )
+    argv = ["sh", "-c", _WRITE, "sh", args.path, args.mode or "", "1" if args.overwrite else "0"]
+    result = await ctx.run(argv, stdin=data, sudo=True)
+    if result.elevated is False:
+        raise sudo_refusal(result)
+    if result.exit_code == 17:
+        raise RemoteError(f"{args.path} exists; pass overwrite=true to replace it")
+    out = _out(result).decode("utf-8", "replace").split()
+    if len(out) != 2 or not out[0].isdigit():
+        raise RemoteError(f"writing {args.path} as root gave no result; check the file")
+    return RootWrite(
+        path=args.path,
+        size=int(out[0]),
+        mode=f"{int(out[1], 8):04o}",
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
 class RootListing(Output):
     path: str = Field(description="Canonical directory path.")
     entries: list[Entry] = Field(description="Entries sorted by name (at most 1000).")
@@ -113,6 +217,24 @@ async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
 
 
 TOOLS = (
+    ToolSpec(
+        name="ssh_sudo_write",
+        title="Write a file as root",
+        description=(
+            "Write a file as root, atomically: a temp file next to it, given the replaced "
+            "file's owner and mode (or `mode`), synced, then renamed into place, so the file "
+            "is always either old or new. Refuses an existing file unless overwrite=true. "
+            "Within the host's path allowlist, up to SSH_INLINE_MAX_BYTES. For files the login "
+            "user may write, use ssh_upload."
+        ),
+        tier=Tier.SUDO,
+        group=Group.SUDO,
+        input=SudoWriteInput,
+        output=RootWrite,
+        annotations=CHANGES_IDEMPOTENT,
+        handler=sudo_write,
+        audit_bytes="size",
+    ),
     ToolSpec(
         name="ssh_sudo_read",
         title="Read a file as root",
