@@ -311,3 +311,24 @@ async def test_sudo_write_is_atomic_and_keeps_owner_and_mode(
     assert new.read_bytes() == b"\x00\x01"
     assert not Path("/etc/ssh-mcp-test.conf").exists()
     assert not [p.name for p in root_dir.iterdir() if ".ssh-mcp-" in p.name]  # no temp files
+
+
+async def test_sudo_edit_replaces_exact_text_and_keeps_the_file_otherwise(
+    sudo_settings: Callable[..., Settings], root_dir: Path
+) -> None:
+    conf = root_dir / "app.conf"
+    args = {"host": "target", "path": str(conf)}
+    async with serve(sudo_settings()) as (client, app):
+        r = await client.call_tool(
+            "ssh_sudo_edit", {**args, "old_string": "not-for-agents", "new_string": "rotated"}
+        )
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        assert (sc["replacements"], sc["mode"]) == (1, "0600")
+        assert conf.read_text() == "password = rotated\n" and conf.stat().st_uid == 0
+        assert_audit(app, {"tool": "ssh_sudo_edit", "outcome": "ok"})
+        r = await client.call_tool(
+            "ssh_sudo_edit", {**args, "old_string": "absent", "new_string": "x"}
+        )
+        assert r.is_error and "not found" in text(r).lower(), text(r)
+        assert conf.read_text() == "password = rotated\n"

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.spec import (
+    CHANGES,
     CHANGES_IDEMPOTENT,
     HOST_DESCRIPTION,
     READS,
@@ -31,6 +32,7 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.sftp_read import Entry, Kind
 
@@ -84,11 +86,12 @@ async def sudo_read(ctx: ToolContext, args: SudoPathInput) -> RootFile:
     )
 
 
-# Runs as root. $1 target, $2 mode (or empty), $3 1 to overwrite; the content is stdin.
-# Temp file next to the target, owner and mode of the file it replaces, synced, then
-# renamed over it (overwrite) or hard-linked into place (so an existing file is never hit).
+# Runs as root. $1 target, $2 mode (or empty), $3 1 to overwrite, $4 the sha256 the
+# target must still have (or empty); the content is stdin. Temp file next to the target,
+# owner and mode of the file it replaces, synced, then renamed over it (overwrite) or
+# hard-linked into place (so an existing file is never hit).
 _WRITE = r"""
-t=$1; mode=$2; over=$3
+t=$1; mode=$2; over=$3; expect=$4
 d=$(dirname -- "$t"); n=$(basename -- "$t")
 [ "$over" = 1 ] || [ ! -e "$t" ] || { echo "exists" >&2; exit 17; }
 tmp=$(mktemp -- "$d/.$n.ssh-mcp-XXXXXX") || exit 1
@@ -101,6 +104,10 @@ else
 fi
 if [ -n "$mode" ]; then chmod -- "$mode" "$tmp" || exit 1; fi
 sync -- "$tmp" 2>/dev/null || sync
+if [ -n "$expect" ]; then
+  now=$(sha256sum < "$t") || exit 1
+  [ "${now%% *}" = "$expect" ] || { echo "changed" >&2; exit 18; }
+fi
 if [ "$over" = 1 ]; then mv -f -- "$tmp" "$t" || exit 1
 else ln -- "$tmp" "$t" 2>/dev/null || { echo "exists" >&2; exit 17; }; fi
 stat -c '%s %a' -- "$t"
@@ -168,21 +175,69 @@ async def sudo_write(ctx: ToolContext, args: SudoWriteInput) -> RootWrite:
             f"({ctx.limits.inline_max_bytes}); write large files with ssh_upload and move them "
             "into place with ssh_sudo_exec"
         )
-    argv = ["sh", "-c", _WRITE, "sh", args.path, args.mode or "", "1" if args.overwrite else "0"]
+    return await _write_as_root(ctx, args.path, data, args.mode, args.overwrite)
+
+
+async def _write_as_root(
+    ctx: ToolContext,
+    path: str,
+    data: bytes,
+    mode: str | None,
+    overwrite: bool,
+    expect: str = "",
+) -> RootWrite:
+    argv = ["sh", "-c", _WRITE, "sh", path, mode or "", "1" if overwrite else "0", expect]
     result = await ctx.run(argv, stdin=data, sudo=True)
     if result.elevated is False:
         raise sudo_refusal(result)
     if result.exit_code == 17:
-        raise RemoteError(f"{args.path} exists; pass overwrite=true to replace it")
+        raise RemoteError(f"{path} exists; pass overwrite=true to replace it")
+    if result.exit_code == 18:
+        raise RemoteError(f"{path} changed while it was being edited; it is unchanged, retry")
     out = _out(result).decode("utf-8", "replace").split()
     if len(out) != 2 or not out[0].isdigit():
-        raise RemoteError(f"writing {args.path} as root gave no result; check the file")
+        raise RemoteError(f"writing {path} as root gave no result; check the file")
     return RootWrite(
-        path=args.path,
+        path=path,
         size=int(out[0]),
         mode=f"{int(out[1], 8):04o}",
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+class SudoEditInput(StrictInput):
+    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    path: Annotated[str, RemotePath(sudo=True), Field(description=ROOT_PATH, min_length=1)]
+    old_string: str = Field(
+        min_length=1,
+        description="The exact text to replace, whitespace included. Add surrounding lines "
+        "until it occurs only once, or use occurrence=all.",
+    )
+    new_string: str = Field(description="The replacement text; empty deletes old_string.")
+    occurrence: Literal["single", "all"] = Field(
+        "single",
+        description="single: old_string must occur exactly once. all: replace every occurrence.",
+    )
+
+
+class RootEdit(RootWrite):
+    replacements: int = Field(description="How many occurrences of old_string were replaced.")
+
+
+async def sudo_edit(ctx: ToolContext, args: SudoEditInput) -> RootEdit:
+    cap = ctx.limits.inline_max_bytes
+    data = _out(await ctx.run(["head", "-c", str(cap + 1), "--", args.path], sudo=True))
+    if len(data) > cap:
+        raise CapExceeded(f"{args.path} is over SSH_INLINE_MAX_BYTES ({cap}); it is unchanged")
+    text = decode_text(data, args.path)
+    every = args.occurrence == "all"
+    changed, count = replace_exact(
+        text, args.old_string, args.new_string, every=every, path=args.path
+    )
+    written = await _write_as_root(
+        ctx, args.path, changed.encode("utf-8"), None, True, hashlib.sha256(data).hexdigest()
+    )
+    return RootEdit(**written.model_dump(), replacements=count)
 
 
 class RootListing(Output):
@@ -233,6 +288,24 @@ TOOLS = (
         output=RootWrite,
         annotations=CHANGES_IDEMPOTENT,
         handler=sudo_write,
+        audit_bytes="size",
+    ),
+    ToolSpec(
+        name="ssh_sudo_edit",
+        title="Edit a file as root",
+        description=(
+            "Replace exact text in a file only root can write, keeping its owner and mode; "
+            "fails clearly when old_string is missing, or ambiguous under occurrence=single, "
+            "and when the file changed meanwhile (it is then left as it was). Returns path, "
+            "size, mode, sha256 and replacements. For files the login user may write, use "
+            "ssh_edit."
+        ),
+        tier=Tier.SUDO,
+        group=Group.SUDO,
+        input=SudoEditInput,
+        output=RootEdit,
+        annotations=CHANGES,
+        handler=sudo_edit,
         audit_bytes="size",
     ),
     ToolSpec(
