@@ -8,9 +8,10 @@ Handlers never see MCP; they get a :class:`ToolContext`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -177,7 +178,16 @@ class ToolSpec(Generic[In, Out]):
         return None
 
     def marked_fields(self, kind: type[Any]) -> list[str]:
-        return [n for n in self.input.model_fields if self.field_marker(n, kind) is not None]
+        return list(_marked(self.input, cast(Hashable, kind)))
+
+
+@functools.cache
+def _marked(model: type[BaseModel], kind: Hashable) -> tuple[str, ...]:
+    """Fields of ``model`` carrying a ``kind`` marker; dispatch asks on every call."""
+    assert isinstance(kind, type)
+    return tuple(
+        n for n, f in model.model_fields.items() if any(isinstance(m, kind) for m in f.metadata)
+    )
 
 
 #: The annotation sets tools share.
