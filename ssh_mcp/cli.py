@@ -1,4 +1,4 @@
-"""The ``ssh-mcp`` command line: serve (default), demo, audit verify, docs."""
+"""The ``ssh-mcp`` command line: serve (default), demo, hosts check, audit verify, docs."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
         help="serve Streamable HTTP on SSH_HTTP_HOST:SSH_HTTP_PORT/mcp (as SSH_MCP_TRANSPORT=http)",
     )
     sub.add_parser("demo", help="run a throwaway local SSH host and drive the server against it")
+    hosts = sub.add_parser("hosts", help="hosts.toml tools")
+    hosts_sub = hosts.add_subparsers(dest="hosts_command", metavar="ACTION", required=True)
+    check = hosts_sub.add_parser(
+        "check", help="ping every configured host (or those named) as an agent's call would"
+    )
+    check.add_argument("aliases", nargs="*", metavar="ALIAS", help="hosts to check (default all)")
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain of an audit log")
@@ -93,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(getattr(args, "http", False))
         if args.command == "audit":
             return _verify(args.file)
+        if args.command == "hosts":
+            from ssh_mcp.hostcheck import check_hosts
+
+            return asyncio.run(check_hosts(args.aliases))
         if args.command == "docs":
             return _docs(args.output, args.check)
         if args.command == "demo":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -211,8 +212,39 @@ def test_help_lists_subcommands() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "ssh_mcp", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for sub in ("serve", "demo", "audit", "docs"):
+    for sub in ("serve", "demo", "hosts", "audit", "docs"):
         assert sub in out
+
+
+def test_hosts_check_pings_every_host_and_says_what_to_fix(
+    settings_for: Callable[..., Settings], target: Target
+) -> None:
+    dead = Target("dead", 1, target.user, target.key, target.path_allowlist)  # nothing listens
+    settings = settings_for(hosts=hosts_toml(target, dead), ssh_connect_timeout=2.0)
+    res = subprocess.run(
+        [sys.executable, "-m", "ssh_mcp", "hosts", "check"],
+        capture_output=True,
+        text=True,
+        env=_env(settings),
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 1, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("dead    error: cannot connect to dead"), res.stdout
+    assert re.match(r"^target\s+ok\s+\d+ ms\s+SHA256:", lines[1]), res.stdout
+    assert lines[-1] == "1 of 2 hosts answered"
+    audit = settings.ssh_audit_log.read_text()
+    assert audit.count('"tool":"ssh_host_ping"') == 2  # checks are audited like any call
+    ok = subprocess.run(
+        [sys.executable, "-m", "ssh_mcp", "hosts", "check", "target"],
+        capture_output=True,
+        text=True,
+        env=_env(settings),
+        timeout=60,
+        check=False,
+    )
+    assert ok.returncode == 0 and ok.stdout.endswith("1 of 1 hosts answered\n"), ok.stdout
 
 
 def test_bad_hosts_file_fails_at_startup_naming_file_and_key(tmp_path: Path) -> None:
