@@ -118,6 +118,11 @@ def summary(host: HostConfig) -> HostSummary:
         auth_method=host.auth.method,
         proxy_jump=host.proxy_jump,
         notes=host.notes,
+        alerts=(
+            host.alert_disk_percent,
+            host.alert_load_per_cpu,
+            host.alert_memory_available_percent,
+        ),
     )
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import shlex
 import tomllib
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import ConfigError
+
+T = TypeVar("T")
 
 #: hosts.toml keys that would carry a literal secret; refused with a pointer to the *_cmd form.
 _LITERAL_SECRET_KEYS = frozenset({"password", "passphrase", "secret", "token", "sudo_password"})
@@ -91,6 +93,15 @@ class _HostFields(BaseModel):
         None, ge=1, le=64, description="Connections the pool may open to this host. Default 4."
     )
     notes: str | None = Field(None, description="Free text shown by ssh_host_list.")
+    alert_disk_percent: int | None = Field(
+        None, ge=1, le=100, description="ssh_host_alerts: a filesystem this full breaches. 90."
+    )
+    alert_load_per_cpu: float | None = Field(
+        None, gt=0, description="ssh_host_alerts: 1-minute load per CPU that breaches. 2.0."
+    )
+    alert_memory_available_percent: int | None = Field(
+        None, ge=0, le=100, description="ssh_host_alerts: MemAvailable below this breaches. 10."
+    )
     sudo_password_cmd: list[str] | None = Field(
         None,
         description="Command whose stdout is the login user's sudo password, for the sudo "
@@ -148,8 +159,15 @@ class HostConfig:
     max_channels: int = 10
     max_connections: int = 4
     notes: str | None = None
+    alert_disk_percent: int = 90
+    alert_load_per_cpu: float = 2.0
+    alert_memory_available_percent: int = 10
     sudo_password_cmd: tuple[str, ...] | None = None
     configured: bool = True
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
 
 
 def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostConfig:
@@ -174,6 +192,9 @@ def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostCon
         max_channels=pick("max_channels") or 10,
         max_connections=pick("max_connections") or 4,
         notes=table.notes,
+        alert_disk_percent=_or(pick("alert_disk_percent"), 90),
+        alert_load_per_cpu=_or(pick("alert_load_per_cpu"), 2.0),
+        alert_memory_available_percent=_or(pick("alert_memory_available_percent"), 10),
         sudo_password_cmd=tup(pick("sudo_password_cmd")),
     )
 

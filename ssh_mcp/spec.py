@@ -211,6 +211,8 @@ class HostSummary:
     auth_method: str
     proxy_jump: tuple[str, ...]
     notes: str | None
+    #: ssh_host_alerts thresholds: disk use %, 1-min load per CPU, MemAvailable %.
+    alerts: tuple[int, float, int] = (90, 2.0, 10)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from harness import assert_audit, serve, text
+from harness import Target, assert_audit, hosts_toml, serve, text
 from sshd import Sshd, TestUser
 
 from ssh_mcp.config import Settings
@@ -120,3 +120,31 @@ async def test_unknown_and_blocklisted_hosts(settings_for: Callable[..., Setting
         r = await client.call_tool("ssh_host_info", {"host": "target"})
         assert r.is_error and "blocklisted" in text(r)
         assert_audit(app, {"outcome": "denied", "error": "HostNotAllowed", "host": "target"})
+
+
+async def test_host_alerts(settings_for: Callable[..., Settings], target: Target) -> None:
+    async with serve(settings_for()) as (client, app):
+        r = await client.call_tool("ssh_host_alerts", {"host": "target"})
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        assert 0 <= sc["disk_max_percent"] <= 100 and 0 < sc["memory_available_percent"] <= 100
+        assert sc["ok"] == (sc["breaches"] == [])
+        assert_audit(app, {"tool": "ssh_host_alerts", "outcome": "ok", "host": "target"})
+    # Thresholds every host crosses: each metric breaches, and says by how much.
+    strict = Target(
+        target.alias,
+        target.port,
+        target.user,
+        target.key,
+        target.path_allowlist,
+        "alert_disk_percent = 1\nalert_load_per_cpu = 0.0001\n"
+        "alert_memory_available_percent = 100\n",
+    )
+    async with serve(settings_for(hosts=hosts_toml(strict))) as (client, _):
+        r = await client.call_tool("ssh_host_alerts", {"host": "target"})
+        sc = r.structured_content
+        assert sc is not None and not sc["ok"], text(r)
+        metrics = {b["metric"] for b in sc["breaches"]}
+        assert {"disk", "memory"} <= metrics
+        disk = [b for b in sc["breaches"] if b["metric"] == "disk"]
+        assert disk[0]["threshold"] == 1 and disk[0]["value"] >= 1

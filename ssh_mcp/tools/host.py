@@ -153,6 +153,58 @@ async def host_disk_usage(ctx: ToolContext, args: HostInput) -> DiskUsage:
     return DiskUsage(filesystems=[Filesystem.model_validate(r) for r in _parse.df_posix(text)])
 
 
+# -- ssh_host_alerts -----------------------------------------------------------------
+
+
+class Breach(Output):
+    metric: str = Field(description="disk, load or memory.")
+    subject: str = Field(description="The mount point for disk; the host otherwise.")
+    value: float = Field(description="The measured value (percent, or load per CPU).")
+    threshold: float = Field(description="The configured limit it crossed.")
+
+
+class Alerts(Output):
+    ok: bool = Field(description="True when nothing crossed its threshold.")
+    breaches: list[Breach] = Field(description="Each threshold crossed, worst disk first.")
+    disk_max_percent: int = Field(description="The fullest filesystem's use %.")
+    load_per_cpu: float = Field(description="1-minute load average divided by online CPUs.")
+    memory_available_percent: float = Field(description="MemAvailable as a share of MemTotal.")
+
+
+async def host_alerts(ctx: ToolContext, args: HostInput) -> Alerts:
+    assert ctx.host is not None
+    disk_limit, load_limit, mem_limit = ctx.host.alerts
+    df, loadavg, cpus, mem = await asyncio.gather(
+        _text(ctx, ["df", "-P", "-k"]),
+        _text(ctx, ["cat", "--", "/proc/loadavg"]),
+        _text(ctx, ["getconf", "_NPROCESSORS_ONLN"]),
+        _text(ctx, ["cat", "--", "/proc/meminfo"]),
+    )
+    # Pseudo filesystems report 0 size (or are always full, like squashfs images).
+    disks = [r for r in _parse.df_posix(df) if int(r["size_bytes"] or 0) > 0]
+    disks = [r for r in disks if not str(r["filesystem"]).startswith("/dev/loop")]
+    breaches = [
+        Breach(metric="disk", subject=str(r["mount"]), value=pct, threshold=disk_limit)
+        for r in sorted(disks, key=lambda r: -int(r["use_percent"] or 0))
+        if (pct := int(r["use_percent"] or 0)) >= disk_limit
+    ]
+    per_cpu = round(float(loadavg.split()[0]) / max(int(cpus.strip() or 1), 1), 2)
+    if per_cpu > load_limit:
+        breaches.append(Breach(metric="load", subject="host", value=per_cpu, threshold=load_limit))
+    meminfo = _parse.meminfo(mem)
+    total = meminfo.get("MemTotal", 0)
+    avail = round(100 * meminfo.get("MemAvailable", 0) / total, 1) if total else 100.0
+    if avail < mem_limit:
+        breaches.append(Breach(metric="memory", subject="host", value=avail, threshold=mem_limit))
+    return Alerts(
+        ok=not breaches,
+        breaches=breaches,
+        disk_max_percent=max((int(r["use_percent"] or 0) for r in disks), default=0),
+        load_per_cpu=per_cpu,
+        memory_available_percent=avail,
+    )
+
+
 # -- ssh_host_processes --------------------------------------------------------------
 
 
@@ -235,6 +287,22 @@ TOOLS = (
         output=DiskUsage,
         annotations=READ,
         handler=host_disk_usage,
+    ),
+    ToolSpec(
+        name="ssh_host_alerts",
+        title="Check a host against its alert thresholds",
+        description=(
+            "Check disk use, 1-minute load per CPU and available memory against the host's "
+            "thresholds (hosts.toml alert_*; defaults 90 %, 2.0, 10 %) and return ok plus each "
+            "breach. Use it for a quick health verdict; ssh_host_info and "
+            "ssh_host_disk_usage give the raw figures."
+        ),
+        tier=Tier.READ,
+        group=Group.HOST,
+        input=HostInput,
+        output=Alerts,
+        annotations=READ,
+        handler=host_alerts,
     ),
     ToolSpec(
         name="ssh_host_processes",
