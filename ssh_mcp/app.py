@@ -15,6 +15,7 @@ from ssh_mcp import __version__
 from ssh_mcp.config import Settings, load_settings
 from ssh_mcp.inventory import HostConfig, Inventory, load_hosts
 from ssh_mcp.jobs import JobTable
+from ssh_mcp.notes import NotesStore
 from ssh_mcp.policy.audit import AuditLog
 from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.shells import ShellTable
@@ -36,6 +37,7 @@ class App:
     known_hosts: KnownHosts
     jobs: JobTable
     shells: ShellTable
+    notes: NotesStore
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
     #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
     deny: DenyPatterns = field(default_factory=DenyPatterns.build)
@@ -148,6 +150,9 @@ def build_app(
         known_hosts=known_hosts,
         jobs=JobTable(settings.ssh_job_table.expanduser(), settings.ssh_job_ttl),
         shells=ShellTable(settings.ssh_shell_idle_timeout),
+        notes=NotesStore(
+            settings.ssh_host_notes_dir.expanduser(), settings.ssh_host_notes_max_bytes
+        ),
         tools=tools,
         deny=DenyPatterns.build(settings.ssh_confirm_patterns),
     )

@@ -165,6 +165,13 @@ class Settings(BaseSettings):
     ssh_shell_idle_timeout: float = Field(
         900.0, gt=0, description="Seconds a shell session may sit unused before it is closed."
     )
+    ssh_host_notes_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "notes",
+        description="Where agents' host notes (ssh_host_notes_*) are kept, one file per alias.",
+    )
+    ssh_host_notes_max_bytes: int = Field(
+        65_536, ge=1024, description="Largest note per host, in bytes."
+    )
     ssh_audit_log: Path = Field(
         default_factory=_default_audit_log,
         description="Audit JSON-lines file. Default `$XDG_STATE_HOME/ssh-mcp/audit.jsonl`.",

@@ -16,6 +16,7 @@ from typing import TypeVar
 from ssh_mcp.app import App, summary
 from ssh_mcp.inventory import HostConfig
 from ssh_mcp.jobs import JobTable
+from ssh_mcp.notes import NotesStore
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.shells import ShellTable
 from ssh_mcp.spec import HostSummary, Limits, ServerFacts, ToolContext
@@ -111,6 +112,10 @@ class CallContext:
     @property
     def shells(self) -> ShellTable:
         return self._app.shells
+
+    @property
+    def notes(self) -> NotesStore:
+        return self._app.notes
 
     async def open_shell(self, cwd: str | None) -> Shell:
         return await self._app.pool.run(self._target(), lambda pc: Shell.open(pc, cwd))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.jobs import JobTable
+from ssh_mcp.notes import NotesStore
 from ssh_mcp.shells import ShellTable
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
@@ -303,6 +304,11 @@ class ToolContext(Protocol):
     @property
     def jobs(self) -> JobTable:
         """The server's background jobs (see :mod:`ssh_mcp.jobs`)."""
+        ...
+
+    @property
+    def notes(self) -> NotesStore:
+        """Agents' notes per host alias (see :mod:`ssh_mcp.notes`)."""
         ...
 
     @property

@@ -59,6 +59,7 @@ def make_settings(workdir: Path, hosts: str, known_hosts: Path, **overrides: Any
         "ssh_known_hosts": known_hosts,
         "ssh_audit_log": workdir / "audit.jsonl",
         "ssh_job_table": workdir / "jobs.json",
+        "ssh_host_notes_dir": workdir / "notes",
         "ssh_config_file": None,
         "ssh_connect_timeout": 5.0,
         "ssh_command_timeout": 20.0,

@@ -17,6 +17,7 @@ from ssh_mcp.tools import (
     host,
     jobs,
     local,
+    notes,
     redacted,
     sftp_files,
     sftp_read,
@@ -30,6 +31,7 @@ from ssh_mcp.tools import exec as _exec
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
     *host.TOOLS,
+    *notes.TOOLS,
     *sftp_read.TOOLS,
     *sftp_files.TOOLS,
     *redacted.TOOLS,
