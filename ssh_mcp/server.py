@@ -44,9 +44,11 @@ from ssh_mcp.stdio import StdioPipes
 
 SERVER_INFO_URI = "ssh-mcp://server-info"
 INSTRUCTIONS = (
-    "SSH access to the hosts the operator configured. Start with ssh_host_list. Tools are "
-    "grouped by access tier; closed tiers do not appear. Paths are confined to each host's "
-    "allowlist after symlinks are resolved. Every call is audited."
+    "SSH access to the hosts the operator configured. Start with ssh_host_list, and read "
+    "ssh_host_notes before working on a host. Tools are grouped by access tier; closed tiers "
+    "do not appear. Paths are confined to each host's allowlist after symlinks are resolved. "
+    "Commands that may outlast a request belong in ssh_job_start. Some commands need a "
+    "human's confirmation first. Every call is audited."
 )
 
 
