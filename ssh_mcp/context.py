@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ssh_mcp.app import App, summary
+from ssh_mcp.errors import ConfigError
 from ssh_mcp.inventory import HostConfig
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.notes import NotesStore
@@ -22,8 +23,9 @@ from ssh_mcp.shells import ShellTable
 from ssh_mcp.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint, read_secret
 from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
-from ssh_mcp.ssh.process import Elevation, ProcessResult, run_process
+from ssh_mcp.ssh.process import ProcessResult, run_process
 from ssh_mcp.ssh.shell import Shell
+from ssh_mcp.ssh.sudo_io import Elevation
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -40,9 +42,15 @@ class Target:
 async def elevation_for(host: HostConfig) -> Elevation:
     """sudo with the password from the host's sudo_password_cmd, or ``sudo -n``."""
     if not host.sudo_password_cmd:
-        return Elevation(("sudo", "-n", "--"))
+        return Elevation()
     password = await read_secret(host.sudo_password_cmd, "sudo_password")
-    return Elevation(("sudo", "-S", "-p", "", "--"), (password + "\n").encode())
+    if "\n" in password or "\r" in password:
+        # Only the first line would be the password; the rest would reach the command.
+        raise ConfigError(
+            f"sudo_password_cmd {host.sudo_password_cmd[0]!r} printed more than one line; "
+            "make it print only the password"
+        )
+    return Elevation((password + "\n").encode())
 
 
 class CallContext:

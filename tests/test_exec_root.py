@@ -87,3 +87,30 @@ async def test_root_job_is_stopped_by_its_group(as_root: Settings) -> None:
             import shutil
 
             shutil.rmtree(job_dir, ignore_errors=True)
+
+
+async def test_sudo_that_does_not_ask_never_gets_the_password(
+    as_root: Settings, tmp_path: Path, work_dir: Path
+) -> None:
+    """Root (like a NOPASSWD rule) is not prompted: the password must not become stdin."""
+    secret = tmp_path / "pw"
+    secret.write_text("NOT-A-COMMAND-pw\n")
+    hosts = as_root.ssh_hosts_file.read_text().replace(
+        "[hosts.target.auth]", f'sudo_password_cmd = ["cat", "{secret}"]\n\n[hosts.target.auth]'
+    )
+    as_root.ssh_hosts_file.write_text(hosts)
+    settings = as_root.model_copy(update={"allow_sudo": True})
+    target = work_dir / "written-as-root"
+    async with serve(settings) as (client, _):
+        r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "cat; id -u"})
+        assert r.structured_content and r.structured_content["stdout"] == "0\n", r.content
+        r = await client.call_tool(
+            "ssh_sudo_run_script", {"host": "target", "script": "echo from-script\n"}
+        )
+        sc = r.structured_content
+        assert sc and (sc["stdout"], sc["stderr"]) == ("from-script\n", ""), r.content
+        r = await client.call_tool(
+            "ssh_sudo_write", {"host": "target", "path": str(target), "content_text": "body\n"}
+        )
+        assert not r.is_error, r.content
+    assert target.read_text() == "body\n"

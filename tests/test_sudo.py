@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -332,3 +333,36 @@ async def test_sudo_edit_replaces_exact_text_and_keeps_the_file_otherwise(
         )
         assert r.is_error and "not found" in text(r).lower(), text(r)
         assert conf.read_text() == "password = rotated\n"
+
+
+def test_root_scripts_refuse_a_path_swapped_after_the_check(tmp_path: Path) -> None:
+    """What dispatch confined is what root touches: the scripts themselves check it again
+    (run here with the real sh, standing in for the swap an agent could race in)."""
+    from ssh_mcp.tools import sudo_files
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "f").write_text("inside\n")
+    outside = tmp_path / "outside"
+    outside.write_text("secret\n")
+    swapped_file = real / "g"
+    swapped_file.symlink_to(outside)  # was a plain file when checked
+    swapped_dir = tmp_path / "dir"
+    swapped_dir.symlink_to(real)  # was a real directory when checked
+
+    def sh(script: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        argv = ["sh", "-c", script, "sh", *args]
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+
+    ok = sh(sudo_files._READ, str(real / "f"), "100")
+    assert (ok.returncode, ok.stdout) == (0, "inside\n")
+    assert sh(sudo_files._READ, str(swapped_file), "100").returncode == 19
+    assert sh(sudo_files._LIST, str(real)).returncode == 0
+    assert sh(sudo_files._LIST, str(swapped_dir)).returncode == 19
+    w = sh(sudo_files._WRITE, str(swapped_file), "", "1", "", stdin="new\n")
+    assert w.returncode == 19 and outside.read_text() == "secret\n"
+    w = sh(sudo_files._WRITE, str(swapped_dir / "f"), "", "1", "", stdin="new\n")
+    assert w.returncode == 19 and (real / "f").read_text() == "inside\n"
+    w = sh(sudo_files._WRITE, str(real / "f"), "", "1", "", stdin="new\n")
+    assert w.returncode == 0 and (real / "f").read_text() == "new\n"
+    assert not [p for p in real.iterdir() if ".ssh-mcp-" in p.name]

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.ssh.pool import PooledConnection
-from ssh_mcp.ssh.process import Elevation, ProcessResult, run_process
+from ssh_mcp.ssh.process import ProcessResult, run_process
 from ssh_mcp.ssh.sftp import sftp_error
+from ssh_mcp.ssh.sudo_io import Elevation
 
 if TYPE_CHECKING:
     import asyncssh

@@ -32,13 +32,14 @@ import shlex
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
 
 from ssh_mcp.errors import ConnectionDropped
 from ssh_mcp.ssh.pool import PooledConnection, connection_lost, translate_open
+from ssh_mcp.ssh.sudo_io import Elevation, SudoFeed
 
 if TYPE_CHECKING:
     import asyncssh
@@ -100,21 +101,6 @@ class ProcessResult:
     elevated: bool | None = None
 
 
-@dataclass(frozen=True)
-class Elevation:
-    """Run the command as root through ``sudo`` on the login user's session.
-
-    ``prefix`` is the sudo argv (``sudo -S -p '' --`` or ``sudo -n --``) and
-    ``secret`` the bytes it reads first on stdin (the password line, or empty).
-    The secret never reaches argv. The stop ladder then kills the session's
-    process group through the same sudo over a second channel, since the user's
-    sshd cannot signal processes that run as root.
-    """
-
-    prefix: tuple[str, ...]
-    secret: bytes = field(default=b"", repr=False)
-
-
 #: Marks the PID line a root command prints first on stderr; never shown to callers.
 _PID_MARK = b"\x1essh-mcp-pgid:"
 PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
@@ -127,8 +113,8 @@ _ROOT_SCRIPT = "printf '\\036ssh-mcp-root:\\n'; exec sh -c \"$1\""
 class MarkFilter:
     """Strips a marker line from the head of a stream and remembers what followed the mark."""
 
-    def __init__(self, mark: bytes = _PID_MARK) -> None:
-        self.mark = mark
+    def __init__(self, mark: bytes = _PID_MARK, on_mark: Callable[[], None] | None = None) -> None:
+        self.mark, self._on_mark = mark, on_mark
         self.value: bytes | None = None
         self._pending: bytes | None = b""
 
@@ -147,6 +133,8 @@ class MarkFilter:
         self._pending = None
         if sep and line.startswith(self.mark):
             self.value = line[len(self.mark) :]
+            if self._on_mark is not None:
+                self._on_mark()
             return rest
         return data
 
@@ -160,7 +148,7 @@ async def _pump(
     buf: CappedBuffer,
     name: str,
     on_chunk: Callable[[str, bytes], None] | None,
-    pid_filter: MarkFilter | None = None,
+    pid_filter: MarkFilter | SudoFeed | None = None,
 ) -> None:
     def deliver(chunk: bytes) -> None:
         if chunk:
@@ -320,25 +308,30 @@ async def run_process(
 ) -> ProcessResult:
     """Run ``command`` (already a shell-safe string) on ``pc`` and collect capped output.
 
-    With ``elevate`` the command runs as root through sudo: sudo reads the secret
-    first on stdin, and root's shell marks stdout before it runs ``command``, so
-    ``ProcessResult.elevated`` tells a refusal by sudo from the command's own exit.
+    With ``elevate`` the command runs as root through sudo (:mod:`ssh_mcp.ssh.sudo_io`:
+    the password only when sudo asks, ``stdin`` only once root's shell runs), and root's
+    shell marks stdout before it runs ``command``, so ``ProcessResult.elevated`` tells a
+    refusal by sudo from the command's own exit.
     """
     pid_filter = MarkFilter() if elevate or await group_kill_ready(pc) else None
-    root_mark = MarkFilter(_ROOT_MARK) if elevate else None
     if elevate:
         command = shlex.join([*elevate.prefix, "sh", "-c", _ROOT_SCRIPT, "sh", command])
-        stdin = elevate.secret + (stdin or b"")
     proc = await open_process(pc, PID_PREFIX + command if pid_filter else command)
     started = time.monotonic()
-    if stdin:
-        proc.stdin.write(stdin)
-    proc.stdin.write_eof()
+    root_mark: MarkFilter | None = None
+    err_filter: MarkFilter | SudoFeed | None = pid_filter
+    if elevate:
+        feed = SudoFeed(proc.stdin, elevate, stdin, pid_filter)
+        root_mark, err_filter = MarkFilter(_ROOT_MARK, feed.started), feed
+    else:
+        if stdin:
+            proc.stdin.write(stdin)
+        proc.stdin.write_eof()
     out, err = CappedBuffer(stdout_cap), CappedBuffer(stderr_cap)
     loop = asyncio.get_running_loop()
     pumps = [
         loop.create_task(_pump(proc.stdout, out, "stdout", on_chunk, root_mark)),
-        loop.create_task(_pump(proc.stderr, err, "stderr", on_chunk, pid_filter)),
+        loop.create_task(_pump(proc.stderr, err, "stderr", on_chunk, err_filter)),
     ]
     closed: asyncio.Future[None] = loop.create_task(proc.wait_closed())
     timed_out = False

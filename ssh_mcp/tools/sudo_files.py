@@ -51,6 +51,8 @@ class SudoPathInput(StrictInput):
 def _out(result: ProcessResult) -> bytes:
     if result.elevated is False:
         raise sudo_refusal(result)
+    if result.exit_code == 19:
+        raise RemoteError(f"the path {_MOVED}")
     if result.exit_code != 0:
         err = bytes(result.stderr.head + result.stderr.tail).decode("utf-8", "replace")
         raise RemoteError(f"reading as root failed: {err.strip()[-200:] or 'no message'}")
@@ -70,7 +72,7 @@ class RootFile(Output):
 async def sudo_read(ctx: ToolContext, args: SudoPathInput) -> RootFile:
     cap = ctx.limits.inline_max_bytes
     # One byte over the cap tells "too large" from "exactly the cap".
-    data = _out(await ctx.run(["head", "-c", str(cap + 1), "--", args.path], sudo=True))
+    data = _out(await ctx.run(["sh", "-c", _READ, "sh", args.path, str(cap + 1)], sudo=True))
     if len(data) > cap:
         raise CapExceeded(
             f"{args.path} is over the inline cap of {cap} bytes (SSH_INLINE_MAX_BYTES); read "
@@ -93,25 +95,46 @@ async def sudo_read(ctx: ToolContext, args: SudoPathInput) -> RootFile:
 _WRITE = r"""
 t=$1; mode=$2; over=$3; expect=$4
 d=$(dirname -- "$t"); n=$(basename -- "$t")
-[ "$over" = 1 ] || [ ! -e "$t" ] || { echo "exists" >&2; exit 17; }
-tmp=$(mktemp -- "$d/.$n.ssh-mcp-XXXXXX") || exit 1
+# Work inside the directory as checked: a directory or file swapped for a symlink since
+# dispatch resolved the path must not redirect a root write (exit 19).
+cd -P -- "$d" && [ "$(pwd -P)" = "$d" ] && [ ! -L "$n" ] || { echo "moved" >&2; exit 19; }
+[ "$over" = 1 ] || [ ! -e "$n" ] || { echo "exists" >&2; exit 17; }
+tmp=$(mktemp -- "./.$n.ssh-mcp-XXXXXX") || exit 1
 trap 'rm -f -- "$tmp"' EXIT
 cat > "$tmp" || exit 1
-if [ -f "$t" ]; then
-  chown --reference="$t" -- "$tmp" && chmod --reference="$t" -- "$tmp" || exit 1
+if [ -f "$n" ]; then
+  chown --reference="$n" -- "$tmp" && chmod --reference="$n" -- "$tmp" || exit 1
+  chmod u-s,g-s -- "$tmp" || exit 1  # never carry setuid/setgid over to new content
 else
   chmod 0644 -- "$tmp" || exit 1
 fi
 if [ -n "$mode" ]; then chmod -- "$mode" "$tmp" || exit 1; fi
 sync -- "$tmp" 2>/dev/null || sync
 if [ -n "$expect" ]; then
-  now=$(sha256sum < "$t") || exit 1
+  now=$(sha256sum < "$n") || exit 1
   [ "${now%% *}" = "$expect" ] || { echo "changed" >&2; exit 18; }
 fi
-if [ "$over" = 1 ]; then mv -f -- "$tmp" "$t" || exit 1
-else ln -- "$tmp" "$t" 2>/dev/null || { echo "exists" >&2; exit 17; }; fi
-stat -c '%s %a' -- "$t"
+if [ "$over" = 1 ]; then mv -f -- "$tmp" "$n" || exit 1
+else ln -- "$tmp" "$n" 2>/dev/null || { echo "exists" >&2; exit 17; }; fi
+stat -c '%s %a' -- "$n"
 """
+
+# Runs as root. $1 the checked path, $2 bytes to read at most. Opens it, then makes sure
+# the open file is the checked path (not a symlink swapped in since), then reads it.
+_READ = r"""
+exec 3< "$1" || exit 1
+if [ -e "/proc/$$/fd/3" ] && [ "$(readlink "/proc/$$/fd/3")" != "$1" ]; then
+  echo "moved" >&2; exit 19
+fi
+head -c "$2" <&3
+"""
+
+# Runs as root. $1 the checked directory: entered, checked, then listed by relative name.
+_LIST = r"""
+cd -P -- "$1" && [ "$(pwd -P)" = "$1" ] || { echo "moved" >&2; exit 19; }
+find . -mindepth 1 -maxdepth 1 -printf '%y\t%s\t%m\t%T@\t%P\0'
+"""
+_MOVED = "changed into or behind a symlink after it was checked; nothing was done. Retry"
 
 
 class SudoWriteInput(StrictInput):
@@ -226,7 +249,7 @@ class RootEdit(RootWrite):
 
 async def sudo_edit(ctx: ToolContext, args: SudoEditInput) -> RootEdit:
     cap = ctx.limits.inline_max_bytes
-    data = _out(await ctx.run(["head", "-c", str(cap + 1), "--", args.path], sudo=True))
+    data = _out(await ctx.run(["sh", "-c", _READ, "sh", args.path, str(cap + 1)], sudo=True))
     if len(data) > cap:
         raise CapExceeded(f"{args.path} is over SSH_INLINE_MAX_BYTES ({cap}); it is unchanged")
     text = decode_text(data, args.path)
@@ -247,10 +270,7 @@ class RootListing(Output):
 
 
 async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
-    # find takes no `--`: the canonical path is absolute, so it cannot read as an option.
-    argv = ["find", args.path, "-mindepth", "1", "-maxdepth", "1"]
-    argv += ["-printf", "%y\\t%s\\t%m\\t%T@\\t%P\\0"]
-    records = _out(await ctx.run(argv, sudo=True)).split(b"\0")
+    records = _out(await ctx.run(["sh", "-c", _LIST, "sh", args.path], sudo=True)).split(b"\0")
     entries = []
     for record in records:
         parts = record.decode("utf-8", "replace").split("\t", 4)
