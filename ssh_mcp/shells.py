@@ -48,10 +48,12 @@ class ShellTable:
         return self._open.get(shell_id)
 
     async def sweep(self) -> None:
-        """Close sessions idle past the timeout and forget those that ended."""
+        """Close sessions idle past the timeout (a running command is not idle) and forget
+        those that ended."""
         limit = time.monotonic() - self.idle_timeout
         for entry in list(self._open.values()):
-            if not entry.shell.alive or entry.last_used < limit:
+            idle = not entry.shell.busy and entry.last_used < limit
+            if not entry.shell.alive or idle:
                 await self.close(entry.id)
 
     def all(self) -> list[ShellEntry]:

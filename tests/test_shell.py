@@ -120,3 +120,30 @@ async def test_session_cap_and_server_shutdown(
         assert bg["session_open"] and remote_pids(test_user.name, f"^{marker}$")
     # ...but not the server: its shells end with it, and their process groups too.
     assert await gone(test_user.name, marker)
+
+
+async def test_a_busy_session_refuses_a_second_command_and_is_not_swept(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    marker = "sleep 311.8"
+    settings = settings_for(**OPEN, ssh_shell_idle_timeout=0.1)
+    async with serve(settings) as (client, _):
+        sid = await _open(client)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                _call,
+                client,
+                "ssh_shell_exec",
+                {"session_id": sid, "command": f"{marker}; echo done"},
+            )
+            for _ in range(500):
+                if remote_pids(test_user.name, f"^{marker}$"):
+                    break
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.3)  # well past the idle timeout, while the command runs
+            listed = await _call(client, "ssh_shell_list", {})  # sweeps
+            assert [s["session_id"] for s in listed["sessions"]] == [sid]
+            r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": "true"})
+            assert r.is_error and "busy with another command" in text(r)
+            await client.call_tool("ssh_shell_close", {"session_id": sid})  # ends the sleep too
+        assert await gone(test_user.name, marker)

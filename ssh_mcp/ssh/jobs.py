@@ -76,8 +76,8 @@ for p in setsid split mkfifo; do
 done
 mkdir -p -- "$base" && mkdir -- "$d" && mkfifo -- "$d/o.fifo" "$d/e.fifo" || exit 97
 # Sweep finished jobs older than the TTL, whichever server started them.
-find "$base" -mindepth 2 -maxdepth 2 \( -name rc -o -name killed \) -mmin +"$5" 2>/dev/null |
-  while IFS= read -r f; do rm -rf -- "${f%/*}"; done
+find "$base" -mindepth 2 -maxdepth 2 \( -name rc -o -name killed \) -mmin +"$5" \
+  -path "$base/j*/*" -exec sh -c 'rm -rf -- "${1%/*}"' sh {} \; 2>/dev/null
 # `setsid -f` forks by itself: a job started with `&` would have SIGINT ignored (POSIX
 # asynchronous lists), and an ignored signal cannot be restored by the job's shell.
 if setsid -f true </dev/null >/dev/null 2>&1; then
@@ -137,7 +137,12 @@ for s in "$@"; do
   i=0
   while alive && [ "$i" -lt 10 ]; do sleep 0.05; i=$((i+1)); done
   # The job's shell is gone: sweep what is left of its group (split, janitor, strays).
-  alive || { kill -KILL "-$g" 2>/dev/null; echo "killed $s"; exit 0; }
+  if ! alive; then
+    kill -KILL "-$g" 2>/dev/null
+    # A job that trapped the signal may have ended on its own and written rc.
+    if [ -f "$d/rc" ]; then echo "exited $(cat -- "$d/rc")"; else echo "killed $s"; fi
+    exit 0
+  fi
 done
 echo running
 """
@@ -278,8 +283,10 @@ async def _read_ring(
                 end_of_ring = max(end_of_ring, lo + ((await f.stat()).size or 0))
         except asyncssh.SFTPNoSuchFile:
             # The janitor rotated this segment away while we read: it is dropped output.
-            if not data:
-                start = pos = end_of_ring = max(pos, lo + segment)
+            if data:
+                end_of_ring = max(end_of_ring, pos + 1)  # say `more`: ask again from `end`
+                break
+            start = pos = end_of_ring = max(pos, lo + segment)
             continue
         except asyncssh.SFTPError as exc:
             raise sftp_error(exc, "reading the job's output") from None

@@ -128,11 +128,20 @@ class Shell:
     async def run(
         self, command: str, *, timeout: float, stdout_cap: int, stderr_cap: int
     ) -> ShellResult:
-        """Run one command in the shell; one at a time (others wait their turn)."""
+        """Run one command in the shell; one at a time (a second is refused, not queued)."""
+        if self._lock.locked():
+            # Waiting would spend the caller's deadline, and a cancel while waiting would
+            # end the session under the command that holds it.
+            raise RemoteError("this shell session is busy with another command; wait for it")
         async with self._lock:
             if not self.alive:
                 raise RemoteError("this shell session has ended; open a new one")
             return await self._run(command, timeout, stdout_cap, stderr_cap)
+
+    @property
+    def busy(self) -> bool:
+        """A command is running in the shell."""
+        return self._lock.locked()
 
     async def _run(
         self, command: str, timeout: float, stdout_cap: int, stderr_cap: int

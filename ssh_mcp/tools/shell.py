@@ -100,6 +100,7 @@ async def shell_exec(ctx: ToolContext, args: ShellExecInput) -> ShellExecResult:
     if entry is None:
         raise RemoteError("this shell session has ended; open a new one with ssh_shell_open")
     limits = ctx.limits
+    entry.last_used = time.monotonic()
     try:
         done = await entry.shell.run(
             args.command,
