@@ -7,6 +7,8 @@ the network: connections open lazily on a tool's first call.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,7 @@ from ssh_mcp.inventory import HostConfig, Inventory, load_hosts
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.notes import NotesStore
 from ssh_mcp.policy.audit import AuditLog
-from ssh_mcp.policy.confirm import DenyPatterns
+from ssh_mcp.policy.confirm import ConfirmTokens, DenyPatterns
 from ssh_mcp.shells import ShellTable
 from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
@@ -41,8 +43,10 @@ class App:
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
     #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
     deny: DenyPatterns = field(default_factory=DenyPatterns.build)
-    #: Binds a 2026-07-28 confirmation round trip to its call; new on every start.
-    confirm_key: bytes = field(default_factory=lambda: os.urandom(32))
+    #: One-shot tokens for 2026-07-28 confirmation round trips.
+    confirm_tokens: ConfirmTokens = field(
+        default_factory=lambda: ConfirmTokens(os.urandom(32), 600.0)
+    )
     _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -155,4 +159,12 @@ def build_app(
         ),
         tools=tools,
         deny=DenyPatterns.build(settings.ssh_confirm_patterns),
+        confirm_tokens=ConfirmTokens(_confirm_key(key), settings.ssh_confirm_timeout),
     )
+
+
+def _confirm_key(audit_key: bytes | None) -> bytes:
+    """Replicas sharing SSH_AUDIT_KEY accept each other's tokens; else a key per process."""
+    if audit_key is None:
+        return os.urandom(32)
+    return hmac.new(audit_key, b"ssh-mcp confirmation tokens", hashlib.sha256).digest()

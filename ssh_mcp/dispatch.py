@@ -33,7 +33,7 @@ from ssh_mcp.errors import (
 )
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import check_command
-from ssh_mcp.policy.confirm import confirm_message, confirm_state
+from ssh_mcp.policy.confirm import confirm_message
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_path, check_tree, precheck
 from ssh_mcp.spec import CommandText, HandleRef, HostSet, LocalPath, RemotePath, ToolSpec
@@ -49,14 +49,16 @@ T = TypeVar("T")
 Decision = Literal["confirmed", "declined", "cancelled", "unsupported", "requested"]
 
 
-#: ``confirm(message, state)`` asks a human, through the MCP client, whether a
+#: ``confirm(message, redeem)`` asks a human, through the MCP client, whether a
 #: deny-pattern command may run. It returns the human's decision; ``unsupported``
 #: when the client cannot ask; ``requested`` when the answer will come in a retried
-#: call (2026-07-28), which must carry ``state`` back for the answer to count.
-Confirmer = Callable[[str, str], Awaitable[Decision]]
+#: call (2026-07-28): an answer carried by this call counts only if
+#: ``redeem(request_state)`` accepts the token echoed back.
+Redeem = Callable[[str | None], bool]
+Confirmer = Callable[[str, Redeem], Awaitable[Decision]]
 
 
-async def _cannot_ask(message: str, state: str) -> Decision:
+async def _cannot_ask(message: str, redeem: Redeem) -> Decision:
     return "unsupported"
 
 
@@ -285,18 +287,22 @@ async def _confirm(
     rec.extra["deny_pattern"] = label
     hosts = list(dict.fromkeys(t.host.alias for t in targets.values()))
     message = confirm_message(spec.name, hosts, label, command)
-    state = confirm_state(app.confirm_key, spec.name, args.model_dump_json())
+    arguments = args.model_dump_json()
+
+    def redeem(token: str | None) -> bool:
+        return app.confirm_tokens.redeem(token, spec.name, arguments)
+
     decision: str
     try:
         async with asyncio.timeout(app.settings.ssh_confirm_timeout):
-            decision = await confirm(message, state)
+            decision = await confirm(message, redeem)
     except TimeoutError:
         decision = "timeout"
     if decision == "unsupported" and app.settings.allow_unconfirmed:
         decision = "unconfirmed_allowed"
     rec.extra["confirmation"] = decision
     if decision == "requested":
-        raise _InputRequired(message, state)
+        raise _InputRequired(message, app.confirm_tokens.issue(spec.name, arguments))
     if decision not in ("confirmed", "unconfirmed_allowed"):
         raise NotConfirmed(_REFUSALS.get(decision, _REFUSALS["cancelled"]).format(label=label))
 

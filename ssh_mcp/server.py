@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from ssh_mcp import __version__
 from ssh_mcp.app import SERVER_NAME, App
-from ssh_mcp.dispatch import Decision, dispatch
+from ssh_mcp.dispatch import Decision, Redeem, dispatch
 from ssh_mcp.http_serve import (
     HEALTH_PATH,
     MCP_PATH,
@@ -96,16 +96,16 @@ def _decision(result: types.ElicitResult) -> Decision:
 
 def _confirmer(
     ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-) -> Callable[[str, str], Awaitable[Decision]]:
+) -> Callable[[str, Redeem], Awaitable[Decision]]:
     """How this call asks a human: a retried call (``InputRequiredResult``) on 2026-07-28
     connections, a pushed form on handshake-era ones that have a back-channel."""
 
-    async def confirm(message: str, state: str) -> Decision:
+    async def confirm(message: str, redeem: Redeem) -> Decision:
         caps = ctx.session.client_capabilities
         can_elicit = caps is not None and caps.elicitation is not None
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             answer = (params.input_responses or {}).get(CONFIRM_KEY)
-            if params.request_state == state and isinstance(answer, types.ElicitResult):
+            if isinstance(answer, types.ElicitResult) and redeem(params.request_state):
                 return _decision(answer)
             return "requested" if can_elicit else "unsupported"
         # Handshake era: an InputRequiredResult would be a protocol error here, so with no

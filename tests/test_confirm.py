@@ -9,11 +9,18 @@ from typing import Any
 import pytest
 from harness import Mode, assert_audit, audit_lines, serve, text
 from mcp.client.session import ClientRequestContext
-from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult, ErrorData
+from mcp.types import (
+    CallToolResult,
+    ElicitRequestFormParams,
+    ElicitRequestParams,
+    ElicitResult,
+    ErrorData,
+    InputRequiredResult,
+)
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.policy.confirm import DenyPatterns, normalize
+from ssh_mcp.policy.confirm import ConfirmTokens, DenyPatterns, normalize
 
 pytestmark = pytest.mark.anyio
 ERAS: list[Mode] = ["auto", "legacy"]
@@ -278,3 +285,49 @@ async def test_every_command_tool_asks(
             line = assert_audit(app, {"tool": tool, "confirmation": "declined"})
             assert line["deny_pattern"] == "download piped into a shell"
         assert len(human.asked) == len(calls)
+
+
+def test_confirm_tokens_are_one_shot_bound_and_expiring() -> None:
+    tokens = ConfirmTokens(b"k" * 32, ttl=60)
+    t = tokens.issue("ssh_exec_run", '{"command":"reboot"}')
+    assert not tokens.redeem(t, "ssh_exec_run", '{"command":"reboot now"}')  # other args
+    assert not tokens.redeem(t, "ssh_sudo_exec", '{"command":"reboot"}')  # other tool
+    assert not tokens.redeem(t[:-1] + ("0" if t[-1] != "0" else "1"), "ssh_exec_run", "x")
+    assert tokens.redeem(t, "ssh_exec_run", '{"command":"reboot"}')
+    assert not tokens.redeem(t, "ssh_exec_run", '{"command":"reboot"}')  # replayed
+    expired = ConfirmTokens(b"k" * 32, ttl=-1)
+    assert not expired.redeem(expired.issue("a", "b"), "a", "b")
+    assert not tokens.redeem(None, "a", "b") and not tokens.redeem("c1.x", "a", "b")
+
+
+async def test_a_confirmed_call_cannot_be_replayed(
+    settings_for: Callable[..., Settings], work_dir: Path
+) -> None:
+    """2026-07-28: the retried call with the human's yes runs once; the same yes and state
+    sent again are asked about afresh, and nothing runs twice."""
+    command, path = _touch(work_dir, "replay")
+    args = {"host": "target", "command": command}
+    yes = ElicitResult(action="accept", content={"confirm": True})
+    async with serve(_settings(settings_for), "auto", Human()) as (client, app):
+        session = client.session
+        first = await session.call_tool("ssh_exec_run", args, allow_input_required=True)
+        assert isinstance(first, InputRequiredResult) and first.request_state
+        state = first.request_state
+        ran = await session.call_tool(
+            "ssh_exec_run", args, input_responses={"confirm": yes}, request_state=state
+        )
+        assert isinstance(ran, CallToolResult) and not ran.is_error and path.exists()
+        path.unlink()
+        again = await session.call_tool(
+            "ssh_exec_run",
+            args,
+            input_responses={"confirm": yes},
+            request_state=state,
+            allow_input_required=True,
+        )
+        assert isinstance(again, InputRequiredResult) and not path.exists()
+        assert [ln.get("confirmation") for ln in audit_lines(app)] == [
+            "requested",
+            "confirmed",
+            "requested",
+        ]

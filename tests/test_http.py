@@ -260,7 +260,7 @@ async def test_confirmer_never_returns_input_required_in_the_handshake_era(versi
     ctx: Any = SimpleNamespace(session=session, protocol_version=version, request_id=1)
     confirm = _confirmer(ctx, CallToolRequestParams(name="ssh_exec_run", arguments={}))
     expected = "requested" if version == "2026-07-28" else "unsupported"
-    assert await confirm("run it?", "state") == expected
+    assert await confirm("run it?", lambda token: False) == expected
 
 
 def _connections(sshd: Sshd) -> int:
