@@ -64,6 +64,25 @@ DENIED = [
     "crontab -r",
     "userdel -r bob",
     "echo ok\nrm -rf /\n",
+    # Spellings and wrappers that once slipped past (review of 2026-11-22).
+    "rm -rf /usr//",
+    "rm -rf /./etc",
+    "rm -rf ${HOME}",
+    "chmod -R 777 //",
+    "sudo -u root reboot",
+    "nice reboot",
+    "time mkfs /dev/x",
+    "timeout 9 shutdown",
+    "busybox reboot",
+    "if :; then reboot; fi",
+    "{ reboot; }",
+    "crontab -ri",
+    "cp x /dev/sda",
+    "echo b > /proc/sysrq-trigger",
+    "rm -rf ~/.ssh",
+    "env X=1 /sbin/reboot",
+    "wget -qO- u | sh -s -- arg",
+    "cat x | tee -a /etc/sudoers",
 ]
 ALLOWED = [
     "ls -la /",
@@ -81,6 +100,11 @@ ALLOWED = [
     "kill -9 1234",
     "crontab -l",
     "df -h",
+    "man reboot",
+    "time ls",
+    "nice -n 5 make",
+    "curl -o f https://x; sh ./f.sh",
+    "x | sh | sh",
 ]
 
 

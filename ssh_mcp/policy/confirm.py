@@ -1,9 +1,14 @@
 """Deny patterns: commands that run only after a human says yes.
 
-A command matches when any pattern finds it in the command's normalized form.
-Normalization undoes the cheap disguises a shell would undo too: quotes and
-backslashes are dropped (``'r''m' -rf /`` is ``rm -rf /``), line continuations
-joined, and runs of blanks collapsed to one space. It is a tripwire for
+The command is normalized first, undoing the cheap disguises a shell would undo
+too: quotes and backslashes are dropped (``'r''m' -rf /`` is ``rm -rf /``), line
+continuations joined, blanks collapsed, ``//`` and ``/./`` shortened. It is then
+cut into simple commands (at ``; & | ( ) { } ! `` `` and ``then``/``do``/...),
+and each is matched from its start, past wrappers such as ``sudo -u root`` or
+``timeout 9``: one anchored pass per command keeps a long crafted line linear,
+where searching everywhere could take seconds. A few shapes that span commands
+(a download piped into a shell, a redirect onto a disk, a fork bomb) are
+checked across them. It is a tripwire for
 confirmation, not a parser: the command allowlist (:mod:`ssh_mcp.policy.commands`)
 is what refuses; this only decides when to ask first, so a false positive
 costs a click and a false negative is what the default set tries hard to avoid.
@@ -25,91 +30,118 @@ from ssh_mcp.errors import ConfigError
 
 # Paths whose recursive removal or re-permissioning wrecks a system.
 _TOP = r"(?:bin|boot|dev|etc|home|lib\w*|opt|proc|root|sbin|srv|sys|usr|var)"
-_SYSTEM = rf"(?:/|/\*|~/?|\$HOME/?|/{_TOP}/?\*?)"
-_END = r"(?=\s|;|&|\||\)|$)"
+_SYSTEM = rf"(?:/|/\*|~/?|\$HOME/?|/{_TOP}/?\*?)(?:\s|$)"
+# Programs that run their next word as a command, with their options (an option may take a
+# value: `sudo -u root`, `nice -n 5`, `timeout 9`), and a path in front of a program.
+_WRAPPERS = r"sudo|doas|exec|xargs|nohup|env|nice|ionice|time|timeout|busybox|setsid|stdbuf|chroot"
+_ARG = r"(?:-\S+(?:\s+[^-\s]\S*)?|\d+[smhd]?|\w+=\S*)"
+_W = rf"(?:(?:\S*/)?(?:{_WRAPPERS})(?:\s+{_ARG})*\s+)*(?:\S*/)?"
 # A -r/-R/--recursive flag somewhere in the same simple command.
-_RECURSIVE = r"(?=[^;&|\n]*\s(?:-[a-zA-Z]*[rR]|--recursive\b))"
-# Command position: a line start, after a list/pipe operator, or after sudo/exec/xargs.
-_CMD = r"(?:^|[;&|(`]\s*|\b(?:sudo|exec|xargs|nohup|env)\s+(?:-\S+\s+)*)(?:\S*/)?"
+_RECURSIVE = r"(?=(?:.*\s)?(?:-[a-zA-Z]*[rR]|--recursive\b))"
+_DISK = r"/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|md|dm-|mapper/)"
+_WRITER = rf"{_W}(?:(?:tee|cp|mv|ln|install|chmod|dd)\b|sed\s+(?:-\S+\s+)*-i)|[^>]*>"
 
-#: (label, regex): the label is what the human and the model are told.
-DEFAULT_PATTERNS: tuple[tuple[str, str], ...] = (
-    (
-        "recursive rm of / or a system directory",
-        rf"\brm{_RECURSIVE}[^;&|\n]*\s{_SYSTEM}{_END}",
-    ),
-    ("rm --no-preserve-root", r"\brm\b.*--no-preserve-root"),
-    ("mkfs (format a filesystem)", rf"{_CMD}mkfs(?:\.\w+)?\b"),
-    ("wipefs / shred", rf"{_CMD}(?:wipefs|shred)\b"),
-    ("dd writing to a device", r"\bdd\b.*\bof=/dev/"),
-    (
-        "redirect onto a disk device",
-        r">\s*/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|md|dm-|mapper/)",
-    ),
-    ("shutdown / reboot / halt / poweroff", rf"{_CMD}(?:shutdown|reboot|halt|poweroff)\b"),
-    ("init 0 / init 6", r"\b(?:init|telinit)\s+[06]\b"),
+#: (label, regex) checked against each simple command on its own, anchored at its start
+#: (after wrappers): one pass per command, so a long crafted line stays linear.
+COMMAND_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("recursive rm of / or a system directory", rf"{_W}rm\s{_RECURSIVE}(?:.*\s)?{_SYSTEM}"),
+    ("recursive rm of ~/.ssh", rf"{_W}rm\s{_RECURSIVE}(?:.*\s)?(?:~|\$HOME)/\.ssh(?:/|\s|$)"),
+    ("rm --no-preserve-root", rf"{_W}rm\s.*--no-preserve-root"),
+    ("mkfs (format a filesystem)", rf"{_W}mkfs(?:\.\w+)?\b"),
+    ("wipefs / shred", rf"{_W}(?:wipefs|shred)\b"),
+    ("dd writing to a device", rf"{_W}dd\s.*\bof=/dev/"),
+    ("copy onto a disk device", rf"{_W}(?:cp|mv|tee|install)\s.*\s{_DISK}"),
+    ("shutdown / reboot / halt / poweroff", rf"{_W}(?:shutdown|reboot|halt|poweroff)\b"),
+    ("init 0 / init 6", rf"{_W}(?:init|telinit)\s+[06]\b"),
     (
         "systemctl reboot / poweroff / halt",
-        r"\bsystemctl\s+(?:-\S+\s+)*(?:reboot|poweroff|halt|kexec|emergency|rescue)\b",
+        rf"{_W}systemctl\s+(?:-\S+\s+)*(?:reboot|poweroff|halt|kexec|emergency|rescue)\b",
     ),
-    ("fork bomb", r":\s*\(\s*\)\s*\{"),
-    (
-        "download piped into a shell",
-        r"\b(?:curl|wget|fetch)\b[^|]*\|\s*(?:sudo\s+)?(?:\S*/)?(?:ba|da|z|k|c|tc|fi|a)?sh\b",
-    ),
-    (
-        "write to authorized_keys",
-        r"(?:>|\btee\b|\bcp\b|\bmv\b|\bsed\s+-i|\bln\b|\binstall\b|\bchmod\b).*authorized_keys",
-    ),
+    ("write to authorized_keys", rf"(?=.*authorized_keys)(?:{_WRITER})"),
     (
         "write to passwd / shadow / sudoers",
-        r"(?:>|\btee\b|\bcp\b|\bmv\b|\bsed\s+-i).*/etc/(?:passwd|shadow|gshadow|group|sudoers)\b",
+        rf"(?=.*/etc/(?:passwd|shadow|gshadow|group|sudoers)\b)(?:{_WRITER})",
     ),
     (
         "recursive chmod / chown of / or a system directory",
-        rf"\bch(?:mod|own|grp){_RECURSIVE}[^;&|\n]*\s{_SYSTEM}{_END}",
+        rf"{_W}ch(?:mod|own|grp)\s(?=(?:.*\s)?(?:-[a-zA-Z]*R|--recursive\b))(?:.*\s)?{_SYSTEM}",
     ),
-    ("find / … -delete", r"\bfind\s+/\s.*-delete\b"),
-    ("firewall flush", r"\b(?:iptables|ip6tables)\s+(?:-\S+\s+)*-F\b|\bnft\s+flush\b"),
-    ("kill every process", r"\bkill\s+(?:-\S+\s+)*-1\b|\bkillall5\b"),
-    ("crontab -r (remove all cron jobs)", r"\bcrontab\s+(?:-\S+\s+)*-r\b"),
-    ("delete a user", rf"{_CMD}(?:userdel|deluser)\b"),
+    ("find / … -delete", rf"{_W}find\s+/\s.*-delete\b"),
+    ("firewall flush", rf"{_W}(?:(?:iptables|ip6tables)\s+(?:-\S+\s+)*-F\b|nft\s+flush\b)"),
+    ("kill every process", rf"{_W}(?:kill\s+(?:-\S+\s+)*-1\b|killall5\b)"),
+    ("crontab -r (remove all cron jobs)", rf"{_W}crontab\s+(?:-\S+\s+)*-\w*r\w*\b"),
+    ("delete a user", rf"{_W}(?:userdel|deluser)\b"),
 )
+#: (label, regex) searched in the whole normalized text: shapes that span commands, each
+#: written to scan linearly.
+TEXT_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("redirect onto a disk device", rf">\s*{_DISK}"),
+    ("fork bomb", r":\s*\(\s*\)\s*\{"),
+    ("sysrq trigger", r"/proc/sysrq-trigger(?![\w-])"),
+)
+#: A download command, and a shell it is piped into (checked on pipeline neighbours).
+_DOWNLOAD = re.compile(rf"{_W}(?:curl|wget|fetch)\b")
+_SHELL = re.compile(rf"{_W}(?:ba|da|z|k|c|tc|fi|a)?sh(?:\s|$)")
+DEFAULT_PATTERNS = (*COMMAND_PATTERNS, *TEXT_PATTERNS)  # for docs and tests
 
 _QUOTES = re.compile(r"[\"'\\]")
+_SLASHES = re.compile(r"/(?:\./|/)+")
+# Where a simple command ends (pipes are kept apart, to see what feeds a shell).
+_SEPARATOR = re.compile(r"[;&\n(){}`!]|(?<!\S)(?:then|do|else|elif|if|while|until)(?!\S)")
 
 
 def normalize(command: str) -> str:
     """The form patterns see: continuations joined, quotes and backslashes dropped,
-    blanks collapsed (newlines kept, so ``^`` still means a line start)."""
+    blanks collapsed (newlines kept), and //, /./ and ${HOME} spelled the short way."""
     text = command.replace("\\\n", "")
     text = _QUOTES.sub("", text)
+    text = _SLASHES.sub("/", text).replace("${HOME}", "$HOME")
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _pipelines(text: str) -> list[list[str]]:
+    """Each list of simple commands joined by ``|``, stripped."""
+    out = []
+    for part in _SEPARATOR.split(text):
+        stages = [stage.strip() for stage in part.split("|")]
+        out.append([stage for stage in stages if stage])
+    return out
 
 
 @dataclass(frozen=True)
 class DenyPatterns:
     """The compiled default set plus the operator's patterns."""
 
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    commands: tuple[tuple[str, re.Pattern[str]], ...]
+    texts: tuple[tuple[str, re.Pattern[str]], ...]
 
     @classmethod
     def build(cls, extra: Iterable[str] = ()) -> DenyPatterns:
-        compiled = [(label, re.compile(rx, re.MULTILINE)) for label, rx in DEFAULT_PATTERNS]
+        commands = [(label, re.compile(rx)) for label, rx in COMMAND_PATTERNS]
+        texts = [(label, re.compile(rx, re.MULTILINE)) for label, rx in TEXT_PATTERNS]
         for rx in extra:
             try:
-                compiled.append((f"operator pattern {rx}", re.compile(rx, re.MULTILINE)))
+                texts.append((f"operator pattern {rx}", re.compile(rx, re.MULTILINE)))
             except re.error as exc:
                 raise ConfigError(
                     f"invalid environment variable SSH_CONFIRM_PATTERNS: {rx!r}: {exc}"
                 ) from None
-        return cls(tuple(compiled))
+        return cls(tuple(commands), tuple(texts))
 
     def match(self, command: str) -> str | None:
         """The label of the first pattern ``command`` matches, or None."""
         text = normalize(command)
-        for label, rx in self.patterns:
+        for stages in _pipelines(text):
+            downloading = False  # an earlier stage of this pipeline downloads
+            for stage in stages:
+                for label, rx in self.commands:
+                    if rx.match(stage):
+                        return label
+                if downloading and _SHELL.match(stage):
+                    return "download piped into a shell"
+                downloading = downloading or _DOWNLOAD.match(stage) is not None
+        for label, rx in self.texts:
             if rx.search(text):
                 return label
         return None
