@@ -117,6 +117,10 @@ class JobTable:
         with self._locked() as jobs:
             jobs[record.id] = record
 
+    def remove(self, job_id: str) -> None:
+        with self._locked() as jobs:
+            jobs.pop(job_id, None)
+
     def get(self, job_id: str) -> JobRecord | None:
         with self._locked() as jobs:
             self._expire(jobs)

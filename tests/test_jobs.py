@@ -254,3 +254,24 @@ async def test_job_runs_in_cwd(settings_for: Callable[..., Settings], work_dir: 
         await _until_done(client, job_id)
         st = await _call(client, "ssh_job_status", {"job_id": job_id})
         assert st["stdout"] == f"{work_dir}\n"
+
+
+async def test_a_job_known_only_by_its_id_is_still_reachable(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """What the table holds before the start returns (the call may be cut off after the
+    fork): the id, and the directory relative to the login's home. That is enough."""
+    from dataclasses import replace
+
+    from ssh_mcp.ssh.jobs import home_dir
+
+    marker = "sleep 309.7"
+    async with serve(settings_for(**OPEN)) as (client, app):
+        job_id = await _start(client, f"echo early; {marker}")
+        record = app.jobs.get(job_id)
+        assert record is not None and record.dir.startswith("/")
+        app.jobs.put(replace(record, dir=home_dir(job_id), pgid=0))
+        st = await _call(client, "ssh_job_status", {"job_id": job_id, "wait": 2})
+        assert (st["state"], st["stdout"]) == ("running", "early\n")
+        assert (await _call(client, "ssh_job_kill", {"job_id": job_id}))["state"] == "killed"
+        assert await gone(test_user.name, marker)

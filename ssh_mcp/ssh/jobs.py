@@ -41,6 +41,8 @@ else:
     from ssh_mcp.ssh._lazy import asyncssh
 
 JOB_ID = re.compile(r"^j[0-9a-f]{16}$")
+#: The start script's exit status when the job forked but had not written its pgid yet.
+SLOW_START = 98
 SIGNALS = ("INT", "TERM", "HUP", "QUIT", "KILL")
 _SUFFIX = 6  # split -a 6: 26**6 segments before split gives up
 
@@ -87,7 +89,7 @@ else
 fi
 i=0
 while [ ! -s "$d/pgid" ]; do
-  i=$((i+1)); [ "$i" -gt 500 ] && { echo "the job did not start" >&2; exit 97; }
+  i=$((i+1)); [ "$i" -gt 500 ] && { echo "the job is slow to start" >&2; exit 98; }
   sleep 0.01
 done
 printf '%s %s\n' "$(cat -- "$d/pgid")" "$d"
@@ -173,6 +175,11 @@ class Chunk:
     end: int  # offset to ask for next
     dropped: int  # bytes between the asked offset and ``start``, lost to the ring
     more: bool  # the ring holds more beyond ``end``
+
+
+def home_dir(job_id: str) -> str:
+    """The job's directory relative to the login's home (where commands and SFTP start)."""
+    return f".cache/ssh-mcp/jobs/{job_id}"
 
 
 def start_argv(job_id: str, command: str, segment: int, ttl_minutes: int) -> list[str]:

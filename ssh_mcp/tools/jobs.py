@@ -12,13 +12,14 @@ import asyncio
 import math
 import shlex
 import time
+from dataclasses import replace
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded
+from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.jobs import JobRecord, new_job_id
 from ssh_mcp.spec import (
     CHANGES,
@@ -103,12 +104,20 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
     if args.cwd is not None:  # the job's shell enters it; the policy saw only the command
         command = f"{shlex.join(['cd', '--', args.cwd])} && {command}"
     argv = remote.start_argv(job_id, command, segment, math.ceil(limits.job_ttl / 60))
-    result = await ctx.run(argv)
-    started = remote.parse_started(*_bytes(result), result.exit_code)
     now = time.time()
-    ctx.jobs.put(
-        JobRecord(job_id, host.alias, started.dir, started.pgid, segment, args.name or "", now)
+    # Known before it starts: a call cancelled or cut off after the fork still leaves a job
+    # the server can find (its directory relative to the login's home, where commands run).
+    record = JobRecord(
+        job_id, host.alias, remote.home_dir(job_id), 0, segment, args.name or "", now
     )
+    ctx.jobs.put(record)
+    result = await ctx.run(argv)
+    try:
+        started = remote.parse_started(*_bytes(result), result.exit_code)
+    except RemoteError:
+        ctx.jobs.remove(job_id)  # refused before anything ran (no setsid, no directory)
+        raise
+    ctx.jobs.put(replace(record, dir=started.dir, pgid=started.pgid))
     return JobStarted(job_id=job_id, host=host.alias, started_at=_started(now) or "")
 
 
