@@ -69,6 +69,23 @@ def make_settings(workdir: Path, hosts: str, known_hosts: Path, **overrides: Any
     return Settings(_env_file=None, **values)
 
 
+def server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a spawned ``python -m ssh_mcp`` needs to use ``settings``' files
+    (nothing of the developer's own environment but PATH and HOME)."""
+    import os
+
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "SSH_HOSTS_FILE": str(settings.ssh_hosts_file),
+        "SSH_KNOWN_HOSTS": str(settings.ssh_known_hosts),
+        "SSH_AUDIT_LOG": str(settings.ssh_audit_log),
+        "SSH_JOB_TABLE": str(settings.ssh_job_table),
+        "SSH_HOST_NOTES_DIR": str(settings.ssh_host_notes_dir),
+        **extra,
+    }
+
+
 @asynccontextmanager
 async def serve(
     settings: Settings, mode: Mode = "auto", elicitation: ElicitationFnT | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import signal
 import socket
@@ -22,7 +21,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 import pytest
-from harness import Mode, text
+from harness import Mode, server_env, text
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
@@ -51,16 +50,7 @@ def _free_port() -> int:
         return port
 
 
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/root"),
-        "SSH_HOSTS_FILE": str(settings.ssh_hosts_file),
-        "SSH_KNOWN_HOSTS": str(settings.ssh_known_hosts),
-        "SSH_AUDIT_LOG": str(settings.ssh_audit_log),
-        "SSH_JOB_TABLE": str(settings.ssh_job_table),
-        **extra,
-    }
+_env = server_env
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
-from harness import Target, assert_audit, hosts_toml, serve, text
+from harness import Target, assert_audit, hosts_toml, serve, server_env, text
 from mcp import Client, StdioServerParameters
 from sshd import Sshd, TestUser, descendant_pids, remote_pids, wait_gone
 
@@ -100,15 +100,7 @@ async def test_startup_never_connects(
         assert accepted == []
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/root"),
-        "SSH_HOSTS_FILE": str(settings.ssh_hosts_file),
-        "SSH_KNOWN_HOSTS": str(settings.ssh_known_hosts),
-        "SSH_AUDIT_LOG": str(settings.ssh_audit_log),
-        "SSH_JOB_TABLE": str(settings.ssh_job_table),
-    }
+_env = server_env
 
 
 @pytest.mark.anyio

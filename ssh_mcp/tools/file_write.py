@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
@@ -68,6 +68,23 @@ TEXT_PATH = (
 )
 
 
+def check_content(args: BaseModel, sources: tuple[str, ...]) -> None:
+    """Exactly one of ``sources`` given, valid base64, and no setuid/setgid in ``mode``."""
+    given = [n for n in sources if getattr(args, n) is not None]
+    if len(given) != 1:
+        got = f" (got {' and '.join(given)})" if given else ""
+        raise ValueError(f"give exactly one of {', '.join(sources)}{got}")
+    encoded: str | None = getattr(args, "content_base64", None)
+    if encoded is not None:
+        try:
+            base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise ValueError("content_base64 is not valid base64") from None
+    mode: str | None = getattr(args, "mode", None)
+    if mode is not None and int(mode, 8) & 0o6000:
+        raise ValueError("mode may not set the setuid or setgid bit")
+
+
 class _SourceInput(StrictInput):
     host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
     path: Annotated[str, RemotePath(create=True), Field(description=NEW_PATH, min_length=1)]
@@ -103,21 +120,7 @@ class _SourceInput(StrictInput):
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        given = [
-            n
-            for n in ("content_text", "content_base64", "local_path")
-            if getattr(self, n) is not None
-        ]
-        if len(given) != 1:
-            got = f" (got {' and '.join(given)})" if given else ""
-            raise ValueError(f"give exactly one of content_text, content_base64, local_path{got}")
-        if self.content_base64 is not None:
-            try:
-                base64.b64decode(self.content_base64, validate=True)
-            except binascii.Error:
-                raise ValueError("content_base64 is not valid base64") from None
-        if self.mode is not None and int(self.mode, 8) & 0o6000:
-            raise ValueError("mode may not set the setuid or setgid bit")
+        check_content(self, ("content_text", "content_base64", "local_path"))
         return self
 
 

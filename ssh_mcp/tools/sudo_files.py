@@ -10,7 +10,6 @@ restricted zones such as ``/etc/shadow`` stay out of reach.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import time
 from typing import Annotated, Literal, Self
@@ -34,6 +33,7 @@ from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
+from ssh_mcp.tools.file_write import check_content
 from ssh_mcp.tools.sftp_read import Entry, Kind
 
 ROOT_PATH = (
@@ -168,15 +168,7 @@ class SudoWriteInput(StrictInput):
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        if (self.content_text is None) == (self.content_base64 is None):
-            raise ValueError("give exactly one of content_text and content_base64")
-        if self.content_base64 is not None:
-            try:
-                base64.b64decode(self.content_base64, validate=True)
-            except binascii.Error:
-                raise ValueError("content_base64 is not valid base64") from None
-        if self.mode is not None and int(self.mode, 8) & 0o6000:
-            raise ValueError("mode may not set the setuid or setgid bit")
+        check_content(self, ("content_text", "content_base64"))
         return self
 
 
