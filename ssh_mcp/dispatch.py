@@ -268,6 +268,22 @@ _REFUSALS = {
 }
 
 
+def _deny_match(app: App, spec: ToolSpec[Any, Any], args: BaseModel) -> tuple[str, str, str] | None:
+    """(label, what is shown, verb) of the first deny-pattern match of this call."""
+    for name in spec.marked_fields(CommandText):
+        command: str = getattr(args, name)
+        if (label := app.deny.match(command)) is not None:
+            return label, command, "run this"
+    if not spec.annotations.read_only:  # a file tool that may change what it names
+        for name in spec.marked_fields(RemotePath):
+            if name == "cwd":  # where a command runs, not what it changes
+                continue
+            path: str | None = getattr(args, name)
+            if path is not None and (label := app.deny.match_path(path)) is not None:
+                return label, path, "change this file"
+    return None
+
+
 async def _confirm(
     app: App,
     spec: ToolSpec[Any, Any],
@@ -276,17 +292,15 @@ async def _confirm(
     rec: _Record,
     confirm: Confirmer,
 ) -> None:
-    """Step 6: a command matching a deny pattern runs only once a human says yes."""
-    for name in spec.marked_fields(CommandText):
-        command: str = getattr(args, name)
-        label = app.deny.match(command)
-        if label is not None:
-            break
-    else:
+    """Step 6: a command matching a deny pattern, or a change to a sensitive file (sudoers,
+    authorized_keys, ...), goes ahead only once a human says yes."""
+    found = _deny_match(app, spec, args)
+    if found is None:
         return
+    label, subject, what = found
     rec.extra["deny_pattern"] = label
     hosts = list(dict.fromkeys(t.host.alias for t in targets.values()))
-    message = confirm_message(spec.name, hosts, label, command)
+    message = confirm_message(spec.name, hosts, label, subject, what)
     arguments = args.model_dump_json()
 
     def redeem(token: str | None) -> bool:

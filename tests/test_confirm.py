@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from mcp.types import (
     ErrorData,
     InputRequiredResult,
 )
+from sshd import TestUser
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import ConfigError
@@ -355,3 +357,50 @@ async def test_a_confirmed_call_cannot_be_replayed(
             "confirmed",
             "requested",
         ]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_writing_a_sensitive_file_needs_a_human_too(
+    mode: Mode, settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser
+) -> None:
+    ssh_dir = work_dir / ".ssh"
+    ssh_dir.mkdir()
+    os.chown(ssh_dir, test_user.uid, test_user.uid)
+    keys = ssh_dir / "authorized_keys"
+    args = {"host": "target", "path": str(keys), "content_text": "ssh-ed25519 AAAA agent\n"}
+    settings = settings_for(allow_low_access_tools=True)
+    async with serve(settings, mode, Human("decline")) as (client, app):
+        r = await client.call_tool("ssh_upload", args)
+        assert r.is_error and "a human declined" in text(r) and not keys.exists(), text(r)
+        line = assert_audit(app, {"tool": "ssh_upload", "confirmation": "declined"})
+        assert line["deny_pattern"] == "write to authorized_keys"
+        other = await client.call_tool("ssh_upload", {**args, "path": str(work_dir / "notes.txt")})
+        assert not other.is_error, text(other)  # other files are not asked about
+    human = Human()
+    async with serve(settings, mode, human) as (client, app):
+        r = await client.call_tool("ssh_upload", args)
+        assert not r.is_error and keys.read_text() == "ssh-ed25519 AAAA agent\n", text(r)
+        assert str(keys) in human.asked[0].message and "change this file" in human.asked[0].message
+        assert_audit(app, {"tool": "ssh_upload", "outcome": "ok", "confirmation": "confirmed"})
+
+
+@pytest.mark.parametrize(
+    ("path", "asked"),
+    [
+        ("/root/.ssh/authorized_keys", True),
+        ("/home/u/.ssh/authorized_keys2", True),
+        ("/etc/sudoers.d/90-agent", True),
+        ("/etc/shadow", True),
+        ("/etc/cron.d/job", True),
+        ("/var/spool/cron/crontabs/root", True),
+        ("/etc/ssh/sshd_config", True),
+        ("/etc/systemd/system/evil.service", True),
+        ("/etc/ld.so.preload", True),
+        ("/home/u/.ssh/known_hosts", False),
+        ("/etc/hosts", False),
+        ("/srv/app/authorized_keys.md", False),
+        ("/etc/sudoers-notes.txt", False),
+    ],
+)
+def test_sensitive_paths(path: str, asked: bool) -> None:
+    assert (DenyPatterns.build().match_path(path) is not None) is asked

@@ -79,6 +79,17 @@ TEXT_PATTERNS: tuple[tuple[str, str], ...] = (
     ("fork bomb", r":\s*\(\s*\)\s*\{"),
     ("sysrq trigger", r"/proc/sysrq-trigger(?![\w-])"),
 )
+#: (label, regex) over the canonical path a file tool changes: files that grant access,
+#: run code at boot or login, or keep users, where a write is as grave as a command.
+PATH_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("write to authorized_keys", r"(?:^|/)\.ssh/authorized_keys2?$"),
+    ("write to sudoers", r"^/etc/sudoers(?:\.d/.*)?$"),
+    ("write to passwd / shadow / group", r"^/etc/(?:passwd|shadow|gshadow|group)$"),
+    ("write to cron", r"^/etc/(?:crontab|cron\.\w+/.*)$|^/var/spool/cron/"),
+    ("write to sshd or PAM configuration", r"^/etc/ssh/sshd_config(?:\.d/.*)?$|^/etc/pam\.d/"),
+    ("write to a systemd unit", r"^/(?:etc|lib|usr/lib)/systemd/system/"),
+    ("write to ld.so.preload or /boot", r"^/etc/ld\.so\.preload$|^/boot/"),
+)
 #: A download command, and a shell it is piped into (checked on pipeline neighbours).
 _DOWNLOAD = re.compile(rf"{_W}(?:curl|wget|fetch)\b")
 _SHELL = re.compile(rf"{_W}(?:ba|da|z|k|c|tc|fi|a)?sh(?:\s|$)")
@@ -115,6 +126,7 @@ class DenyPatterns:
 
     commands: tuple[tuple[str, re.Pattern[str]], ...]
     texts: tuple[tuple[str, re.Pattern[str]], ...]
+    paths: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
     @classmethod
     def build(cls, extra: Iterable[str] = ()) -> DenyPatterns:
@@ -127,7 +139,15 @@ class DenyPatterns:
                 raise ConfigError(
                     f"invalid environment variable SSH_CONFIRM_PATTERNS: {rx!r}: {exc}"
                 ) from None
-        return cls(tuple(commands), tuple(texts))
+        paths = tuple((label, re.compile(rx)) for label, rx in PATH_PATTERNS)
+        return cls(tuple(commands), tuple(texts), paths)
+
+    def match_path(self, path: str) -> str | None:
+        """The label of the first sensitive-file pattern a canonical ``path`` matches."""
+        for label, rx in self.paths:
+            if rx.search(path):
+                return label
+        return None
 
     def match(self, command: str) -> str | None:
         """The label of the first pattern ``command`` matches, or None."""
@@ -187,11 +207,13 @@ class ConfirmTokens:
         return True
 
 
-def confirm_message(tool: str, hosts: Sequence[str], label: str, command: str) -> str:
+def confirm_message(
+    tool: str, hosts: Sequence[str], label: str, command: str, what: str = "run this"
+) -> str:
     """What the human reads before answering."""
     shown = command if len(command) <= 800 else command[:800] + " …"
     where = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
     return (
-        f"An AI agent wants to run this with {tool} on {where or 'a host'}. It matches the "
-        f"deny pattern: {label}.\n\n{shown}\n\nRun it?"
+        f"An AI agent wants to {what} with {tool} on {where or 'a host'}. It matches the "
+        f"deny pattern: {label}.\n\n{shown}\n\nAllow it?"
     )
