@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 import pytest
 from harness import assert_audit, gone, serve, text
-from sshd import TestUser, remote_pids
+from pool_helpers import scratch_settings
+from sshd import Sshd, TestKeys, TestUser, remote_pids
 
 from ssh_mcp.config import Settings
 
@@ -181,3 +183,24 @@ async def test_output_hygiene_strips_escapes_and_flags_tricks(
         assert "bidirectional" in warnings and "zero-width" in warnings
         assert "stderr: contains 2 chat-protocol marker(s)" in warnings
         assert "[warning]" in text(r)
+
+
+async def test_a_login_shell_that_does_not_read_sh_gets_no_commands(
+    tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
+    """Every command is sh-quoted; a login that does not run sh syntax (fish, csh; here a
+    ForceCommand that ignores what it is sent) is refused, not fed misread quoting."""
+    scratch_sshd.reconfigure({"ForceCommand": "/bin/false"})
+    settings = scratch_settings(
+        tmp_path,
+        scratch_sshd,
+        test_user,
+        test_keys,
+        allow_dangerous_tools=True,
+        allow_any_command=True,
+    )
+    async with serve(settings) as (client, app):
+        r = await client.call_tool("ssh_exec_run", {"host": "s", "command": "echo hi"})
+        assert r.is_error and "does not read POSIX sh syntax" in text(r), text(r)
+        assert "\n" not in text(r)
+        assert_audit(app, {"tool": "ssh_exec_run", "outcome": "error", "error": "RemoteError"})

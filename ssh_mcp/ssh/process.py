@@ -11,8 +11,9 @@ exited, sshd signals nobody, while ``cmd &`` children keep the channel open and
 run on. So the command is prefixed to print its shell's PID (the session's
 process group) as the first stderr line, which is stripped, and each rung also
 sends ``kill -SIG -- -PGID`` over a second channel of the same connection. The
-prefix needs a POSIX-family login shell: :func:`group_kill_ready` checks that
-once per connection, and fish or csh logins keep channel signals only.
+prefix needs a POSIX-family login shell, and so does every sh-quoted command:
+:func:`posix_login` checks that once per connection, and commands are refused
+on fish or csh logins.
 Commands run through sudo (:class:`Elevation`) are stopped the same way, with
 the kill itself run through sudo: the login user's sshd cannot signal processes
 that run as root.
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ssh_mcp.errors import ConnectionDropped
+from ssh_mcp.errors import ConnectionDropped, RemoteError
 from ssh_mcp.ssh.pool import PooledConnection, connection_lost, translate_open
 from ssh_mcp.ssh.sudo_io import Elevation, SudoFeed
 
@@ -208,15 +209,14 @@ _prefix_ok: weakref.WeakKeyDictionary[PooledConnection, asyncio.Future[bool]] = 
 )
 
 
-async def group_kill_ready(pc: PooledConnection) -> bool:
-    """Whether commands on ``pc`` carry the PID prefix, so the ladder can kill by group.
+async def posix_login(pc: PooledConnection) -> bool | None:
+    """Whether ``pc``'s login shell runs POSIX sh syntax (None: could not tell just now).
 
-    Channel signals alone miss what outlives the command's shell (``cmd &`` keeps
-    the channel open after the shell exits, and sshd signals only the shell), so
-    every POSIX-family login shell gets the prefix. Learned once per connection by
-    running the prefix itself, on the first caller's channel slot while concurrent
-    first callers wait for its answer: fish and csh fail it and keep channel
-    signals only.
+    Every command ssh-mcp sends is sh-quoted (``shlex.join``); a shell that reads
+    quotes otherwise (fish treats ``\\'`` inside single quotes as an escape) would
+    let argument text become code. Learned once per connection by running the PID
+    prefix, on the first caller's channel slot while concurrent first callers wait
+    for its answer. A shell that prints more on stderr at startup still passes.
     """
     if pc.login_user == "root":
         return True
@@ -228,22 +228,32 @@ async def group_kill_ready(pc: PooledConnection) -> bool:
         except (asyncssh.Error, OSError, TimeoutError):
             del _prefix_ok[pc]  # a busy or failing channel says nothing of the shell
             known.set_result(False)
-            return False
+            return None
         except BaseException:
             del _prefix_ok[pc]
             known.cancel()
             raise
         err = res.stderr or b""  # pooled connections run with encoding=None
         text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
-        ok = res.exit_status == 0 and not res.stdout and _PID_LINE.fullmatch(text) is not None
+        ok = res.exit_status == 0 and _PID_LINE.search(text) is not None
         known.set_result(ok)
         return ok
     try:
         return await asyncio.shield(known)
     except asyncio.CancelledError:
         if known.cancelled():  # the prober was cancelled, not us: ask again next time
-            return False
+            return None
         raise
+
+
+async def group_kill_ready(pc: PooledConnection) -> bool:
+    """Whether commands on ``pc`` carry the PID prefix, so the ladder can kill by group.
+
+    Channel signals alone miss what outlives the command's shell (``cmd &`` keeps
+    the channel open after the shell exits, and sshd signals only the shell), so
+    every POSIX-family login shell gets the prefix.
+    """
+    return await posix_login(pc) is True
 
 
 _abandoned: set[asyncio.Task[None]] = set()
@@ -313,7 +323,14 @@ async def run_process(
     shell marks stdout before it runs ``command``, so ``ProcessResult.elevated`` tells a
     refusal by sudo from the command's own exit.
     """
-    pid_filter = MarkFilter() if elevate or await group_kill_ready(pc) else None
+    posix = await posix_login(pc)
+    if posix is False:
+        raise RemoteError(
+            f"the login shell of {pc.login_user or 'the user'} on {pc.spec.label} does not "
+            "read POSIX sh syntax (fish or csh?); ssh-mcp sends sh-quoted commands, so it runs "
+            "none there: give that user a POSIX login shell (sh, bash, dash, ksh, zsh)"
+        )
+    pid_filter = MarkFilter() if elevate or posix else None
     if elevate:
         command = shlex.join([*elevate.prefix, "sh", "-c", _ROOT_SCRIPT, "sh", command])
     proc = await open_process(pc, PID_PREFIX + command if pid_filter else command)
