@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 from harness import assert_audit, gone, serve, text
 from mcp import Client
-from sshd import TestUser, remote_pids
+from pool_helpers import scratch_settings
+from sshd import Sshd, TestKeys, TestUser, remote_pids
 
 from ssh_mcp.config import Settings
 
@@ -147,3 +149,35 @@ async def test_a_busy_session_refuses_a_second_command_and_is_not_swept(
             assert r.is_error and "busy with another command" in text(r)
             await client.call_tool("ssh_shell_close", {"session_id": sid})  # ends the sleep too
         assert await gone(test_user.name, marker)
+
+
+async def test_a_dropped_connection_ends_the_session_with_a_clear_error(
+    tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
+    marker = "sleep 311.5"
+    settings = scratch_settings(
+        tmp_path, scratch_sshd, test_user, test_keys, allow_dangerous_tools=True,
+        allow_any_command=True,
+    )  # fmt: skip
+    async with serve(settings) as (client, app):
+        out = await _call(client, "ssh_shell_open", {"host": "s"})
+        sid = out["session_id"]
+        results: list[Any] = []
+
+        async def run() -> None:
+            results.append(
+                await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": marker})
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            for _ in range(500):
+                if remote_pids(test_user.name, f"^{marker}$"):
+                    break
+                await anyio.sleep(0.01)
+            assert await anyio.to_thread.run_sync(scratch_sshd.kill_connections)
+        r = results[0]
+        assert r.is_error and "dropped" in text(r) and "\n" not in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_shell_exec", "error": "ConnectionDropped"})
+        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+    assert await gone(test_user.name, marker)
