@@ -170,7 +170,10 @@ async def test_running_cap_is_enforced(
         await _call(client, "ssh_job_kill", {"job_id": job_id})
         assert await gone(test_user.name, marker)
         job2 = await _start(client, "true")  # a slot is free again
+        await anyio.sleep(0.5)  # it has finished, but nobody has asked yet...
+        job3 = await _start(client, "true")  # ...so the cap refreshes it instead of refusing
         await _until_done(client, job2)
+        await _until_done(client, job3)
 
 
 async def test_finished_jobs_expire_here_and_on_the_host(

@@ -95,6 +95,11 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
     limits, host = ctx.limits, ctx.host
     assert host is not None  # dispatch bound the host field
     if ctx.jobs.running() >= limits.job_max_running:
+        # Last seen running is not running: refresh this host's jobs before refusing.
+        for job in ctx.jobs.all():
+            if job.state == "running" and job.host == host.alias:
+                await _probe(ctx, job)
+    if ctx.jobs.running() >= limits.job_max_running:
         raise CapExceeded(
             f"{limits.job_max_running} jobs are running (SSH_JOB_MAX_RUNNING); wait for one "
             "to finish or stop one with ssh_job_kill"
