@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,6 +72,12 @@ async def test_stat_follows_links_inside(settings_for: Callable[..., Settings], 
         assert not r.is_error, text(r)
         sc = r.structured_content
         assert sc is not None and sc["path"] == f"{tree}/sub" and sc["kind"] == "dir"
+        st = (tree / "sub").stat()
+        assert (sc["uid"], sc["gid"]) == (st.st_uid, st.st_gid)
+        assert (sc["owner"], sc["group"]) == (
+            pwd.getpwuid(st.st_uid).pw_name,
+            grp.getgrgid(st.st_gid).gr_name,
+        )
         assert_audit(app, {"tool": "ssh_sftp_stat", "outcome": "ok"})
 
 

@@ -21,6 +21,7 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
+from ssh_mcp.tools._text import decode
 
 if TYPE_CHECKING:
     import asyncssh
@@ -112,6 +113,8 @@ class StatResult(Output):
     mode: str | None = Field(description="Permission bits in octal.")
     uid: int | None = Field(description="Owner uid.")
     gid: int | None = Field(description="Group gid.")
+    owner: str | None = Field(description="Owner's user name, when the host can tell.")
+    group: str | None = Field(description="Group name, when the host can tell.")
     mtime: str | None = Field(description="Modification time (RFC 3339 UTC).")
     atime: str | None = Field(description="Access time (RFC 3339 UTC).")
 
@@ -127,6 +130,10 @@ async def sftp_stat(ctx: ToolContext, args: PathInput) -> StatResult:
     attrs = await ctx.with_connection(op)
     if attrs is None:  # pragma: no cover - asyncssh always returns attrs
         raise RemoteError("stat returned nothing")
+    # SFTP v3 carries ids only; names come from stat(1), best effort (GNU and busybox).
+    names = await ctx.run(["stat", "-L", "-c", "%U %G", "--", args.path])
+    words: list[str | None] = [*decode(names.stdout).split()] if names.exit_code == 0 else []
+    owner, group = [*words, None, None][:2]
     return StatResult(
         path=args.path,
         kind=_kind(attrs.permissions),
@@ -134,6 +141,8 @@ async def sftp_stat(ctx: ToolContext, args: PathInput) -> StatResult:
         mode=f"{statmod.S_IMODE(attrs.permissions):04o}" if attrs.permissions else None,
         uid=attrs.uid,
         gid=attrs.gid,
+        owner=owner,
+        group=group,
         mtime=_time(attrs.mtime),
         atime=_time(attrs.atime),
     )
