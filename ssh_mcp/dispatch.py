@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import anyio
+import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 
 from ssh_mcp.app import App
@@ -294,7 +295,13 @@ async def _confirm(
 ) -> None:
     """Step 6: a command matching a deny pattern, or a change to a sensitive file (sudoers,
     authorized_keys, ...), goes ahead only once a human says yes."""
-    found = _deny_match(app, spec, args)
+    # Matching is linear, but a megabyte script still takes about a second of Python:
+    # keep it off the event loop then, so other calls carry on.
+    big = any(len(str(getattr(args, n))) > 65536 for n in spec.marked_fields(CommandText))
+    if big:
+        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args)
+    else:
+        found = _deny_match(app, spec, args)
     if found is None:
         return
     label, subject, what = found

@@ -22,7 +22,8 @@ from sshd import TestUser
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.policy.confirm import ConfirmTokens, DenyPatterns, normalize
+from ssh_mcp.policy.confirm import ConfirmTokens, DenyPatterns
+from ssh_mcp.policy.deny import normalize
 
 pytestmark = pytest.mark.anyio
 ERAS: list[Mode] = ["auto", "legacy"]
@@ -85,6 +86,27 @@ DENIED = [
     "env X=1 /sbin/reboot",
     "wget -qO- u | sh -s -- arg",
     "cat x | tee -a /etc/sudoers",
+    # Assignments, redirections and command runners in front (second review).
+    "LC_ALL=C rm -rf /",
+    'sh -c "rm -rf /"',
+    "LANG=C sudo rm -rf /etc",
+    "FOO=1 reboot",
+    "bash -c 'reboot'",
+    "sudo sh -c 'reboot'",
+    "su -c reboot",
+    "su root -c reboot",
+    "command reboot",
+    "eval reboot",
+    ">/dev/null reboot",
+    "> /dev/null reboot",
+    "watch -n 1 reboot",
+    "flock /tmp/lock reboot",
+    "nsenter -t 1 -m reboot",
+    "pkexec reboot",
+    "systemd-run reboot",
+    "rm -rf /var/../etc",
+    "cp key ~/.ssh/authorized_keys",
+    "sed -i s/x/y/ /etc/sudoers",
 ]
 ALLOWED = [
     "ls -la /",
@@ -107,6 +129,11 @@ ALLOWED = [
     "nice -n 5 make",
     "curl -o f https://x; sh ./f.sh",
     "x | sh | sh",
+    "sudo reboot-required-check",
+    "grep x ~/.ssh/authorized_keys > /tmp/out",
+    "wc -l ~/.ssh/authorized_keys >&2",
+    "cp /etc/passwd /tmp/x",
+    "awk -F: '{print $1}' /etc/passwd > users.txt",
 ]
 
 
@@ -404,3 +431,20 @@ async def test_writing_a_sensitive_file_needs_a_human_too(
 )
 def test_sensitive_paths(path: str, asked: bool) -> None:
     assert (DenyPatterns.build().match_path(path) is not None) is asked
+
+
+@pytest.mark.parametrize(
+    ("command", "label"),
+    [
+        ("sudo " + "-a 1 " * 5000 + "reboot", "shutdown / reboot / halt / poweroff"),
+        ("sh -c " + "rm -x " * 5000 + "-rf /", "recursive rm of / or a system directory"),
+        ("rm -r " * 10000 + "x", None),
+        ("timeout -k 5s " * 3000 + "ls", None),
+        ("echo a; " * 20000, None),
+    ],
+    ids=["options", "nested", "rm-chain", "timeouts", "many-commands"],
+)
+def test_crafted_long_commands_are_matched_in_one_pass(command: str, label: str | None) -> None:
+    """Inputs that made a regex design backtrack for seconds to hours (each extra option
+    pair doubled the time); the word-based rules read each command once."""
+    assert DenyPatterns.build().match(command) == label

@@ -1,19 +1,10 @@
-"""Deny patterns: commands that run only after a human says yes.
+"""Human confirmation: what needs it, and the tokens of a 2026-07-28 round trip.
 
-The command is normalized first, undoing the cheap disguises a shell would undo
-too: quotes and backslashes are dropped (``'r''m' -rf /`` is ``rm -rf /``), line
-continuations joined, blanks collapsed, ``//`` and ``/./`` shortened. It is then
-cut into simple commands (at ``; & | ( ) { } ! `` `` and ``then``/``do``/...),
-and each is matched from its start, past wrappers such as ``sudo -u root`` or
-``timeout 9``: one anchored pass per command keeps a long crafted line linear,
-where searching everywhere could take seconds. A few shapes that span commands
-(a download piped into a shell, a redirect onto a disk, a fork bomb) are
-checked across them. It is a tripwire for
-confirmation, not a parser: the command allowlist (:mod:`ssh_mcp.policy.commands`)
-is what refuses; this only decides when to ask first, so a false positive
-costs a click and a false negative is what the default set tries hard to avoid.
-
-The default set is always on; ``SSH_CONFIRM_PATTERNS`` adds to it.
+Commands are checked by the rules of :mod:`ssh_mcp.policy.deny` (always on) and
+the operator's ``SSH_CONFIRM_PATTERNS`` (regexes over the normalized command);
+file tools by :data:`PATH_PATTERNS` over the paths they change. It is a tripwire
+for confirmation, not a sandbox: the command allowlist and the path policy are
+what refuse.
 """
 
 from __future__ import annotations
@@ -27,141 +18,67 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ssh_mcp.errors import ConfigError
+from ssh_mcp.policy.deny import match_command, normalize
 
-# Paths whose recursive removal or re-permissioning wrecks a system.
-_TOP = r"(?:bin|boot|dev|etc|home|lib\w*|opt|proc|root|sbin|srv|sys|usr|var)"
-_SYSTEM = rf"(?:/|/\*|~/?|\$HOME/?|/{_TOP}/?\*?)(?:\s|$)"
-# Programs that run their next word as a command, with their options (an option may take a
-# value: `sudo -u root`, `nice -n 5`, `timeout 9`), and a path in front of a program.
-_WRAPPERS = r"sudo|doas|exec|xargs|nohup|env|nice|ionice|time|timeout|busybox|setsid|stdbuf|chroot"
-_ARG = r"(?:-\S+(?:\s+[^-\s]\S*)?|\d+[smhd]?|\w+=\S*)"
-_W = rf"(?:(?:\S*/)?(?:{_WRAPPERS})(?:\s+{_ARG})*\s+)*(?:\S*/)?"
-# A -r/-R/--recursive flag somewhere in the same simple command.
-_RECURSIVE = r"(?=(?:.*\s)?(?:-[a-zA-Z]*[rR]|--recursive\b))"
-_DISK = r"/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|md|dm-|mapper/)"
-_WRITER = rf"{_W}(?:(?:tee|cp|mv|ln|install|chmod|dd)\b|sed\s+(?:-\S+\s+)*-i)|[^>]*>"
-
-#: (label, regex) checked against each simple command on its own, anchored at its start
-#: (after wrappers): one pass per command, so a long crafted line stays linear.
-COMMAND_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("recursive rm of / or a system directory", rf"{_W}rm\s{_RECURSIVE}(?:.*\s)?{_SYSTEM}"),
-    ("recursive rm of ~/.ssh", rf"{_W}rm\s{_RECURSIVE}(?:.*\s)?(?:~|\$HOME)/\.ssh(?:/|\s|$)"),
-    ("rm --no-preserve-root", rf"{_W}rm\s.*--no-preserve-root"),
-    ("mkfs (format a filesystem)", rf"{_W}mkfs(?:\.\w+)?\b"),
-    ("wipefs / shred", rf"{_W}(?:wipefs|shred)\b"),
-    ("dd writing to a device", rf"{_W}dd\s.*\bof=/dev/"),
-    ("copy onto a disk device", rf"{_W}(?:cp|mv|tee|install)\s.*\s{_DISK}"),
-    ("shutdown / reboot / halt / poweroff", rf"{_W}(?:shutdown|reboot|halt|poweroff)\b"),
-    ("init 0 / init 6", rf"{_W}(?:init|telinit)\s+[06]\b"),
-    (
-        "systemctl reboot / poweroff / halt",
-        rf"{_W}systemctl\s+(?:-\S+\s+)*(?:reboot|poweroff|halt|kexec|emergency|rescue)\b",
-    ),
-    ("write to authorized_keys", rf"(?=.*authorized_keys)(?:{_WRITER})"),
-    (
-        "write to passwd / shadow / sudoers",
-        rf"(?=.*/etc/(?:passwd|shadow|gshadow|group|sudoers)\b)(?:{_WRITER})",
-    ),
-    (
-        "recursive chmod / chown of / or a system directory",
-        rf"{_W}ch(?:mod|own|grp)\s(?=(?:.*\s)?(?:-[a-zA-Z]*R|--recursive\b))(?:.*\s)?{_SYSTEM}",
-    ),
-    ("find / … -delete", rf"{_W}find\s+/\s.*-delete\b"),
-    ("firewall flush", rf"{_W}(?:(?:iptables|ip6tables)\s+(?:-\S+\s+)*-F\b|nft\s+flush\b)"),
-    ("kill every process", rf"{_W}(?:kill\s+(?:-\S+\s+)*-1\b|killall5\b)"),
-    ("crontab -r (remove all cron jobs)", rf"{_W}crontab\s+(?:-\S+\s+)*-\w*r\w*\b"),
-    ("delete a user", rf"{_W}(?:userdel|deluser)\b"),
-)
-#: (label, regex) searched in the whole normalized text: shapes that span commands, each
-#: written to scan linearly.
-TEXT_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("redirect onto a disk device", rf">\s*{_DISK}"),
-    ("fork bomb", r":\s*\(\s*\)\s*\{"),
-    ("sysrq trigger", r"/proc/sysrq-trigger(?![\w-])"),
-)
-#: (label, regex) over the canonical path a file tool changes: files that grant access,
-#: run code at boot or login, or keep users, where a write is as grave as a command.
+#: (label, regex) over the path a file tool changes, canonical and as given: files that
+#: grant access, run code at boot or login, or keep users, and the directories that hold
+#: them (moving, linking or copying a whole directory into place is the same write).
 PATH_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("write to authorized_keys", r"(?:^|/)\.ssh/authorized_keys2?$"),
-    ("write to sudoers", r"^/etc/sudoers(?:\.d/.*)?$"),
+    ("write to authorized_keys", r"(?:^|/)\.ssh(?:/authorized_keys2?)?/?$"),
+    ("write to sudoers", r"^/etc/sudoers(?:\.d(?:/.*)?)?/?$"),
     ("write to passwd / shadow / group", r"^/etc/(?:passwd|shadow|gshadow|group)$"),
-    ("write to cron", r"^/etc/(?:crontab|cron\.\w+/.*)$|^/var/spool/cron/"),
-    ("write to sshd or PAM configuration", r"^/etc/ssh/sshd_config(?:\.d/.*)?$|^/etc/pam\.d/"),
-    ("write to a systemd unit", r"^/(?:etc|lib|usr/lib)/systemd/system/"),
-    ("write to ld.so.preload or /boot", r"^/etc/ld\.so\.preload$|^/boot/"),
+    ("write to cron", r"^/etc/(?:crontab|cron\.\w+(?:/.*)?)/?$|^/var/spool/cron(?:/|$)"),
+    (
+        "write to sshd or PAM configuration",
+        r"^/etc/ssh(?:/sshd_config(?:\.d(?:/.*)?)?)?/?$|^/etc/pam\.d(?:/|$)",
+    ),
+    (
+        "write to a systemd unit",
+        r"^/(?:etc|lib|usr/lib)/systemd/system(?:/|$)|(?:^|/)\.config/systemd/user(?:/|$)",
+    ),
+    (
+        "write to login scripts, ld.so or /boot",
+        r"^/etc/(?:profile\.d|ld\.so\.conf\.d)(?:/|$)|^/etc/ld\.so\.preload$|^/boot(?:/|$)",
+    ),
+    ("write to /etc itself", r"^/etc/?$"),
 )
-#: A download command, and a shell it is piped into (checked on pipeline neighbours).
-_DOWNLOAD = re.compile(rf"{_W}(?:curl|wget|fetch)\b")
-_SHELL = re.compile(rf"{_W}(?:ba|da|z|k|c|tc|fi|a)?sh(?:\s|$)")
-DEFAULT_PATTERNS = (*COMMAND_PATTERNS, *TEXT_PATTERNS)  # for docs and tests
-
-_QUOTES = re.compile(r"[\"'\\]")
-_SLASHES = re.compile(r"/(?:\./|/)+")
-# Where a simple command ends (pipes are kept apart, to see what feeds a shell).
-_SEPARATOR = re.compile(r"[;&\n(){}`!]|(?<!\S)(?:then|do|else|elif|if|while|until)(?!\S)")
-
-
-def normalize(command: str) -> str:
-    """The form patterns see: continuations joined, quotes and backslashes dropped,
-    blanks collapsed (newlines kept), and //, /./ and ${HOME} spelled the short way."""
-    text = command.replace("\\\n", "")
-    text = _QUOTES.sub("", text)
-    text = _SLASHES.sub("/", text).replace("${HOME}", "$HOME")
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def _pipelines(text: str) -> list[list[str]]:
-    """Each list of simple commands joined by ``|``, stripped."""
-    out = []
-    for part in _SEPARATOR.split(text):
-        stages = [stage.strip() for stage in part.split("|")]
-        out.append([stage for stage in stages if stage])
-    return out
 
 
 @dataclass(frozen=True)
 class DenyPatterns:
-    """The compiled default set plus the operator's patterns."""
+    """The default rules (:mod:`ssh_mcp.policy.deny`), the operator's patterns, and the
+    sensitive-file patterns for file tools."""
 
-    commands: tuple[tuple[str, re.Pattern[str]], ...]
-    texts: tuple[tuple[str, re.Pattern[str]], ...]
+    operator: tuple[tuple[str, re.Pattern[str]], ...] = ()
     paths: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
     @classmethod
     def build(cls, extra: Iterable[str] = ()) -> DenyPatterns:
-        commands = [(label, re.compile(rx)) for label, rx in COMMAND_PATTERNS]
-        texts = [(label, re.compile(rx, re.MULTILINE)) for label, rx in TEXT_PATTERNS]
+        operator = []
         for rx in extra:
             try:
-                texts.append((f"operator pattern {rx}", re.compile(rx, re.MULTILINE)))
+                operator.append((f"operator pattern {rx}", re.compile(rx, re.MULTILINE)))
             except re.error as exc:
                 raise ConfigError(
                     f"invalid environment variable SSH_CONFIRM_PATTERNS: {rx!r}: {exc}"
                 ) from None
         paths = tuple((label, re.compile(rx)) for label, rx in PATH_PATTERNS)
-        return cls(tuple(commands), tuple(texts), paths)
+        return cls(tuple(operator), paths)
 
     def match_path(self, path: str) -> str | None:
-        """The label of the first sensitive-file pattern a canonical ``path`` matches."""
+        """The label of the first sensitive-file pattern ``path`` matches."""
         for label, rx in self.paths:
             if rx.search(path):
                 return label
         return None
 
     def match(self, command: str) -> str | None:
-        """The label of the first pattern ``command`` matches, or None."""
+        """The label of the first rule or operator pattern ``command`` matches, or None."""
         text = normalize(command)
-        for stages in _pipelines(text):
-            downloading = False  # an earlier stage of this pipeline downloads
-            for stage in stages:
-                for label, rx in self.commands:
-                    if rx.match(stage):
-                        return label
-                if downloading and _SHELL.match(stage):
-                    return "download piped into a shell"
-                downloading = downloading or _DOWNLOAD.match(stage) is not None
-        for label, rx in self.texts:
+        label = match_command(text)
+        if label is not None:
+            return label
+        for label, rx in self.operator:
             if rx.search(text):
                 return label
         return None
