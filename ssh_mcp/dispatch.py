@@ -269,8 +269,11 @@ _REFUSALS = {
 }
 
 
-def _deny_match(app: App, spec: ToolSpec[Any, Any], args: BaseModel) -> tuple[str, str, str] | None:
-    """(label, what is shown, verb) of the first deny-pattern match of this call."""
+def _deny_match(
+    app: App, spec: ToolSpec[Any, Any], args: BaseModel, raw: Mapping[str, Any]
+) -> tuple[str, str, str] | None:
+    """(label, what is shown, verb) of the first deny-pattern match of this call. A path
+    counts as given and as resolved: a symlinked ~/.ssh/authorized_keys is still one."""
     for name in spec.marked_fields(CommandText):
         command: str = getattr(args, name)
         if (label := app.deny.match(command)) is not None:
@@ -280,8 +283,10 @@ def _deny_match(app: App, spec: ToolSpec[Any, Any], args: BaseModel) -> tuple[st
             if name == "cwd":  # where a command runs, not what it changes
                 continue
             path: str | None = getattr(args, name)
-            if path is not None and (label := app.deny.match_path(path)) is not None:
-                return label, path, "change this file"
+            given = raw.get(name)
+            for candidate in (path, given if isinstance(given, str) else None):
+                if candidate is not None and (label := app.deny.match_path(candidate)):
+                    return label, candidate, "change this file"
     return None
 
 
@@ -292,6 +297,7 @@ async def _confirm(
     targets: Mapping[str, Target],
     rec: _Record,
     confirm: Confirmer,
+    raw: Mapping[str, Any],
 ) -> None:
     """Step 6: a command matching a deny pattern, or a change to a sensitive file (sudoers,
     authorized_keys, ...), goes ahead only once a human says yes."""
@@ -299,9 +305,9 @@ async def _confirm(
     # keep it off the event loop then, so other calls carry on.
     big = any(len(str(getattr(args, n))) > 65536 for n in spec.marked_fields(CommandText))
     if big:
-        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args)
+        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args, raw)
     else:
-        found = _deny_match(app, spec, args)
+        found = _deny_match(app, spec, args, raw)
     if found is None:
         return
     label, subject, what = found
@@ -351,7 +357,7 @@ async def dispatch(
         except ValidationError as exc:
             raise InvalidArguments(_validation_message(name, exc)) from None
         args, targets, denials = await _apply_policy(app, spec, args, rec)
-        await _confirm(app, spec, args, targets, rec, confirm)
+        await _confirm(app, spec, args, targets, rec, confirm, arguments or {})
         ctx = CallContext(app, targets, progress, denials=denials)
         budget = _deadline(app, spec, targets, args)
         try:

@@ -448,3 +448,22 @@ def test_crafted_long_commands_are_matched_in_one_pass(command: str, label: str 
     """Inputs that made a regex design backtrack for seconds to hours (each extra option
     pair doubled the time); the word-based rules read each command once."""
     assert DenyPatterns.build().match(command) == label
+
+
+async def test_a_symlinked_sensitive_file_is_asked_about_too(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser
+) -> None:
+    """~/.ssh/authorized_keys as a link to an innocent-looking file: matched as given."""
+    ssh_dir = work_dir / ".ssh"
+    ssh_dir.mkdir()
+    real = work_dir / "keys.txt"
+    real.write_text("old\n")
+    (ssh_dir / "authorized_keys").symlink_to(real)
+    for p in (ssh_dir, real):
+        os.chown(p, test_user.uid, test_user.uid)
+    args = {"host": "target", "path": str(ssh_dir / "authorized_keys")}
+    human = Human("decline")
+    async with serve(settings_for(allow_low_access_tools=True), "legacy", human) as (client, _):
+        r = await client.call_tool("ssh_edit", {**args, "old_string": "old", "new_string": "new"})
+        assert r.is_error and "a human declined" in text(r), text(r)
+        assert real.read_text() == "old\n" and len(human.asked) == 1
