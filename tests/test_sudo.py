@@ -366,3 +366,17 @@ def test_root_scripts_refuse_a_path_swapped_after_the_check(tmp_path: Path) -> N
     w = sh(sudo_files._WRITE, str(real / "f"), "", "1", "", stdin="new\n")
     assert w.returncode == 0 and (real / "f").read_text() == "new\n"
     assert not [p for p in real.iterdir() if ".ssh-mcp-" in p.name]
+
+
+async def test_sudo_write_refuses_directories_others_can_change(
+    sudo_settings: Callable[..., Settings], work_dir: Path
+) -> None:
+    """In a directory the login user can write, it could swap root's temp file for a
+    symlink between mktemp and chown; root writes only where nobody else can."""
+    target = work_dir / "app.conf"
+    async with serve(sudo_settings()) as (client, _):
+        r = await client.call_tool(
+            "ssh_sudo_write", {"host": "target", "path": str(target), "content_text": "x"}
+        )
+        assert r.is_error and "can be changed by users other than root" in text(r), text(r)
+        assert "ssh_upload" in text(r) and not target.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import posixpath
 import time
 from typing import Annotated, Literal, Self
 
@@ -98,6 +99,10 @@ d=$(dirname -- "$t"); n=$(basename -- "$t")
 # Work inside the directory as checked: a directory or file swapped for a symlink since
 # dispatch resolved the path must not redirect a root write (exit 19).
 cd -P -- "$d" && [ "$(pwd -P)" = "$d" ] && [ ! -L "$n" ] || { echo "moved" >&2; exit 19; }
+# Only where nobody but root can rename or replace entries: elsewhere the login user could
+# swap our temp file for a symlink between mktemp and chown (exit 20).
+perm=$(stat -c %a .) && [ "$(stat -c %u .)" = 0 ] && [ $((0$perm & 022)) -eq 0 ] ||
+  { echo "unsafe directory" >&2; exit 20; }
 [ "$over" = 1 ] || [ ! -e "$n" ] || { echo "exists" >&2; exit 17; }
 tmp=$(mktemp -- "./.$n.ssh-mcp-XXXXXX") || exit 1
 trap 'rm -f -- "$tmp"' EXIT
@@ -209,6 +214,11 @@ async def _write_as_root(
         raise RemoteError(f"{path} exists; pass overwrite=true to replace it")
     if result.exit_code == 18:
         raise RemoteError(f"{path} changed while it was being edited; it is unchanged, retry")
+    if result.exit_code == 20:
+        raise RemoteError(
+            f"{posixpath.dirname(path)} can be changed by users other than root, so writing "
+            "into it as root is refused; write the file with ssh_upload as the login user"
+        )
     out = _out(result).decode("utf-8", "replace").split()
     if len(out) != 2 or not out[0].isdigit():
         raise RemoteError(f"writing {path} as root gave no result; check the file")
