@@ -204,3 +204,26 @@ async def test_a_login_shell_that_does_not_read_sh_gets_no_commands(
         assert r.is_error and "does not read POSIX sh syntax" in text(r), text(r)
         assert "\n" not in text(r)
         assert_audit(app, {"tool": "ssh_exec_run", "outcome": "error", "error": "RemoteError"})
+
+
+async def test_startup_noise_does_not_hide_the_process_group(
+    tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
+    """Startup files that print before the command (here a ForceCommand standing in for a
+    chatty .bashrc) must not cost the kill by group, nor leak the PID line."""
+    scratch_sshd.reconfigure(
+        {"ForceCommand": 'echo stty-noise >&2; echo banner; eval "$SSH_ORIGINAL_COMMAND"'}
+    )
+    settings = scratch_settings(
+        tmp_path, scratch_sshd, test_user, test_keys, allow_dangerous_tools=True,
+        allow_any_command=True,
+    )  # fmt: skip
+    marker = "sleep 302.85"
+    async with serve(settings) as (client, _):
+        r = await client.call_tool(
+            "ssh_exec_run", {"host": "s", "command": f"{marker} & echo bg", "timeout": 0.5}
+        )
+        sc = r.structured_content
+        assert sc and sc["timed_out"] and sc["stdout"] == "banner\nbg\n", r.content
+        assert sc["stderr"] == "stty-noise\n"  # the PID line after it was taken out
+        assert await gone(test_user.name, marker), remote_pids(test_user.name, marker)

@@ -100,7 +100,9 @@ async def test_sudo_that_does_not_ask_never_gets_the_password(
     )
     as_root.ssh_hosts_file.write_text(hosts)
     settings = as_root.model_copy(update={"allow_sudo": True})
-    target = work_dir / "written-as-root"
+    root_owned = work_dir / "root-owned"
+    root_owned.mkdir(mode=0o755)  # root may write only where nobody else can change entries
+    target = root_owned / "written-as-root"
     async with serve(settings) as (client, _):
         r = await client.call_tool("ssh_sudo_exec", {"host": "target", "command": "cat; id -u"})
         assert r.structured_content and r.structured_content["stdout"] == "0\n", r.content

@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import shlex
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,6 +37,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
+from ssh_mcp.ssh.marks import PID_PREFIX, MarkFilter, posix_login
 from ssh_mcp.ssh.pool import PooledConnection, connection_lost, translate_open
 from ssh_mcp.ssh.sudo_io import Elevation, SudoFeed
 
@@ -102,46 +101,9 @@ class ProcessResult:
     elevated: bool | None = None
 
 
-#: Marks the PID line a root command prints first on stderr; never shown to callers.
-_PID_MARK = b"\x1essh-mcp-pgid:"
-PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
 #: The first stdout line of an elevated command, printed by root's shell once sudo let it run.
-_PID_LINE = re.compile("\x1essh-mcp-pgid:[0-9]+\n")
 _ROOT_MARK = b"\x1essh-mcp-root:"
 _ROOT_SCRIPT = "printf '\\036ssh-mcp-root:\\n'; exec sh -c \"$1\""
-
-
-class MarkFilter:
-    """Strips a marker line from the head of a stream and remembers what followed the mark."""
-
-    def __init__(self, mark: bytes = _PID_MARK, on_mark: Callable[[], None] | None = None) -> None:
-        self.mark, self._on_mark = mark, on_mark
-        self.value: bytes | None = None
-        self._pending: bytes | None = b""
-
-    @property
-    def pgid(self) -> int | None:
-        return int(self.value) if self.value and self.value.isdigit() else None
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self._pending is None:
-            return chunk
-        data = self._pending + chunk
-        line, sep, rest = data.partition(b"\n")
-        if not sep and len(data) < 64 and self.mark.startswith(data[: len(self.mark)]):
-            self._pending = data  # the marker line may arrive in pieces
-            return b""
-        self._pending = None
-        if sep and line.startswith(self.mark):
-            self.value = line[len(self.mark) :]
-            if self._on_mark is not None:
-                self._on_mark()
-            return rest
-        return data
-
-    def flush(self) -> bytes:
-        data, self._pending = self._pending or b"", None
-        return data
 
 
 async def _pump(
@@ -201,59 +163,6 @@ async def stop_process(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(closed), STOP_GRACE)
     proc.close()
-
-
-#: Per connection: can commands carry the PID prefix (is the login shell POSIX-family)?
-_prefix_ok: weakref.WeakKeyDictionary[PooledConnection, asyncio.Future[bool]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def posix_login(pc: PooledConnection) -> bool | None:
-    """Whether ``pc``'s login shell runs POSIX sh syntax (None: could not tell just now).
-
-    Every command ssh-mcp sends is sh-quoted (``shlex.join``); a shell that reads
-    quotes otherwise (fish treats ``\\'`` inside single quotes as an escape) would
-    let argument text become code. Learned once per connection by running the PID
-    prefix, on the first caller's channel slot while concurrent first callers wait
-    for its answer. A shell that prints more on stderr at startup still passes.
-    """
-    if pc.login_user == "root":
-        return True
-    known = _prefix_ok.get(pc)
-    if known is None:
-        known = _prefix_ok[pc] = asyncio.get_running_loop().create_future()
-        try:
-            res = await asyncio.wait_for(pc.conn.run(PID_PREFIX + "true", check=False), 10)
-        except (asyncssh.Error, OSError, TimeoutError):
-            del _prefix_ok[pc]  # a busy or failing channel says nothing of the shell
-            known.set_result(False)
-            return None
-        except BaseException:
-            del _prefix_ok[pc]
-            known.cancel()
-            raise
-        err = res.stderr or b""  # pooled connections run with encoding=None
-        text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
-        ok = res.exit_status == 0 and _PID_LINE.search(text) is not None
-        known.set_result(ok)
-        return ok
-    try:
-        return await asyncio.shield(known)
-    except asyncio.CancelledError:
-        if known.cancelled():  # the prober was cancelled, not us: ask again next time
-            return None
-        raise
-
-
-async def group_kill_ready(pc: PooledConnection) -> bool:
-    """Whether commands on ``pc`` carry the PID prefix, so the ladder can kill by group.
-
-    Channel signals alone miss what outlives the command's shell (``cmd &`` keeps
-    the channel open after the shell exits, and sshd signals only the shell), so
-    every POSIX-family login shell gets the prefix.
-    """
-    return await posix_login(pc) is True
 
 
 _abandoned: set[asyncio.Task[None]] = set()

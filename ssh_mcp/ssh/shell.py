@@ -31,12 +31,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
+from ssh_mcp.ssh.marks import PID_PREFIX, MarkFilter
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import (
-    PID_PREFIX,
     STOP_GRACE,
     CappedBuffer,
-    MarkFilter,
     ProcessResult,
     open_process,
     stop_process,
