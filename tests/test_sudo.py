@@ -357,6 +357,9 @@ def test_root_scripts_refuse_a_path_swapped_after_the_check(tmp_path: Path) -> N
     ok = sh(sudo_files._READ, str(real / "f"), "100")
     assert (ok.returncode, ok.stdout) == (0, "inside\n")
     assert sh(sudo_files._READ, str(swapped_file), "100").returncode == 19
+    os.mkfifo(real / "fifo")  # would block the open for good
+    assert sh(sudo_files._READ, str(real / "fifo"), "100").returncode == 21
+    (real / "fifo").unlink()
     assert sh(sudo_files._LIST, str(real)).returncode == 0
     assert sh(sudo_files._LIST, str(swapped_dir)).returncode == 19
     w = sh(sudo_files._WRITE, str(swapped_file), "", "1", "", stdin="new\n")

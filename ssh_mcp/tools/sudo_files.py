@@ -50,8 +50,15 @@ class SudoPathInput(StrictInput):
 
 
 def _out(result: ProcessResult) -> bytes:
+    if result.elevated is False and result.timed_out:
+        raise RemoteError(
+            "sudo did not answer before the timeout (a prompt other than the password, such "
+            "as a one-time code, cannot be answered); nothing ran as root"
+        )
     if result.elevated is False:
         raise sudo_refusal(result)
+    if result.exit_code == 21:
+        raise RemoteError("the path is not a regular file; nothing was read")
     if result.exit_code == 19:
         raise RemoteError(f"the path {_MOVED}")
     if result.exit_code != 0:
@@ -127,6 +134,7 @@ stat -c '%s %a' -- "$n"
 # Runs as root. $1 the checked path, $2 bytes to read at most. Opens it, then makes sure
 # the open file is the checked path (not a symlink swapped in since), then reads it.
 _READ = r"""
+[ -f "$1" ] || { echo "not a regular file" >&2; exit 21; }  # a FIFO would block the open
 exec 3< "$1" || exit 1
 if [ -e "/proc/$$/fd/3" ] && [ "$(readlink "/proc/$$/fd/3")" != "$1" ]; then
   echo "moved" >&2; exit 19
