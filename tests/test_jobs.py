@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,16 @@ from ssh_mcp.jobs import JobRecord, JobTable
 
 pytestmark = pytest.mark.anyio
 OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
+
+
+@pytest.fixture(autouse=True)
+def _no_job_directories_left(test_user: TestUser) -> Iterator[None]:
+    """Jobs keep their output on the host; remove what this test's jobs left there."""
+    base = test_user.home / ".cache" / "ssh-mcp" / "jobs"
+    before = set(base.iterdir()) if base.is_dir() else set()
+    yield
+    for d in (set(base.iterdir()) if base.is_dir() else set()) - before:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
