@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from ssh_mcp._files import write_private
+
 log = logging.getLogger("ssh_mcp")
 
 FINISHED = frozenset({"exited", "killed", "lost"})
@@ -96,16 +98,8 @@ class JobTable:
             return {}
 
     def _save(self, jobs: dict[str, JobRecord]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
         body = json.dumps({"jobs": [asdict(r) for r in jobs.values()]}, indent=1)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(body)
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_private(self.path, body.encode())
 
     def _expire(self, jobs: dict[str, JobRecord], now: float | None = None) -> None:
         now = time.time() if now is None else now

@@ -9,10 +9,9 @@ later: the tool layer cleans and flags them like command output.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
+from ssh_mcp._files import write_private
 from ssh_mcp.errors import CapExceeded
 
 
@@ -40,16 +39,7 @@ class NotesStore:
                 f"({self.max_bytes}); condense it with ssh_host_notes_set"
             )
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self._path(alias)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_private(self._path(alias), data)
         return len(data)
 
     def append(self, alias: str, text: str) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.jobs import JobTable
@@ -343,3 +343,4 @@ CWD_DESCRIPTION = (
 HOST_DESCRIPTION = (
     "Host alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits."
 )
+HOST = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)

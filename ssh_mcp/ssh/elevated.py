@@ -35,7 +35,7 @@ _REFUSALS = (
 
 
 def _stderr(result: ProcessResult) -> str:
-    return bytes(result.stderr.head + result.stderr.tail).decode("utf-8", "replace")
+    return result.stderr.kept.decode("utf-8", "replace")
 
 
 def sudo_refusal(result: ProcessResult) -> RemoteError:
@@ -85,7 +85,7 @@ async def realpath_as_root(
     )
     if result.elevated is False:
         raise sudo_refusal(result)
-    out = bytes(result.stdout.head + result.stdout.tail).decode("utf-8", "replace")
+    out = result.stdout.kept.decode("utf-8", "replace")
     if result.exit_code != 0 or not out.startswith("/"):
         why = _stderr(result).strip().rpartition(": ")[2][:120] or "it could not be resolved"
         raise RemoteError(f"{path}: {why}; check the path")

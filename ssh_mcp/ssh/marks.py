@@ -138,13 +138,3 @@ async def posix_login(pc: PooledConnection) -> bool | None:
         if known.cancelled():  # the prober was cancelled, not us: ask again next time
             return None
         raise
-
-
-async def group_kill_ready(pc: PooledConnection) -> bool:
-    """Whether commands on ``pc`` carry the PID prefix, so the ladder can kill by group.
-
-    Channel signals alone miss what outlives the command's shell (``cmd &`` keeps
-    the channel open after the shell exits, and sshd signals only the shell), so
-    every POSIX-family login shell gets the prefix.
-    """
-    return await posix_login(pc) is True

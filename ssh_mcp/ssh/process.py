@@ -79,6 +79,11 @@ class CappedBuffer:
                 del self.tail[: len(self.tail) - self._tail_cap]
 
     @property
+    def kept(self) -> bytes:
+        """Head and tail together: the whole stream unless it was truncated."""
+        return bytes(self.head + self.tail)
+
+    @property
     def truncated(self) -> bool:
         return self.total > self.cap
 

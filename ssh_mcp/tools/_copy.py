@@ -18,11 +18,10 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.spec import Output, RemotePath, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.spec import HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.ssh.transfer import MAX_REQUESTS, block_size, read_chunks, temp_name
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._sftp_ops import (
-    HOST,
     INSIDE,
     WRITE,
     discard,

@@ -15,12 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
-from pydantic import Field
 
 from ssh_mcp.errors import CapExceeded, ConnectionDropped, SSHMCPError
 from ssh_mcp.spec import (
     CHANGES,
-    HOST_DESCRIPTION,
     ToolContext,
 )
 from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
@@ -34,7 +32,6 @@ else:
 T = TypeVar("T")
 Kind = Literal["file", "dir", "symlink", "other"]
 WRITE = CHANGES
-HOST = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
 INSIDE = "must lie inside the host's path allowlist"
 
 

@@ -10,7 +10,7 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
     CHANGES,
     CWD_DESCRIPTION,
-    HOST_DESCRIPTION,
+    HOST,
     CommandText,
     Output,
     RemotePath,
@@ -24,7 +24,7 @@ from ssh_mcp.tools._text import decode
 
 
 class ExecRunInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     command: Annotated[
         str,
         CommandText(),

@@ -16,7 +16,7 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
     CHANGES,
     CWD_DESCRIPTION,
-    HOST_DESCRIPTION,
+    HOST,
     CommandText,
     RemotePath,
     StrictInput,
@@ -33,7 +33,7 @@ STREAM_TAIL_CHARS = 600
 
 
 class ScriptInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     script: Annotated[
         str,
         CommandText(),

@@ -19,6 +19,7 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.spec import (
     CHANGES,
+    HOST,
     Annotations,
     Output,
     RemotePath,
@@ -28,7 +29,6 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
-    HOST,
     INSIDE,
     WRITE,
     Kind,

@@ -24,7 +24,7 @@ from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
 from ssh_mcp.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
-    HOST_DESCRIPTION,
+    HOST,
     LocalPath,
     Output,
     RemotePath,
@@ -86,7 +86,7 @@ def check_content(args: BaseModel, sources: tuple[str, ...]) -> None:
 
 
 class _SourceInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[str, RemotePath(create=True), Field(description=NEW_PATH, min_length=1)]
     content_text: str | None = Field(
         None,
@@ -135,7 +135,7 @@ class DeployInput(_SourceInput):
 
 
 class EditInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[str, RemotePath(), Field(description=TEXT_PATH, min_length=1)]
     old_string: str = Field(
         min_length=1,
@@ -158,7 +158,7 @@ class EditInput(StrictInput):
 
 
 class PatchInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[str, RemotePath(), Field(description=TEXT_PATH, min_length=1)]
     unified_diff: str = Field(
         min_length=1,

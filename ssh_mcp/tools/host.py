@@ -10,7 +10,7 @@ from pydantic import Field
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import AuthFailed, ConnectFailed, RemoteError
 from ssh_mcp.spec import (
-    HOST_DESCRIPTION,
+    HOST,
     READS,
     Output,
     StrictInput,
@@ -24,7 +24,7 @@ READ = READS
 
 
 class HostInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
 
 
 async def _text(ctx: ToolContext, argv: list[str]) -> str:

@@ -25,7 +25,7 @@ from ssh_mcp.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     CWD_DESCRIPTION,
-    HOST_DESCRIPTION,
+    HOST,
     READS,
     READS_LOCAL,
     CommandText,
@@ -38,7 +38,6 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.ssh import jobs as remote
 from ssh_mcp.ssh.pool import PooledConnection
-from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools.local import NoInput
 
@@ -46,12 +45,6 @@ State = Literal["running", "exited", "killed", "lost"]
 JOB_ID = Field(description="Job id from ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
 #: Seconds between polls while ssh_job_status waits.
 POLL = 0.5
-
-
-def _bytes(result: ProcessResult) -> tuple[bytes, bytes]:
-    return bytes(result.stdout.head + result.stdout.tail), bytes(
-        result.stderr.head + result.stderr.tail
-    )
 
 
 def _started(ts: float | None) -> str | None:
@@ -62,7 +55,7 @@ def _started(ts: float | None) -> str | None:
 
 
 class JobStartInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     command: Annotated[
         str,
         CommandText(),
@@ -118,7 +111,7 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
     ctx.jobs.put(record)
     result = await ctx.run(argv)
     try:
-        started = remote.parse_started(*_bytes(result), result.exit_code)
+        started = remote.parse_started(result.stdout.kept, result.stderr.kept, result.exit_code)
     except RemoteError:
         ctx.jobs.remove(job_id)  # refused before anything ran (no setsid, no directory)
         raise
@@ -193,7 +186,7 @@ def _summary(r: JobRecord) -> dict[str, Any]:
 
 async def _probe(ctx: ToolContext, job: JobRecord) -> tuple[JobRecord, bool]:
     """The job as its host shows it now, saved; and whether its directory is gone."""
-    out, _ = _bytes(await ctx.run(remote.probe_argv(job.dir)))
+    out = (await ctx.run(remote.probe_argv(job.dir))).stdout.kept
     probe = remote.parse_probe(out)
     state = "lost" if probe.state == "gone" else probe.state
     fresh = job.seen(state, probe.exit_code, probe.signal)
@@ -272,7 +265,7 @@ class JobKilled(Output):
 async def job_kill(ctx: ToolContext, args: JobKillInput) -> JobKilled:
     job = ctx.jobs.get(args.job_id)
     assert job is not None
-    out, _ = _bytes(await ctx.run(remote.stop_argv(job.dir, args.signal)))
+    out = (await ctx.run(remote.stop_argv(job.dir, args.signal))).stdout.kept
     probe = remote.parse_probe(out)
     if probe.state == "running":  # survived KILL: only a stuck (D-state) process does
         job, _ = await _probe(ctx, job)

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
-    HOST_DESCRIPTION,
+    HOST,
     READS_LOCAL,
     Annotations,
     Output,
@@ -24,7 +24,7 @@ from ssh_mcp.tools._hygiene import clean
 
 
 class NotesInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
 
 
 class NotesWriteInput(NotesInput):

@@ -16,7 +16,14 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.spec import HOST_DESCRIPTION, Output, RemotePath, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.spec import (
+    HOST,
+    Output,
+    RemotePath,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import read_chunks
@@ -31,7 +38,7 @@ else:
 
 
 class RedactedInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[
         str,
         RemotePath(),

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
 from ssh_mcp.spec import (
-    HOST_DESCRIPTION,
+    HOST,
     LocalPath,
     Output,
     RemotePath,
@@ -57,7 +57,7 @@ async def _stat(pc: PooledConnection, path: str, want_dir: bool = False) -> int:
 
 
 class DownloadInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[
         str, RemotePath(), Field(description="Remote file to read. " + PATH_DESCRIPTION)
     ]
@@ -190,7 +190,7 @@ _FIND_SCRIPT = 'n=$1; shift; find "$@" | head -z -n "$n"'
 
 
 class FindInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[
         str,
         RemotePath(recursive=True),
@@ -283,7 +283,7 @@ async def find(ctx: ToolContext, args: FindInput) -> FindResult:
         )
     cut = result.stdout.truncated
     # Only whole records count: the head part of a capped buffer, up to its last NUL.
-    raw = bytes(result.stdout.head) if cut else bytes(result.stdout.head + result.stdout.tail)
+    raw = bytes(result.stdout.head) if cut else result.stdout.kept
     raw = raw[: raw.rfind(b"\0") + 1]
     entries = _parse_found(raw)
     stderr = _stderr_lines(result)
@@ -312,7 +312,7 @@ _HEX_LEN = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 
 
 class HashInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[
         str, RemotePath(), Field(description="Remote regular file to hash. " + PATH_DESCRIPTION)
     ]
@@ -335,7 +335,7 @@ async def file_hash(ctx: ToolContext, args: HashInput) -> HashResult:
         raise OperationTimeout(
             f"{args.algorithm}sum did not finish within {timeout:g}s; raise timeout"
         )
-    out = bytes(result.stdout.head + result.stdout.tail).decode("utf-8", "replace")
+    out = result.stdout.kept.decode("utf-8", "replace")
     # GNU prefixes the line with a backslash when the name needed escaping.
     digest = out.split(maxsplit=1)[0].lstrip("\\").lower() if out.strip() else ""
     if result.exit_code != 0 or len(digest) != _HEX_LEN[args.algorithm]:

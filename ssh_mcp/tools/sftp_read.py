@@ -11,7 +11,7 @@ from pydantic import Field
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.spec import (
-    HOST_DESCRIPTION,
+    HOST,
     READS,
     Output,
     RemotePath,
@@ -48,12 +48,12 @@ def _kind(mode: int | None) -> Kind:
     return "other"
 
 
-def _time(ts: float | int | None) -> str | None:
+def rfc3339(ts: float | int | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
 
 
 class PathInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[str, RemotePath(), Field(description=PATH_DESCRIPTION, min_length=1)]
 
 
@@ -97,7 +97,7 @@ async def sftp_list(ctx: ToolContext, args: ListInput) -> Listing:
                 kind=_kind(n.attrs.permissions),
                 size=n.attrs.size,
                 mode=f"{statmod.S_IMODE(n.attrs.permissions):04o}" if n.attrs.permissions else None,
-                mtime=_time(n.attrs.mtime),
+                mtime=rfc3339(n.attrs.mtime),
             )
             for n in page
         ],
@@ -143,8 +143,8 @@ async def sftp_stat(ctx: ToolContext, args: PathInput) -> StatResult:
         gid=attrs.gid,
         owner=owner,
         group=group,
-        mtime=_time(attrs.mtime),
-        atime=_time(attrs.atime),
+        mtime=rfc3339(attrs.mtime),
+        atime=rfc3339(attrs.atime),
     )
 
 

@@ -20,7 +20,7 @@ from ssh_mcp.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     CWD_DESCRIPTION,
-    HOST_DESCRIPTION,
+    HOST,
     READS_LOCAL,
     CommandText,
     Output,
@@ -39,7 +39,7 @@ SESSION_ID = Field(
 
 
 class ShellOpenInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     cwd: Annotated[
         str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
     ] = None

@@ -12,16 +12,21 @@ from __future__ import annotations
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import ToolContext, ToolSpec
 from ssh_mcp.ssh.elevated import sudo_refusal
+from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
 from ssh_mcp.tools.exec_more import EXEC, ScriptInput
 
 
-async def sudo_exec(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
-    timeout = args.timeout or ctx.command_timeout
-    result = await ctx.run(args.command, timeout=timeout, sudo=True, cwd=args.cwd)
+def _root_result(result: ProcessResult) -> ExecResult:
+    """The command's result, or sudo's refusal when it never ran (a timeout is a result)."""
     if result.elevated is False and not result.timed_out:
         raise sudo_refusal(result)
     return exec_result(result)
+
+
+async def sudo_exec(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
+    timeout = args.timeout or ctx.command_timeout
+    return _root_result(await ctx.run(args.command, timeout=timeout, sudo=True, cwd=args.cwd))
 
 
 async def sudo_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
@@ -32,9 +37,7 @@ async def sudo_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
         sudo=True,
         cwd=args.cwd,
     )
-    if result.elevated is False and not result.timed_out:
-        raise sudo_refusal(result)
-    return exec_result(result)
+    return _root_result(result)
 
 
 TOOLS = (

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import posixpath
-import time
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
@@ -22,7 +21,7 @@ from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
-    HOST_DESCRIPTION,
+    HOST,
     READS,
     Output,
     RemotePath,
@@ -35,7 +34,7 @@ from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.file_write import check_content
-from ssh_mcp.tools.sftp_read import Entry, Kind
+from ssh_mcp.tools.sftp_read import Entry, Kind, rfc3339
 
 ROOT_PATH = (
     "Absolute path (or ~/…), resolved as root with every symlink followed, then checked "
@@ -45,7 +44,7 @@ _KINDS: dict[str, Kind] = {"f": "file", "d": "dir", "l": "symlink"}
 
 
 class SudoPathInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[str, RemotePath(sudo=True), Field(description=ROOT_PATH, min_length=1)]
 
 
@@ -62,9 +61,9 @@ def _out(result: ProcessResult) -> bytes:
     if result.exit_code == 19:
         raise RemoteError(f"the path {_MOVED}")
     if result.exit_code != 0:
-        err = bytes(result.stderr.head + result.stderr.tail).decode("utf-8", "replace")
+        err = result.stderr.kept.decode("utf-8", "replace")
         raise RemoteError(f"reading as root failed: {err.strip()[-200:] or 'no message'}")
-    return bytes(result.stdout.head + result.stdout.tail)
+    return result.stdout.kept
 
 
 class RootFile(Output):
@@ -151,7 +150,7 @@ _MOVED = "changed into or behind a symlink after it was checked; nothing was don
 
 
 class SudoWriteInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[
         str,
         RemotePath(sudo=True, create=True),
@@ -239,7 +238,7 @@ async def _write_as_root(
 
 
 class SudoEditInput(StrictInput):
-    host: str = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)
+    host: str = HOST
     path: Annotated[str, RemotePath(sudo=True), Field(description=ROOT_PATH, min_length=1)]
     old_string: str = Field(
         min_length=1,
@@ -287,7 +286,7 @@ async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
         if len(parts) != 5:
             continue
         kind, size, mode, mtime, name = parts
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(float(mtime)))
+        stamp = rfc3339(float(mtime))
         entries.append(
             Entry(
                 name=name,
