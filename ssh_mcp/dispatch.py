@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -22,9 +22,9 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 
 from ssh_mcp.app import App
+from ssh_mcp.command_step import CommandStep, check_commands
 from ssh_mcp.context import CallContext, ProgressFn, Target, elevation_for
 from ssh_mcp.errors import (
-    CommandNotAllowed,
     HostNotAllowed,
     InvalidArguments,
     NotConfirmed,
@@ -33,7 +33,6 @@ from ssh_mcp.errors import (
     ToolNotAvailable,
 )
 from ssh_mcp.policy import hosts as host_policy
-from ssh_mcp.policy.commands import check_command
 from ssh_mcp.policy.confirm import confirm_message
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_path, check_tree, precheck
@@ -231,30 +230,17 @@ async def _confine_paths(
 
 async def _apply_policy(
     app: App, spec: ToolSpec[Any, Any], args: BaseModel, rec: _Record
-) -> tuple[BaseModel, dict[str, Target], dict[str, str]]:
+) -> tuple[BaseModel, dict[str, Target], CommandStep]:
     """Steps 3-5: resolve hosts, confine path fields, check command fields."""
     targets = _resolve_hosts(app, spec, args, rec)
     updates = await _confine_paths(app, spec, args, targets, rec)
-    denials: dict[str, str] = {}
     for name in spec.marked_fields(CommandText):
-        command: str = getattr(args, name)
-        rec.command_hash = app.audit.digest(command)
-        for key, target in targets.items():
-            try:
-                check_command(
-                    command,
-                    host_policy.command_allowlist(target.host, app.settings),
-                    app.settings.allow_any_command,
-                )
-            except CommandNotAllowed as exc:
-                if ":" not in key:  # a single host: the call is denied
-                    raise
-                denials[key] = str(exc)  # one host of a fan-out: that host is skipped
-        if denials and len(denials) == len(targets):
-            raise CommandNotAllowed(f"on every host: {next(iter(denials.values()))}")
+        rec.command_hash = app.audit.digest(getattr(args, name))  # as given, not as rewritten
+    step = await check_commands(app, spec, args, targets, updates.get("cwd"))
+    updates.update(step.updates)
     if updates:
         args = args.model_copy(update=updates)
-    return args, targets, denials
+    return args, targets, step
 
 
 _REFUSALS = {
@@ -270,14 +256,24 @@ _REFUSALS = {
 
 
 def _deny_match(
-    app: App, spec: ToolSpec[Any, Any], args: BaseModel, raw: Mapping[str, Any]
+    app: App,
+    spec: ToolSpec[Any, Any],
+    args: BaseModel,
+    raw: Mapping[str, Any],
+    writes: Sequence[str] = (),
 ) -> tuple[str, str, str] | None:
     """(label, what is shown, verb) of the first deny-pattern match of this call. A path
-    counts as given and as resolved: a symlinked ~/.ssh/authorized_keys is still one."""
+    counts as given and as resolved: a symlinked ~/.ssh/authorized_keys is still one.
+    Commands are matched as the agent sent them (``raw``), not as rewritten to run;
+    ``writes`` are the files their redirections write."""
     for name in spec.marked_fields(CommandText):
-        command: str = getattr(args, name)
+        given = raw.get(name)
+        command: str = given if isinstance(given, str) else getattr(args, name)
         if (label := app.deny.match(command)) is not None:
             return label, command, "run this"
+        for target in writes:
+            if (label := app.deny.match_path(target)) is not None:
+                return f"{label}, by a redirection to {target}", command, "run this"
     if not spec.annotations.read_only:  # a file tool that may change what it names
         for name in spec.marked_fields(RemotePath):
             if name == "cwd":  # where a command runs, not what it changes
@@ -298,6 +294,7 @@ async def _confirm(
     rec: _Record,
     confirm: Confirmer,
     raw: Mapping[str, Any],
+    writes: Sequence[str] = (),
 ) -> None:
     """Step 6: a command matching a deny pattern, or a change to a sensitive file (sudoers,
     authorized_keys, ...), goes ahead only once a human says yes."""
@@ -305,9 +302,9 @@ async def _confirm(
     # keep it off the event loop then, so other calls carry on.
     big = any(len(str(getattr(args, n))) > 65536 for n in spec.marked_fields(CommandText))
     if big:
-        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args, raw)
+        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args, raw, writes)
     else:
-        found = _deny_match(app, spec, args, raw)
+        found = _deny_match(app, spec, args, raw, writes)
     if found is None:
         return
     label, subject, what = found
@@ -356,9 +353,9 @@ async def dispatch(
             args = spec.input.model_validate(dict(arguments or {}))
         except ValidationError as exc:
             raise InvalidArguments(_validation_message(name, exc)) from None
-        args, targets, denials = await _apply_policy(app, spec, args, rec)
-        await _confirm(app, spec, args, targets, rec, confirm, arguments or {})
-        ctx = CallContext(app, targets, progress, denials=denials)
+        args, targets, step = await _apply_policy(app, spec, args, rec)
+        await _confirm(app, spec, args, targets, rec, confirm, arguments or {}, step.writes)
+        ctx = CallContext(app, targets, progress, denials=step.denials)
         budget = _deadline(app, spec, targets, args)
         try:
             async with asyncio.timeout(budget):

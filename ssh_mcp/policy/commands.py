@@ -1,24 +1,22 @@
-"""Command allowlist: decide whether a shell command line may run on a host.
+"""Command allowlist: decide whether a shell command line may run on a host, and how.
 
-The host's login shell parses the command, so this module re-parses it as the
-POSIX-family shells (sh, dash, bash, ksh, mksh, zsh) do and accepts it only when
-every simple command starts with an allowlisted program. The tokenizer knows just
-enough grammar to find command words with certainty: quotes, backslashes, plain
-parameter expansions, redirections, here-documents, comments, list and pipeline
-operators. Anything else, including constructs these shells read differently, is
-refused rather than guessed at. Choices worth knowing:
+The line is parsed by :mod:`ssh_mcp.policy.shparse` and accepted only when every
+simple command starts with an allowlisted program. Choices worth knowing:
 
+* What runs is rewritten: ``env -- `` goes before every program word, so each
+  simple command runs as an external program with literal arguments. No builtin,
+  function or alias is reached, so none of bash's builtins that evaluate data as
+  code (``printf -v``, ``read``, ``test -v``, ``mapfile`` … with array subscripts)
+  can run anything; a builtin-only name (``cd``) fails on the host.
 * Quotes and backslashes are removed before comparing, as the shell does: ``l\\s``
-  and ``'ls'`` name ``ls``. A program word with any expansion is refused.
+  and ``'ls'`` name ``ls``. A program word with any expansion or ``=`` is refused.
 * Keywords, wrappers (programs that run a program) and eval-like builtins are
   refused even if allowlisted; wrappers match on basename, case-insensitively.
-* ``$(`` and backticks are refused even as quoted data or in here-documents: bash
-  builtins such as ``printf -v``, ``test -v`` and ``read`` evaluate array
-  subscripts in their arguments, and that runs command substitutions.
-* Cross-shell traps are refused: unquoted ``{``/``}`` (zsh syntax), ``>|`` (a fish
-  pipe), targets starting with ``!`` (zsh ``>!``), redirection-only commands (zsh
-  runs ``$NULLCMD``), fds above 9 (dash), words after an ``&>`` target (dash).
-  fish is best effort: it reads backslash escapes in words differently.
+* ``$(`` and backticks are refused even as quoted data or in here-documents.
+* Files that redirections write are returned for the path policy; a target with an
+  expansion, glob or tilde (but a leading ``~/``) and ``>&file`` are refused.
+  Reads (``<``) are not path-confined, like the programs' own arguments.
+* Cross-shell traps are refused (zsh braces and ``>!``, fish's ``>|``, dash's fds).
 * Allowlisting a program that itself runs commands (find -exec, awk, python, git,
   vim, less) grants arbitrary execution; that is the operator's call.
 """
@@ -26,12 +24,12 @@ refused rather than guessed at. Choices worth knowing:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 
-from ssh_mcp.errors import CommandNotAllowed
+from ssh_mcp.policy.shparse import Word, deny, parse, show, split_simple_commands
+
+__all__ = ["CheckedCommand", "check_command", "split_simple_commands"]
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -55,311 +53,101 @@ _KEYWORDS = frozenset(
     _words("if then else elif fi for while until case esac do done function select in")
     + _words("! [[ ]] { } repeat foreach begin end and or not switch")
 )
-_SEPARATORS = frozenset(_words("; & && || | |&")) | {"\n"}
-_JOINERS = frozenset(_words("&& || | |&"))  # a command must follow these
-# Longest first, so that "<" is tried only after "<<<", "<<-", "<<", "<>" and "<&".
-_OPERATORS = _words("<<< <<- << <> <& < >> >| >& > &>> &> && & ||  |& | ;")
-_META = frozenset(" \t\n;&|()<>")
-_GLOB = frozenset("*?[]")
-_BAD_CATEGORIES = frozenset(_words("Cc Cf Cs Zl Zp"))
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-]")
-# Braced expansions accepted: ${NAME}, ${#NAME}, ${NAME:-word} and the other
-# :- - :+ + :? ? forms, ${NAME#pat} and ${NAME%pat}. The word has no quotes, $,
-# braces or blanks, so the first "}" really closes it; ${x:1}, ${!x}, ${x@P},
-# ${a[i]} and zsh's ${(f)x} are refused.
-_BRACED = re.compile(
-    r"#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:(?::?[-+?]|##?|%%?)[\w./,:%+*?@=^~-]*)?",
-    re.ASCII,
-)
 
 
-_SPLIT = "run each program as a separate plain command"
-
-
-def _show(text: str) -> str:
-    """Quote ``text`` for a one-line message, escaping control and non-ASCII characters."""
-    shown = text.encode("unicode_escape").decode("ascii")
-    return f"'{shown[:57]}...'" if len(shown) > 60 else f"'{shown}'"
-
-
-def _deny(reason: str, todo: str = _SPLIT) -> CommandNotAllowed:
-    return CommandNotAllowed(f"command not allowed: {reason}; {todo}")
-
-
-def _scan_dollar(s: str, i: int) -> int:
-    """Return the index past the expansion at ``s[i] == "$"``; refuse substitutions."""
-    nxt = s[i + 1 : i + 2]
-    if nxt == "(" and s.startswith("((", i + 1):
-        raise _deny("arithmetic expansion $((...)) is not allowed")
-    if nxt == "(":
-        raise _deny("command substitution $(...) is not allowed")
-    if nxt == "[":
-        raise _deny("arithmetic expansion $[...] is not allowed")
-    if nxt == "{":
-        end = s.find("}", i + 2)
-        if end < 0 or not _BRACED.fullmatch(s, i + 2, end):
-            shown = _show(s[i : end + 1] if end >= 0 else s[i:])
-            raise _deny(f"parameter expansion {shown} is not allowed", "use $NAME or ${NAME}")
-        return end + 1
-    match = _PARAM.match(s, i + 1)
-    return match.end() if match else i + 1  # a "$" that starts nothing is literal
-
-
-def _check_data(text: str) -> None:
-    if "$(" in text or "`" in text:
-        raise _deny("'$(' or a backtick appears, even as quoted data", "match them as [$]( or [`]")
-
-
-@dataclass(frozen=True)
-class _Word:
-    value: str  # after quote and backslash removal; expansions kept as written
-    literal: bool  # no expansion, glob, leading ~ or = can change it
-    quoted: bool  # a quote or backslash appeared (a quoted here-doc delimiter)
-    fd: bool  # digits written right before a < or >: an fd, not a word
-
-
-class _Lexer:
-    """Cut a command line into words and operators, consuming here-document bodies."""
-
-    def __init__(self, text: str) -> None:
-        self.s, self.i = text, 0
-        self.heredocs: list[tuple[str, bool, bool, int]] = []  # delim, quoted, -, where
-
-    def token(self) -> _Word | str | None:
-        """Return the next word, the next operator, or None at the end."""
-        s = self.s
-        while self.i < len(s):
-            c = s[self.i]
-            if c in " \t":
-                self.i += 1
-            elif s.startswith("\\\n", self.i):
-                self.i += 2
-            elif c == "#":  # only reached at a word start: a comment to end of line
-                end = s.find("\n", self.i)
-                self.i = len(s) if end < 0 else end
-            elif c == "\n":
-                self._read_heredocs()
-                return "\n"
-            else:
-                return self._operator() if c in _META else self._word()
-        return None
-
-    def _operator(self) -> str:
-        s, i = self.s, self.i
-        if s[i] in "<>" and s.startswith("(", i + 1):
-            raise _deny(f"process substitution {s[i]}(...) is not allowed")
-        if s[i] in "()":
-            raise _deny(f"subshells and grouping with '{s[i]}' are not allowed")
-        if s.startswith((";;", ";&"), i):
-            raise _deny("case terminators ';;' and ';&' are not allowed")
-        if s.startswith(">|", i):  # the clobbering ">|" of sh is a pipe in fish
-            raise _deny("'>|' is not allowed", "use '>'")
-        op = next((op for op in _OPERATORS if s.startswith(op, i)), "")
-        if not op:  # unreachable while _META and _OPERATORS agree; fail closed anyway
-            raise _deny(f"operator {_show(s[i])} is not understood")
-        self.i = j = i + len(op)
-        if op in ("<&", ">&"):
-            # bash reads a "-" after these as a token of its own, so ">&-x" is
-            # ">&-" then the word "x" there, but one target word in other shells.
-            while s.startswith(("\\\n", " ", "\t"), j):
-                j += 2 if s[j] == "\\" else 1
-            if s.startswith("-", j) and s[j + 1 : j + 2] not in _META | {""}:
-                raise _deny(f"'{op}-' must be followed by a blank", "add one")
-        return op
-
-    def _word(self) -> _Word:
-        s, start = self.s, self.i
-        out: list[str] = []
-        literal, quoted, i = True, False, start
-        while i < len(s) and s[i] not in _META:
-            c = s[i]
-            if c == "\\":
-                if i + 1 >= len(s):
-                    raise _deny("the command ends with a backslash", "remove it")
-                if s[i + 1] != "\n":  # else a line continuation: removed, joins the word
-                    out.append(s[i + 1])
-                    quoted = True
-                i += 2
-            elif c == "'":
-                end = s.find("'", i + 1)
-                if end < 0:
-                    raise _deny("a single quote is not terminated", "close it")
-                text = s[i + 1 : end]
-                # fish reads \' inside single quotes as an escaped quote, so there a
-                # string ending in an odd run of backslashes closes somewhere else.
-                if (len(text) - len(text.rstrip("\\"))) % 2:
-                    raise _deny("a single-quoted string ends with a backslash", "drop it")
-                out.append(text)
-                quoted, i = True, end + 1
-            elif c == '"':
-                i, expanded = self._double_quoted(i + 1, out)
-                literal, quoted = literal and not expanded, True
-            elif c == "`":
-                raise _deny("command substitution with backticks is not allowed")
-            elif s.startswith(("$'", '$"'), i):  # bash-only quoting that decodes escapes
-                raise _deny("$'...' and $\"...\" quoting are not allowed", "use plain quotes")
-            elif c == "$":
-                end = _scan_dollar(s, i)
-                out.append(s[i:end])
-                literal, i = False, end
-            elif c in "{}":  # zsh reads an unquoted "}" as syntax nearly anywhere
-                raise _deny("unquoted braces are not allowed", "quote them, e.g. '{}'")
-            else:
-                if c in _GLOB or (i == start and c in "~="):  # globs, ~, zsh's =cmd
-                    literal = False
-                out.append(c)
-                i += 1
-        self.i, value = i, "".join(out)
-        fd = s[start:i].isascii() and s[start:i].isdigit() and s.startswith(("<", ">"), i)
-        if fd and i - start > 1:  # bash reads "12>" as fd 12, dash as the word "12"
-            raise _deny(f"file descriptor {value} has more than one digit", "use fds 0-9")
-        return _Word(value, literal, quoted, fd)
-
-    def _double_quoted(self, i: int, out: list[str]) -> tuple[int, bool]:
-        """Read a double-quoted string from ``i``; return its end and if it expands."""
-        s, expanded = self.s, False
-        while i < len(s):
-            c = s[i]
-            if c == '"':
-                return i + 1, expanded
-            if c == "`":
-                raise _deny("command substitution with backticks is not allowed")
-            if c == "\\" and s[i + 1 : i + 2] in ("$", "`", '"', "\\", "\n"):
-                out.append(s[i + 1] if s[i + 1] != "\n" else "")  # backslash-newline: removed
-                i += 2
-            elif c == "$":
-                end = _scan_dollar(s, i)
-                out.append(s[i:end])
-                expanded, i = True, end
-            else:
-                out.append(c)
-                i += 1
-        raise _deny("a double quote is not terminated", "close it")
-
-    def _read_heredocs(self) -> None:
-        """Consume the bodies of the here-documents opened on the line ending at ``i``."""
-        s = self.s
-        # Shells disagree on where a body starts when the line that opens it goes on
-        # past a quoted or escaped newline, so such a line is refused.
-        if self.heredocs and "\n" in s[self.heredocs[0][3] : self.i]:
-            raise _deny("a here-document's line continues past a newline")
-        self.i += 1
-        for delimiter, quoted, strip_tabs, _ in self.heredocs:
-            while True:
-                if self.i >= len(s):
-                    raise _deny(f"here-document {_show(delimiter)} is not terminated", "end it")
-                end = s.find("\n", self.i)
-                end = len(s) if end < 0 else end
-                line, self.i = s[self.i : end], min(end + 1, len(s))
-                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
-                    break
-                # An unquoted body joins a line ending in "\" to the next, which can
-                # hide the delimiter line; refused in both kinds for certainty.
-                if line.endswith("\\"):
-                    raise _deny("a here-document line ends with a backslash", "remove it")
-                _check_data(line)
-                j = 0
-                while not quoted and j < len(line):  # unquoted bodies expand $...
-                    c = line[j]
-                    j = j + 2 if c == "\\" else _scan_dollar(line, j) if c == "$" else j + 1
-        self.heredocs.clear()
-
-
-def _parse(command: str) -> list[list[_Word]]:
-    """Parse ``command`` into its simple commands, refusing what is not certain."""
-    for ch in command:
-        if ch not in "\t\n" and unicodedata.category(ch) in _BAD_CATEGORIES:
-            raise _deny(f"control or invisible character U+{ord(ch):04X}", "remove it")
-    lexer = _Lexer(command)
-    commands: list[list[_Word]] = []
-    words: list[_Word] = []
-    redirected, amp_target, dangling = False, False, ""
-    for item in chain[_Word | str](iter(lexer.token, None), [""]):  # "" marks the end
-        if isinstance(item, _Word):
-            _check_data(item.value)
-            if item.fd:
-                continue
-            if amp_target:  # dash reads "&>f x" as "&" then ">f x": x would be a program
-                raise _deny("a word follows the target of '&>'", "put '&>' redirections last")
-            words.append(item)
-        elif item in _SEPARATORS or not item:
-            if redirected and not words:  # zsh runs $NULLCMD (cat) or $READNULLCMD here
-                raise _deny("a command made only of redirections is not allowed", "add a program")
-            if words:
-                commands.append(words)
-                words, redirected, amp_target = [], False, False
-                dangling = item if item in _JOINERS else ""
-            elif not item and dangling:
-                raise _deny(f"the command ends with {_show(dangling)}", "complete or remove it")
-            elif item not in ("\n", ""):  # blank lines are fine; `; ls` or `ls | | x` are not
-                raise _deny(f"operator {_show(item)} has no command before it")
-        else:  # a redirection; its target is a file name or delimiter, not a command word
-            target = lexer.token()
-            if not isinstance(target, _Word) or target.fd:
-                raise _deny(f"redirection {_show(item)} has no target", "name a file")
-            _check_data(target.value)
-            if target.value.startswith("!"):  # zsh's ">!" clobbers: "!" is not the target
-                raise _deny("a redirection target starting with '!'", "rename the file")
-            if item in ("<<", "<<-"):
-                if not target.literal or not target.value or "\n" in target.value:
-                    raise _deny("a here-document delimiter must be a plain word", "use 'EOF'")
-                lexer.heredocs.append((target.value, target.quoted, item == "<<-", lexer.i))
-            redirected, amp_target = True, amp_target or item.startswith("&")
-    if lexer.heredocs:
-        raise _deny("a here-document has no body", "add the body and its delimiter line")
-    return commands
-
-
-def split_simple_commands(command: str) -> list[list[str]]:
-    """Tokenize a POSIX shell command line and return its simple commands as word lists.
-
-    Words are given after quote and backslash removal; parameter expansions stay
-    as written (``$HOME``). Redirections with their targets and fds, comments and
-    here-document bodies are left out. Raises CommandNotAllowed for anything that
-    cannot be split with certainty or that could run code the split does not show.
-    """
-    return [[word.value for word in words] for words in _parse(command)]
-
-
-def _check_program(word: _Word, allowed: Sequence[str]) -> None:
+def _check_program(word: Word, allowed: Sequence[str]) -> None:
     name = word.value
     if name in _KEYWORDS:
-        raise _deny(f"shell keyword {_show(name)} is not allowed")
+        raise deny(f"shell keyword {show(name)} is not allowed")
     if _ASSIGNMENT.match(name):
-        raise _deny(f"variable assignment {_show(name)} before a program is not allowed")
+        raise deny(f"variable assignment {show(name)} before a program is not allowed")
     if not word.literal:
-        raise _deny(f"program word {_show(name)} is not a literal name", "spell it out plainly")
+        raise deny(f"program word {show(name)} is not a literal name", "spell it out plainly")
+    if "=" in name:  # env would read it as an assignment, not as the program
+        raise deny(f"program word {show(name)} contains '='", "rename the program")
     if name.rsplit("/", 1)[-1].casefold() in _WRAPPERS:
-        raise _deny(f"program {_show(name)} runs other commands and is never allowed")
+        raise deny(f"program {show(name)} runs other commands and is never allowed")
     if name not in allowed:
         listing = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
-        raise _deny(
-            f"program {_show(name)} is not in the command allowlist ({listing})",
+        raise deny(
+            f"program {show(name)} is not in the command allowlist ({listing})",
             "add it to SSH_COMMAND_ALLOWLIST or the host's command_allowlist",
         )
 
 
-def check_command(command: str, allowlist: Sequence[str], allow_any: bool) -> None:
+#: Redirections that write their target (``<>`` opens it for reading and writing).
+_WRITES = frozenset(_words("> >> &> &>> <>"))
+
+
+def _write_target(op: str, word: Word) -> str | None:
+    """The file a redirection writes (absolute, ``~/…`` or relative to the working
+    directory, as written), or None when it writes no file."""
+    if op in ("<&", ">&"):  # fd duplication or closing; a file word would be a write
+        if word.literal and (word.value == "-" or (len(word.value) == 1 and word.value.isdigit())):
+            return None
+        raise deny(
+            f"redirection '{op}' to {show(word.value)} is not fd duplication",
+            "use an fd number (2>&1, >&2, >&-) or '>file 2>&1'",
+        )
+    if op not in _WRITES:
+        return None
+    if word.home:
+        return word.value
+    if not word.literal or not word.value:
+        raise deny(
+            f"redirection target {show(word.value)} has an expansion, glob or tilde",
+            "write the file's path literally (a leading ~/ is fine)",
+        )
+    if word.value == "/dev/null":
+        return None
+    return "./" + word.value if word.value.startswith("~") else word.value  # a quoted "~"
+
+
+@dataclass(frozen=True)
+class CheckedCommand:
+    """What an allowlisted command line becomes, for dispatch to act on."""
+
+    #: The text to run: ``env -- `` inserted before every simple command's program word,
+    #: so the shell runs it as an external program and never a builtin, function or alias.
+    run: str
+    #: Files that redirections write, as written: absolute, ``~/…`` or relative.
+    writes: tuple[str, ...]
+
+
+def _rewrite(command: str, commands: Sequence[Sequence[Word]]) -> str:
+    out, last = [], 0
+    for words in commands:  # in text order; quoting, here-doc bodies and the rest stay as sent
+        at = words[0].start
+        out += [command[last:at], "env -- "]
+        last = at
+    out.append(command[last:])
+    return "".join(out)
+
+
+def check_command(command: str, allowlist: Sequence[str], allow_any: bool) -> CheckedCommand | None:
     """Raise CommandNotAllowed(one-line reason + what to do) unless the command may run.
 
     An empty command is always refused. With no non-blank allowlist entry the
-    command runs, unparsed, only if ``allow_any``. Otherwise the line must parse
-    with certainty and every simple command must start with a program equal to an
-    entry (``ls`` or ``/usr/bin/ls``); see the module docstring for the details.
+    command runs, unparsed and as sent (None), only if ``allow_any``. Otherwise the
+    line must parse with certainty and every simple command must start with a
+    program equal to an entry (``ls`` or ``/usr/bin/ls``); what to run and the
+    files it writes are returned. See the module docstring for the details.
     """
     if not command.strip():
-        raise _deny("the command is empty", "send the shell command to run")
+        raise deny("the command is empty", "send the shell command to run")
     allowed = [entry for entry in allowlist if entry.strip()]
     if not allowed:
         if allow_any:
-            return
-        raise _deny(
+            return None
+        raise deny(
             "no command allowlist is configured",
             "set SSH_COMMAND_ALLOWLIST (or the host's command_allowlist) or ALLOW_ANY_COMMAND=true",
         )
-    commands = _parse(command)
+    commands, redirections = parse(command)
     if not commands:
-        raise _deny("the command has no program to run", "start it with an allowed program")
+        raise deny("the command has no program to run", "start it with an allowed program")
     for words in commands:
         _check_program(words[0], allowed)
+    writes = (_write_target(op, target) for op, target in redirections)
+    return CheckedCommand(_rewrite(command, commands), tuple(w for w in writes if w is not None))

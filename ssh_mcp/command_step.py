@@ -1,0 +1,128 @@
+"""Dispatch's command step: the command policy for every command field of a call.
+
+Under a command allowlist the command is parsed (:mod:`ssh_mcp.policy.commands`)
+and what runs is its rewrite, every program behind ``env --``. Every file its
+redirections write is resolved on the host (symlinks followed, create semantics,
+relative to the ``cwd`` argument or the login home) and confined like a path
+argument: path allowlist and restricted zones here, the sensitive-file patterns in
+the confirmation step, which gets the targets as given and as resolved. The audit
+hash, the deny patterns and the confirmation prompt all see the command as given.
+
+One field, many hosts (ssh_broadcast): the rewrite depends only on the text, so
+when any host's allowlist accepts it every host runs the rewrite; a host whose
+allowlist or path policy refuses it is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from ssh_mcp.access import Group
+from ssh_mcp.app import App
+from ssh_mcp.context import Target, elevation_for
+from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError
+from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.policy.commands import CheckedCommand, check_command
+from ssh_mcp.policy.paths import check_path, precheck
+from ssh_mcp.spec import CommandText, HandleRef, RemotePath, ToolSpec
+from ssh_mcp.ssh.elevated import realpath_as_root
+from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.sftp import canonicalize
+
+
+@dataclass
+class CommandStep:
+    #: Command field -> the text to run, when it differs from what was sent.
+    updates: dict[str, str] = field(default_factory=dict)
+    #: Target key -> why that host of a fan-out is skipped.
+    denials: dict[str, str] = field(default_factory=dict)
+    #: Files redirections write, as given and as resolved, for the sensitive-file patterns.
+    writes: list[str] = field(default_factory=list)
+
+
+def _where(spec: ToolSpec[Any, Any], cwd: str | None) -> str | None:
+    """The directory a relative target is relative to: the ``cwd`` argument, the login
+    home (``~``) where commands start, or None where the server cannot know it."""
+    if "cwd" in spec.marked_fields(RemotePath):
+        return cwd or "~"
+    if spec.marked_fields(HandleRef):  # a shell session: its directory is its own
+        return None
+    return "~"
+
+
+def _refuse(given: str, why: str) -> CommandNotAllowed:
+    shown = given if len(given) <= 80 else given[:77] + "..."
+    return CommandNotAllowed(f"command not allowed: redirection target {shown!r}: {why}")
+
+
+async def _resolve_writes(
+    app: App, spec: ToolSpec[Any, Any], target: Target, writes: tuple[str, ...], cwd: str | None
+) -> list[str]:
+    """Each write target resolved on the host and checked against its path policy."""
+    sudo = spec.group is Group.SUDO  # the shell that opens the file runs as root
+    base = _where(spec, cwd)
+    paths: list[str] = []
+    for given in writes:
+        precheck(given)
+        path = given
+        if given.startswith("~/") and sudo:  # root's shell may expand ~ to root's home
+            raise _refuse(given, "'~' under sudo is ambiguous; write the absolute path")
+        if not given.startswith(("/", "~/")):
+            if base is None:
+                raise _refuse(given, "the session's directory is unknown; use an absolute path")
+            path = posixpath.join(base, given) if base != "~" else "~/" + given
+
+        async def resolve(pc: PooledConnection, path: str = path) -> str:
+            if sudo:
+                elevate = await elevation_for(target.host)
+                timeout = app.settings.ssh_command_timeout
+                return await realpath_as_root(pc, path, elevate, timeout, create=True)
+            return await canonicalize(await pc.sftp(), path, create=True)
+
+        try:
+            canonical = await app.pool.run(target.spec, resolve)
+            restricted = host_policy.restricted_paths(target.host, app.settings)
+            check_path(canonical, host_policy.path_allowlist(target.host, app.settings), restricted)
+        except (PathNotAllowed, RemoteError) as exc:
+            raise _refuse(given, " ".join(str(exc).split())) from None
+        paths += [given, canonical]
+    return paths
+
+
+async def check_commands(
+    app: App,
+    spec: ToolSpec[Any, Any],
+    args: BaseModel,
+    targets: Mapping[str, Target],
+    cwd: str | None,
+) -> CommandStep:
+    """Check every command field on every target; see the module docstring."""
+    step = CommandStep()
+    for name in spec.marked_fields(CommandText):
+        command: str = getattr(args, name)
+        checked: CheckedCommand | None = None
+        for key, target in targets.items():
+            try:
+                result = check_command(
+                    command,
+                    host_policy.command_allowlist(target.host, app.settings),
+                    app.settings.allow_any_command,
+                )
+                if result is not None:
+                    step.writes += await _resolve_writes(app, spec, target, result.writes, cwd)
+                    checked = result
+            except SSHMCPError as exc:  # a refusal, or a host unreachable to resolve a target
+                if ":" not in key:  # a single host: the call fails
+                    raise
+                step.denials[key] = " ".join(str(exc).split())  # that host is skipped
+        if step.denials and len(step.denials) == len(targets):
+            raise CommandNotAllowed(f"on every host: {next(iter(step.denials.values()))}")
+        step.writes = list(dict.fromkeys(step.writes))
+        if checked is not None:
+            step.updates[name] = checked.run
+    return step
