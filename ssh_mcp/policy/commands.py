@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ssh_mcp.policy.shparse import Word, deny, parse, show, split_simple_commands
 
-__all__ = ["CheckedCommand", "check_command", "split_simple_commands"]
+__all__ = ["CheckedCommand", "check_command", "rewrite", "split_simple_commands"]
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -113,6 +113,12 @@ class CheckedCommand:
     run: str
     #: Files that redirections write, as written: absolute, ``~/…`` or relative.
     writes: tuple[str, ...]
+
+
+def rewrite(command: str) -> str:
+    """``command`` with ``env -- `` before every program word, whatever the programs are
+    (what :func:`check_command` returns for an allowed command, minus the allowlist)."""
+    return _rewrite(command, parse(command)[0])
 
 
 def _rewrite(command: str, commands: Sequence[Sequence[Word]]) -> str:
