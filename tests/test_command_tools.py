@@ -60,8 +60,9 @@ def settings(
 
 async def _ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     r = await client.call_tool(tool, args)
-    assert not r.is_error and r.structured_content is not None, text(r)
-    return r.structured_content
+    out: dict[str, Any] | None = r.structured_content
+    assert not r.is_error and out is not None, text(r)
+    return out
 
 
 async def _run(client: Client, tool: str, command: str) -> tuple[int | None, str]:
