@@ -1,0 +1,199 @@
+"""Files that a command's redirections write go through the path policy as writes under a
+command allowlist (issue 8, item 2), through MCP against sshd: the host shows the outcome."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import assert_audit, serve, text
+from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
+from sshd import TestUser
+
+from ssh_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+ALLOW = ["echo", "cat", "printf", "ls"]
+
+
+class Human:
+    """Answers every confirmation with ``action`` and records what it was shown."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.asked: list[str] = []
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> Any:
+        assert isinstance(params, ElicitRequestFormParams)
+        self.asked.append(params.message)
+        content = {"confirm": True} if self.action == "accept" else None
+        return ElicitResult(action=self.action, content=content)
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A directory outside the allowlist that the test user could write to."""
+    path = Path(tempfile.mkdtemp(prefix="ssh-mcp-redirect-"))
+    path.chmod(0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def settings(settings_for: Callable[..., Settings]) -> Settings:
+    return settings_for(allow_dangerous_tools=True, ssh_command_allowlist=ALLOW)
+
+
+def _own(test_user: TestUser, *paths: Path) -> None:
+    for p in paths:
+        os.lchown(p, test_user.uid, test_user.uid)
+
+
+async def _exec(client: Client, command: str, **extra: Any) -> Any:
+    return await client.call_tool("ssh_exec_run", {"host": "target", "command": command, **extra})
+
+
+async def test_writes_inside_the_allowlist_work(settings: Settings, work_dir: Path) -> None:
+    async with serve(settings) as (client, app):
+        r = await _exec(client, f"echo hi > {work_dir}/out; echo more >>{work_dir}/out")
+        assert not r.is_error, text(r)
+        assert (work_dir / "out").read_text() == "hi\nmore\n"
+        r = await _exec(client, "printf '%s\\n' x > rel 2>&1", cwd=str(work_dir))
+        assert not r.is_error, text(r)
+        assert (work_dir / "rel").read_text() == "x\n"
+        assert_audit(app, {"outcome": "ok"})
+
+
+async def test_fd_duplication_and_dev_null_need_no_check(settings: Settings) -> None:
+    async with serve(settings) as (client, _):
+        r = await _exec(client, "echo gone >/dev/null 2>&1; echo err >&2; cat </dev/null 2>&-")
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        assert (sc["stdout"], sc["stderr"]) == ("", "err\n")
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["{out}/f", "{work}/../../../../..{out}/f", "~/{name}", "{name}"],
+    ids=["abs", "dotdot", "home", "rel"],
+)
+async def test_writes_outside_the_allowlist_are_refused_and_nothing_is_written(
+    form: str, settings: Settings, outside: Path, work_dir: Path, test_user: TestUser
+) -> None:
+    name = f"ssh-mcp-redirect-{os.getpid()}-{outside.name}"
+    given = form.format(out=outside, name=name, work=work_dir)
+    async with serve(settings) as (client, app):
+        r = await _exec(client, f"echo pwned > {given}")
+        assert r.is_error and "outside the path allowlist" in text(r), text(r)
+        assert "redirection target" in text(r) and "\n" not in text(r)
+        assert_audit(app, {"outcome": "denied", "error": "CommandNotAllowed"})
+    assert os.listdir(outside) == []
+    assert not (test_user.home / name).exists()
+
+
+async def test_a_symlink_that_points_outside_is_refused(
+    settings: Settings, work_dir: Path, outside: Path, test_user: TestUser
+) -> None:
+    (work_dir / "link").symlink_to(outside / "target")  # dangling: created by the write
+    (work_dir / "dirlink").symlink_to(outside)
+    _own(test_user, work_dir / "link", work_dir / "dirlink")
+    async with serve(settings) as (client, _):
+        for given in (f"{work_dir}/link", f"{work_dir}/dirlink/f"):
+            r = await _exec(client, f"echo pwned >> {given}")
+            assert r.is_error and "outside the path allowlist" in text(r), text(r)
+    assert os.listdir(outside) == []
+
+
+async def test_a_restricted_zone_is_refused(
+    settings_for: Callable[..., Settings], work_dir: Path
+) -> None:
+    zone = work_dir / "vault"
+    zone.mkdir()
+    settings = settings_for(
+        allow_dangerous_tools=True, ssh_command_allowlist=ALLOW, ssh_restricted_paths=[str(zone)]
+    )
+    async with serve(settings) as (client, _):
+        r = await _exec(client, f"echo pwned > {zone}/f")
+        assert r.is_error and "restricted zone" in text(r), text(r)
+    assert not (zone / "f").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["echo x > $HOME/f", "echo x > ~root/f", "echo x > *", "echo x >&file", "echo x 2>&$fd"],
+)
+async def test_unclear_targets_are_refused_before_the_host(
+    command: str, settings: Settings
+) -> None:
+    async with serve(settings) as (client, app):
+        r = await _exec(client, command)
+        assert r.is_error and text(r).startswith("command not allowed: "), text(r)
+        assert_audit(app, {"outcome": "denied", "error": "CommandNotAllowed"})
+
+
+async def test_a_write_to_a_sensitive_file_needs_a_human(
+    settings: Settings, work_dir: Path, test_user: TestUser
+) -> None:
+    """An innocent name that resolves to .ssh/authorized_keys: only the resolved target
+    shows what the write is, and a human must say yes to it."""
+    ssh = work_dir / ".ssh"
+    ssh.mkdir()
+    keys = ssh / "authorized_keys"
+    keys.write_text("old\n")
+    (work_dir / "notes.txt").symlink_to(keys)
+    _own(test_user, ssh, keys, work_dir / "notes.txt")
+    command = f"echo ssh-ed25519 AAAA attacker >> {work_dir}/notes.txt"
+    human = Human("decline")
+    async with serve(settings, "legacy", human) as (client, app):
+        r = await _exec(client, command)
+        assert r.is_error and "a human declined" in text(r), text(r)
+        assert keys.read_text() == "old\n"
+        assert len(human.asked) == 1 and "by a redirection to" in human.asked[0]
+        assert str(keys) in human.asked[0] and "notes.txt" in human.asked[0]
+        line = assert_audit(app, {"outcome": "denied", "confirmation": "declined"})
+        assert line["deny_pattern"].startswith("write to authorized_keys")
+    human = Human("accept")
+    async with serve(settings, "legacy", human) as (client, _):
+        r = await _exec(client, command)
+        assert not r.is_error, text(r)
+        assert keys.read_text() == "old\nssh-ed25519 AAAA attacker\n"
+
+
+async def test_a_shell_session_refuses_relative_targets(settings: Settings, work_dir: Path) -> None:
+    async with serve(settings) as (client, _):
+        r = await client.call_tool("ssh_shell_open", {"host": "target", "cwd": str(work_dir)})
+        sid = (r.structured_content or {})["session_id"]
+        try:
+            r = await client.call_tool(
+                "ssh_shell_exec", {"session_id": sid, "command": "echo x >f"}
+            )
+            assert r.is_error and "use an absolute path" in text(r), text(r)
+            command = f"echo x > {work_dir}/f"
+            r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": command})
+            assert not r.is_error, text(r)
+        finally:
+            await client.call_tool("ssh_shell_close", {"session_id": sid})
+    assert (work_dir / "f").read_text() == "x\n"
+
+
+async def test_broadcast_checks_the_target_on_each_host(
+    settings: Settings, outside: Path, work_dir: Path
+) -> None:
+    async with serve(settings) as (client, app):
+        command = f"echo x > {outside}/f"
+        r = await client.call_tool("ssh_broadcast", {"hosts": ["target"], "command": command})
+        assert r.is_error and "on every host" in text(r) and "outside" in text(r), text(r)
+        assert_audit(app, {"outcome": "denied", "error": "CommandNotAllowed"})
+        command = f"echo x > {work_dir}/f"
+        r = await client.call_tool("ssh_broadcast", {"hosts": ["target"], "command": command})
+        assert not r.is_error, text(r)
+    assert os.listdir(outside) == [] and (work_dir / "f").read_text() == "x\n"
