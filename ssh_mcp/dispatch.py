@@ -261,19 +261,22 @@ def _deny_match(
     args: BaseModel,
     raw: Mapping[str, Any],
     writes: Sequence[str] = (),
-) -> tuple[str, str, str] | None:
-    """(label, what is shown, verb) of the first deny-pattern match of this call. A path
+) -> tuple[str, str, str, tuple[int, int] | None] | None:
+    """(label, what is shown, verb, where it matched) of the first deny-pattern match. A path
     counts as given and as resolved: a symlinked ~/.ssh/authorized_keys is still one.
     Commands are matched as the agent sent them (``raw``), not as rewritten to run;
     ``writes`` are the files their redirections write."""
+    cwd = getattr(args, "cwd", None)
     for name in spec.marked_fields(CommandText):
         given = raw.get(name)
         command: str = given if isinstance(given, str) else getattr(args, name)
-        if (label := app.deny.match(command)) is not None:
-            return label, command, "run this"
+        if (found := app.deny.find(command, cwd if isinstance(cwd, str) else None)) is not None:
+            return found.label, command, "run this", (found.start, found.end)
         for target in writes:
             if (label := app.deny.match_path(target)) is not None:
-                return f"{label}, by a redirection to {target}", command, "run this"
+                at = command.find(target)
+                span = (at, at + len(target)) if at >= 0 else None
+                return f"{label}, by a redirection to {target}", command, "run this", span
     if not spec.annotations.read_only:  # a file tool that may change what it names
         for name in spec.marked_fields(RemotePath):
             if name == "cwd":  # where a command runs, not what it changes
@@ -282,7 +285,7 @@ def _deny_match(
             given = raw.get(name)
             for candidate in (path, given if isinstance(given, str) else None):
                 if candidate is not None and (label := app.deny.match_path(candidate)):
-                    return label, candidate, "change this file"
+                    return label, candidate, "change this file", None
     return None
 
 
@@ -307,10 +310,10 @@ async def _confirm(
         found = _deny_match(app, spec, args, raw, writes)
     if found is None:
         return
-    label, subject, what = found
+    label, subject, what, span = found
     rec.extra["deny_pattern"] = label
     hosts = list(dict.fromkeys(t.host.alias for t in targets.values()))
-    message = confirm_message(spec.name, hosts, label, subject, what)
+    message = confirm_message(spec.name, hosts, label, subject, what, span)
     arguments = args.model_dump_json()
 
     def redeem(token: str | None) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.policy.deny import match_command, normalize
+from ssh_mcp.policy.deny import DenyMatch, match_command, normalize, segments
 
 #: (label, regex) over the path a file tool changes, canonical and as given: files that
 #: grant access, run code at boot or login, or keep users, and the directories that hold
@@ -72,16 +72,24 @@ class DenyPatterns:
                 return label
         return None
 
-    def match(self, command: str) -> str | None:
-        """The label of the first rule or operator pattern ``command`` matches, or None."""
+    def find(self, command: str, cwd: str | None = None) -> DenyMatch | None:
+        """The first rule or operator pattern ``command`` matches, and where, or None."""
+        found = match_command(command, cwd)
+        if found is not None or not self.operator:
+            return found
         text = normalize(command)
-        label = match_command(text)
-        if label is not None:
-            return label
         for label, rx in self.operator:
             if rx.search(text):
-                return label
+                for seg in segments(command):  # the first simple command it matches alone
+                    if rx.search(" ".join(seg.words)):
+                        return DenyMatch(label, seg.start, seg.end)
+                return DenyMatch(label, 0, len(command))
         return None
+
+    def match(self, command: str, cwd: str | None = None) -> str | None:
+        """The label of the first rule or operator pattern ``command`` matches, or None."""
+        found = self.find(command, cwd)
+        return found.label if found else None
 
 
 class ConfirmTokens:
@@ -124,13 +132,55 @@ class ConfirmTokens:
         return True
 
 
+#: Characters shown in full; a longer subject shows the matched part and some context.
+SHOW_ALL = 800
+CONTEXT = 200
+MATCH_HEAD = 400
+
+
+def _cut(n: int) -> str:
+    return f"[... {n} characters not shown ...]"
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` with up to CONTEXT characters either side, every omission
+    marked with how much it leaves out."""
+    if end - start > 2 * MATCH_HEAD:  # a huge match: its head and tail
+        middle = end - start - 2 * MATCH_HEAD
+        shown = text[start : start + MATCH_HEAD] + _cut(middle) + text[end - MATCH_HEAD : end]
+    else:
+        shown = text[start:end]
+    lo, hi = max(0, start - CONTEXT), min(len(text), end + CONTEXT)
+    before = (_cut(lo) if lo else "") + text[lo:start]
+    after = text[end:hi] + (_cut(len(text) - hi) if hi < len(text) else "")
+    return before + shown + after
+
+
 def confirm_message(
-    tool: str, hosts: Sequence[str], label: str, command: str, what: str = "run this"
+    tool: str,
+    hosts: Sequence[str],
+    label: str,
+    command: str,
+    what: str = "run this",
+    span: tuple[int, int] | None = None,
 ) -> str:
-    """What the human reads before answering."""
-    shown = command if len(command) <= 800 else command[:800] + " …"
+    """What the human reads before answering: the whole subject when it is short, else
+    the part that matched (``span``) with its context, the total length, and a marker
+    wherever text is left out, so padding cannot push the dangerous part out of view."""
     where = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
-    return (
+    head = (
         f"An AI agent wants to {what} with {tool} on {where or 'a host'}. It matches the "
-        f"deny pattern: {label}.\n\n{shown}\n\nAllow it?"
+        f"deny pattern: {label}."
+    )
+    if len(command) <= SHOW_ALL:
+        return f"{head}\n\n{command}\n\nAllow it?"
+    start, end = span if span is not None else (0, 0)
+    start, end = max(0, min(start, len(command))), max(0, min(end, len(command)))
+    matched = command[start:end].strip()
+    if len(matched) > 2 * MATCH_HEAD:
+        matched = matched[:MATCH_HEAD] + _cut(len(matched) - 2 * MATCH_HEAD) + matched[-MATCH_HEAD:]
+    shown = _excerpt(command, start, end) if end > start else _excerpt(command, 0, MATCH_HEAD)
+    return (
+        f"{head}\n\nThe matched part: {matched or '(the text as a whole)'}\n\n"
+        f"It is {len(command)} characters long; only parts are shown:\n\n{shown}\n\nAllow it?"
     )

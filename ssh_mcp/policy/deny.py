@@ -1,16 +1,21 @@
 """The default deny rules: which commands a human must confirm before they run.
 
-A command is normalized (quotes and backslashes dropped, continuations joined,
-blanks collapsed, absolute paths normalized so ``/usr//``, ``/./etc`` and
-``/var/../etc`` read as what they are), cut into simple commands and pipelines,
-and each simple command is split into words. Its command word is found in
-plain Python, past leading assignments and redirections and past programs that
-run their arguments as a command (``sudo -u root``, ``timeout 9``, ``sh -c``,
-``env X=1``): every word that might be the wrapped command is tried. Rules are
-then checked against that word and facts gathered once per command (is there a
-recursive flag, a system path, ``of=/dev/…``). Everything is a single pass per
-command, so no input, however crafted, makes matching slow; regexes over the
-whole command (an earlier design) could backtrack for seconds or worse.
+A command is cut into simple commands where a shell could end one (``;``, ``&``,
+``|``, newlines, parentheses, braces, backticks, ``!`` and the compound keywords;
+an escaped character or a line continuation never cuts), keeping each one's place
+in the text so the confirmation prompt can show it. Each is normalized (quotes and
+backslashes dropped, blanks collapsed, absolute paths normalized so ``/usr//``,
+``/./etc`` and ``/var/../etc`` read as what they are) and split into words. Its
+command word is found in plain Python, past leading assignments and redirections
+and past programs that run their arguments as a command (``sudo -u root``,
+``timeout 9``, ``sh -c``, ``env X=1``, ``xargs``): every word that might be the
+wrapped command is tried. Rules are checked against that word and facts gathered
+once per command (is there a recursive flag, a wide target such as ``/``, ``~/*``
+or ``*`` after ``cd /``, ``of=/dev/…``), and a little state is carried between
+commands: the directory ``cd`` entered, a download earlier in a pipeline, a
+download inside ``$(…)``, backticks or ``<(…)`` with a shell in the same command.
+Everything is a single pass, so no input, however crafted, makes matching slow;
+regexes over the whole command (an earlier design) could backtrack for seconds.
 
 It is a tripwire for confirmation, not a parser: the command allowlist
 (:mod:`ssh_mcp.policy.commands`) is what refuses. A false positive costs a
@@ -23,6 +28,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -33,25 +39,34 @@ def _words(text: str) -> tuple[str, ...]:
 WRAPPERS = frozenset(
     _words("sudo doas exec xargs nohup env nice ionice time timeout busybox setsid stdbuf")
     + _words("chroot sh bash dash zsh ksh mksh ash su command eval builtin runuser nsenter")
-    + _words("flock watch pkexec systemd-run unshare script coproc strace ltrace")
+    + _words("flock watch pkexec systemd-run unshare script coproc strace ltrace parallel")
 )
 _OPTION = re.compile(r"-\S*|\d+[smhd]?|\w+=\S*")
 _ASSIGN = re.compile(r"[A-Za-z_]\w*=\S*")
 _REDIR = re.compile(r"\d*(?:>>?|<<?|&>>?|>&|<&)\S*")
 _BARE_REDIR = re.compile(r"\d*(?:>>?|<<?|&>>?|>&|<&)")
 _TOP = _words("bin boot dev etc home lib lib32 lib64 libx32 opt proc root sbin srv sys usr var")
-_SYSTEM = {"/", "/*", "~", "~/", "$HOME", "$HOME/"} | {f"/{t}" for t in _TOP}
-_SYSTEM |= {f"/{t}/*" for t in _TOP}
+_SYSTEM = frozenset({"", "/", "~", "$HOME"} | {f"/{t}" for t in _TOP})
+#: Words that name the current directory or all in it: wide after ``cd /``.
+_HERE = frozenset(_words("* .* ./* ./.* . ./ .."))
+_WIDE_SUFFIXES = ("/*", "/.*", "/.", "/")
 _RECURSIVE = re.compile(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive")
 _RECURSIVE_UPPER = re.compile(r"-[a-zA-Z]*R[a-zA-Z]*|--recursive")
 _SSH_DIR = re.compile(r"(?:~|\$HOME)/\.ssh(?:/.*)?")
 _DISK = re.compile(r"/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|md|dm-|mapper/)")
-_SHELLS = frozenset(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "csh", "tcsh", "fish"])
+_SHELLS = frozenset(_words("sh bash dash zsh ksh mksh ash csh tcsh fish busybox"))
+#: What runs text it is given as code: a shell, or a builtin that sources or evaluates.
+_RUNS_TEXT = _SHELLS | {"eval", "source", "."}
+_FETCHERS = frozenset(_words("curl wget fetch"))
+
 _GRAVE = re.compile(r"/etc/(?:passwd|shadow|gshadow|group|sudoers)\b")
 _AUTHORIZED_KEYS = re.compile(r"authorized_keys")
 
-# Where a simple command ends (pipes are kept apart, to see what feeds a shell).
-_SEPARATOR = re.compile(r"[;&\n(){}`!]|(?<!\S)(?:then|do|else|elif|if|while|until)(?!\S)")
+# Where a simple command may end; an escaped character or ${NAME} (group 1) does not.
+_CUT = re.compile(
+    r"(\\[\s\S]|\$\{[\w#%:?=+@*.~/-]*\})"
+    r"|[;&\n(){}`!|]|(?<!\S)(?:then|do|else|elif|if|while|until)(?!\S)"
+)
 _QUOTES = re.compile(r"[\"'\\]")
 _PATH = re.compile(r"(?<![^\s=])/\S*")
 
@@ -73,11 +88,26 @@ def normalize(command: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def pipelines(text: str) -> Iterator[list[list[str]]]:
-    """Each pipeline of a normalized text, as its simple commands' words."""
-    for part in _SEPARATOR.split(text):
-        stages = [stage.split() for stage in part.split("|")]
-        yield [words for words in stages if words]
+@dataclass(frozen=True)
+class Segment:
+    """One simple command: its place in the original text, its normalized words, and the
+    text that ended it (``|`` keeps a pipeline going; ``(`` after ``$`` or ``<`` and a
+    backtick open a substitution)."""
+
+    start: int
+    end: int
+    words: list[str]
+    cut: str
+
+
+def segments(command: str) -> Iterator[Segment]:
+    """The simple commands of ``command``, in order, each cut where a shell could end it."""
+    last = 0
+    for m in _CUT.finditer(command):
+        if m.group(1) is None:
+            yield Segment(last, m.start(), normalize(command[last : m.start()]).split(), m[0])
+            last = m.end()
+    yield Segment(last, len(command), normalize(command[last:]).split(), "")
 
 
 def command_words(words: Sequence[str]) -> list[int]:
@@ -115,6 +145,14 @@ def _name(word: str) -> str:
     return word.rsplit("/", 1)[-1]
 
 
+def _wide(word: str) -> bool:
+    """``/``, a top-level system directory or a home, or everything in one (``/*``,
+    ``~/*``, ``$HOME/.*``, ``~user``)."""
+    while len(word) > 1 and word.endswith(_WIDE_SUFFIXES):
+        word = word[: -len(next(x for x in _WIDE_SUFFIXES if word.endswith(x)))]
+    return word in _SYSTEM or (word.startswith("~") and "/" not in word)
+
+
 @dataclass(frozen=True)
 class Facts:
     """What one simple command holds, gathered in one pass over its words, so that each
@@ -130,11 +168,11 @@ class Facts:
     crontab_r: bool
 
     @classmethod
-    def of(cls, words: Sequence[str]) -> Facts:
+    def of(cls, words: Sequence[str], here_wide: bool = False) -> Facts:
         return cls(
             recursive=any(_RECURSIVE.fullmatch(w) for w in words),
             recursive_upper=any(_RECURSIVE_UPPER.fullmatch(w) for w in words),
-            system_path=any(w in _SYSTEM for w in words),
+            system_path=any(_wide(w) or (here_wide and w in _HERE) for w in words),
             ssh_dir=any(_SSH_DIR.fullmatch(w) for w in words),
             disk=any(_DISK.match(w) for w in words),
             flags=frozenset(words),
@@ -144,6 +182,10 @@ class Facts:
 
 
 _CRONTAB_R = re.compile(r"-\w*r\w*")
+_PARTITIONERS = frozenset(_words("fdisk sfdisk cfdisk gdisk sgdisk cgdisk parted"))
+_LISTING = frozenset(_words("-l --list -d --dump -J --json -s --show-size -p --print print"))
+_FIND_RUNS = frozenset(_words("-exec -execdir -ok -okdir"))
+_FIND_DELETERS = frozenset(_words("rm shred unlink rmdir"))
 _SYSTEMCTL = frozenset({"reboot", "poweroff", "halt", "kexec", "emergency", "rescue"})
 #: (command name, the word after it, facts of the simple command) -> matches
 Rule = Callable[[str, str, Facts], bool]
@@ -162,8 +204,14 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ),
     ("recursive rm of ~/.ssh", lambda n, a, f: n == "rm" and f.recursive and f.ssh_dir),
     ("rm --no-preserve-root", lambda n, a, f: n == "rm" and "--no-preserve-root" in f.flags),
-    ("mkfs (format a filesystem)", _named("mkfs")),
-    ("wipefs / shred", _named("wipefs", "shred")),
+    ("mkfs (format a filesystem)", _named("mkfs", "mke2fs", "mkdosfs", "mkntfs", "mkswap")),
+    (
+        "wipe or partition a disk (wipefs, blkdiscard, shred, fdisk, parted …)",
+        lambda n, a, f: (
+            n in ("wipefs", "shred", "blkdiscard")
+            or (n in _PARTITIONERS and f.flags.isdisjoint(_LISTING))
+        ),
+    ),
     ("dd writing to a device", lambda n, a, f: n == "dd" and f.of_dev),
     ("copy onto a disk device", lambda n, a, f: n in ("cp", "mv", "tee", "install") and f.disk),
     ("shutdown / reboot / halt / poweroff", _named("shutdown", "reboot", "halt", "poweroff")),
@@ -176,7 +224,6 @@ RULES: tuple[tuple[str, Rule], ...] = (
         "recursive chmod / chown of / or a system directory",
         lambda n, a, f: n in ("chmod", "chown", "chgrp") and f.recursive_upper and f.system_path,
     ),
-    ("find / … -delete", lambda n, a, f: n == "find" and a == "/" and "-delete" in f.flags),
     (
         "firewall flush",
         lambda n, a, f: (
@@ -216,27 +263,96 @@ def _writes(words: Sequence[str], names: Sequence[str], target: re.Pattern[str])
     return "dd" in names and any(w.startswith("of=") and target.search(w) for w in words)
 
 
-def match_command(text: str) -> str | None:
-    """The label of the first default rule the normalized ``text`` matches, or None."""
-    for stages in pipelines(text):
-        downloading = False  # an earlier stage of this pipeline downloads
-        for words in stages:
-            facts = Facts.of(words)
+def _find_deletes(words: Sequence[str], i: int, here_wide: bool) -> bool:
+    """``find`` at ``words[i]`` starts at a wide place and deletes what it finds."""
+    k, n = i + 1, len(words)
+    while k < n and words[k] in ("-H", "-L", "-P"):
+        k += 1
+    roots: list[str] = []
+    while k < n and len(roots) < 64 and not words[k].startswith(("-", "!", ",")):
+        roots.append(words[k])
+        k += 1
+    if not any(_wide(r) or (here_wide and r in _HERE) for r in roots or ["."]):
+        return False
+    rest = words[k:]
+    if "-delete" in rest:
+        return True
+    return not _FIND_RUNS.isdisjoint(rest) and any(_name(w) in _FIND_DELETERS for w in rest)
+
+
+def _entered(words: Sequence[str], starts: Sequence[int], here_wide: bool) -> bool:
+    """Whether the current directory is wide after this command (``cd /``, ``cd ~``)."""
+    i = starts[-1] if starts else -1
+    if i < 0 or _name(words[i]) not in ("cd", "pushd"):
+        return here_wide
+    args = [w for w in words[i + 1 :] if not w.startswith("-")] or ["~"]
+    return _wide(args[0]) or (here_wide and args[0] in _HERE)
+
+
+def _rule(words: list[str], starts: list[int], names: list[str], here_wide: bool) -> str | None:
+    """The label of the first per-command rule ``words`` matches."""
+    facts = Facts.of(words, here_wide)
+    for i, name in zip(starts, names, strict=True):
+        first = words[i + 1] if i + 1 < len(words) else ""
+        for label, rule in RULES:
+            if rule(name, first, facts):
+                return label
+        if name == "find" and _find_deletes(words, i, here_wide):
+            return "find over / or a system directory that deletes (-delete, -exec rm)"
+        if name == "rm" and facts.recursive and "xargs" in names:
+            return "xargs rm -r (deletes whatever its input names)"
+    if _writes(words, names, _AUTHORIZED_KEYS):
+        return "write to authorized_keys"
+    if _writes(words, names, _GRAVE):
+        return "write to passwd / shadow / sudoers"
+    return None
+
+
+class DenyMatch(NamedTuple):
+    """A rule's label and where in the command, as sent, the simple command it matched is."""
+
+    label: str
+    start: int
+    end: int
+
+
+def match_command(command: str, cwd: str | None = None) -> DenyMatch | None:
+    """The first default rule ``command`` (as sent) matches, or None; ``cwd`` is the
+    directory it starts in, when the call names one."""
+    here_wide = cwd is not None and _wide(normalize(cwd))
+    download = fetch = runner = -1  # where a download in this pipeline, a download in a
+    opens = False  # substitution, a shell or eval/source start; the segment opens one
+    for seg in segments(command):
+        words = seg.words
+        if words:
             starts = command_words(words)
             names = [_name(words[i]) for i in starts]
-            for i, name in zip(starts, names, strict=True):
-                first = words[i + 1] if i + 1 < len(words) else ""
-                for label, rule in RULES:
-                    if rule(name, first, facts):
-                        return label
-            if _writes(words, names, _AUTHORIZED_KEYS):
-                return "write to authorized_keys"
-            if _writes(words, names, _GRAVE):
-                return "write to passwd / shadow / sudoers"
-            if downloading and any(n in _SHELLS for n in names):
-                return "download piped into a shell"
-            downloading = downloading or any(n in ("curl", "wget", "fetch") for n in names)
+            if (label := _rule(words, starts, names, here_wide)) is not None:
+                return DenyMatch(label, seg.start, seg.end)
+            shell = any(n in _SHELLS for n in names)
+            if download >= 0 and shell:
+                return DenyMatch("download piped into a shell", download, seg.end)
+            fetches = not _FETCHERS.isdisjoint(names)
+            if fetches and download < 0:
+                download = seg.start
+            if fetches and opens and fetch < 0:
+                fetch = seg.start
+            if runner < 0 and not _RUNS_TEXT.isdisjoint(names):
+                runner = seg.start
+            if fetch >= 0 and runner >= 0:
+                label = "download run by a shell (fetch-then-execute)"
+                return DenyMatch(label, min(fetch, runner), seg.end)
+            here_wide = _entered(words, starts, here_wide)
+        if seg.cut != "|":
+            download = -1
+        opens = seg.cut == "`" or (seg.cut == "(" and command[seg.end - 1 : seg.end] in ("$", "<"))
+    text = normalize(command)
     for label, rx in _TEXTS:
         if rx.search(text):
-            return label
+            raw = rx.search(command)
+            return (
+                DenyMatch(label, raw.start(), raw.end())
+                if raw
+                else DenyMatch(label, 0, len(command))
+            )
     return None
