@@ -31,8 +31,10 @@ class ExecRunInput(StrictInput):
         Field(
             description=(
                 "Shell command line to run as the login user. Under a command allowlist every "
-                "simple command must start with an allowed program; $(…), backticks and "
-                "sh -c/eval wrappers are refused."
+                "simple command must start with an allowed program and runs as an external "
+                "program, never a shell builtin (use cwd, not cd); $(…), backticks and "
+                "sh -c/eval wrappers are refused, and files written by redirections must be "
+                "inside the path allowlist."
             ),
             min_length=1,
             max_length=65536,

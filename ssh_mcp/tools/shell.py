@@ -74,7 +74,8 @@ class ShellExecInput(StrictInput):
             description=(
                 "Shell command line to run in the session's shell. `cd`, `export` and "
                 "variables persist to later commands; stdin is /dev/null. The command "
-                "allowlist applies as for ssh_exec_run."
+                "allowlist applies as for ssh_exec_run (under one, builtins such as cd do "
+                "not run, and redirection targets must be absolute or ~/ paths)."
             ),
             min_length=1,
             max_length=65536,
