@@ -108,3 +108,24 @@ async def test_every_command_tool_runs_the_rewrite(
     finally:
         for d in (set(base.iterdir()) if base.is_dir() else set()) - jobs_before:
             shutil.rmtree(d, ignore_errors=True)
+
+
+async def test_broadcast_runs_the_rewrite_on_every_host_once_one_has_an_allowlist(
+    target: Target, settings_for: Callable[..., Settings], drop: Path
+) -> None:
+    """One command field, many hosts: a host without an allowlist runs the rewrite too;
+    without any allowlist among the targets the command runs as sent."""
+
+    def alias(name: str, extra: str) -> Target:
+        return Target(name, target.port, target.user, target.key, target.path_allowlist, extra)
+
+    hosts = hosts_toml(alias("strict", f"command_allowlist = {ALLOW!r}".replace("'", '"')),
+                       alias("open", "command_allowlist = []"))  # fmt: skip
+    settings = settings_for(hosts=hosts, allow_dangerous_tools=True, allow_any_command=True)
+    attack = ATTACK.format(p=drop / "pwned")
+    async with serve(settings) as (client, _):
+        both = await _ok(client, "ssh_broadcast", {"hosts": ["strict", "open"], "command": attack})
+        assert {h: r["exit_code"] for h, r in both["results"].items()} == {"strict": 2, "open": 2}
+        assert not (drop / "pwned").exists()
+        await _ok(client, "ssh_broadcast", {"hosts": ["open"], "command": attack})
+        assert (drop / "pwned").exists()  # the control: as sent, bash runs the payload
