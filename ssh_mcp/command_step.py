@@ -68,7 +68,6 @@ async def _resolve_writes(
     base = _where(spec, cwd)
     paths: list[str] = []
     for given in writes:
-        precheck(given)
         path = given
         if given.startswith("~/") and sudo:  # root's shell may expand ~ to root's home
             raise _refuse(given, "'~' under sudo is ambiguous; write the absolute path")
@@ -85,6 +84,7 @@ async def _resolve_writes(
             return await canonicalize(await pc.sftp(), path, create=True)
 
         try:
+            precheck(given)
             canonical = await app.pool.run(target.spec, resolve)
             restricted = host_policy.restricted_paths(target.host, app.settings)
             check_path(canonical, host_policy.path_allowlist(target.host, app.settings), restricted)
