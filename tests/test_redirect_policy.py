@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import assert_audit, serve, text
+from harness import Target, assert_audit, hosts_toml, serve, text
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
@@ -197,3 +197,25 @@ async def test_broadcast_checks_the_target_on_each_host(
         r = await client.call_tool("ssh_broadcast", {"hosts": ["target"], "command": command})
         assert not r.is_error, text(r)
     assert os.listdir(outside) == [] and (work_dir / "f").read_text() == "x\n"
+
+
+async def test_a_write_into_the_real_ssh_dir_asks_and_a_no_writes_nothing(
+    settings_for: Callable[..., Settings], target: Target, test_user: TestUser, outside: Path
+) -> None:
+    """The attack of the issue, aimed at an existing sensitive pattern: with the home in
+    the path allowlist, a redirection into ~/.ssh needs a human; declined, nothing lands."""
+    keys = test_user.home / ".ssh" / "authorized_keys"
+    before = keys.read_bytes() if keys.exists() else None
+    host = Target(target.alias, target.port, target.user, target.key, (str(test_user.home),))
+    settings = settings_for(
+        hosts=hosts_toml(host), allow_dangerous_tools=True, ssh_command_allowlist=ALLOW
+    )
+    human = Human("decline")
+    command = f"echo 'touch {outside}/pwned' >> ~/.ssh/authorized_keys"
+    async with serve(settings, "legacy", human) as (client, app):
+        r = await _exec(client, command)
+        assert r.is_error and "a human declined" in text(r), text(r)
+        assert len(human.asked) == 1 and "authorized_keys" in human.asked[0]
+        assert_audit(app, {"outcome": "denied", "confirmation": "declined"})
+    assert (keys.read_bytes() if keys.exists() else None) == before
+    assert os.listdir(outside) == []
