@@ -5,9 +5,16 @@ POSIX-family shells (sh, dash, bash, ksh, mksh, zsh) do. The tokenizer knows jus
 enough grammar to find command words with certainty: quotes, backslashes, plain
 parameter expansions, redirections, here-documents, comments, list and pipeline
 operators. Anything else, including constructs these shells read differently, is
-refused rather than guessed at; :mod:`ssh_mcp.policy.commands` has the choices.
+refused rather than guessed at; :mod:`ssh_mcp.policy.commands` has the policy.
 Every word keeps its offset in the text, so the policy can rewrite the command
-around it without touching anything else.
+around it without touching anything else. Choices worth knowing:
+
+* ``$(`` and backticks are refused even as quoted data or in here-documents, and
+  so are ``${a[i]}``, ``${x:1}``, ``${!x}``, ``$'…'`` and arithmetic expansion.
+* Cross-shell traps are refused: unquoted ``{``/``}`` (zsh syntax), ``>|`` (a fish
+  pipe), targets starting with ``!`` (zsh ``>!``), redirection-only commands (zsh
+  runs ``$NULLCMD``), fds above 9 (dash), words after an ``&>`` target (dash).
+  fish is best effort: it reads backslash escapes in words differently.
 """
 
 from __future__ import annotations
