@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from harness import Target, hosts_toml, last_audit, make_settings, serve, text
-from sshd import TEST_USER, Sshd, TestKeys, authorize_keys, ensure_user
+from sshd import Sshd, TestKeys, TestUser, authorize_keys
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import CommandNotAllowed
@@ -89,7 +89,9 @@ def _user_with_shell(name: str, shell: str, keys_dir: Path, pub: str) -> Shell:
 
 
 @pytest.fixture(scope="module")
-def shells(ssh_root_dir: Path, test_keys: TestKeys, sshd: Sshd) -> Iterator[list[Shell]]:
+def shells(
+    ssh_root_dir: Path, test_keys: TestKeys, sshd: Sshd, test_user: TestUser
+) -> Iterator[list[Shell]]:
     """The test user (bash) and two users of this module whose login shell is dash and
     busybox's ash (sshd runs the shell as argv[0] = its file name, so a link named
     ``ash`` makes busybox act as ash)."""
@@ -99,9 +101,8 @@ def shells(ssh_root_dir: Path, test_keys: TestKeys, sshd: Sshd) -> Iterator[list
     ash = ssh_root_dir / "ash"
     if not ash.exists():
         ash.symlink_to(shutil.which("busybox") or "")
-    bash = ensure_user(TEST_USER)
     yield [
-        Shell("/bin/bash", bash.name, bash.home),
+        Shell("/bin/bash", test_user.name, test_user.home),
         _user_with_shell("mcp-ssh-dash", shutil.which("dash") or "", keys, test_keys.plain_pub),
         _user_with_shell("mcp-ssh-ash", str(ash), keys, test_keys.plain_pub),
     ]
