@@ -18,8 +18,8 @@ from ssh_mcp.tools.exec_more import EXEC, ScriptInput
 
 
 def _root_result(result: ProcessResult) -> ExecResult:
-    """The command's result, or sudo's refusal when it never ran (a timeout is a result)."""
-    if result.elevated is False and not result.timed_out:
+    """The command's result (a timeout too, once it ran as root), or why it never ran."""
+    if result.elevated is False:
         raise sudo_refusal(result)
     return exec_result(result)
 
