@@ -179,10 +179,13 @@ class SudoFeed:
         out, i = bytearray(), 0
         while (at := data.find(_FAMILY, i)) >= 0:
             out += data[i:at]
-            if len(data) - at < len(self._prompt) and not final:
-                self._tail = data[at:]  # a marker split across reads: decide on the rest
+            rest = data[at:]
+            # Ours only once it was sent, and only if every byte so far matches it.
+            ours = self.stage != "login" and self._prompt.startswith(rest[: len(self._prompt)])
+            if ours and len(rest) < len(self._prompt) and not final:
+                self._tail = rest  # our marker split across reads: decide on the rest
                 return bytes(out)
-            if data.startswith(self._prompt, at) and self.stage != "login":
+            if ours and len(rest) >= len(self._prompt):
                 self._asked()
                 i = at + len(self._prompt)
             else:
