@@ -14,7 +14,8 @@ import re
 #: First match names the kind, so the specific names come first.
 _SUBSTRINGS = (
     ("clientsecret", "client_secret"), ("privatekey", "private_key"), ("apikey", "api_key"),
-    ("password", "password"), ("passwd", "password"), ("secret", "secret"),
+    ("password", "password"), ("passwd", "password"), ("passphrase", "password"),
+    ("secret", "secret"),
     ("accesskey", "access_key"), ("connectionstring", "connection_string"),
     ("credential", "credential"), ("authorization", "auth"),
 )  # fmt: skip
@@ -25,6 +26,9 @@ _WORDS = (
     (("token", "tokens"), "token"), (("pwd",), "password"), (("dsn",), "dsn"),
     (("auth",), "auth"), (("session", "sessions"), "session"), (("cookie", "cookies"), "cookie"),
 )  # fmt: skip
+#: Abbreviations that count only as a whole word of the key: ``DB_PASS``, ``smtpPass``,
+#: ``DB_PASS_PROD``, ``ADMIN_PW``, but not ``PASSAGE``, ``bypass_cache`` or ``compass``.
+_WHOLE_WORDS = {"pass": "password", "pw": "password"}
 #: A key whose last word is (or ends with) one of these describes a secret without
 #: holding one: ``password_min_length``, ``token_count``, ``session_timeout``, ``keyfile``.
 _DESCRIPTIVE_WORDS = {
@@ -71,4 +75,7 @@ def secret_label(key: str) -> str | None:
     for ends, label in _WORDS:
         if any(w.endswith(ends) for w in words):
             return label
+    for word in words:
+        if word in _WHOLE_WORDS:
+            return _WHOLE_WORDS[word]
     return None
