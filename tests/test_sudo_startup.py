@@ -195,6 +195,12 @@ def test_exchange_in_order_with_marks_split_across_reads() -> None:
     assert stdin.data.endswith(b"pw\npayload") and stdin.eof and feed.elevated
 
 
+def test_ready_line_after_startup_noise_without_a_newline() -> None:
+    feed, elevate, stdin = _feed()
+    assert feed.feed(b"stty: no tty\x1essh-mcp-ready:\n") == b"stty: no tty"
+    assert stdin.data == elevate.prompt.encode() + b"\n"
+
+
 def test_second_prompt_means_rejected() -> None:
     feed, elevate, stdin = _feed()
     feed.feed(b"\x1essh-mcp-ready:\n" + elevate.prompt.encode())

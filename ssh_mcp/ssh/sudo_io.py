@@ -37,8 +37,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from ssh_mcp.ssh.marks import MarkFilter
-
 if TYPE_CHECKING:
     import asyncssh
 else:
@@ -47,7 +45,7 @@ else:
 #: Every prompt marker starts with this; one that is not ours is an impostor's.
 _FAMILY = b"\x1essh-mcp-sudo-"
 #: The line the command prints on stderr once the login startup files are done.
-_READY = b"\x1essh-mcp-ready:"
+_READY = b"\x1essh-mcp-ready:\n"
 _SUDO_STEP = (
     "printf '\\036ssh-mcp-ready:\\n' >&2; "
     'IFS= read -r p && export SUDO_PROMPT="$p" && exec sudo -S -k -- '
@@ -114,11 +112,10 @@ class SudoFeed:
     ) -> None:
         self._stdin, self._elevate, self._payload, self._inner = stdin, elevate, payload, inner
         self._prompt = elevate.prompt.encode()
-        self._ready = MarkFilter(_READY, self._send_marker) if elevate.secret else None
         self.stage: Stage = "login" if elevate.secret else "nopassword"
         self.impostor = False
         self._root = False
-        self._tail = b""
+        self._tail = self._ready_tail = b""
         self._closed = False
 
     def report(self, host: str) -> SudoReport:
@@ -162,17 +159,29 @@ class SudoFeed:
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._inner.feed(chunk) if self._inner else chunk
-        if self._ready is not None:
-            data = self._ready.feed(data)
-        return self._scan(data, final=False)
+        return self._scan(self._ready(data), final=False)
 
     def flush(self) -> bytes:
-        data = self._inner.flush() if self._inner else b""
-        if self._ready is not None:
-            data = self._ready.feed(data) + self._ready.flush()
+        data = self._ready(self._inner.flush() if self._inner else b"") + self._ready_tail
+        self._ready_tail = b""
         rest = self._scan(data, final=True)
         self._close()
         return rest
+
+    def _ready(self, chunk: bytes) -> bytes:
+        """Takes the ready line out of stderr and sends the marker. Anywhere, not only at
+        the start of a line: startup noise may end without a newline."""
+        data, self._ready_tail = self._ready_tail + chunk, b""
+        if self.stage != "login" or self.impostor:
+            return data
+        if (at := data.find(_READY)) >= 0:
+            self._send_marker()
+            return data[:at] + data[at + len(_READY) :]
+        for keep in range(min(len(_READY) - 1, len(data)), 0, -1):
+            if _READY.startswith(data[-keep:]):  # the ready line split across reads
+                data, self._ready_tail = data[:-keep], data[-keep:]
+                break
+        return data
 
     def _scan(self, chunk: bytes, final: bool) -> bytes:
         data, self._tail = self._tail + chunk, b""
