@@ -48,7 +48,8 @@ TOOLS = (
             "Run one shell command as root through sudo on a host and return stdout, stderr, "
             "exit_code and flags as ssh_exec_run does. The operator's sudo password reaches "
             "sudo over stdin, never argv. If sudo refuses (no password configured, wrong "
-            "password, not in sudoers) the call fails and nothing runs. On timeout or cancel "
+            "password, not in sudoers) or does not start the command before the timeout, the "
+            "call fails with the reason and nothing runs. On timeout or cancel once it runs, "
             "the root process group is stopped (INT, TERM, KILL). Prefer ssh_exec_run for "
             "anything that does not need root."
         ),
