@@ -193,6 +193,8 @@ def test_exchange_in_order_with_marks_split_across_reads() -> None:
     assert (out, stdin.data[-3:], feed.stage, stdin.eof) == (b"tail", b"pw\n", "sent", False)
     feed.started()
     assert stdin.data.endswith(b"pw\npayload") and stdin.eof and feed.elevated
+    # Root's command may print anything, marker look-alikes too.
+    assert feed.feed(b"\x1essh-mcp-sudo-x\n") == b"\x1essh-mcp-sudo-x\n" and feed.elevated
 
 
 def test_ready_line_after_startup_noise_without_a_newline() -> None:

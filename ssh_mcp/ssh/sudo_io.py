@@ -185,6 +185,8 @@ class SudoFeed:
 
     def _scan(self, chunk: bytes, final: bool) -> bytes:
         data, self._tail = self._tail + chunk, b""
+        if self._root:  # root's command runs: what it prints is its own business
+            return data
         out, i = bytearray(), 0
         while (at := data.find(_FAMILY, i)) >= 0:
             out += data[i:at]
