@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -109,6 +110,56 @@ async def test_env_file_is_redacted(
         assert h.structured_content and h.structured_content["digest"] == sc["sha256"]
         again = await client.call_tool(TOOL, {"host": "target", "path": str(f)})
         assert again.structured_content and again.structured_content["content"] == sc["content"]
+
+
+#: Issue 8 item 11: everyday spellings, one file per format, as they sit on a host.
+SPELLINGS = {
+    ".env": (
+        "DB_PASS=db-pass-771\nSMTP_PASS='smtp pass 772'\nPASSAGE=kept-1\nbypass_cache=true\n",
+        ("db-pass-771", "smtp pass 772"),
+    ),
+    ".npmrc": (
+        "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npm_tok773\n"
+        "//npm.example.com/:_auth=YXV0aDc3NA==\n//npm.example.com/:_password=cHc3NzU=\n",
+        ("npm_tok773", "YXV0aDc3NA==", "cHc3NzU="),
+    ),
+    "app.toml": (
+        'name = "kept-2"\nprivate_key = """\nkey-776\nkey-777\n"""\n'
+        "secret = '''lit-778'''\ntokens = [\n  \"arr-779\",\n]\n",
+        ("key-776", "key-777", "lit-778", "arr-779"),
+    ),
+    "app.yaml": (
+        "passwords:\n  - list-780\n  - 'list 781'\napi_tokens: [flow-782]\nhosts:\n  - kept-3\n",
+        ("list-780", "list 781", "flow-782"),
+    ),
+}
+
+
+async def test_everyday_spellings_are_redacted(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser
+) -> None:
+    async with serve(settings_for()) as (client, app):
+        for name, (content, secrets) in SPELLINGS.items():
+            f = _put(work_dir / name, content.encode(), test_user)
+            r = await client.call_tool(TOOL, {"host": "target", "path": str(f)})
+            sc = r.structured_content
+            assert sc is not None and not r.is_error, text(r)
+            # One marker per value: the two lines of the TOML multi-line string are one.
+            count = len(secrets) - (name == "app.toml")
+            assert sc["redactions"] == count and re.search(MARKER, sc["content"]), name
+            for kept in ("kept-1", "bypass_cache=true", "registry.npmjs.org", "kept-2", "kept-3"):
+                assert (kept in content) == (kept in sc["content"]), (name, kept)
+            line = assert_audit(
+                app,
+                {
+                    "tool": TOOL,
+                    "outcome": "ok",
+                    "path_hash": app.audit.digest(str(f)),
+                    "redactions": str(sc["redactions"]),
+                },
+            )
+            log = app.settings.ssh_audit_log.read_text()
+            _assert_hidden(secrets, text(r), sc, line, log)
 
 
 async def test_pem_key_file_becomes_one_marker(

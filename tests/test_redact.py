@@ -11,6 +11,7 @@ import pytest
 from ssh_mcp.tools._redact import PROCESS_KEY, looks_random, marker, redact, secret_label, shannon
 
 K = b"k" * 32
+NL = "\n"
 
 
 def M(secret: str) -> str:
@@ -205,6 +206,71 @@ SECRETS: list[tuple[str, str, str, tuple[str, ...]]] = [
         ("token:stripe",),
     ),
     ("entropy", f"blob {AWS_SECRET}\n", f"blob {M(AWS_SECRET)}\n", ("entropy",)),
+    # Issue 8 item 11: everyday spellings, one group per format.
+    (
+        "dotenv-pass",
+        "DB_PASS=hunter2\nexport SMTP_PASS='mail pw'\nDB_PASS_PROD=p2\n",
+        f"DB_PASS={M('hunter2')}\nexport SMTP_PASS='{M('mail pw')}'\nDB_PASS_PROD={M('p2')}\n",
+        ("key:password",),
+    ),
+    (
+        "pass-camel-and-pw",
+        "smtpPass: x1\nADMIN_PW=x2\nKEY_PASSPHRASE=x3\n",
+        f"smtpPass: {M('x1')}\nADMIN_PW={M('x2')}\nKEY_PASSPHRASE={M('x3')}\n",
+        ("key:password",),
+    ),
+    (
+        "npmrc",
+        "//registry.npmjs.org/:_authToken=npm_AbC123\n_auth=dXNlcjpwYXNz\n"
+        "//r.example.com/npm/:_password=cGFzcw==\nemail=a@b.c\n",
+        f"//registry.npmjs.org/:_authToken={M('npm_AbC123')}\n_auth={M('dXNlcjpwYXNz')}\n"
+        f"//r.example.com/npm/:_password={M('cGFzcw==')}\nemail=a@b.c\n",
+        ("key:token", "key:auth", "key:password"),
+    ),
+    (
+        "toml-multiline-basic",
+        'password = """\nline one\nline \\""" two"""\nnext = 1\n',
+        f'password = """{M(NL + "line one" + NL + "line " + chr(92) + chr(34) * 3 + " two")}"""'
+        "\nnext = 1\n",
+        ("key:password",),
+    ),
+    (
+        "toml-multiline-literal",
+        "secret = '''\nabc\n'''\ntoken = '''one line'''\n",
+        f"secret = '''{M(chr(10) + 'abc' + chr(10))}'''\ntoken = '''{M('one line')}'''\n",
+        ("key:secret", "key:token"),
+    ),
+    (
+        "toml-arrays",
+        'tokens = ["t1", "t2"]\napi_keys = [\n  "k1", # old\n  "k2",\n]\nn = 1\n',
+        f'tokens = ["{M("t1")}", "{M("t2")}"]\napi_keys = [\n  "{M("k1")}", # old\n'
+        f'  "{M("k2")}",\n]\nn = 1\n',
+        ("key:token", "key:api_key"),
+    ),
+    (
+        "json-array",
+        '{"api_keys": ["k1", 22], "n": 1}',
+        f'{{"api_keys": ["{M("k1")}", {M("22")}], "n": 1}}',
+        ("key:api_key",),
+    ),
+    (
+        "yaml-list",
+        "passwords:\n  - a1\n  # note\n  - 'b c'  # old\nnext: 1\n",
+        f"passwords:\n  - {M('a1')}\n  # note\n  - '{M('b c')}'  # old\nnext: 1\n",
+        ("key:password",),
+    ),
+    (
+        "yaml-list-block-item",
+        "passwords:\n  - |\n    multi\n    line\n  - b2\n",
+        f"passwords:\n  - |\n    {M('    multi' + NL + '    line' + NL)}\n  - {M('b2')}\n",
+        ("key:password",),
+    ),
+    (
+        "yaml-list-same-indent-and-flow",
+        "tokens:\n- t1\n- t2\nsecrets: [s1, 's2']\n",
+        f"tokens:\n- {M('t1')}\n- {M('t2')}\nsecrets: [{M('s1')}, '{M('s2')}']\n",
+        ("key:token", "key:secret"),
+    ),
 ]
 
 # Look-alikes that must come back byte for byte.
@@ -254,6 +320,17 @@ PLAIN: list[tuple[str, str]] = [
     ("paths", "lib: /usr/lib/x86_64-linux-gnu/libGLX_mesa.so.0\n"),
     ("urls-without-password", "a: https://user@host/x\nb: http://host:8080/p?q=1\n"),
     ("hex-secretish-but-free", f"etag {SHA256}\n"),
+    ("pass-inside-words", "PASSAGE=long\nbypass_cache=true\ncompass: north\npassenger: bob\n"),
+    ("pass-settings", "PASS_MAX_DAYS\t99999\nSMTP_PASS_FILE=/run/secrets/smtp\n"),
+    (
+        "npmrc-settings",
+        "registry=https://r.example/\n//r.example/:always-auth=true\n//r.example/:username=bob\n",
+    ),
+    ("secret-key-mapping", "credentials:\n  user: u\n  kind: basic\n"),
+    ("secret-key-list-of-mappings", "api_keys:\n  - name: ci\n    scope: read\n"),
+    ("secret-list-references", 'tokens = ["${A}", ""]\npasswords:\n  - "{{ vault_pw }}"\n'),
+    ("plain-lists", "hosts:\n  - a\n  - b\nports = [1, 2]\n"),
+    ("toml-multiline-plain", 'description = """\ntext\n"""\n'),
 ]
 
 

@@ -32,6 +32,19 @@ _REFUSALS = (
     ("may not run sudo", "sudoers does not allow the login user to run sudo here"),
     ("command not found", "sudo is not installed on the host"),
 )
+_NOT_SENT = "the password was not sent and nothing ran as root"
+#: Timed out before root's shell started, by how far the password exchange got.
+_TIMEOUTS = {
+    "login": "the login shell{on} did not reach sudo before the timeout (a login startup file "
+    f"may be waiting for input); {_NOT_SENT}",
+    "waiting": "sudo{on} did not ask for the password before the timeout (it may want "
+    f"something else, such as a one-time code); {_NOT_SENT}",
+    "sent": "sudo{on} did not answer before the timeout after the password was sent; "
+    "nothing ran as root",
+    "rejected": "sudo{on} asked for the password again and did not stop before the timeout; "
+    "nothing ran as root",
+    "nopassword": "sudo{on} did not answer before the timeout; nothing ran as root",
+}
 
 
 def _stderr(result: ProcessResult) -> str:
@@ -39,13 +52,35 @@ def _stderr(result: ProcessResult) -> str:
 
 
 def sudo_refusal(result: ProcessResult) -> RemoteError:
-    """The error for a command sudo did not run (``result.elevated`` is False)."""
-    text = _stderr(result)
+    """The error for a command that did not run as root (``result.elevated`` is False):
+    what sudo, or whatever answered in its place, did."""
+    text, report = _stderr(result), result.sudo
+    on = f" on {report.host}" if report else ""
+    if report and report.impostor:
+        if report.stage in ("login", "waiting"):
+            return RemoteError(
+                f"something other than sudo printed the sudo prompt marker{on}, so {_NOT_SENT}; "
+                "the login account's startup files (~/.bashrc, ~/.zshenv, ~/.ssh/rc) may be "
+                "compromised: have a human check them"
+            )
+        return RemoteError(
+            f"something other than sudo printed the sudo prompt marker{on} after the password "
+            "was sent: treat the sudo password as exposed and change it, and have a human "
+            "check the login account's startup files (~/.bashrc, ~/.zshenv, ~/.ssh/rc)"
+        )
     for needle, why in _REFUSALS:
         if needle in text:
-            return RemoteError(f"sudo did not run the command: {why}; nothing ran as root")
+            return RemoteError(f"sudo{on} did not run the command: {why}; nothing ran as root")
+    if result.timed_out:
+        return RemoteError(_TIMEOUTS[report.stage if report else "nopassword"].format(on=on))
     last = (text.strip().splitlines() or ["no message"])[-1][:200]
-    return RemoteError(f"sudo did not run the command ({last}); nothing ran as root")
+    if report and report.stage == "sent":
+        return RemoteError(
+            f"sudo{on} took the password but did not run the command, without a known reason "
+            f"({last}); nothing ran as root. If this repeats, something in the login "
+            "account's startup files may be taking sudo's place"
+        )
+    return RemoteError(f"sudo{on} did not run the command ({last}); nothing ran as root")
 
 
 # $1 the path. Existing: every link resolved. Missing (create): its directory resolved and

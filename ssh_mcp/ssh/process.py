@@ -39,7 +39,7 @@ import anyio
 from ssh_mcp.errors import ConnectionDropped, RemoteError
 from ssh_mcp.ssh.marks import PID_PREFIX, MarkFilter, posix_login
 from ssh_mcp.ssh.pool import PooledConnection, connection_lost, translate_open
-from ssh_mcp.ssh.sudo_io import Elevation, SudoFeed
+from ssh_mcp.ssh.sudo_io import Elevation, SudoFeed, SudoReport, run_as_root
 
 if TYPE_CHECKING:
     import asyncssh
@@ -104,6 +104,8 @@ class ProcessResult:
     duration_ms: int
     #: With an Elevation: whether the command started as root (False: sudo refused).
     elevated: bool | None = None
+    #: With an Elevation: how the password exchange went (see ssh_mcp.ssh.sudo_io).
+    sudo: SudoReport | None = None
 
 
 #: The first stdout line of an elevated command, printed by root's shell once sudo let it run.
@@ -136,12 +138,12 @@ async def _kill_group(
 ) -> None:
     """``kill -SIG -- -PGID`` over a second channel (through sudo when elevated);
     best effort, bounded."""
-    argv = [*(elevate.prefix if elevate else ()), "kill", "-s", sig, "--", f"-{pgid}"]
-    secret = elevate.secret if elevate else None
+    argv = ["kill", "-s", sig, "--", f"-{pgid}"]
     with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
-        await asyncio.wait_for(
-            pc.conn.run(shlex.join(argv), input=secret, check=False), STOP_GRACE * 4
-        )
+        if elevate is None:
+            await asyncio.wait_for(pc.conn.run(shlex.join(argv), check=False), STOP_GRACE * 4)
+        else:  # the password goes only to sudo's prompt, as for the command itself
+            await asyncio.wait_for(run_as_root(pc.conn, argv, elevate), STOP_GRACE * 4)
 
 
 async def stop_process(
@@ -246,10 +248,11 @@ async def run_process(
         )
     pid_filter = MarkFilter() if elevate or posix else None
     if elevate:
-        command = shlex.join([*elevate.prefix, "sh", "-c", _ROOT_SCRIPT, "sh", command])
+        command = elevate.wrap(["sh", "-c", _ROOT_SCRIPT, "sh", command])
     proc = await open_process(pc, PID_PREFIX + command if pid_filter else command)
     started = time.monotonic()
     root_mark: MarkFilter | None = None
+    feed: SudoFeed | None = None
     err_filter: MarkFilter | SudoFeed | None = pid_filter
     if elevate:
         feed = SudoFeed(proc.stdin, elevate, stdin, pid_filter)
@@ -302,5 +305,6 @@ async def run_process(
         signal=exit_signal,
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
-        elevated=None if root_mark is None else root_mark.value is not None,
+        elevated=None if feed is None else feed.elevated,
+        sudo=None if feed is None else feed.report(pc.spec.label),
     )

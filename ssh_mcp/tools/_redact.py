@@ -15,7 +15,8 @@ Passes, in order (each skips what an earlier one replaced):
    ``export KEY=v``, ``KEY: v``, ``"key": "v"``, ``key = "v"``, ``--key=v``
    and ``?key=v`` (URL query) forms. Quotes and the key are kept; YAML block
    scalars (``key: |``) and quoted values spanning lines become one marker.
-   See :func:`secret_label` for which names count.
+   The forms are :mod:`ssh_mcp.tools._redact_pairs`; which names count is
+   :func:`ssh_mcp.tools._secret_keys.secret_label`.
 3. ``url-password``: the password of ``scheme://user:PASSWORD@host``.
 4. ``token:<kind>``: AWS, GitHub, Slack, JWT, Google and Stripe token shapes.
 5. ``entropy``: conservatively, a free-standing run of >= 32 base64/base64url
@@ -38,10 +39,12 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ssh_mcp.tools._redact_pairs import keep, pairs, query
+from ssh_mcp.tools._secret_keys import secret_label as secret_label  # public here too
+
 #: Per-process key: markers are comparable within one server run, never across runs.
 PROCESS_KEY = secrets.token_bytes(32)
 MARKER_PREFIX = "[REDACTED:hmac-sha256:"
-_MARKER = re.compile(r"\[REDACTED:hmac-sha256:[0-9a-f]{12}\]")
 
 
 @dataclass(frozen=True)
@@ -70,72 +73,6 @@ class _Sink:  # makes markers, counting what it replaced
         return marker(secret, self.key)
 
 
-# -- key names -----------------------------------------------------------------------
-
-#: Matched inside the key with separators removed (``db_password``, ``dbPassword``, ``apiKey``).
-#: First match names the kind, so the specific names come first.
-_SUBSTRINGS = (
-    ("clientsecret", "client_secret"), ("privatekey", "private_key"), ("apikey", "api_key"),
-    ("password", "password"), ("passwd", "password"), ("secret", "secret"),
-    ("accesskey", "access_key"), ("connectionstring", "connection_string"),
-    ("credential", "credential"), ("authorization", "auth"),
-)  # fmt: skip
-#: Short or ambiguous words: a word of the key must end with one, so ``author``,
-#: ``tokenizer`` and ``sessions_dir`` stay plain while ``oauth``, ``authtoken`` and
-#: ``sentry_dsn`` do not.
-_WORDS = (
-    (("token", "tokens"), "token"), (("pwd",), "password"), (("dsn",), "dsn"),
-    (("auth",), "auth"), (("session", "sessions"), "session"), (("cookie", "cookies"), "cookie"),
-)  # fmt: skip
-#: A key whose last word is (or ends with) one of these describes a secret without
-#: holding one: ``password_min_length``, ``token_count``, ``session_timeout``, ``keyfile``.
-_DESCRIPTIVE_WORDS = {
-    "age", "ttl", "dir", "url", "uri", "host", "port", "type", "mode", "min", "max", "len",
-    "user", "size", "enable", "disable", "require", "expire", "expires",
-}  # fmt: skip
-_DESCRIPTIVE_ENDINGS = (
-    "count", "length", "timeout", "lifetime", "expiry", "expiration", "duration", "interval",
-    "name", "file", "path", "directory", "endpoint", "method", "driver", "handler", "backend",
-    "store", "engine", "provider", "enabled", "disabled", "required", "policy", "rounds",
-    "iterations", "algorithm", "format", "header", "prefix", "domain", "samesite", "secure",
-    "httponly", "limit", "version", "strength", "hint", "label", "description",
-)  # fmt: skip
-#: ``max_tokens``, ``min_password_length``: limits, not secrets.
-_DESCRIPTIVE_FIRST = {"max", "min", "num"}
-#: The shell's working directories, not passwords.
-_NOT_SECRET_KEYS = {"pwd", "oldpwd"}
-
-
-def _words(key: str) -> list[str]:
-    words: list[str] = []
-    for part in re.split(r"[^A-Za-z0-9]+", key):
-        words += re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", part)
-    return [w.lower() for w in words]
-
-
-def secret_label(key: str) -> str | None:
-    """``password``, ``token``, … when ``key`` names a secret, else None.
-
-    Case-insensitive; a key whose last word is descriptive (``_DESCRIPTIVE_*``)
-    names a setting about a secret, not a secret, and is left alone.
-    """
-    words = _words(key)
-    joined, last = "".join(words), words[-1] if words else ""
-    if not words or joined in _NOT_SECRET_KEYS:
-        return None
-    if words[0] in _DESCRIPTIVE_FIRST or last in _DESCRIPTIVE_WORDS:
-        return None
-    if last.endswith(_DESCRIPTIVE_ENDINGS):
-        return None
-    for needle, label in _SUBSTRINGS:
-        if needle in joined:
-            return label
-    for ends, label in _WORDS:
-        if any(w.endswith(ends) for w in words):
-            return label
-    return None
-
-
 # -- pass 1: PEM ---------------------------------------------------------------------
 
 _PEM = re.compile(
@@ -158,151 +95,6 @@ def _pem(text: str, sink: _Sink) -> str:
         return sink(blob, "pem") if b"PRIVATE KEY" in decoded else blob
 
     return _B64_PEM.sub(wrapped, text)
-
-
-# -- pass 2: key = value ---------------------------------------------------------------
-
-_PAIR = re.compile(
-    r"(?:^|(?<=[\s{,\[;(]))(?P<dash>--?)?"
-    r"(?P<key>\"[^\"\n]{1,128}\"|'[^'\n]{1,128}'|\$?[A-Za-z_][\w.\-]{0,127})"
-    r"(?P<sep>\s*(?:=>|:=|=|:(?=\s|$|[\"'])|(?<=[\"']):)[ \t]*)"
-)
-_QUERY = re.compile(r"(?<=[?&])(?P<key>[A-Za-z_][\w.\-]{0,127})=(?P<value>[^&#\s\"'<>]+)")
-_BLOCK_SCALAR = re.compile(r"[|>][+-]?[0-9]?[+-]?")
-_COMPACT_END = re.compile(r"[\s,}\]\"']")
-_COMMENT = re.compile(r"\s#")
-_PLAIN = {"", "true", "false", "yes", "no", "on", "off", "null", "none", "nil", "~"}
-_REFERENCE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}")
-
-
-def _keep(value: str, quoted: bool) -> bool:
-    """Values that are not secrets: empty, booleans, null, ${VAR} and {{ var }} references."""
-    if _MARKER.search(value) or _REFERENCE.fullmatch(value.strip()):
-        return True
-    return value.strip() == "" if quoted else value.strip().lower() in _PLAIN
-
-
-def _close(line: str, start: int, quote: str) -> int:
-    """Index of the ``quote`` that closes a string opened before ``start``, or -1."""
-    i = start
-    while i < len(line):
-        c = line[i]
-        if quote == '"' and c == "\\":
-            i += 2
-            continue
-        if c == quote:
-            if quote == "'" and line.startswith("''", i):  # YAML's escaped quote
-                i += 2
-                continue
-            return i
-        i += 1
-    return -1
-
-
-@dataclass
-class _Pending:
-    """A secret value that goes on past its line: a YAML block scalar or an open quote."""
-
-    label: str
-    quote: str = ""  # empty for a block scalar
-    indent: int = 0
-    parts: list[str] = field(default_factory=list)
-
-    def takes(self, line: str) -> bool:  # blank, or indented deeper than the key
-        return not line.strip() or len(line) - len(line.lstrip(" ")) > self.indent
-
-    def flush(self, sink: _Sink) -> str:
-        if self.quote:
-            return sink("".join(self.parts), f"key:{self.label}")
-        lines, tail = list(self.parts), list[str]()
-        while lines and not lines[-1].strip():
-            tail.insert(0, lines.pop())  # trailing blank lines are layout, not secret
-        body = "".join(lines)
-        if _keep(body, True):
-            return body + "".join(tail)
-        pad = lines[0][: len(lines[0]) - len(lines[0].lstrip(" "))]
-        newline = "\n" if body.endswith("\n") else ""
-        return f"{pad}{sink(body, f'key:{self.label}')}{newline}" + "".join(tail)
-
-
-def _plain_end(line: str, start: int, compact: bool) -> int:
-    """Where an unquoted value ends: at a delimiter in JSON, flow mappings and ``--flag=v``;
-    else at the end of the line or a `` #`` comment, so a value with spaces is never cut."""
-    if compact:
-        m = _COMPACT_END.search(line, start)
-        return m.start() if m else len(line)
-    end = len(line.rstrip("\r\n"))
-    comment = _COMMENT.search(line, start, end)
-    return len(line[: comment.start() if comment else end].rstrip())
-
-
-def _pairs_in_line(line: str, sink: _Sink) -> tuple[str, _Pending | None]:
-    out, pos, done = [], 0, 0
-    while (m := _PAIR.search(line, pos)) is not None:
-        pos, start = m.end(), m.end()  # a plain key's value may hold pairs of its own
-        raw_key = m.group("key")
-        label = secret_label(raw_key.strip("\"'").lstrip("$"))
-        if label is None or start >= len(line) or line[start] in "{[\r\n":
-            continue
-        c = line[start]
-        if c in "\"'":
-            close = _close(line, start + 1, c)
-            if close < 0:
-                out.append(line[done : start + 1])
-                return "".join(out), _Pending(label, quote=c, parts=[line[start + 1 :]])
-            vstart, vend, quoted = start + 1, close, True
-        else:
-            i = m.start()
-            while i > 0 and line[i - 1] in " \t":
-                i -= 1
-            compact = line[i - 1 : i] in ("{", ",", "[") or raw_key[0] in "\"'"
-            vstart, quoted = start, False
-            vend = _plain_end(line, start, compact or m.group("dash") is not None)
-            if _BLOCK_SCALAR.fullmatch(line[vstart:vend]) and not line[vend:].strip():
-                out.append(line[done:])
-                return "".join(out), _Pending(label, indent=len(line) - len(line.lstrip(" ")))
-        value = line[vstart:vend]
-        if _keep(value, quoted):
-            continue
-        out += [line[done:vstart], sink(value, f"key:{label}")]
-        done = pos = vend
-    out.append(line[done:])
-    return "".join(out), None
-
-
-def _pairs(text: str, sink: _Sink) -> str:
-    out: list[str] = []
-    pending: _Pending | None = None
-    for line in text.splitlines(keepends=True):
-        if pending is not None and not pending.quote:
-            if pending.takes(line):
-                pending.parts.append(line)
-                continue
-            out.append(pending.flush(sink))
-            pending = None
-        elif pending is not None:
-            close = _close(line, 0, pending.quote)
-            if close < 0:
-                pending.parts.append(line)
-                continue
-            pending.parts.append(line[:close])
-            out += [pending.flush(sink), pending.quote]
-            line, pending = line[close + 1 :], None
-        new, pending = _pairs_in_line(line, sink)
-        out.append(new)
-    if pending is not None:
-        out.append(pending.flush(sink))
-    return "".join(out)
-
-
-def _query(text: str, sink: _Sink) -> str:
-    def sub(m: re.Match[str]) -> str:
-        label, value = secret_label(m.group("key")), m.group("value")
-        if label is None or _keep(value, False):
-            return m.group(0)
-        return f"{m.group('key')}={sink(value, f'key:{label}')}"
-
-    return _QUERY.sub(sub, text)
 
 
 # -- passes 3-5: URLs, token shapes, entropy ---------------------------------------------
@@ -328,7 +120,7 @@ ENTROPY_MIN = 4.0
 def _url(text: str, sink: _Sink) -> str:
     def sub(m: re.Match[str]) -> str:
         pw = m.group("pw")
-        if _keep(pw, True):
+        if keep(pw, True):
             return m.group(0)
         return f"{m.group('head')}{sink(pw, 'url-password')}@"
 
@@ -396,6 +188,6 @@ def _entropy(text: str, sink: _Sink) -> str:
 def redact(text: str, key: bytes = PROCESS_KEY, *, entropy: bool = True) -> Redaction:
     """``text`` with every secret found replaced by its marker (see the module doc)."""
     sink = _Sink(key)
-    for step in (_pem, _pairs, _query, _url, _tokens, *([_entropy] if entropy else [])):
+    for step in (_pem, pairs, query, _url, _tokens, *([_entropy] if entropy else [])):
         text = step(text, sink)
     return Redaction(text, sink.count, tuple(sink.kinds))

@@ -136,11 +136,12 @@ TOOLS = (
         name="ssh_read_redacted",
         title="Read a config file, secrets masked",
         description=(
-            "Read a remote text config file (.env, YAML, JSON, INI, TOML, shell exports, PEM key "
-            "files) over SFTP with its secrets masked. Returns path, size, sha256 of the original "
-            "bytes, the content with each secret replaced by [REDACTED:hmac-sha256:<12 hex>], "
-            "the redaction count and the kinds found. Masked: values of keys named like "
-            "password, secret, token, api_key, auth, session, cookie or dsn; private-key PEM "
+            "Read a remote text config file (.env, YAML, JSON, INI, TOML, .npmrc, shell exports, "
+            "PEM key files) over SFTP with its secrets masked. Returns path, size, sha256 of the "
+            "original bytes, the content with each secret replaced by "
+            "[REDACTED:hmac-sha256:<12 hex>], the redaction count and the kinds found. Masked: "
+            "values (multi-line strings and list items too) of keys named like password, pass, "
+            "secret, token, api_key, auth, session, cookie or dsn; private-key PEM "
             "blocks; URL passwords; AWS, GitHub, Slack, JWT, Google and Stripe tokens; long "
             "random-looking strings. Equal secrets get equal markers within this server run, so "
             "you can tell two values match without seeing them. Prefer this to "

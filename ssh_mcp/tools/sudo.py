@@ -18,8 +18,8 @@ from ssh_mcp.tools.exec_more import EXEC, ScriptInput
 
 
 def _root_result(result: ProcessResult) -> ExecResult:
-    """The command's result, or sudo's refusal when it never ran (a timeout is a result)."""
-    if result.elevated is False and not result.timed_out:
+    """The command's result (a timeout too, once it ran as root), or why it never ran."""
+    if result.elevated is False:
         raise sudo_refusal(result)
     return exec_result(result)
 
@@ -48,7 +48,8 @@ TOOLS = (
             "Run one shell command as root through sudo on a host and return stdout, stderr, "
             "exit_code and flags as ssh_exec_run does. The operator's sudo password reaches "
             "sudo over stdin, never argv. If sudo refuses (no password configured, wrong "
-            "password, not in sudoers) the call fails and nothing runs. On timeout or cancel "
+            "password, not in sudoers) or does not start the command before the timeout, the "
+            "call fails with the reason and nothing runs. On timeout or cancel once it runs, "
             "the root process group is stopped (INT, TERM, KILL). Prefer ssh_exec_run for "
             "anything that does not need root."
         ),

@@ -49,11 +49,6 @@ class SudoPathInput(StrictInput):
 
 
 def _out(result: ProcessResult) -> bytes:
-    if result.elevated is False and result.timed_out:
-        raise RemoteError(
-            "sudo did not answer before the timeout (a prompt other than the password, such "
-            "as a one-time code, cannot be answered); nothing ran as root"
-        )
     if result.elevated is False:
         raise sudo_refusal(result)
     if result.exit_code == 21:
