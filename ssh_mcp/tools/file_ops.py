@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import PathNotAllowed, RemoteError
+from ssh_mcp.errors import RemoteError
 from ssh_mcp.spec import (
     CHANGES,
     HOST,
@@ -27,6 +27,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._anchored import SAMPLE, delete_tree
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
@@ -38,7 +39,6 @@ from ssh_mcp.tools._sftp_ops import (
     mutate,
     octal,
     quietly,
-    walk,
 )
 
 if TYPE_CHECKING:
@@ -48,8 +48,6 @@ else:
 
 #: mkdir adds a directory and overwrites nothing: not destructive, and idempotent with parents.
 MKDIR = Annotations(read_only=False, destructive=False, idempotent=False)
-#: Paths a dry run lists at most.
-SAMPLE = 100
 
 
 # -- ssh_mkdir ------------------------------------------------------------------------
@@ -170,47 +168,21 @@ class DeleteFolderResult(Output):
 
 
 async def delete_folder(ctx: ToolContext, args: DeleteFolderInput) -> DeleteFolderResult:
-    cap = ctx.limits.delete_folder_max_entries
-
-    async def body(sftp: asyncssh.SFTPClient) -> DeleteFolderResult:
-        home = str(await sftp.realpath("."))
-        if args.path == "/" or inside(home, args.path):
-            raise PathNotAllowed(f"{args.path} is / or holds the login user's home; refused")
-        attrs = await sftp.lstat(args.path)
-        if not statmod.S_ISDIR(attrs.permissions or 0):
-            what = "a symbolic link" if statmod.S_ISLNK(attrs.permissions or 0) else "not a dir"
-            raise RemoteError(f"{args.path} is {what}; use ssh_delete for files and links")
-        if args.recursive:
-            plan = await walk(sftp, args.path, cap)
-        elif [n for n in await sftp.readdir(args.path) if n.filename not in (".", "..")]:
-            raise RemoteError(f"{args.path} is not empty; pass recursive=true (dry_run first)")
-        else:
-            plan = [(args.path, attrs)]
-        if args.dry_run:
-            paths = [p for p, _ in plan[:SAMPLE]]
-            return DeleteFolderResult(
-                path=args.path, dry_run=True, removed=0, would_remove=len(plan), paths=paths
-            )
-        removed = 0
-        for path, entry in reversed(plan):
-            try:
-                if statmod.S_ISDIR(entry.permissions or 0):
-                    await sftp.rmdir(path)
-                else:
-                    await sftp.remove(path)
-            except asyncssh.SFTPError as exc:
-                if isinstance(exc, asyncssh.SFTPConnectionLost):
-                    raise
-                raise RemoteError(
-                    f"deleting stopped at {path} after {removed} of {len(plan)} entries: "
-                    f"{exc.reason or type(exc).__name__}"
-                ) from None
-            removed += 1
+    # On the host, relative to the verified parent: GNU rm never follows a symlink swapped
+    # in mid-walk, and a swapped ancestor is noticed before anything goes (_anchored).
+    parent, name = posixpath.split(args.path)
+    if args.recursive:
+        mode = "list" if args.dry_run else "delete"
+    else:
+        mode = "empty-dry" if args.dry_run else "empty"
+    done = await delete_tree(ctx, parent, name, cap=ctx.limits.delete_folder_max_entries, mode=mode)
+    if args.dry_run:
         return DeleteFolderResult(
-            path=args.path, dry_run=False, removed=removed, would_remove=None, paths=[]
+            path=args.path, dry_run=True, removed=0, would_remove=done.total, paths=done.sample
         )
-
-    return await mutate(ctx, "delete folder", body)
+    return DeleteFolderResult(
+        path=args.path, dry_run=False, removed=done.total, would_remove=None, paths=[]
+    )
 
 
 # -- ssh_mv ---------------------------------------------------------------------------
