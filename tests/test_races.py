@@ -1,0 +1,183 @@
+"""Recursive tools against a racer that swaps directories for symlinks to outside ones (issue 8.4).
+
+A separate process, running as the test user like a concurrent ``ssh_mv`` would, swaps a
+directory for a symlink to a directory outside the allowlist and back, as fast as it can,
+while the tool runs over many trees through MCP against the real sshd. Afterwards the host
+must show that nothing outside was deleted, moved, read into the allowlist or written to.
+The racer counts its swaps, and the test requires that swaps happened during the calls.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import audit_lines, serve, text
+from mcp import Client
+from sshd import TestUser
+
+from ssh_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+Make = Callable[..., Settings]
+
+#: The racer runs as the test user, who cannot reach this checkout's venv.
+PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
+#: Calls per test, each one over its own tree.
+ROUNDS = 20
+#: Files in each swapped directory, and in the outside directory it is swapped with.
+FILES = 100
+
+#: argv: count file, then (path, link target) pairs. Each swap exchanges the directory with
+#: a symlink to the target atomically (renameat2 RENAME_EXCHANGE, as a concurrent mv -T
+#: --exchange would), then exchanges it back: the path is a symlink about half of the time.
+#: The count of swaps is written to the count file (pwrite: cheap enough per swap).
+RACER = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def exchange(a, b):
+    return libc.renameat2(-100, a, -100, b, 2) == 0  # AT_FDCWD, RENAME_EXCHANGE
+out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+pairs = []
+for path, target in zip(sys.argv[2::2], sys.argv[3::2]):
+    os.symlink(target, path + ".link")
+    pairs.append((path.encode(), (path + ".link").encode()))
+n = 0
+while True:
+    for path, link in pairs:
+        if exchange(path, link):
+            n += 1
+            os.pwrite(out, str(n).encode().ljust(20), 0)
+            exchange(path, link)
+"""
+
+
+class Racer:
+    def __init__(self, proc: subprocess.Popen[bytes], count_file: Path) -> None:
+        self.proc, self._count_file = proc, count_file
+
+    def swaps(self) -> int:
+        raw = self._count_file.read_bytes().strip() if self._count_file.exists() else b""
+        return int(raw or 0)
+
+
+@contextmanager
+def racing(user: TestUser, scratch: Path, pairs: list[tuple[Path, Path]]) -> Iterator[Racer]:
+    count_file = scratch / "swaps"
+    argv = [PYTHON, "-c", RACER, str(count_file)]
+    for path, target in pairs:
+        argv += [str(path), str(target)]
+    proc = subprocess.Popen(argv, user=user.uid, group=user.uid, cwd="/")
+    try:
+        yield Racer(proc, count_file)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def own(root: Path, user: TestUser) -> None:
+    for p in [root, *root.rglob("*")]:
+        os.lchown(p, user.uid, user.uid)
+
+
+def fill(d: Path, content: str, count: int = FILES) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (d / f"f{i:03}").write_text(content)
+
+
+def files_of(d: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in d.iterdir()} if d.is_dir() else {}
+
+
+def leaked(root: Path) -> list[Path]:
+    """Regular files under root (links not followed) holding outside content."""
+    out = []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            p = Path(dirpath, name)
+            if p.is_file() and not p.is_symlink() and p.read_text() == "OUTSIDE":
+                out.append(p)
+    return out
+
+
+@pytest.fixture
+def scratch(test_user: TestUser, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A directory of the test user outside the allowlist (the outside world)."""
+    path = Path(f"/tmp/ssh-mcp-race-{os.getpid()}-{request.node.name[:40]}")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    os.chown(path, test_user.uid, test_user.uid)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def low(settings_for: Make) -> Settings:
+    return settings_for(allow_low_access_tools=True, ssh_delete_folder_max_entries=100_000)
+
+
+async def race_calls(
+    client: Client, racer: Racer, tool: str, calls: list[dict[str, Any]]
+) -> list[str]:
+    """Run every call while the racer swaps; the racer must have swapped during them."""
+    during = 0
+    outcomes = []
+    for args in calls:
+        before = racer.swaps()
+        r = await client.call_tool(tool, {"host": "target", **args})
+        during += racer.swaps() - before
+        outcomes.append("error: " + text(r) if r.is_error else "ok")
+    assert during >= len(calls), f"the racer swapped only {during} times during the calls"
+    return outcomes
+
+
+# -- ssh_delete_folder ----------------------------------------------------------------
+
+
+async def test_delete_folder_never_follows_a_directory_swapped_mid_walk(
+    low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
+) -> None:
+    outside = scratch / "outside"
+    fill(outside, "OUTSIDE")
+    trees = [work_dir / f"t{i}" for i in range(ROUNDS)]
+    for t in trees:
+        for d in ("a", "sub", "z"):
+            fill(t / d, "inside")
+    own(work_dir, test_user)
+    own(scratch, test_user)
+    pairs = [(t / "sub", outside) for t in trees]
+    async with serve(low) as (client, app):
+        with racing(test_user, scratch, pairs) as racer:
+            calls = [{"path": str(t), "recursive": True} for t in trees]
+            outcomes = await race_calls(client, racer, "ssh_delete_folder", calls)
+        assert len(audit_lines(app)) == ROUNDS
+    assert files_of(outside) == {f"f{i:03}": "OUTSIDE" for i in range(FILES)}, outcomes
+    assert "ok" in outcomes  # the tool still works under the race
+
+
+async def test_delete_folder_refuses_an_ancestor_swapped_for_a_symlink(
+    low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
+) -> None:
+    decoy = scratch / "decoy"
+    for i in range(ROUNDS):
+        fill(decoy / f"t{i}", "OUTSIDE")
+        fill(work_dir / "a" / f"t{i}", "inside")
+    own(work_dir, test_user)
+    own(scratch, test_user)
+    async with serve(low) as (client, _):
+        with racing(test_user, scratch, [(work_dir / "a", decoy)]) as racer:
+            calls = [{"path": f"{work_dir}/a/t{i}", "recursive": True} for i in range(ROUNDS)]
+            outcomes = await race_calls(client, racer, "ssh_delete_folder", calls)
+    for i in range(ROUNDS):
+        assert len(files_of(decoy / f"t{i}")) == FILES, outcomes
