@@ -181,3 +181,32 @@ async def test_delete_folder_refuses_an_ancestor_swapped_for_a_symlink(
             outcomes = await race_calls(client, racer, "ssh_delete_folder", calls)
     for i in range(ROUNDS):
         assert len(files_of(decoy / f"t{i}")) == FILES, outcomes
+
+
+# -- ssh_mv ---------------------------------------------------------------------------
+
+
+async def test_mv_is_not_redirected_by_a_parent_swapped_for_a_symlink(
+    low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
+) -> None:
+    fill(scratch / "decoy-src", "OUTSIDE", ROUNDS)
+    (scratch / "decoy-dst").mkdir()
+    fill(work_dir / "a", "inside", ROUNDS)
+    (work_dir / "b").mkdir()
+    own(work_dir, test_user)
+    own(scratch, test_user)
+    pairs = [(work_dir / "a", scratch / "decoy-src"), (work_dir / "b", scratch / "decoy-dst")]
+    async with serve(low) as (client, _):
+        with racing(test_user, scratch, pairs) as racer:
+            calls = [
+                {"src_path": f"{work_dir}/a/f{i:03}", "dst_path": f"{work_dir}/b/f{i:03}"}
+                for i in range(ROUNDS)
+            ]
+            outcomes = await race_calls(client, racer, "ssh_mv", calls)
+    expected = {f"f{i:03}": "OUTSIDE" for i in range(ROUNDS)}
+    assert files_of(scratch / "decoy-src") == expected, outcomes  # nothing moved out of it
+    assert files_of(scratch / "decoy-dst") == {}, outcomes  # nothing moved into it
+    assert leaked(work_dir) == [], outcomes
+    real_b = work_dir / ("b.link" if (work_dir / "b").is_symlink() else "b")  # racer's last state
+    moved = files_of(real_b)
+    assert moved and set(moved.values()) == {"inside"}, outcomes

@@ -19,6 +19,7 @@ parameter, never part of the script text.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
@@ -160,3 +161,53 @@ async def delete_tree(ctx: ToolContext, parent: str, name: str, *, cap: int, mod
     if mode == "empty-dry":
         sample = [path]
     return Deleted(int(head.strip() or 0), sample)
+
+
+# -- move -----------------------------------------------------------------------------
+
+#: $1 src parent, $2 src name, $3 dst parent, $4 dst name, $5 overwrite (yes | no).
+#: The destination directory is held as fd 3 and named through /proc/self/fd/3, so the
+#: rename lands in the verified directory whatever happens to its path meanwhile. Prints
+#: the moved entry's raw mode (hex) and size.
+MOVE = r"""
+sp=$1 sn=$2 dp=$3 dn=$4 ow=$5
+hold "$dp"
+exec 3<.
+[ -d /proc/self/fd/3/ ] || exit 93
+hold "$sp"
+[ -e "./$sn" ] || [ -L "./$sn" ] || exit 92
+gnu
+d=/proc/self/fd/3/$dn
+[ "$(stat -c %d .)" = "$(stat -L -c %d /proc/self/fd/3)" ] || exit 94
+if [ "$ow" = yes ]; then
+  mv -f -T -- "./$sn" "$d" || exit 96
+else
+  { [ -e "$d" ] || [ -L "$d" ]; } && exit 95
+  mv -n -T -- "./$sn" "$d" || exit 96
+  { [ -e "./$sn" ] || [ -L "./$sn" ]; } && exit 97
+fi
+stat -c '%f %s' -- "$d"
+"""
+
+
+async def move(ctx: ToolContext, src: str, dst: str, *, overwrite: bool) -> tuple[int, int]:
+    """rename(2) ``src`` to ``dst`` between verified directories: (st_mode, size) of it."""
+    sp, sn = posixpath.split(src)
+    dp, dn = posixpath.split(dst)
+    s = await run(ctx, MOVE, sp, sn, dp, dn, "yes" if overwrite else "no", path=src)
+    if s.code == 92:
+        raise RemoteError(f"{src}: no such file or directory; check the path")
+    if s.code == 94:
+        raise RemoteError(
+            f"{src} and {dst} are on different filesystems and a move is one rename; "
+            "use ssh_cp, then ssh_delete or ssh_delete_folder"
+        )
+    if s.code == 95:
+        raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")
+    if s.code == 97:
+        raise RemoteError(f"{dst} appeared meanwhile; nothing moved")
+    if s.code != 0:
+        why = s.err.splitlines()[-1][-200:] if s.err else f"exit {s.code}"
+        raise RemoteError(f"moving {src} failed: {why}")
+    raw, size = s.out.split()[:2]
+    return int(raw, 16), int(size)

@@ -27,7 +27,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.tools._anchored import SAMPLE, delete_tree
+from ssh_mcp.tools._anchored import SAMPLE, delete_tree, move
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
@@ -221,23 +221,10 @@ async def mv(ctx: ToolContext, args: MoveInput) -> MoveResult:
     if inside(dst, src):
         raise RemoteError(f"{dst} is {src} or inside it; move it somewhere outside itself")
 
-    async def body(sftp: asyncssh.SFTPClient) -> MoveResult:
-        if args.overwrite:
-            await sftp.posix_rename(src, dst)
-        else:
-            if await lstat_or_none(sftp, dst) is not None:
-                raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")
-            try:
-                await sftp.rename(src, dst)  # SFTP v3 rename refuses an existing target
-            except asyncssh.SFTPFailure:
-                if await lstat_or_none(sftp, dst) is None:
-                    raise
-                raise RemoteError(f"{dst} appeared meanwhile; nothing moved") from None
-        attrs = await sftp.lstat(dst)
-        perm = attrs.permissions or 0
-        return MoveResult(path=dst, kind=kind_of(perm), size=attrs.size, mode=octal(perm))
-
-    return await mutate(ctx, "move", body)
+    # One rename(2) on the host between verified directory handles (_anchored): a parent
+    # swapped for a symlink meanwhile cannot redirect it outside the allowlist.
+    perm, size = await move(ctx, src, dst, overwrite=args.overwrite)
+    return MoveResult(path=dst, kind=kind_of(perm), size=size, mode=octal(perm))
 
 
 # -- ssh_link -------------------------------------------------------------------------
