@@ -31,6 +31,11 @@ Make = Callable[..., Settings]
 PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
 #: Calls per test, each one over its own tree.
 ROUNDS = 20
+#: Most calls per test: under the race some calls are refused, and a test goes on until
+#: one succeeded (each refusal step has about even odds while the racer runs).
+LIMIT = 3 * ROUNDS
+#: ssh_mv checks four directories, each swapped half of the time: more calls to get one through.
+MOVES = 12 * ROUNDS
 #: Files in each swapped directory, and in the outside directory it is swapped with.
 FILES = 100
 
@@ -128,17 +133,28 @@ def low(settings_for: Make) -> Settings:
 
 
 async def race_calls(
-    client: Client, racer: Racer, tool: str, calls: list[dict[str, Any]]
+    client: Client,
+    racer: Racer,
+    tool: str,
+    make: Callable[[int], dict[str, Any]],
+    *,
+    limit: int,
+    need_ok: bool = True,
 ) -> list[str]:
-    """Run every call while the racer swaps; the racer must have swapped during them."""
+    """Call ``make(0)``, ``make(1)``… while the racer swaps: ROUNDS calls, and with
+    ``need_ok`` until one succeeded (at most ``limit``). Under the race a call may be refused
+    (that is safe); the racer must have swapped during the calls."""
     during = 0
-    outcomes = []
-    for args in calls:
+    outcomes: list[str] = []
+    for i in range(limit):
+        if len(outcomes) >= ROUNDS and (not need_ok or "ok" in outcomes):
+            break
         before = racer.swaps()
-        r = await client.call_tool(tool, {"host": "target", **args})
+        r = await client.call_tool(tool, {"host": "target", **make(i)})
         during += racer.swaps() - before
         outcomes.append("error: " + text(r) if r.is_error else "ok")
-    assert during >= len(calls), f"the racer swapped only {during} times during the calls"
+    assert during >= len(outcomes), f"the racer swapped only {during} times during the calls"
+    assert not need_ok or "ok" in outcomes, outcomes  # the tool still works under the race
     return outcomes
 
 
@@ -150,36 +166,47 @@ async def test_delete_folder_never_follows_a_directory_swapped_mid_walk(
 ) -> None:
     outside = scratch / "outside"
     fill(outside, "OUTSIDE")
-    trees = [work_dir / f"t{i}" for i in range(ROUNDS)]
+    trees = [work_dir / f"t{i}" for i in range(LIMIT)]
     for t in trees:
-        for d in ("a", "sub", "z"):
+        for d in ("a", "sub"):
             fill(t / d, "inside")
     own(work_dir, test_user)
     own(scratch, test_user)
     pairs = [(t / "sub", outside) for t in trees]
     async with serve(low) as (client, app):
         with racing(test_user, scratch, pairs) as racer:
-            calls = [{"path": str(t), "recursive": True} for t in trees]
-            outcomes = await race_calls(client, racer, "ssh_delete_folder", calls)
-        assert len(audit_lines(app)) == ROUNDS
+            outcomes = await race_calls(
+                client,
+                racer,
+                "ssh_delete_folder",
+                lambda i: {"path": str(trees[i]), "recursive": True},
+                limit=LIMIT,
+            )
+        assert len(audit_lines(app)) == len(outcomes)
     assert files_of(outside) == {f"f{i:03}": "OUTSIDE" for i in range(FILES)}, outcomes
-    assert "ok" in outcomes  # the tool still works under the race
+    for t, outcome in zip(trees, outcomes, strict=False):
+        assert (outcome == "ok") == (not t.exists()), outcome
 
 
 async def test_delete_folder_refuses_an_ancestor_swapped_for_a_symlink(
     low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
 ) -> None:
     decoy = scratch / "decoy"
-    for i in range(ROUNDS):
+    for i in range(LIMIT):
         fill(decoy / f"t{i}", "OUTSIDE")
         fill(work_dir / "a" / f"t{i}", "inside")
     own(work_dir, test_user)
     own(scratch, test_user)
     async with serve(low) as (client, _):
         with racing(test_user, scratch, [(work_dir / "a", decoy)]) as racer:
-            calls = [{"path": f"{work_dir}/a/t{i}", "recursive": True} for i in range(ROUNDS)]
-            outcomes = await race_calls(client, racer, "ssh_delete_folder", calls)
-    for i in range(ROUNDS):
+            outcomes = await race_calls(
+                client,
+                racer,
+                "ssh_delete_folder",
+                lambda i: {"path": f"{work_dir}/a/t{i}", "recursive": True},
+                limit=LIMIT,
+            )
+    for i in range(LIMIT):
         assert len(files_of(decoy / f"t{i}")) == FILES, outcomes
 
 
@@ -189,24 +216,115 @@ async def test_delete_folder_refuses_an_ancestor_swapped_for_a_symlink(
 async def test_mv_is_not_redirected_by_a_parent_swapped_for_a_symlink(
     low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
 ) -> None:
-    fill(scratch / "decoy-src", "OUTSIDE", ROUNDS)
+    fill(scratch / "decoy-src", "OUTSIDE", MOVES)
     (scratch / "decoy-dst").mkdir()
-    fill(work_dir / "a", "inside", ROUNDS)
+    fill(work_dir / "a", "inside", MOVES)
     (work_dir / "b").mkdir()
     own(work_dir, test_user)
     own(scratch, test_user)
     pairs = [(work_dir / "a", scratch / "decoy-src"), (work_dir / "b", scratch / "decoy-dst")]
     async with serve(low) as (client, _):
         with racing(test_user, scratch, pairs) as racer:
-            calls = [
-                {"src_path": f"{work_dir}/a/f{i:03}", "dst_path": f"{work_dir}/b/f{i:03}"}
-                for i in range(ROUNDS)
-            ]
-            outcomes = await race_calls(client, racer, "ssh_mv", calls)
-    expected = {f"f{i:03}": "OUTSIDE" for i in range(ROUNDS)}
+            outcomes = await race_calls(
+                client,
+                racer,
+                "ssh_mv",
+                lambda i: {
+                    "src_path": f"{work_dir}/a/f{i:03}",
+                    "dst_path": f"{work_dir}/b/f{i:03}",
+                },
+                limit=MOVES,
+            )
+    expected = {f"f{i:03}": "OUTSIDE" for i in range(MOVES)}
     assert files_of(scratch / "decoy-src") == expected, outcomes  # nothing moved out of it
     assert files_of(scratch / "decoy-dst") == {}, outcomes  # nothing moved into it
     assert leaked(work_dir) == [], outcomes
     real_b = work_dir / ("b.link" if (work_dir / "b").is_symlink() else "b")  # racer's last state
     moved = files_of(real_b)
-    assert moved and set(moved.values()) == {"inside"}, outcomes
+    assert len(moved) == outcomes.count("ok") and set(moved.values()) == {"inside"}, outcomes
+
+
+# -- ssh_cp (recursive) ---------------------------------------------------------------
+
+
+async def test_cp_tree_never_reads_a_directory_swapped_mid_walk(
+    low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
+) -> None:
+    outside = scratch / "outside"
+    fill(outside, "OUTSIDE")
+    trees = [work_dir / f"s{i}" for i in range(ROUNDS)]
+    for t in trees:
+        for d in ("a", "sub", "z"):
+            fill(t / d, "inside")
+    own(work_dir, test_user)
+    own(scratch, test_user)
+    async with serve(low) as (client, _):
+        with racing(test_user, scratch, [(t / "sub", outside) for t in trees]) as racer:
+            outcomes = await race_calls(
+                client,
+                racer,
+                "ssh_cp",
+                lambda i: {
+                    "src_path": str(trees[i]),
+                    "dst_path": f"{work_dir}/d{i}",
+                    "recursive": True,
+                },
+                limit=ROUNDS,
+                need_ok=False,
+            )
+    assert leaked(work_dir) == [], outcomes  # no outside file was read into the copies
+    assert files_of(outside) == {f"f{i:03}": "OUTSIDE" for i in range(FILES)}
+    # GNU tar notices the tree changing under it ("file changed as we read it"): such a copy
+    # fails whole and leaves nothing behind, rather than landing torn.
+    assert not list(work_dir.glob(".*.ssh-mcp-*")), outcomes
+    for i, outcome in enumerate(outcomes):
+        copy = work_dir / f"d{i}"
+        assert copy.is_dir() == (outcome == "ok"), outcome
+        assert outcome == "ok" or "nothing was copied" in outcome, outcome
+
+
+async def test_cp_tree_is_not_redirected_by_a_destination_parent_swap(
+    low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
+) -> None:
+    decoy = scratch / "decoy"
+    decoy.mkdir()
+    fill(work_dir / "src" / "sub", "inside")
+    (work_dir / "b").mkdir()
+    own(work_dir, test_user)
+    own(scratch, test_user)
+    async with serve(low) as (client, _):
+        with racing(test_user, scratch, [(work_dir / "b", decoy)]) as racer:
+            outcomes = await race_calls(
+                client,
+                racer,
+                "ssh_cp",
+                lambda i: {
+                    "src_path": f"{work_dir}/src",
+                    "dst_path": f"{work_dir}/b/c{i}",
+                    "recursive": True,
+                },
+                limit=LIMIT,
+            )
+    assert list(decoy.iterdir()) == [], outcomes  # nothing was written into it
+    real_b = work_dir / ("b.link" if (work_dir / "b").is_symlink() else "b")  # racer's last state
+    assert not list(real_b.glob(".*.ssh-mcp-*")), outcomes
+
+
+async def test_nothing_is_moved_linked_or_copied_into_a_temp_tree(
+    low: Settings, work_dir: Path, test_user: TestUser
+) -> None:
+    """A tree copy unpacks by name below its temp directory: no tool may swap things there."""
+    temp = work_dir / ".copy.ssh-mcp-0123456789ab"
+    (temp / "sub").mkdir(parents=True)
+    (work_dir / "f").write_text("inside")
+    own(work_dir, test_user)
+    async with serve(low) as (client, app):
+        for tool, args in [
+            ("ssh_mv", {"src_path": f"{work_dir}/f", "dst_path": f"{temp}/sub/x"}),
+            ("ssh_link", {"target_path": f"{work_dir}/f", "link_path": f"{temp}/sub/x"}),
+            ("ssh_cp", {"src_path": f"{work_dir}/f", "dst_path": f"{temp}/sub/x"}),
+        ]:
+            r = await client.call_tool(tool, {"host": "target", **args})
+            assert r.is_error and "inside a temp tree ssh-mcp is building" in text(r), text(r)
+            assert audit_lines(app)[-1]["error"] == "PathNotAllowed"
+    assert list((temp / "sub").iterdir()) == [] and (work_dir / "f").read_text() == "inside"

@@ -50,8 +50,9 @@ count() { find "$1" -print0 2>/dev/null | tr -cd '\000' | head -c "$2" | wc -c; 
 """
 
 _CODES = {
-    90: "{path}: its directory vanished or cannot be entered; check the path and retry",
-    91: "{path}: a directory on the way was swapped for a symlink meanwhile; nothing was changed",
+    90: "a directory on the way to {path} vanished or cannot be entered; check and retry",
+    91: "a directory on the way to {path} was swapped for a symlink or moved meanwhile; "
+    "nothing was changed",
     93: "the host lacks GNU coreutils/findutils or /proc, which this tool needs to change a "
     "tree without following symlinks swapped in mid-walk; use ssh_exec instead",
 }
@@ -194,7 +195,7 @@ async def move(ctx: ToolContext, src: str, dst: str, *, overwrite: bool) -> tupl
     """rename(2) ``src`` to ``dst`` between verified directories: (st_mode, size) of it."""
     sp, sn = posixpath.split(src)
     dp, dn = posixpath.split(dst)
-    s = await run(ctx, MOVE, sp, sn, dp, dn, "yes" if overwrite else "no", path=src)
+    s = await run(ctx, MOVE, sp, sn, dp, dn, "yes" if overwrite else "no", path=f"{src} or {dst}")
     if s.code == 92:
         raise RemoteError(f"{src}: no such file or directory; check the path")
     if s.code == 94:
@@ -211,3 +212,98 @@ async def move(ctx: ToolContext, src: str, dst: str, *, overwrite: bool) -> tupl
         raise RemoteError(f"moving {src} failed: {why}")
     raw, size = s.out.split()[:2]
     return int(raw, 16), int(size)
+
+
+# -- copy a tree ----------------------------------------------------------------------
+
+#: $1 src parent, $2 src name, $3 dst parent, $4 dst name, $5 temp name, $6 max bytes.
+#: GNU tar reads the source from the verified directory held as fd 4 (openat, O_NOFOLLOW
+#: all the way down) and unpacks into a fresh temp directory entered and verified like a
+#: parent, which is renamed into place without replacing anything. Prints "bytes sockets
+#: mode", then the number of entries created.
+COPY = r"""
+sp=$1 sn=$2 dp=$3 dn=$4 tn=$5 max=$6
+hold "$sp"
+[ ! -L "./$sn" ] && [ -d "./$sn" ] || exit 92
+gnu
+case $(tar --version 2>/dev/null) in *"GNU tar"*) ;; *) exit 93 ;; esac
+exec 4<.
+[ -d /proc/self/fd/4/ ] || exit 93
+m=$(stat -c %a -- "./$sn") || exit 92
+sz=$(find "./$sn" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
+echo "$sz $(find "./$sn" -type s -print0 | tr -cd '\000' | wc -c) $m"
+[ "$sz" -le "$max" ] || exit 98
+hold "$dp"
+{ [ -e "./$dn" ] || [ -L "./$dn" ]; } && exit 95
+mkdir -m 700 -- "./$tn" || exit 96
+# Enter the temp dir and prove it is the one named tn in the held parent, by identity
+# (dev:inode), not by path: a swap of an ancestor must not matter here, a swap of tn must.
+ident() { stat -c %d:%i -- "$1"; }
+into() {
+  pi=$(ident .) && cd -P -- "./$tn" && [ "$(ident ..)" = "$pi" ] &&
+    [ "$(ident "../$tn")" = "$(ident .)" ]
+}
+clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
+r=$( { { tar -C /proc/self/fd/4 -cf - "./$sn"; echo "c$?" >&5; } |
+  { into && tar -xpf - --strip-components=2 && chmod -- "$m" .; echo "x$?" >&5; } >&2
+  } 5>&1 )
+case $r in *c0*x0* | *x0*c0*) ;; *) clean; exit 96 ;; esac
+mv -n -T -- "./$tn" "./$dn" || { clean; exit 96; }
+[ -e "./$tn" ] && { clean; exit 97; }
+count "./$dn" 2147483647
+"""
+
+_TAR = re.compile(r"^tar: (\./.+?): (.+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Copied:
+    size: int
+    entries: int
+    skipped: int
+    mode: str
+
+
+async def copy_tree(ctx: ToolContext, src: str, dst: str, tmp: str, max_bytes: int) -> Copied:
+    """Copy the tree ``src`` to the new ``dst`` through the temp sibling ``tmp``."""
+    sp, sn = posixpath.split(src)
+    dp, dn = posixpath.split(dst)
+    tn, both = posixpath.basename(tmp), f"{src} or {dst}"
+    s = await run(ctx, COPY, sp, sn, dp, dn, tn, str(max_bytes), path=both)
+    lines = s.out.decode().split()
+    if s.code == 92:
+        raise RemoteError(f"{src} is no longer a directory; check the path")
+    if s.code == 95:
+        raise RemoteError(
+            f"{dst} exists; a directory copy never merges or replaces: pick a new dst_path"
+        )
+    if s.code == 97:
+        raise RemoteError(f"{dst} appeared while copying; nothing replaced")
+    if s.code == 98:
+        raise CapExceeded(
+            f"{src} holds {lines[0]} bytes, over SSH_TRANSFER_MAX_BYTES ({max_bytes})"
+        )
+    if s.code != 0:
+        m = _TAR.search(s.err)
+        where, why = (under(sp, m.group(1)), m.group(2)) if m else (src, s.err[-200:])
+        raise RemoteError(f"copying stopped at {where}: {why or 'no message'}; nothing was copied")
+    size, skipped, mode, entries = lines[:4]
+    return Copied(int(size), int(entries), int(skipped), f"{int(mode, 8):04o}")
+
+
+#: The hidden temp siblings the tools build in (``.<name>.ssh-mcp-<hex>``, _staging).
+_IN_FLIGHT = re.compile(r"/\.[^/]*\.ssh-mcp-[0-9a-f]{12}(/|$)")
+
+
+def refuse_in_flight(path: str) -> None:
+    """A tool must not put anything inside another call's temp tree while it is built.
+
+    A tree copy unpacks by name below its verified temp directory: a directory there
+    swapped for a symlink would redirect the unpacking, so nothing may create a link or
+    move anything into such a path.
+    """
+    if _IN_FLIGHT.search(path):
+        raise PathNotAllowed(
+            f"{path} is inside a temp tree ssh-mcp is building or left behind; "
+            "pick another path, or remove the temp with ssh_delete_folder"
+        )

@@ -4,7 +4,9 @@ Dispatch has canonicalized and confined every path, both ends of the two-path
 tools, and refused a tree that holds a restricted zone. Tools that act on a
 link itself (delete, move, the new link) get the path with its final
 component kept as named (``RemotePath(follow=False)``). ``ssh_cp`` lives in
-:mod:`ssh_mcp.tools._copy`, the shared walks in :mod:`ssh_mcp.tools._sftp_ops`.
+:mod:`ssh_mcp.tools._copy`. Deleting a folder and moving run on the host relative
+to verified directory handles (:mod:`ssh_mcp.tools._anchored`), so a directory or
+ancestor swapped for a symlink meanwhile cannot redirect them outside the allowlist.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.tools._anchored import SAMPLE, delete_tree, move
+from ssh_mcp.tools._anchored import SAMPLE, delete_tree, move, refuse_in_flight
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
@@ -221,6 +223,7 @@ async def mv(ctx: ToolContext, args: MoveInput) -> MoveResult:
     if inside(dst, src):
         raise RemoteError(f"{dst} is {src} or inside it; move it somewhere outside itself")
 
+    refuse_in_flight(dst)
     # One rename(2) on the host between verified directory handles (_anchored): a parent
     # swapped for a symlink meanwhile cannot redirect it outside the allowlist.
     perm, size = await move(ctx, src, dst, overwrite=args.overwrite)
@@ -257,6 +260,7 @@ class LinkResult(Output):
 
 async def link(ctx: ToolContext, args: LinkInput) -> LinkResult:
     target, path = args.target_path, args.link_path
+    refuse_in_flight(path)
 
     async def body(sftp: asyncssh.SFTPClient) -> LinkResult:
         if await lstat_or_none(sftp, path) is not None:
