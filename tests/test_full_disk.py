@@ -1,0 +1,71 @@
+"""A full remote disk is reported as such, with the free bytes (issue 8.12), and harms nothing.
+
+A 256 KiB tmpfs mounted inside the allowlisted work directory is filled almost to the brim,
+then a file bigger than what is left is written over an existing one through MCP.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from harness import assert_audit, serve, text
+from sshd import TestUser
+
+from ssh_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+Make = Callable[..., Settings]
+
+#: What is left free on the small disk: less than the file written, more than nothing.
+LEFT = 48 * 1024
+
+
+@pytest.fixture
+def disk(work_dir: Path, test_user: TestUser) -> Iterator[Path]:
+    """A 256 KiB tmpfs owned by the test user, holding ``keep`` and a filler up to LEFT free."""
+    path = work_dir / "disk"
+    path.mkdir()
+    opts = f"size=256k,mode=0755,uid={test_user.uid},gid={test_user.uid}"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True)
+    try:
+        (path / "keep").write_text("the old content\n")
+        vfs = os.statvfs(path)
+        (path / "filler").write_bytes(b"\0" * (vfs.f_bavail * vfs.f_frsize - LEFT))
+        for p in (path / "keep", path / "filler"):
+            os.chown(p, test_user.uid, test_user.uid)
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def free(path: Path) -> int:
+    vfs = os.statvfs(path)
+    return vfs.f_bavail * vfs.f_frsize
+
+
+async def test_a_full_disk_says_so_with_the_free_bytes_and_keeps_the_old_file(
+    settings_for: Make, disk: Path
+) -> None:
+    before = free(disk)
+    assert 0 < before < 100 * 1024
+    async with serve(settings_for(allow_low_access_tools=True)) as (client, app):
+        r = await client.call_tool(
+            "ssh_upload",
+            {
+                "host": "target",
+                "path": str(disk / "keep"),
+                "content_text": "x" * 100 * 1024,
+                "overwrite": True,
+            },
+        )
+        msg = text(r)
+        assert r.is_error and f"the disk holding {disk} is full ({before} bytes free" in msg, msg
+        assert "keep is unchanged" in msg and "\n" not in msg
+        assert_audit(app, {"tool": "ssh_upload", "outcome": "error", "error": "RemoteError"})
+    assert (disk / "keep").read_text() == "the old content\n"
+    assert sorted(p.name for p in disk.iterdir()) == ["filler", "keep"]  # no temp file left
+    assert free(disk) == before
