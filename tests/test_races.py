@@ -210,6 +210,25 @@ async def test_delete_folder_refuses_an_ancestor_swapped_for_a_symlink(
         assert len(files_of(decoy / f"t{i}")) == FILES, outcomes
 
 
+async def test_delete_is_not_redirected_by_a_parent_swapped_for_a_symlink(
+    low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
+) -> None:
+    fill(scratch / "decoy", "OUTSIDE", LIMIT)
+    fill(work_dir / "a", "inside", LIMIT)
+    own(work_dir, test_user)
+    own(scratch, test_user)
+    async with serve(low) as (client, _):
+        with racing(test_user, scratch, [(work_dir / "a", scratch / "decoy")]) as racer:
+            outcomes = await race_calls(
+                client,
+                racer,
+                "ssh_delete",
+                lambda i: {"path": f"{work_dir}/a/f{i:03}"},
+                limit=LIMIT,
+            )
+    assert files_of(scratch / "decoy") == {f"f{i:03}": "OUTSIDE" for i in range(LIMIT)}, outcomes
+
+
 # -- ssh_mv ---------------------------------------------------------------------------
 
 

@@ -96,6 +96,32 @@ def first_failure(parent: str, err: str) -> tuple[str, str]:
     return under(parent, m.group(1)), m.group(2)
 
 
+# -- delete one file or link ---------------------------------------------------------
+
+#: $1 parent, $2 name. Prints the raw mode (hex) and size of what it removed.
+UNLINK = r"""
+hold "$1"
+[ -e "./$2" ] || [ -L "./$2" ] || exit 92
+[ -L "./$2" ] || [ ! -d "./$2" ] || exit 98
+stat -c '%f %s' -- "./$2" && rm -f -- "./$2" || exit 96
+"""
+
+
+async def unlink(ctx: ToolContext, path: str) -> tuple[int, int]:
+    """Remove the file or link ``path`` from its verified parent: (st_mode, size) of it."""
+    parent, name = posixpath.split(path)
+    s = await run(ctx, UNLINK, parent, name, path=path)
+    if s.code == 92:
+        raise RemoteError(f"{path}: no such file or directory; check the path")
+    if s.code == 98:
+        raise RemoteError(f"{path} is a directory; use ssh_delete_folder")
+    if s.code != 0:
+        why = s.err.splitlines()[-1][-200:] if s.err else f"exit {s.code}"
+        raise RemoteError(f"deleting {path} failed: {why}")
+    raw, size = s.out.split()[:2]
+    return int(raw, 16), int(size)
+
+
 # -- delete a tree --------------------------------------------------------------------
 
 #: Paths a dry run lists at most.

@@ -6,7 +6,8 @@ link itself (delete, move, the new link) get the path with its final
 component kept as named (``RemotePath(follow=False)``). ``ssh_cp`` lives in
 :mod:`ssh_mcp.tools._copy`. Deleting a folder and moving run on the host relative
 to verified directory handles (:mod:`ssh_mcp.tools._anchored`), so a directory or
-ancestor swapped for a symlink meanwhile cannot redirect them outside the allowlist.
+ancestor swapped for a symlink meanwhile cannot redirect them outside the allowlist;
+so does deleting a file.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.tools._anchored import SAMPLE, delete_tree, move, refuse_in_flight
+from ssh_mcp.tools._anchored import SAMPLE, delete_tree, move, refuse_in_flight, unlink
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
@@ -128,15 +129,10 @@ class DeleteResult(Output):
 
 
 async def delete(ctx: ToolContext, args: DeleteInput) -> DeleteResult:
-    async def body(sftp: asyncssh.SFTPClient) -> DeleteResult:
-        attrs = await sftp.lstat(args.path)
-        kind = kind_of(attrs.permissions or 0)
-        if kind == "dir":
-            raise RemoteError(f"{args.path} is a directory; use ssh_delete_folder")
-        await sftp.remove(args.path)
-        return DeleteResult(path=args.path, kind=kind, size=attrs.size)
-
-    return await mutate(ctx, "delete", body)
+    # From the verified parent (_anchored): a parent swapped for a symlink after dispatch's
+    # check cannot turn this into the removal of a same-named file outside the allowlist.
+    perm, size = await unlink(ctx, args.path)
+    return DeleteResult(path=args.path, kind=kind_of(perm), size=size)
 
 
 # -- ssh_delete_folder ----------------------------------------------------------------
