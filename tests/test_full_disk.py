@@ -69,3 +69,20 @@ async def test_a_full_disk_says_so_with_the_free_bytes_and_keeps_the_old_file(
     assert (disk / "keep").read_text() == "the old content\n"
     assert sorted(p.name for p in disk.iterdir()) == ["filler", "keep"]  # no temp file left
     assert free(disk) == before
+
+
+async def test_cp_onto_a_full_disk_says_so_and_keeps_the_old_file(
+    settings_for: Make, disk: Path, work_dir: Path, test_user: TestUser
+) -> None:
+    src = work_dir / "big"
+    src.write_bytes(b"y" * 100 * 1024)
+    os.chown(src, test_user.uid, test_user.uid)
+    before = free(disk)
+    async with serve(settings_for(allow_low_access_tools=True)) as (client, app):
+        args = {"src_path": str(src), "dst_path": str(disk / "keep"), "overwrite": True}
+        r = await client.call_tool("ssh_cp", {"host": "target", **args})
+        msg = text(r)
+        assert r.is_error and f"the disk holding {disk} is full ({before} bytes free" in msg, msg
+        assert_audit(app, {"tool": "ssh_cp", "outcome": "error", "error": "RemoteError"})
+    assert (disk / "keep").read_text() == "the old content\n"
+    assert sorted(p.name for p in disk.iterdir()) == ["filler", "keep"]

@@ -222,12 +222,12 @@ async def staged(sftp: asyncssh.SFTPClient, path: str, *, overwrite: bool) -> As
     except asyncssh.SFTPFailure as exc:
         # SFTP v3 has no "disk full" status: sftp-server sends ENOSPC and EDQUOT as the
         # generic Failure. So ask the filesystem, while the partial temp file still fills it.
-        full = not stage.landing and await _full(sftp, stage.tmp)
+        full = not stage.landing and await disk_full(sftp, stage.tmp)
         await remove_quietly(sftp, stage.tmp)
         if stage.landing and not overwrite and await existing_mode(sftp, path) is not None:
             raise RemoteError(f"{path} appeared while writing; nothing replaced") from None
         if full:
-            raise _disk_full(path, await free_bytes(sftp, posixpath.dirname(path))) from None
+            raise disk_full_error(path, await free_bytes(sftp, posixpath.dirname(path))) from None
         raise sftp_error(exc, "write") from None
     except asyncssh.SFTPError as exc:
         await remove_quietly(sftp, stage.tmp)
@@ -237,13 +237,13 @@ async def staged(sftp: asyncssh.SFTPClient, path: str, *, overwrite: bool) -> As
         raise
 
 
-async def _full(sftp: asyncssh.SFTPClient, tmp: str) -> bool:
+async def disk_full(sftp: asyncssh.SFTPClient, tmp: str) -> bool:
     """Whether the filesystem holding ``tmp`` has less room left than one write request."""
     free = await free_bytes(sftp, posixpath.dirname(tmp))
     return free is not None and free < block_size(sftp)
 
 
-def _disk_full(path: str, free: int | None) -> RemoteError:
+def disk_full_error(path: str, free: int | None) -> RemoteError:
     now = "unknown" if free is None else f"{free}"
     return RemoteError(
         f"write failed: the disk holding {posixpath.dirname(path) or '/'} is full ({now} "

@@ -12,6 +12,7 @@ whole; its symlinks are recreated as links.
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import stat as statmod
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,7 +21,15 @@ from pydantic import Field
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.spec import HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
-from ssh_mcp.ssh.transfer import MAX_REQUESTS, block_size, read_chunks, temp_name
+from ssh_mcp.ssh.sftp import free_bytes
+from ssh_mcp.ssh.transfer import (
+    MAX_REQUESTS,
+    block_size,
+    disk_full,
+    disk_full_error,
+    read_chunks,
+    temp_name,
+)
 from ssh_mcp.tools._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._sftp_ops import (
@@ -128,6 +137,14 @@ async def _copy_file(
             except asyncssh.SFTPFailure:
                 raise RemoteError(f"{args.dst_path} appeared while copying; not replaced") from None
             await sftp.remove(tmp)
+    except asyncssh.SFTPFailure as exc:
+        # Full disk: the generic Failure of SFTP v3; asked while the partial temp still fills it.
+        full = await disk_full(sftp, tmp)
+        await discard(exc, tmp, lambda: sftp.remove(tmp))
+        if not full:
+            raise
+        free = await free_bytes(sftp, posixpath.dirname(args.dst_path))
+        raise disk_full_error(args.dst_path, free) from None
     except BaseException as exc:
         await discard(exc, tmp, lambda: sftp.remove(tmp))
         raise
