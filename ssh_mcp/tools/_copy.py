@@ -214,8 +214,10 @@ CP = ToolSpec(
         "Copy a file, or with recursive=true a directory tree, to a new path on the same "
         "host; the data never leaves the host when it supports copy-data. A file lands "
         "atomically (temp file, then rename) with the source's mode, or the replaced "
-        "file's; a tree is built hidden, then renamed into place, symlinks recreated as "
-        "links. Returns path, size, mode and entry counts. For two hosts use ssh_transfer."
+        "file's. A tree is copied by the host's GNU tar from a verified directory, never "
+        "following a symlink (links are recreated as links), built hidden, then renamed into "
+        "place; if the tree changes while read, nothing is copied: retry. Returns path, size, "
+        "mode and entry counts. For two hosts use ssh_transfer."
     ),
     tier=Tier.LOW_ACCESS,
     group=Group.FILE_OPS,

@@ -312,10 +312,12 @@ TOOLS = (
         title="Delete a directory",
         description=(
             "Delete a remote directory: an empty one, or with recursive=true everything in it "
-            "(symlinks inside are removed, never followed). Refuses, before deleting anything, "
-            "a tree holding a restricted zone or more entries than "
-            "SSH_DELETE_FOLDER_MAX_ENTRIES, and / or the login user's home. Run dry_run=true "
-            "first to see the count and the first paths. Returns the number removed."
+            "(symlinks inside are removed, never followed, even one swapped in meanwhile: the "
+            "host's GNU rm works from a verified directory; hosts without GNU coreutils are "
+            "refused). Refuses, before deleting anything, a tree holding a restricted zone or "
+            "more entries than SSH_DELETE_FOLDER_MAX_ENTRIES, and / or the login user's home. "
+            "Run dry_run=true first to see the count and the first paths. Returns the number "
+            "removed."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -330,9 +332,10 @@ TOOLS = (
         name="ssh_mv",
         title="Move or rename",
         description=(
-            "Move or rename a file, directory or symlink on one host (one rename, atomic). An "
-            "existing dst_path is refused unless overwrite=true. Returns the new path, kind, "
-            "size and mode."
+            "Move or rename a file, directory or symlink on one host: one rename, atomic, "
+            "between verified directories, so both ends must be on the same filesystem (a Linux "
+            "host with GNU coreutils). An existing dst_path is refused unless overwrite=true. "
+            "Returns the new path, kind, size and mode."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
