@@ -347,3 +347,30 @@ async def test_nothing_is_moved_linked_or_copied_into_a_temp_tree(
             assert r.is_error and "inside a temp tree ssh-mcp is building" in text(r), text(r)
             assert audit_lines(app)[-1]["error"] == "PathNotAllowed"
     assert list((temp / "sub").iterdir()) == [] and (work_dir / "f").read_text() == "inside"
+
+
+# -- hosts without the GNU tools --------------------------------------------------------
+
+
+@pytest.mark.skipif(not shutil.which("busybox"), reason="needs busybox")
+@pytest.mark.parametrize("script", ["DELETE", "MOVE", "COPY"])
+def test_busybox_tools_are_refused_before_anything_changes(tmp_path: Path, script: str) -> None:
+    """busybox rm -r, find and tar re-resolve each path by name: the scripts refuse them."""
+    from ssh_mcp.tools import _anchored
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for applet in ("rm", "find", "tar", "mv", "stat", "mkdir", "rmdir", "chmod"):
+        (bin_dir / applet).symlink_to(shutil.which("busybox") or "busybox")
+    fill(tmp_path / "t" / "sub", "inside")
+    argv = {
+        "DELETE": [str(tmp_path), "t", "1000", "delete", "100"],
+        "MOVE": [str(tmp_path), "t", str(tmp_path), "u", "no"],
+        "COPY": [str(tmp_path), "t", str(tmp_path), "u", ".u.tmp", "1000000"],
+    }[script]
+    body = _anchored.PRELUDE + getattr(_anchored, script)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(["sh", "-c", body, "sh", *argv], env=env, capture_output=True)
+    assert done.returncode == 93, done
+    assert files_of(tmp_path / "t" / "sub") == {f"f{i:03}": "inside" for i in range(FILES)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "t"]

@@ -31,11 +31,13 @@ from ssh_mcp.ssh.process import ProcessResult
 #: tools) stops the script first, and its stop ladder kills it on the host.
 LONG = 24 * 3600.0
 
-#: Shared head of every script: C messages (parsed below), then the anchor.
+#: Shared head of every script: C messages (parsed below), a mark that starts our stdout
+#: (a login shell's startup files may print before it), then the anchor.
 #: ``hold DIR`` enters DIR and proves it is DIR; it never follows a link there
 #: without noticing, because ``pwd -P`` reports where the shell actually is.
 PRELUDE = r"""
 export LC_ALL=C
+printf '\036ssh-mcp-out:\n'
 hold() {
   cd -P -- "$1" 2>/dev/null || exit 90
   [ "$(pwd -P)" = "$1" ] || exit 91
@@ -49,6 +51,7 @@ gnu() {
 count() { find "$1" -print0 2>/dev/null | tr -cd '\000' | head -c "$2" | wc -c; }
 """
 
+_MARK = b"\x1essh-mcp-out:\n"
 _CODES = {
     90: "a directory on the way to {path} vanished or cannot be entered; check and retry",
     91: "a directory on the way to {path} was swapped for a symlink or moved meanwhile; "
@@ -71,12 +74,14 @@ async def run(ctx: ToolContext, body: str, *args: str, path: str) -> Script:
     """Run ``PRELUDE + body`` with ``args`` as $1…; the shared exit codes become errors."""
     result: ProcessResult = await ctx.run(["sh", "-c", PRELUDE + body, "sh", *args], timeout=LONG)
     err = result.stderr.kept.decode("utf-8", "replace").strip()
+    out = result.stdout.kept
+    out = out[out.find(_MARK) + len(_MARK) :] if _MARK in out else out
     if result.exit_code is None:
         why = "timed out" if result.timed_out else f"was killed ({result.signal or 'no status'})"
         raise RemoteError(f"{path}: the change on the host {why}; check what is left and retry")
     if result.exit_code in _CODES:
         raise RemoteError(_CODES[result.exit_code].format(path=path))
-    return Script(result.exit_code, result.stdout.kept, err)
+    return Script(result.exit_code, out, err)
 
 
 def under(parent: str, rel: str) -> str:
@@ -271,7 +276,9 @@ into() {
 }
 clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
 r=$( { { tar -C /proc/self/fd/4 -cf - "./$sn"; echo "c$?" >&5; } |
-  { into && tar -xpf - --strip-components=2 && chmod -- "$m" .; echo "x$?" >&5; } >&2
+  { if into; then tar -xpf - --strip-components=2 && chmod -- "$m" .
+    else echo "ssh-mcp: the temp directory was swapped meanwhile" >&2; false; fi
+    echo "x$?" >&5; } >&2
   } 5>&1 )
 case $r in *c0*x0* | *x0*c0*) ;; *) clean; exit 96 ;; esac
 mv -n -T -- "./$tn" "./$dn" || { clean; exit 96; }
@@ -311,7 +318,10 @@ async def copy_tree(ctx: ToolContext, src: str, dst: str, tmp: str, max_bytes: i
         )
     if s.code != 0:
         m = _TAR.search(s.err)
+        ours = [line[9:] for line in s.err.splitlines() if line.startswith("ssh-mcp: ")]
         where, why = (under(sp, m.group(1)), m.group(2)) if m else (src, s.err[-200:])
+        if ours:
+            where, why = dst, ours[0]
         raise RemoteError(f"copying stopped at {where}: {why or 'no message'}; nothing was copied")
     size, skipped, mode, entries = lines[:4]
     return Copied(int(size), int(entries), int(skipped), f"{int(mode, 8):04o}")
