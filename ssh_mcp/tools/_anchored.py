@@ -240,6 +240,7 @@ async def move(ctx: ToolContext, src: str, dst: str, *, overwrite: bool) -> tupl
         raise RemoteError(f"{dst} appeared meanwhile; nothing moved")
     if s.code != 0:
         why = s.err.splitlines()[-1][-200:] if s.err else f"exit {s.code}"
+        why = why.replace("/proc/self/fd/3/", dp.rstrip("/") + "/")  # the held dst parent
         raise RemoteError(f"moving {src} failed: {why}")
     raw, size = s.out.split()[:2]
     return int(raw, 16), int(size)
