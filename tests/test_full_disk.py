@@ -1,4 +1,5 @@
-"""A full remote disk is reported as such, with the free bytes (issue 8.12), and harms nothing.
+"""A small filesystem: a full disk is reported with the free bytes (issue 8.12), harming nothing;
+a move onto it is refused.
 
 A 256 KiB tmpfs mounted inside the allowlisted work directory is filled almost to the brim,
 then a file bigger than what is left is written over an existing one through MCP.
@@ -86,3 +87,18 @@ async def test_cp_onto_a_full_disk_says_so_and_keeps_the_old_file(
         assert_audit(app, {"tool": "ssh_cp", "outcome": "error", "error": "RemoteError"})
     assert (disk / "keep").read_text() == "the old content\n"
     assert sorted(p.name for p in disk.iterdir()) == ["filler", "keep"]
+
+
+async def test_mv_onto_another_filesystem_is_refused_not_copied(
+    settings_for: Make, disk: Path, work_dir: Path, test_user: TestUser
+) -> None:
+    """A move is one rename between verified directories: GNU mv never falls back to a copy."""
+    src = work_dir / "small"
+    src.write_text("here")
+    os.chown(src, test_user.uid, test_user.uid)
+    async with serve(settings_for(allow_low_access_tools=True)) as (client, app):
+        args = {"src_path": str(src), "dst_path": str(disk / "small")}
+        r = await client.call_tool("ssh_mv", {"host": "target", **args})
+        assert r.is_error and "on different filesystems" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_mv", "outcome": "error", "error": "RemoteError"})
+    assert src.read_text() == "here" and not (disk / "small").exists()
