@@ -1,5 +1,5 @@
 """A small filesystem: a full disk is reported with the free bytes (issue 8.12), harming nothing;
-a move onto it is refused.
+a move onto it is refused; the tree tools do not reach through its mount point.
 
 A 256 KiB tmpfs mounted inside the allowlisted work directory is filled almost to the brim,
 then a file bigger than what is left is written over an existing one through MCP.
@@ -8,6 +8,7 @@ then a file bigger than what is left is written over an existing one through MCP
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -102,3 +103,30 @@ async def test_mv_onto_another_filesystem_is_refused_not_copied(
         assert r.is_error and "on different filesystems" in text(r), text(r)
         assert_audit(app, {"tool": "ssh_mv", "outcome": "error", "error": "RemoteError"})
     assert src.read_text() == "here" and not (disk / "small").exists()
+
+
+async def test_tree_tools_do_not_reach_through_a_mount_point(
+    settings_for: Make, disk: Path, work_dir: Path, test_user: TestUser
+) -> None:
+    """A mount inside a tree (a bind mount of an outside directory would be one) is not
+    entered: rm and tar stay on the tree's filesystem."""
+    (work_dir / "plain").write_text("plain")
+    os.chown(work_dir / "plain", test_user.uid, test_user.uid)
+    copy = work_dir.parent / f"copy-{work_dir.name}"
+    try:
+        async with serve(settings_for(allow_low_access_tools=True)) as (client, _):
+            args = {"src_path": str(work_dir), "dst_path": str(copy), "recursive": True}
+            r = await client.call_tool("ssh_cp", {"host": "target", **args})
+            assert not r.is_error, text(r)
+            assert r.structured_content is not None
+            assert (r.structured_content["size"], r.structured_content["entries"]) == (5, 3)
+            r = await client.call_tool(
+                "ssh_delete_folder", {"host": "target", "path": str(work_dir), "recursive": True}
+            )
+            assert r.is_error and "deleting stopped at" in text(r), text(r)
+        assert sorted(p.name for p in copy.iterdir()) == ["disk", "plain"]
+        assert list((copy / "disk").iterdir()) == []  # the mount point, not what it holds
+        assert (disk / "keep").read_text() == "the old content\n" and (disk / "filler").exists()
+        assert not (work_dir / "plain").exists()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)

@@ -48,7 +48,7 @@ gnu() {
     *) exit 93 ;;
   esac
 }
-count() { find "$1" -print0 2>/dev/null | tr -cd '\000' | head -c "$2" | wc -c; }
+count() { find "$1" -xdev -print0 2>/dev/null | tr -cd '\000' | head -c "$2" | wc -c; }
 """
 
 _MARK = b"\x1essh-mcp-out:\n"
@@ -151,7 +151,7 @@ c=$(count "./$n" "$((cap + 1))")
 echo "$c"
 [ "$c" -le "$cap" ] || exit 95
 if [ "$mode" = list ]; then find "./$n" -print0 | head -z -n "$5"; exit 0; fi
-rm -rf -- "./$n" && exit 0
+rm -rf --one-file-system -- "./$n" && exit 0
 echo "$(count "./$n" "$((cap + 1))")"
 exit 96
 """
@@ -262,8 +262,8 @@ case $(tar --version 2>/dev/null) in *"GNU tar"*) ;; *) exit 93 ;; esac
 exec 4<.
 [ -d /proc/self/fd/4/ ] || exit 93
 m=$(stat -c %a -- "./$sn") || exit 92
-sz=$(find "./$sn" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
-echo "$sz $(find "./$sn" -type s -print0 | tr -cd '\000' | wc -c) $m"
+sz=$(find "./$sn" -xdev -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
+echo "$sz $(find "./$sn" -xdev -type s -print0 | tr -cd '\000' | wc -c) $m"
 [ "$sz" -le "$max" ] || exit 98
 hold "$dp"
 { [ -e "./$dn" ] || [ -L "./$dn" ]; } && exit 95
@@ -276,7 +276,7 @@ into() {
     [ "$(ident "../$tn")" = "$(ident .)" ]
 }
 clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
-r=$( { { tar -C /proc/self/fd/4 -cf - "./$sn"; echo "c$?" >&5; } |
+r=$( { { tar -C /proc/self/fd/4 --one-file-system -cf - "./$sn"; echo "c$?" >&5; } |
   { if into; then tar -xpf - --strip-components=2 && chmod -- "$m" .
     else echo "ssh-mcp: the temp directory was swapped meanwhile" >&2; false; fi
     echo "x$?" >&5; } >&2
