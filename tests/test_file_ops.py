@@ -348,7 +348,7 @@ async def test_cp_failing_midway_leaves_no_trace(low: Make, tree: Path, work_dir
         await refused(
             client,
             "ssh_cp",
-            "permission denied",
+            "sub/secret: Cannot open: Permission denied; nothing was copied",
             src_path=str(tree),
             dst_path=str(dst),
             recursive=True,

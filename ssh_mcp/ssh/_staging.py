@@ -25,7 +25,7 @@ import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
 from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
-from ssh_mcp.ssh.sftp import sftp_error
+from ssh_mcp.ssh.sftp import free_bytes, sftp_error
 
 if TYPE_CHECKING:
     import asyncssh
@@ -36,6 +36,12 @@ else:
 MAX_REQUESTS = 64
 DEFAULT_MODE = 0o644
 log = logging.getLogger("ssh_mcp")
+
+
+def block_size(sftp: asyncssh.SFTPClient) -> int:
+    """The largest block the server accepts: larger ones make OpenSSH drop the session."""
+    limit = int(getattr(sftp.limits, "max_write_len", 0) or 0)
+    return min(limit, 256 * 1024) if limit > 0 else 32 * 1024
 
 
 def temp_name(path: str) -> str:
@@ -79,14 +85,6 @@ def dropped_errors() -> tuple[type[Exception], ...]:
     return (*lost, asyncssh.DisconnectError, OSError)
 
 
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """A TaskGroup's first error (it never holds the cancellations it caused)."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
-
-
 async def send_blocks(
     f: asyncssh.SFTPClientFile,
     chunks: AsyncIterator[bytes],
@@ -97,28 +95,45 @@ async def send_blocks(
 
     Our pipeline, not asyncssh's parallel writer: that one (2.24) collects only
     OSError and SFTPError from its tasks, so a dropped connection leaves the
-    rest unawaited and asyncio logs each. Here the first failure cancels the
-    others and is raised as itself. ``take`` sees each chunk before it is sent.
+    rest unawaited and asyncio logs each. Here every request is awaited, the
+    first failure stops the sending and is raised as itself. Not an
+    asyncio.TaskGroup: a failing child cancels its parent task from outside,
+    and under anyio's cancel scopes that cancel resurfaced later, outside the
+    call (a full disk made the MCP session end with CancelledError). ``take``
+    sees each chunk before it is sent.
     """
     slots = asyncio.Semaphore(MAX_REQUESTS)
+    failed: list[BaseException] = []
+    tasks: set[asyncio.Task[None]] = set()
 
     async def put(block: bytes, offset: int) -> None:
         try:
             await f.write(block, offset)
+        except BaseException as exc:  # kept for the sender, which raises the first one
+            failed.append(exc)
         finally:
             slots.release()
 
     offset = 0
     try:
-        async with asyncio.TaskGroup() as tg:
-            async for chunk in chunks:
-                await take(chunk)
-                for i in range(0, len(chunk), size):
-                    await slots.acquire()
-                    tg.create_task(put(chunk[i : i + size], offset + i))
-                offset += len(chunk)
-    except BaseExceptionGroup as group:
-        raise _first(group) from None
+        async for chunk in chunks:
+            await take(chunk)
+            for i in range(0, len(chunk), size):
+                await slots.acquire()
+                if failed:
+                    raise failed[0]
+                task = asyncio.create_task(put(chunk[i : i + size], offset + i))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            offset += len(chunk)
+        await asyncio.gather(*tasks)  # put() never raises: this waits for every reply
+    finally:
+        for task in tasks:
+            task.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.gather(*tasks, return_exceptions=True)
+    if failed:
+        raise failed[0]
 
 
 class WriteInterrupted(ConnectionDropped):
@@ -205,9 +220,14 @@ async def staged(sftp: asyncssh.SFTPClient, path: str, *, overwrite: bool) -> As
             "Retry the call"
         ) from None
     except asyncssh.SFTPFailure as exc:
+        # SFTP v3 has no "disk full" status: sftp-server sends ENOSPC and EDQUOT as the
+        # generic Failure. So ask the filesystem, while the partial temp file still fills it.
+        full = not stage.landing and await disk_full(sftp, stage.tmp)
         await remove_quietly(sftp, stage.tmp)
         if stage.landing and not overwrite and await existing_mode(sftp, path) is not None:
             raise RemoteError(f"{path} appeared while writing; nothing replaced") from None
+        if full:
+            raise disk_full_error(path, await free_bytes(sftp, posixpath.dirname(path))) from None
         raise sftp_error(exc, "write") from None
     except asyncssh.SFTPError as exc:
         await remove_quietly(sftp, stage.tmp)
@@ -215,6 +235,21 @@ async def staged(sftp: asyncssh.SFTPClient, path: str, *, overwrite: bool) -> As
     except BaseException:
         await remove_quietly(sftp, stage.tmp)
         raise
+
+
+async def disk_full(sftp: asyncssh.SFTPClient, tmp: str) -> bool:
+    """Whether the filesystem holding ``tmp`` has less room left than one write request."""
+    free = await free_bytes(sftp, posixpath.dirname(tmp))
+    return free is not None and free < block_size(sftp)
+
+
+def disk_full_error(path: str, free: int | None) -> RemoteError:
+    now = "unknown" if free is None else f"{free}"
+    return RemoteError(
+        f"write failed: the disk holding {posixpath.dirname(path) or '/'} is full ({now} "
+        f"bytes free now, the partial temp file removed); {path} is unchanged: free space "
+        "or write less, then retry"
+    )
 
 
 async def land(

@@ -31,6 +31,19 @@ def sftp_error(exc: asyncssh.SFTPError, action: str) -> Exception:
     return RemoteError(f"{action} failed: {exc.reason or type(exc).__name__}")
 
 
+async def free_bytes(sftp: asyncssh.SFTPClient, path: str) -> int | None:
+    """Bytes an unprivileged write may still use on the filesystem holding ``path``.
+
+    ``statvfs@openssh.com``: bavail blocks of frsize bytes. None when the server
+    lacks the extension or cannot answer: the caller then says only what it knows.
+    """
+    try:
+        vfs = await sftp.statvfs(path)
+    except (asyncssh.SFTPError, asyncssh.Error, OSError):
+        return None
+    return int(vfs.bavail) * int(vfs.frsize or vfs.bsize)
+
+
 #: Symlinks followed before a path is refused, as Linux's ELOOP limit.
 MAX_LINKS = 40
 

@@ -41,6 +41,9 @@ from ssh_mcp.ssh._staging import (
     Stamp,
     WriteInterrupted,
     after_drop,
+    block_size,
+    disk_full,
+    disk_full_error,
     dropped_errors,
     existing_mode,
     land,
@@ -71,6 +74,8 @@ __all__ = [
     "after_drop",
     "block_size",
     "copy_atomic",
+    "disk_full",
+    "disk_full_error",
     "download_atomic",
     "existing_mode",
     "read_all",
@@ -96,12 +101,6 @@ class Written:
     size: int
     mode: int
     sha256: str
-
-
-def block_size(sftp: asyncssh.SFTPClient) -> int:
-    """The largest block the server accepts: larger ones make OpenSSH drop the session."""
-    limit = int(getattr(sftp.limits, "max_write_len", 0) or 0)
-    return min(limit, 256 * 1024) if limit > 0 else 32 * 1024
 
 
 async def regular_file(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> tuple[int, int]:

@@ -2,9 +2,11 @@
 
 A file is copied into a hidden temp sibling of the destination, by the host
 itself when it offers ``copy-data`` (else streamed through this server), then
-renamed (or, without overwrite, hard-linked) into place. A tree is built in a
-hidden sibling directory and renamed into place whole; its symlinks are
-recreated as links, never followed.
+renamed (or, without overwrite, hard-linked) into place. A tree is copied by
+the host itself (:func:`ssh_mcp.tools._anchored.copy_tree`): GNU tar reads it
+relative to verified directory handles, never following a symlink (not even
+one swapped in mid-walk), into a hidden sibling directory renamed into place
+whole; its symlinks are recreated as links.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from pydantic import Field
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.spec import HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
-from ssh_mcp.ssh.transfer import MAX_REQUESTS, block_size, read_chunks, temp_name
+from ssh_mcp.ssh.sftp import free_bytes
+from ssh_mcp.ssh.transfer import (
+    MAX_REQUESTS,
+    block_size,
+    disk_full,
+    disk_full_error,
+    read_chunks,
+    temp_name,
+)
+from ssh_mcp.tools._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
@@ -28,8 +39,6 @@ from ssh_mcp.tools._sftp_ops import (
     inside,
     lstat_or_none,
     mutate,
-    remove_tree,
-    walk,
 )
 
 if TYPE_CHECKING:
@@ -128,71 +137,33 @@ async def _copy_file(
             except asyncssh.SFTPFailure:
                 raise RemoteError(f"{args.dst_path} appeared while copying; not replaced") from None
             await sftp.remove(tmp)
+    except asyncssh.SFTPFailure as exc:
+        # Full disk: the generic Failure of SFTP v3; asked while the partial temp still fills it.
+        full = await disk_full(sftp, tmp)
+        await discard(exc, tmp, lambda: sftp.remove(tmp))
+        if not full:
+            raise
+        free = await free_bytes(sftp, posixpath.dirname(args.dst_path))
+        raise disk_full_error(args.dst_path, free) from None
     except BaseException as exc:
         await discard(exc, tmp, lambda: sftp.remove(tmp))
         raise
     return mode
 
 
-async def _copy_tree(
-    sftp: asyncssh.SFTPClient, args: CopyInput, max_bytes: int, progress: Throttle
-) -> CopyResult:
-    """Build the copy in a hidden sibling directory, then rename it into place."""
+async def _copy_tree(ctx: ToolContext, args: CopyInput, max_bytes: int) -> CopyResult:
+    """On the host, between verified directory handles (:func:`_anchored.copy_tree`)."""
     src, dst = args.src_path, args.dst_path
     if inside(dst, src):
         raise RemoteError(f"{dst} is inside {src}; copy a directory somewhere outside itself")
-    if await lstat_or_none(sftp, dst) is not None:
-        raise RemoteError(
-            f"{dst} exists; a directory copy never merges or replaces: pick a new dst_path"
-        )
-    plan = await walk(sftp, src)
-    total = sum(a.size or 0 for _, a in plan if statmod.S_ISREG(a.permissions or 0))
-    if total > max_bytes:
-        raise CapExceeded(f"{src} holds {total} bytes, over SSH_TRANSFER_MAX_BYTES ({max_bytes})")
-    progress.total = total
-    tmp = temp_name(dst)
-    done = entries = skipped = 0
-    dirs: list[tuple[str, int]] = []
-    try:
-        for path, attrs in plan:
-            rel = posixpath.relpath(path, src)
-            out = tmp if rel == "." else posixpath.join(tmp, rel)
-            perm = attrs.permissions or 0
-            if statmod.S_ISDIR(perm):
-                await sftp.mkdir(out, asyncssh.SFTPAttrs(permissions=0o700))
-                dirs.append((out, statmod.S_IMODE(perm)))
-            elif statmod.S_ISLNK(perm):
-                await sftp.symlink(await sftp.readlink(path), out)  # the link, not its target
-            elif statmod.S_ISREG(perm):
-                await _copy_into(sftp, path, out, statmod.S_IMODE(perm), max_bytes, progress, done)
-                done += attrs.size or 0
-                progress(done, total)
-            else:
-                skipped += 1
-                continue
-            entries += 1
-        for out, mode in reversed(dirs):  # children first: a read-only dir is already filled
-            await sftp.chmod(out, mode)
-        try:
-            await sftp.rename(tmp, dst)  # SFTP v3 rename refuses an existing target
-        except asyncssh.SFTPFailure:
-            raise RemoteError(f"{dst} appeared while copying; nothing replaced") from None
-    except BaseException as exc:
-
-        async def clean() -> None:
-            for out, _ in dirs:  # writable again, or a read-only copy could not be emptied
-                await sftp.chmod(out, 0o700)
-            await remove_tree(sftp, tmp)
-
-        await discard(exc, tmp, clean)
-        raise
+    done = await copy_tree(ctx, src, dst, temp_name(dst), max_bytes)
     return CopyResult(
         path=dst,
-        size=done,
-        mode=f"{dirs[0][1]:04o}",
-        entries=entries,
-        skipped=skipped,
-        server_side=sftp.supports_remote_copy,
+        size=done.size,
+        mode=done.mode,
+        entries=done.entries,
+        skipped=done.skipped,
+        server_side=True,
     )
 
 
@@ -200,13 +171,15 @@ async def cp(ctx: ToolContext, args: CopyInput) -> CopyResult:
     max_bytes = ctx.limits.transfer_max_bytes
     throttle = Throttle(ctx, "ssh_cp")
 
-    async def body(sftp: asyncssh.SFTPClient) -> CopyResult:
+    refuse_in_flight(args.dst_path)
+
+    async def body(sftp: asyncssh.SFTPClient) -> CopyResult | None:
         attrs = await sftp.stat(args.src_path)
         perm = attrs.permissions or 0
         if statmod.S_ISDIR(perm):
             if not args.recursive:
                 raise RemoteError(f"{args.src_path} is a directory; pass recursive=true")
-            return await _copy_tree(sftp, args, max_bytes, throttle)
+            return None  # a tree is copied on the host, below
         if not statmod.S_ISREG(perm):
             raise RemoteError(f"{args.src_path} is not a regular file or a directory")
         size = attrs.size or 0
@@ -227,6 +200,9 @@ async def cp(ctx: ToolContext, args: CopyInput) -> CopyResult:
         )
 
     out = await mutate(ctx, "copy", body)
+    if out is None:
+        out = await _copy_tree(ctx, args, max_bytes)
+        throttle(out.size, out.size)
     await throttle.finish()
     return out
 
@@ -238,8 +214,10 @@ CP = ToolSpec(
         "Copy a file, or with recursive=true a directory tree, to a new path on the same "
         "host; the data never leaves the host when it supports copy-data. A file lands "
         "atomically (temp file, then rename) with the source's mode, or the replaced "
-        "file's; a tree is built hidden, then renamed into place, symlinks recreated as "
-        "links. Returns path, size, mode and entry counts. For two hosts use ssh_transfer."
+        "file's. A tree is copied by the host's GNU tar from a verified directory, never "
+        "following a symlink (links are recreated as links), built hidden, then renamed into "
+        "place; if the tree changes while read, nothing is copied: retry. Returns path, size, "
+        "mode and entry counts. For two hosts use ssh_transfer."
     ),
     tier=Tier.LOW_ACCESS,
     group=Group.FILE_OPS,

@@ -1,7 +1,8 @@
-"""Shared pieces of the file-ops tools: guarded SFTP mutations and lstat tree walks.
+"""Shared pieces of the file-ops tools: guarded SFTP mutations.
 
-Walks use lstat and never follow a symlink: a link inside a tree is copied or
-removed as a link. :func:`mutate` turns a lost connection into
+Trees are never walked over SFTP, which names every path from / and so follows
+a directory swapped for a symlink mid-walk: :mod:`ssh_mcp.tools._anchored`
+changes them on the host. :func:`mutate` turns a lost connection into
 ConnectionDropped, so the pool never replays a half-done change on a fresh
 connection.
 """
@@ -9,14 +10,13 @@ connection.
 from __future__ import annotations
 
 import contextlib
-import posixpath
 import stat as statmod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
 
-from ssh_mcp.errors import CapExceeded, ConnectionDropped, SSHMCPError
+from ssh_mcp.errors import ConnectionDropped, SSHMCPError
 from ssh_mcp.spec import (
     CHANGES,
     ToolContext,
@@ -101,38 +101,6 @@ async def lstat_or_none(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAt
         return await sftp.lstat(path)
     except asyncssh.SFTPNoSuchFile:
         return None
-
-
-async def walk(
-    sftp: asyncssh.SFTPClient, root: str, cap: int | None = None
-) -> list[tuple[str, asyncssh.SFTPAttrs]]:
-    """Every entry of the tree at ``root`` (root first, parents before children), via lstat."""
-    out = [(root, await sftp.lstat(root))]
-    stack = [root]
-    while stack:
-        here = stack.pop()
-        for n in await sftp.readdir(here):  # OpenSSH fills readdir attrs with lstat
-            name = str(n.filename)
-            if name in (".", ".."):
-                continue
-            path = posixpath.join(here, name)
-            out.append((path, n.attrs))
-            if cap is not None and len(out) > cap:
-                raise CapExceeded(
-                    f"{root} holds more than {cap} entries (SSH_DELETE_FOLDER_MAX_ENTRIES); "
-                    "nothing was removed; delete its subtrees one call at a time"
-                )
-            if statmod.S_ISDIR(n.attrs.permissions or 0):
-                stack.append(path)
-    return out
-
-
-async def remove_tree(sftp: asyncssh.SFTPClient, root: str) -> None:
-    for path, attrs in reversed(await walk(sftp, root)):
-        if statmod.S_ISDIR(attrs.permissions or 0):
-            await sftp.rmdir(path)
-        else:
-            await sftp.remove(path)
 
 
 async def quietly(op: Callable[[], Awaitable[None]]) -> bool:

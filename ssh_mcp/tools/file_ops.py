@@ -4,7 +4,10 @@ Dispatch has canonicalized and confined every path, both ends of the two-path
 tools, and refused a tree that holds a restricted zone. Tools that act on a
 link itself (delete, move, the new link) get the path with its final
 component kept as named (``RemotePath(follow=False)``). ``ssh_cp`` lives in
-:mod:`ssh_mcp.tools._copy`, the shared walks in :mod:`ssh_mcp.tools._sftp_ops`.
+:mod:`ssh_mcp.tools._copy`. Deleting a folder and moving run on the host relative
+to verified directory handles (:mod:`ssh_mcp.tools._anchored`), so a directory or
+ancestor swapped for a symlink meanwhile cannot redirect them outside the allowlist;
+so does deleting a file.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import PathNotAllowed, RemoteError
+from ssh_mcp.errors import RemoteError
 from ssh_mcp.spec import (
     CHANGES,
     HOST,
@@ -27,6 +30,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._anchored import SAMPLE, delete_tree, move, refuse_in_flight, unlink
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
@@ -38,7 +42,6 @@ from ssh_mcp.tools._sftp_ops import (
     mutate,
     octal,
     quietly,
-    walk,
 )
 
 if TYPE_CHECKING:
@@ -48,8 +51,6 @@ else:
 
 #: mkdir adds a directory and overwrites nothing: not destructive, and idempotent with parents.
 MKDIR = Annotations(read_only=False, destructive=False, idempotent=False)
-#: Paths a dry run lists at most.
-SAMPLE = 100
 
 
 # -- ssh_mkdir ------------------------------------------------------------------------
@@ -128,15 +129,10 @@ class DeleteResult(Output):
 
 
 async def delete(ctx: ToolContext, args: DeleteInput) -> DeleteResult:
-    async def body(sftp: asyncssh.SFTPClient) -> DeleteResult:
-        attrs = await sftp.lstat(args.path)
-        kind = kind_of(attrs.permissions or 0)
-        if kind == "dir":
-            raise RemoteError(f"{args.path} is a directory; use ssh_delete_folder")
-        await sftp.remove(args.path)
-        return DeleteResult(path=args.path, kind=kind, size=attrs.size)
-
-    return await mutate(ctx, "delete", body)
+    # From the verified parent (_anchored): a parent swapped for a symlink after dispatch's
+    # check cannot turn this into the removal of a same-named file outside the allowlist.
+    perm, size = await unlink(ctx, args.path)
+    return DeleteResult(path=args.path, kind=kind_of(perm), size=size)
 
 
 # -- ssh_delete_folder ----------------------------------------------------------------
@@ -170,47 +166,21 @@ class DeleteFolderResult(Output):
 
 
 async def delete_folder(ctx: ToolContext, args: DeleteFolderInput) -> DeleteFolderResult:
-    cap = ctx.limits.delete_folder_max_entries
-
-    async def body(sftp: asyncssh.SFTPClient) -> DeleteFolderResult:
-        home = str(await sftp.realpath("."))
-        if args.path == "/" or inside(home, args.path):
-            raise PathNotAllowed(f"{args.path} is / or holds the login user's home; refused")
-        attrs = await sftp.lstat(args.path)
-        if not statmod.S_ISDIR(attrs.permissions or 0):
-            what = "a symbolic link" if statmod.S_ISLNK(attrs.permissions or 0) else "not a dir"
-            raise RemoteError(f"{args.path} is {what}; use ssh_delete for files and links")
-        if args.recursive:
-            plan = await walk(sftp, args.path, cap)
-        elif [n for n in await sftp.readdir(args.path) if n.filename not in (".", "..")]:
-            raise RemoteError(f"{args.path} is not empty; pass recursive=true (dry_run first)")
-        else:
-            plan = [(args.path, attrs)]
-        if args.dry_run:
-            paths = [p for p, _ in plan[:SAMPLE]]
-            return DeleteFolderResult(
-                path=args.path, dry_run=True, removed=0, would_remove=len(plan), paths=paths
-            )
-        removed = 0
-        for path, entry in reversed(plan):
-            try:
-                if statmod.S_ISDIR(entry.permissions or 0):
-                    await sftp.rmdir(path)
-                else:
-                    await sftp.remove(path)
-            except asyncssh.SFTPError as exc:
-                if isinstance(exc, asyncssh.SFTPConnectionLost):
-                    raise
-                raise RemoteError(
-                    f"deleting stopped at {path} after {removed} of {len(plan)} entries: "
-                    f"{exc.reason or type(exc).__name__}"
-                ) from None
-            removed += 1
+    # On the host, relative to the verified parent: GNU rm never follows a symlink swapped
+    # in mid-walk, and a swapped ancestor is noticed before anything goes (_anchored).
+    parent, name = posixpath.split(args.path)
+    if args.recursive:
+        mode = "list" if args.dry_run else "delete"
+    else:
+        mode = "empty-dry" if args.dry_run else "empty"
+    done = await delete_tree(ctx, parent, name, cap=ctx.limits.delete_folder_max_entries, mode=mode)
+    if args.dry_run:
         return DeleteFolderResult(
-            path=args.path, dry_run=False, removed=removed, would_remove=None, paths=[]
+            path=args.path, dry_run=True, removed=0, would_remove=done.total, paths=done.sample
         )
-
-    return await mutate(ctx, "delete folder", body)
+    return DeleteFolderResult(
+        path=args.path, dry_run=False, removed=done.total, would_remove=None, paths=[]
+    )
 
 
 # -- ssh_mv ---------------------------------------------------------------------------
@@ -249,23 +219,11 @@ async def mv(ctx: ToolContext, args: MoveInput) -> MoveResult:
     if inside(dst, src):
         raise RemoteError(f"{dst} is {src} or inside it; move it somewhere outside itself")
 
-    async def body(sftp: asyncssh.SFTPClient) -> MoveResult:
-        if args.overwrite:
-            await sftp.posix_rename(src, dst)
-        else:
-            if await lstat_or_none(sftp, dst) is not None:
-                raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")
-            try:
-                await sftp.rename(src, dst)  # SFTP v3 rename refuses an existing target
-            except asyncssh.SFTPFailure:
-                if await lstat_or_none(sftp, dst) is None:
-                    raise
-                raise RemoteError(f"{dst} appeared meanwhile; nothing moved") from None
-        attrs = await sftp.lstat(dst)
-        perm = attrs.permissions or 0
-        return MoveResult(path=dst, kind=kind_of(perm), size=attrs.size, mode=octal(perm))
-
-    return await mutate(ctx, "move", body)
+    refuse_in_flight(dst)
+    # One rename(2) on the host between verified directory handles (_anchored): a parent
+    # swapped for a symlink meanwhile cannot redirect it outside the allowlist.
+    perm, size = await move(ctx, src, dst, overwrite=args.overwrite)
+    return MoveResult(path=dst, kind=kind_of(perm), size=size, mode=octal(perm))
 
 
 # -- ssh_link -------------------------------------------------------------------------
@@ -298,6 +256,7 @@ class LinkResult(Output):
 
 async def link(ctx: ToolContext, args: LinkInput) -> LinkResult:
     target, path = args.target_path, args.link_path
+    refuse_in_flight(path)
 
     async def body(sftp: asyncssh.SFTPClient) -> LinkResult:
         if await lstat_or_none(sftp, path) is not None:
@@ -353,10 +312,12 @@ TOOLS = (
         title="Delete a directory",
         description=(
             "Delete a remote directory: an empty one, or with recursive=true everything in it "
-            "(symlinks inside are removed, never followed). Refuses, before deleting anything, "
-            "a tree holding a restricted zone or more entries than "
-            "SSH_DELETE_FOLDER_MAX_ENTRIES, and / or the login user's home. Run dry_run=true "
-            "first to see the count and the first paths. Returns the number removed."
+            "(symlinks inside are removed, never followed, even one swapped in meanwhile: the "
+            "host's GNU rm works from a verified directory; hosts without GNU coreutils are "
+            "refused). Refuses, before deleting anything, a tree holding a restricted zone or "
+            "more entries than SSH_DELETE_FOLDER_MAX_ENTRIES, and / or the login user's home. "
+            "Run dry_run=true first to see the count and the first paths. Returns the number "
+            "removed."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -371,9 +332,10 @@ TOOLS = (
         name="ssh_mv",
         title="Move or rename",
         description=(
-            "Move or rename a file, directory or symlink on one host (one rename, atomic). An "
-            "existing dst_path is refused unless overwrite=true. Returns the new path, kind, "
-            "size and mode."
+            "Move or rename a file, directory or symlink on one host: one rename, atomic, "
+            "between verified directories, so both ends must be on the same filesystem (a Linux "
+            "host with GNU coreutils). An existing dst_path is refused unless overwrite=true. "
+            "Returns the new path, kind, size and mode."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
