@@ -224,7 +224,9 @@ async def _confine_paths(
         if local is None or raw_local is None:
             continue
         roots = app.settings.ssh_local_transfer_roots
-        updates[name] = confine_local(raw_local, roots, create=local.create)
+        updates[name] = confine_local(
+            raw_local, roots, create=local.create, protected=app.protected_local
+        )
         rec.extra[f"{name}_hash"] = app.audit.digest(updates[name])
     return updates
 
