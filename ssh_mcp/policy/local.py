@@ -11,7 +11,7 @@ every call (DECISIONS.md 44).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ssh_mcp.errors import PathNotAllowed
 from ssh_mcp.policy.paths import is_within, precheck
@@ -39,10 +39,17 @@ def _protected(real: str, protected: Sequence[str]) -> str | None:
 
 
 def confine_local(
-    path: str, roots: Sequence[str], *, create: bool, protected: Sequence[str] = ()
+    path: str,
+    roots: Sequence[str],
+    *,
+    create: bool,
+    protected: Sequence[str] = (),
+    runs_later: Callable[[str], str | None] | None = None,
 ) -> str:
     """The resolved ``path`` if it lies inside a root and is none of ``protected`` (nor
-    inside or around one); raise PathNotAllowed otherwise."""
+    inside or around one), and, to be created, is no file that ``runs_later`` names (the
+    sensitive-file patterns: a download onto the server's own ``~/.bashrc`` is code the
+    server's user runs); raise PathNotAllowed otherwise."""
     if not roots:
         raise PathNotAllowed(
             "local_path is off: set SSH_LOCAL_TRANSFER_ROOTS to the local directories "
@@ -67,5 +74,10 @@ def confine_local(
             f"local_path {path} resolves to {real}, which is or holds the server's own file "
             f"{hit} (keys, known_hosts, configuration, audit log, jobs or notes); those are "
             "never read or written through local_path, use another file"
+        )
+    if create and runs_later is not None and (label := runs_later(real)) is not None:
+        raise PathNotAllowed(
+            f"local_path {path} resolves to {real}, which the server's own logins or "
+            f"services would run ({label}); downloads never write there, use another file"
         )
     return real
