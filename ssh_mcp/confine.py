@@ -45,7 +45,8 @@ async def host_paths(app: App, target: Target, sudo: bool = False) -> Spellings:
     """The host's allowlist roots and restricted zones in every spelling the host gives
     them now: roots as written and resolved, zones also with their directory resolved
     and their own name kept; for ``sudo`` tools, whose paths root resolves, zones are
-    resolved by root too. Never cached: a link switched or a zone created since counts at once."""
+    resolved by root too. Never cached: a link switched or a zone created since the
+    last call counts at once."""
     roots = host_policy.path_allowlist(target.host, app.settings)
     zones = host_policy.restricted_paths(target.host, app.settings)
     if not roots and not zones:

@@ -96,6 +96,8 @@ async def spellings_as_root(
 ) -> list[tuple[str, ...]]:
     """As :func:`spellings`, resolved by root (``realpath -m``, one sudo call), for the
     sudo tools, whose paths root resolves."""
+    if not paths:
+        return []
     home = await _home(pc, paths)
     written = [_written(p, home) for p in paths]
     asked = list(written)
@@ -113,7 +115,8 @@ async def spellings_as_root(
         raise sudo_refusal(result)
     lines = result.stdout.kept.decode("utf-8", "replace").splitlines()
     if result.exit_code != 0 or len(lines) != len(asked):
-        return [(w,) for w in written]  # the written spelling alone, as for the login user
+        # A loop or a name with a newline: what the login user can resolve, at least.
+        return await spellings(pc, paths, parents=parents)
     out = []
     for i, w in enumerate(written):
         found = [lines[i]]
