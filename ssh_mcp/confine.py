@@ -19,7 +19,7 @@ from ssh_mcp.app import App
 from ssh_mcp.context import Target, elevation_for
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.local import confine_local
-from ssh_mcp.policy.paths import check_path, check_tree, precheck
+from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
 from ssh_mcp.spec import LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pool import PooledConnection
@@ -98,6 +98,8 @@ async def admit_remote(
     check_path(canonical, roots or host_policy.path_allowlist(target.host, app.settings), zones)
     if marker.recursive:
         check_tree(canonical, zones)
+    if marker.create or not marker.follow:  # the tool acts on the entry itself
+        check_entry(canonical, roots, zones)
     return zones
 
 

@@ -19,8 +19,9 @@ from sshd import TestUser
 
 from ssh_mcp.app import App
 from ssh_mcp.config import Settings
-from ssh_mcp.errors import ConfigError
+from ssh_mcp.errors import ConfigError, PathNotAllowed
 from ssh_mcp.inventory import parse_hosts
+from ssh_mcp.policy.paths import check_entry
 
 pytestmark = pytest.mark.anyio
 SECRET = "TOP-SECRET-VALUE"
@@ -179,3 +180,49 @@ def test_relative_roots_and_zones_are_refused_at_startup(entry: str) -> None:
     for key in ("restricted_paths", "path_allowlist"):
         with pytest.raises(ConfigError, match="is not absolute"):
             parse_hosts(f'[hosts.a]\n{key} = ["{entry}"]\n', "hosts.toml", Settings(_env_file=None))
+
+
+async def test_an_agent_cannot_re_point_a_zone_or_a_root(
+    settings_for: Callable[..., Settings], release: Path, test_user: TestUser, target: Target
+) -> None:
+    """Roots and zones are resolved afresh on every call, so the links on their paths must
+    stay as the operator left them: deleting the zone's `current` link and linking it to a
+    release without the secret, or moving a link that points out onto a root, is refused."""
+    wd = release
+    (wd / "releases" / "r2").mkdir()
+    (wd / "outside").mkdir()
+    (wd / "outside" / "canary").write_text(SECRET + "\n")
+    (wd / "app").mkdir()
+    (wd / "app" / "out").symlink_to(wd / "outside")  # a link out, as found on real hosts
+    _own(wd, test_user)
+    roots = (str(wd / "releases"), str(wd / "current"), str(wd / "app"), str(wd / "later"))
+    host = Target(target.alias, target.port, target.user, target.key, roots)
+    settings = settings_for(
+        hosts=hosts_toml(host),
+        allow_low_access_tools=True,
+        ssh_restricted_paths=[f"{wd}/current/secret"],
+    )
+    async with serve(settings) as (client, app):
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("ssh_delete", {"path": f"{wd}/current"}),
+            ("ssh_delete_folder", {"path": f"{wd}/app", "recursive": True}),
+            ("ssh_mv", {"src_path": f"{wd}/app/out", "dst_path": f"{wd}/later"}),
+            ("ssh_link", {"target_path": f"{wd}/releases/r2", "link_path": f"{wd}/later"}),
+        ]
+        for tool, args in calls:
+            r = await client.call_tool(tool, {"host": "target", **args})
+            assert r.is_error and "would re-point the" in text(r), (tool, text(r))
+            assert_audit(app, {"tool": tool, "outcome": "denied", "error": "PathNotAllowed"})
+        assert os.readlink(wd / "current") == "releases/r1" and not (wd / "later").exists()
+        assert (wd / "app" / "out").is_symlink()
+        r = await client.call_tool("ssh_sftp_download", {"host": "target", "path": f"{wd}/later"})
+        assert r.is_error and SECRET not in text(r)
+
+
+def test_entry_operations_on_a_root_or_zone_path_are_refused() -> None:
+    roots, zones = ["/srv/app", "/srv/releases/r1"], ["/srv/app/current/secret"]
+    for path in ("/srv/app", "/srv", "/", "/srv/app/current", "/srv/app/current/secret"):
+        with pytest.raises(PathNotAllowed, match="would re-point"):
+            check_entry(path, roots, zones)
+    for path in ("/srv/app/x", "/srv/app/current-old", "/srv/application", "/srv/app/current2"):
+        check_entry(path, roots, zones)
