@@ -22,6 +22,7 @@ from ssh_mcp.config import Settings
 from ssh_mcp.errors import ConfigError, PathNotAllowed
 from ssh_mcp.inventory import parse_hosts
 from ssh_mcp.policy.paths import check_entry
+from ssh_mcp.ssh.spellings import spellings
 
 pytestmark = pytest.mark.anyio
 SECRET = "TOP-SECRET-VALUE"
@@ -226,3 +227,22 @@ def test_entry_operations_on_a_root_or_zone_path_are_refused() -> None:
             check_entry(path, roots, zones)
     for path in ("/srv/app/x", "/srv/app/current-old", "/srv/application", "/srv/app/current2"):
         check_entry(path, roots, zones)
+
+
+async def test_a_zone_behind_a_locked_directory_keeps_its_best_resolved_spelling(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser
+) -> None:
+    """The login user cannot resolve below real/locked (root's, mode 0700): the zone still
+    gets the spelling of its deepest resolvable ancestor, links resolved, besides the
+    written one."""
+    (work_dir / "real" / "locked").mkdir(parents=True)
+    (work_dir / "link").symlink_to("real")
+    os.lchown(work_dir / "link", test_user.uid, test_user.uid)
+    (work_dir / "real" / "locked").chmod(0o700)  # root's
+    zone = f"{work_dir}/link/locked/secret"
+    async with serve(settings_for()) as (_, app):
+        host = app.inventory.hosts["target"]
+        found = await app.pool.run(
+            app.connect_spec(host), lambda pc: spellings(pc, [zone], parents=True)
+        )
+    assert found == [(zone, f"{work_dir}/real/locked/secret")]

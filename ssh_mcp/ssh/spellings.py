@@ -55,11 +55,24 @@ def _written(path: str, home: str | None) -> str:
     return _lexical(path)
 
 
+async def _deepest(sftp: asyncssh.SFTPClient, path: str) -> str | None:
+    """The deepest ancestor of ``path`` the host will resolve, resolved, plus the rest as
+    written: the best guess for a path behind a directory the login user may not read."""
+    parts = path.split("/")
+    for cut in range(len(parts) - 1, 1, -1):
+        try:
+            head = str(await sftp.realpath("/".join(parts[:cut])))
+        except asyncssh.SFTPError:
+            continue
+        return posixpath.join(head, *parts[cut:])
+    return None
+
+
 async def _resolved(sftp: asyncssh.SFTPClient, path: str, *, follow: bool) -> str | None:
     try:
         return await canonicalize(sftp, path, create=True, follow=follow)
     except (RemoteError, PathNotAllowed):  # unreadable, a loop, ".." past a missing name
-        return None
+        return await _deepest(sftp, path) if follow else None
 
 
 async def spellings(
