@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ssh_mcp import __version__
 from ssh_mcp.config import Settings, load_settings
-from ssh_mcp.inventory import HostConfig, Inventory, load_hosts
+from ssh_mcp.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.notes import NotesStore
 from ssh_mcp.policy.audit import AuditLog
@@ -47,6 +50,8 @@ class App:
     confirm_tokens: ConfirmTokens = field(
         default_factory=lambda: ConfirmTokens(os.urandom(32), 600.0)
     )
+    #: The server's own files, which no local_path may reach (:func:`protected_local_paths`).
+    protected_local: tuple[str, ...] = ()
     _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -160,7 +165,50 @@ def build_app(
         tools=tools,
         deny=DenyPatterns.build(settings.ssh_confirm_patterns),
         confirm_tokens=ConfirmTokens(_confirm_key(key), settings.ssh_confirm_timeout),
+        protected_local=protected_local_paths(settings, inventory),
     )
+
+
+def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str, ...]:
+    """Every file of the server's own that a ``local_path`` must never read or write,
+    whatever SSH_LOCAL_TRANSFER_ROOTS say (DECISIONS.md 44): reading one would send a
+    secret to a host, writing one would change whom the server trusts or what it runs.
+
+    As absolute paths, ``~`` expanded; confine_local resolves them on each call, so a
+    file or link that appears later is still covered.
+    """
+    paths: list[str | Path] = [
+        Path.home() / ".ssh",  # the server user's keys, known_hosts, config, agent sockets
+        settings.ssh_known_hosts,
+        settings.ssh_hosts_file,
+        settings.ssh_audit_log,
+        settings.ssh_job_table,
+        settings.ssh_job_table.with_name(settings.ssh_job_table.name + ".lock"),
+        settings.ssh_host_notes_dir,
+        sys.prefix,  # the server's own code: overwriting it would run as the server
+        Path(__file__).parent,
+    ]
+    if settings.ssh_config_file is not None:
+        paths.append(settings.ssh_config_file)
+    if sock := os.environ.get("SSH_AUTH_SOCK"):
+        paths.append(sock)
+    auths = [inventory.defaults.auth, *(h.auth for h in inventory.hosts.values())]
+    argvs: list[Iterable[str]] = [settings.ssh_http_token_cmd]
+    argvs += [h.sudo_password_cmd or () for h in inventory.hosts.values()]
+    argvs += [inventory.defaults.sudo_password_cmd or ()]
+    for auth in (a for a in auths if a is not None):
+        paths += _auth_files(auth)
+        argvs += [auth.passphrase_cmd or (), auth.password_cmd or ()]
+    # A secret helper's script and the files it is given (`cat /etc/ssh-mcp/token`).
+    paths += [arg for argv in argvs for arg in argv if arg.startswith(("/", "~"))]
+    return tuple(dict.fromkeys(os.path.abspath(os.path.expanduser(str(p))) for p in paths))
+
+
+def _auth_files(auth: AuthConfig) -> list[str]:
+    files = [auth.identity_agent] if auth.identity_agent else []
+    if auth.key:
+        files += [auth.key, auth.key + ".pub", auth.key + "-cert.pub"]
+    return files
 
 
 def _confirm_key(audit_key: bytes | None) -> bytes:

@@ -4,7 +4,8 @@ Under a command allowlist the command is parsed (:mod:`ssh_mcp.policy.commands`)
 and what runs is its rewrite, every program behind ``env --``. Every file its
 redirections write is resolved on the host (symlinks followed, create semantics,
 relative to the ``cwd`` argument or the login home) and confined like a path
-argument: path allowlist and restricted zones here, the sensitive-file patterns in
+argument (:mod:`ssh_mcp.confine`, roots and zones resolved on the host): path
+allowlist and restricted zones here, the sensitive-file patterns in
 the confirmation step, which gets the targets as given and as resolved. The audit
 hash, the deny patterns and the confirmation prompt all see the command as given.
 
@@ -24,15 +25,13 @@ from pydantic import BaseModel
 
 from ssh_mcp.access import Group
 from ssh_mcp.app import App
-from ssh_mcp.context import Target, elevation_for
+from ssh_mcp.confine import Spellings, admit_remote, canonical_remote
+from ssh_mcp.context import Target
 from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import CheckedCommand, check_command
-from ssh_mcp.policy.paths import check_path, precheck
+from ssh_mcp.policy.paths import precheck
 from ssh_mcp.spec import CommandText, HandleRef, RemotePath, ToolSpec
-from ssh_mcp.ssh.elevated import realpath_as_root
-from ssh_mcp.ssh.pool import PooledConnection
-from ssh_mcp.ssh.sftp import canonicalize
 
 
 @dataclass
@@ -66,6 +65,8 @@ async def _resolve_writes(
     """Each write target resolved on the host and checked against its path policy."""
     sudo = spec.group is Group.SUDO  # the shell that opens the file runs as root
     base = _where(spec, cwd)
+    marker = RemotePath(create=True, sudo=sudo)
+    known: dict[bool, Spellings] = {}  # the host's roots and zones, resolved once per call
     paths: list[str] = []
     for given in writes:
         path = given
@@ -75,19 +76,10 @@ async def _resolve_writes(
             if base is None:
                 raise _refuse(given, "the session's directory is unknown; use an absolute path")
             path = posixpath.join(base, given) if base != "~" else "~/" + given
-
-        async def resolve(pc: PooledConnection, path: str = path) -> str:
-            if sudo:
-                elevate = await elevation_for(target.host)
-                timeout = app.settings.ssh_command_timeout
-                return await realpath_as_root(pc, path, elevate, timeout, create=True)
-            return await canonicalize(await pc.sftp(), path, create=True)
-
         try:
             precheck(given)
-            canonical = await app.pool.run(target.spec, resolve)
-            restricted = host_policy.restricted_paths(target.host, app.settings)
-            check_path(canonical, host_policy.path_allowlist(target.host, app.settings), restricted)
+            canonical = await canonical_remote(app, target, path, marker)
+            await admit_remote(app, target, canonical, marker, known)
         except (PathNotAllowed, RemoteError) as exc:
             raise _refuse(given, " ".join(str(exc).split())) from None
         paths += [given, canonical]

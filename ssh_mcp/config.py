@@ -47,6 +47,18 @@ def _split_list(value: object) -> object:
     return value
 
 
+def absolute_paths(value: list[str] | None) -> list[str] | None:
+    """Refuse a relative path root or zone: it would be compared as if under ``/`` and
+    never match what the host resolves (``~`` and ``~/x`` expand to the login's home)."""
+    for path in value or ():
+        if not (path.startswith("/") or path == "~" or path.startswith("~/")):
+            raise ValueError(
+                f"{path[:200]!r} is not absolute; write it from / or from ~/ (the login "
+                "user's home on that host)"
+            )
+    return value
+
+
 class Settings(BaseSettings):
     """Every env var ssh-mcp reads; the env name is the field name upper-cased.
 
@@ -240,6 +252,11 @@ class Settings(BaseSettings):
                 "leave the command allowlist empty and set ALLOW_ANY_COMMAND=true"
             )
         return value
+
+    @field_validator("ssh_path_allowlist", "ssh_restricted_paths")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        return absolute_paths(value) or []
 
     @field_validator("ssh_enabled_groups")
     @classmethod

@@ -37,6 +37,9 @@ class Target:
 
     host: HostConfig
     spec: ConnectSpec
+    #: The host's restricted zones in every spelling it gives them, once dispatch
+    #: resolved them for this call's paths; None before.
+    zones: tuple[str, ...] | None = None
 
 
 async def elevation_for(host: HostConfig) -> Elevation:
@@ -85,6 +88,8 @@ class CallContext:
         target = self._targets.get(self._field)
         if target is None:
             return ()
+        if target.zones is not None:
+            return target.zones
         return host_policy.restricted_paths(target.host, self._app.settings)
 
     @property

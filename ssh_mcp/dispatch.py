@@ -23,7 +23,8 @@ from pydantic import BaseModel, ValidationError
 
 from ssh_mcp.app import App
 from ssh_mcp.command_step import CommandStep, check_commands
-from ssh_mcp.context import CallContext, ProgressFn, Target, elevation_for
+from ssh_mcp.confine import confine_paths as _confine_paths
+from ssh_mcp.context import CallContext, ProgressFn, Target
 from ssh_mcp.errors import (
     HostNotAllowed,
     InvalidArguments,
@@ -34,13 +35,8 @@ from ssh_mcp.errors import (
 )
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.confirm import confirm_message
-from ssh_mcp.policy.local import confine_local
-from ssh_mcp.policy.paths import check_path, check_tree, precheck
-from ssh_mcp.spec import CommandText, HandleRef, HostSet, LocalPath, RemotePath, ToolSpec
-from ssh_mcp.ssh.elevated import realpath_as_root
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.spec import CommandText, HandleRef, HostSet, RemotePath, ToolSpec
 from ssh_mcp.ssh.process import STOP_GRACE
-from ssh_mcp.ssh.sftp import canonicalize
 
 log = logging.getLogger("ssh_mcp")
 T = TypeVar("T")
@@ -185,47 +181,6 @@ def _resolve_hosts(
         rec.set_host(name, i == 0, host.alias, host.hostname)
         targets[name] = Target(host, app.connect_spec(host))
     return targets
-
-
-async def _confine_paths(
-    app: App, spec: ToolSpec[Any, Any], args: BaseModel, targets: Mapping[str, Target], rec: _Record
-) -> dict[str, str]:
-    """Step 4: canonical, confined values for every remote and local path field."""
-    updates: dict[str, str] = {}
-    for name in spec.marked_fields(RemotePath):
-        marker = spec.field_marker(name, RemotePath)
-        raw: str | None = getattr(args, name)
-        if marker is None or raw is None:
-            continue
-        precheck(raw)
-        target = targets[marker.host]
-
-        async def resolve(pc: PooledConnection, raw: str = raw, m: RemotePath = marker) -> str:
-            return await canonicalize(await pc.sftp(), raw, create=m.create, follow=m.follow)
-
-        async def resolve_as_root(
-            pc: PooledConnection, raw: str = raw, t: Target = target, m: RemotePath = marker
-        ) -> str:
-            elevate = await elevation_for(t.host)
-            timeout = app.settings.ssh_command_timeout
-            return await realpath_as_root(pc, raw, elevate, timeout, create=m.create)
-
-        canonical = await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
-        rec.add_path(name, app.audit.digest(canonical))
-        restricted = host_policy.restricted_paths(target.host, app.settings)
-        check_path(canonical, host_policy.path_allowlist(target.host, app.settings), restricted)
-        if marker.recursive:
-            check_tree(canonical, restricted)
-        updates[name] = canonical
-    for name in spec.marked_fields(LocalPath):
-        local = spec.field_marker(name, LocalPath)
-        raw_local: str | None = getattr(args, name)
-        if local is None or raw_local is None:
-            continue
-        roots = app.settings.ssh_local_transfer_roots
-        updates[name] = confine_local(raw_local, roots, create=local.create)
-        rec.extra[f"{name}_hash"] = app.audit.digest(updates[name])
-    return updates
 
 
 async def _apply_policy(

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config import Settings, absolute_paths
 from ssh_mcp.errors import ConfigError
 
 T = TypeVar("T")
@@ -121,6 +121,10 @@ class _HostFields(BaseModel):
     @classmethod
     def _no_star(cls, value: list[str] | None) -> list[str] | None:
         return no_wildcard(value)
+
+    _absolute = field_validator("path_allowlist", "restricted_paths")(
+        classmethod(lambda cls, v: absolute_paths(v))
+    )
 
 
 class DefaultsTable(_HostFields):

@@ -262,7 +262,8 @@ class ToolContext(Protocol):
     def limits(self) -> Limits: ...
 
     def restricted_paths(self) -> tuple[str, ...]:
-        """The host's restricted zones, for tools that walk a tree and must prune them."""
+        """The host's restricted zones, for tools that walk a tree and must prune them:
+        every spelling dispatch resolved on the host for this call (DECISIONS.md 43)."""
         ...
 
     def fanout(self, field: str) -> list[tuple[str, ToolContext | str]]:

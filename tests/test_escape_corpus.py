@@ -30,7 +30,7 @@ from harness import Target, assert_audit, hosts_toml, serve, text
 from mcp.types import CallToolResult
 from sshd import TestUser
 
-from ssh_mcp import dispatch
+from ssh_mcp import confine
 from ssh_mcp.config import Settings
 from ssh_mcp.ssh.sftp import canonicalize
 
@@ -142,7 +142,7 @@ CORPUS: dict[str, Attempt] = {
     "restricted-dst": dst("{app}/secrets/new.bin"),
     "restricted-dst-via-link": dst("{app}/to-secrets/new.bin"),
     "restricted-src": src("{app}/secrets/key"),
-    "restricted-inside-tree": find("{app}"),
+    "restricted-find-inside": find("{app}/to-secrets"),
     # `~` expansion
     "tilde-home": stat("~"),
     "tilde-dotdot": ls("~/.."),
@@ -340,7 +340,7 @@ async def test_race_swap_after_the_check_redirects_the_write(
             swap()
         return canonical
 
-    monkeypatch.setattr(dispatch, "canonicalize", check_then_swap)
+    monkeypatch.setattr(confine, "canonicalize", check_then_swap)
     r, old, out = await _race(corpus_settings, layout)
     assert not r.is_error, text(r)
     assert r.structured_content and r.structured_content["path"].endswith("/app/d/raced.bin")

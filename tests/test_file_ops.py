@@ -244,7 +244,8 @@ async def test_delete_folder_failing_midway_says_how_far(low: Make, tree: Path) 
 async def test_delete_folder_refuses_the_login_home(
     settings_for: Make, target: Target, test_user: TestUser
 ) -> None:
-    home = Target(target.alias, target.port, target.user, target.key, (str(test_user.home),))
+    # The allowlist holds the home (an allowlist root itself is never deleted, DECISIONS 43).
+    home = Target(target.alias, target.port, target.user, target.key, (str(test_user.home.parent),))
     settings = settings_for(hosts=hosts_toml(home), allow_low_access_tools=True)
     async with serve(settings) as (client, app):
         await refused(client, "ssh_delete_folder", "login user's home", path="~", recursive=True)

@@ -219,3 +219,39 @@ async def test_a_write_into_the_real_ssh_dir_asks_and_a_no_writes_nothing(
         assert_audit(app, {"outcome": "denied", "confirmation": "declined"})
     assert (keys.read_bytes() if keys.exists() else None) == before
     assert os.listdir(outside) == []
+
+
+@pytest.mark.parametrize("name", [".ssh/rc", ".bashrc", ".config/systemd/user/x.service"])
+async def test_a_redirection_that_plants_code_needs_a_human(
+    name: str, settings: Settings, work_dir: Path
+) -> None:
+    """Items 2 and 3 together: a file a login, session or scheduler runs is code, also when a
+    redirection writes it; declined, nothing is written."""
+    target = work_dir / name
+    human = Human("decline")
+    async with serve(settings, "legacy", human) as (client, app):
+        r = await _exec(client, f"echo 'touch {work_dir}/pwned' > {target}")
+        assert r.is_error and "a human declined" in text(r), text(r)
+        assert len(human.asked) == 1 and str(target) in human.asked[0]
+        assert_audit(app, {"outcome": "denied", "confirmation": "declined"})
+    assert not target.exists() and not (work_dir / "pwned").exists()
+
+
+async def test_a_zone_spelled_through_a_symlink_holds_for_redirections(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser
+) -> None:
+    """Item 5 for item 2: the zone is written through `current`, the write names the real
+    directory; the zone still holds and nothing is written."""
+    real = work_dir / "releases" / "r1" / "secret"
+    real.mkdir(parents=True)
+    (work_dir / "current").symlink_to(work_dir / "releases" / "r1")
+    _own(test_user, work_dir / "releases", work_dir / "releases" / "r1", real)
+    settings = settings_for(
+        allow_dangerous_tools=True,
+        ssh_command_allowlist=ALLOW,
+        ssh_restricted_paths=[f"{work_dir}/current/secret"],
+    )
+    async with serve(settings) as (client, _):
+        r = await _exec(client, f"echo pwned > {real}/f")
+        assert r.is_error and "restricted zone" in text(r), text(r)
+    assert list(real.iterdir()) == []

@@ -494,14 +494,40 @@ async def test_find_is_confined(settings_for: Callable[..., Settings], tree: Pat
             r = await client.call_tool("ssh_find", {"host": "target", "path": path})
             assert r.is_error and "outside the path allowlist" in text(r), text(r)
             assert_audit(app, {"tool": "ssh_find", "outcome": "denied", "error": "PathNotAllowed"})
-        r = await client.call_tool("ssh_find", {"host": "target", "path": str(tree)})
-        assert r.is_error and "contains the restricted zone" in text(r), text(r)
+        r = await client.call_tool("ssh_find", {"host": "target", "path": f"{tree}/sub/deep"})
+        assert r.is_error and "inside the restricted zone" in text(r), text(r)
         assert_audit(app, {"outcome": "denied", "error": "PathNotAllowed"})
         r = await client.call_tool("ssh_find", {"host": "target", "path": f"{tree}/many"})
         assert not r.is_error, text(r)
         r = await client.call_tool("ssh_find", {"host": "target", "path": f"{tree}/a.log"})
         assert r.is_error and "not a directory" in text(r)
         assert_audit(app, {"outcome": "error", "error": "RemoteError"})
+
+
+@pytest.mark.parametrize("name_pattern", [None, "*.log", "deep*"])
+async def test_find_skips_a_restricted_zone_and_says_so(
+    settings_for: Callable[..., Settings], tree: Path, test_user: TestUser, name_pattern: str | None
+) -> None:
+    """A tree holding a zone is searched all the same: the zone is pruned, the rest listed.
+    A zone written through a link in the tree is pruned by both spellings."""
+    (tree / "to-deep").symlink_to("sub/deep")
+    os.lchown(tree / "to-deep", test_user.uid, test_user.uid)
+    args: dict[str, object] = {"host": "target", "path": str(tree), "max_depth": 10}
+    if name_pattern:
+        args["name_pattern"] = name_pattern
+    async with serve(settings_for(ssh_restricted_paths=[f"{tree}/to-deep"])) as (client, app):
+        r = await client.call_tool("ssh_find", args)
+        assert not r.is_error, text(r)
+        found = _paths(r.structured_content, tree)
+        inside = [p for p in found if p.split("/")[:2] == ["sub", "deep"] or p == "to-deep"]
+        assert not inside, found
+        if name_pattern != "deep*":
+            assert "sub/c.log" in found and "a.log" in found  # the rest of the tree is there
+        sc = r.structured_content
+        assert sc is not None and sc["pruned"] == [f"{tree}/sub/deep", f"{tree}/to-deep"]
+        assert "skipped 2 restricted zone(s)" in text(r)
+        line = assert_audit(app, {"tool": "ssh_find", "outcome": "ok", "pruned_count": "2"})
+        assert line["path_hash"]
 
 
 # -- ssh_file_hash ----------------------------------------------------------------------

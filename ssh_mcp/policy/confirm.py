@@ -21,24 +21,65 @@ from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy.deny import DenyMatch, match_command, normalize, segments
 
 #: (label, regex) over the path a file tool changes, canonical and as given: files that
-#: grant access, run code at boot or login, or keep users, and the directories that hold
-#: them (moving, linking or copying a whole directory into place is the same write).
+#: grant access, or that a login, a session, a scheduler or a service runs (so a write is
+#: code that runs later, as the owner or as root), and the directories that hold them
+#: (creating, moving or linking a whole directory into place is the same write). Per-user
+#: files match under any directory (``(?:^|/)``): a home is not always under /home, and
+#: ``~/x`` as given must match too. CONFIGURATION.md lists them; DECISIONS.md 43.
+_HOME_RC = (
+    r"bashrc|bash_profile|bash_login|bash_logout|bash_aliases|profile|zshenv|zprofile|zshrc"
+    r"|zlogin|zlogout|kshrc|mkshrc|cshrc|tcshrc|login|logout|pam_environment|xprofile"
+    r"|xsession|xsessionrc|xinitrc|forward|procmailrc|gitconfig"
+)
+_ETC_RC = (
+    r"bash\.bashrc|bash\.bash_logout|profile|environment|zshenv|zprofile|zshrc|zlogin|zlogout"
+    r"|csh\.cshrc|csh\.login|csh\.logout|kshrc|mkshrc|rc\.local|anacrontab|logrotate\.conf"
+    r"|sudo\.conf|X11/Xsession"
+)
+_ETC_RC_DIRS = (
+    r"profile\.d|zsh|fish|bash_completion\.d|init\.d|rc[0-6S]\.d|update-motd\.d|xdg/autostart"
+    r"|X11/Xsession\.d|X11/xinit|environment\.d|security|logrotate\.d|apt/apt\.conf\.d"
+    r"|udev/rules\.d"
+)
 PATH_PATTERNS: tuple[tuple[str, str], ...] = (
     ("write to authorized_keys", r"(?:^|/)\.ssh(?:/authorized_keys2?)?/?$"),
+    (
+        "write to a file ssh runs or reads at login",
+        r"(?:^|/)\.ssh/(?:rc|environment|config)/?$"
+        r"|^/etc/ssh/(?:sshrc|ssh_config(?:\.d(?:/.*)?)?)/?$",
+    ),
+    ("write to a shell or login startup file", rf"(?:^|/)\.(?:{_HOME_RC})/?$"),
+    (
+        "write to a per-user autostart, service or shell directory",
+        r"(?:^|/)\.config(?:/(?:fish|autostart|systemd|environment\.d|git)(?:/.*)?)?/?$"
+        r"|(?:^|/)\.local(?:/share(?:/systemd(?:/.*)?)?|/bin(?:/.*)?)?/?$",
+    ),
+    ("write to git hooks or git configuration", r"(?:^|/)\.git(?:/(?:hooks(?:/.*)?|config))?/?$"),
     ("write to sudoers", r"^/etc/sudoers(?:\.d(?:/.*)?)?/?$"),
     ("write to passwd / shadow / group", r"^/etc/(?:passwd|shadow|gshadow|group)$"),
-    ("write to cron", r"^/etc/(?:crontab|cron\.\w+(?:/.*)?)/?$|^/var/spool/cron(?:/|$)"),
+    (
+        "write to cron or at",
+        r"^/etc/(?:crontab|cron\.\w+(?:/.*)?)/?$|^/var/spool/(?:cron|at)(?:/|$)",
+    ),
     (
         "write to sshd or PAM configuration",
         r"^/etc/ssh(?:/sshd_config(?:\.d(?:/.*)?)?)?/?$|^/etc/pam\.d(?:/|$)",
     ),
     (
-        "write to a systemd unit",
-        r"^/(?:etc|lib|usr/lib)/systemd/system(?:/|$)|(?:^|/)\.config/systemd/user(?:/|$)",
+        "write to systemd configuration or a unit",
+        r"^/(?:etc|run|lib|usr/lib|usr/local/lib)/systemd(?:/|$)",
     ),
     (
-        "write to login scripts, ld.so or /boot",
-        r"^/etc/(?:profile\.d|ld\.so\.conf\.d)(?:/|$)|^/etc/ld\.so\.preload$|^/boot(?:/|$)",
+        "write to a system login, boot or scheduled script",
+        rf"^/etc/(?:{_ETC_RC})$|^/etc/(?:{_ETC_RC_DIRS})(?:/|$)",
+    ),
+    (
+        "write to ld.so or /boot",
+        r"^/etc/ld\.so\.(?:conf|preload)$|^/etc/ld\.so\.conf\.d(?:/|$)|^/boot(?:/|$)",
+    ),
+    (
+        "write to a directory on PATH",
+        r"^/(?:usr/(?:local/)?)?s?bin(?:/|$)|^(?:~|/root|/home/[^/]+)/bin(?:/|$)",
     ),
     ("write to /etc itself", r"^/etc/?$"),
 )

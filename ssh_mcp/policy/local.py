@@ -3,19 +3,53 @@
 These paths are on the server's own disk, so they resolve here with
 ``os.path.realpath`` (every symlink followed). The feature is off while no
 root is configured. Roots are compared on whole components, as remote paths are.
+The server's own files (keys, known_hosts, configuration, audit log, ...) are
+refused whatever the roots say: the app passes their paths in, resolved here on
+every call (DECISIONS.md 44).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ssh_mcp.errors import PathNotAllowed
 from ssh_mcp.policy.paths import is_within, precheck
 
 
-def confine_local(path: str, roots: Sequence[str], *, create: bool) -> str:
-    """The resolved ``path`` if it lies inside a root; raise PathNotAllowed otherwise."""
+def _protected(real: str, protected: Sequence[str]) -> str | None:
+    """The protected path ``real`` lies in (or holds), by either spelling, or the same file
+    under another name (a hard link)."""
+    try:
+        st = os.stat(real)
+        ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+    except OSError:
+        ident = None
+    for entry in protected:
+        for spelling in dict.fromkeys((entry, os.path.realpath(entry))):
+            if is_within(real, spelling) or is_within(spelling, real):
+                return spelling
+        try:
+            st = os.stat(entry)
+        except OSError:
+            continue
+        if ident == (st.st_dev, st.st_ino):
+            return entry
+    return None
+
+
+def confine_local(
+    path: str,
+    roots: Sequence[str],
+    *,
+    create: bool,
+    protected: Sequence[str] = (),
+    runs_later: Callable[[str], str | None] | None = None,
+) -> str:
+    """The resolved ``path`` if it lies inside a root and is none of ``protected`` (nor
+    inside or around one), and, to be created, is no file that ``runs_later`` names (the
+    sensitive-file patterns: a download onto the server's own ``~/.bashrc`` is code the
+    server's user runs); raise PathNotAllowed otherwise."""
     if not roots:
         raise PathNotAllowed(
             "local_path is off: set SSH_LOCAL_TRANSFER_ROOTS to the local directories "
@@ -34,5 +68,16 @@ def confine_local(path: str, roots: Sequence[str], *, create: bool) -> str:
         raise PathNotAllowed(
             f"local_path resolves to {real}, outside SSH_LOCAL_TRANSFER_ROOTS "
             f"({', '.join(resolved_roots)}); use a path inside them"
+        )
+    if (hit := _protected(real, protected)) is not None:
+        raise PathNotAllowed(
+            f"local_path {path} resolves to {real}, which is or holds the server's own file "
+            f"{hit} (keys, known_hosts, configuration, audit log, jobs or notes); those are "
+            "never read or written through local_path, use another file"
+        )
+    if create and runs_later is not None and (label := runs_later(real)) is not None:
+        raise PathNotAllowed(
+            f"local_path {path} resolves to {real}, which the server's own logins or "
+            f"services would run ({label}); downloads never write there, use another file"
         )
     return real

@@ -77,3 +77,18 @@ def check_tree(canonical: str, restricted: Sequence[str]) -> None:
                 f"{canonical} contains the restricted zone {_norm(zone)}; a recursive "
                 "operation there is refused; pick a subtree that does not contain it"
             )
+
+
+def check_entry(canonical: str, roots: Sequence[str], zones: Sequence[str]) -> None:
+    """Refuse creating, removing, moving or linking the entry ``canonical`` when an allowlist
+    root or a restricted zone is, or lies below, it: that would re-point the root or zone
+    itself (a root replaced by a link out, a zone's ``current`` link switched away from
+    the secret), since both are resolved on the host afresh for every call."""
+    for kind, spellings in (("allowlist root", roots), ("restricted zone", zones)):
+        for spelling in spellings:
+            if is_within(spelling, canonical):
+                raise PathNotAllowed(
+                    f"{canonical} is or holds the {kind} {_norm(spelling)}; creating, "
+                    f"removing, moving or linking it would re-point the {kind}, so it is "
+                    "refused; pick a path below or beside it"
+                )

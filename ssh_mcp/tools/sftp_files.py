@@ -1,4 +1,5 @@
-"""Read tier, group ``sftp-read``: download a file, find in a tree, hash a file remotely."""
+"""Read tier, group ``sftp-read``: download a file, hash a file remotely (ssh_find is
+:mod:`ssh_mcp.tools.find`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import stat as statmod
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
@@ -25,14 +26,13 @@ from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import Written, download_atomic, read_chunks
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
-from ssh_mcp.tools.sftp_read import PATH_DESCRIPTION, READ, Kind
+from ssh_mcp.tools.find import FIND, TIMEOUT_DESCRIPTION
+from ssh_mcp.tools.sftp_read import PATH_DESCRIPTION, READ
 
 if TYPE_CHECKING:
     import asyncssh
 else:
     from ssh_mcp.ssh._lazy import asyncssh
-
-TIMEOUT_DESCRIPTION = "Seconds before the remote command is stopped. Default SSH_COMMAND_TIMEOUT."
 
 
 def _stderr_lines(result: ProcessResult) -> list[str]:
@@ -179,132 +179,6 @@ def render_download(out: Download) -> str:
     return f"{head}, encoding {out.encoding}\n{out.content}"
 
 
-# -- ssh_find ---------------------------------------------------------------------------
-
-_KINDS: dict[str, Kind] = {"f": "file", "d": "dir", "l": "symlink"}
-_TYPE_FLAG = {"file": "f", "dir": "d", "symlink": "l"}
-#: Runs find and keeps only the first N NUL-terminated records: head's exit stops find
-#: with SIGPIPE, so a huge tree costs no more than the entries asked for. Every operand
-#: is a positional parameter, never part of the script.
-_FIND_SCRIPT = 'n=$1; shift; find "$@" | head -z -n "$n"'
-
-
-class FindInput(StrictInput):
-    host: str = HOST
-    path: Annotated[
-        str,
-        RemotePath(recursive=True),
-        Field(
-            description=(
-                "Directory to search below. " + PATH_DESCRIPTION + " A tree that contains a "
-                "restricted zone is refused; search a subtree beside the zone."
-            )
-        ),
-    ]
-    name_pattern: str | None = Field(
-        None,
-        min_length=1,
-        max_length=255,
-        description=(
-            "Shell glob matched against the entry's name only (find -name), e.g. '*.log'. "
-            "Must not start with '-' or contain '/'. Omit to match every name."
-        ),
-    )
-    kind: Literal["file", "dir", "symlink"] | None = Field(
-        None, description="Only entries of this kind (links are never followed). Omit for all."
-    )
-    max_depth: int = Field(
-        5, ge=1, le=20, description="Levels below path to descend (1 = its entries)."
-    )
-    limit: int = Field(200, ge=1, le=5000, description="Entries to return at most.")
-    timeout: float | None = Field(None, gt=0, le=3600, description=TIMEOUT_DESCRIPTION)
-
-    @field_validator("name_pattern")
-    @classmethod
-    def _plain_glob(cls, value: str | None) -> str | None:
-        if value is not None and (value.startswith("-") or "/" in value or "\0" in value):
-            raise ValueError("give a glob for the name only: no leading '-', no '/', no NUL")
-        return value
-
-
-class FoundEntry(Output):
-    path: str = Field(description="Full path (as found, symlinks not resolved).")
-    kind: Kind = Field(description="file, dir, symlink or other.")
-    size: int = Field(description="Size in bytes (of the link itself for a symlink).")
-
-
-class FindResult(Output):
-    path: str = Field(description="Canonical directory searched.")
-    entries: list[FoundEntry] = Field(description="Matches, sorted by path.")
-    truncated: bool = Field(
-        description="True when more matches exist than returned: narrow the search."
-    )
-    limit: int = Field(description="The limit applied to this search.")
-    warnings: list[str] = Field(
-        description="find's complaints, e.g. unreadable subdirectories (first 5)."
-    )
-
-
-def _find_argv(args: FindInput) -> list[str]:
-    argv = ["sh", "-c", _FIND_SCRIPT, "sh", str(args.limit + 1)]  # then find's own argv:
-    argv += ["-P", args.path, "-mindepth", "1", "-maxdepth", str(args.max_depth)]
-    if args.name_pattern is not None:
-        argv += ["-name", args.name_pattern]
-    if args.kind is not None:
-        argv += ["-type", _TYPE_FLAG[args.kind]]
-    return [*argv, "-printf", "%y\\t%s\\t%p\\0"]
-
-
-def _parse_found(raw: bytes) -> list[FoundEntry]:
-    entries = []
-    for record in raw.split(b"\0"):
-        kind, sep1, rest = record.partition(b"\t")
-        size, sep2, path = rest.partition(b"\t")
-        if not (sep1 and sep2 and size.isdigit()):
-            continue  # a record cut by the stdout cap
-        entries.append(
-            FoundEntry(
-                path=path.decode("utf-8", "replace"),
-                kind=_KINDS.get(kind.decode("ascii", "replace"), "other"),
-                size=int(size),
-            )
-        )
-    return entries
-
-
-async def find(ctx: ToolContext, args: FindInput) -> FindResult:
-    await ctx.with_connection(lambda pc: _stat(pc, args.path, want_dir=True))
-    timeout = args.timeout or ctx.command_timeout
-    result = await ctx.run(_find_argv(args), timeout=timeout)
-    if result.timed_out:
-        raise OperationTimeout(
-            f"find did not finish within {timeout:g}s; lower max_depth, add name_pattern or "
-            "kind, or raise timeout"
-        )
-    cut = result.stdout.truncated
-    # Only whole records count: the head part of a capped buffer, up to its last NUL.
-    raw = bytes(result.stdout.head) if cut else result.stdout.kept
-    raw = raw[: raw.rfind(b"\0") + 1]
-    entries = _parse_found(raw)
-    stderr = _stderr_lines(result)
-    if not entries and stderr:
-        raise RemoteError(f"find failed: {stderr[0][:300]}")
-    truncated = cut or len(entries) > args.limit
-    return FindResult(
-        path=args.path,
-        entries=sorted(entries[: args.limit], key=lambda e: e.path),
-        truncated=truncated,
-        limit=args.limit,
-        warnings=[line[:300] for line in stderr[:5]],
-    )
-
-
-def render_find(out: FindResult) -> str:
-    lines = [f"{e.kind}\t{e.size}\t{e.path}" for e in out.entries]
-    more = f"; truncated at limit {out.limit}, narrow the search" if out.truncated else ""
-    return "\n".join([f"{len(out.entries)} entries under {out.path}{more}", *lines])
-
-
 # -- ssh_file_hash ----------------------------------------------------------------------
 
 Algorithm = Literal["md5", "sha1", "sha256", "sha512"]
@@ -366,23 +240,7 @@ TOOLS = (
         long_running=True,
         audit_bytes="size",
     ),
-    ToolSpec(
-        name="ssh_find",
-        title="Find files in a tree",
-        description=(
-            "Search a remote directory tree (GNU find, links not followed) by name glob and "
-            "kind, down to max_depth, returning up to limit entries with path, kind and size. "
-            "truncated=true means more matched: narrow the search. Use ssh_sftp_list for one "
-            "directory."
-        ),
-        tier=Tier.READ,
-        group=Group.SFTP_READ,
-        input=FindInput,
-        output=FindResult,
-        annotations=READ,
-        handler=find,
-        render=render_find,
-    ),
+    FIND,
     ToolSpec(
         name="ssh_file_hash",
         title="Hash a file",

@@ -1,0 +1,143 @@
+"""Step 4 of dispatch: every path field to a canonical value that the policy admits.
+
+Remote paths resolve on their host (symlinks followed, as the operation will
+see them); so do the host's allowlist roots and restricted zones, on every
+call (DECISIONS.md 43). Local paths resolve on the server's disk and never
+reach the server's own files (DECISIONS.md 44). The comparisons themselves are
+the pure functions of :mod:`ssh_mcp.policy.paths` and :mod:`ssh_mcp.policy.local`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from ssh_mcp.app import App
+from ssh_mcp.context import Target, elevation_for
+from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.policy.local import confine_local
+from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
+from ssh_mcp.spec import LocalPath, RemotePath, ToolSpec
+from ssh_mcp.ssh.elevated import realpath_as_root
+from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.sftp import canonicalize
+from ssh_mcp.ssh.spellings import spellings, spellings_as_root
+
+Spellings = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+class PathRecord(Protocol):
+    """What of the call's audit record path confinement fills in."""
+
+    extra: dict[str, str]
+
+    def add_path(self, field_name: str, digest: str) -> None: ...
+
+
+def _flat(found: list[tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(s for group in found for s in group)
+
+
+async def host_paths(app: App, target: Target, sudo: bool = False) -> Spellings:
+    """The host's allowlist roots and restricted zones in every spelling the host gives
+    them now: roots as written and resolved, zones also with their directory resolved
+    and their own name kept; for ``sudo`` tools, whose paths root resolves, zones are
+    resolved by root too. Never cached: a link switched or a zone created since the
+    last call counts at once."""
+    roots = host_policy.path_allowlist(target.host, app.settings)
+    zones = host_policy.restricted_paths(target.host, app.settings)
+    if not roots and not zones:
+        return (), ()
+
+    async def resolve(pc: PooledConnection) -> Spellings:
+        if not sudo or not zones:
+            found_roots, found_zones = await asyncio.gather(
+                spellings(pc, roots, parents=False), spellings(pc, zones, parents=True)
+            )
+            return _flat(found_roots), _flat(found_zones)
+        # Roots as the login user sees them (a root it cannot resolve only narrows the
+        # allowlist); zones as root, or a zone behind a directory only root may enter
+        # would be missed for the paths root resolves.
+        elevate = await elevation_for(target.host)
+        timeout = app.settings.ssh_command_timeout
+        return (
+            _flat(await spellings(pc, roots, parents=False)),
+            _flat(await spellings_as_root(pc, zones, elevate, timeout, parents=True)),
+        )
+
+    return await app.pool.run(target.spec, resolve)
+
+
+async def canonical_remote(app: App, target: Target, raw: str, marker: RemotePath) -> str:
+    """``raw`` resolved on the host the way ``marker``'s operation will see it."""
+    precheck(raw)
+
+    async def resolve(pc: PooledConnection) -> str:
+        return await canonicalize(await pc.sftp(), raw, create=marker.create, follow=marker.follow)
+
+    async def resolve_as_root(pc: PooledConnection) -> str:
+        elevate = await elevation_for(target.host)
+        timeout = app.settings.ssh_command_timeout
+        return await realpath_as_root(pc, raw, elevate, timeout, create=marker.create)
+
+    return await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
+
+
+async def admit_remote(
+    app: App, target: Target, canonical: str, marker: RemotePath, known: dict[bool, Spellings]
+) -> tuple[str, ...]:
+    """Raise PathNotAllowed unless the host's policy admits ``canonical``; return the
+    host's zones. ``known`` keeps the spellings for the rest of this call."""
+    if marker.sudo not in known:
+        known[marker.sudo] = await host_paths(app, target, marker.sudo)
+    roots, zones = known[marker.sudo]
+    # An empty allowlist denies all; the message then names the setting to change.
+    check_path(canonical, roots or host_policy.path_allowlist(target.host, app.settings), zones)
+    if marker.recursive:
+        check_tree(canonical, zones)
+    if marker.create or not marker.follow:  # the tool acts on the entry itself
+        check_entry(canonical, roots, zones)
+    return zones
+
+
+async def confine_paths(
+    app: App,
+    spec: ToolSpec[Any, Any],
+    args: BaseModel,
+    targets: dict[str, Target],
+    rec: PathRecord,
+) -> dict[str, str]:
+    """Canonical, confined values for every remote and local path field. Each host's
+    resolved zones are kept on its Target, for tools that prune them from a walk."""
+    updates: dict[str, str] = {}
+    known: dict[str, dict[bool, Spellings]] = {}
+    for name in spec.marked_fields(RemotePath):
+        marker = spec.field_marker(name, RemotePath)
+        raw: str | None = getattr(args, name)
+        if marker is None or raw is None:
+            continue
+        target = targets[marker.host]
+        canonical = await canonical_remote(app, target, raw, marker)
+        rec.add_path(name, app.audit.digest(canonical))  # denials show the path too
+        known_here = known.setdefault(marker.host, {})
+        zones = await admit_remote(app, target, canonical, marker, known_here)
+        targets[marker.host] = replace(target, zones=zones)
+        updates[name] = canonical
+    for name in spec.marked_fields(LocalPath):
+        local = spec.field_marker(name, LocalPath)
+        raw_local: str | None = getattr(args, name)
+        if local is None or raw_local is None:
+            continue
+        roots = app.settings.ssh_local_transfer_roots
+        updates[name] = confine_local(
+            raw_local,
+            roots,
+            create=local.create,
+            protected=app.protected_local,
+            runs_later=app.deny.match_path,
+        )
+        rec.extra[f"{name}_hash"] = app.audit.digest(updates[name])
+    return updates

@@ -1,0 +1,139 @@
+"""The spellings under which a configured path is reached on a host.
+
+A path in the operator's configuration (an allowlist root, a restricted zone)
+is written as the operator thinks of it: ``~/vault``, ``/srv/current/secret``
+with ``current`` a symlink. Tool paths are compared after the host resolved
+them, so the configured one must be resolved on the same host too, on every
+call: a link may be switched, or the path may appear later. This module only
+answers "which strings"; what they admit or refuse is the policy's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import shlex
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ssh_mcp.errors import PathNotAllowed, RemoteError
+from ssh_mcp.ssh.elevated import sudo_refusal
+from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.process import run_process
+from ssh_mcp.ssh.sftp import canonicalize, sftp_error
+from ssh_mcp.ssh.sudo_io import Elevation
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
+
+
+def _lexical(path: str) -> str:
+    return "/" + posixpath.normpath(path).lstrip("/")
+
+
+async def _home(pc: PooledConnection, paths: Sequence[str]) -> str | None:
+    if not any(p == "~" or p.startswith("~/") for p in paths):
+        return None
+    try:
+        return str(await (await pc.sftp()).realpath("."))
+    except asyncssh.SFTPError as exc:
+        raise sftp_error(exc, "resolving ~ in the configured paths") from None
+
+
+def _written(path: str, home: str | None) -> str:
+    """``path`` as written, ``~`` expanded, normalized; a relative one is refused (the
+    configuration refuses it at startup too)."""
+    if home is not None and (path == "~" or path.startswith("~/")):
+        path = home + path[1:]
+    if not path.startswith("/"):
+        raise PathNotAllowed(
+            f"the configured path {path[:200]!r} is relative; the operator must write it "
+            "absolute or starting with ~/"
+        )
+    return _lexical(path)
+
+
+async def _deepest(sftp: asyncssh.SFTPClient, path: str) -> str | None:
+    """The deepest ancestor of ``path`` the host will resolve, resolved, plus the rest as
+    written: the best guess for a path behind a directory the login user may not read."""
+    parts = path.split("/")
+    for cut in range(len(parts) - 1, 1, -1):
+        try:
+            head = str(await sftp.realpath("/".join(parts[:cut])))
+        except asyncssh.SFTPError:
+            continue
+        return posixpath.join(head, *parts[cut:])
+    return None
+
+
+async def _resolved(sftp: asyncssh.SFTPClient, path: str, *, follow: bool) -> str | None:
+    try:
+        return await canonicalize(sftp, path, create=True, follow=follow)
+    except (RemoteError, PathNotAllowed):  # unreadable, a loop, ".." past a missing name
+        return await _deepest(sftp, path) if follow else None
+
+
+async def spellings(
+    pc: PooledConnection, paths: Sequence[str], *, parents: bool
+) -> list[tuple[str, ...]]:
+    """Per path: as written (``~`` expanded, normalized), resolved by the login user
+    (every link followed, a missing tail appended as written), and with ``parents`` also
+    its directory resolved and its own name kept (the link itself, not its target).
+
+    What cannot be resolved (a directory the login user may not enter, a loop) is left
+    out; the written spelling is always there.
+    """
+    home = await _home(pc, paths)
+    written = [_written(p, home) for p in paths]
+    sftp = await pc.sftp()
+    follows = (True, False) if parents else (True,)
+    found = await asyncio.gather(
+        *(_resolved(sftp, w, follow=f) for w in written for f in follows if w != "/")
+    )
+    out, it = [], iter(found)
+    for w in written:
+        extra = [next(it) for _ in follows] if w != "/" else []
+        out.append(tuple(dict.fromkeys([w, *(s for s in extra if s is not None)])))
+    return out
+
+
+async def spellings_as_root(
+    pc: PooledConnection,
+    paths: Sequence[str],
+    elevate: Elevation,
+    timeout: float,
+    *,
+    parents: bool,
+) -> list[tuple[str, ...]]:
+    """As :func:`spellings`, resolved by root (``realpath -m``, one sudo call), for the
+    sudo tools, whose paths root resolves."""
+    if not paths:
+        return []
+    home = await _home(pc, paths)
+    written = [_written(p, home) for p in paths]
+    asked = list(written)
+    if parents:
+        asked += [posixpath.dirname(w) for w in written]
+    result = await run_process(
+        pc,
+        shlex.join(["realpath", "-m", "--", *asked]),
+        timeout=timeout,
+        stdout_cap=1 << 20,
+        stderr_cap=4096,
+        elevate=elevate,
+    )
+    if result.elevated is False:
+        raise sudo_refusal(result)
+    lines = result.stdout.kept.decode("utf-8", "replace").splitlines()
+    if result.exit_code != 0 or len(lines) != len(asked):
+        # A loop or a name with a newline: what the login user can resolve, at least.
+        return await spellings(pc, paths, parents=parents)
+    out = []
+    for i, w in enumerate(written):
+        found = [lines[i]]
+        if parents and w != "/":
+            found.append(posixpath.join(lines[len(written) + i], posixpath.basename(w)))
+        out.append(tuple(dict.fromkeys([w, *(_lexical(s) for s in found if s.startswith("/"))])))
+    return out
