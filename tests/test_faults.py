@@ -1,0 +1,182 @@
+"""Faults from outside: oversized and unreadable stdin lines are answered, not fatal or silent.
+
+Each test drives a real `python -m ssh_mcp` over its stdin and stdout, line by line, and checks
+that the server answers the bad line with a JSON-RPC error and then serves the next request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from harness import server_env
+
+from ssh_mcp.config import Settings
+
+MiB = 1 << 20
+
+
+class Wire:
+    """Raw JSON-RPC lines to and from a spawned `python -m ssh_mcp` (handshake era)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ssh_mcp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd="/",
+        )
+        assert self.proc.stdin and self.proc.stdout
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        self._buf = b""
+
+    def line(self, raw: bytes) -> None:
+        self.stdin.write(raw + b"\n")
+        self.stdin.flush()
+
+    def request(self, rid: int, method: str, params: dict[str, Any] | None = None) -> None:
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.line(json.dumps(msg).encode())
+
+    def recv(self, within: float = 30.0) -> dict[str, Any]:
+        """The next message the server writes; fails if none comes within ``within`` s (a
+        server that drops a line answers nothing, ever)."""
+        deadline = time.monotonic() + within
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            assert left > 0, "no reply: the server dropped the message"
+            ready, _, _ = select.select([self.stdout.fileno()], [], [], left)
+            if ready:
+                chunk = os.read(self.stdout.fileno(), 1 << 16)
+                assert chunk, f"the server closed stdout; exit {self.proc.poll()}"
+                self._buf += chunk
+        raw, self._buf = self._buf.split(b"\n", 1)
+        reply: dict[str, Any] = json.loads(raw)
+        return reply
+
+    def initialize(self) -> None:
+        self.request(
+            0,
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "wire", "version": "0"},
+            },
+        )
+        assert self.recv()["result"]["protocolVersion"] == "2025-11-25"
+        self.line(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
+
+    def peak_rss(self) -> int:
+        """VmHWM of the server process, in bytes."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for row in f:
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1]) * 1024
+        raise AssertionError("no VmHWM")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+@pytest.fixture
+def wire(settings_for: Callable[..., Settings]) -> Iterator[Wire]:
+    w = Wire(server_env(settings_for()))
+    try:
+        w.initialize()
+        yield w
+    finally:
+        w.close()
+
+
+def _serves_on(w: Wire, rid: int) -> None:
+    """The server is alive and answers a normal request after the fault."""
+    w.request(rid, "tools/call", {"name": "ssh_host_ping", "arguments": {"host": "target"}})
+    reply = w.recv()
+    assert reply["id"] == rid and reply["result"]["structuredContent"]["auth_ok"] is True, reply
+    assert w.proc.poll() is None
+
+
+def test_a_line_over_64_mib_is_answered_and_the_server_carries_on(wire: Wire) -> None:
+    size = 300 * MiB  # far over the cap: a server that kept the line would hold all of it
+    before = wire.peak_rss()
+    wire.stdin.write(b'{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"pad":"')
+    chunk = b"x" * MiB
+    for _ in range(size // MiB):
+        wire.stdin.write(chunk)
+    wire.stdin.write(b'"}}\n')
+    wire.stdin.flush()
+    reply = wire.recv()
+    assert reply["id"] is None and reply["error"]["code"] == -32600, reply
+    assert reply["error"]["message"].startswith("request too large"), reply
+    _serves_on(wire, 8)
+    # The line was dropped as it streamed: memory grew by about the reader's bound, not by 300 MiB.
+    assert wire.peak_rss() - before < 200 * MiB, (before, wire.peak_rss())
+
+
+def test_a_line_just_under_the_cap_is_still_read(wire: Wire) -> None:
+    pad = "x" * (60 * MiB)
+    wire.request(9, "tools/list", {"pad": pad})
+    reply = wire.recv()
+    assert reply["id"] == 9 and "result" in reply and reply["result"]["tools"], str(reply)[:200]
+
+
+#: (line, id of the reply, code, words in the message)
+UNREADABLE: list[tuple[bytes, int | None, int, str]] = [
+    # JavaScript's JSON.stringify writes a lone surrogate as this escape.
+    (
+        rb'{"jsonrpc":"2.0","id":11,"method":"tools/call",'
+        rb'"params":{"name":"ssh_host_ping","arguments":{"host":"x\ud800"}}}',
+        11,
+        -32700,
+        "lone surrogate",
+    ),
+    (rb'{"jsonrpc":"2.0","id":"s\udc00","method":"tools/list"}', None, -32600, "id must"),
+    (rb'{"jsonrpc":"2.0","id":12,"method":"tools/list","params":[]}', 12, -32602, "object"),
+    (
+        rb'{"jsonrpc":"2.0","id":13,"method":"tools/call","params":["ssh_host_ping"]}',
+        13,
+        -32602,
+        "object",
+    ),
+    (rb'{"jsonrpc":"2.0","id":true,"method":"tools/list"}', None, -32600, "id must"),
+    (rb'{"jsonrpc":"2.0","id":1.5,"method":"tools/list"}', None, -32600, "id must"),
+    (rb'{"jsonrpc":"1.0","id":14,"method":"tools/list"}', 14, -32600, '"jsonrpc": "2.0"'),
+    (rb'{"jsonrpc":"2.0","id":15}', 15, -32600, "method"),
+    (rb"[1, 2]", None, -32600, "no batches"),
+    (rb"not json at all", None, -32700, "not JSON"),
+]
+
+
+def test_unreadable_requests_get_a_json_rpc_error(wire: Wire) -> None:
+    for raw, rid, code, words in UNREADABLE:
+        wire.line(raw)
+        reply = wire.recv()
+        assert reply["id"] == rid and reply["error"]["code"] == code, (raw, reply)
+        message = reply["error"]["message"]
+        assert words in message and "\n" not in message and len(message) < 200, message
+        _serves_on(wire, 20)
+
+
+def test_notifications_and_responses_are_never_answered(wire: Wire) -> None:
+    """JSON-RPC answers neither, even malformed ones: the next reply is the next request's."""
+    wire.line(rb'{"jsonrpc":"2.0","method":"notifications/x","params":[1]}')
+    wire.line(rb'{"jsonrpc":"2.0","method":"notifications/y","params":{"a":"\ud800"}}')
+    wire.line(rb'{"jsonrpc":"2.0","id":99,"result":[]}')
+    _serves_on(wire, 21)
