@@ -33,6 +33,7 @@ from starlette.routing import Route
 from ssh_mcp import __version__
 from ssh_mcp.app import SERVER_NAME, App
 from ssh_mcp.dispatch import Decision, Redeem, dispatch
+from ssh_mcp.errors import shown
 from ssh_mcp.http_serve import (
     HEALTH_PATH,
     MCP_PATH,
@@ -177,7 +178,7 @@ def build_server(app: App) -> Server[Any]:
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         if params.uri != SERVER_INFO_URI:
-            raise MCPError(types.INVALID_PARAMS, f"unknown resource {params.uri!r}")
+            raise MCPError(types.INVALID_PARAMS, f"unknown resource {shown(params.uri)}")
         f = app.facts()
         body = {
             "name": f.name,

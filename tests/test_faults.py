@@ -1,7 +1,8 @@
-"""Faults from outside: oversized and unreadable stdin lines are answered, not fatal or silent.
+"""Faults from outside: oversized and unreadable stdin lines are answered, not fatal or silent;
+error texts quote the caller's input bounded and escaped.
 
-Each test drives a real `python -m ssh_mcp` over its stdin and stdout, line by line, and checks
-that the server answers the bad line with a JSON-RPC error and then serves the next request.
+The stdin tests drive a real `python -m ssh_mcp` over its stdin and stdout, line by line, and
+check that the server answers the bad line with a JSON-RPC error and then serves the next request.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from harness import server_env
+from harness import serve, server_env, text, wait_for_audit
+from mcp import MCPError
 
 from ssh_mcp.config import Settings
+from ssh_mcp.errors import MESSAGE_LIMIT, PathNotAllowed, shown
+from ssh_mcp.tools import ALL_TOOLS
 
 MiB = 1 << 20
 
@@ -180,3 +184,84 @@ def test_notifications_and_responses_are_never_answered(wire: Wire) -> None:
     wire.line(rb'{"jsonrpc":"2.0","method":"notifications/y","params":{"a":"\ud800"}}')
     wire.line(rb'{"jsonrpc":"2.0","id":99,"result":[]}')
     _serves_on(wire, 21)
+
+
+# -- error texts quote the caller's input bounded and escaped --------------------------------
+
+BIG = 1_000_000
+NASTY = "\x00\x1b[2J\x1b]0;pwned\x07\u202e"  # NUL, terminal escapes, a bidi override
+
+
+def _clean_and_small(message: str) -> None:
+    assert len(message.encode()) < 1024, len(message)
+    assert "\n" not in message
+    for raw in ("\x00", "\x1b", "\x07", "\u202e"):
+        assert raw not in message, message
+
+
+@pytest.mark.anyio
+async def test_huge_and_nasty_arguments_get_small_escaped_errors(
+    settings_for: Callable[..., Settings],
+) -> None:
+    async with serve(settings_for(allow_dangerous_tools=True, allow_any_command=True)) as (
+        client,
+        app,
+    ):
+        calls: list[tuple[str, dict[str, Any], str, str]] = [
+            # A megabyte unknown key: the key is the location pydantic reports.
+            (
+                "ssh_exec_run",
+                {"host": "target", "command": "true", NASTY + "k" * BIG: 1},
+                "unknown field",
+                "InvalidArguments",
+            ),
+            # A megabyte value: its length is reported, never the value.
+            ("ssh_exec_run", {"host": NASTY + "h" * BIG, "command": "true"}, "at most 253", ""),
+            ("ssh_broadcast", {"hosts": ["h" * BIG], "command": "true"}, "hosts.0", ""),
+            ("ssh_broadcast", {"group": "g" * BIG, "command": "true"}, "group", ""),
+            # A short nasty host name reaches host resolution, which quotes it escaped.
+            ("ssh_exec_run", {"host": NASTY, "command": "true"}, "\\x1b[2J", "HostNotAllowed"),
+            ("ssh_broadcast", {"hosts": [NASTY], "command": "true"}, "\\x00", "HostNotAllowed"),
+            (NASTY + "t" * BIG, {}, "unknown tool", "ToolNotAvailable"),
+        ]
+        for n, (tool, arguments, words, error) in enumerate(calls, start=1):
+            r = await client.call_tool(tool, arguments)
+            message = text(r)
+            assert r.is_error and words in message, (tool, message[:300])
+            _clean_and_small(message)
+            audit = await wait_for_audit(app, n)
+            assert audit["outcome"] == "denied", audit
+            assert audit["error"] == (error or "InvalidArguments"), audit
+            assert len(json.dumps(audit)) < 2048  # the audit line is bounded too
+        with pytest.raises(MCPError) as caught:
+            await client.read_resource(NASTY + "u" * BIG)
+        _clean_and_small(caught.value.error.message)
+
+
+def test_every_error_text_is_bounded_and_escaped_whoever_builds_it() -> None:
+    """The safety net under `shown`: an error that quotes raw input without it is still cut
+    (head and remedy kept) and escaped."""
+    exc = PathNotAllowed(f"/{NASTY}{'p' * BIG} is outside the path allowlist; use a path in it")
+    message = str(exc)
+    assert len(message) <= MESSAGE_LIMIT and message.endswith("use a path in it")
+    assert message.startswith("/\\x00\\x1b[2J")
+    _clean_and_small(" ".join(message.split())[:1000])
+    assert shown("a\x00b") == "'a\\x00b'"
+    assert shown("x" * 500).endswith("…' (500 characters)") and len(shown("x" * 500)) < 130
+
+
+def test_every_list_item_in_every_tool_input_is_bounded() -> None:
+    def arrays(schema: dict[str, Any], defs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if "$ref" in schema:
+            yield from arrays(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+        for sub in schema.get("anyOf", []) + list(schema.get("properties", {}).values()):
+            yield from arrays(sub, defs)
+        if schema.get("type") == "array":
+            yield schema
+
+    for spec in ALL_TOOLS:
+        schema = spec.input.model_json_schema()
+        for array in arrays(schema, schema.get("$defs", {})):
+            assert "maxItems" in array, spec.name
+            items = array.get("items", {})
+            assert items.get("type") != "string" or "maxLength" in items, (spec.name, array)
