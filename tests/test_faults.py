@@ -7,21 +7,28 @@ check that the server answers the bad line with a JSON-RPC error and then serves
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
-from harness import serve, server_env, text, wait_for_audit
+from harness import Target, hosts_toml, serve, server_env, text, wait_for_audit
 from mcp import MCPError
+from sshd import TestKeys, TestUser, authorize_keys, remote_pids, wait_gone
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import MESSAGE_LIMIT, PathNotAllowed, shown
+from ssh_mcp.proctree import wait_until
 from ssh_mcp.tools import ALL_TOOLS
 
 MiB = 1 << 20
@@ -42,6 +49,7 @@ class Wire:
         assert self.proc.stdin and self.proc.stdout
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self._buf = b""
+        self.results: list[dict[str, Any]] = []
 
     def line(self, raw: bytes) -> None:
         self.stdin.write(raw + b"\n")
@@ -265,3 +273,169 @@ def test_every_list_item_in_every_tool_input_is_bounded() -> None:
             assert "maxItems" in array, spec.name
             items = array.get("items", {})
             assert items.get("type") != "string" or "maxLength" in items, (spec.name, array)
+
+
+# -- a server killed with SIGKILL leaves nothing running on the host --------------------------
+
+OPEN_ENV = {"ALLOW_DANGEROUS_TOOLS": "true", "ALLOW_ANY_COMMAND": "true", "ALLOW_SUDO": "true"}
+
+
+@pytest.fixture
+def sudo_settings(
+    tmp_path: Path, target: Target, test_user: TestUser, settings_for: Callable[..., Settings]
+) -> Callable[[], Settings]:
+    """The target with a sudo_password_cmd (``cat`` of a 0600 file)."""
+    secret = tmp_path / "sudo.pw"
+    secret.write_text(test_user.password + "\n")
+    secret.chmod(0o600)
+    extra = f'sudo_password_cmd = ["cat", "{secret}"]\n'
+    host = Target(target.alias, target.port, target.user, target.key, target.path_allowlist, extra)
+    return lambda: settings_for(hosts=hosts_toml(host))
+
+
+@pytest.fixture
+def as_root(
+    ssh_root_dir: Path, test_keys: TestKeys, target: Target, settings_for: Callable[..., Settings]
+) -> Iterator[Settings]:
+    """The target, logged in as root (no privilege separation: sshd ignores channel signals)."""
+    keys_dir = ssh_root_dir / "authorized_keys"
+    authorize_keys(keys_dir, "root", [test_keys.plain_pub])
+    root = Target("target", target.port, "root", target.key, target.path_allowlist)
+    try:
+        yield settings_for(hosts=hosts_toml(root))
+    finally:
+        (keys_dir / "root").unlink(missing_ok=True)
+
+
+def _appears(user: str, pattern: str) -> bool:
+    return wait_until(lambda: bool(remote_pids(user, pattern)), 15.0, 0.02)
+
+
+def _killed_server_leaves_nothing(
+    settings: Settings, user: str, calls: list[tuple[str, dict[str, Any]]], marker: str
+) -> Wire:
+    """Run ``calls`` (the last one does not return), `kill -9` the server once ``marker`` runs
+    on the host, and poll until it is gone (up to 15 s)."""
+    w = Wire(server_env(settings, **OPEN_ENV))
+    try:
+        w.initialize()
+        for rid, (tool, arguments) in enumerate(calls[:-1], start=40):
+            w.request(rid, "tools/call", {"name": tool, "arguments": arguments})
+            reply = w.recv()
+            assert not reply["result"].get("isError"), reply
+            w.results.append(reply["result"].get("structuredContent") or {})
+        tool, arguments = calls[-1]
+        w.request(49, "tools/call", {"name": tool, "arguments": arguments})
+        assert _appears(user, marker), f"{marker} never started"
+        w.proc.kill()  # SIGKILL: no stop ladder, no channel close, sshd just sees the TCP drop
+        w.proc.wait()
+        assert wait_gone(user, marker, 15.0), remote_pids(user, marker)
+        return w
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "ssh_exec_run",
+        # The script goes to `sh -s` on stdin: the watchdog cannot watch stdin, only sshd.
+        "ssh_exec_script",
+    ],
+)
+def test_sigkilled_server_leaves_no_exec_running(
+    settings_for: Callable[..., Settings], test_user: TestUser, tool: str
+) -> None:
+    marker = f"sleep 347.{len(tool)}"
+    field = "command" if tool == "ssh_exec_run" else "script"
+    arguments = {"host": "target", field: f"echo start; {marker}; echo never"}
+    _killed_server_leaves_nothing(settings_for(), test_user.name, [(tool, arguments)], marker)
+
+
+def test_sigkilled_server_leaves_no_sudo_command_running(
+    sudo_settings: Callable[..., Settings],
+) -> None:
+    marker = "sleep 347.3"
+    arguments = {"host": "target", "command": marker}
+    _killed_server_leaves_nothing(sudo_settings(), "root", [("ssh_sudo_exec", arguments)], marker)
+
+
+def test_sigkilled_server_leaves_no_root_login_command_running(as_root: Settings) -> None:
+    marker = "sleep 347.4"
+    arguments = {"host": "target", "command": marker}
+    _killed_server_leaves_nothing(as_root, "root", [("ssh_exec_run", arguments)], marker)
+
+
+def test_sigkilled_server_ends_its_shell_sessions(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """Shell sessions live in the server's memory: they end with it, running command and all."""
+    marker = "sleep 347.5"
+    opened = ("ssh_shell_open", {"host": "target"})
+    w = Wire(server_env(settings_for(), **OPEN_ENV))
+    try:
+        w.initialize()
+        w.request(40, "tools/call", {"name": opened[0], "arguments": opened[1]})
+        session = w.recv()["result"]["structuredContent"]["session_id"]
+        command = {"session_id": session, "command": f"cd /; {marker}"}
+        w.request(41, "tools/call", {"name": "ssh_shell_exec", "arguments": command})
+        assert _appears(test_user.name, marker)
+        w.proc.kill()
+        w.proc.wait()
+        assert wait_gone(test_user.name, marker, 15.0), remote_pids(test_user.name, marker)
+    finally:
+        w.close()
+
+
+def test_jobs_survive_a_sigkilled_server(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """Jobs are meant to outlive the server (a new one reattaches them: test_server); its exec
+    calls are not. The job runs in a session of its own, out of the watchdog's reach."""
+    job_marker, exec_marker = "sleep 347.6", "sleep 347.7"
+    w = Wire(server_env(settings_for(), **OPEN_ENV))
+    job: list[int] = []
+    try:
+        w.initialize()
+        w.request(40, "tools/call", {"name": "ssh_job_start", "arguments": {
+            "host": "target", "command": job_marker}})  # fmt: skip
+        assert w.recv()["result"]["structuredContent"]["job_id"]
+        assert _appears(test_user.name, f"^{job_marker}$")
+        job = remote_pids(test_user.name, f"^{job_marker}$")
+        w.request(41, "tools/call", {"name": "ssh_exec_run", "arguments": {
+            "host": "target", "command": exec_marker}})  # fmt: skip
+        assert _appears(test_user.name, exec_marker)
+        w.proc.kill()
+        w.proc.wait()
+        assert wait_gone(test_user.name, exec_marker, 15.0), remote_pids(
+            test_user.name, exec_marker
+        )
+        assert remote_pids(test_user.name, f"^{job_marker}$") == job  # the job runs on
+    finally:
+        w.close()
+        for pid in job:  # the job's process group, by the PID it was seen with
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+    assert wait_gone(test_user.name, f"^{job_marker}$", 10.0)
+
+
+@pytest.mark.anyio
+async def test_the_watchdog_changes_no_result_and_leaves_nothing_behind(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """A bare `wait` does not wait for the watchdog, output and exit code are the command's,
+    and once it has exited nothing of it is left on the host."""
+    async with serve(settings_for(allow_dangerous_tools=True, allow_any_command=True)) as (
+        client,
+        _,
+    ):
+        command = "sleep 0.1 & wait; echo waited $?; echo err >&2; exit 3 # wd-347.8"
+        r = await client.call_tool("ssh_exec_run", {"host": "target", "command": command})
+        sc = r.structured_content
+        assert sc is not None and (sc["stdout"], sc["stderr"], sc["exit_code"]) == (
+            "waited 0\n",
+            "err\n",
+            3,
+        ), sc
+        # The watchdog's command line is its shell's, so this pattern finds it too.
+        assert await anyio.to_thread.run_sync(wait_gone, test_user.name, "wd-347.8", 5.0)

@@ -5,6 +5,18 @@ group) as a marked line on stderr, so the stop ladder can kill by group;
 elevated commands mark stdout when root's shell starts. :class:`MarkFilter`
 takes such lines out of a stream. :func:`posix_login` says whether the login
 shell reads sh syntax at all, which every command ssh-mcp sends assumes.
+
+The prefix also starts a watchdog. Without a PTY, sshd signals nobody when the
+connection drops: a server killed with SIGKILL (no stop ladder) would leave
+its commands running. The watchdog polls, once a second, the shell (``$$``)
+and the shell's parent, sshd's process for this connection (``$PPID``); when
+sshd is gone first, it sends TERM and then KILL to the shell's process group.
+When the shell ends first, it just exits. It is forked twice, the second time
+off the shell's path, so the shell pays one fork, its ``wait`` never waits for
+the watchdog, and the watchdog is no child of sshd; it holds none of the
+channel's streams, so a finished command's channel closes at once. Jobs
+run in sessions of their own (``setsid``) and are not in the group: they
+survive, as documented.
 """
 
 from __future__ import annotations
@@ -24,7 +36,15 @@ else:
 
 #: Marks the PID line a command's shell prints on stderr; taken out before callers see it.
 _PID_MARK = b"\x1essh-mcp-pgid:"
-PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
+#: Forked in the background, and that fork forks the watchdog and exits: the command's
+#: shell pays one fork, and a ``wait`` in the command waits only for that short-lived one.
+#: dash's kill needs ``--`` before a negative PID, busybox's refuses it: both spellings.
+_WATCHDOG = (
+    "( (trap '' TERM; while kill -0 $$ && kill -0 $PPID; do sleep 1; done; "
+    "kill -0 $$ && { kill -s TERM -- -$$ || kill -s TERM -$$; sleep 2; "
+    "kill -s KILL -- -$$ || kill -s KILL -$$; }) & ) </dev/null >/dev/null 2>&1 & "
+)
+PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; " + _WATCHDOG
 _POSIX_PROBE = "case x in x) printf '\\036ssh-mcp-posix:%s\\n' \"$$\";; esac"
 _POSIX_LINE = re.compile("\x1essh-mcp-posix:[0-9]+\n")
 
