@@ -424,18 +424,29 @@ async def test_the_watchdog_changes_no_result_and_leaves_nothing_behind(
     settings_for: Callable[..., Settings], test_user: TestUser
 ) -> None:
     """A bare `wait` does not wait for the watchdog, output and exit code are the command's,
-    and once it has exited nothing of it is left on the host."""
+    and the watchdog (there while the command runs) is gone soon after it exits."""
+    user = test_user.name
     async with serve(settings_for(allow_dangerous_tools=True, allow_any_command=True)) as (
         client,
         _,
     ):
-        command = "sleep 0.1 & wait; echo waited $?; echo err >&2; exit 3 # wd-347.8"
-        r = await client.call_tool("ssh_exec_run", {"host": "target", "command": command})
-        sc = r.structured_content
+        command = "sleep 1 & wait; echo waited $?; echo err >&2; exit 3 # wd-347.8"
+        result: list[dict[str, Any] | None] = []
+
+        async def call() -> None:
+            r = await client.call_tool("ssh_exec_run", {"host": "target", "command": command})
+            result.append(r.structured_content)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            assert await anyio.to_thread.run_sync(_appears, user, "wd-347.8")
+            shell = remote_pids(user, "wd-347.8")[0]  # the command's shell, its group leader
+            watchdog = f"ssh-mcp-watchdog {shell} "
+            assert await anyio.to_thread.run_sync(_appears, user, watchdog)
+        sc = result[0]
         assert sc is not None and (sc["stdout"], sc["stderr"], sc["exit_code"]) == (
             "waited 0\n",
             "err\n",
             3,
         ), sc
-        # The watchdog's command line is its shell's, so this pattern finds it too.
-        assert await anyio.to_thread.run_sync(wait_gone, test_user.name, "wd-347.8", 5.0)
+        assert await anyio.to_thread.run_sync(wait_gone, user, watchdog, 5.0)
