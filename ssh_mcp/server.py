@@ -44,7 +44,15 @@ from ssh_mcp.http_serve import (
     serve_asgi,
 )
 from ssh_mcp.spec import ToolSpec
-from ssh_mcp.stdio import TOO_LARGE, PipeLines, Rejection, StdioPipes, rejection
+from ssh_mcp.stdio import (
+    MAX_METHOD,
+    METHOD_NOT_FOUND,
+    TOO_LARGE,
+    PipeLines,
+    Rejection,
+    StdioPipes,
+    rejection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +230,11 @@ def _screen(line: str | None) -> Rejection | None:
     # An id of another type (true, 1.5, null) makes the SDK read a request as a notification.
     if isinstance(message, types.JSONRPCNotification) and '"id"' in line:
         return rejection(line)
+    # The SDK's "Method not found" quotes the method whole, NUL and ESC included.
+    if isinstance(message, types.JSONRPCRequest) and not (
+        len(message.method) <= MAX_METHOD and message.method.isprintable()
+    ):
+        return Rejection(message.id, METHOD_NOT_FOUND, f"method not found: {shown(message.method)}")
     return None
 
 

@@ -172,6 +172,13 @@ UNREADABLE: list[tuple[bytes, int | None, int, str]] = [
     (rb'{"jsonrpc":"1.0","id":14,"method":"tools/list"}', 14, -32600, '"jsonrpc": "2.0"'),
     (rb'{"jsonrpc":"2.0","id":15}', 15, -32600, "method"),
     (rb"[1, 2]", None, -32600, "no batches"),
+    # The SDK's own "Method not found" would quote this megabyte whole, NUL and ESC included.
+    (
+        json.dumps({"jsonrpc": "2.0", "id": 16, "method": "\x00\x1b" + "m" * MiB}).encode(),
+        16,
+        -32601,
+        "method not found: '\\x00\\x1bmmm",
+    ),
     (rb"not json at all", None, -32700, "not JSON"),
 ]
 
@@ -183,6 +190,7 @@ def test_unreadable_requests_get_a_json_rpc_error(wire: Wire) -> None:
         assert reply["id"] == rid and reply["error"]["code"] == code, (raw, reply)
         message = reply["error"]["message"]
         assert words in message and "\n" not in message and len(message) < 200, message
+        assert "\x00" not in message and "\x1b" not in message, message
         _serves_on(wire, 20)
 
 
