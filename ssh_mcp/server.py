@@ -23,6 +23,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.stdio import stdio_client as _sdk_stdio_client
 from mcp.server import Server, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.message import SessionMessage
@@ -44,15 +45,7 @@ from ssh_mcp.http_serve import (
     serve_asgi,
 )
 from ssh_mcp.spec import ToolSpec
-from ssh_mcp.stdio import (
-    MAX_METHOD,
-    METHOD_NOT_FOUND,
-    TOO_LARGE,
-    PipeLines,
-    Rejection,
-    StdioPipes,
-    rejection,
-)
+from ssh_mcp.stdio import TOO_LARGE, PipeLines, Rejection, StdioPipes, rejection
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +209,21 @@ def build_server(app: App) -> Server[Any]:
     # The default OpenTelemetry middleware does nothing without an exporter but costs
     # a span per request; operators who want tracing can add it back.
     server.middleware.clear()
+    server.middleware.append(_bounded_method_not_found)
     return server
+
+
+async def _bounded_method_not_found(
+    ctx: ServerRequestContext[Any, Any], call_next: CallNext
+) -> HandlerResult:
+    """The SDK's "Method not found" carries the caller's method whole (a megabyte, NUL and
+    ESC included) in ``data``, on every transport: quote it through :func:`shown`."""
+    try:
+        return await call_next(ctx)
+    except MCPError as exc:
+        if exc.code == types.METHOD_NOT_FOUND and isinstance(exc.data, str):
+            raise MCPError(exc.code, exc.message, data=shown(exc.data)) from None
+        raise
 
 
 def _screen(line: str | None) -> Rejection | None:
@@ -230,11 +237,6 @@ def _screen(line: str | None) -> Rejection | None:
     # An id of another type (true, 1.5, null) makes the SDK read a request as a notification.
     if isinstance(message, types.JSONRPCNotification) and '"id"' in line:
         return rejection(line)
-    # The SDK's "Method not found" quotes the method whole, NUL and ESC included.
-    if isinstance(message, types.JSONRPCRequest) and not (
-        len(message.method) <= MAX_METHOD and message.method.isprintable()
-    ):
-        return Rejection(message.id, METHOD_NOT_FOUND, f"method not found: {shown(message.method)}")
     return None
 
 

@@ -118,9 +118,7 @@ class StdioPipes:
             transport.close()
 
 
-PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
-#: No method of ours is longer; the SDK would echo a longer unknown one whole.
-MAX_METHOD = 128
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
 
 
 @dataclass(frozen=True)

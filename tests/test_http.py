@@ -400,6 +400,11 @@ def test_unreadable_messages_get_a_bounded_json_rpc_error(
         assert status == 400 and len(reply) < 2000, (status, reply[:300])
         error = json.loads(reply)["error"]
         assert error["code"] in (-32700, -32600, -32602), error
+    # Readable, but an unknown method: the SDK's answer quotes it, bounded and escaped.
+    unknown = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "\x00\x1b" + huge}).encode()
+    status, _, reply = server.get("/mcp", post, unknown)
+    assert b"-32601" in reply and len(reply) < 2000, (status, reply[:300])
+    assert b"\\u0000" not in reply and b"\\x00" in reply, reply[:300]
     ok = json.dumps({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}).encode()
     status, _, reply = server.get("/mcp", post, ok)
     assert status == 200 and b"ssh_host_ping" in reply, (status, reply[:300])
