@@ -49,7 +49,6 @@ class Wire:
         assert self.proc.stdin and self.proc.stdout
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self._buf = b""
-        self.results: list[dict[str, Any]] = []
 
     def line(self, raw: bytes) -> None:
         self.stdin.write(raw + b"\n")
@@ -319,25 +318,18 @@ def _appears(user: str, pattern: str) -> bool:
 
 
 def _killed_server_leaves_nothing(
-    settings: Settings, user: str, calls: list[tuple[str, dict[str, Any]]], marker: str
-) -> Wire:
-    """Run ``calls`` (the last one does not return), `kill -9` the server once ``marker`` runs
-    on the host, and poll until it is gone (up to 15 s)."""
+    settings: Settings, user: str, tool: str, arguments: dict[str, Any], marker: str
+) -> None:
+    """Call ``tool``, `kill -9` the server once ``marker`` runs on the host as ``user``, and
+    poll until it is gone (up to 15 s)."""
     w = Wire(server_env(settings, **OPEN_ENV))
     try:
         w.initialize()
-        for rid, (tool, arguments) in enumerate(calls[:-1], start=40):
-            w.request(rid, "tools/call", {"name": tool, "arguments": arguments})
-            reply = w.recv()
-            assert not reply["result"].get("isError"), reply
-            w.results.append(reply["result"].get("structuredContent") or {})
-        tool, arguments = calls[-1]
         w.request(49, "tools/call", {"name": tool, "arguments": arguments})
         assert _appears(user, marker), f"{marker} never started"
         w.proc.kill()  # SIGKILL: no stop ladder, no channel close, sshd just sees the TCP drop
         w.proc.wait()
         assert wait_gone(user, marker, 15.0), remote_pids(user, marker)
-        return w
     finally:
         w.close()
 
@@ -356,7 +348,7 @@ def test_sigkilled_server_leaves_no_exec_running(
     marker = f"sleep 347.{len(tool)}"
     field = "command" if tool == "ssh_exec_run" else "script"
     arguments = {"host": "target", field: f"echo start; {marker}; echo never"}
-    _killed_server_leaves_nothing(settings_for(), test_user.name, [(tool, arguments)], marker)
+    _killed_server_leaves_nothing(settings_for(), test_user.name, tool, arguments, marker)
 
 
 def test_sigkilled_server_leaves_no_sudo_command_running(
@@ -364,13 +356,13 @@ def test_sigkilled_server_leaves_no_sudo_command_running(
 ) -> None:
     marker = "sleep 347.3"
     arguments = {"host": "target", "command": marker}
-    _killed_server_leaves_nothing(sudo_settings(), "root", [("ssh_sudo_exec", arguments)], marker)
+    _killed_server_leaves_nothing(sudo_settings(), "root", "ssh_sudo_exec", arguments, marker)
 
 
 def test_sigkilled_server_leaves_no_root_login_command_running(as_root: Settings) -> None:
     marker = "sleep 347.4"
     arguments = {"host": "target", "command": marker}
-    _killed_server_leaves_nothing(as_root, "root", [("ssh_exec_run", arguments)], marker)
+    _killed_server_leaves_nothing(as_root, "root", "ssh_exec_run", arguments, marker)
 
 
 def test_sigkilled_server_ends_its_shell_sessions(
@@ -378,11 +370,10 @@ def test_sigkilled_server_ends_its_shell_sessions(
 ) -> None:
     """Shell sessions live in the server's memory: they end with it, running command and all."""
     marker = "sleep 347.5"
-    opened = ("ssh_shell_open", {"host": "target"})
     w = Wire(server_env(settings_for(), **OPEN_ENV))
     try:
         w.initialize()
-        w.request(40, "tools/call", {"name": opened[0], "arguments": opened[1]})
+        w.request(40, "tools/call", {"name": "ssh_shell_open", "arguments": {"host": "target"}})
         session = w.recv()["result"]["structuredContent"]["session_id"]
         command = {"session_id": session, "command": f"cd /; {marker}"}
         w.request(41, "tools/call", {"name": "ssh_shell_exec", "arguments": command})
