@@ -32,6 +32,7 @@ from ssh_mcp.errors import (
     OperationTimeout,
     SSHMCPError,
     ToolNotAvailable,
+    shown,
 )
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.confirm import confirm_message
@@ -110,11 +111,13 @@ async def _no_progress(done: float, total: float | None, message: str | None) ->
 
 
 def _validation_message(tool: str, exc: ValidationError) -> str:
+    # A location is the caller's own key and a custom validator's text may quote a value:
+    # both are shown escaped and cut, never the input itself (pydantic's ``input``).
     parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+    for err in exc.errors(include_input=False, include_url=False)[:5]:
+        loc = ".".join(shown(p, 64, quote="") for p in err["loc"]) or "(arguments)"
         msg = "unknown field; remove it" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"{loc}: {msg}")
+        parts.append(f"{loc}: {shown(msg, 200, quote='')}")
     return f"invalid arguments for {tool}: " + "; ".join(parts) + " (see the tool's inputSchema)"
 
 

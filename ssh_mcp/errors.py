@@ -27,17 +27,65 @@ internal error whose traceback stays in the server log.
      └── CapExceeded                 a configured size or count limit was hit
 
 Every message is written for the model that reads it: what went wrong, then
-what to do next.
+what to do next. A message that quotes the caller's input (a name, a key, a
+path) quotes it through :func:`shown`: escaped and cut to about a hundred
+characters, so a megabyte argument cannot come back as a megabyte error, and NUL
+or ESC cannot reach a terminal. Every message as a whole is kept to
+:data:`MESSAGE_LIMIT` characters with non-printables escaped, whoever built it.
 """
 
 from __future__ import annotations
 
+#: Characters of one quoted input that an error message keeps.
+SHOWN_LIMIT = 100
+#: Characters of a whole error message; the head and the tail (the remedy) are kept.
+MESSAGE_LIMIT = 1000
+
+
+def _escaped(c: str) -> str:
+    code = ord(c)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _escape(text: str, keep: str = "") -> str:
+    """Non-printable characters (controls, format characters such as bidi overrides, lone
+    surrogates) as ``\\xNN``/``\\uNNNN`` escapes; ``keep`` lists ones left alone."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else _escaped(c) for c in text)
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT, quote: str = "'") -> str:
+    """``value`` as an error message quotes it: in ``quote``, escaped, at most ``limit``
+    characters of it, then an ellipsis and its full length when it was longer."""
+    text = str(value)
+    if len(text) <= limit:
+        return f"{quote}{_escape(text)}{quote}"
+    return f"{quote}{_escape(text[:limit])[:limit]}…{quote} ({len(text)} characters)"
+
+
+def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """A whole message with non-printables escaped (newlines and tabs kept) and, when longer
+    than ``limit``, its middle cut: the head says what happened, the tail what to do."""
+    tail = limit // 4
+    head = limit - tail - 1
+    if len(message) > limit:  # cut before escaping: never walk a megabyte
+        start, end = _escape(message[:head], "\n\t"), _escape(message[-tail:], "\n\t")
+        return f"{start[:head]}…{end[-tail:]}"
+    message = _escape(message, "\n\t")
+    return message if len(message) <= limit else f"{message[:head]}…{message[-tail:]}"
+
 
 class SSHMCPError(Exception):
-    """Root of every error ssh-mcp raises on purpose."""
+    """Root of every error ssh-mcp raises on purpose; its text is always :func:`bounded`."""
 
     #: Audit ``outcome`` for this class: ``denied`` for policy, else ``error``.
     outcome = "error"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(bounded(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(SSHMCPError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,14 +23,18 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.stdio import stdio_client as _sdk_stdio_client
 from mcp.server import Server, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.message import SessionMessage
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 from starlette.routing import Route
 
 from ssh_mcp import __version__
 from ssh_mcp.app import SERVER_NAME, App
 from ssh_mcp.dispatch import Decision, Redeem, dispatch
+from ssh_mcp.errors import shown
 from ssh_mcp.http_serve import (
     HEALTH_PATH,
     MCP_PATH,
@@ -40,7 +45,9 @@ from ssh_mcp.http_serve import (
     serve_asgi,
 )
 from ssh_mcp.spec import ToolSpec
-from ssh_mcp.stdio import StdioPipes
+from ssh_mcp.stdio import TOO_LARGE, PipeLines, Rejection, StdioPipes, rejection
+
+log = logging.getLogger(__name__)
 
 SERVER_INFO_URI = "ssh-mcp://server-info"
 INSTRUCTIONS = (
@@ -172,7 +179,7 @@ def build_server(app: App) -> Server[Any]:
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         if params.uri != SERVER_INFO_URI:
-            raise MCPError(types.INVALID_PARAMS, f"unknown resource {params.uri!r}")
+            raise MCPError(types.INVALID_PARAMS, f"unknown resource {shown(params.uri)}")
         f = app.facts()
         body = {
             "name": f.name,
@@ -202,7 +209,58 @@ def build_server(app: App) -> Server[Any]:
     # The default OpenTelemetry middleware does nothing without an exporter but costs
     # a span per request; operators who want tracing can add it back.
     server.middleware.clear()
+    server.middleware.append(_bounded_method_not_found)
     return server
+
+
+async def _bounded_method_not_found(
+    ctx: ServerRequestContext[Any, Any], call_next: CallNext
+) -> HandlerResult:
+    """The SDK's "Method not found" carries the caller's method whole (a megabyte, NUL and
+    ESC included) in ``data``, on every transport: quote it through :func:`shown`."""
+    try:
+        return await call_next(ctx)
+    except MCPError as exc:
+        if exc.code == types.METHOD_NOT_FOUND and isinstance(exc.data, str):
+            raise MCPError(exc.code, exc.message, data=shown(exc.data)) from None
+        raise
+
+
+def _screen(line: str | None) -> Rejection | None:
+    """The error for a stdin line the SDK would drop unanswered, or None to pass it on."""
+    if line is None:
+        return TOO_LARGE
+    try:
+        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except ValidationError:
+        return rejection(line)
+    # An id of another type (true, 1.5, null) makes the SDK read a request as a notification.
+    if isinstance(message, types.JSONRPCNotification) and '"id"' in line:
+        return rejection(line)
+    return None
+
+
+class _Screened:
+    """The stdin lines the SDK can serve; every other line is answered here and skipped."""
+
+    def __init__(self, lines: PipeLines) -> None:
+        self._lines = lines
+        self.write: Any = None  # the SDK's write stream, set once stdio_server has made it
+
+    def __aiter__(self) -> _Screened:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            line = await anext(self._lines)
+            bad = _screen(line)
+            if bad is None:
+                assert line is not None
+                return line
+            log.warning("stdin: answered an unreadable message with error %d", bad.code)
+            error = types.ErrorData(code=bad.code, message=bad.message)
+            reply = types.JSONRPCError(jsonrpc="2.0", id=bad.id, error=error)
+            await self.write.send(SessionMessage(reply))
 
 
 async def serve_stdio(app: App) -> None:
@@ -213,8 +271,11 @@ async def serve_stdio(app: App) -> None:
     if task is not None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     pipes = await StdioPipes.open()
+    lines = _Screened(pipes.stdin) if pipes.stdin else None
     try:
-        async with stdio_server(stdin=pipes.stdin, stdout=pipes.stdout) as (read, write):  # type: ignore[arg-type]
+        async with stdio_server(stdin=lines, stdout=pipes.stdout) as (read, write):  # type: ignore[arg-type]
+            if lines is not None:
+                lines.write = write  # before the reader task first runs
             await server.run(read, write, server.create_initialization_options())
     except asyncio.CancelledError:
         pass  # SIGTERM: a clean exit, not an error

@@ -7,14 +7,23 @@ stdin, and each reply cost two thread hops. Pipes driven by the event loop
 are cancellable and cheaper. Anything that is not a pipe or socket (a file,
 a tty), or a stdout that shares stderr's open file (where O_NONBLOCK would
 leak into logging), keeps the SDK's default.
+
+A line longer than :data:`MAX_LINE` is not an error that ends the server: its
+bytes are dropped as they stream in (memory stays bounded by the reader's
+limit) and :class:`PipeLines` yields ``None`` in its place, so the MCP layer
+can answer it and read on. The SDK drops a line it cannot read as a JSON-RPC
+message without a word, and its client then waits forever; :func:`rejection`
+says which JSON-RPC error such a line deserves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def _is_pipe(fd: int) -> bool:
@@ -27,8 +36,13 @@ def _same_file(a: int, b: int) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
+#: The longest request line read whole; a longer one is discarded as it arrives.
+MAX_LINE = 64 * 1024 * 1024
+
+
 class PipeLines:
-    """An async iterator of text lines, in the shape the SDK's stdio reader consumes."""
+    """An async iterator of text lines; ``None`` stands for a line longer than the
+    reader's limit (:data:`MAX_LINE`), which was discarded."""
 
     def __init__(self, reader: asyncio.StreamReader) -> None:
         self._reader = reader
@@ -36,11 +50,26 @@ class PipeLines:
     def __aiter__(self) -> PipeLines:
         return self
 
-    async def __anext__(self) -> str:
-        line = await self._reader.readline()
-        if not line:
-            raise StopAsyncIteration
-        return line.decode("utf-8", "replace")
+    async def __anext__(self) -> str | None:
+        oversized = False
+        while True:
+            try:
+                line = await self._reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError as exc:  # EOF; a last line may lack its newline
+                if oversized:
+                    return None
+                if not exc.partial:
+                    raise StopAsyncIteration from None
+                line = exc.partial
+            except asyncio.LimitOverrunError as exc:
+                # The reader holds at most about ``limit`` bytes of this line: drop them
+                # and keep reading until its newline, never holding the whole line.
+                await self._reader.readexactly(exc.consumed)
+                oversized = True
+                continue
+            if oversized:
+                return None
+            return line.decode("utf-8", "replace")
 
 
 class PipeWriter:
@@ -69,7 +98,7 @@ class StdioPipes:
         loop = asyncio.get_running_loop()
         pipes = cls()
         if _is_pipe(0):
-            reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
+            reader = asyncio.StreamReader(limit=MAX_LINE)
             transport, _ = await loop.connect_read_pipe(
                 lambda: asyncio.StreamReaderProtocol(reader),
                 os.fdopen(os.dup(0), "rb", buffering=0),
@@ -87,3 +116,72 @@ class StdioPipes:
     def close(self) -> None:
         for transport in self._transports:
             transport.close()
+
+
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """The JSON-RPC error that answers a line the server cannot serve."""
+
+    id: int | str | None
+    code: int
+    message: str
+
+
+TOO_LARGE = Rejection(
+    None,
+    INVALID_REQUEST,
+    f"request too large: a message may be at most {MAX_LINE >> 20} MiB; send less per call",
+)
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (``"\\ud800"``), which is no
+    Unicode character and which UTF-8 cannot carry back."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def rejection(line: str) -> Rejection | None:
+    """Why ``line``, which the SDK could not read as a request, is refused, as the error to
+    answer with; None for a notification or a response, which JSON-RPC never answers."""
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):
+        return Rejection(None, PARSE_ERROR, "parse error: not JSON; send one message per line")
+    if not isinstance(message, dict):
+        return Rejection(
+            None, INVALID_REQUEST, "invalid request: send one JSON object (no batches)"
+        )
+    if "id" not in message or ("method" not in message and message.keys() & {"result", "error"}):
+        return None
+    rid = message["id"]
+    if isinstance(rid, bool) or not isinstance(rid, int | str) or _has_surrogate(rid):
+        return Rejection(None, INVALID_REQUEST, "invalid request: id must be a string or integer")
+    if _has_surrogate(message):
+        return Rejection(
+            rid,
+            PARSE_ERROR,
+            "parse error: a string holds a lone surrogate escape (\\ud800-\\udfff), which "
+            "is not text; send whole surrogate pairs or plain UTF-8",
+        )
+    if message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str):
+        return Rejection(
+            rid, INVALID_REQUEST, 'invalid request: needs "jsonrpc": "2.0" and a string "method"'
+        )
+    if not isinstance(message.get("params"), dict | None):
+        return Rejection(
+            rid, INVALID_PARAMS, "invalid params: params must be an object of named values"
+        )
+    return Rejection(rid, INVALID_REQUEST, "invalid request: not a JSON-RPC 2.0 request")

@@ -376,3 +376,35 @@ async def test_sigterm_stops_a_running_exec(
         tg.cancel_scope.cancel()
     assert await anyio.to_thread.run_sync(wait_gone, test_user.name, marker)
     assert "Traceback" not in server.stderr.read_text()
+
+
+def test_unreadable_messages_get_a_bounded_json_rpc_error(
+    settings_for: Callable[..., Settings], http_server: Callable[..., HttpServer]
+) -> None:
+    """Unlike stdio, the SDK's HTTP transport answers what it cannot read; the answer must not
+    echo a huge input back, and the server serves on."""
+    server = http_server(settings_for())
+    post = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "Authorization": f"Bearer {server.token}",
+    }
+    huge = "A" * 1_000_000
+    for body in (
+        rb'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":"\ud800"}}',
+        rb'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":[]}',
+        json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": [huge]}).encode(),
+        b"not json " + huge.encode(),
+    ):
+        status, _, reply = server.get("/mcp", post, body)
+        assert status == 400 and len(reply) < 2000, (status, reply[:300])
+        error = json.loads(reply)["error"]
+        assert error["code"] in (-32700, -32600, -32602), error
+    # Readable, but an unknown method: the SDK's answer quotes it, bounded and escaped.
+    unknown = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "\x00\x1b" + huge}).encode()
+    status, _, reply = server.get("/mcp", post, unknown)
+    assert b"-32601" in reply and len(reply) < 2000, (status, reply[:300])
+    assert b"\\u0000" not in reply and b"\\x00" in reply, reply[:300]
+    ok = json.dumps({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}).encode()
+    status, _, reply = server.get("/mcp", post, ok)
+    assert status == 200 and b"ssh_host_ping" in reply, (status, reply[:300])

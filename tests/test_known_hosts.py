@@ -225,3 +225,57 @@ async def test_verify_asks_a_jump_host_target_through_its_jump_hosts(
             else:
                 assert r.structured_content and r.structured_content["match"] is True
                 assert "Connection from 127.0.0.1" in j.b1.log_text(since)
+
+
+def _localhost_only(sshd: Sshd, test_user: TestUser, test_keys: TestKeys) -> str:
+    """hosts.toml admitting `localhost` through SSH_HOSTS_ALLOWLIST alone, on the test sshd."""
+    return (
+        f'[defaults]\nport = {sshd.port}\nuser = "{test_user.name}"\n'
+        f'[defaults.auth]\nmethod = "key"\nkey = "{test_keys.plain}"\n'
+    )
+
+
+async def test_a_name_does_not_borrow_its_address_pin(
+    tmp_path: Path, sshd: Sshd, test_user: TestUser, test_keys: TestKeys, work_dir: Path
+) -> None:
+    """Only `[127.0.0.1]:port` is pinned: `localhost` resolves there but is not vouched for
+    (OpenSSH CheckHostIP no); pinning `[localhost]:port` makes it work."""
+    kh = write(tmp_path / "known_hosts", sshd.known_hosts_entry)
+    assert kh.read_text().startswith(f"[127.0.0.1]:{sshd.port} ")
+    hosts = _localhost_only(sshd, test_user, test_keys)
+    settings = make_settings(
+        tmp_path / "by-name", hosts, kh, ssh_hosts_allowlist=["localhost"], **OPEN
+    )
+    probe = work_dir / "ran"
+    with untouched(kh):
+        async with serve(settings) as (client, app):
+            command = f"touch {probe}"
+            r = await client.call_tool("ssh_exec_run", {"host": "localhost", "command": command})
+            msg = one_line_error(r)
+            assert f"no host key pinned for localhost (localhost:{sshd.port}) in {kh}" in msg
+            assert f"ssh-keyscan -p {sshd.port} localhost" in msg
+            assert_audit(
+                app,
+                {"tool": "ssh_exec_run", "host": "localhost", "error": "UnknownHostKey"},
+            )
+            assert app.pool.sessions() == []
+    assert not probe.exists()  # the command never ran on the host
+    write(kh, f"[localhost]:{sshd.port} {sshd.host_key_line}")
+    async with serve(settings) as (client, app):
+        r = await client.call_tool("ssh_exec_run", {"host": "localhost", "command": "true"})
+        assert not r.is_error, text(r)
+        assert_audit(app, {"tool": "ssh_exec_run", "host": "localhost", "outcome": "ok"})
+        r = await client.call_tool("ssh_exec_run", {"host": "localhost", "command": command})
+        assert not r.is_error and probe.exists(), text(r)  # the same call, once pinned, runs
+
+
+async def test_a_name_pin_does_not_vouch_for_an_address(
+    settings_for: Callable[..., Settings], sshd: Sshd, tmp_path: Path
+) -> None:
+    """`hostname = "127.0.0.1"` is looked up as written: only its IP pin counts (that one
+    works: test_pinned_host_works_and_verify_matches)."""
+    kh = write(tmp_path / "known_hosts", f"[localhost]:{sshd.port} {sshd.host_key_line}")
+    async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
+        r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
+        assert "no host key pinned" in one_line_error(r)
+        assert_audit(app, {"outcome": "error", "error": "UnknownHostKey"})

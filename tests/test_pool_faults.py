@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import pytest
 from harness import Target, assert_audit, audit_lines, gone, hosts_toml, make_settings, serve, text
 from mcp.types import CallToolResult
@@ -224,3 +225,34 @@ async def test_unreachable_host_fails_every_waiter_with_one_attempt(
         errors = [ln.get("error") for ln in audit_lines(app)]
         assert errors == ["ConnectFailed"] * 10
         assert repr(app.pool) == "<Pool hosts=1 open=0 busy=0 idle=0>"
+
+
+async def test_more_channels_than_max_sessions_says_to_lower_max_channels(
+    tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
+    """max_channels above sshd's MaxSessions: the refused call says what to set, and how."""
+    scratch_sshd.reconfigure({"MaxSessions": "1"})
+    extra = "max_channels = 2\nmax_connections = 1"
+    settings = scratch_settings(tmp_path, scratch_sshd, test_user, test_keys, extra=extra, **OPEN)
+    marker = "sleep 347.9"
+    async with serve(settings) as (client, app):
+        first = await client.call_tool("ssh_exec_run", {"host": "s", "command": "true"})
+        assert not first.is_error, text(first)  # the login shell probe is settled
+
+        async def hold() -> None:
+            await client.call_tool("ssh_exec_run", {"host": "s", "command": marker})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold)
+
+            async def running() -> bool:
+                return bool(await anyio.to_thread.run_sync(remote_pids, test_user.name, marker))
+
+            assert await eventually(running, 10)
+            r = await client.call_tool("ssh_exec_run", {"host": "s", "command": "true"})
+            msg = text(r)
+            assert r.is_error and "to at most sshd's MaxSessions" in msg, msg
+            assert "below" not in msg
+            assert_audit(app, {"outcome": "error", "error": "ChannelFailed"})
+            tg.cancel_scope.cancel()
+    assert await gone(test_user.name, marker)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ssh_mcp.config import Settings
-from ssh_mcp.errors import HostNotAllowed
+from ssh_mcp.errors import HostNotAllowed, shown
 from ssh_mcp.inventory import HostConfig, Inventory
 
 
@@ -15,26 +15,28 @@ def resolve_host(name: str, inventory: Inventory, settings: Settings) -> HostCon
     """
     blocked = set(settings.ssh_hosts_blocklist)
     if name in blocked:
-        raise HostNotAllowed(f"host {name!r} is blocklisted (SSH_HOSTS_BLOCKLIST)")
+        raise HostNotAllowed(f"host {shown(name)} is blocklisted (SSH_HOSTS_BLOCKLIST)")
     host = inventory.hosts.get(name)
     if host is None:
         matches = [h for h in inventory.hosts.values() if h.hostname == name]
         if len(matches) > 1:
             aliases = ", ".join(sorted(h.alias for h in matches))
-            raise HostNotAllowed(f"hostname {name!r} matches several aliases ({aliases}); use one")
+            raise HostNotAllowed(
+                f"hostname {shown(name)} matches several aliases ({aliases}); use one"
+            )
         host = matches[0] if matches else None
     if host is None and name in settings.ssh_hosts_allowlist:
         host = inventory.adhoc(name)
     if host is None:
         raise HostNotAllowed(
-            f"unknown host {name!r}: not an alias or hostname in hosts.toml, nor in "
+            f"unknown host {shown(name)}: not an alias or hostname in hosts.toml, nor in "
             "SSH_HOSTS_ALLOWLIST; call ssh_host_list for the hosts you can use"
         )
     if host.alias in blocked or host.hostname in blocked:
-        raise HostNotAllowed(f"host {name!r} is blocklisted (SSH_HOSTS_BLOCKLIST)")
+        raise HostNotAllowed(f"host {shown(name)} is blocklisted (SSH_HOSTS_BLOCKLIST)")
     for hop in host.proxy_jump:
         if hop in blocked or inventory.hosts[hop].hostname in blocked:
-            raise HostNotAllowed(f"host {name!r} jumps through blocklisted host {hop!r}")
+            raise HostNotAllowed(f"host {shown(name)} jumps through blocklisted host {shown(hop)}")
     return host
 
 

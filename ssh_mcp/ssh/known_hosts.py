@@ -4,7 +4,10 @@ Lookups follow OpenSSH, not asyncssh: port 22 is looked up as ``host``, any
 other port only as ``[host]:port``. asyncssh alone retries a failed non-22
 lookup without the port, so a key pinned for port 22 would vouch for every
 port of that host; :meth:`KnownHosts.verifier` hands asyncssh a lookup
-without that retry. X.509 entries are ignored (X.509 host certs are off).
+without that retry. The key is looked up under the name as configured only,
+never under the address it resolved to (OpenSSH's ``CheckHostIP no``): a pin
+for ``[127.0.0.1]:2222`` does not vouch for ``localhost``. X.509 entries are
+ignored (X.509 host certs are off).
 """
 
 from __future__ import annotations
@@ -35,19 +38,14 @@ def _name(host: str, port: int | None) -> str:
     return host if port in (None, 22) else f"[{host}]:{port}"
 
 
-def exact_match(known: asyncssh.SSHKnownHosts, host: str, addr: str, port: int | None) -> _Keys:
-    """Entries for exactly ``host`` (or ``addr``) on ``port``: no portless fallback.
+def exact_match(known: asyncssh.SSHKnownHosts, host: str, port: int | None) -> _Keys:
+    """Entries for exactly ``host`` on ``port``: no portless fallback, no address.
 
-    Each name goes to asyncssh already in its ``[host]:port`` form with
-    ``port=None``, which makes asyncssh match that string alone.
+    The name goes to asyncssh already in its ``[host]:port`` form with
+    ``port=None`` and no address, which makes asyncssh match that string alone.
     """
-    keys: _Keys = ([], [], [])
-    for name in {_name(n, port) for n in (host, addr) if n}:
-        host_keys, ca_keys, revoked, *_ = known.match(name, "", None)
-        keys[0].extend(host_keys)
-        keys[1].extend(ca_keys)
-        keys[2].extend(revoked)
-    return keys
+    host_keys, ca_keys, revoked, *_ = known.match(_name(host, port), "", None)
+    return list(host_keys), list(ca_keys), list(revoked)
 
 
 @dataclass(frozen=True)
@@ -105,21 +103,23 @@ class KnownHosts:
         """Refresh (see :meth:`current`) and return the ``known_hosts=`` lookup for asyncssh.
 
         The lookup matches host:port exactly over this snapshot, so it never
-        touches the disk or raises inside asyncssh's handshake.
+        touches the disk or raises inside asyncssh's handshake. ``addr``, the
+        address ``host`` resolved to, is ignored: a name never borrows an
+        address's pin.
         """
         snapshot = self.current()
 
         def lookup(host: str, addr: str, port: int | None) -> _Keys:
-            return exact_match(snapshot, host, addr, port)
+            return exact_match(snapshot, host, port)
 
         return lookup
 
     def is_pinned(self, host: str, port: int) -> bool:
         """True when a key (or CA) is pinned for exactly host:port, so a failure is a mismatch."""
-        host_keys, ca_keys, _ = exact_match(self.current(), host, "", port)
+        host_keys, ca_keys, _ = exact_match(self.current(), host, port)
         return bool(host_keys or ca_keys)
 
     def pinned_fingerprints(self, host: str, port: int) -> list[str]:
         """SHA256 fingerprints of the plain keys pinned for exactly host:port."""
-        host_keys, _, _ = exact_match(self.current(), host, "", port)
+        host_keys, _, _ = exact_match(self.current(), host, port)
         return [key.get_fingerprint("sha256") for key in host_keys]

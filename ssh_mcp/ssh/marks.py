@@ -5,12 +5,26 @@ group) as a marked line on stderr, so the stop ladder can kill by group;
 elevated commands mark stdout when root's shell starts. :class:`MarkFilter`
 takes such lines out of a stream. :func:`posix_login` says whether the login
 shell reads sh syntax at all, which every command ssh-mcp sends assumes.
+
+The prefix also starts a watchdog. Without a PTY, sshd signals nobody when the
+connection drops: a server killed with SIGKILL (no stop ladder) would leave
+its commands running. The watchdog polls, once a second, the shell (``$$``)
+and the shell's parent, sshd's process for this connection (``$PPID``); when
+sshd is gone first, it sends TERM and then KILL to the shell's process group.
+When the shell ends first, it just exits. The shell pays one fork; the rest
+(an ``sh`` that forks the loop and exits) runs beside the command, so a
+``wait`` in the command never waits for the watchdog. It holds none of the
+channel's streams, so a finished command's channel closes at once, and its
+command line (``ssh-mcp-watchdog PID PPID``) never carries the command. Jobs
+run in sessions of their own (``setsid``) and are not in the group: they
+survive, as documented.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -24,7 +38,19 @@ else:
 
 #: Marks the PID line a command's shell prints on stderr; taken out before callers see it.
 _PID_MARK = b"\x1essh-mcp-pgid:"
-PID_PREFIX = "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
+#: The watchdog, run as ``sh -c _WATCHDOG ssh-mcp-watchdog SHELL_PID SSHD_PID``: its command
+#: line names it and never carries the command's text. That ``sh`` forks the loop and exits at
+#: once, so a ``wait`` in the command is not held up by it. dash's kill needs ``--`` before a
+#: negative PID, busybox's refuses it: both spellings.
+_WATCHDOG = (
+    '(trap "" TERM; while kill -0 $1 && kill -0 $2; do sleep 1; done; kill -0 $1 && '
+    "{ kill -s TERM -- -$1 || kill -s TERM -$1; sleep 2; kill -s KILL -- -$1 || kill -s KILL -$1; }"
+    ") &"
+)
+PID_PREFIX = (
+    "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
+    f"sh -c {shlex.quote(_WATCHDOG)} ssh-mcp-watchdog $$ $PPID </dev/null >/dev/null 2>&1 & "
+)
 _POSIX_PROBE = "case x in x) printf '\\036ssh-mcp-posix:%s\\n' \"$$\";; esac"
 _POSIX_LINE = re.compile("\x1essh-mcp-posix:[0-9]+\n")
 

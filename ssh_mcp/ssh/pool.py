@@ -364,8 +364,8 @@ class Pool:
                         if pause is None:
                             raise ChannelFailed(
                                 f"{spec.label} refused a session channel ({exc}) with "
-                                f"{pc.busy + pc.held} in use; lower max_channels for this "
-                                "host below sshd's MaxSessions"
+                                f"{pc.busy + pc.held} in use; set max_channels for this "
+                                "host to at most sshd's MaxSessions"
                             ) from None
                         await asyncio.sleep(pause)
             except StaleConnection as exc:

@@ -11,7 +11,9 @@ exited, sshd signals nobody, while ``cmd &`` children keep the channel open and
 run on. So the command is prefixed to print its shell's PID (the session's
 process group) as the first stderr line, which is stripped, and each rung also
 sends ``kill -SIG -- -PGID`` over a second channel of the same connection. The
-prefix needs a POSIX-family login shell, and so does every sh-quoted command:
+prefix also starts a watchdog that ends the group if the connection dies with
+no ladder at all (a server killed with SIGKILL; see :mod:`ssh_mcp.ssh.marks`).
+The prefix needs a POSIX-family login shell, and so does every sh-quoted command:
 :func:`posix_login` checks that once per connection, and commands are refused
 on fish or csh logins.
 Commands run through sudo (:class:`Elevation`) are stopped the same way, with

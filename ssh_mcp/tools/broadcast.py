@@ -33,7 +33,7 @@ class BroadcastInput(StrictInput):
         ),
     ]
     hosts: Annotated[
-        list[str] | None,
+        list[Annotated[str, Field(min_length=1, max_length=253)]] | None,
         HostSet(),
         Field(
             description="Aliases or allowlisted hostnames. Give this or `group`, not both.",
@@ -42,7 +42,10 @@ class BroadcastInput(StrictInput):
         ),
     ] = None
     group: str | None = Field(
-        None, description="A group from hosts.toml [groups]. Give this or `hosts`, not both."
+        None,
+        description="A group from hosts.toml [groups]. Give this or `hosts`, not both.",
+        min_length=1,
+        max_length=253,
     )
     timeout: float | None = Field(
         None,
