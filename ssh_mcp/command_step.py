@@ -27,7 +27,7 @@ from ssh_mcp.access import Group
 from ssh_mcp.app import App
 from ssh_mcp.confine import Spellings, admit_remote, canonical_remote
 from ssh_mcp.context import Target
-from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError
+from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError, shown
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import CheckedCommand, check_command
 from ssh_mcp.policy.paths import precheck
@@ -55,8 +55,7 @@ def _where(spec: ToolSpec[Any, Any], cwd: str | None) -> str | None:
 
 
 def _refuse(given: str, why: str) -> CommandNotAllowed:
-    shown = given if len(given) <= 80 else given[:77] + "..."
-    return CommandNotAllowed(f"command not allowed: redirection target {shown!r}: {why}")
+    return CommandNotAllowed(f"command not allowed: redirection target {shown(given)}: {why}")
 
 
 async def _resolve_writes(
