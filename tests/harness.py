@@ -8,6 +8,8 @@ pooled connection afterwards. ``audit_lines()`` reads back what the call wrote.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -146,3 +148,26 @@ async def wait_for_audit(app: App, count: int) -> dict[str, Any]:
             return lines[count - 1]
         await anyio.sleep(0.02)
     raise AssertionError(f"no audit line {count} after 30 s")
+
+
+class StdioServer:
+    """A spawned `python -m ssh_mcp` on pipes, for tests that speak raw JSON-RPC lines."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ssh_mcp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd="/",
+        )
+
+    def close(self) -> None:
+        """Kill the server if it still runs (by PID) and close our ends of its pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()

@@ -12,8 +12,6 @@ import json
 import os
 import select
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from harness import Target, hosts_toml, serve, server_env, text, wait_for_audit
+from harness import StdioServer, Target, hosts_toml, serve, server_env, text, wait_for_audit
 from mcp import MCPError
 from sshd import TestKeys, TestUser, authorize_keys, remote_pids, wait_gone
 
@@ -34,18 +32,11 @@ from ssh_mcp.tools import ALL_TOOLS
 MiB = 1 << 20
 
 
-class Wire:
+class Wire(StdioServer):
     """Raw JSON-RPC lines to and from a spawned `python -m ssh_mcp` (handshake era)."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ssh_mcp"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd="/",
-        )
+        super().__init__(env)
         assert self.proc.stdin and self.proc.stdout
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self._buf = b""
@@ -96,14 +87,6 @@ class Wire:
                 if row.startswith("VmHWM:"):
                     return int(row.split()[1]) * 1024
         raise AssertionError("no VmHWM")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
-from harness import Target, assert_audit, hosts_toml, serve, server_env, text
+from harness import StdioServer, Target, assert_audit, hosts_toml, serve, server_env, text
 from mcp import Client, StdioServerParameters
 from sshd import Sshd, TestUser, descendant_pids, remote_pids, wait_gone
 
@@ -116,18 +116,11 @@ async def test_stdio_subprocess_sdk_client(settings_for: Callable[..., Settings]
     assert json.loads(lines[-1])["tool"] == "ssh_host_ping"
 
 
-class RawStdio:
+class RawStdio(StdioServer):
     """A handshake-era client speaking raw JSON-RPC lines to `python -m ssh_mcp`."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ssh_mcp"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd="/",
-        )
+        super().__init__(env)
         self.next_id = 0
 
     def send(self, method: str, params: dict[str, Any] | None = None, notify: bool = False) -> None:
@@ -138,15 +131,6 @@ class RawStdio:
         assert self.proc.stdin
         self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
         self.proc.stdin.flush()
-
-    def close(self) -> None:
-        """Kill the server if it still runs (by PID) and close our ends of its pipes."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
 
     def recv(self) -> dict[str, Any]:
         assert self.proc.stdout
