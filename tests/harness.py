@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +137,17 @@ async def gone(user: str, pattern: str, timeout: float = 5.0) -> bool:
     from sshd import wait_gone
 
     return await anyio.to_thread.run_sync(wait_gone, user, pattern, timeout)
+
+
+async def poll(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Wait until ``condition()`` holds, checking every 10 ms; fail after ``timeout`` s."""
+    import anyio
+
+    with anyio.move_on_after(timeout):
+        for _ in iter(condition, True):  # polling a condition no event can announce
+            await anyio.sleep(0.01)
+        return
+    raise AssertionError(f"{what}: not within {timeout:g} s")
 
 
 async def wait_for_audit(app: App, count: int) -> dict[str, Any]:

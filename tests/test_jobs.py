@@ -13,7 +13,17 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from harness import Target, assert_audit, audit_lines, gone, hosts_toml, make_settings, serve, text
+from harness import (
+    Target,
+    assert_audit,
+    audit_lines,
+    gone,
+    hosts_toml,
+    make_settings,
+    poll,
+    serve,
+    text,
+)
 from mcp import Client
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 
@@ -111,7 +121,7 @@ async def test_kill_climbs_the_ladder_past_ignored_signals(
     marker = "sleep 309.2"
     async with serve(settings_for(**OPEN)) as (client, _):
         job_id = await _start(client, f"trap '' INT TERM; {marker}")
-        await anyio.sleep(0.3)
+        await poll(lambda: bool(remote_pids(test_user.name, marker)), "the job's sleep started")
         killed = await _call(client, "ssh_job_kill", {"job_id": job_id, "signal": "INT"})
         # INT was ignored, so a later rung ended the job's shell (and swept its group).
         assert killed["state"] == "killed" and killed["signal"] in ("TERM", "KILL")
@@ -181,7 +191,10 @@ async def test_running_cap_is_enforced(
         await _call(client, "ssh_job_kill", {"job_id": job_id})
         assert await gone(test_user.name, marker)
         job2 = await _start(client, "true")  # a slot is free again
-        await anyio.sleep(0.5)  # it has finished, but nobody has asked yet...
+        record = app.jobs.get(job2)
+        assert record is not None
+        # It has finished on the host, but nobody has asked yet...
+        await poll((Path(record.dir) / "rc").exists, "the second job wrote its exit code")
         job3 = await _start(client, "true")  # ...so the cap refreshes it instead of refusing
         await _until_done(client, job2)
         await _until_done(client, job3)
@@ -195,7 +208,8 @@ async def test_finished_jobs_expire_here_and_on_the_host(
         await _until_done(client, job_id)
         job_dir = Path(app.jobs.all()[0].dir)
         assert job_dir.is_dir() and job_dir.is_relative_to(test_user.home)
-        await anyio.sleep(0.3)
+        finished = time.monotonic()
+        await poll(lambda: time.monotonic() - finished > 0.2, "the TTL passed")
         assert (await _call(client, "ssh_job_list", {}))["jobs"] == []
         r = await client.call_tool("ssh_job_status", {"job_id": job_id})
         assert r.is_error and "unknown job id" in text(r)

@@ -12,7 +12,17 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
-from harness import Target, assert_audit, audit_lines, gone, hosts_toml, make_settings, serve, text
+from harness import (
+    Target,
+    assert_audit,
+    audit_lines,
+    gone,
+    hosts_toml,
+    make_settings,
+    poll,
+    serve,
+    text,
+)
 from mcp.types import CallToolResult
 from pool_helpers import (
     OPEN,
@@ -90,8 +100,8 @@ async def test_dropped_connection_is_reopened_by_the_next_call(
         hp = host_pool(app, "s")
         for i in range(1, 9):
             assert scratch_sshd.kill_connections()
-            if mode == "after-eof":
-                await anyio.sleep(0.1)
+            if mode == "after-eof":  # asyncssh has read the EOF
+                await poll(lambda: not any(pc.alive for pc in hp.conns), "the EOF was read")
             kind = kinds[i % len(kinds)]
             if kind == "exec":
                 assert ok_stdout(await exec_call(client, "s", f"echo {i}")) == f"{i}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from harness import assert_audit, gone, serve, text
+from harness import assert_audit, gone, poll, serve, text
 from mcp import Client
 from pool_helpers import scratch_settings
 from sshd import Sshd, TestKeys, TestUser, remote_pids
@@ -129,7 +130,7 @@ async def test_a_busy_session_refuses_a_second_command_and_is_not_swept(
 ) -> None:
     marker = "sleep 311.8"
     settings = settings_for(**OPEN, ssh_shell_idle_timeout=0.1)
-    async with serve(settings) as (client, _):
+    async with serve(settings) as (client, app):
         sid = await _open(client)
         async with anyio.create_task_group() as tg:
             tg.start_soon(
@@ -142,7 +143,12 @@ async def test_a_busy_session_refuses_a_second_command_and_is_not_swept(
                 if remote_pids(test_user.name, f"^{marker}$"):
                     break
                 await anyio.sleep(0.01)
-            await anyio.sleep(0.3)  # well past the idle timeout, while the command runs
+            entry = app.shells.get(sid)
+            assert entry is not None
+            await poll(  # well past the idle timeout, while the command runs
+                lambda: time.monotonic() - entry.last_used > 3 * settings.ssh_shell_idle_timeout,
+                "the session was idle past its timeout",
+            )
             listed = await _call(client, "ssh_shell_list", {})  # sweeps
             assert [s["session_id"] for s in listed["sessions"]] == [sid]
             r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": "true"})
