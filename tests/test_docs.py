@@ -195,10 +195,39 @@ def test_readme_tests_section_names_the_checks() -> None:
 # -- DECISIONS.md ------------------------------------------------------------------
 
 
-def test_decisions_are_adr_shaped() -> None:
+def _decisions() -> list[str]:
+    """Each numbered entry of DECISIONS.md, from its heading text to the next heading."""
     entries = re.split(r"^## ", read("DECISIONS.md"), flags=re.M)[1:]
+    return [entry for entry in entries if re.match(r"\d+\. ", entry)]
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_decisions_are_adr_shaped() -> None:
+    entries = _decisions()
     assert len(entries) >= 5
-    for entry in entries:
+    for number, entry in enumerate(entries, 1):
         title = entry.splitlines()[0]
+        assert title.startswith(f"{number}. "), f"decision {title!r} is out of order"
         for part in ("**Context.**", "**Decision.**", "**Consequences.**"):
             assert part in entry, f"decision {title!r} lacks {part}"
+        status = entry.splitlines()[2]
+        assert re.fullmatch(
+            r"Status: (accepted|accepted; amended by [\d, and]+|superseded by \d+)\.", status
+        ), f"decision {title!r} has no status line under its heading"
+
+
+def test_decisions_index_lists_every_entry_with_a_working_anchor() -> None:
+    text = read("DECISIONS.md")
+    index = section(text, "Index")
+    want = []
+    for entry in _decisions():
+        lines = entry.splitlines()
+        number, title = lines[0].split(". ", 1)
+        status = lines[2].removeprefix("Status: ").removesuffix(".")
+        want.append(f"{number}. [{title}](#{_github_anchor(lines[0])}) — {status}")
+    got = [line for line in index.splitlines() if line.strip()]
+    assert got == want
