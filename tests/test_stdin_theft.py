@@ -1,5 +1,5 @@
-"""A script's own commands cannot read the rest of the script (ssh_exec_script and
-ssh_sudo_run_script under a command allowlist), through MCP against sshd.
+"""Commands cannot take the text of later commands from the stdin that carries it
+(scripts and shell sessions under a command allowlist), through MCP against sshd.
 
 With the script on the shell's stdin (``sh -s``), an allowlisted program that reads stdin
 (``head -c N``) eats the next N bytes of script text, and the shell goes on parsing after
@@ -7,10 +7,14 @@ them: text the policy checked as quoted data becomes commands that run, unrewrit
 not allowlisted. The payloads below put ``touch`` inside one quoted ``echo`` argument and
 skip into the middle of it: right after the first line (bash reads a script on a pipe byte
 by byte) and after 8192 bytes (dash reads it in blocks of that size).
+
+A shell session's stdin carries every later command; a background ``head -c N`` that
+opens it through ``/proc/$$/fd/0`` takes the head of the next frame.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -90,3 +94,32 @@ async def test_a_root_script_command_cannot_read_the_rest_of_the_script(
         r = await client.call_tool("ssh_sudo_run_script", {"host": "target", "script": script})
         assert not r.is_error, text(r)
     assert not planted.exists(), text(r)[-300:]
+
+
+@pytest.mark.parametrize("stolen", [1, 13, 40])
+async def test_a_session_command_cannot_take_the_next_frame(
+    stolen: int, drop: Path, settings_for: Callable[..., Settings]
+) -> None:
+    planted = drop / f"planted-session-{stolen}"
+    payload = f"echo 'A;touch {planted} #'"
+    # Under the old framing (`__ssh_mcp_c='<command>'`), this many stolen bytes started the
+    # shell at "A;touch"; the other sizes land elsewhere in the frame.
+    aligned = ("__ssh_mcp_c=" + shlex.quote(rewrite(payload))).index("A;touch")
+    thief = f"head -c {aligned if stolen == 13 else stolen} /proc/$$/fd/0 >/dev/null &"
+    strict = settings_for(allow_dangerous_tools=True, ssh_command_allowlist=ALLOW)
+    async with serve(strict) as (client, _):
+        r = await client.call_tool("ssh_shell_open", {"host": "target"})
+        sid = (r.structured_content or {})["session_id"]
+        r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": thief})
+        assert not r.is_error, text(r)
+        for _ in range(4):  # the thief may lose the race for the first frame
+            args = {"session_id": sid, "command": payload, "timeout": 10}
+            r = await client.call_tool("ssh_shell_exec", args)
+            assert not planted.exists(), text(r)
+            sc = r.structured_content or {}
+            if r.is_error or not sc.get("session_open", True):
+                break
+            assert sc["stdout"] == f"A;touch {planted} #\n", text(r)
+        else:
+            pytest.fail(f"the thief never took a frame: {text(r)}")
+    assert not planted.exists(), text(r)
