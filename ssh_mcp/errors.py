@@ -57,6 +57,11 @@ def _escape(text: str, keep: str = "") -> str:
     return "".join(c if c.isprintable() or c in keep else _escaped(c) for c in text)
 
 
+def escape_for_display(text: str) -> str:
+    """``text`` whole, with every non-printable character but newline and tab escaped."""
+    return _escape(text, "\n\t")
+
+
 def shown(value: object, limit: int = SHOWN_LIMIT, quote: str = "'") -> str:
     """``value`` as an error message quotes it: in ``quote``, escaped, at most ``limit``
     characters of it, then an ellipsis and its full length when it was longer."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from harness import serve, text
@@ -89,3 +90,29 @@ async def test_the_human_sees_the_match_behind_padding(
     assert "The matched part: rm -rf /nonexistent-ssh-mcp/.." in message
     assert f"It is {len(command)} characters long" in message
     assert "characters not shown" in message and len(message) < 3000
+
+
+@pytest.mark.anyio
+async def test_control_characters_cannot_hide_anything_from_the_human(
+    settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A terminal would let ``\\r``, ESC sequences, bidi overrides and zero-width characters
+    repaint or reorder the prompt; the human sees them as escapes instead."""
+    ran = tmp_path / "ran"
+    hide = "\r\x1b[2K\x1b[1A\u202e\u200b\x07\x00"
+    command = f"touch {ran}; rm -rf /nonexistent-ssh-mcp/.. # {hide}echo hello"
+    human = Human()
+    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    async with serve(settings, "legacy", human) as (client, _):
+        r = await client.call_tool("ssh_exec_run", {"host": "target", "command": command})
+        assert r.is_error and "a human declined" in text(r), text(r)
+    (message,) = human.asked
+    assert [c for c in message if not c.isprintable() and c not in "\n\t"] == [], repr(message)
+    assert "\\x0d\\x1b[2K\\x1b[1A\\u202e\\u200b\\x07\\x00echo hello" in message
+    assert not ran.exists()
+
+
+def test_a_long_subject_is_escaped_in_every_part() -> None:
+    command = PAD + "; rm -rf / ; echo \x1b]0;x\x07 " + PAD
+    message = _prompt(command)
+    assert "\x1b" not in message and "\x07" not in message and "\\x1b]0;x\\x07" in message

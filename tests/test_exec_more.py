@@ -11,6 +11,7 @@ from harness import assert_audit, gone, serve, text
 from sshd import TestUser, remote_pids
 
 from ssh_mcp.config import Settings
+from ssh_mcp.tools.exec_more import SCRIPT_ARGV
 
 pytestmark = pytest.mark.anyio
 OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
@@ -30,7 +31,8 @@ async def test_script_runs_over_stdin_not_argv(settings_for: Callable[..., Setti
         r = await client.call_tool("ssh_exec_script", {"host": "target", "script": script})
         sc = r.structured_content
         assert sc is not None and not r.is_error, text(r)
-        assert sc["stdout"] == "got secret-ish-value\nsh -s\n"
+        got, argv = sc["stdout"].split("\n", 1)  # the shell's argv: never the script
+        assert (got, argv) == ("got secret-ish-value", " ".join(SCRIPT_ARGV) + "\n")
         assert (sc["stderr"], sc["exit_code"]) == ("err\n", 4)
         line = assert_audit(app, {"tool": "ssh_exec_script", "outcome": "ok", "exit_code": 4})
         assert line["command_hash"] == app.audit.digest(script)

@@ -15,7 +15,8 @@ simple command starts with an allowlisted program. Choices worth knowing:
 * ``$(`` and backticks are refused even as quoted data or in here-documents.
 * Files that redirections write are returned for the path policy; a target with an
   expansion, glob or tilde (but a leading ``~/``) and ``>&file`` are refused.
-  Reads (``<``) are not path-confined, like the programs' own arguments.
+  Reads (``<``) are not path-confined, like the programs' own arguments, but must be
+  literal and never bash's ``/dev/tcp/`` or ``/dev/udp/`` sockets.
 * Cross-shell traps are refused (zsh braces and ``>!``, fish's ``>|``, dash's fds).
 * Allowlisting a program that itself runs commands (find -exec, awk, python, git,
   vim, less) grants arbitrary execution; that is the operator's call.
@@ -78,6 +79,9 @@ def _check_program(word: Word, allowed: Sequence[str]) -> None:
 
 #: Redirections that write their target (``<>`` opens it for reading and writing).
 _WRITES = frozenset(_words("> >> &> &>> <>"))
+#: Paths bash opens as TCP/UDP connections instead of files; a read there, with ``>&0``,
+#: sends data out. An expansion could spell one (``$_``), so read sources are literal too.
+_SOCKETS = ("/dev/tcp/", "/dev/udp/")
 
 
 def _write_target(op: str, word: Word) -> str | None:
@@ -90,7 +94,16 @@ def _write_target(op: str, word: Word) -> str | None:
             f"redirection '{op}' to {show(word.value)} is not fd duplication",
             "use an fd number (2>&1, >&2, >&-) or '>file 2>&1'",
         )
-    if op not in _WRITES:
+    if op not in _WRITES | {"<"}:  # here-documents and here-strings are data
+        return None
+    if word.value.startswith(_SOCKETS):
+        raise deny(f"redirection to {show(word.value)} opens a network socket (bash)")
+    if op == "<":  # a read opens no file for writing, but must not be a socket in disguise
+        if not (word.literal or word.home):
+            raise deny(
+                f"redirection source {show(word.value)} has an expansion or glob",
+                "write the file's path literally",
+            )
         return None
     if word.home:
         return word.value

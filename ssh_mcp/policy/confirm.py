@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ssh_mcp.errors import ConfigError
+from ssh_mcp.errors import ConfigError, escape_for_display
 from ssh_mcp.policy.deny import DenyMatch, match_command, normalize, segments
 
 #: (label, regex) over the path a file tool changes, canonical and as given: files that
@@ -207,20 +207,23 @@ def confirm_message(
 ) -> str:
     """What the human reads before answering: the whole subject when it is short, else
     the part that matched (``span``) with its context, the total length, and a marker
-    wherever text is left out, so padding cannot push the dangerous part out of view."""
+    wherever text is left out, so padding cannot push the dangerous part out of view.
+    Controls and format characters other than newline and tab are shown as escapes, so
+    ``\r``, terminal sequences or bidi overrides cannot repaint or reorder what is shown."""
     where = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
     head = (
         f"An AI agent wants to {what} with {tool} on {where or 'a host'}. It matches the "
         f"deny pattern: {label}."
     )
     if len(command) <= SHOW_ALL:
-        return f"{head}\n\n{command}\n\nAllow it?"
+        return f"{head}\n\n{escape_for_display(command)}\n\nAllow it?"
     start, end = span if span is not None else (0, 0)
     start, end = max(0, min(start, len(command))), max(0, min(end, len(command)))
     matched = command[start:end].strip()
     if len(matched) > 2 * MATCH_HEAD:
         matched = matched[:MATCH_HEAD] + _cut(len(matched) - 2 * MATCH_HEAD) + matched[-MATCH_HEAD:]
     shown = _excerpt(command, start, end) if end > start else _excerpt(command, 0, MATCH_HEAD)
+    matched, shown = escape_for_display(matched), escape_for_display(shown)
     return (
         f"{head}\n\nThe matched part: {matched or '(the text as a whole)'}\n\n"
         f"It is {len(command)} characters long; only parts are shown:\n\n{shown}\n\nAllow it?"

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ssh_mcp.policy.fetch import FETCHERS, RUNS_TEXT, reads_program, runs_saved, saved_files
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
@@ -50,14 +52,11 @@ _SYSTEM = frozenset({"", "/", "~", "$HOME"} | {f"/{t}" for t in _TOP})
 #: Words that name the current directory or all in it: wide after ``cd /``.
 _HERE = frozenset(_words("* .* ./* ./.* . ./ .."))
 _WIDE_SUFFIXES = ("/*", "/.*", "/.", "/")
+_GLOB = re.compile(r"[*?\[]")
 _RECURSIVE = re.compile(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive")
 _RECURSIVE_UPPER = re.compile(r"-[a-zA-Z]*R[a-zA-Z]*|--recursive")
 _SSH_DIR = re.compile(r"(?:~|\$HOME)/\.ssh(?:/.*)?")
 _DISK = re.compile(r"/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|md|dm-|mapper/)")
-_SHELLS = frozenset(_words("sh bash dash zsh ksh mksh ash csh tcsh fish busybox"))
-#: What runs text it is given as code: a shell, or a builtin that sources or evaluates.
-_RUNS_TEXT = _SHELLS | {"eval", "source", "."}
-_FETCHERS = frozenset(_words("curl wget fetch"))
 
 _GRAVE = re.compile(r"/etc/(?:passwd|shadow|gshadow|group|sudoers)\b")
 _AUTHORIZED_KEYS = re.compile(r"authorized_keys")
@@ -65,9 +64,11 @@ _AUTHORIZED_KEYS = re.compile(r"authorized_keys")
 # Where a simple command may end; an escaped character or ${NAME} (group 1) does not.
 _CUT = re.compile(
     r"(\\[\s\S]|\$\{[\w#%:?=+@*.~/-]*\})"
-    r"|[;&\n(){}`!|]|(?<!\S)(?:then|do|else|elif|if|while|until)(?!\S)"
+    r"|[;&\n(){}`|]|(?<!\S)(?:!|then|do|else|elif|if|while|until)(?!\S)"
 )
 _QUOTES = re.compile(r"[\"'\\]")
+#: ``${HOME}``, ``${HOME:?}``, ``${HOME-x}``, ``${HOME%/}``: still the home.
+_HOME_BRACED = re.compile(r"\$\{HOME(?::?[-?=][^}]*|%+/*)?\}")
 _PATH = re.compile(r"(?<![^\s=])/\S*")
 
 
@@ -83,7 +84,7 @@ def normalize(command: str) -> str:
     """The form rules see: continuations joined, quotes and backslashes dropped, blanks
     collapsed (newlines kept), absolute paths normalized, ``${HOME}`` as ``$HOME``."""
     text = command.replace("\\\n", "")
-    text = _QUOTES.sub("", text).replace("${HOME}", "$HOME")
+    text = _HOME_BRACED.sub("$HOME", _QUOTES.sub("", text))
     lines = (_PATH.sub(_path, " ".join(line.split())) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
@@ -150,6 +151,9 @@ def _wide(word: str) -> bool:
     ``~/*``, ``$HOME/.*``, ``~user``)."""
     while len(word) > 1 and word.endswith(_WIDE_SUFFIXES):
         word = word[: -len(next(x for x in _WIDE_SUFFIXES if word.endswith(x)))]
+    head, sep, last = word.rpartition("/")
+    if sep and _GLOB.search(last):  # /e*, ~/.[!.]*: a glob over a wide place
+        word = head
     return word in _SYSTEM or (word.startswith("~") and "/" not in word)
 
 
@@ -322,6 +326,8 @@ def match_command(command: str, cwd: str | None = None) -> DenyMatch | None:
     here_wide = cwd is not None and _wide(normalize(cwd))
     download = fetch = runner = -1  # where a download in this pipeline, a download in a
     opens = False  # substitution, a shell or eval/source start; the segment opens one
+    saved: set[str] = set()  # files an earlier download saved (from saved_at); running one
+    saved_at = 0  # is a match
     for seg in segments(command):
         words = seg.words
         if words:
@@ -329,15 +335,22 @@ def match_command(command: str, cwd: str | None = None) -> DenyMatch | None:
             names = [_name(words[i]) for i in starts]
             if (label := _rule(words, starts, names, here_wide)) is not None:
                 return DenyMatch(label, seg.start, seg.end)
-            shell = any(n in _SHELLS for n in names)
-            if download >= 0 and shell:
+            if download >= 0 and any(reads_program(words, i) for i in starts):
                 return DenyMatch("download piped into a shell", download, seg.end)
-            fetches = not _FETCHERS.isdisjoint(names)
-            if fetches and download < 0:
+            if saved and any(runs_saved(words, i, saved) for i in starts):
+                label = "download saved, then run (fetch-then-execute)"
+                return DenyMatch(label, saved_at, seg.end)
+            fetchers = [i for i in starts if _name(words[i]) in FETCHERS]
+            saved_at = seg.start if fetchers and not saved else saved_at
+            for i in fetchers:
+                saved |= saved_files(words, i)
+            if download >= 0 and "tee" in names:  # curl … | tee f: f is the download too
+                saved.update(_name(w) for w in words[starts[names.index("tee")] + 1 :])
+            if fetchers and download < 0:
                 download = seg.start
-            if fetches and opens and fetch < 0:
+            if fetchers and opens and fetch < 0:
                 fetch = seg.start
-            if runner < 0 and not _RUNS_TEXT.isdisjoint(names):
+            if runner < 0 and not RUNS_TEXT.isdisjoint(names):
                 runner = seg.start
             if fetch >= 0 and runner >= 0:
                 label = "download run by a shell (fetch-then-execute)"

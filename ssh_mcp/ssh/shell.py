@@ -1,16 +1,13 @@
 """A persistent ``sh`` on one channel: commands run one after another in the same shell,
 so ``cd``, ``export`` and shell variables carry over between them.
 
-No PTY. Each command is sent as one framed stdin block::
-
-    __ssh_mcp_c='<the command, quoted>'
-    if sh -n -c "$__ssh_mcp_c"; then eval "$__ssh_mcp_c" </dev/null; else (exit 2); fi
-    printf '\\n\\036ssh-mcp:<nonce>:%s:%s\\n' "$?" "$PWD"; printf '\\n\\036ssh-mcp:<nonce>\\n' >&2
-
-``sh -n`` checks the syntax first, because dash exits on a syntax error inside
-``eval``; ``</dev/null`` keeps a command that reads stdin from eating the next
-frame. The result ends where each stream shows its sentinel line with this
-command's random nonce; the newline written before each sentinel is removed.
+No PTY. The shell runs a fixed loop that reads each command as one framed line of
+data from stdin, checks it and only then runs it with ``eval`` and ``</dev/null``
+(:mod:`ssh_mcp.ssh.shell_frame`): stdin is never parsed as code, so a process that
+steals bytes from it cannot make the shell run text the policy saw as data. The
+result ends where each stream shows its sentinel line with this command's random
+nonce; the newline written before each sentinel is removed. ``sh -n`` checks the
+syntax first, because dash exits on a syntax error inside ``eval``.
 
 A timeout or cancel cannot stop one command without stopping the shell (a
 non-interactive shell has no job control), so it climbs the stop ladder on the
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import shlex
 import time
 from dataclasses import dataclass
@@ -40,6 +36,7 @@ from ssh_mcp.ssh.process import (
     open_process,
     stop_process,
 )
+from ssh_mcp.ssh.shell_frame import LOOP, frame
 
 if TYPE_CHECKING:
     import asyncssh
@@ -114,7 +111,7 @@ class Shell:
     async def open(cls, pc: PooledConnection, cwd: str | None) -> Shell:
         """Start ``sh`` (in ``cwd``). It prints its PID (the session's process group)
         first, whatever the login shell, so the stop ladder can kill by group."""
-        start = shlex.join(["exec", "sh", "-c", PID_PREFIX + "exec sh"])
+        start = shlex.join(["exec", "sh", "-c", PID_PREFIX + "exec sh -c " + shlex.quote(LOOP)])
         if cwd is not None:
             start = f"{shlex.join(['cd', '--', cwd])} && {start}"
         proc = await open_process(pc, start)
@@ -145,18 +142,11 @@ class Shell:
     async def _run(
         self, command: str, timeout: float, stdout_cap: int, stderr_cap: int
     ) -> ShellResult:
-        nonce = secrets.token_hex(8)
+        nonce, line = frame(command)
         sentinel = _MARK + nonce.encode()
-        frame = (
-            f"__ssh_mcp_c={shlex.quote(command)}\n"
-            'if sh -n -c "$__ssh_mcp_c"; then eval "$__ssh_mcp_c" </dev/null; '
-            "else (exit 2); fi\n"
-            f'printf \'\\n\\036ssh-mcp:{nonce}:%s:%s\\n\' "$?" "$PWD"; '
-            f"printf '\\n\\036ssh-mcp:{nonce}\\n' >&2\n"
-        )
         out, err = CappedBuffer(stdout_cap), CappedBuffer(stderr_cap)
         started = time.monotonic()
-        self.proc.stdin.write(frame.encode())
+        self.proc.stdin.write(line)
         reading = asyncio.gather(self._out.until(sentinel, out), self._err.until(sentinel, err))
         timed_out = False
         try:

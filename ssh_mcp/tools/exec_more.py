@@ -39,7 +39,8 @@ class ScriptInput(StrictInput):
         CommandText(),
         Field(
             description=(
-                "POSIX sh script, sent to `sh -s` over stdin (never in argv, never in the "
+                "POSIX sh script, sent to `sh` over stdin and read whole before it runs (never "
+                "in argv, never in the "
                 "audit log; only its hash is). Under a command allowlist every line is "
                 "checked like a command: each simple command must start with an allowed "
                 "program, and if/for/while blocks, $(…) and wrappers are refused."
@@ -56,9 +57,20 @@ class ScriptInput(StrictInput):
     ] = None
 
 
+#: How a script runs: the shell reads all of it from stdin before it runs any of it, and
+#: its commands get /dev/null. Under ``sh -s`` a command that reads stdin (``head -c N``)
+#: would eat script text the policy checked as data, and the shell would go on parsing in
+#: the middle of it (DECISIONS 51).
+SCRIPT_ARGV = (
+    "sh",
+    "-c",
+    '__ssh_mcp_s=$(cat; echo .) && exec </dev/null && eval "${__ssh_mcp_s%.}"',
+)
+
+
 async def exec_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
     result = await ctx.run(
-        ["sh", "-s"],
+        SCRIPT_ARGV,
         stdin=args.script.encode("utf-8"),
         timeout=args.timeout or ctx.command_timeout,
         cwd=args.cwd,
@@ -114,7 +126,8 @@ TOOLS = (
         name="ssh_exec_script",
         title="Run a script",
         description=(
-            "Run a multi-line POSIX sh script on a host, sent over stdin to `sh -s`, and return "
+            "Run a multi-line POSIX sh script on a host, sent over stdin to `sh` (read whole "
+            "first; its commands get an empty stdin), and return "
             "stdout, stderr, exit_code and flags as ssh_exec_run does. Use it instead of long "
             "`;`-joined command lines. The script never appears in argv or the audit log."
         ),

@@ -14,7 +14,7 @@ from ssh_mcp.spec import ToolContext, ToolSpec
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
-from ssh_mcp.tools.exec_more import EXEC, ScriptInput
+from ssh_mcp.tools.exec_more import EXEC, SCRIPT_ARGV, ScriptInput
 
 
 def _root_result(result: ProcessResult) -> ExecResult:
@@ -31,7 +31,7 @@ async def sudo_exec(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
 
 async def sudo_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
     result = await ctx.run(
-        ["sh", "-s"],
+        SCRIPT_ARGV,
         stdin=args.script.encode("utf-8"),
         timeout=args.timeout or ctx.command_timeout,
         sudo=True,
@@ -66,7 +66,7 @@ TOOLS = (
         title="Run a script as root",
         description=(
             "Run a multi-line POSIX sh script as root through sudo: the sudo password line, "
-            "then the script, go over stdin to `sudo … sh -s` (never argv, never the audit "
+            "then the script, go over stdin to `sudo … sh` (never argv, never the audit "
             "log; only the script's hash is logged). Returns what ssh_exec_run returns. Under a "
             "command allowlist every line is checked like a command. Use ssh_exec_script when "
             "root is not needed."
