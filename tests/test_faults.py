@@ -448,3 +448,13 @@ async def test_the_watchdog_changes_no_result_and_leaves_nothing_behind(
             3,
         ), sc
         assert await anyio.to_thread.run_sync(wait_gone, user, watchdog, 5.0)
+
+
+def test_sigkilled_server_leaves_no_background_child_of_a_finished_shell(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """The shell ends at once, but its background child keeps the channel's output open, so
+    the call is still running when the server dies: the child must go with it."""
+    marker = "sleep 452.1"
+    arguments = {"host": "target", "command": f"echo start; {marker} & exit 0"}
+    _killed_server_leaves_nothing(settings_for(), test_user.name, "ssh_exec_run", arguments, marker)
