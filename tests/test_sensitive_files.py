@@ -117,6 +117,27 @@ CODE_FILES = [
     "/var/spool/cron/atjobs/a0001",
     "/var/spool/at/a0001",
     "/etc/cron.hourly/x",
+    # review rev2: what an interactive bash on Debian, an X login, a boot or a device runs
+    "/home/u/.bash_completion",
+    "/home/u/.local/share/bash-completion/completions/ls",
+    "/home/u/.Xsession",
+    "/home/u/.Xclients",
+    "/home/u/.xserverrc",
+    "/etc/bash_completion",
+    "/etc/gitconfig",
+    "/etc/inittab",
+    "/etc/doas.conf",
+    "/etc/apt/apt.conf",
+    "/etc/dpkg/dpkg.cfg.d/hook",
+    "/etc/sysctl.conf",
+    "/etc/sysctl.d/99-core.conf",
+    "/etc/tmpfiles.d/keys.conf",
+    "/usr/lib/tmpfiles.d/keys.conf",
+    "/etc/modprobe.d/install.conf",
+    "/etc/binfmt.d/x.conf",
+    "/etc/polkit-1/rules.d/00-yes.rules",
+    "/lib/udev/rules.d/99-run.rules",
+    "/usr/lib/udev/rules.d/99-run.rules",
 ]
 
 DATA_FILES = [
@@ -273,3 +294,23 @@ async def test_a_confirmed_write_to_a_startup_file_goes_through(
             assert audit_lines(app)[-1]["confirmation"] == "confirmed"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    "name", [".bash_completion", ".Xsession", ".local/share/bash-completion/completions/ls"]
+)
+async def test_files_an_interactive_or_x_login_runs_are_not_planted_without_a_yes(
+    name: str, own_settings: Callable[..., Settings], own_user: TestUser
+) -> None:
+    """Debian's bash-completion sources ~/.bash_completion (and loads completions from
+    ~/.local/share) in every interactive bash; its Xsession runs ~/.Xsession."""
+    planted = own_user.home / name
+    try:
+        async with serve(own_settings(), "legacy", None) as (client, app):
+            args = {"host": "own", "path": f"~/{name}", "content_text": "touch /tmp/x\n"}
+            r = await client.call_tool("ssh_upload", args)
+            assert r.is_error and "needs a human's confirmation" in text(r), text(r)
+            assert not planted.exists()
+            assert audit_lines(app)[-1]["confirmation"] == "unsupported"
+    finally:
+        planted.unlink(missing_ok=True)
