@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +174,50 @@ async def test_downloading_onto_a_startup_file_of_the_server_is_refused(
         }
         r = await client.call_tool("ssh_upload", up)
         assert not r.is_error, text(r)
+
+
+@pytest.fixture
+def mirror(home: Path) -> Iterator[Path]:
+    """The notes directory bind-mounted at another name inside the roots: the same files
+    under a spelling no string comparison knows, as a case-insensitive disk gives
+    ``~/.SSH/id_ed25519`` for ``~/.ssh/id_ed25519`` (the directory is protected, its
+    files are not named one by one)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a bind mount needs root")
+    notes = home / "state" / "notes"
+    notes.mkdir(parents=True)
+    (notes / "target.md").write_text("the operator's private note\n")
+    at = home / "mirror"
+    at.mkdir()
+    subprocess.run(["mount", "--bind", str(notes), str(at)], check=True)
+    try:
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], check=True)
+
+
+async def test_a_protected_directory_under_another_name_is_refused(
+    settings: Settings, mirror: Path, work_dir: Path
+) -> None:
+    remote = work_dir / "stolen-through-mount"
+    async with serve(settings) as (client, app):
+        args = {"host": "target", "path": str(remote), "local_path": str(mirror / "target.md")}
+        r = await client.call_tool("ssh_upload", args)
+        assert r.is_error and "the server's own file" in text(r), text(r)
+        assert not remote.exists()  # the note never reached the host
+        assert_audit(app, {"tool": "ssh_upload", "outcome": "denied", "error": "PathNotAllowed"})
+
+
+async def test_a_hard_link_to_a_file_in_a_protected_directory_is_refused(
+    settings: Settings, home: Path, work_dir: Path
+) -> None:
+    notes = home / "state" / "notes"
+    notes.mkdir(parents=True)
+    (notes / "target.md").write_text("the operator's private note\n")
+    os.link(notes / "target.md", home / "note-link")
+    remote = work_dir / "stolen-note"
+    async with serve(settings) as (client, _):
+        args = {"host": "target", "path": str(remote), "local_path": str(home / "note-link")}
+        r = await client.call_tool("ssh_upload", args)
+        assert r.is_error and "the server's own file" in text(r), text(r)
+        assert not remote.exists()
