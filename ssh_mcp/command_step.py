@@ -65,7 +65,7 @@ async def _resolve_writes(
     sudo = spec.group is Group.SUDO  # the shell that opens the file runs as root
     base = _where(spec, cwd)
     marker = RemotePath(create=True, sudo=sudo)
-    known: dict[bool, Spellings] = {}  # the host's roots and zones, resolved once per call
+    known: dict[bool | str, Spellings] = {}  # the host's roots and zones, resolved once per call
     paths: list[str] = []
     for given in writes:
         path = given

@@ -24,7 +24,7 @@ from ssh_mcp.spec import LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import canonicalize
-from ssh_mcp.ssh.spellings import spellings, spellings_as_root
+from ssh_mcp.ssh.spellings import links_met, spellings, spellings_as_root
 
 Spellings = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -86,8 +86,16 @@ async def canonical_remote(app: App, target: Target, raw: str, marker: RemotePat
     return await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
 
 
+async def zone_links(app: App, target: Target) -> tuple[str, ...]:
+    """The symbolic links the host's zones are resolved through (:func:`links_met`)."""
+    zones = host_policy.restricted_paths(target.host, app.settings)
+    if not zones:
+        return ()
+    return await app.pool.run(target.spec, lambda pc: links_met(pc, zones))
+
+
 async def admit_remote(
-    app: App, target: Target, canonical: str, marker: RemotePath, known: dict[bool, Spellings]
+    app: App, target: Target, canonical: str, marker: RemotePath, known: dict[bool | str, Spellings]
 ) -> tuple[str, ...]:
     """Raise PathNotAllowed unless the host's policy admits ``canonical``; return the
     host's zones. ``known`` keeps the spellings for the rest of this call."""
@@ -96,10 +104,16 @@ async def admit_remote(
     roots, zones = known[marker.sudo]
     # An empty allowlist denies all; the message then names the setting to change.
     check_path(canonical, roots or host_policy.path_allowlist(target.host, app.settings), zones)
-    if marker.recursive:
-        check_tree(canonical, zones)
-    if marker.create or not marker.follow:  # the tool acts on the entry itself
-        check_entry(canonical, roots, zones)
+    if marker.recursive or marker.create or not marker.follow:
+        # The links a zone is resolved through count as the zone's: an entry operation on
+        # one, or a tree holding one, would re-point it.
+        if "links" not in known:
+            known["links"] = ((), await zone_links(app, target))
+        linked = (*zones, *known["links"][1])
+        if marker.recursive:
+            check_tree(canonical, linked)
+        if marker.create or not marker.follow:  # the tool acts on the entry itself
+            check_entry(canonical, roots, linked)
     return zones
 
 
@@ -113,7 +127,7 @@ async def confine_paths(
     """Canonical, confined values for every remote and local path field. Each host's
     resolved zones are kept on its Target, for tools that prune them from a walk."""
     updates: dict[str, str] = {}
-    known: dict[str, dict[bool, Spellings]] = {}
+    known: dict[str, dict[bool | str, Spellings]] = {}
     for name in spec.marked_fields(RemotePath):
         marker = spec.field_marker(name, RemotePath)
         raw: str | None = getattr(args, name)

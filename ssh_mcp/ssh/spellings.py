@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import shlex
+import stat as statmod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import run_process
-from ssh_mcp.ssh.sftp import canonicalize, sftp_error
+from ssh_mcp.ssh.sftp import MAX_LINKS, canonicalize, sftp_error
 from ssh_mcp.ssh.sudo_io import Elevation
 
 if TYPE_CHECKING:
@@ -97,6 +98,42 @@ async def spellings(
         extra = [next(it) for _ in follows] if w != "/" else []
         out.append(tuple(dict.fromkeys([w, *(s for s in extra if s is not None)])))
     return out
+
+
+async def _links_met(sftp: asyncssh.SFTPClient, path: str) -> list[str]:
+    """Where each symbolic link met while resolving ``path`` lies, name by name (its
+    directory resolved, its own name kept), links inside link targets included. Stops at
+    a missing or unreadable name, or after MAX_LINKS links."""
+    found: list[str] = []
+    parts, here = [p for p in path.split("/") if p], "/"
+    while parts and len(found) < MAX_LINKS:
+        name = parts.pop(0)
+        if name in (".", ".."):
+            here = posixpath.dirname(here) if name == ".." else here
+            continue
+        step = posixpath.join(here, name)
+        try:
+            attrs = await sftp.lstat(step)
+            if attrs.permissions is None or not statmod.S_ISLNK(attrs.permissions):
+                here = step
+                continue
+            target = str(await sftp.readlink(step))
+        except asyncssh.SFTPError:
+            break
+        found.append(step)
+        here = "/" if target.startswith("/") else here
+        parts = [p for p in target.split("/") if p] + parts
+    return found
+
+
+async def links_met(pc: PooledConnection, paths: Sequence[str]) -> tuple[str, ...]:
+    """Every symbolic link met while the login user resolves ``paths``: the links a zone
+    depends on, which no entry operation may delete, move or replace (a link two hops
+    away is on neither the written nor the resolved spelling)."""
+    home = await _home(pc, paths)
+    sftp = await pc.sftp()
+    found = await asyncio.gather(*(_links_met(sftp, _written(p, home)) for p in paths))
+    return tuple(dict.fromkeys(link for group in found for link in group))
 
 
 async def spellings_as_root(
