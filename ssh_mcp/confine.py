@@ -10,13 +10,15 @@ the pure functions of :mod:`ssh_mcp.policy.paths` and :mod:`ssh_mcp.policy.local
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 from ssh_mcp.app import App
 from ssh_mcp.context import Target, elevation_for
+from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
@@ -25,6 +27,11 @@ from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import canonicalize
 from ssh_mcp.ssh.spellings import links_met, spellings, spellings_as_root
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 Spellings = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -86,6 +93,32 @@ async def canonical_remote(app: App, target: Target, raw: str, marker: RemotePat
     return await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
 
 
+#: A component the home-anchored sensitive patterns name (``~/bin``); only then is the
+#: login user's home asked for.
+_HOME_NAMED = re.compile(r"/bin(?:/|$)")
+
+
+async def home_spelling(app: App, target: Target, canonical: str) -> str | None:
+    """``canonical`` as ``~/…`` when it lies in the login user's home, wherever that is
+    (not always under /home): the spelling the home-anchored sensitive patterns know."""
+    if not _HOME_NAMED.search(canonical):
+        return None
+
+    async def home(pc: PooledConnection) -> str:
+        try:
+            return str(await (await pc.sftp()).realpath("."))
+        except asyncssh.SFTPError:
+            return "/"
+
+    try:
+        here = await app.pool.run(target.spec, home)
+    except SSHMCPError:
+        return None
+    if here != "/" and canonical.startswith(here.rstrip("/") + "/"):
+        return "~" + canonical[len(here.rstrip("/")) :]
+    return None
+
+
 async def zone_links(app: App, target: Target) -> tuple[str, ...]:
     """The symbolic links the host's zones are resolved through (:func:`links_met`)."""
     zones = host_policy.restricted_paths(target.host, app.settings)
@@ -138,7 +171,11 @@ async def confine_paths(
         rec.add_path(name, app.audit.digest(canonical))  # denials show the path too
         known_here = known.setdefault(marker.host, {})
         zones = await admit_remote(app, target, canonical, marker, known_here)
-        targets[marker.host] = replace(target, zones=zones)
+        also = target.also
+        changes = not spec.annotations.read_only and name != "cwd"
+        if changes and (tilde := await home_spelling(app, target, canonical)) is not None:
+            also = (*also, tilde)
+        targets[marker.host] = replace(target, zones=zones, also=also)
         updates[name] = canonical
     for name in spec.marked_fields(LocalPath):
         local = spec.field_marker(name, LocalPath)
