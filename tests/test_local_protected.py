@@ -21,6 +21,7 @@ from sshd import Sshd, TestKeys, TestUser
 from ssh_mcp.app import build_app
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import PathNotAllowed
+from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.policy.local import confine_local
 
 pytestmark = pytest.mark.anyio
@@ -221,3 +222,18 @@ async def test_a_hard_link_to_a_file_in_a_protected_directory_is_refused(
         r = await client.call_tool("ssh_upload", args)
         assert r.is_error and "the server's own file" in text(r), text(r)
         assert not remote.exists()
+
+
+@pytest.mark.parametrize("name", [".BASHRC", ".ZshRC", "Library/LaunchAgents/evil.plist"])
+def test_a_download_onto_a_startup_file_in_another_case_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    """On a case-insensitive disk (macOS) ~/.ZSHRC is ~/.zshrc; LaunchAgents run at login."""
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(PathNotAllowed, match="the server's own logins or services"):
+        confine_local(
+            str(tmp_path / name),
+            [str(tmp_path)],
+            create=True,
+            runs_later=DenyPatterns.build().match_path,
+        )

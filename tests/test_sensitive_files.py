@@ -122,6 +122,7 @@ CODE_FILES = [
     "/home/u/.bash_completion",
     "/home/u/.local/share/bash-completion/completions/ls",
     "/home/u/.Xsession",
+    "/Users/u/Library/LaunchAgents/evil.plist",
     "/home/u/.Xclients",
     "/home/u/.xserverrc",
     "/etc/bash_completion",

@@ -54,7 +54,8 @@ PATH_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "write to a per-user autostart, service or shell directory",
         r"(?:^|/)\.config(?:/(?:fish|autostart|systemd|environment\.d|git)(?:/.*)?)?/?$"
-        r"|(?:^|/)\.local(?:/share(?:/(?:systemd|bash-completion)(?:/.*)?)?|/bin(?:/.*)?)?/?$",
+        r"|(?:^|/)\.local(?:/share(?:/(?:systemd|bash-completion)(?:/.*)?)?|/bin(?:/.*)?)?/?$"
+        r"|(?:^|/)Library/LaunchAgents(?:/.*)?/?$",
     ),
     ("write to git hooks or git configuration", r"(?:^|/)\.git(?:/(?:hooks(?:/.*)?|config))?/?$"),
     ("write to sudoers", r"^/etc/sudoers(?:\.d(?:/.*)?)?/?$"),
