@@ -43,9 +43,10 @@ async def _home(pc: PooledConnection, paths: Sequence[str]) -> str | None:
         raise sftp_error(exc, "resolving ~ in the configured paths") from None
 
 
-def _written(path: str, home: str | None) -> str:
-    """``path`` as written, ``~`` expanded, normalized; a relative one is refused (the
-    configuration refuses it at startup too)."""
+def _expanded(path: str, home: str | None) -> str:
+    """``path`` as written with ``~`` expanded, not normalized: ``a/link/../b`` means what
+    the host makes of it, which text normalization gets wrong after a link. A relative one
+    is refused (the configuration refuses it at startup too)."""
     if home is not None and (path == "~" or path.startswith("~/")):
         path = home + path[1:]
     if not path.startswith("/"):
@@ -53,7 +54,12 @@ def _written(path: str, home: str | None) -> str:
             f"the configured path {path[:200]!r} is relative; the operator must write it "
             "absolute or starting with ~/"
         )
-    return _lexical(path)
+    return path
+
+
+def _written(path: str, home: str | None) -> str:
+    """``path`` as written, ``~`` expanded, normalized as text."""
+    return _lexical(_expanded(path, home))
 
 
 async def _deepest(sftp: asyncssh.SFTPClient, path: str) -> str | None:
@@ -88,15 +94,24 @@ async def spellings(
     """
     home = await _home(pc, paths)
     written = [_written(p, home) for p in paths]
+    raw = [_expanded(p, home) for p in paths]  # resolved by the host as written
     sftp = await pc.sftp()
     follows = (True, False) if parents else (True,)
     found = await asyncio.gather(
-        *(_resolved(sftp, w, follow=f) for w in written for f in follows if w != "/")
+        *(
+            _resolved(sftp, r, follow=f)
+            for w, r in zip(written, raw, strict=True)
+            for f in follows
+            if w != "/"
+        )
     )
     out, it = [], iter(found)
-    for w in written:
-        extra = [next(it) for _ in follows] if w != "/" else []
-        out.append(tuple(dict.fromkeys([w, *(s for s in extra if s is not None)])))
+    for w, r in zip(written, raw, strict=True):
+        extra = [s for s in ([next(it) for _ in follows] if w != "/" else []) if s is not None]
+        # A ".." after a link makes the text spelling another place: for a zone it only
+        # adds a refusal, for a root (no parents) it would admit that place too.
+        keep = parents or not extra or ".." not in r.split("/")
+        out.append(tuple(dict.fromkeys([w, *extra] if keep else extra)))
     return out
 
 
@@ -132,7 +147,7 @@ async def links_met(pc: PooledConnection, paths: Sequence[str]) -> tuple[str, ..
     away is on neither the written nor the resolved spelling)."""
     home = await _home(pc, paths)
     sftp = await pc.sftp()
-    found = await asyncio.gather(*(_links_met(sftp, _written(p, home)) for p in paths))
+    found = await asyncio.gather(*(_links_met(sftp, _expanded(p, home)) for p in paths))
     return tuple(dict.fromkeys(link for group in found for link in group))
 
 
@@ -150,9 +165,10 @@ async def spellings_as_root(
         return []
     home = await _home(pc, paths)
     written = [_written(p, home) for p in paths]
-    asked = list(written)
+    raw = [_expanded(p, home).rstrip("/") or "/" for p in paths]  # realpath -m resolves ".."
+    asked = list(raw)
     if parents:
-        asked += [posixpath.dirname(w) for w in written]
+        asked += [posixpath.dirname(r) for r in raw]
     result = await run_process(
         pc,
         shlex.join(["realpath", "-m", "--", *asked]),
@@ -170,7 +186,7 @@ async def spellings_as_root(
     out = []
     for i, w in enumerate(written):
         found = [lines[i]]
-        if parents and w != "/":
-            found.append(posixpath.join(lines[len(written) + i], posixpath.basename(w)))
+        if parents and w != "/" and posixpath.basename(raw[i]) not in (".", ".."):
+            found.append(posixpath.join(lines[len(written) + i], posixpath.basename(raw[i])))
         out.append(tuple(dict.fromkeys([w, *(_lexical(s) for s in found if s.startswith("/"))])))
     return out
