@@ -299,7 +299,14 @@ async def test_a_confirmed_write_to_a_startup_file_goes_through(
 
 
 @pytest.mark.parametrize(
-    "name", [".bash_completion", ".Xsession", ".local/share/bash-completion/completions/ls"]
+    "name",
+    [
+        ".bash_completion",
+        ".Xsession",
+        ".local/share/bash-completion/completions/ls",
+        ".BASHRC",  # ~/.bashrc on a case-insensitive disk (macOS, ext4 casefold)
+        ".Profile",
+    ],
 )
 async def test_files_an_interactive_or_x_login_runs_are_not_planted_without_a_yes(
     name: str, own_settings: Callable[..., Settings], own_user: TestUser

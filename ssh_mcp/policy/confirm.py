@@ -114,10 +114,13 @@ class DenyPatterns:
         return cls(tuple(operator), paths)
 
     def match_path(self, path: str) -> str | None:
-        """The label of the first sensitive-file pattern ``path`` matches."""
-        for label, rx in self.paths:
-            if rx.search(path):
-                return label
+        """The label of the first sensitive-file pattern ``path`` matches, in any case: on a
+        case-insensitive disk (macOS, an ext4 casefold directory) ``~/.BASHRC`` is
+        ``~/.bashrc``."""
+        for spelling in dict.fromkeys((path, path.lower())):
+            for label, rx in self.paths:
+                if rx.search(spelling):
+                    return label
         return None
 
     def find(self, command: str, cwd: str | None = None) -> DenyMatch | None:

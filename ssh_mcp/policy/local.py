@@ -106,12 +106,7 @@ def confine_local(
             f"{hit} (keys, known_hosts, configuration, audit log, jobs or notes); those are "
             "never read or written through local_path, use another file"
         )
-    # Lower-cased too: on a case-insensitive disk (macOS) ~/.ZSHRC is ~/.zshrc.
-    if (
-        create
-        and runs_later is not None
-        and (label := runs_later(real) or runs_later(real.lower()))
-    ):
+    if create and runs_later is not None and (label := runs_later(real)) is not None:
         raise PathNotAllowed(
             f"local_path {path} resolves to {real}, which the server's own logins or "
             f"services would run ({label}); downloads never write there, use another file"
