@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from ssh_mcp.access import Group
 from ssh_mcp.app import App
-from ssh_mcp.confine import Spellings, admit_remote, canonical_remote
+from ssh_mcp.confine import Spellings, admit_remote, canonical_remote, home_spelling
 from ssh_mcp.context import Target
 from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError, shown
 from ssh_mcp.policy import hosts as host_policy
@@ -65,7 +65,7 @@ async def _resolve_writes(
     sudo = spec.group is Group.SUDO  # the shell that opens the file runs as root
     base = _where(spec, cwd)
     marker = RemotePath(create=True, sudo=sudo)
-    known: dict[bool, Spellings] = {}  # the host's roots and zones, resolved once per call
+    known: dict[bool | str, Spellings] = {}  # the host's roots and zones, resolved once per call
     paths: list[str] = []
     for given in writes:
         path = given
@@ -82,6 +82,8 @@ async def _resolve_writes(
         except (PathNotAllowed, RemoteError) as exc:
             raise _refuse(given, " ".join(str(exc).split())) from None
         paths += [given, canonical]
+        if not sudo and (tilde := await home_spelling(app, target, canonical)) is not None:
+            paths.append(tilde)  # ~/bin wherever the home is
     return paths
 
 

@@ -10,13 +10,15 @@ the pure functions of :mod:`ssh_mcp.policy.paths` and :mod:`ssh_mcp.policy.local
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 from ssh_mcp.app import App
 from ssh_mcp.context import Target, elevation_for
+from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.local import confine_local
 from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
@@ -24,7 +26,12 @@ from ssh_mcp.spec import LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import canonicalize
-from ssh_mcp.ssh.spellings import spellings, spellings_as_root
+from ssh_mcp.ssh.spellings import links_met, spellings, spellings_as_root
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
 
 Spellings = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -86,8 +93,42 @@ async def canonical_remote(app: App, target: Target, raw: str, marker: RemotePat
     return await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
 
 
+#: A component the home-anchored sensitive patterns name (``~/bin``); only then is the
+#: login user's home asked for.
+_HOME_NAMED = re.compile(r"/bin(?:/|$)")
+
+
+async def home_spelling(app: App, target: Target, canonical: str) -> str | None:
+    """``canonical`` as ``~/…`` when it lies in the login user's home, wherever that is
+    (not always under /home): the spelling the home-anchored sensitive patterns know."""
+    if not _HOME_NAMED.search(canonical):
+        return None
+
+    async def home(pc: PooledConnection) -> str:
+        try:
+            return str(await (await pc.sftp()).realpath("."))
+        except asyncssh.SFTPError:
+            return "/"
+
+    try:
+        here = await app.pool.run(target.spec, home)
+    except SSHMCPError:
+        return None
+    if here != "/" and canonical.startswith(here.rstrip("/") + "/"):
+        return "~" + canonical[len(here.rstrip("/")) :]
+    return None
+
+
+async def zone_links(app: App, target: Target) -> tuple[str, ...]:
+    """The symbolic links the host's zones are resolved through (:func:`links_met`)."""
+    zones = host_policy.restricted_paths(target.host, app.settings)
+    if not zones:
+        return ()
+    return await app.pool.run(target.spec, lambda pc: links_met(pc, zones))
+
+
 async def admit_remote(
-    app: App, target: Target, canonical: str, marker: RemotePath, known: dict[bool, Spellings]
+    app: App, target: Target, canonical: str, marker: RemotePath, known: dict[bool | str, Spellings]
 ) -> tuple[str, ...]:
     """Raise PathNotAllowed unless the host's policy admits ``canonical``; return the
     host's zones. ``known`` keeps the spellings for the rest of this call."""
@@ -96,10 +137,16 @@ async def admit_remote(
     roots, zones = known[marker.sudo]
     # An empty allowlist denies all; the message then names the setting to change.
     check_path(canonical, roots or host_policy.path_allowlist(target.host, app.settings), zones)
-    if marker.recursive:
-        check_tree(canonical, zones)
-    if marker.create or not marker.follow:  # the tool acts on the entry itself
-        check_entry(canonical, roots, zones)
+    if marker.recursive or marker.create or not marker.follow:
+        # The links a zone is resolved through count as the zone's: an entry operation on
+        # one, or a tree holding one, would re-point it.
+        if "links" not in known:
+            known["links"] = ((), await zone_links(app, target))
+        linked = (*zones, *known["links"][1])
+        if marker.recursive:
+            check_tree(canonical, linked)
+        if marker.create or not marker.follow:  # the tool acts on the entry itself
+            check_entry(canonical, roots, linked)
     return zones
 
 
@@ -113,7 +160,7 @@ async def confine_paths(
     """Canonical, confined values for every remote and local path field. Each host's
     resolved zones are kept on its Target, for tools that prune them from a walk."""
     updates: dict[str, str] = {}
-    known: dict[str, dict[bool, Spellings]] = {}
+    known: dict[str, dict[bool | str, Spellings]] = {}
     for name in spec.marked_fields(RemotePath):
         marker = spec.field_marker(name, RemotePath)
         raw: str | None = getattr(args, name)
@@ -124,7 +171,11 @@ async def confine_paths(
         rec.add_path(name, app.audit.digest(canonical))  # denials show the path too
         known_here = known.setdefault(marker.host, {})
         zones = await admit_remote(app, target, canonical, marker, known_here)
-        targets[marker.host] = replace(target, zones=zones)
+        also = target.also
+        changes = not spec.annotations.read_only and name != "cwd"
+        if changes and (tilde := await home_spelling(app, target, canonical)) is not None:
+            also = (*also, tilde)
+        targets[marker.host] = replace(target, zones=zones, also=also)
         updates[name] = canonical
     for name in spec.marked_fields(LocalPath):
         local = spec.field_marker(name, LocalPath)

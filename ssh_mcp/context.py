@@ -40,6 +40,9 @@ class Target:
     #: The host's restricted zones in every spelling it gives them, once dispatch
     #: resolved them for this call's paths; None before.
     zones: tuple[str, ...] | None = None
+    #: Further spellings of the paths this call changes on the host (``~/bin/x`` for
+    #: ``/var/lib/svc/bin/x``), for the sensitive-file patterns.
+    also: tuple[str, ...] = ()
 
 
 async def elevation_for(host: HostConfig) -> Elevation:

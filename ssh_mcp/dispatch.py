@@ -219,6 +219,7 @@ def _deny_match(
     args: BaseModel,
     raw: Mapping[str, Any],
     writes: Sequence[str] = (),
+    also: Sequence[str] = (),
 ) -> tuple[str, str, str, tuple[int, int] | None] | None:
     """(label, what is shown, verb, where it matched) of the first deny-pattern match. A path
     counts as given and as resolved: a symlinked ~/.ssh/authorized_keys is still one.
@@ -244,6 +245,9 @@ def _deny_match(
             for candidate in (path, given if isinstance(given, str) else None):
                 if candidate is not None and (label := app.deny.match_path(candidate)):
                     return label, candidate, "change this file", None
+        for candidate in also:  # the same paths as the login user's ~/…
+            if (label := app.deny.match_path(candidate)) is not None:
+                return label, candidate, "change this file", None
     return None
 
 
@@ -262,10 +266,11 @@ async def _confirm(
     # Matching is linear, but a megabyte script still takes about a second of Python:
     # keep it off the event loop then, so other calls carry on.
     big = any(len(str(getattr(args, n))) > 65536 for n in spec.marked_fields(CommandText))
+    also = [s for t in targets.values() for s in t.also]
     if big:
-        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args, raw, writes)
+        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args, raw, writes, also)
     else:
-        found = _deny_match(app, spec, args, raw, writes)
+        found = _deny_match(app, spec, args, raw, writes, also)
     if found is None:
         return
     label, subject, what, span = found

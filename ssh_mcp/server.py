@@ -45,7 +45,14 @@ from ssh_mcp.http_serve import (
     serve_asgi,
 )
 from ssh_mcp.spec import ToolSpec
-from ssh_mcp.stdio import TOO_LARGE, PipeLines, Rejection, StdioPipes, rejection
+from ssh_mcp.stdio import (
+    INVALID_REQUEST,
+    TOO_LARGE,
+    PipeLines,
+    Rejection,
+    StdioPipes,
+    rejection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +240,11 @@ def _screen(line: str | None) -> Rejection | None:
     try:
         message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
     except ValidationError:
-        return rejection(line)
+        try:
+            return rejection(line)
+        except Exception:  # never let one line stop the reader: stdin would go deaf
+            log.exception("stdin: could not classify an unreadable message")
+            return Rejection(None, INVALID_REQUEST, "invalid request: not a JSON-RPC 2.0 request")
     # An id of another type (true, 1.5, null) makes the SDK read a request as a notification.
     if isinstance(message, types.JSONRPCNotification) and '"id"' in line:
         return rejection(line)

@@ -137,20 +137,39 @@ TOO_LARGE = Rejection(
 )
 
 
+#: How deep the SDK's JSON parser (pydantic's jiter) nests before it refuses a message.
+MAX_DEPTH = 200
+
+
+def _scan(value: Any) -> tuple[bool, int]:
+    """(holds a lone surrogate, nesting depth) of a decoded JSON value, without recursion:
+    a message json reads may nest far deeper than Python's recursion limit."""
+    surrogate, depth = False, 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                surrogate = True
+        elif isinstance(item, dict):
+            depth = max(depth, level)
+            stack.extend((k, level) for k in item)
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            depth = max(depth, level)
+            stack.extend((v, level + 1) for v in item)
+    return surrogate, depth
+
+
 def _has_surrogate(value: Any) -> bool:
     """Whether a decoded JSON value holds a lone surrogate (``"\\ud800"``), which is no
     Unicode character and which UTF-8 cannot carry back."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
+    return _scan(value)[0]
+
+
+_TOO_DEEP = f"invalid request: nested more than {MAX_DEPTH} levels deep; flatten the arguments"
 
 
 def rejection(line: str) -> Rejection | None:
@@ -158,7 +177,9 @@ def rejection(line: str) -> Rejection | None:
     answer with; None for a notification or a response, which JSON-RPC never answers."""
     try:
         message = json.loads(line)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        return Rejection(None, INVALID_REQUEST, _TOO_DEEP)
+    except ValueError:
         return Rejection(None, PARSE_ERROR, "parse error: not JSON; send one message per line")
     if not isinstance(message, dict):
         return Rejection(
@@ -169,7 +190,8 @@ def rejection(line: str) -> Rejection | None:
     rid = message["id"]
     if isinstance(rid, bool) or not isinstance(rid, int | str) or _has_surrogate(rid):
         return Rejection(None, INVALID_REQUEST, "invalid request: id must be a string or integer")
-    if _has_surrogate(message):
+    surrogate, depth = _scan(message)
+    if surrogate:
         return Rejection(
             rid,
             PARSE_ERROR,
@@ -180,6 +202,8 @@ def rejection(line: str) -> Rejection | None:
         return Rejection(
             rid, INVALID_REQUEST, 'invalid request: needs "jsonrpc": "2.0" and a string "method"'
         )
+    if depth > MAX_DEPTH:
+        return Rejection(rid, INVALID_REQUEST, _TOO_DEEP)
     if not isinstance(message.get("params"), dict | None):
         return Rejection(
             rid, INVALID_PARAMS, "invalid params: params must be an object of named values"

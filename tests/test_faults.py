@@ -175,6 +175,22 @@ def test_unreadable_requests_get_a_json_rpc_error(wire: Wire) -> None:
     _serves_on(wire, 21)
 
 
+@pytest.mark.parametrize("depth", [450, 5000])
+def test_deeply_nested_arguments_are_answered_and_the_server_reads_on(
+    wire: Wire, depth: int
+) -> None:
+    """Nesting the SDK's parser refuses (over 200 levels) but json reads: the screen that
+    looks for surrogates must not recurse past Python's limit and stop reading stdin."""
+    nested = '{"a":' * depth + "1" + "}" * depth
+    call = {"name": "ssh_host_ping", "arguments": {"host": "target"}}
+    wire.line(json.dumps({"jsonrpc": "2.0", "id": 30, "method": "tools/call", "params": call})
+              .replace('"target"}', '"target", "x": ' + nested + "}").encode())  # fmt: skip
+    reply = wire.recv()
+    assert reply["id"] in (30, None) and reply["error"]["code"] in (-32600, -32700), reply
+    assert "nested" in reply["error"]["message"], reply
+    _serves_on(wire, 31)
+
+
 def test_notifications_and_responses_are_never_answered(wire: Wire) -> None:
     """JSON-RPC answers neither, even malformed ones: the next reply is the next request's."""
     wire.line(rb'{"jsonrpc":"2.0","method":"notifications/x","params":[1]}')
@@ -431,3 +447,13 @@ async def test_the_watchdog_changes_no_result_and_leaves_nothing_behind(
             3,
         ), sc
         assert await anyio.to_thread.run_sync(wait_gone, user, watchdog, 5.0)
+
+
+def test_sigkilled_server_leaves_no_background_child_of_a_finished_shell(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    """The shell ends at once, but its background child keeps the channel's output open, so
+    the call is still running when the server dies: the child must go with it."""
+    marker = "sleep 452.1"
+    arguments = {"host": "target", "command": f"echo start; {marker} & exit 0"}
+    _killed_server_leaves_nothing(settings_for(), test_user.name, "ssh_exec_run", arguments, marker)

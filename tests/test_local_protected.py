@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sshd import Sshd, TestKeys, TestUser
 from ssh_mcp.app import build_app
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import PathNotAllowed
+from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.policy.local import confine_local
 
 pytestmark = pytest.mark.anyio
@@ -173,3 +175,65 @@ async def test_downloading_onto_a_startup_file_of_the_server_is_refused(
         }
         r = await client.call_tool("ssh_upload", up)
         assert not r.is_error, text(r)
+
+
+@pytest.fixture
+def mirror(home: Path) -> Iterator[Path]:
+    """The notes directory bind-mounted at another name inside the roots: the same files
+    under a spelling no string comparison knows, as a case-insensitive disk gives
+    ``~/.SSH/id_ed25519`` for ``~/.ssh/id_ed25519`` (the directory is protected, its
+    files are not named one by one)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a bind mount needs root")
+    notes = home / "state" / "notes"
+    notes.mkdir(parents=True)
+    (notes / "target.md").write_text("the operator's private note\n")
+    at = home / "mirror"
+    at.mkdir()
+    subprocess.run(["mount", "--bind", str(notes), str(at)], check=True)
+    try:
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], check=True)
+
+
+async def test_a_protected_directory_under_another_name_is_refused(
+    settings: Settings, mirror: Path, work_dir: Path
+) -> None:
+    remote = work_dir / "stolen-through-mount"
+    async with serve(settings) as (client, app):
+        args = {"host": "target", "path": str(remote), "local_path": str(mirror / "target.md")}
+        r = await client.call_tool("ssh_upload", args)
+        assert r.is_error and "the server's own file" in text(r), text(r)
+        assert not remote.exists()  # the note never reached the host
+        assert_audit(app, {"tool": "ssh_upload", "outcome": "denied", "error": "PathNotAllowed"})
+
+
+async def test_a_hard_link_to_a_file_in_a_protected_directory_is_refused(
+    settings: Settings, home: Path, work_dir: Path
+) -> None:
+    notes = home / "state" / "notes"
+    notes.mkdir(parents=True)
+    (notes / "target.md").write_text("the operator's private note\n")
+    os.link(notes / "target.md", home / "note-link")
+    remote = work_dir / "stolen-note"
+    async with serve(settings) as (client, _):
+        args = {"host": "target", "path": str(remote), "local_path": str(home / "note-link")}
+        r = await client.call_tool("ssh_upload", args)
+        assert r.is_error and "the server's own file" in text(r), text(r)
+        assert not remote.exists()
+
+
+@pytest.mark.parametrize("name", [".BASHRC", ".ZshRC", "Library/LaunchAgents/evil.plist"])
+def test_a_download_onto_a_startup_file_in_another_case_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    """On a case-insensitive disk (macOS) ~/.ZSHRC is ~/.zshrc; LaunchAgents run at login."""
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(PathNotAllowed, match="the server's own logins or services"):
+        confine_local(
+            str(tmp_path / name),
+            [str(tmp_path)],
+            create=True,
+            runs_later=DenyPatterns.build().match_path,
+        )

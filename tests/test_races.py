@@ -374,3 +374,36 @@ def test_busybox_tools_are_refused_before_anything_changes(tmp_path: Path, scrip
     assert done.returncode == 93, done
     assert files_of(tmp_path / "t" / "sub") == {f"f{i:03}": "inside" for i in range(FILES)}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "t"]
+
+
+# -- ssh_link (hard) ------------------------------------------------------------------
+
+
+async def test_a_hard_link_is_not_redirected_to_an_outside_file_by_a_parent_swap(
+    low: Settings, work_dir: Path, scratch: Path, test_user: TestUser
+) -> None:
+    """A hard link to a file outside the allowlist would hand every later call that file
+    under an inside name, no race needed any more: its target's parent is swapped for a
+    symlink to an outside directory while ssh_link runs."""
+    outside = scratch / "outside"
+    fill(outside, "OUTSIDE", 1)
+    fill(work_dir / "d", "inside", 1)
+    (work_dir / "links").mkdir()
+    own(work_dir, test_user)
+    own(scratch, test_user)
+    async with serve(low) as (client, _):
+        with racing(test_user, scratch, [(work_dir / "d", outside)]) as racer:
+            outcomes = await race_calls(
+                client,
+                racer,
+                "ssh_link",
+                lambda i: {
+                    "target_path": str(work_dir / "d" / "f000"),
+                    "link_path": str(work_dir / "links" / f"k{i}"),
+                    "symbolic": False,
+                },
+                limit=MOVES,
+                need_ok=False,
+            )
+    assert not leaked(work_dir), outcomes
+    assert (outside / "f000").stat().st_nlink == 1, outcomes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,6 +118,28 @@ CODE_FILES = [
     "/var/spool/cron/atjobs/a0001",
     "/var/spool/at/a0001",
     "/etc/cron.hourly/x",
+    # review rev2: what an interactive bash on Debian, an X login, a boot or a device runs
+    "/home/u/.bash_completion",
+    "/home/u/.local/share/bash-completion/completions/ls",
+    "/home/u/.Xsession",
+    "/Users/u/Library/LaunchAgents/evil.plist",
+    "/home/u/.Xclients",
+    "/home/u/.xserverrc",
+    "/etc/bash_completion",
+    "/etc/gitconfig",
+    "/etc/inittab",
+    "/etc/doas.conf",
+    "/etc/apt/apt.conf",
+    "/etc/dpkg/dpkg.cfg.d/hook",
+    "/etc/sysctl.conf",
+    "/etc/sysctl.d/99-core.conf",
+    "/etc/tmpfiles.d/keys.conf",
+    "/usr/lib/tmpfiles.d/keys.conf",
+    "/etc/modprobe.d/install.conf",
+    "/etc/binfmt.d/x.conf",
+    "/etc/polkit-1/rules.d/00-yes.rules",
+    "/lib/udev/rules.d/99-run.rules",
+    "/usr/lib/udev/rules.d/99-run.rules",
 ]
 
 DATA_FILES = [
@@ -273,3 +296,82 @@ async def test_a_confirmed_write_to_a_startup_file_goes_through(
             assert audit_lines(app)[-1]["confirmation"] == "confirmed"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".bash_completion",
+        ".Xsession",
+        ".local/share/bash-completion/completions/ls",
+        ".BASHRC",  # ~/.bashrc on a case-insensitive disk (macOS, ext4 casefold)
+        ".Profile",
+    ],
+)
+async def test_files_an_interactive_or_x_login_runs_are_not_planted_without_a_yes(
+    name: str, own_settings: Callable[..., Settings], own_user: TestUser
+) -> None:
+    """Debian's bash-completion sources ~/.bash_completion (and loads completions from
+    ~/.local/share) in every interactive bash; its Xsession runs ~/.Xsession."""
+    planted = own_user.home / name
+    try:
+        async with serve(own_settings(), "legacy", None) as (client, app):
+            args = {"host": "own", "path": f"~/{name}", "content_text": "touch /tmp/x\n"}
+            r = await client.call_tool("ssh_upload", args)
+            assert r.is_error and "needs a human's confirmation" in text(r), text(r)
+            assert not planted.exists()
+            assert audit_lines(app)[-1]["confirmation"] == "unsupported"
+    finally:
+        planted.unlink(missing_ok=True)
+
+
+ELSEWHERE = "mcp-ssh-rev2home"
+
+
+@pytest.fixture
+def elsewhere_user(test_user: TestUser, ssh_root_dir: Path, test_keys: TestKeys) -> TestUser:
+    """A login of its own whose home is not under /home (a service account's)."""
+    user = ensure_user(ELSEWHERE)
+    home = Path(f"/var/lib/{ELSEWHERE}")
+    if user.home != home:
+        subprocess.run(["usermod", "-d", str(home), "-m", ELSEWHERE], check=True)
+        user = ensure_user(ELSEWHERE)
+    authorize_keys(ssh_root_dir / "authorized_keys", user.name, [test_keys.plain_pub])
+    (home / "bin").mkdir(exist_ok=True)
+    os.chown(home / "bin", user.uid, user.uid)
+    return user
+
+
+@pytest.mark.parametrize("spelling", ["absolute", "tilde", "redirect"])
+async def test_bin_in_a_home_outside_home_needs_a_yes(
+    spelling: str,
+    elsewhere_user: TestUser,
+    sshd: Sshd,
+    test_keys: TestKeys,
+    known_hosts_file: Path,
+    tmp_path: Path,
+) -> None:
+    """Debian's .profile puts ~/bin first on PATH wherever the home is."""
+    home = elsewhere_user.home
+    planted = home / "bin" / "ls"
+    own = Target("own", sshd.port, elsewhere_user.name, test_keys.plain, (str(home),))
+    settings = make_settings(
+        tmp_path,
+        hosts_toml(own),
+        known_hosts_file,
+        allow_low_access_tools=True,
+        allow_dangerous_tools=True,
+        ssh_command_allowlist=["echo"],
+    )
+    path = "~/bin/ls" if spelling == "tilde" else str(planted)
+    try:
+        async with serve(settings, "legacy", None) as (client, _):
+            if spelling == "redirect":
+                tool, args = "ssh_exec_run", {"host": "own", "command": f"echo x > {path}"}
+            else:
+                tool, args = "ssh_upload", {"host": "own", "path": path, "content_text": "x\n"}
+            r = await client.call_tool(tool, args)
+            assert r.is_error and "needs a human's confirmation" in text(r), text(r)
+            assert not planted.exists()
+    finally:
+        planted.unlink(missing_ok=True)

@@ -246,3 +246,74 @@ async def test_a_zone_behind_a_locked_directory_keeps_its_best_resolved_spelling
             app.connect_spec(host), lambda pc: spellings(pc, [zone], parents=True)
         )
     assert found == [(zone, f"{work_dir}/real/locked/secret")]
+
+
+async def test_a_link_met_only_while_resolving_a_zone_cannot_be_re_pointed(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser
+) -> None:
+    """The zone is written as wd/app/current/secret with wd/app -> data/app (moved to a bigger
+    disk) and current -> releases/r1 inside it: the `current` link sits at wd/data/app/current,
+    on neither the written nor the resolved spelling. Deleting it must be refused, or the
+    zone re-resolves to a missing path and the secret under releases/r1 is open."""
+    wd = work_dir
+    r1 = wd / "data" / "app" / "releases" / "r1"
+    (r1 / "secret").mkdir(parents=True)
+    (r1 / "secret" / "key").write_text(SECRET + "\n")
+    (wd / "data" / "app" / "current").symlink_to("releases/r1")
+    (wd / "app").symlink_to("data/app")
+    _own(wd, test_user)
+    settings = settings_for(
+        allow_low_access_tools=True, ssh_restricted_paths=[f"{wd}/app/current/secret"]
+    )
+    async with serve(settings) as (client, app):
+        link = f"{wd}/data/app/current"
+        for tool, args in (
+            ("ssh_delete", {"path": link}),
+            ("ssh_mv", {"src_path": link, "dst_path": f"{wd}/data/app/old"}),
+            ("ssh_delete_folder", {"path": f"{wd}/data/app/releases", "recursive": True}),
+        ):
+            r = await client.call_tool(tool, {"host": "target", **args})
+            assert r.is_error and "restricted zone" in text(r), (tool, text(r))
+        assert os.readlink(link) == "releases/r1"  # the link is still there
+        key = f"{wd}/data/app/releases/r1/secret/key"
+        await _refused(client, app, "ssh_sftp_download", {"host": "target", "path": key})
+
+
+async def test_a_zone_with_dot_dot_after_a_link_is_resolved_as_the_host_would(
+    settings_for: Callable[..., Settings], release: Path, test_user: TestUser
+) -> None:
+    """`current/../shared/secret` with current -> releases/r1 is releases/shared/secret on
+    the host; normalized as text first it became wd/shared/secret, and the real one was open."""
+    wd = release
+    shared = wd / "releases" / "shared" / "secret"
+    shared.mkdir(parents=True)
+    (shared / "key").write_text(SECRET + "\n")
+    _own(wd, test_user)
+    settings = settings_for(
+        allow_low_access_tools=True, ssh_restricted_paths=[f"{wd}/current/../shared/secret"]
+    )
+    async with serve(settings) as (client, app):
+        await _refused(
+            client, app, "ssh_sftp_download", {"host": "target", "path": str(shared / "key")}
+        )
+
+
+async def test_a_root_with_dot_dot_after_a_link_admits_only_what_the_host_resolves(
+    settings_for: Callable[..., Settings], release: Path, test_user: TestUser, target: Target
+) -> None:
+    """`current/../shared` is releases/shared on the host; as text it was wd/shared too."""
+    wd = release
+    (wd / "releases" / "shared").mkdir()
+    (wd / "releases" / "shared" / "ok.txt").write_text("ok\n")
+    (wd / "shared").mkdir()
+    (wd / "shared" / "key").write_text(SECRET + "\n")
+    _own(wd, test_user)
+    root = Target(target.alias, target.port, target.user, target.key, (f"{wd}/current/../shared",))
+    async with serve(settings_for(hosts=hosts_toml(root))) as (client, _):
+        r = await client.call_tool(
+            "ssh_sftp_download", {"host": "target", "path": f"{wd}/shared/key"}
+        )
+        assert r.is_error and "outside the path allowlist" in text(r) and SECRET not in text(r)
+        ok = f"{wd}/releases/shared/ok.txt"
+        r = await client.call_tool("ssh_sftp_download", {"host": "target", "path": ok})
+        assert not r.is_error, text(r)

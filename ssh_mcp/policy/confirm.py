@@ -29,17 +29,19 @@ from ssh_mcp.policy.deny import DenyMatch, match_command, normalize, segments
 _HOME_RC = (
     r"bashrc|bash_profile|bash_login|bash_logout|bash_aliases|profile|zshenv|zprofile|zshrc"
     r"|zlogin|zlogout|kshrc|mkshrc|cshrc|tcshrc|login|logout|pam_environment|xprofile"
-    r"|xsession|xsessionrc|xinitrc|forward|procmailrc|gitconfig"
+    r"|xsession|xsessionrc|xinitrc|forward|procmailrc|gitconfig|bash_completion|Xsession"
+    r"|Xclients|xserverrc"
 )
 _ETC_RC = (
     r"bash\.bashrc|bash\.bash_logout|profile|environment|zshenv|zprofile|zshrc|zlogin|zlogout"
     r"|csh\.cshrc|csh\.login|csh\.logout|kshrc|mkshrc|rc\.local|anacrontab|logrotate\.conf"
-    r"|sudo\.conf|X11/Xsession"
+    r"|sudo\.conf|X11/Xsession|gitconfig|inittab|doas\.conf|sysctl\.conf|bash_completion"
+    r"|apt/apt\.conf"
 )
 _ETC_RC_DIRS = (
     r"profile\.d|zsh|fish|bash_completion\.d|init\.d|rc[0-6S]\.d|update-motd\.d|xdg/autostart"
     r"|X11/Xsession\.d|X11/xinit|environment\.d|security|logrotate\.d|apt/apt\.conf\.d"
-    r"|udev/rules\.d"
+    r"|udev/rules\.d|tmpfiles\.d|modprobe\.d|sysctl\.d|binfmt\.d|polkit-1|dpkg"
 )
 PATH_PATTERNS: tuple[tuple[str, str], ...] = (
     ("write to authorized_keys", r"(?:^|/)\.ssh(?:/authorized_keys2?)?/?$"),
@@ -52,7 +54,8 @@ PATH_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "write to a per-user autostart, service or shell directory",
         r"(?:^|/)\.config(?:/(?:fish|autostart|systemd|environment\.d|git)(?:/.*)?)?/?$"
-        r"|(?:^|/)\.local(?:/share(?:/systemd(?:/.*)?)?|/bin(?:/.*)?)?/?$",
+        r"|(?:^|/)\.local(?:/share(?:/(?:systemd|bash-completion)(?:/.*)?)?|/bin(?:/.*)?)?/?$"
+        r"|(?:^|/)Library/LaunchAgents(?:/.*)?/?$",
     ),
     ("write to git hooks or git configuration", r"(?:^|/)\.git(?:/(?:hooks(?:/.*)?|config))?/?$"),
     ("write to sudoers", r"^/etc/sudoers(?:\.d(?:/.*)?)?/?$"),
@@ -72,6 +75,10 @@ PATH_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "write to a system login, boot or scheduled script",
         rf"^/etc/(?:{_ETC_RC})$|^/etc/(?:{_ETC_RC_DIRS})(?:/|$)",
+    ),
+    (
+        "write to a configuration a boot or a device event runs as root",
+        r"^/(?:usr/)?lib/(?:udev/rules|tmpfiles|modprobe|sysctl|binfmt)\.d(?:/|$)",
     ),
     (
         "write to ld.so or /boot",
@@ -107,10 +114,13 @@ class DenyPatterns:
         return cls(tuple(operator), paths)
 
     def match_path(self, path: str) -> str | None:
-        """The label of the first sensitive-file pattern ``path`` matches."""
-        for label, rx in self.paths:
-            if rx.search(path):
-                return label
+        """The label of the first sensitive-file pattern ``path`` matches, in any case: on a
+        case-insensitive disk (macOS, an ext4 casefold directory) ``~/.BASHRC`` is
+        ``~/.bashrc``."""
+        for spelling in dict.fromkeys((path, path.lower())):
+            for label, rx in self.paths:
+                if rx.search(spelling):
+                    return label
         return None
 
     def find(self, command: str, cwd: str | None = None) -> DenyMatch | None:

@@ -17,24 +17,55 @@ from ssh_mcp.errors import PathNotAllowed
 from ssh_mcp.policy.paths import is_within, precheck
 
 
-def _protected(real: str, protected: Sequence[str]) -> str | None:
-    """The protected path ``real`` lies in (or holds), by either spelling, or the same file
-    under another name (a hard link)."""
+def _ident(path: str) -> tuple[int, int] | None:
     try:
-        st = os.stat(real)
-        ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        st = os.stat(path)
     except OSError:
-        ident = None
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _ancestors(real: str) -> dict[tuple[int, int], str]:
+    """The identity (device, inode) of ``real`` and of every directory above it."""
+    found: dict[tuple[int, int], str] = {}
+    here = real
+    while True:
+        if (ident := _ident(here)) is not None:
+            found.setdefault(ident, here)
+        up = os.path.dirname(here)
+        if up == here:
+            return found
+        here = up
+
+
+def _children(entry: str) -> list[str]:
+    """A protected directory's own entries (not deeper): what a hard link can name."""
+    try:
+        with os.scandir(entry) as it:
+            return [e.path for e in it]
+    except OSError:
+        return []
+
+
+def _protected(real: str, protected: Sequence[str]) -> str | None:
+    """The protected path ``real`` lies in (or holds), by either spelling; or the same file
+    or directory under a name no string comparison sees: a hard link, a bind mount, another
+    case on a case-insensitive filesystem (``~/.SSH/id_ed25519``)."""
+    ancestors = _ancestors(real)
+    try:
+        linked = os.stat(real).st_nlink > 1 and os.path.isfile(real)
+    except OSError:
+        linked = False
     for entry in protected:
         for spelling in dict.fromkeys((entry, os.path.realpath(entry))):
             if is_within(real, spelling) or is_within(spelling, real):
                 return spelling
-        try:
-            st = os.stat(entry)
-        except OSError:
-            continue
-        if ident == (st.st_dev, st.st_ino):
+        if (ident := _ident(entry)) is not None and ident in ancestors:
             return entry
+        if linked and os.path.isdir(entry):
+            for child in _children(entry):
+                if (ident := _ident(child)) is not None and ident in ancestors:
+                    return child
     return None
 
 

@@ -38,18 +38,23 @@ else:
 
 #: Marks the PID line a command's shell prints on stderr; taken out before callers see it.
 _PID_MARK = b"\x1essh-mcp-pgid:"
-#: The watchdog, run as ``sh -c _WATCHDOG ssh-mcp-watchdog SHELL_PID SSHD_PID``: its command
-#: line names it and never carries the command's text. That ``sh`` forks the loop and exits at
-#: once, so a ``wait`` in the command is not held up by it. dash's kill needs ``--`` before a
-#: negative PID, busybox's refuses it: both spellings.
+#: The watchdog, run as ``setsid sh -c _WATCHDOG ssh-mcp-watchdog SHELL_PID SSHD_PID``: its
+#: command line names it and never carries the command's text. That ``sh`` forks the loop and
+#: exits at once, so a ``wait`` in the command is not held up by it. In a session of its own it
+#: can watch the shell's whole process group (``kill -0 -PGID``): a background child that
+#: outlives the shell and keeps the channel open is still the call's, and goes when sshd does.
+#: Without ``setsid`` it runs in the group (no ``$3``) and watches the shell alone. dash's kill
+#: needs ``--`` before a negative PID, busybox's refuses it: both spellings.
+_ALIVE = '{ kill -0 $1 || { [ "$3" ] && { kill -0 -- -$1 || kill -0 -$1; }; }; } 2>/dev/null'
 _WATCHDOG = (
-    '(trap "" TERM; while kill -0 $1 && kill -0 $2; do sleep 1; done; kill -0 $1 && '
+    f'(trap "" TERM; while kill -0 $2 && {_ALIVE}; do sleep 1; done; {_ALIVE} && '
     "{ kill -s TERM -- -$1 || kill -s TERM -$1; sleep 2; kill -s KILL -- -$1 || kill -s KILL -$1; }"
     ") &"
 )
+_WATCH = f"sh -c {shlex.quote(_WATCHDOG)} ssh-mcp-watchdog $$ $PPID"
 PID_PREFIX = (
     "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
-    f"sh -c {shlex.quote(_WATCHDOG)} ssh-mcp-watchdog $$ $PPID </dev/null >/dev/null 2>&1 & "
+    f"{{ setsid {_WATCH} g || {_WATCH}; }} </dev/null >/dev/null 2>&1 & "
 )
 _POSIX_PROBE = "case x in x) printf '\\036ssh-mcp-posix:%s\\n' \"$$\";; esac"
 _POSIX_LINE = re.compile("\x1essh-mcp-posix:[0-9]+\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import shlex
+import stat as statmod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import run_process
-from ssh_mcp.ssh.sftp import canonicalize, sftp_error
+from ssh_mcp.ssh.sftp import MAX_LINKS, canonicalize, sftp_error
 from ssh_mcp.ssh.sudo_io import Elevation
 
 if TYPE_CHECKING:
@@ -42,9 +43,10 @@ async def _home(pc: PooledConnection, paths: Sequence[str]) -> str | None:
         raise sftp_error(exc, "resolving ~ in the configured paths") from None
 
 
-def _written(path: str, home: str | None) -> str:
-    """``path`` as written, ``~`` expanded, normalized; a relative one is refused (the
-    configuration refuses it at startup too)."""
+def _expanded(path: str, home: str | None) -> str:
+    """``path`` as written with ``~`` expanded, not normalized: ``a/link/../b`` means what
+    the host makes of it, which text normalization gets wrong after a link. A relative one
+    is refused (the configuration refuses it at startup too)."""
     if home is not None and (path == "~" or path.startswith("~/")):
         path = home + path[1:]
     if not path.startswith("/"):
@@ -52,7 +54,12 @@ def _written(path: str, home: str | None) -> str:
             f"the configured path {path[:200]!r} is relative; the operator must write it "
             "absolute or starting with ~/"
         )
-    return _lexical(path)
+    return path
+
+
+def _written(path: str, home: str | None) -> str:
+    """``path`` as written, ``~`` expanded, normalized as text."""
+    return _lexical(_expanded(path, home))
 
 
 async def _deepest(sftp: asyncssh.SFTPClient, path: str) -> str | None:
@@ -87,16 +94,61 @@ async def spellings(
     """
     home = await _home(pc, paths)
     written = [_written(p, home) for p in paths]
+    raw = [_expanded(p, home) for p in paths]  # resolved by the host as written
     sftp = await pc.sftp()
     follows = (True, False) if parents else (True,)
     found = await asyncio.gather(
-        *(_resolved(sftp, w, follow=f) for w in written for f in follows if w != "/")
+        *(
+            _resolved(sftp, r, follow=f)
+            for w, r in zip(written, raw, strict=True)
+            for f in follows
+            if w != "/"
+        )
     )
     out, it = [], iter(found)
-    for w in written:
-        extra = [next(it) for _ in follows] if w != "/" else []
-        out.append(tuple(dict.fromkeys([w, *(s for s in extra if s is not None)])))
+    for w, r in zip(written, raw, strict=True):
+        extra = [s for s in ([next(it) for _ in follows] if w != "/" else []) if s is not None]
+        # A ".." after a link makes the text spelling another place: for a zone it only
+        # adds a refusal, for a root (no parents) it would admit that place too.
+        keep = parents or not extra or ".." not in r.split("/")
+        out.append(tuple(dict.fromkeys([w, *extra] if keep else extra)))
     return out
+
+
+async def _links_met(sftp: asyncssh.SFTPClient, path: str) -> list[str]:
+    """Where each symbolic link met while resolving ``path`` lies, name by name (its
+    directory resolved, its own name kept), links inside link targets included. Stops at
+    a missing or unreadable name, or after MAX_LINKS links."""
+    found: list[str] = []
+    parts, here = [p for p in path.split("/") if p], "/"
+    while parts and len(found) < MAX_LINKS:
+        name = parts.pop(0)
+        if name in (".", ".."):
+            here = posixpath.dirname(here) if name == ".." else here
+            continue
+        step = posixpath.join(here, name)
+        try:
+            attrs = await sftp.lstat(step)
+            if attrs.permissions is None or not statmod.S_ISLNK(attrs.permissions):
+                here = step
+                continue
+            target = str(await sftp.readlink(step))
+        except asyncssh.SFTPError:
+            break
+        found.append(step)
+        here = "/" if target.startswith("/") else here
+        parts = [p for p in target.split("/") if p] + parts
+    return found
+
+
+async def links_met(pc: PooledConnection, paths: Sequence[str]) -> tuple[str, ...]:
+    """Every symbolic link met while the login user resolves ``paths``: the links a zone
+    depends on, which no entry operation may delete, move or replace (a link two hops
+    away is on neither the written nor the resolved spelling)."""
+    home = await _home(pc, paths)
+    sftp = await pc.sftp()
+    found = await asyncio.gather(*(_links_met(sftp, _expanded(p, home)) for p in paths))
+    return tuple(dict.fromkeys(link for group in found for link in group))
 
 
 async def spellings_as_root(
@@ -113,9 +165,10 @@ async def spellings_as_root(
         return []
     home = await _home(pc, paths)
     written = [_written(p, home) for p in paths]
-    asked = list(written)
+    raw = [_expanded(p, home).rstrip("/") or "/" for p in paths]  # realpath -m resolves ".."
+    asked = list(raw)
     if parents:
-        asked += [posixpath.dirname(w) for w in written]
+        asked += [posixpath.dirname(r) for r in raw]
     result = await run_process(
         pc,
         shlex.join(["realpath", "-m", "--", *asked]),
@@ -133,7 +186,7 @@ async def spellings_as_root(
     out = []
     for i, w in enumerate(written):
         found = [lines[i]]
-        if parents and w != "/":
-            found.append(posixpath.join(lines[len(written) + i], posixpath.basename(w)))
+        if parents and w != "/" and posixpath.basename(raw[i]) not in (".", ".."):
+            found.append(posixpath.join(lines[len(written) + i], posixpath.basename(raw[i])))
         out.append(tuple(dict.fromkeys([w, *(_lexical(s) for s in found if s.startswith("/"))])))
     return out

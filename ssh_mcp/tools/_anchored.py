@@ -246,6 +246,44 @@ async def move(ctx: ToolContext, src: str, dst: str, *, overwrite: bool) -> tupl
     return int(raw, 16), int(size)
 
 
+# -- hard link ------------------------------------------------------------------------
+
+#: $1 target parent, $2 target name, $3 link parent, $4 link name. The link's directory is
+#: held as fd 3, the target's is the working directory: a parent swapped for a symlink after
+#: dispatch's check cannot make the new name a second name of a file outside the allowlist.
+#: ``ln -P`` links a link swapped in for the target itself, never what it points to.
+HARD_LINK = r"""
+tp=$1 tn=$2 lp=$3 ln=$4
+hold "$lp"
+exec 3<.
+[ -d /proc/self/fd/3/ ] || exit 93
+hold "$tp"
+[ -e "./$tn" ] || [ -L "./$tn" ] || exit 92
+[ -L "./$tn" ] || [ ! -d "./$tn" ] || exit 98
+gnu
+d=/proc/self/fd/3/$ln
+{ [ -e "$d" ] || [ -L "$d" ]; } && exit 95
+ln -P -T -- "./$tn" "$d" || exit 96
+"""
+
+
+async def hard_link(ctx: ToolContext, target: str, path: str) -> None:
+    """link(2) ``target`` as ``path`` between verified directories."""
+    tp, tn = posixpath.split(target)
+    lp, ln = posixpath.split(path)
+    s = await run(ctx, HARD_LINK, tp, tn, lp, ln, path=f"{target} or {path}")
+    if s.code == 92:
+        raise RemoteError(f"{target}: no such file; check the path")
+    if s.code == 98:
+        raise RemoteError(f"{target} is a directory; hard links need a file: symbolic=true")
+    if s.code == 95:
+        raise RemoteError(f"{path} exists; remove it first with ssh_delete")
+    if s.code != 0:
+        why = s.err.splitlines()[-1][-200:] if s.err else f"exit {s.code}"
+        why = why.replace("/proc/self/fd/3/", lp.rstrip("/") + "/")
+        raise RemoteError(f"linking {path} failed: {why}")
+
+
 # -- copy a tree ----------------------------------------------------------------------
 
 #: $1 src parent, $2 src name, $3 dst parent, $4 dst name, $5 temp name, $6 max bytes.

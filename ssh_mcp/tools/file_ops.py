@@ -30,7 +30,14 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.tools._anchored import SAMPLE, delete_tree, move, refuse_in_flight, unlink
+from ssh_mcp.tools._anchored import (
+    SAMPLE,
+    delete_tree,
+    hard_link,
+    move,
+    refuse_in_flight,
+    unlink,
+)
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
@@ -257,21 +264,22 @@ class LinkResult(Output):
 async def link(ctx: ToolContext, args: LinkInput) -> LinkResult:
     target, path = args.target_path, args.link_path
     refuse_in_flight(path)
+    if not args.symbolic:
+        # On the host between verified directories (_anchored): over SFTP a parent of the
+        # target swapped for a symlink meanwhile made the new name a second name of a file
+        # outside the allowlist, readable and writable by every later call.
+        await hard_link(ctx, target, path)
+        return LinkResult(path=path, target=target, symbolic=False)
 
     async def body(sftp: asyncssh.SFTPClient) -> LinkResult:
         if await lstat_or_none(sftp, path) is not None:
             raise RemoteError(f"{path} exists; remove it first with ssh_delete")
-        if args.symbolic:
-            await sftp.symlink(target, path)
-            stored = str(await sftp.readlink(path))
-            if stored != target:  # the SSH_FXP_SYMLINK argument order quirk, mishandled
-                await quietly(lambda: sftp.remove(path))
-                raise RemoteError(f"the server stored link text {stored!r}; link removed")
-        else:
-            if statmod.S_ISDIR((await sftp.stat(target)).permissions or 0):
-                raise RemoteError(f"{target} is a directory; hard links need a file: symbolic=true")
-            await sftp.link(target, path)
-        return LinkResult(path=path, target=target, symbolic=args.symbolic)
+        await sftp.symlink(target, path)
+        stored = str(await sftp.readlink(path))
+        if stored != target:  # the SSH_FXP_SYMLINK argument order quirk, mishandled
+            await quietly(lambda: sftp.remove(path))
+            raise RemoteError(f"the server stored link text {stored!r}; link removed")
+        return LinkResult(path=path, target=target, symbolic=True)
 
     return await mutate(ctx, "link", body)
 
@@ -349,8 +357,9 @@ TOOLS = (
         title="Make a link",
         description=(
             "Create a symbolic link (default) or a hard link at link_path pointing to "
-            "target_path. A symbolic link stores the target's canonical absolute path. Returns "
-            "the link path and its target."
+            "target_path. A symbolic link stores the target's canonical absolute path; a hard "
+            "link is made on the host between verified directories (GNU coreutils needed). "
+            "Returns the link path and its target."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
