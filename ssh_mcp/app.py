@@ -21,13 +21,14 @@ from ssh_mcp.config import Settings, load_settings
 from ssh_mcp.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.notes import NotesStore
-from ssh_mcp.policy.audit import AuditLog
-from ssh_mcp.policy.confirm import ConfirmTokens, DenyPatterns
+from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.shells import ShellTable
 from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
 from ssh_mcp.ssh.pool import Pool
+from ssh_mcp.state.audit import AuditLog
+from ssh_mcp.state.confirm_tokens import ConfirmTokens
 from ssh_mcp.tools import ALL_TOOLS
 
 SERVER_NAME = "ssh-mcp"

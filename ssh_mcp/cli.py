@@ -62,7 +62,7 @@ def _serve(http: bool) -> int:
 
 
 def _verify(path: Path) -> int:
-    from ssh_mcp.policy.audit import verify
+    from ssh_mcp.state.audit import verify
 
     key_text = os.environ.get("SSH_AUDIT_KEY")
     report = verify(path, key_text.encode() if key_text else None)

@@ -3,14 +3,17 @@
 Remote paths resolve on their host (symlinks followed, as the operation will
 see them); so do the host's allowlist roots and restricted zones, on every
 call (DECISIONS.md 43). Local paths resolve on the server's disk and never
-reach the server's own files (DECISIONS.md 44). The comparisons themselves are
-the pure functions of :mod:`ssh_mcp.policy.paths` and :mod:`ssh_mcp.policy.local`.
+reach the server's own files (DECISIONS.md 44); this module does that disk's
+I/O too (DECISIONS.md 54). The comparisons themselves are the pure functions of
+:mod:`ssh_mcp.policy.paths` and :mod:`ssh_mcp.policy.local`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,7 +23,7 @@ from ssh_mcp.app import App
 from ssh_mcp.context import Target, elevation_for
 from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.policy import hosts as host_policy
-from ssh_mcp.policy.local import confine_local
+from ssh_mcp.policy.local import Ident, LocalView, ProtectedEntry, check_local_path, judge_local
 from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
 from ssh_mcp.spec import LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.elevated import realpath_as_root
@@ -148,6 +151,78 @@ async def admit_remote(
         if marker.create or not marker.follow:  # the tool acts on the entry itself
             check_entry(canonical, roots, linked)
     return zones
+
+
+def _ident(path: str) -> Ident | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _ancestors(real: str) -> set[Ident]:
+    """The identity (device, inode) of ``real`` and of every directory above it."""
+    found: set[Ident] = set()
+    here = real
+    while True:
+        if (ident := _ident(here)) is not None:
+            found.add(ident)
+        up = os.path.dirname(here)
+        if up == here:
+            return found
+        here = up
+
+
+def _children(entry: str) -> tuple[tuple[str, Ident], ...]:
+    """A protected directory's own entries (not deeper): what a hard link can name."""
+    try:
+        with os.scandir(entry) as it:
+            paths = [e.path for e in it]
+    except OSError:
+        return ()
+    return tuple((p, ident) for p in paths if (ident := _ident(p)) is not None)
+
+
+def look_local(real: str, roots: Sequence[str], protected: Sequence[str]) -> LocalView:
+    """What the server's disk says about the resolved ``real``, its roots and the server's
+    own files, for :func:`ssh_mcp.policy.local.judge_local`."""
+    try:
+        linked = os.stat(real).st_nlink > 1 and os.path.isfile(real)
+    except OSError:
+        linked = False
+    entries = tuple(
+        ProtectedEntry(
+            entry,
+            tuple(dict.fromkeys((entry, os.path.realpath(entry)))),
+            _ident(entry),
+            _children(entry) if linked and os.path.isdir(entry) else (),
+        )
+        for entry in protected
+    )
+    return LocalView(
+        real=real,
+        exists=os.path.exists(real),
+        parent_is_dir=os.path.isdir(os.path.dirname(real)),
+        roots=tuple(os.path.realpath(r) for r in roots),
+        ancestors=_ancestors(real),
+        protected=entries,
+    )
+
+
+def confine_local(
+    path: str,
+    roots: Sequence[str],
+    *,
+    create: bool,
+    protected: Sequence[str] = (),
+    runs_later: Callable[[str], str | None] | None = None,
+) -> str:
+    """``path`` resolved on the server's disk and admitted by the local policy, or
+    PathNotAllowed: see :func:`ssh_mcp.policy.local.judge_local`."""
+    check_local_path(path, roots)
+    view = look_local(os.path.realpath(path), roots, protected)
+    return judge_local(path, view, create=create, runs_later=runs_later)
 
 
 async def confine_paths(

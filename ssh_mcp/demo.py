@@ -34,10 +34,10 @@ from typing import Any, TextIO
 
 import ssh_mcp
 from ssh_mcp.config import Settings
-from ssh_mcp.policy.audit import verify
 from ssh_mcp.proctree import descendants
 from ssh_mcp.sandbox import Backend, Sandbox, start_sandbox
 from ssh_mcp.server import CallReply, StdioClient, stdio_client
+from ssh_mcp.state.audit import verify
 
 BACKEND_ENV = "SSH_MCP_DEMO_BACKEND"
 ALIAS = "demo"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.policy.audit import AuditLog, verify
+from ssh_mcp.state.audit import AuditLog, verify
 
 GENESIS = "sha256:" + "0" * 64
 KEY = b"k" * 32

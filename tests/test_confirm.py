@@ -22,8 +22,9 @@ from sshd import TestUser
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.policy.confirm import ConfirmTokens, DenyPatterns
+from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.policy.deny import normalize
+from ssh_mcp.state.confirm_tokens import ConfirmTokens
 
 pytestmark = pytest.mark.anyio
 ERAS: list[Mode] = ["auto", "legacy"]

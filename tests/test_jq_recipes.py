@@ -23,7 +23,7 @@ import pytest
 from harness import Target, serve, text
 
 from ssh_mcp.config import Settings
-from ssh_mcp.policy import audit
+from ssh_mcp.state import audit
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent

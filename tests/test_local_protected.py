@@ -20,9 +20,9 @@ from sshd import Sshd, TestKeys, TestUser
 
 from ssh_mcp.app import build_app
 from ssh_mcp.config import Settings
+from ssh_mcp.confine import confine_local
 from ssh_mcp.errors import PathNotAllowed
 from ssh_mcp.policy.confirm import DenyPatterns
-from ssh_mcp.policy.local import confine_local
 
 pytestmark = pytest.mark.anyio
 

@@ -1,35 +1,7 @@
-"""A tamper-evident JSON-lines audit log: one line per MCP tool call.
+"""The audit chain's arithmetic: digests, the genesis link, and the check of one line.
 
-Each line is a compact JSON object that operators query with ``jq``. The
-dispatcher writes these fields (absent or ``None`` ones are dropped)::
-
-    ts            RFC 3339 UTC with milliseconds, e.g. 2026-11-21T22:01:02.123Z
-    id            a random per-call id (16 hex), also named in internal-error replies
-    tool          tool name
-    tier          the tool's tier
-    host          the resolved alias; the raw `host` argument when resolution failed
-    hostname      the resolved hostname actually contacted
-    outcome       ok | error | denied
-    duration_ms   wall time of the call
-    exit_code     remote exit status, when there is one
-    error         the exception class name only, never its message
-    path_hash     AuditLog.digest() of the path
-    command_hash  AuditLog.digest() of the command
-    prev          chain link to the previous line (added by AuditLog.write)
-
-Invariant: no plaintext command, path, password or file content is ever
-written; callers log only ``digest()`` values, which are keyed (HMAC-SHA256)
-when an audit key is configured so short inputs cannot be brute-forced.
-
-Chain: ``prev`` of line 1 is the genesis link ``sha256:`` + 64 zeros
-(``hmac-sha256:`` + 64 zeros for keyed logs); ``prev`` of line N is the digest
-of line N-1's exact bytes without its newline. ``verify`` therefore detects
-edited, deleted, inserted and reordered lines, and with a key an attacker
-cannot rebuild the chain. Limits: truncating the tail (dropping the last lines)
-cannot be detected, and a wrong key of the right kind only shows up at line 2.
-One process should write a given file; two writers would fork the chain. A
-torn trailing line left by a crash is terminated and chained over, so
-``verify`` reports it rather than it swallowing the next record.
+Pure: :mod:`ssh_mcp.state.audit` owns the file, the lock and the clock, and
+its docstring describes the record and the chain.
 """
 
 from __future__ import annotations
@@ -37,154 +9,43 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
 from ssh_mcp.errors import ConfigError
 
-_CHUNK = 64 * 1024
 
-
-def _digest(data: bytes, key: bytes | None) -> str:
+def digest(data: bytes, key: bytes | None) -> str:
+    """``sha256:<hex>`` of ``data``, or ``hmac-sha256:<hex>`` when keyed."""
     if key is None:
         return "sha256:" + hashlib.sha256(data).hexdigest()
     return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def _genesis(key: bytes | None) -> str:
+def genesis(key: bytes | None) -> str:
+    """The ``prev`` link of line 1."""
     return ("sha256:" if key is None else "hmac-sha256:") + "0" * 64
 
 
-def _check_key(key: bytes | None) -> None:
+def check_key(key: bytes | None) -> None:
     if key is not None and not key:
         raise ConfigError("The audit key is empty: set a non-empty SSH_AUDIT_KEY or unset it.")
 
 
-def _read_last_line(path: Path) -> bytes | None:
-    """The file's last line with its newline if any, reading backwards in chunks."""
+def line_fault(raw: bytes, number: int, expected: str) -> str | None:
+    """Why line ``number`` (``raw``, with its newline) breaks a chain whose next link is
+    ``expected``; None when it holds. The next link is then ``digest(raw[:-1], key)``."""
+    if not raw.endswith(b"\n"):
+        return "partial line without a trailing newline"
     try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        return None
-    with f:
-        pos = f.seek(0, os.SEEK_END)
-        buf = b""
-        while pos > 0:
-            step = min(_CHUNK, pos)
-            pos -= step
-            f.seek(pos)
-            buf = f.read(step) + buf
-            cut = buf.rfind(b"\n", 0, len(buf) - 1)
-            if cut != -1:
-                return buf[cut + 1 :]
-        return buf or None
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class AuditLog:
-    """Appends hash-chained JSON records to ``path``; see the module docstring."""
-
-    def __init__(self, path: Path, key: bytes | None = None) -> None:
-        _check_key(key)
-        self._path = path
-        self._key = key
-        self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._prev = _genesis(key)
-        self._torn = False  # the file ends in a partial line that needs a newline
-
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    def digest(self, value: str) -> str:
-        """``sha256:<hex>`` of ``value``, or ``hmac-sha256:<hex>`` when keyed."""
-        return _digest(value.encode("utf-8"), self._key)
-
-    def _open(self) -> int:
-        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        fd = os.open(self._path, flags, 0o600)
-        last = _read_last_line(self._path)
-        if last is not None:
-            self._torn = not last.endswith(b"\n")
-            self._prev = _digest(last if self._torn else last[:-1], self._key)
-        return fd
-
-    def write(self, record: Mapping[str, object]) -> dict[str, object]:
-        """Append one record and return it as written; ``OSError`` propagates.
-
-        Adds ``ts`` (first) when absent and ``prev`` (last), drops ``None``
-        values. Raises ``TypeError``/``ValueError`` for non-JSON values.
-        """
-        with self._lock:
-            if self._fd is None:
-                self._fd = self._open()
-            out: dict[str, object] = {"ts": record.get("ts") or _now()}
-            out.update((k, v) for k, v in record.items() if v is not None and k not in out)
-            out.pop("prev", None)
-            out["prev"] = self._prev
-            text = json.dumps(out, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-            # Lone surrogates become \\udcXX escapes, exactly as ensure_ascii would write them.
-            line = text.encode("utf-8", "backslashreplace")
-            data = (b"\n" if self._torn else b"") + line + b"\n"
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            self._torn = False
-            self._prev = _digest(line, self._key)
-            return out
-
-    def close(self) -> None:
-        """Close the file; a later ``write`` reopens it and continues the chain."""
-        with self._lock:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    lines: int  # lines checked
-    first_bad_line: int | None  # 1-based
-    reason: str | None  # one line, e.g. "line 7: prev does not match line 6"
-
-
-def verify(path: Path, key: bytes | None = None) -> VerifyReport:
-    """Walk ``path`` line by line and report the first line that breaks the chain."""
-    _check_key(key)
-    expected = _genesis(key)
-    count = 0
-
-    def bad(why: str) -> VerifyReport:
-        return VerifyReport(False, count, count, f"line {count}: {why}")
-
-    with path.open("rb") as f:
-        for raw in f:
-            count += 1
-            if not raw.endswith(b"\n"):
-                return bad("partial line without a trailing newline")
-            line = raw[:-1]
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                return bad("not valid JSON")
-            if not isinstance(obj, dict):
-                return bad("not a JSON object")
-            prev = obj.get("prev")
-            if not isinstance(prev, str):
-                return bad("missing string field prev")
-            if prev != expected:
-                if count == 1:
-                    return bad("prev is not the genesis link (wrong key?)")
-                return bad(f"prev does not match line {count - 1}")
-            expected = _digest(line, key)
-    return VerifyReport(True, count, None, None)
+        obj = json.loads(raw[:-1])
+    except ValueError:
+        return "not valid JSON"
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    prev = obj.get("prev")
+    if not isinstance(prev, str):
+        return "missing string field prev"
+    if prev != expected:
+        if number == 1:
+            return "prev is not the genesis link (wrong key?)"
+        return f"prev does not match line {number - 1}"
+    return None

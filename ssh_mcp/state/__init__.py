@@ -1,0 +1,1 @@
+"""What the server keeps and writes between calls: the audit file, confirmation tokens."""
