@@ -9,7 +9,10 @@ PKG = Path(__file__).resolve().parent.parent / "ssh_mcp"
 
 
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), str(path))
+    return _imports_of(ast.parse(path.read_text(), str(path)))
+
+
+def _imports_of(tree: ast.AST) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -45,10 +48,65 @@ def test_tools_import_neither_mcp_nor_policy() -> None:
             assert not _hits(imps, banned), f"tools/{module} imports {banned}"
 
 
+#: What a policy module may not import: I/O, the clock, randomness, processes, the network,
+#: and the layers above and below it. Policy decides over strings and config (DECISIONS.md 54).
+POLICY_BANNED = (
+    "os",
+    "pathlib",
+    "time",
+    "secrets",
+    "socket",
+    "subprocess",
+    "asyncssh",
+    "mcp",
+    "ssh_mcp.ssh",
+    "ssh_mcp.tools",
+    "ssh_mcp.state",
+)
+
+
+def impurities(source: str) -> list[str]:
+    """Every banned import and every call of ``open`` (``open(...)`` or ``x.open(...)``)."""
+    tree = ast.parse(source)
+    found = [f"imports {banned}" for banned in POLICY_BANNED if _hits(_imports_of(tree), banned)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name == "open":
+                found.append(f"calls open on line {node.lineno}")
+    return found
+
+
 def test_policy_is_pure() -> None:
-    for module, imps in _modules("policy").items():
-        for banned in ("mcp", "asyncssh", "ssh_mcp.ssh", "ssh_mcp.tools"):
-            assert not _hits(imps, banned), f"policy/{module} imports {banned}"
+    for path in (PKG / "policy").rglob("*.py"):
+        assert impurities(path.read_text()) == [], f"policy/{path.name}"
+
+
+def test_the_purity_check_fails_on_a_planted_violation() -> None:
+    planted = (
+        "import os.path\n"
+        "from pathlib import Path\n"
+        "from time import time\n"
+        "import secrets, socket, subprocess\n"
+        "from asyncssh import connect\n"
+        "from mcp.types import Tool\n"
+        "from ssh_mcp.state.audit import AuditLog\n"
+        "def f(p):\n"
+        "    open(p).read()\n"
+        "    return Path(p).open()\n"
+    )
+    found = impurities(planted)
+    assert [f for f in found if f.startswith("imports")] == [
+        f"imports {banned}"
+        for banned in POLICY_BANNED
+        if banned not in ("ssh_mcp.ssh", "ssh_mcp.tools")
+    ]
+    assert sorted(f for f in found if f.startswith("calls")) == [
+        "calls open on line 10",
+        "calls open on line 9",
+    ]
+    assert impurities("import posixpath, re\nfrom ssh_mcp.policy.paths import is_within\n") == []
 
 
 def test_modules_stay_small() -> None:
