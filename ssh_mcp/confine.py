@@ -4,7 +4,7 @@ Remote paths resolve on their host (symlinks followed, as the operation will
 see them); so do the host's allowlist roots and restricted zones, on every
 call (DECISIONS.md 43). Local paths resolve on the server's disk and never
 reach the server's own files (DECISIONS.md 44); this module does that disk's
-I/O too (DECISIONS.md 54). The comparisons themselves are the pure functions of
+I/O too (DECISIONS.md 52). The comparisons themselves are the pure functions of
 :mod:`ssh_mcp.policy.paths` and :mod:`ssh_mcp.policy.local`.
 """
 

@@ -49,7 +49,7 @@ def test_tools_import_neither_mcp_nor_policy() -> None:
 
 
 #: What a policy module may not import: I/O, the clock, randomness, processes, the network,
-#: and the layers above and below it. Policy decides over strings and config (DECISIONS.md 54).
+#: and the layers above and below it. Policy decides over strings and config (DECISIONS.md 52).
 POLICY_BANNED = (
     "os",
     "pathlib",

@@ -6,7 +6,7 @@ says into a :class:`LocalView`; this module decides over that view alone. The
 feature is off while no root is configured. Roots are compared on whole
 components, as remote paths are. The server's own files (keys, known_hosts,
 configuration, audit log, ...) are refused whatever the roots say: the app
-passes their paths in, resolved on every call (DECISIONS.md 44, 54).
+passes their paths in, resolved on every call (DECISIONS.md 44, 52).
 """
 
 from __future__ import annotations
