@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ssh_mcp import __version__
-from ssh_mcp.config import Settings, load_settings
+from ssh_mcp.config import Settings, agent_socket, load_settings
 from ssh_mcp.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.jobs import JobTable
 from ssh_mcp.notes import NotesStore
@@ -81,7 +81,7 @@ class App:
             user=host.user,
             auth=AuthSpec(
                 method=auth.method,
-                agent_path=auth.identity_agent,
+                agent_path=auth.identity_agent or agent_socket(),
                 fingerprint=auth.identity_fingerprint,
                 key_path=auth.key,
                 passphrase_cmd=tuple(auth.passphrase_cmd) if auth.passphrase_cmd else None,
@@ -191,7 +191,7 @@ def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str
     ]
     if settings.ssh_config_file is not None:
         paths.append(settings.ssh_config_file)
-    if sock := os.environ.get("SSH_AUTH_SOCK"):
+    if sock := agent_socket():
         paths.append(sock)
     auths = [inventory.defaults.auth, *(h.auth for h in inventory.hosts.values())]
     argvs: list[Iterable[str]] = [settings.ssh_http_token_cmd]

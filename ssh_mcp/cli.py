@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 
 from ssh_mcp import __version__
+from ssh_mcp.config import audit_key_text, log_level
 from ssh_mcp.errors import ConfigError
 
 
@@ -64,7 +64,7 @@ def _serve(http: bool) -> int:
 def _verify(path: Path) -> int:
     from ssh_mcp.state.audit import verify
 
-    key_text = os.environ.get("SSH_AUDIT_KEY")
+    key_text = audit_key_text()
     report = verify(path, key_text.encode() if key_text else None)
     if report.ok:
         print(f"ok: {report.lines} lines, chain intact")
@@ -90,7 +90,7 @@ def _docs(output: Path, check: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
+        level=log_level(),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

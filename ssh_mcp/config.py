@@ -27,6 +27,41 @@ def _xdg(var: str, fallback: str) -> Path:
     return Path(base)
 
 
+# -- read outside Settings (CONFIGURATION.md, "Also read, outside these settings") --------
+# These are read before Settings can be built (logging, `ssh-mcp audit verify`), belong to
+# the process rather than to the server's policy (the agent socket, PATH), or serve the demo
+# only. They are read here all the same, so that this module is the one place that reads the
+# environment (tests/test_layers.py holds every other module to that).
+
+#: The demo's backend choice: auto, openssh or asyncssh.
+DEMO_BACKEND_ENV = "SSH_MCP_DEMO_BACKEND"
+
+
+def log_level() -> str:
+    """``LOG_LEVEL`` upper-cased, default WARNING; set before Settings, so a settings error logs."""
+    return os.environ.get("LOG_LEVEL", "WARNING").upper()
+
+
+def audit_key_text() -> str | None:
+    """``SSH_AUDIT_KEY`` for `ssh-mcp audit verify`, which must not need the rest of Settings."""
+    return os.environ.get("SSH_AUDIT_KEY")
+
+
+def agent_socket() -> str | None:
+    """``SSH_AUTH_SOCK``: the agent of agent-auth hosts without ``identity_agent``."""
+    return os.environ.get("SSH_AUTH_SOCK") or None
+
+
+def demo_backend() -> str:
+    """``SSH_MCP_DEMO_BACKEND`` as written, trimmed and lower-cased; empty means auto."""
+    return os.environ.get(DEMO_BACKEND_ENV, "").strip().lower()
+
+
+def search_path() -> str:
+    """This process's ``PATH``, for the demo sandbox's commands to find their programs."""
+    return os.environ.get("PATH", "/usr/bin:/bin")
+
+
 def _default_hosts_file() -> Path:
     return _xdg("XDG_CONFIG_HOME", ".config") / "ssh-mcp" / "hosts.toml"
 

@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import ssh_mcp
-from ssh_mcp.config import Settings
+from ssh_mcp.config import DEMO_BACKEND_ENV, Settings, demo_backend
 from ssh_mcp.proctree import descendants
 from ssh_mcp.sandbox import Backend, Sandbox, start_sandbox
 from ssh_mcp.server import CallReply, StdioClient, stdio_client
 from ssh_mcp.state.audit import verify
 
-BACKEND_ENV = "SSH_MCP_DEMO_BACKEND"
+BACKEND_ENV = DEMO_BACKEND_ENV
 ALIAS = "demo"
 COMMANDS = ("echo", "uname", "ls", "id", "sleep")
 #: An operator deny pattern the demo adds: its command runs only after a "human" says yes.
@@ -53,7 +53,7 @@ class DemoFailed(Exception):
 
 
 def _backend() -> Backend:
-    value = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
+    value = demo_backend() or "auto"
     if value == "auto":
         return "auto"
     if value == "openssh":

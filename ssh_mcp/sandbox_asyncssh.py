@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncssh
 
+from ssh_mcp.config import search_path
 from ssh_mcp.sandbox import MARKER, Sandbox, SandboxError, stop_marked
 
 
@@ -83,7 +84,7 @@ async def _feed(proc: asyncio.subprocess.Process, src: asyncssh.SSHReader[bytes]
 def _command_handler(
     cwd: Path, running: set[int], token: str
 ) -> Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]:
-    env = {MARKER: token, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+    env = {MARKER: token, "PATH": search_path(), "LANG": "C.UTF-8",
            "HOME": str(cwd), "USER": getpass.getuser(), "SHELL": "/bin/sh"}  # fmt: skip
 
     async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:

@@ -196,6 +196,12 @@ READS = Annotations(read_only=True, destructive=False, idempotent=True)
 READS_LOCAL = Annotations(read_only=True, destructive=False, idempotent=True, open_world=False)
 CHANGES = Annotations(read_only=False, destructive=True, idempotent=False)
 CHANGES_IDEMPOTENT = Annotations(read_only=False, destructive=True, idempotent=True)
+#: Adds without destroying (a new directory, a note appended), so not safe to repeat.
+ADDS = Annotations(read_only=False, destructive=False, idempotent=False)
+ADDS_LOCAL = Annotations(read_only=False, destructive=False, idempotent=False, open_world=False)
+CHANGES_IDEMPOTENT_LOCAL = Annotations(
+    read_only=False, destructive=True, idempotent=True, open_world=False
+)
 
 
 # -- what a handler can reach -------------------------------------------------------

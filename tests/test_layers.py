@@ -125,3 +125,48 @@ def test_serving_does_not_import_asyncssh_until_a_connection() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- the environment is read in one place ----------------------------------------------
+
+_ENV_NAMES = {"environ", "environb", "getenv", "getenvb"}
+
+
+def _reads_env(node: ast.AST) -> bool:
+    """``os.environ``, ``os.getenv(...)`` and the like, or ``from os import environ``."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return node.attr in _ENV_NAMES and node.value.id in ("os", "posix")
+    if isinstance(node, ast.ImportFrom) and node.module in ("os", "posix"):
+        return any(a.name in _ENV_NAMES for a in node.names)
+    return False
+
+
+def _env_reads(source: str) -> list[int]:
+    """Lines of ``source`` that read the process environment through ``os``."""
+    nodes = ast.walk(ast.parse(source))
+    return [getattr(node, "lineno", 0) for node in nodes if _reads_env(node)]
+
+
+def test_only_config_reads_the_environment() -> None:
+    """Every env var has one home, ssh_mcp/config.py, where CONFIGURATION.md's list is kept."""
+    readers = {
+        str(p.relative_to(PKG)): _env_reads(p.read_text())
+        for p in PKG.rglob("*.py")
+        if p != PKG / "config.py"
+    }
+    assert {m: lines for m, lines in readers.items() if lines} == {}
+
+
+def test_the_environment_check_catches_every_form() -> None:
+    """The check above can fail: each planted read is found, and a mere mention is not."""
+    planted = [
+        "import os\nx = os.environ.get('X')",
+        "import os\nx = os.environ['X']",
+        "import os\nx = os.getenv('X')",
+        "import os\nx = dict(os.environb)",
+        "from os import environ\n",
+        "from os import getenv as g\n",
+    ]
+    for source in planted:
+        assert _env_reads(source), source
+    assert not _env_reads("import os\nx = os.path.join('a', 'environ')  # os.environ\n")

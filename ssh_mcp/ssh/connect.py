@@ -138,7 +138,7 @@ async def _agent_keys(spec: AuthSpec) -> AsyncIterator[list[asyncssh.SSHKeyPair]
 
     Signing happens during connect(), so the agent is closed when the block ends.
     """
-    path = spec.agent_path or os.environ.get("SSH_AUTH_SOCK")
+    path = spec.agent_path  # identity_agent, else $SSH_AUTH_SOCK (resolved by the app)
     if not path:
         raise AuthFailed("no ssh-agent: set auth.identity_agent or SSH_AUTH_SOCK, or use a key")
     agent = asyncssh.SSHAgentClient(path)

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.spec import HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.ssh.sftp import free_bytes
 from ssh_mcp.ssh.transfer import (
     MAX_REQUESTS,
@@ -34,7 +34,6 @@ from ssh_mcp.tools._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
-    WRITE,
     discard,
     inside,
     lstat_or_none,
@@ -223,7 +222,7 @@ CP = ToolSpec(
     group=Group.FILE_OPS,
     input=CopyInput,
     output=CopyResult,
-    annotations=WRITE,
+    annotations=CHANGES,
     handler=cp,
     long_running=True,
     audit_bytes="size",

@@ -12,15 +12,12 @@ from __future__ import annotations
 import contextlib
 import stat as statmod
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
 from ssh_mcp.errors import ConnectionDropped, SSHMCPError
-from ssh_mcp.spec import (
-    CHANGES,
-    ToolContext,
-)
+from ssh_mcp.spec import ToolContext
 from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
 from ssh_mcp.ssh.sftp import sftp_error
 
@@ -30,17 +27,7 @@ else:
     from ssh_mcp.ssh._lazy import asyncssh
 
 T = TypeVar("T")
-Kind = Literal["file", "dir", "symlink", "other"]
-WRITE = CHANGES
 INSIDE = "must lie inside the host's path allowlist"
-
-
-def kind_of(mode: int) -> Kind:
-    if statmod.S_ISDIR(mode):
-        return "dir"
-    if statmod.S_ISREG(mode):
-        return "file"
-    return "symlink" if statmod.S_ISLNK(mode) else "other"
 
 
 def octal(mode: int) -> str:

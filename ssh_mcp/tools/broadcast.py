@@ -18,6 +18,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._fields import command_field, timeout_field
 from ssh_mcp.tools.exec import ExecResult, exec_result
 
 
@@ -25,11 +26,9 @@ class BroadcastInput(StrictInput):
     command: Annotated[
         str,
         CommandText(),
-        Field(
-            description="Shell command line to run on every host; each host's command "
-            "allowlist applies to it separately.",
-            min_length=1,
-            max_length=65536,
+        command_field(
+            "Shell command line to run on every host; each host's command "
+            "allowlist applies to it separately."
         ),
     ]
     hosts: Annotated[
@@ -47,11 +46,8 @@ class BroadcastInput(StrictInput):
         min_length=1,
         max_length=253,
     )
-    timeout: float | None = Field(
-        None,
-        gt=0,
-        le=3600,
-        description="Seconds each host's command may run. Default SSH_COMMAND_TIMEOUT.",
+    timeout: float | None = timeout_field(
+        "Seconds each host's command may run. Default SSH_COMMAND_TIMEOUT."
     )
 
     @model_validator(mode="after")

@@ -9,16 +9,15 @@ from pydantic import Field
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
     CHANGES,
-    CWD_DESCRIPTION,
     HOST,
     CommandText,
     Output,
-    RemotePath,
     StrictInput,
     ToolContext,
     ToolSpec,
 )
 from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
 
@@ -28,29 +27,18 @@ class ExecRunInput(StrictInput):
     command: Annotated[
         str,
         CommandText(),
-        Field(
-            description=(
-                "Shell command line to run as the login user. Under a command allowlist every "
-                "simple command must start with an allowed program and runs as an external "
-                "program, never a shell builtin (use cwd, not cd); $(…), backticks and "
-                "sh -c/eval wrappers are refused, and files written by redirections must be "
-                "inside the path allowlist."
-            ),
-            min_length=1,
-            max_length=65536,
+        command_field(
+            "Shell command line to run as the login user. Under a command allowlist every "
+            "simple command must start with an allowed program and runs as an external "
+            "program, never a shell builtin (use cwd, not cd); $(…), backticks and "
+            "sh -c/eval wrappers are refused, and files written by redirections must be "
+            "inside the path allowlist."
         ),
     ]
-    timeout: float | None = Field(
-        None,
-        gt=0,
-        le=3600,
-        description=(
-            "Seconds before the command is stopped (INT, TERM, KILL). Default SSH_COMMAND_TIMEOUT."
-        ),
+    timeout: float | None = timeout_field(
+        "Seconds before the command is stopped (INT, TERM, KILL). Default SSH_COMMAND_TIMEOUT."
     )
-    cwd: Annotated[
-        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
-    ] = None
+    cwd: Cwd = None
 
 
 class ExecResult(Output):

@@ -15,18 +15,16 @@ from pydantic import Field
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
     CHANGES,
-    CWD_DESCRIPTION,
     HOST,
     CommandText,
-    RemotePath,
     StrictInput,
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._fields import Cwd, timeout_field
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
 
-EXEC = CHANGES
 #: Seconds between two streaming progress reports, and the text each may carry.
 STREAM_INTERVAL = 0.5
 STREAM_TAIL_CHARS = 600
@@ -49,12 +47,8 @@ class ScriptInput(StrictInput):
             max_length=1_048_576,
         ),
     ]
-    timeout: float | None = Field(
-        None, gt=0, le=3600, description="Seconds before the script is stopped (INT, TERM, KILL)."
-    )
-    cwd: Annotated[
-        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
-    ] = None
+    timeout: float | None = timeout_field("Seconds before the script is stopped (INT, TERM, KILL).")
+    cwd: Cwd = None
 
 
 #: How a script runs: the shell reads all of it from stdin before it runs any of it, and
@@ -135,7 +129,7 @@ TOOLS = (
         group=Group.EXEC,
         input=ScriptInput,
         output=ExecResult,
-        annotations=EXEC,
+        annotations=CHANGES,
         handler=exec_script,
         render=render_exec,
     ),
@@ -152,7 +146,7 @@ TOOLS = (
         group=Group.EXEC,
         input=ExecRunInput,
         output=ExecResult,
-        annotations=EXEC,
+        annotations=CHANGES,
         handler=exec_streaming,
         render=render_exec,
     ),

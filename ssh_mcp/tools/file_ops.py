@@ -21,9 +21,9 @@ from pydantic import Field
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.spec import (
+    ADDS,
     CHANGES,
     HOST,
-    Annotations,
     Output,
     RemotePath,
     StrictInput,
@@ -39,12 +39,10 @@ from ssh_mcp.tools._anchored import (
     unlink,
 )
 from ssh_mcp.tools._copy import CP
+from ssh_mcp.tools._fields import Kind, kind_of
 from ssh_mcp.tools._sftp_ops import (
     INSIDE,
-    WRITE,
-    Kind,
     inside,
-    kind_of,
     lstat_or_none,
     mutate,
     octal,
@@ -57,7 +55,6 @@ else:
     from ssh_mcp.ssh._lazy import asyncssh
 
 #: mkdir adds a directory and overwrites nothing: not destructive, and idempotent with parents.
-MKDIR = Annotations(read_only=False, destructive=False, idempotent=False)
 
 
 # -- ssh_mkdir ------------------------------------------------------------------------
@@ -297,7 +294,7 @@ TOOLS = (
         group=Group.FILE_OPS,
         input=MkdirInput,
         output=MkdirResult,
-        annotations=MKDIR,
+        annotations=ADDS,
         handler=mkdir,
     ),
     ToolSpec(
@@ -312,7 +309,7 @@ TOOLS = (
         group=Group.FILE_OPS,
         input=DeleteInput,
         output=DeleteResult,
-        annotations=WRITE,
+        annotations=CHANGES,
         handler=delete,
     ),
     ToolSpec(
@@ -331,7 +328,7 @@ TOOLS = (
         group=Group.FILE_OPS,
         input=DeleteFolderInput,
         output=DeleteFolderResult,
-        annotations=WRITE,
+        annotations=CHANGES,
         handler=delete_folder,
         long_running=True,
     ),
@@ -349,7 +346,7 @@ TOOLS = (
         group=Group.FILE_OPS,
         input=MoveInput,
         output=MoveResult,
-        annotations=WRITE,
+        annotations=CHANGES,
         handler=mv,
     ),
     ToolSpec(

@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-WRITE = CHANGES_IDEMPOTENT
-CHANGE = CHANGES
 #: Edits and patches hold the file in memory: at most this many times the inline cap.
 EDIT_FACTOR = 8
 #: Backups per second per file before deploy gives up (``.bak-<stamp>``, ``-1`` … ``-9``).
@@ -364,7 +362,7 @@ TOOLS = (
         ),
         input=UploadInput,
         output=WriteResult,
-        annotations=WRITE,
+        annotations=CHANGES_IDEMPOTENT,
         handler=upload,
         long_running=True,
     ),
@@ -380,7 +378,7 @@ TOOLS = (
         ),
         input=DeployInput,
         output=DeployResult,
-        annotations=CHANGE,
+        annotations=CHANGES,
         handler=deploy,
         long_running=True,
     ),
@@ -396,7 +394,7 @@ TOOLS = (
         ),
         input=EditInput,
         output=EditResult,
-        annotations=CHANGE,
+        annotations=CHANGES,
         handler=edit,
     ),
     _spec(
@@ -412,7 +410,7 @@ TOOLS = (
         ),
         input=PatchInput,
         output=PatchResult,
-        annotations=CHANGE,
+        annotations=CHANGES,
         handler=patch,
     ),
 )

@@ -18,11 +18,11 @@ from pydantic import Field, field_validator
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import OperationTimeout, RemoteError
-from ssh_mcp.spec import HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.spec import HOST, READS, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.sftp import sftp_error
-from ssh_mcp.tools.sftp_read import PATH_DESCRIPTION, READ, Kind
+from ssh_mcp.tools._fields import PATH_DESCRIPTION, Kind, timeout_field
 
 if TYPE_CHECKING:
     import asyncssh
@@ -72,7 +72,7 @@ class FindInput(StrictInput):
         5, ge=1, le=20, description="Levels below path to descend (1 = its entries)."
     )
     limit: int = Field(200, ge=1, le=5000, description="Entries to return at most.")
-    timeout: float | None = Field(None, gt=0, le=3600, description=TIMEOUT_DESCRIPTION)
+    timeout: float | None = timeout_field(TIMEOUT_DESCRIPTION)
 
     @field_validator("name_pattern")
     @classmethod
@@ -217,7 +217,7 @@ FIND = ToolSpec(
     group=Group.SFTP_READ,
     input=FindInput,
     output=FindResult,
-    annotations=READ,
+    annotations=READS,
     handler=find,
     render=render_find,
     audit_fields=("pruned_count",),

@@ -20,8 +20,6 @@ from ssh_mcp.spec import (
 from ssh_mcp.tools import _parse
 from ssh_mcp.tools._text import decode
 
-READ = READS
-
 
 class HostInput(StrictInput):
     host: str = HOST
@@ -260,7 +258,7 @@ TOOLS = (
         group=Group.HOST,
         input=HostInput,
         output=PingResult,
-        annotations=READ,
+        annotations=READS,
         handler=host_ping,
     ),
     ToolSpec(
@@ -274,7 +272,7 @@ TOOLS = (
         group=Group.HOST,
         input=HostInput,
         output=HostInfo,
-        annotations=READ,
+        annotations=READS,
         handler=host_info,
     ),
     ToolSpec(
@@ -285,7 +283,7 @@ TOOLS = (
         group=Group.HOST,
         input=HostInput,
         output=DiskUsage,
-        annotations=READ,
+        annotations=READS,
         handler=host_disk_usage,
     ),
     ToolSpec(
@@ -301,7 +299,7 @@ TOOLS = (
         group=Group.HOST,
         input=HostInput,
         output=Alerts,
-        annotations=READ,
+        annotations=READS,
         handler=host_alerts,
     ),
     ToolSpec(
@@ -315,7 +313,7 @@ TOOLS = (
         group=Group.HOST,
         input=ProcessesInput,
         output=Processes,
-        annotations=READ,
+        annotations=READS,
         handler=host_processes,
     ),
     ToolSpec(
@@ -329,7 +327,7 @@ TOOLS = (
         group=Group.HOST,
         input=HostInput,
         output=KnownHostsVerify,
-        annotations=READ,
+        annotations=READS,
         handler=known_hosts_verify,
     ),
 )

@@ -24,20 +24,19 @@ from ssh_mcp.jobs import JobRecord, new_job_id
 from ssh_mcp.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
-    CWD_DESCRIPTION,
     HOST,
     READS,
     READS_LOCAL,
     CommandText,
     JobRef,
     Output,
-    RemotePath,
     StrictInput,
     ToolContext,
     ToolSpec,
 )
 from ssh_mcp.ssh import jobs as remote
 from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.tools._fields import Cwd, command_field, utc_stamp
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools.local import NoInput
 
@@ -45,10 +44,6 @@ State = Literal["running", "exited", "killed", "lost"]
 JOB_ID = Field(description="Job id from ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
 #: Seconds between polls while ssh_job_status waits.
 POLL = 0.5
-
-
-def _started(ts: float | None) -> str | None:
-    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 # -- ssh_job_start ---------------------------------------------------------------------
@@ -59,13 +54,9 @@ class JobStartInput(StrictInput):
     command: Annotated[
         str,
         CommandText(),
-        Field(
-            description=(
-                "Shell command line to run detached as the login user; the command "
-                "allowlist and deny-pattern confirmation apply as for ssh_exec_run."
-            ),
-            min_length=1,
-            max_length=65536,
+        command_field(
+            "Shell command line to run detached as the login user; the command "
+            "allowlist and deny-pattern confirmation apply as for ssh_exec_run."
         ),
     ]
     name: str | None = Field(
@@ -73,9 +64,7 @@ class JobStartInput(StrictInput):
         max_length=64,
         description="A short label for ssh_job_list, such as 'nightly backup'. Not a secret store.",
     )
-    cwd: Annotated[
-        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
-    ] = None
+    cwd: Cwd = None
 
 
 class JobStarted(Output):
@@ -116,7 +105,7 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
         ctx.jobs.remove(job_id)  # refused before anything ran (no setsid, no directory)
         raise
     ctx.jobs.put(replace(record, dir=started.dir, pgid=started.pgid))
-    return JobStarted(job_id=job_id, host=host.alias, started_at=_started(now) or "")
+    return JobStarted(job_id=job_id, host=host.alias, started_at=utc_stamp(now) or "")
 
 
 # -- ssh_job_status --------------------------------------------------------------------
@@ -179,8 +168,8 @@ def _summary(r: JobRecord) -> dict[str, Any]:
         "state": r.state,
         "exit_code": r.exit_code,
         "signal": r.signal,
-        "started_at": _started(r.started_at) or "",
-        "finished_at": _started(r.finished_at),
+        "started_at": utc_stamp(r.started_at) or "",
+        "finished_at": utc_stamp(r.finished_at),
     }
 
 
@@ -291,9 +280,6 @@ async def job_list(ctx: ToolContext, args: NoInput) -> JobList:
     )
 
 
-EXEC = CHANGES
-OBSERVE = READS
-
 TOOLS = (
     ToolSpec(
         name="ssh_job_start",
@@ -309,7 +295,7 @@ TOOLS = (
         group=Group.EXEC,
         input=JobStartInput,
         output=JobStarted,
-        annotations=EXEC,
+        annotations=CHANGES,
         handler=job_start,
         audit_fields=("job_id",),
     ),
@@ -326,7 +312,7 @@ TOOLS = (
         group=Group.EXEC,
         input=JobStatusInput,
         output=JobStatus,
-        annotations=OBSERVE,
+        annotations=READS,
         handler=job_status,
         render=render_status,
     ),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
@@ -14,8 +12,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-
-LOCAL = READS_LOCAL
+from ssh_mcp.tools._fields import utc_stamp
 
 
 class NoInput(StrictInput):
@@ -77,7 +74,7 @@ async def session_list(ctx: ToolContext, args: NoInput) -> SessionList:
                 hostname=s.host,
                 port=s.port,
                 user=s.user,
-                opened_at=datetime.fromtimestamp(s.opened_at, UTC).isoformat(timespec="seconds"),
+                opened_at=utc_stamp(s.opened_at) or "",
                 idle_seconds=s.idle_seconds,
                 busy_channels=s.busy_channels,
                 max_channels=s.max_channels,
@@ -121,7 +118,7 @@ TOOLS = (
         group=Group.HOST,
         input=NoInput,
         output=HostList,
-        annotations=LOCAL,
+        annotations=READS_LOCAL,
         handler=host_list,
     ),
     ToolSpec(
@@ -135,7 +132,7 @@ TOOLS = (
         group=Group.SESSION,
         input=NoInput,
         output=SessionList,
-        annotations=LOCAL,
+        annotations=READS_LOCAL,
         handler=session_list,
     ),
     ToolSpec(
@@ -149,7 +146,7 @@ TOOLS = (
         group=Group.HOST,
         input=NoInput,
         output=ServerInfo,
-        annotations=LOCAL,
+        annotations=READS_LOCAL,
         handler=server_info,
     ),
 )

@@ -12,14 +12,16 @@ from pydantic import Field
 
 from ssh_mcp.access import Group, Tier
 from ssh_mcp.spec import (
+    ADDS_LOCAL,
+    CHANGES_IDEMPOTENT_LOCAL,
     HOST,
     READS_LOCAL,
-    Annotations,
     Output,
     StrictInput,
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._fields import text_field
 from ssh_mcp.tools._hygiene import clean
 
 
@@ -28,11 +30,9 @@ class NotesInput(StrictInput):
 
 
 class NotesWriteInput(NotesInput):
-    text: str = Field(
-        min_length=1,
-        max_length=65536,
-        description="Markdown to keep: facts worth knowing next time (layout, services, "
-        "quirks, what was changed and why). Never secrets.",
+    text: str = text_field(
+        "Markdown to keep: facts worth knowing next time (layout, services, "
+        "quirks, what was changed and why). Never secrets."
     )
 
 
@@ -71,8 +71,6 @@ async def notes_set(ctx: ToolContext, args: NotesWriteInput) -> NotesWritten:
     return NotesWritten(host=ctx.host.alias, size=ctx.notes.write(ctx.host.alias, args.text))
 
 
-LOCAL_WRITE = Annotations(read_only=False, destructive=False, idempotent=False, open_world=False)
-
 TOOLS = (
     ToolSpec(
         name="ssh_host_notes",
@@ -101,7 +99,7 @@ TOOLS = (
         group=Group.HOST,
         input=NotesWriteInput,
         output=NotesWritten,
-        annotations=LOCAL_WRITE,
+        annotations=ADDS_LOCAL,
         handler=notes_append,
         audit_bytes="size",
     ),
@@ -116,9 +114,7 @@ TOOLS = (
         group=Group.HOST,
         input=NotesWriteInput,
         output=NotesWritten,
-        annotations=Annotations(
-            read_only=False, destructive=True, idempotent=True, open_world=False
-        ),
+        annotations=CHANGES_IDEMPOTENT_LOCAL,
         handler=notes_set,
         audit_bytes="size",
     ),

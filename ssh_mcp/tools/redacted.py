@@ -18,6 +18,7 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.spec import (
     HOST,
+    READS,
     Output,
     RemotePath,
     StrictInput,
@@ -27,9 +28,9 @@ from ssh_mcp.spec import (
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import read_chunks
+from ssh_mcp.tools._fields import PATH_DESCRIPTION
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._redact import redact
-from ssh_mcp.tools.sftp_read import PATH_DESCRIPTION, READ
 
 if TYPE_CHECKING:
     import asyncssh
@@ -153,7 +154,7 @@ TOOLS = (
         group=Group.SFTP_READ,
         input=RedactedInput,
         output=RedactedFile,
-        annotations=READ,
+        annotations=READS,
         handler=read_redacted,
         render=render,
         long_running=True,

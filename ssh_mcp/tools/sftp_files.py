@@ -13,6 +13,7 @@ from ssh_mcp.access import Group, Tier
 from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
 from ssh_mcp.spec import (
     HOST,
+    READS,
     LocalPath,
     Output,
     RemotePath,
@@ -24,10 +25,10 @@ from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import Written, download_atomic, read_chunks
+from ssh_mcp.tools._fields import PATH_DESCRIPTION, timeout_field
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.find import FIND, TIMEOUT_DESCRIPTION
-from ssh_mcp.tools.sftp_read import PATH_DESCRIPTION, READ
 
 if TYPE_CHECKING:
     import asyncssh
@@ -191,7 +192,7 @@ class HashInput(StrictInput):
         str, RemotePath(), Field(description="Remote regular file to hash. " + PATH_DESCRIPTION)
     ]
     algorithm: Algorithm = Field("sha256", description="md5, sha1, sha256 or sha512.")
-    timeout: float | None = Field(None, gt=0, le=3600, description=TIMEOUT_DESCRIPTION)
+    timeout: float | None = timeout_field(TIMEOUT_DESCRIPTION)
 
 
 class HashResult(Output):
@@ -234,7 +235,7 @@ TOOLS = (
         group=Group.SFTP_READ,
         input=DownloadInput,
         output=Download,
-        annotations=READ,
+        annotations=READS,
         handler=sftp_download,
         render=render_download,
         long_running=True,
@@ -253,7 +254,7 @@ TOOLS = (
         group=Group.SFTP_READ,
         input=HashInput,
         output=HashResult,
-        annotations=READ,
+        annotations=READS,
         handler=file_hash,
     ),
 )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import stat as statmod
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
@@ -21,35 +20,13 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
+from ssh_mcp.tools._fields import PATH_DESCRIPTION, Entry, Kind, kind_of, utc_stamp
 from ssh_mcp.tools._text import decode
 
 if TYPE_CHECKING:
     import asyncssh
 else:
     from ssh_mcp.ssh._lazy import asyncssh
-
-READ = READS
-Kind = Literal["file", "dir", "symlink", "other"]
-PATH_DESCRIPTION = (
-    "Absolute remote path (or ~/…). Symlinks are resolved and the result must lie inside the "
-    "host's path allowlist."
-)
-
-
-def _kind(mode: int | None) -> Kind:
-    if mode is None:
-        return "other"
-    if statmod.S_ISDIR(mode):
-        return "dir"
-    if statmod.S_ISREG(mode):
-        return "file"
-    if statmod.S_ISLNK(mode):
-        return "symlink"
-    return "other"
-
-
-def rfc3339(ts: float | int | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
 
 
 class PathInput(StrictInput):
@@ -60,14 +37,6 @@ class PathInput(StrictInput):
 class ListInput(PathInput):
     offset: int = Field(0, ge=0, description="Entries to skip, for paging; use next_offset.")
     limit: int = Field(100, ge=1, le=1000, description="Entries to return at most.")
-
-
-class Entry(Output):
-    name: str = Field(description="Entry name within the directory.")
-    kind: Kind = Field(description="file, dir, symlink or other (links are not followed).")
-    size: int | None = Field(description="Size in bytes.")
-    mode: str | None = Field(description="Permission bits in octal, e.g. 0644.")
-    mtime: str | None = Field(description="Modification time (RFC 3339 UTC).")
 
 
 class Listing(Output):
@@ -94,10 +63,10 @@ async def sftp_list(ctx: ToolContext, args: ListInput) -> Listing:
         entries=[
             Entry(
                 name=str(n.filename),
-                kind=_kind(n.attrs.permissions),
+                kind=kind_of(n.attrs.permissions),
                 size=n.attrs.size,
                 mode=f"{statmod.S_IMODE(n.attrs.permissions):04o}" if n.attrs.permissions else None,
-                mtime=rfc3339(n.attrs.mtime),
+                mtime=utc_stamp(n.attrs.mtime),
             )
             for n in page
         ],
@@ -136,15 +105,15 @@ async def sftp_stat(ctx: ToolContext, args: PathInput) -> StatResult:
     owner, group = [*words, None, None][:2]
     return StatResult(
         path=args.path,
-        kind=_kind(attrs.permissions),
+        kind=kind_of(attrs.permissions),
         size=attrs.size,
         mode=f"{statmod.S_IMODE(attrs.permissions):04o}" if attrs.permissions else None,
         uid=attrs.uid,
         gid=attrs.gid,
         owner=owner,
         group=group,
-        mtime=rfc3339(attrs.mtime),
-        atime=rfc3339(attrs.atime),
+        mtime=utc_stamp(attrs.mtime),
+        atime=utc_stamp(attrs.atime),
     )
 
 
@@ -160,7 +129,7 @@ TOOLS = (
         group=Group.SFTP_READ,
         input=ListInput,
         output=Listing,
-        annotations=READ,
+        annotations=READS,
         handler=sftp_list,
     ),
     ToolSpec(
@@ -174,7 +143,7 @@ TOOLS = (
         group=Group.SFTP_READ,
         input=PathInput,
         output=StatResult,
-        annotations=READ,
+        annotations=READS,
         handler=sftp_stat,
     ),
 )

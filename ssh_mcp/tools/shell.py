@@ -19,17 +19,16 @@ from ssh_mcp.shells import ShellEntry, new_shell_id
 from ssh_mcp.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
-    CWD_DESCRIPTION,
     HOST,
     READS_LOCAL,
     CommandText,
     Output,
-    RemotePath,
     ShellRef,
     StrictInput,
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
 from ssh_mcp.tools.exec import ExecResult, exec_result, render_exec
 from ssh_mcp.tools.local import NoInput
 
@@ -40,9 +39,7 @@ SESSION_ID = Field(
 
 class ShellOpenInput(StrictInput):
     host: str = HOST
-    cwd: Annotated[
-        str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=4096)
-    ] = None
+    cwd: Cwd = None
 
 
 class ShellOpened(Output):
@@ -70,22 +67,15 @@ class ShellExecInput(StrictInput):
     command: Annotated[
         str,
         CommandText(),
-        Field(
-            description=(
-                "Shell command line to run in the session's shell. `cd`, `export` and "
-                "variables persist to later commands; stdin is /dev/null. The command "
-                "allowlist applies as for ssh_exec_run (under one, builtins such as cd do "
-                "not run, and redirection targets must be absolute or ~/ paths)."
-            ),
-            min_length=1,
-            max_length=65536,
+        command_field(
+            "Shell command line to run in the session's shell. `cd`, `export` and "
+            "variables persist to later commands; stdin is /dev/null. The command "
+            "allowlist applies as for ssh_exec_run (under one, builtins such as cd do "
+            "not run, and redirection targets must be absolute or ~/ paths)."
         ),
     ]
-    timeout: float | None = Field(
-        None,
-        gt=0,
-        le=3600,
-        description="Seconds before the command is stopped. Stopping it ends the session.",
+    timeout: float | None = timeout_field(
+        "Seconds before the command is stopped. Stopping it ends the session."
     )
 
 

@@ -10,11 +10,11 @@ back as the same result. The sudo password comes from the host's
 from __future__ import annotations
 
 from ssh_mcp.access import Group, Tier
-from ssh_mcp.spec import ToolContext, ToolSpec
+from ssh_mcp.spec import CHANGES, ToolContext, ToolSpec
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
-from ssh_mcp.tools.exec_more import EXEC, SCRIPT_ARGV, ScriptInput
+from ssh_mcp.tools.exec_more import SCRIPT_ARGV, ScriptInput
 
 
 def _root_result(result: ProcessResult) -> ExecResult:
@@ -57,7 +57,7 @@ TOOLS = (
         group=Group.SUDO,
         input=ExecRunInput,
         output=ExecResult,
-        annotations=EXEC,
+        annotations=CHANGES,
         handler=sudo_exec,
         render=render_exec,
     ),
@@ -75,7 +75,7 @@ TOOLS = (
         group=Group.SUDO,
         input=ScriptInput,
         output=ExecResult,
-        annotations=EXEC,
+        annotations=CHANGES,
         handler=sudo_script,
         render=render_exec,
     ),

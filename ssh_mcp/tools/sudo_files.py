@@ -31,10 +31,10 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.tools._fields import Entry, Kind, utc_stamp
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.file_write import check_content
-from ssh_mcp.tools.sftp_read import Entry, Kind, rfc3339
 
 ROOT_PATH = (
     "Absolute path (or ~/…), resolved as root with every symlink followed, then checked "
@@ -281,7 +281,7 @@ async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
         if len(parts) != 5:
             continue
         kind, size, mode, mtime, name = parts
-        stamp = rfc3339(float(mtime))
+        stamp = utc_stamp(float(mtime))
         entries.append(
             Entry(
                 name=name,

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 else:
     from ssh_mcp.ssh._lazy import asyncssh
 
-WRITE = CHANGES
 HOST_REF = (
     "alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits"
 )
@@ -178,7 +177,7 @@ TOOLS = (
         group=Group.FILE_OPS,
         input=TransferInput,
         output=TransferResult,
-        annotations=WRITE,
+        annotations=CHANGES,
         handler=transfer,
         long_running=True,
         audit_bytes="size",

@@ -1,0 +1,81 @@
+"""What the tool modules declare alike: input fields, the entry model, the one timestamp style.
+
+A limit written once here is the same limit in every tool that takes a command, a text, a
+timeout or a working directory; the descriptions stay with each tool, because they say what
+the field means there.
+"""
+
+from __future__ import annotations
+
+import stat as statmod
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from ssh_mcp.spec import CWD_DESCRIPTION, Output, RemotePath
+
+#: Longest command line or note text a tool accepts, in characters.
+TEXT_MAX = 65536
+#: Longest timeout a tool accepts, in seconds.
+TIMEOUT_MAX = 3600
+#: Longest remote path a tool accepts, in characters (PATH_MAX on Linux).
+PATH_MAX = 4096
+
+PATH_DESCRIPTION = (
+    "Absolute remote path (or ~/…). Symlinks are resolved and the result must lie inside the "
+    "host's path allowlist."
+)
+
+#: An optional remote working directory, checked against the path allowlist like any path.
+Cwd = Annotated[str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=PATH_MAX)]
+
+
+def command_field(description: str) -> Any:
+    """The ``Field`` of a command line; put ``CommandText()`` beside it in the ``Annotated``."""
+    return Field(description=description, min_length=1, max_length=TEXT_MAX)
+
+
+def text_field(description: str) -> Any:
+    """The ``Field`` of a required free text such as a note."""
+    return Field(min_length=1, max_length=TEXT_MAX, description=description)
+
+
+def timeout_field(description: str) -> Any:
+    """The ``Field`` of an optional timeout in seconds; None means the host's default."""
+    return Field(None, gt=0, le=TIMEOUT_MAX, description=description)
+
+
+Kind = Literal["file", "dir", "symlink", "other"]
+
+
+def kind_of(mode: int | None) -> Kind:
+    """The kind of a file from its stat mode; a link is a link, never its target."""
+    if mode is None:
+        return "other"
+    if statmod.S_ISDIR(mode):
+        return "dir"
+    if statmod.S_ISREG(mode):
+        return "file"
+    if statmod.S_ISLNK(mode):
+        return "symlink"
+    return "other"
+
+
+class Entry(Output):
+    name: str = Field(description="Entry name within the directory.")
+    kind: Kind = Field(description="file, dir, symlink or other (links are not followed).")
+    size: int | None = Field(description="Size in bytes.")
+    mode: str | None = Field(description="Permission bits in octal, e.g. 0644.")
+    mtime: str | None = Field(description="Modification time (RFC 3339 UTC).")
+
+
+def utc_stamp(ts: float | None) -> str | None:
+    """Epoch seconds as RFC 3339 UTC to the second with a ``Z`` suffix; None (or 0) as None.
+
+    The one style every tool sends: an agent that compares or parses times sees one form.
+    0 counts as unknown because SFTP servers send it for a time they do not have.
+    """
+    if not ts:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
