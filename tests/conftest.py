@@ -7,11 +7,13 @@ password auth and sudo need root: without root, the fixtures that need them skip
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -188,3 +190,35 @@ def settings_for(tmp_path: Path, target: Target, known_hosts_file: Path) -> Call
         return make_settings(tmp_path, hosts or hosts_toml(target), known_hosts_file, **overrides)
 
     return make
+
+
+@pytest.fixture
+def sudo_target(tmp_path: Path, target: Target, test_user: TestUser) -> Target:
+    """`target` with a sudo_password_cmd (``cat`` of a 0600 file holding the password)."""
+    secret = tmp_path / "sudo.pw"
+    secret.write_text(test_user.password + "\n")
+    secret.chmod(0o600)
+    return dataclasses.replace(target, extra=f'sudo_password_cmd = ["cat", "{secret}"]\n')
+
+
+@pytest.fixture
+def root_target(ssh_root_dir: Path, test_keys: TestKeys, target: Target) -> Iterator[Target]:
+    """`target` logged in as root (sshd ignores channel signals without privilege separation)."""
+    keys_dir = ssh_root_dir / "authorized_keys"
+    authorize_keys(keys_dir, "root", [test_keys.plain_pub])
+    try:
+        yield dataclasses.replace(target, user="root")
+    finally:
+        (keys_dir / "root").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def drop() -> Iterator[Path]:
+    """A directory outside the allowlist that every test user may create files in (where a
+    payload would leave its proof), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="ssh-mcp-drop-"))
+    path.chmod(0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

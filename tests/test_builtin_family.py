@@ -20,7 +20,6 @@ import pwd
 import secrets
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,17 +105,6 @@ def shells(
         _user_with_shell("mcp-ssh-dash", shutil.which("dash") or "", keys, test_keys.plain_pub),
         _user_with_shell("mcp-ssh-ash", str(ash), keys, test_keys.plain_pub),
     ]
-
-
-@pytest.fixture
-def drop() -> Iterator[Path]:
-    """A directory every test user may create files in, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix="ssh-mcp-family-"))
-    path.chmod(0o1777)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _settings(

@@ -4,8 +4,7 @@ matches deny patterns and hashes the command as given (issue 8, item 1)."""
 from __future__ import annotations
 
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +31,9 @@ TOOLS = [
 
 
 @pytest.fixture
-def drop() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="ssh-mcp-tools-"))
-    path.chmod(0o1777)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def settings(
-    tmp_path: Path, target: Target, test_user: TestUser, settings_for: Callable[..., Settings]
-) -> Settings:
-    secret = tmp_path / "sudo.pw"
-    secret.write_text(test_user.password + "\n")
-    secret.chmod(0o600)
-    extra = f'sudo_password_cmd = ["cat", "{secret}"]\n'
-    host = Target(target.alias, target.port, target.user, target.key, target.path_allowlist, extra)
+def settings(sudo_target: Target, settings_for: Callable[..., Settings]) -> Settings:
     return settings_for(
-        hosts=hosts_toml(host),
+        hosts=hosts_toml(sudo_target),
         allow_dangerous_tools=True,
         allow_sudo=True,
         ssh_command_allowlist=ALLOW,

@@ -7,13 +7,13 @@ running, and that the PID line used for it never reaches the caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 from harness import Target, assert_audit, gone, hosts_toml, serve
-from sshd import TestKeys, authorize_keys, remote_pids
+from sshd import remote_pids
 
 from ssh_mcp.config import Settings
 
@@ -22,16 +22,8 @@ OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 @pytest.fixture
-def as_root(
-    ssh_root_dir: Path, test_keys: TestKeys, target: Target, settings_for: Callable[..., Settings]
-) -> Iterator[Settings]:
-    keys_dir = ssh_root_dir / "authorized_keys"
-    authorize_keys(keys_dir, "root", [test_keys.plain_pub])
-    root = Target("target", target.port, "root", target.key, target.path_allowlist)
-    try:
-        yield settings_for(hosts=hosts_toml(root), **OPEN)
-    finally:
-        (keys_dir / "root").unlink(missing_ok=True)
+def as_root(root_target: Target, settings_for: Callable[..., Settings]) -> Settings:
+    return settings_for(hosts=hosts_toml(root_target), **OPEN)
 
 
 async def test_root_output_is_clean(as_root: Settings) -> None:

@@ -14,7 +14,6 @@ import select
 import signal
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,7 +21,7 @@ import anyio.to_thread
 import pytest
 from harness import StdioServer, Target, hosts_toml, serve, server_env, text, wait_for_audit
 from mcp import MCPError
-from sshd import TestKeys, TestUser, authorize_keys, remote_pids, wait_gone
+from sshd import TestUser, remote_pids, wait_gone
 
 from ssh_mcp.config import Settings
 from ssh_mcp.errors import MESSAGE_LIMIT, PathNotAllowed, shown
@@ -287,29 +286,16 @@ OPEN_ENV = {"ALLOW_DANGEROUS_TOOLS": "true", "ALLOW_ANY_COMMAND": "true", "ALLOW
 
 @pytest.fixture
 def sudo_settings(
-    tmp_path: Path, target: Target, test_user: TestUser, settings_for: Callable[..., Settings]
+    sudo_target: Target, settings_for: Callable[..., Settings]
 ) -> Callable[[], Settings]:
     """The target with a sudo_password_cmd (``cat`` of a 0600 file)."""
-    secret = tmp_path / "sudo.pw"
-    secret.write_text(test_user.password + "\n")
-    secret.chmod(0o600)
-    extra = f'sudo_password_cmd = ["cat", "{secret}"]\n'
-    host = Target(target.alias, target.port, target.user, target.key, target.path_allowlist, extra)
-    return lambda: settings_for(hosts=hosts_toml(host))
+    return lambda: settings_for(hosts=hosts_toml(sudo_target))
 
 
 @pytest.fixture
-def as_root(
-    ssh_root_dir: Path, test_keys: TestKeys, target: Target, settings_for: Callable[..., Settings]
-) -> Iterator[Settings]:
+def as_root(root_target: Target, settings_for: Callable[..., Settings]) -> Settings:
     """The target, logged in as root (no privilege separation: sshd ignores channel signals)."""
-    keys_dir = ssh_root_dir / "authorized_keys"
-    authorize_keys(keys_dir, "root", [test_keys.plain_pub])
-    root = Target("target", target.port, "root", target.key, target.path_allowlist)
-    try:
-        yield settings_for(hosts=hosts_toml(root))
-    finally:
-        (keys_dir / "root").unlink(missing_ok=True)
+    return settings_for(hosts=hosts_toml(root_target))
 
 
 def _appears(user: str, pattern: str) -> bool:

@@ -4,10 +4,8 @@ command allowlist (issue 8, item 2), through MCP against sshd: the host shows th
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +37,9 @@ class Human:
 
 
 @pytest.fixture
-def outside() -> Iterator[Path]:
+def outside(drop: Path) -> Path:
     """A directory outside the allowlist that the test user could write to."""
-    path = Path(tempfile.mkdtemp(prefix="ssh-mcp-redirect-"))
-    path.chmod(0o1777)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+    return drop
 
 
 @pytest.fixture

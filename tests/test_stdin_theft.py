@@ -14,15 +14,13 @@ opens it through ``/proc/$$/fd/0`` takes the head of the next frame.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from harness import Target, hosts_toml, serve, text
-from sshd import TestUser
 
 from ssh_mcp.config import Settings
 from ssh_mcp.policy.commands import rewrite
@@ -44,16 +42,6 @@ def _payload(p: Path, skip_from: int) -> str:
     script = first + "echo '" + pad + gap + after
     assert rewrite(script).index(gap) == max(skip_from, start)
     return script
-
-
-@pytest.fixture
-def drop() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="ssh-mcp-script-stdin-"))
-    path.chmod(0o1777)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.parametrize("skip_from", [0, 8192], ids=["bash-bytewise", "dash-blocks"])
@@ -79,14 +67,10 @@ async def test_a_script_command_cannot_read_the_rest_of_the_script(
 
 
 async def test_a_root_script_command_cannot_read_the_rest_of_the_script(
-    drop: Path, target: Target, test_user: TestUser, settings_for: Callable[..., Settings]
+    drop: Path, sudo_target: Target, settings_for: Callable[..., Settings]
 ) -> None:
-    secret = drop / "sudo.pw"
-    secret.write_text(test_user.password + "\n")
-    secret.chmod(0o600)
-    extra = f'sudo_password_cmd = ["cat", "{secret}"]\ncommand_allowlist = {ALLOW!r}\n'
-    host = Target(target.alias, target.port, target.user, target.key, target.path_allowlist,
-                  extra.replace("'", '"'))  # fmt: skip
+    allow = f"command_allowlist = {ALLOW!r}\n".replace("'", '"')
+    host = dataclasses.replace(sudo_target, extra=sudo_target.extra + allow)
     settings = settings_for(hosts=hosts_toml(host), allow_dangerous_tools=True, allow_sudo=True)
     planted = drop / "planted-root"
     async with serve(settings) as (client, _):
