@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,18 +161,23 @@ def write_config(tmp: Path, sandbox: Sandbox) -> tuple[Settings, dict[str, str]]
 # -- ways to reach the target ------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def connect_raw(sandbox: Sandbox) -> AsyncIterator[asyncssh.SSHClientConnection]:
+    """A bare asyncssh connection to the sandbox host, for the floors the benches compare to."""
+    async with asyncssh.connect(
+        sandbox.host,
+        sandbox.port,
+        username=sandbox.user,
+        client_keys=[str(sandbox.client_key)],
+        known_hosts=asyncssh.import_known_hosts(sandbox.known_hosts_line + "\n"),
+        config=None,
+        encryption_algs=CIPHERS,  # the same cipher ssh-mcp negotiates: a like-for-like floor
+    ) as conn:
+        yield conn
+
+
 async def open_raw(stack: AsyncExitStack, sandbox: Sandbox) -> Call:
-    conn = await stack.enter_async_context(
-        asyncssh.connect(
-            sandbox.host,
-            sandbox.port,
-            username=sandbox.user,
-            client_keys=[str(sandbox.client_key)],
-            known_hosts=asyncssh.import_known_hosts(sandbox.known_hosts_line + "\n"),
-            config=None,
-            encryption_algs=CIPHERS,  # the same cipher ssh-mcp negotiates: a like-for-like floor
-        )
-    )
+    conn = await stack.enter_async_context(connect_raw(sandbox))
 
     async def call() -> None:
         result = await conn.run("echo hi")

@@ -18,11 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncssh
-from _common import BenchError
+from _common import BenchError, connect_raw
 
 from ssh_mcp.sandbox import start_sandbox
-from ssh_mcp.ssh.connect import CIPHERS
 from ssh_mcp.ssh.marks import PID_PREFIX
 
 BLOCK = 25
@@ -41,15 +39,7 @@ async def run(n: int) -> None:
         (tmp / "host").mkdir()
         sandbox = await start_sandbox(tmp / "host")
         try:
-            async with asyncssh.connect(
-                sandbox.host,
-                sandbox.port,
-                username=sandbox.user,
-                client_keys=[str(sandbox.client_key)],
-                known_hosts=asyncssh.import_known_hosts(sandbox.known_hosts_line + "\n"),
-                config=None,
-                encryption_algs=CIPHERS,
-            ) as conn:
+            async with connect_raw(sandbox) as conn:
                 for prefix in VARIANTS.values():  # warm-up
                     for _ in range(10):
                         await conn.run(prefix + "echo hi")
