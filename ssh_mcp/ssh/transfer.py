@@ -242,7 +242,7 @@ async def _blocks(
 
 async def read_chunks(
     sftp: asyncssh.SFTPClient, path: str, *, max_bytes: int, progress: Progress | None = None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """Yield ``path``'s content in chunks of about CHUNK bytes, refused over ``max_bytes``."""
     async with contextlib.aclosing(_blocks(sftp, path, max_bytes, progress)) as blocks:
         held: list[bytes] = []
@@ -257,9 +257,14 @@ async def read_chunks(
             yield b"".join(held)
 
 
-async def read_all(sftp: asyncssh.SFTPClient, path: str, *, max_bytes: int) -> bytes:
+async def read_all(
+    sftp: asyncssh.SFTPClient, path: str, *, max_bytes: int, progress: Progress | None = None
+) -> bytes:
     """The whole file, refused when larger than ``max_bytes``."""
-    return b"".join([c async for c in read_chunks(sftp, path, max_bytes=max_bytes)])
+    chunks = read_chunks(sftp, path, max_bytes=max_bytes, progress=progress)
+    # Closed here, not by the garbage collector: a late close raises into the event loop.
+    async with contextlib.aclosing(chunks):
+        return b"".join([c async for c in chunks])
 
 
 async def download_atomic(
@@ -333,10 +338,10 @@ async def copy_atomic(
     """
     size, mode = await regular_file(sftp, src, max_bytes)
     if not sftp.supports_remote_copy:
-        chunks = read_chunks(sftp, src, max_bytes=max_bytes)
-        w = await write_atomic(
-            sftp, dst, chunks, mode=mode, overwrite=overwrite, max_bytes=max_bytes, total=size
-        )
+        async with contextlib.aclosing(read_chunks(sftp, src, max_bytes=max_bytes)) as chunks:
+            w = await write_atomic(
+                sftp, dst, chunks, mode=mode, overwrite=overwrite, max_bytes=max_bytes, total=size
+            )
         return Copied(w.path, w.size, w.mode)
     if not overwrite and await existing_mode(sftp, dst) is not None:
         raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")

@@ -104,8 +104,10 @@ async def _copy_into(
             def report(done: int, _: int | None) -> None:
                 progress(base + done, total)
 
-            async for chunk in read_chunks(sftp, src, max_bytes=cap, progress=report):
-                await out.write(chunk)
+            chunks = read_chunks(sftp, src, max_bytes=cap, progress=report)
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    await out.write(chunk)
         with contextlib.suppress(asyncssh.SFTPOpUnsupported):
             await out.fsync()
     await sftp.chmod(dst, mode)

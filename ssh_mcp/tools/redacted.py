@@ -27,7 +27,7 @@ from ssh_mcp.spec import (
 )
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
-from ssh_mcp.ssh.transfer import read_chunks
+from ssh_mcp.ssh.transfer import read_all
 from ssh_mcp.tools._fields import PATH_DESCRIPTION
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._redact import redact
@@ -81,9 +81,7 @@ async def _read(ctx: ToolContext, path: str, throttle: Throttle) -> bytes:
     async def op(pc: PooledConnection) -> bytes:
         sftp = await pc.sftp()
         try:
-            return b"".join(
-                [c async for c in read_chunks(sftp, path, max_bytes=cap, progress=throttle)]
-            )
+            return await read_all(sftp, path, max_bytes=cap, progress=throttle)
         except CapExceeded:
             try:
                 size = (await sftp.stat(path)).size or 0

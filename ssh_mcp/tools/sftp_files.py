@@ -24,7 +24,7 @@ from ssh_mcp.spec import (
 from ssh_mcp.ssh.pool import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.sftp import sftp_error
-from ssh_mcp.ssh.transfer import Written, download_atomic, read_chunks
+from ssh_mcp.ssh.transfer import Written, download_atomic, read_all
 from ssh_mcp.tools._fields import PATH_DESCRIPTION, timeout_field
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
@@ -117,8 +117,7 @@ async def _download_inline(ctx: ToolContext, path: str, throttle: Throttle) -> D
     async def op(pc: PooledConnection) -> bytes:
         sftp = await pc.sftp()
         try:
-            chunks = read_chunks(sftp, path, max_bytes=cap, progress=throttle)
-            return b"".join([c async for c in chunks])
+            return await read_all(sftp, path, max_bytes=cap, progress=throttle)
         except CapExceeded:
             size = await _stat(pc, path)
             raise CapExceeded(_inline_cap_message(path, size, cap, limits.local_transfer)) from None

@@ -109,8 +109,11 @@ async def _source_chunks(
     sftp: asyncssh.SFTPClient, path: str, max_bytes: int
 ) -> AsyncGenerator[bytes, None]:
     try:
-        async for chunk in read_chunks(sftp, path, max_bytes=max_bytes):
-            yield chunk
+        # Closed with this generator, not later by the garbage collector, whose close
+        # would raise into the event loop once the connection is gone.
+        async with contextlib.aclosing(read_chunks(sftp, path, max_bytes=max_bytes)) as chunks:
+            async for chunk in chunks:
+                yield chunk
     except StaleConnection as exc:
         raise _SourceLost(exc) from None
 
