@@ -24,10 +24,10 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 
 import ssh_mcp
-from ssh_mcp.app import build_app
-from ssh_mcp.config import Settings
-from ssh_mcp.sandbox import Sandbox
-from ssh_mcp.server import build_server
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import build_app
+from ssh_mcp.demo.sandbox import Sandbox
+from ssh_mcp.mcp.server import build_server
 from ssh_mcp.ssh.connect import CIPHERS
 
 HERE = Path(__file__).resolve().parent

@@ -2,7 +2,7 @@
 
     uv run python bench/bench.py [-n 200]
 
-Against a throwaway local SSH host (``ssh_mcp.sandbox``: the real sshd when installed):
+Against a throwaway local SSH host (``ssh_mcp.demo.sandbox``: the real sshd when installed):
 
 * ``ssh_exec_run`` of ``echo hi``, median and p90 over N warm calls: through MCP in-process
   (SDK ``Client(server)``) and over stdio (a spawned ``python -m ssh_mcp``), next to raw
@@ -56,7 +56,7 @@ from _common import (
 )
 from mcp import Client
 
-from ssh_mcp.sandbox import Sandbox, start_sandbox
+from ssh_mcp.demo.sandbox import Sandbox, start_sandbox
 
 
 @dataclass

@@ -3,7 +3,7 @@ host, and the server's RSS.
 
     uv run python bench/broadcast.py [--hosts 50] [--sshds 3] [--rounds 8] [--cold-rounds 3]
 
-Starts ``--sshds`` real OpenSSH sshds (``ssh_mcp.sandbox``; the asyncssh fallback is
+Starts ``--sshds`` real OpenSSH sshds (``ssh_mcp.demo.sandbox``; the asyncssh fallback is
 refused) and writes a hosts.toml with ``--hosts`` aliases spread over them round-robin,
 all in ``[groups] all``. Every ssh-mcp figure goes through ``python -m ssh_mcp`` over
 stdio, as operators run it, for ``sleep 0.5; echo hi`` (a command that takes a moment)
@@ -51,8 +51,8 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 import ssh_mcp
-from ssh_mcp.config import Settings
-from ssh_mcp.sandbox import Sandbox, start_sandbox
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.demo.sandbox import Sandbox, start_sandbox
 from ssh_mcp.ssh.connect import CIPHERS
 
 TARGET = 1.5
@@ -331,7 +331,7 @@ async def run(args: argparse.Namespace) -> None:
             f"{platform.python_version()}, asyncssh {asyncssh.__version__}\n"
             f"target: {args.hosts} aliases over {args.sshds} real sshds on 127.0.0.1 (ports "
             f"{', '.join(str(s.port) for s in sandboxes)}); each sshd: {sshd_limits(sandboxes[0])}"
-            f"\n  (raised from the defaults 10:30:100 / 10 by ssh_mcp.sandbox: sshd's default "
+            f"\n  (raised from the defaults 10:30:100 / 10 by ssh_mcp.demo.sandbox: sshd's default "
             "MaxStartups drops concurrent handshakes past 10)",
             flush=True,
         )

@@ -8,7 +8,7 @@ which stays meaningful on a busy machine where wall times do not.
 
     raw       asyncssh ``conn.run("echo hi")`` on a warm connection
     ssh       + ssh_mcp.ssh: pool slot, ``run_process`` (capped pumps, stop ladder armed)
-    dispatch  + ssh_mcp.dispatch: validation, host/command policy, deadline, audit line
+    dispatch  + ssh_mcp.core.dispatch: validation, host/command policy, deadline, audit line
     mcp       + SDK ``Client(server)`` in-process, 2026-07-28 (no JSON-RPC framing)
     legacy    + SDK ``Client(server, mode="legacy")``: JSON-RPC over in-memory streams
 """
@@ -28,11 +28,11 @@ from pathlib import Path
 from _common import ECHO, BenchError, check, open_raw, write_config
 from mcp import Client
 
-from ssh_mcp.app import build_app
-from ssh_mcp.dispatch import dispatch
-from ssh_mcp.sandbox import start_sandbox
-from ssh_mcp.server import build_server
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.core.app import build_app
+from ssh_mcp.core.dispatch import dispatch
+from ssh_mcp.demo.sandbox import start_sandbox
+from ssh_mcp.mcp.server import build_server
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult, run_process
 
 Call = Callable[[], Awaitable[None]]
@@ -78,7 +78,7 @@ async def run(n: int) -> None:
                     )
 
                 async def ssh() -> None:
-                    if bytes((await app.pool.run(spec, op)).stdout.head) != b"hi\n":
+                    if bytes((await app.pool.run(spec, op, replay=False)).stdout.head) != b"hi\n":
                         raise BenchError("ssh layer: unexpected output")
 
                 async def disp() -> None:

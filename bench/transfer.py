@@ -2,7 +2,7 @@
 
     uv run python bench/transfer.py [--reps 3] [--sizes 20,200]
 
-Against the throwaway sshd of ``ssh_mcp.sandbox`` (real OpenSSH; the asyncssh fallback
+Against the throwaway sshd of ``ssh_mcp.demo.sandbox`` (real OpenSSH; the asyncssh fallback
 is refused), for each size (MB = 10^6 bytes) of random data:
 
 * download: ``ssh_sftp_download`` with ``local_path`` through MCP in-process
@@ -48,11 +48,11 @@ import asyncssh
 from _common import ALIAS, BenchError, openssh_version, print_table, run_main, write_config
 from mcp import Client
 
-from ssh_mcp.app import App, build_app
-from ssh_mcp.sandbox import Sandbox, start_sandbox
-from ssh_mcp.server import build_server
+from ssh_mcp.core.app import App, build_app
+from ssh_mcp.demo.sandbox import Sandbox, start_sandbox
+from ssh_mcp.mcp.server import build_server
 from ssh_mcp.ssh.connect import CIPHERS
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.transfer import MAX_REQUESTS, block_size, download_atomic, write_atomic
 
 MB = 1_000_000
@@ -200,7 +200,7 @@ class Ours:
             if got.sha256 != sha:
                 raise BenchError("download_atomic: checksum mismatch")
 
-        await self.app.pool.run(self.spec, op)
+        await self.app.pool.run(self.spec, op, replay=False)
 
     async def raw(self, direction: str, src: str, dst: str) -> None:
         """asyncssh's own get/put on the pooled connection: no hash, no fsync, no rename."""
@@ -210,7 +210,7 @@ class Ours:
             copy = sftp.get if direction == "download" else sftp.put
             await copy(src, dst, block_size=block_size(sftp), max_requests=MAX_REQUESTS)
 
-        await self.app.pool.run(self.spec, op)
+        await self.app.pool.run(self.spec, op, replay=False)
 
     async def upload(self, local: Path, remote: str, sha: str) -> None:
         if "ssh_upload" in self.tools:
@@ -225,7 +225,7 @@ class Ours:
             if got.sha256 != sha:
                 raise BenchError("write_atomic: checksum mismatch")
 
-        await self.app.pool.run(self.spec, op)
+        await self.app.pool.run(self.spec, op, replay=False)
 
 
 # -- the run ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _common import BenchError, connect_raw
 
-from ssh_mcp.sandbox import start_sandbox
+from ssh_mcp.demo.sandbox import start_sandbox
 from ssh_mcp.ssh.marks import PID_PREFIX
 
 BLOCK = 25

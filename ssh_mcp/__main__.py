@@ -1,5 +1,5 @@
 """``python -m ssh_mcp``: the same as the ``ssh-mcp`` console script."""
 
-from ssh_mcp.cli import main
+from ssh_mcp.cli.main import main
 
 raise SystemExit(main())

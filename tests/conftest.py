@@ -152,7 +152,7 @@ def scratch_sshd(ssh_root_dir: Path, test_keys: TestKeys) -> Iterator[Sshd]:
 
 from harness import Target, hosts_toml, make_settings  # noqa: E402
 
-from ssh_mcp.config import Settings  # noqa: E402
+from ssh_mcp.config.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")

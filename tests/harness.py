@@ -20,9 +20,9 @@ from mcp import Client
 from mcp.client.session import ElicitationFnT
 from mcp.types import CallToolResult, TextContent
 
-from ssh_mcp.app import App, build_app
-from ssh_mcp.config import Settings
-from ssh_mcp.server import build_server
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import App, build_app
+from ssh_mcp.mcp.server import build_server
 
 Mode = Literal["auto", "legacy"]
 

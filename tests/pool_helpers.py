@@ -15,8 +15,8 @@ from mcp import Client
 from mcp.types import CallToolResult
 from sshd import Sshd, TestKeys, TestUser
 
-from ssh_mcp.app import App
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import App
 from ssh_mcp.ssh.pool import HostPool
 
 OPEN: dict[str, Any] = {"allow_dangerous_tools": True, "allow_any_command": True}

@@ -3,8 +3,8 @@ users, password auth and sudo need root). Only PIDs this module started, or thei
 are ever signalled (identity checked by /proc start time). Start servers from a long-lived
 thread (e.g. a sync fixture): PDEATHSIG fires when the spawning *thread* exits.
 
-The process-tree work (/proc, freeze, terminate, PDEATHSIG) is ssh_mcp.proctree's, and the
-free port, banner, key and setup-command helpers are ssh_mcp.sandbox's, shared with the demo's
+The process-tree work (/proc, freeze, terminate, PDEATHSIG) is ssh_mcp.demo.proctree's, and the
+free port, banner, key and setup-command helpers are ssh_mcp.demo.sandbox's, shared with the demo's
 sandbox sshd."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from ssh_mcp.proctree import (
+from ssh_mcp.demo.proctree import (
     alive,
     descendants,
     freeze_tree,
@@ -35,8 +35,16 @@ from ssh_mcp.proctree import (
     terminate,
     wait_until,
 )
-from ssh_mcp.proctree import pid_alive as pid_alive  # public here too
-from ssh_mcp.sandbox import SSHD, SSHD_DEFAULTS, SandboxError, free_port, keygen, run, ssh_banner
+from ssh_mcp.demo.proctree import pid_alive as pid_alive  # public here too
+from ssh_mcp.demo.sandbox import (
+    SSHD,
+    SSHD_DEFAULTS,
+    SandboxError,
+    free_port,
+    keygen,
+    run,
+    ssh_banner,
+)
 
 TEST_USER = "mcp-ssh-test"
 _RESERVED = frozenset({"port", "listenaddress", "pidfile", "hostkey"})  # managed by Sshd
@@ -45,7 +53,7 @@ _TEMPLATE = {**SSHD_DEFAULTS, "PasswordAuthentication": "yes", "AllowTcpForwardi
 
 class SshdError(SandboxError):
     """A fixture could not set something up, or could not clean it up. (The shared helpers
-    from ssh_mcp.sandbox, e.g. a failed ssh-keygen or `sshd -t`, raise the base class.)"""
+    from ssh_mcp.demo.sandbox, e.g. a failed ssh-keygen or `sshd -t`, raise the base class.)"""
 
 
 def descendant_pids(pid: int) -> list[int]:

@@ -25,8 +25,8 @@ from mcp import Client
 from mcp.types import CallToolResult
 from sshd import Agent, JumpHosts, Sshd, TestKeys, TestUser, descendant_pids
 
-from ssh_mcp.app import build_app
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import build_app
 from ssh_mcp.errors import ConfigError
 
 pytestmark = pytest.mark.anyio

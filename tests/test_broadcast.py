@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from harness import Target, assert_audit, hosts_toml, serve, text
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 DANGER = {"allow_dangerous_tools": True}

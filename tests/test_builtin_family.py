@@ -28,7 +28,7 @@ import pytest
 from harness import Target, hosts_toml, last_audit, make_settings, serve, text
 from sshd import Sshd, TestKeys, TestUser, authorize_keys
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.errors import CommandNotAllowed
 from ssh_mcp.policy.commands import rewrite
 

@@ -13,7 +13,7 @@ from harness import Target, assert_audit, hosts_toml, serve, text
 from mcp import Client
 from sshd import TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 ALLOW = ["printf", "test", "read", "echo", "cat", "id"]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ssh_mcp.access import Tier
-from ssh_mcp.config import Settings, load_settings
+from ssh_mcp.config.inventory import load_hosts, parse_hosts
+from ssh_mcp.config.settings import Settings, load_settings
+from ssh_mcp.core.access import Tier
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.inventory import load_hosts, parse_hosts
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from mcp.types import (
 )
 from sshd import TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.policy.deny import normalize

@@ -12,7 +12,7 @@ from harness import serve, text
 from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.policy.confirm import DenyPatterns, confirm_message
 
 PAD = "echo " + "harmless " * 556  # about 5,000 characters

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ssh_mcp.proctree import pid_alive
+from ssh_mcp.demo.proctree import pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 SSHD = Path("/usr/sbin/sshd")

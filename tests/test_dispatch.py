@@ -15,10 +15,10 @@ from harness import audit_lines, make_settings, text
 from mcp import Client
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.app import build_app
-from ssh_mcp.server import build_server
-from ssh_mcp.spec import Annotations, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.app import build_app
+from ssh_mcp.core.spec import Annotations, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ssh_mcp.access import Group
-from ssh_mcp.config import Settings
+from ssh_mcp.config.inventory import AuthConfig, DefaultsTable, HostTable, Inventory, parse_hosts
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.access import Group
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.inventory import AuthConfig, DefaultsTable, HostTable, Inventory, parse_hosts
 from ssh_mcp.tools import ALL_TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent

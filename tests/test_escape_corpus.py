@@ -30,8 +30,8 @@ from harness import Target, assert_audit, hosts_toml, serve, text
 from mcp.types import CallToolResult
 from sshd import TestUser
 
-from ssh_mcp import confine
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core import confine
 from ssh_mcp.ssh.sftp import canonicalize
 
 pytestmark = pytest.mark.anyio

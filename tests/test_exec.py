@@ -11,7 +11,7 @@ from harness import assert_audit, gone, serve, text, wait_for_audit
 from pool_helpers import scratch_settings
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}

@@ -10,7 +10,7 @@ import pytest
 from harness import assert_audit, gone, serve, text
 from sshd import TestUser, remote_pids
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.tools.exec_more import SCRIPT_ARGV
 
 pytestmark = pytest.mark.anyio

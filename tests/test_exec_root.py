@@ -15,7 +15,7 @@ import pytest
 from harness import Target, assert_audit, gone, hosts_toml, serve
 from sshd import remote_pids
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}

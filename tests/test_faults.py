@@ -23,9 +23,9 @@ from harness import StdioServer, Target, hosts_toml, serve, server_env, text, wa
 from mcp import MCPError
 from sshd import TestUser, remote_pids, wait_gone
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.demo.proctree import wait_until
 from ssh_mcp.errors import MESSAGE_LIMIT, PathNotAllowed, shown
-from ssh_mcp.proctree import wait_until
 from ssh_mcp.tools import ALL_TOOLS
 
 MiB = 1 << 20

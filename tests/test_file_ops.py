@@ -15,8 +15,8 @@ from harness import Target, assert_audit, hosts_toml, serve, text
 from mcp import Client
 from sshd import TestUser
 
-from ssh_mcp.app import App
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import App
 
 pytestmark = pytest.mark.anyio
 Make = Callable[..., Settings]

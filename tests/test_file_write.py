@@ -26,7 +26,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 from sshd import Sshd, TestKeys, TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 MiB = 1024 * 1024

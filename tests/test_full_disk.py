@@ -17,7 +17,7 @@ import pytest
 from harness import assert_audit, serve, text
 from sshd import TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 Make = Callable[..., Settings]

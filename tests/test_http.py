@@ -35,8 +35,8 @@ from mcp.types import (
 )
 from sshd import Sshd, TestUser, descendant_pids, remote_pids, wait_gone
 
-from ssh_mcp.config import Settings
-from ssh_mcp.server import _confirmer
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.mcp.server import _confirmer
 
 ERAS: list[tuple[Mode, str]] = [("auto", "2026-07-28"), ("legacy", "2025-11-25")]
 #: Harmless, but an operator deny pattern: it needs a human's yes.

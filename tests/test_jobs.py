@@ -27,8 +27,8 @@ from harness import (
 from mcp import Client
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 
-from ssh_mcp.config import Settings
-from ssh_mcp.jobs import JobRecord, JobTable
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.state.jobs import JobRecord, JobTable
 
 pytestmark = pytest.mark.anyio
 OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}

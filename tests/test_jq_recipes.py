@@ -22,7 +22,7 @@ import anyio
 import pytest
 from harness import Target, serve, text
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.state import audit
 
 pytestmark = pytest.mark.anyio

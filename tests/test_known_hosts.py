@@ -17,7 +17,7 @@ from harness import assert_audit, audit_lines, make_settings, serve, text
 from mcp.types import CallToolResult
 from sshd import JumpHosts, Sshd, TestKeys, TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.ssh.connect import fetch_host_fingerprint
 
 pytestmark = pytest.mark.anyio

@@ -31,20 +31,23 @@ def _hits(imports: set[str], prefix: str) -> list[str]:
     return sorted(i for i in imports if i == prefix or i.startswith(prefix + "."))
 
 
-def test_exactly_one_module_imports_mcp() -> None:
+def test_only_the_mcp_package_imports_the_sdk() -> None:
     users = sorted(m for m, imps in _modules().items() if _hits(imps, "mcp"))
-    assert users == ["server.py"]
+    assert users and all(u.startswith("mcp/") for u in users), users
 
 
-def test_ssh_layer_knows_no_mcp_policy_config_or_tools() -> None:
+def test_ssh_layer_imports_only_itself_and_the_error_tree() -> None:
+    """ssh/ knows no MCP, policy, config, state or tools: it moves bytes and makes no decisions."""
     for module, imps in _modules("ssh").items():
-        for banned in ("mcp", "ssh_mcp.policy", "ssh_mcp.config", "ssh_mcp.tools", "ssh_mcp.app"):
-            assert not _hits(imps, banned), f"ssh/{module} imports {banned}"
+        ours = {i for i in imps if _hits({i}, "ssh_mcp")}
+        allowed = {i for i in ours if _hits({i}, "ssh_mcp.ssh") or i == "ssh_mcp.errors"}
+        assert ours == allowed, f"ssh/{module} imports {sorted(ours - allowed)}"
+        assert not _hits(imps, "mcp"), f"ssh/{module} imports the SDK"
 
 
 def test_tools_import_neither_mcp_nor_policy() -> None:
     for module, imps in _modules("tools").items():
-        for banned in ("mcp", "ssh_mcp.policy", "ssh_mcp.dispatch", "ssh_mcp.server"):
+        for banned in ("mcp", "ssh_mcp.policy", "ssh_mcp.core.dispatch", "ssh_mcp.mcp"):
             assert not _hits(imps, banned), f"tools/{module} imports {banned}"
 
 
@@ -120,7 +123,7 @@ def test_serving_does_not_import_asyncssh_until_a_connection() -> None:
     import sys
 
     code = (
-        "import sys, ssh_mcp.cli, ssh_mcp.server, ssh_mcp.app, ssh_mcp.dispatch;"
+        "import sys, ssh_mcp.cli.main, ssh_mcp.mcp.server, ssh_mcp.core.app, ssh_mcp.core.dispatch;"
         "print('asyncssh' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -148,11 +151,11 @@ def _env_reads(source: str) -> list[int]:
 
 
 def test_only_config_reads_the_environment() -> None:
-    """Every env var has one home, ssh_mcp/config.py, where CONFIGURATION.md's list is kept."""
+    """Every env var is read in config/, where CONFIGURATION.md's list is kept."""
     readers = {
         str(p.relative_to(PKG)): _env_reads(p.read_text())
         for p in PKG.rglob("*.py")
-        if p != PKG / "config.py"
+        if PKG / "config" not in p.parents
     }
     assert {m: lines for m, lines in readers.items() if lines} == {}
 

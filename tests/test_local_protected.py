@@ -18,9 +18,9 @@ import pytest
 from harness import Target, assert_audit, hosts_toml, make_settings, serve, text
 from sshd import Sshd, TestKeys, TestUser
 
-from ssh_mcp.app import build_app
-from ssh_mcp.config import Settings
-from ssh_mcp.confine import confine_local
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import build_app
+from ssh_mcp.core.confine import confine_local
 from ssh_mcp.errors import PathNotAllowed
 from ssh_mcp.policy.confirm import DenyPatterns
 

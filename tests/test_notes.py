@@ -9,7 +9,7 @@ import pytest
 from harness import assert_audit, serve, text
 from mcp import Client
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 WRITE = {"allow_low_access_tools": True}

@@ -26,7 +26,7 @@ from pool_helpers import (
 )
 from sshd import Sshd, TestKeys, TestUser, descendant_pids, remote_pids
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

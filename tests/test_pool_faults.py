@@ -39,7 +39,7 @@ from pool_helpers import (
 )
 from sshd import Sshd, TestKeys, TestUser, descendant_pids, remote_pids
 
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 
 pytestmark = pytest.mark.anyio
 

@@ -22,7 +22,7 @@ from harness import audit_lines, serve, text
 from mcp import Client
 from sshd import TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 Make = Callable[..., Settings]

@@ -17,9 +17,9 @@ from harness import assert_audit, text
 from mcp import Client
 from sshd import TestUser
 
-from ssh_mcp.app import App, build_app
-from ssh_mcp.config import Settings
-from ssh_mcp.server import build_server
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import App, build_app
+from ssh_mcp.mcp.server import build_server
 from ssh_mcp.tools import ALL_TOOLS, redacted
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 from sshd import TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 ALLOW = ["echo", "cat", "printf", "ls"]

@@ -20,7 +20,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult, ErrorData
 from sshd import Sshd, TestKeys, TestUser, authorize_keys, ensure_user
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.policy.confirm import DenyPatterns
 
 pytestmark = pytest.mark.anyio

@@ -20,7 +20,7 @@ from harness import StdioServer, Target, assert_audit, hosts_toml, serve, server
 from mcp import Client, StdioServerParameters
 from sshd import Sshd, TestUser, descendant_pids, remote_pids, wait_gone
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ import pytest
 from harness import assert_audit, serve, text, wait_for_audit
 from sshd import TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 MiB = 1024 * 1024

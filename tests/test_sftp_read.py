@@ -12,7 +12,7 @@ import pytest
 from harness import Target, assert_audit, hosts_toml, serve, text
 from sshd import TestUser
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from harness import Target, hosts_toml, serve, text
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.policy.commands import rewrite
 
 pytestmark = pytest.mark.anyio

@@ -17,10 +17,10 @@ from harness import Target, assert_audit, hosts_toml, serve, text
 from mcp import Client
 from sshd import TestUser
 
-from ssh_mcp.app import App
-from ssh_mcp.config import Settings
+from ssh_mcp.config.inventory import parse_hosts
+from ssh_mcp.config.settings import Settings
+from ssh_mcp.core.app import App
 from ssh_mcp.errors import ConfigError, PathNotAllowed
-from ssh_mcp.inventory import parse_hosts
 from ssh_mcp.policy.paths import check_entry
 from ssh_mcp.ssh.spellings import spellings
 
@@ -243,7 +243,7 @@ async def test_a_zone_behind_a_locked_directory_keeps_its_best_resolved_spelling
     async with serve(settings_for()) as (_, app):
         host = app.inventory.hosts["target"]
         found = await app.pool.run(
-            app.connect_spec(host), lambda pc: spellings(pc, [zone], parents=True)
+            app.connect_spec(host), lambda pc: spellings(pc, [zone], parents=True), replay=True
         )
     assert found == [(zone, f"{work_dir}/real/locked/secret")]
 

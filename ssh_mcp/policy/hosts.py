@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ssh_mcp.config import Settings
+from ssh_mcp.config.inventory import HostConfig, Inventory
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.errors import HostNotAllowed, shown
-from ssh_mcp.inventory import HostConfig, Inventory
 
 
 def resolve_host(name: str, inventory: Inventory, settings: Settings) -> HostConfig:

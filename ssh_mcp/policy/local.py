@@ -1,6 +1,6 @@
 """Confinement of ``local_path`` arguments to SSH_LOCAL_TRANSFER_ROOTS.
 
-These paths are on the server's own disk. :mod:`ssh_mcp.confine` resolves them
+These paths are on the server's own disk. :mod:`ssh_mcp.core.confine` resolves them
 there (``os.path.realpath``, every symlink followed) and gathers what the disk
 says into a :class:`LocalView`; this module decides over that view alone. The
 feature is off while no root is configured. Roots are compared on whole

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
-from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
+from ssh_mcp.ssh.pooled import PooledConnection, StaleConnection
 from ssh_mcp.ssh.sftp import free_bytes, sftp_error
 
 if TYPE_CHECKING:

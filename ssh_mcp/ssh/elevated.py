@@ -12,7 +12,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import PathNotAllowed, RemoteError
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult, run_process
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.sudo_io import Elevation

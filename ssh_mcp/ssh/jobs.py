@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
 
 if TYPE_CHECKING:

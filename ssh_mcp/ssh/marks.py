@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 
 if TYPE_CHECKING:
     import asyncssh

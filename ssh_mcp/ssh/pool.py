@@ -16,6 +16,9 @@ connection and never advertises it). A caller reserves a slot for one operation
 * **Dead connections get no new work**: dropped ones as asyncssh saw, or as the
   kernel reports before asyncssh read the EOF. A drop between reservation and
   channel open raises :class:`StaleConnection`; :meth:`Pool.run` retries once.
+* **Only what may be replayed is replayed.** A drop mid-operation
+  (:class:`Dropped`) reruns the operation on a fresh connection only when the
+  caller passed ``replay=True`` (a read); otherwise it is ConnectionDropped.
 * **A slot is free only when sshd agrees.** sshd frees a session just after the
   channel closes, so "open failed" (:class:`ChannelBusy`) is retried after a
   pause; a channel outliving its operation keeps its slot until it closes
@@ -27,19 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import select
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from ssh_mcp.errors import ChannelFailed, ConnectFailed, ConnectionDropped
-from ssh_mcp.ssh.connect import Connection, ConnectOptions, ConnectSpec, open_connection
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
+from ssh_mcp.ssh.connect import ConnectOptions, ConnectSpec, open_connection
+from ssh_mcp.ssh.pooled import ChannelBusy, Dropped, PooledConnection, StaleConnection
 
 T = TypeVar("T")
 log = logging.getLogger("ssh_mcp")
@@ -48,128 +46,6 @@ log = logging.getLogger("ssh_mcp")
 GROW_BACKOFF = 5.0
 #: Pauses between retries of a channel open that sshd refused with "open failed".
 BUSY_BACKOFF = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
-
-
-class StaleConnection(Exception):
-    """The connection was dead before anything ran remotely: :meth:`Pool.run` retries once."""
-
-
-class ChannelBusy(Exception):
-    """sshd refused a session channel ("open failed", MaxSessions): :meth:`Pool.run` retries."""
-
-
-#: poll() events of a socket whose peer has closed or reset the connection.
-_HANGUP = sum(getattr(select, name, 0) for name in ("POLLHUP", "POLLERR", "POLLRDHUP"))
-
-
-def connection_lost() -> tuple[type[Exception], ...]:
-    """What asyncssh raises when the transport goes away under a channel request.
-
-    A function, not a constant, so importing this module does not load asyncssh.
-    """
-    return (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError)
-
-
-def translate_open(exc: asyncssh.ChannelOpenError, pc: PooledConnection) -> Exception:
-    """Map a failed channel open on ``pc`` to what :meth:`Pool.run` handles.
-
-    asyncssh fails every open pending on a connection that drops with "SSH
-    connection closed" (also raised for a connection already closed): nothing
-    ran, so it is stale. sshd answers "open failed" when MaxSessions is reached.
-    """
-    if "closed" in exc.reason.lower():
-        return StaleConnection(f"channel open: {exc.reason}")
-    if exc.code == asyncssh.OPEN_CONNECT_FAILED:
-        return ChannelBusy(exc.reason)
-    return ChannelFailed(f"{pc.spec.label} refused a session channel ({exc.reason})")
-
-
-class PooledConnection:
-    """One open connection and its channel accounting."""
-
-    def __init__(
-        self, spec: ConnectSpec, connection: Connection, on_free: Callable[[], None] | None = None
-    ) -> None:
-        self.spec = spec
-        self.connection = connection
-        self.capacity = spec.max_channels
-        self.busy = 0
-        self.held = 0  # channels whose operation ended but which sshd still counts
-        self.opened_at = time.time()
-        self.last_used = time.monotonic()
-        self._on_free = on_free
-        self._holding: set[asyncio.Future[None]] = set()
-        self._sftp: asyncssh.SFTPClient | None = None
-        self._sftp_lock = asyncio.Lock()
-
-    @property
-    def conn(self) -> asyncssh.SSHClientConnection:
-        return self.connection.conn
-
-    @property
-    def login_user(self) -> str | None:
-        """The user this connection authenticated as."""
-        user = self.conn.get_extra_info("username")
-        return str(user) if user else None
-
-    @property
-    def alive(self) -> bool:
-        return self.connection.alive
-
-    @property
-    def free(self) -> int:
-        return self.capacity - self.busy - self.held
-
-    def hung_up(self) -> bool:
-        """True when asyncssh saw the connection go, or the kernel already reports it gone.
-
-        The kernel knows of a drop before asyncssh reads the EOF (the loop may be
-        busy); asking the socket closes that window, also for SFTP requests, which
-        have no channel open to fail on.
-        """
-        if not self.alive:
-            return True
-        sock = self.conn.get_extra_info("socket")
-        if sock is None or not hasattr(select, "poll"):
-            return False
-        try:
-            poller = select.poll()
-            poller.register(sock.fileno(), _HANGUP)
-            return bool(poller.poll(0))
-        except (OSError, ValueError):
-            return True
-
-    def hold(self, closed: asyncio.Future[None]) -> None:
-        """Keep one slot reserved until ``closed`` (the channel's close) resolves."""
-        self.held += 1
-        self._holding.add(closed)
-
-        def done(fut: asyncio.Future[None]) -> None:
-            self._holding.discard(fut)
-            self.held -= 1
-            if self._on_free is not None:
-                self._on_free()
-
-        closed.add_done_callback(done)
-
-    async def sftp(self) -> asyncssh.SFTPClient:
-        """This connection's SFTP client, opened once; it holds one channel slot for good."""
-        async with self._sftp_lock:
-            if self._sftp is None:
-                try:
-                    self._sftp = await self.conn.start_sftp_client()
-                except asyncssh.ChannelOpenError as exc:
-                    raise translate_open(exc, self) from None
-                except connection_lost() as exc:  # starting SFTP has no side effects: retry
-                    raise StaleConnection(f"{type(exc).__name__}: {exc}") from None
-                self.capacity -= 1
-            return self._sftp
-
-    async def aclose(self) -> None:
-        if self._sftp is not None:
-            with contextlib.suppress(Exception):
-                self._sftp.exit()
-        await self.connection.aclose()
 
 
 @dataclass(frozen=True)
@@ -349,9 +225,13 @@ class Pool:
             self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
         return hp
 
-    async def run(self, spec: ConnectSpec, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+    async def run(
+        self, spec: ConnectSpec, op: Callable[[PooledConnection], Awaitable[T]], *, replay: bool
+    ) -> T:
         """Run ``op`` on a reserved slot: once more on a fresh connection after
-        :class:`StaleConnection`, again on the same slot after :class:`ChannelBusy`."""
+        :class:`StaleConnection`, or after :class:`Dropped` when ``replay`` (the operation
+        may run twice: a read); again on the same slot after :class:`ChannelBusy`.
+        A drop of a connection this run does not hold passes through to the run that does."""
         hp = self.host(spec)
         stale = 0
         while True:
@@ -368,9 +248,16 @@ class Pool:
                                 "host to at most sshd's MaxSessions"
                             ) from None
                         await asyncio.sleep(pause)
-            except StaleConnection as exc:
-                stale += 1
+            except (StaleConnection, Dropped) as exc:
+                if exc.pc not in (None, pc):
+                    raise  # another run's connection (a transfer's source): that run decides
                 await hp.discard(pc)
+                if isinstance(exc, Dropped) and not replay:
+                    raise ConnectionDropped(
+                        f"{exc}: the connection to {spec.label} dropped mid-operation; check "
+                        "what was done before retrying"
+                    ) from None
+                stale += 1
                 if stale == 2:
                     raise ConnectionDropped(
                         f"the connection to {spec.label} dropped twice in a row ({exc}); "

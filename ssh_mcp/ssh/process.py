@@ -40,7 +40,7 @@ import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
 from ssh_mcp.ssh.marks import PID_PREFIX, MarkFilter, posix_login
-from ssh_mcp.ssh.pool import PooledConnection, connection_lost, translate_open
+from ssh_mcp.ssh.pooled import PooledConnection, connection_lost, translate_open
 from ssh_mcp.ssh.sudo_io import Elevation, SudoFeed, SudoReport, run_as_root
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import stat as statmod
 from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import PathNotAllowed, RemoteError
-from ssh_mcp.ssh.pool import StaleConnection
+from ssh_mcp.ssh.pooled import StaleConnection
 
 if TYPE_CHECKING:
     import asyncssh
@@ -48,13 +48,17 @@ async def free_bytes(sftp: asyncssh.SFTPClient, path: str) -> int | None:
 MAX_LINKS = 40
 
 
+async def home(sftp: asyncssh.SFTPClient) -> str:
+    """The login user's home: where SFTP starts, as the host spells it."""
+    try:
+        return str(await sftp.realpath("."))
+    except asyncssh.SFTPError as exc:
+        raise sftp_error(exc, "resolving ~") from None
+
+
 async def _expand(sftp: asyncssh.SFTPClient, path: str) -> str:
     if path == "~" or path.startswith("~/"):
-        try:
-            home = str(await sftp.realpath("."))
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(exc, "resolving ~") from None
-        path = home + path[1:]
+        path = await home(sftp) + path[1:]
     if not path.startswith("/"):
         raise PathNotAllowed("path must be absolute or start with ~/, got a relative path")
     return path

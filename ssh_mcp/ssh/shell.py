@@ -28,7 +28,7 @@ import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
 from ssh_mcp.ssh.marks import PID_PREFIX, MarkFilter
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import (
     STOP_GRACE,
     CappedBuffer,

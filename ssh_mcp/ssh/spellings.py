@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.ssh.elevated import sudo_refusal
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import run_process
 from ssh_mcp.ssh.sftp import MAX_LINKS, canonicalize, sftp_error
 from ssh_mcp.ssh.sudo_io import Elevation

@@ -53,7 +53,7 @@ from ssh_mcp.ssh._staging import (
     stamp,
     temp_name,
 )
-from ssh_mcp.ssh.pool import StaleConnection
+from ssh_mcp.ssh.pooled import StaleConnection
 from ssh_mcp.ssh.sftp import sftp_error
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ssh_mcp.spec import ToolSpec
+from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import (
     broadcast,
     exec_more,

@@ -23,8 +23,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from ssh_mcp.core.spec import ToolContext
 from ssh_mcp.errors import CapExceeded, PathNotAllowed, RemoteError
-from ssh_mcp.spec import ToolContext
 from ssh_mcp.ssh.process import ProcessResult
 
 #: Generous: the call's own deadline (SSH_TRANSFER_TIMEOUT for these long-running

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.ssh.sftp import free_bytes
 from ssh_mcp.ssh.transfer import (
     MAX_REQUESTS,

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ssh_mcp.spec import CWD_DESCRIPTION, Output, RemotePath
+from ssh_mcp.core.spec import CWD_DESCRIPTION, Output, RemotePath
 
 #: Longest command line or note text a tool accepts, in characters.
 TEXT_MAX = 65536

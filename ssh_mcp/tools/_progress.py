@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ssh_mcp.spec import ToolContext
+from ssh_mcp.core.spec import ToolContext
 
 #: Bytes below which a transfer reports no progress at all.
 MIN_REPORTED = 1024 * 1024

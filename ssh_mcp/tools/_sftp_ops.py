@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
+from ssh_mcp.core.spec import ToolContext
 from ssh_mcp.errors import ConnectionDropped, SSHMCPError
-from ssh_mcp.spec import ToolContext
-from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
+from ssh_mcp.ssh.pooled import PooledConnection, StaleConnection
 from ssh_mcp.ssh.sftp import sftp_error
 
 if TYPE_CHECKING:

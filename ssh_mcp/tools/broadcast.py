@@ -7,9 +7,8 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import SSHMCPError
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     CHANGES,
     CommandText,
     HostSet,
@@ -18,6 +17,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.tools._fields import command_field, timeout_field
 from ssh_mcp.tools.exec import ExecResult, exec_result
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     CHANGES,
     HOST,
     CommandText,

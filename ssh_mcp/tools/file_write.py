@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     HOST,
@@ -32,7 +31,8 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.transfer import (
     WriteInterrupted,
     Written,

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from ssh_mcp.access import Group, Tier
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import HOST, READS, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import OperationTimeout, RemoteError
-from ssh_mcp.spec import HOST, READS, Output, RemotePath, StrictInput, ToolContext, ToolSpec
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.tools._fields import PATH_DESCRIPTION, Kind, timeout_field

@@ -7,9 +7,8 @@ import time
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import AuthFailed, ConnectFailed, RemoteError
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     HOST,
     READS,
     Output,
@@ -17,6 +16,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.errors import AuthFailed, ConnectFailed, RemoteError
 from ssh_mcp.tools import _parse
 from ssh_mcp.tools._text import decode
 

@@ -1,7 +1,7 @@
 """Dangerous tier, group ``exec``: background jobs that outlive calls, clients and restarts.
 
 The job runs detached on its host (:mod:`ssh_mcp.ssh.jobs`); the server keeps
-only a table of ids (:mod:`ssh_mcp.jobs`). Dispatch resolves a ``job_id`` to
+only a table of ids (:mod:`ssh_mcp.state.jobs`). Dispatch resolves a ``job_id`` to
 its host (``JobRef``) and applies host policy as for any call; the command of
 ``ssh_job_start`` passes the command policy and confirmation like exec's.
 """
@@ -18,10 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.jobs import JobRecord, new_job_id
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     HOST,
@@ -34,8 +32,10 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.ssh import jobs as remote
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
+from ssh_mcp.state.jobs import JobRecord, new_job_id
 from ssh_mcp.tools._fields import Cwd, command_field, utc_stamp
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools.local import NoInput

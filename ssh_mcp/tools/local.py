@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     READS_LOCAL,
     Output,
     StrictInput,

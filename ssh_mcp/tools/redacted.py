@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import anyio.to_thread
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     HOST,
     READS,
     Output,
@@ -25,7 +24,8 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import read_all
 from ssh_mcp.tools._fields import PATH_DESCRIPTION

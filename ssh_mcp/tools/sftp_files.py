@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     HOST,
     READS,
     LocalPath,
@@ -21,7 +20,8 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.ssh.transfer import Written, download_atomic, read_all

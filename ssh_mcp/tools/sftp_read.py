@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import RemoteError
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     HOST,
     READS,
     Output,
@@ -18,7 +17,8 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.errors import RemoteError
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.tools._fields import PATH_DESCRIPTION, Entry, Kind, kind_of, utc_stamp
 from ssh_mcp.tools._text import decode

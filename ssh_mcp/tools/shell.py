@@ -13,10 +13,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.shells import ShellEntry, new_shell_id
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     HOST,
@@ -28,6 +26,8 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.state.shells import ShellEntry, new_shell_id
 from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
 from ssh_mcp.tools.exec import ExecResult, exec_result, render_exec
 from ssh_mcp.tools.local import NoInput

@@ -16,9 +16,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     HOST,
@@ -29,6 +28,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._fields import Entry, Kind, utc_stamp

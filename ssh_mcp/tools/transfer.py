@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.spec import (
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
     CHANGES,
     HostRef,
     Output,
@@ -24,7 +24,7 @@ from ssh_mcp.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.ssh.pool import PooledConnection, StaleConnection
+from ssh_mcp.ssh.pooled import PooledConnection, StaleConnection
 from ssh_mcp.ssh.transfer import (
     WriteInterrupted,
     Written,

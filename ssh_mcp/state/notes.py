@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssh_mcp._files import write_private
 from ssh_mcp.errors import CapExceeded
+from ssh_mcp.state._files import write_private
 
 
 class NotesStore:

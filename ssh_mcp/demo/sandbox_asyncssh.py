@@ -1,4 +1,4 @@
-"""The ``asyncssh`` backend of :mod:`ssh_mcp.sandbox`: an in-process SSH host.
+"""The ``asyncssh`` backend of :mod:`ssh_mcp.demo.sandbox`: an in-process SSH host.
 
 For machines without ``/usr/sbin/sshd``. It logs in the current user with one fresh
 ed25519 key. Commands really run, through ``/bin/sh -c`` in their own session with
@@ -22,8 +22,8 @@ from typing import Any
 
 import asyncssh
 
-from ssh_mcp.config import search_path
-from ssh_mcp.sandbox import MARKER, Sandbox, SandboxError, stop_marked
+from ssh_mcp.config.settings import search_path
+from ssh_mcp.demo.sandbox import MARKER, Sandbox, SandboxError, stop_marked
 
 
 class _Server(asyncssh.SSHServer):

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ssh_mcp.config import Settings, absolute_paths
+from ssh_mcp.config.settings import Settings, absolute_paths
 from ssh_mcp.errors import ConfigError
 
 T = TypeVar("T")

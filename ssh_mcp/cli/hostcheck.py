@@ -13,8 +13,8 @@ import sys
 import time
 from typing import TextIO
 
-from ssh_mcp.app import App, build_app
-from ssh_mcp.dispatch import dispatch
+from ssh_mcp.core.app import App, build_app
+from ssh_mcp.core.dispatch import dispatch
 from ssh_mcp.errors import ConfigError
 
 

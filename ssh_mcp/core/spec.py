@@ -15,13 +15,15 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ssh_mcp.access import Group, Tier
-from ssh_mcp.jobs import JobTable
-from ssh_mcp.notes import NotesStore
-from ssh_mcp.shells import ShellTable
-from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.ssh.pool import SessionInfo
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
+from ssh_mcp.state.jobs import JobTable
+from ssh_mcp.state.notes import NotesStore
+from ssh_mcp.state.shells import ShellTable
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -96,14 +98,14 @@ class HandleRef:
 
 @dataclass(frozen=True)
 class JobRef(HandleRef):
-    """A background job id (:mod:`ssh_mcp.jobs`)."""
+    """A background job id (:mod:`ssh_mcp.state.jobs`)."""
 
     kind = "job"
 
 
 @dataclass(frozen=True)
 class ShellRef(HandleRef):
-    """A shell session id (:mod:`ssh_mcp.shells`)."""
+    """A shell session id (:mod:`ssh_mcp.state.shells`)."""
 
     kind = "shell"
 
@@ -304,23 +306,31 @@ class ToolContext(Protocol):
         """Run ``op`` on a reserved channel slot of the host's pooled connection."""
         ...
 
+    async def remote(self, op: Callable[[Remote], Awaitable[T]], *, replay: bool) -> T:
+        """Run ``op`` with the host's typed remote API (:mod:`ssh_mcp.core.remote`) on one
+        reserved connection. ``replay``: whether ``op`` may run again, from the start, on a
+        fresh connection when this one drops mid-way (True for reads only); otherwise the
+        drop is a ConnectionDropped error. A dropped atomic write's temp file is removed
+        over a fresh connection, or named in the error."""
+        ...
+
     async def progress(self, done: float, total: float | None, message: str | None) -> None:
         """Report progress; a no-op when the client asked for none."""
         ...
 
     @property
     def jobs(self) -> JobTable:
-        """The server's background jobs (see :mod:`ssh_mcp.jobs`)."""
+        """The server's background jobs (see :mod:`ssh_mcp.state.jobs`)."""
         ...
 
     @property
     def notes(self) -> NotesStore:
-        """Agents' notes per host alias (see :mod:`ssh_mcp.notes`)."""
+        """Agents' notes per host alias (see :mod:`ssh_mcp.state.notes`)."""
         ...
 
     @property
     def shells(self) -> ShellTable:
-        """The server's open shell sessions (see :mod:`ssh_mcp.shells`)."""
+        """The server's open shell sessions (see :mod:`ssh_mcp.state.shells`)."""
         ...
 
     async def open_shell(self, cwd: str | None) -> Shell:

@@ -21,10 +21,11 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 
-from ssh_mcp.app import App
-from ssh_mcp.command_step import CommandStep, check_commands
-from ssh_mcp.confine import confine_paths as _confine_paths
-from ssh_mcp.context import CallContext, ProgressFn, Target
+from ssh_mcp.core.app import App
+from ssh_mcp.core.command_step import CommandStep, check_commands
+from ssh_mcp.core.confine import confine_paths as _confine_paths
+from ssh_mcp.core.context import CallContext, ProgressFn, Target
+from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, RemotePath, ToolSpec
 from ssh_mcp.errors import (
     HostNotAllowed,
     InvalidArguments,
@@ -36,7 +37,6 @@ from ssh_mcp.errors import (
 )
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.confirm import confirm_message
-from ssh_mcp.spec import CommandText, HandleRef, HostSet, RemotePath, ToolSpec
 from ssh_mcp.ssh.process import STOP_GRACE
 
 log = logging.getLogger("ssh_mcp")

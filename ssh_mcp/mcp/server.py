@@ -1,7 +1,7 @@
-"""The MCP layer: the only module that imports the ``mcp`` SDK.
+"""The MCP server: the tool registry as tools/list, each tools/call through dispatch.
 
 It turns the tool registry into ``Tool`` entries, each ``tools/call`` into a
-:func:`ssh_mcp.dispatch.dispatch` call, and an ``Outcome`` into a
+:func:`ssh_mcp.core.dispatch.dispatch` call, and an ``Outcome`` into a
 ``CallToolResult``. The low-level ``Server`` serves both protocol eras from
 these same handlers.
 """
@@ -13,15 +13,11 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TextIO
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import mcp.types as types
-from mcp import Client, MCPError
-from mcp.client.session import ClientRequestContext
-from mcp.client.stdio import StdioServerParameters
-from mcp.client.stdio import stdio_client as _sdk_stdio_client
+from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.stdio import stdio_server
@@ -32,10 +28,11 @@ from pydantic import ValidationError
 from starlette.routing import Route
 
 from ssh_mcp import __version__
-from ssh_mcp.app import SERVER_NAME, App
-from ssh_mcp.dispatch import Decision, Redeem, dispatch
+from ssh_mcp.core.app import SERVER_NAME, App
+from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
+from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
-from ssh_mcp.http_serve import (
+from ssh_mcp.mcp.http import (
     HEALTH_PATH,
     MCP_PATH,
     BearerAuth,
@@ -44,8 +41,7 @@ from ssh_mcp.http_serve import (
     listen,
     serve_asgi,
 )
-from ssh_mcp.spec import ToolSpec
-from ssh_mcp.stdio import (
+from ssh_mcp.mcp.stdio import (
     INVALID_REQUEST,
     TOO_LARGE,
     PipeLines,
@@ -319,65 +315,3 @@ async def serve_http(app: App, options: HttpOptions) -> None:
         await serve_asgi(BearerAuth(starlette_app, options.token, frozenset({HEALTH_PATH})), sock)
     finally:
         await app.aclose()
-
-
-# -- client side: a spawned ssh-mcp driven over stdio (``ssh-mcp demo``) ---------------
-# Kept here so that this stays the only module importing the SDK.
-
-
-@dataclass(frozen=True)
-class CallReply:
-    """One ``tools/call`` answer, without SDK types."""
-
-    ok: bool  # False when the server set isError
-    text: str  # the text content blocks, joined by newlines
-    structured: dict[str, Any] | None  # structuredContent
-
-
-@dataclass(frozen=True)
-class StdioClient:
-    """An initialized session with a spawned server: what it announced, and ``call``."""
-
-    protocol_version: str  # as negotiated
-    tools: tuple[str, ...]  # tools/list names, in the server's order
-    call: Callable[[str, dict[str, Any]], Awaitable[CallReply]]  # call(name, arguments)
-
-
-@contextlib.asynccontextmanager
-async def stdio_client(
-    argv: list[str],
-    env: dict[str, str],
-    cwd: str | None = None,
-    errlog: TextIO | None = None,
-    timeout: float = 60.0,
-    confirm: Callable[[str], Awaitable[bool]] | None = None,
-) -> AsyncIterator[StdioClient]:
-    """Spawn an ssh-mcp server (``argv``) and yield a :class:`StdioClient` speaking MCP over
-    its stdio; the server is stopped when the block exits.
-
-    The SDK runs ``argv`` with ``env`` over a minimal default environment (PATH, HOME, ...),
-    so the caller's other variables do not leak in. Its stderr goes to ``errlog`` (default
-    ``sys.stderr``); ``timeout`` bounds each request, in seconds. ``confirm(message)``, if
-    given, answers the server's confirmation forms (the client then declares elicitation)."""
-    params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=cwd)
-    transport = _sdk_stdio_client(params) if errlog is None else _sdk_stdio_client(params, errlog)
-
-    async def elicit(
-        context: ClientRequestContext, params: types.ElicitRequestParams
-    ) -> types.ElicitResult | types.ErrorData:
-        assert confirm is not None
-        yes = await confirm(params.message)
-        return types.ElicitResult(action="accept", content={CONFIRM_KEY: yes})
-
-    callback = elicit if confirm is not None else None
-    async with Client(
-        transport, read_timeout_seconds=timeout, elicitation_callback=callback
-    ) as client:
-        listed = await client.list_tools()
-
-        async def call(name: str, arguments: dict[str, Any]) -> CallReply:
-            result = await client.call_tool(name, arguments)
-            text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
-            return CallReply(not result.is_error, text, result.structured_content)
-
-        yield StdioClient(client.protocol_version, tuple(t.name for t in listed.tools), call)

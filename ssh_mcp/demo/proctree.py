@@ -1,6 +1,6 @@
 """Local process trees read from /proc (Linux), for stopping what a sandbox started.
 
-Used by :mod:`ssh_mcp.sandbox` and the test fixtures (``tests/sshd.py``); stdlib only.
+Used by :mod:`ssh_mcp.demo.sandbox` and the test fixtures (``tests/sshd.py``); stdlib only.
 A process is named by :class:`Proc`, its PID *and* /proc start time, so a PID reused by an
 unrelated process after ours exited is never signalled. Zombies count as dead: PID 1 in a
 container may not reap reparented orphans promptly.

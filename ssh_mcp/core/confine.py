@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from ssh_mcp.app import App
-from ssh_mcp.context import Target, elevation_for
+from ssh_mcp.core.app import App
+from ssh_mcp.core.context import Target, elevation_for
+from ssh_mcp.core.spec import LocalPath, RemotePath, ToolSpec
 from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.local import Ident, LocalView, ProtectedEntry, check_local_path, judge_local
 from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
-from ssh_mcp.spec import LocalPath, RemotePath, ToolSpec
 from ssh_mcp.ssh.elevated import realpath_as_root
-from ssh_mcp.ssh.pool import PooledConnection
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.sftp import canonicalize
 from ssh_mcp.ssh.spellings import links_met, spellings, spellings_as_root
 
@@ -78,7 +78,7 @@ async def host_paths(app: App, target: Target, sudo: bool = False) -> Spellings:
             _flat(await spellings_as_root(pc, zones, elevate, timeout, parents=True)),
         )
 
-    return await app.pool.run(target.spec, resolve)
+    return await app.pool.run(target.spec, resolve, replay=True)
 
 
 async def canonical_remote(app: App, target: Target, raw: str, marker: RemotePath) -> str:
@@ -93,7 +93,7 @@ async def canonical_remote(app: App, target: Target, raw: str, marker: RemotePat
         timeout = app.settings.ssh_command_timeout
         return await realpath_as_root(pc, raw, elevate, timeout, create=marker.create)
 
-    return await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve)
+    return await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve, replay=True)
 
 
 #: A component the home-anchored sensitive patterns name (``~/bin``); only then is the
@@ -114,7 +114,7 @@ async def home_spelling(app: App, target: Target, canonical: str) -> str | None:
             return "/"
 
     try:
-        here = await app.pool.run(target.spec, home)
+        here = await app.pool.run(target.spec, home, replay=True)
     except SSHMCPError:
         return None
     if here != "/" and canonical.startswith(here.rstrip("/") + "/"):
@@ -127,7 +127,7 @@ async def zone_links(app: App, target: Target) -> tuple[str, ...]:
     zones = host_policy.restricted_paths(target.host, app.settings)
     if not zones:
         return ()
-    return await app.pool.run(target.spec, lambda pc: links_met(pc, zones))
+    return await app.pool.run(target.spec, lambda pc: links_met(pc, zones), replay=True)
 
 
 async def admit_remote(

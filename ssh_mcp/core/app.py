@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from ssh_mcp import __version__
-from ssh_mcp.config import Settings, agent_socket, load_settings
-from ssh_mcp.inventory import AuthConfig, HostConfig, Inventory, load_hosts
-from ssh_mcp.jobs import JobTable
-from ssh_mcp.notes import NotesStore
+from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
+from ssh_mcp.config.settings import Settings, agent_socket, load_settings
+from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
-from ssh_mcp.shells import ShellTable
-from ssh_mcp.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
 from ssh_mcp.ssh.pool import Pool
 from ssh_mcp.state.audit import AuditLog
 from ssh_mcp.state.confirm_tokens import ConfirmTokens
+from ssh_mcp.state.jobs import JobTable
+from ssh_mcp.state.notes import NotesStore
+from ssh_mcp.state.shells import ShellTable
 from ssh_mcp.tools import ALL_TOOLS
 
 SERVER_NAME = "ssh-mcp"

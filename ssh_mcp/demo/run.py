@@ -1,6 +1,6 @@
 """``ssh-mcp demo``: a throwaway SSH host, driven through ssh-mcp by a real MCP client.
 
-1. Starts a sandbox host on 127.0.0.1 (:mod:`ssh_mcp.sandbox`): the real ``sshd``
+1. Starts a sandbox host on 127.0.0.1 (:mod:`ssh_mcp.demo.sandbox`): the real ``sshd``
    when ``/usr/sbin/sshd`` is installed, otherwise an in-process asyncssh server.
    ``SSH_MCP_DEMO_BACKEND=auto|openssh|asyncssh`` picks one (default ``auto``).
 2. Pins its host key in a temp known_hosts and writes a temp hosts.toml (alias
@@ -8,7 +8,7 @@
 3. Spawns ``python -m ssh_mcp`` with settings passed as env vars (dangerous tier open,
    command allowlist ``echo uname ls id sleep``, a deny pattern ``echo deploy``, audit
    log in the temp dir) and drives it over stdio with the SDK's client
-   (:func:`ssh_mcp.server.stdio_client`): ping, host info, an SFTP listing, an exec, an
+   (:func:`ssh_mcp.mcp.client.stdio_client`): ping, host info, an SFTP listing, an exec, an
    exec that the command policy refuses, one that a (simulated) human confirms through
    MCP elicitation, and a background job (real sshd only).
 4. Prints each result and the audit lines, verifies the audit chain, stops the
@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import ssh_mcp
-from ssh_mcp.config import DEMO_BACKEND_ENV, Settings, demo_backend
-from ssh_mcp.proctree import descendants
-from ssh_mcp.sandbox import Backend, Sandbox, start_sandbox
-from ssh_mcp.server import CallReply, StdioClient, stdio_client
+from ssh_mcp.config.settings import DEMO_BACKEND_ENV, Settings, demo_backend
+from ssh_mcp.demo.proctree import descendants
+from ssh_mcp.demo.sandbox import Backend, Sandbox, start_sandbox
+from ssh_mcp.mcp.client import CallReply, StdioClient, stdio_client
 from ssh_mcp.state.audit import verify
 
 BACKEND_ENV = DEMO_BACKEND_ENV

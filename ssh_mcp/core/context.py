@@ -1,4 +1,4 @@
-"""The :class:`~ssh_mcp.spec.ToolContext` that dispatch hands each handler.
+"""The :class:`~ssh_mcp.core.spec.ToolContext` that dispatch hands each handler.
 
 A context is bound to the hosts the call named, already resolved and
 policy-checked; ``on(field)`` rebinds it to another host field of the same
@@ -8,24 +8,28 @@ the pool with the operator's caps.
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ssh_mcp.app import App, summary
+from ssh_mcp.config.inventory import HostConfig
+from ssh_mcp.core.app import App, summary
+from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.errors import ConfigError
-from ssh_mcp.inventory import HostConfig
-from ssh_mcp.jobs import JobTable
-from ssh_mcp.notes import NotesStore
 from ssh_mcp.policy import hosts as host_policy
-from ssh_mcp.shells import ShellTable
-from ssh_mcp.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint, read_secret
-from ssh_mcp.ssh.pool import PooledConnection, SessionInfo
+from ssh_mcp.ssh.pool import SessionInfo
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult, run_process
+from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
 from ssh_mcp.ssh.sudo_io import Elevation
+from ssh_mcp.ssh.transfer import WriteInterrupted, after_drop
+from ssh_mcp.state.jobs import JobTable
+from ssh_mcp.state.notes import NotesStore
+from ssh_mcp.state.shells import ShellTable
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -60,7 +64,7 @@ async def elevation_for(host: HostConfig) -> Elevation:
 
 
 class CallContext:
-    """Implements ``ssh_mcp.spec.ToolContext`` for one call."""
+    """Implements ``ssh_mcp.core.spec.ToolContext`` for one call."""
 
     def __init__(
         self,
@@ -134,7 +138,9 @@ class CallContext:
         return self._app.notes
 
     async def open_shell(self, cwd: str | None) -> Shell:
-        return await self._app.pool.run(self._target(), lambda pc: Shell.open(pc, cwd))
+        return await self._app.pool.run(
+            self._target(), lambda pc: Shell.open(pc, cwd), replay=False
+        )
 
     def _target(self) -> ConnectSpec:
         target = self._targets.get(self._field)
@@ -169,6 +175,7 @@ class CallContext:
                 on_chunk=on_output,
                 elevate=elevate,
             ),
+            replay=False,  # a command is never run twice
         )
 
     async def _elevation(self) -> Elevation:
@@ -178,7 +185,15 @@ class CallContext:
         return await elevation_for(target.host)
 
     async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
-        return await self._app.pool.run(self._target(), op)
+        return await self._app.pool.run(self._target(), op, replay=True)
+
+    async def remote(self, op: Callable[[Remote], Awaitable[T]], *, replay: bool) -> T:
+        spec = self._target()
+        try:
+            return await self._app.pool.run(spec, lambda pc: op(Remote(pc)), replay=replay)
+        except WriteInterrupted as exc:  # remove the temp file over a fresh connection
+            clean = functools.partial(self._app.pool.run, spec, replay=True)
+            raise await after_drop(clean, exc) from None
 
     async def progress(self, done: float, total: float | None, message: str | None) -> None:
         await self._progress(done, total, message)

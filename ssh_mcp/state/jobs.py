@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ssh_mcp._files import write_private
+from ssh_mcp.state._files import write_private
 
 log = logging.getLogger("ssh_mcp")
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ssh_mcp import __version__
-from ssh_mcp.config import audit_key_text, log_level
+from ssh_mcp.config.settings import audit_key_text, log_level
 from ssh_mcp.errors import ConfigError
 
 
@@ -44,18 +44,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(http: bool) -> int:
-    from ssh_mcp.app import build_app
-    from ssh_mcp.config import load_settings
+    from ssh_mcp.config.settings import load_settings
+    from ssh_mcp.core.app import build_app
 
     settings = load_settings()
     if http or settings.ssh_mcp_transport == "http":
-        from ssh_mcp.http_serve import http_options
-        from ssh_mcp.server import serve_http
+        from ssh_mcp.mcp.http import http_options
+        from ssh_mcp.mcp.server import serve_http
 
         options = http_options(settings)  # before anything opens: bad HTTP config exits 2
         asyncio.run(serve_http(build_app(settings), options))
         return 0
-    from ssh_mcp.server import serve_stdio
+    from ssh_mcp.mcp.server import serve_stdio
 
     asyncio.run(serve_stdio(build_app(settings)))
     return 0
@@ -74,7 +74,7 @@ def _verify(path: Path) -> int:
 
 
 def _docs(output: Path, check: bool) -> int:
-    from ssh_mcp.docs import render_tools_md
+    from ssh_mcp.cli.docs import render_tools_md
 
     text = render_tools_md()
     if check:
@@ -100,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "audit":
             return _verify(args.file)
         if args.command == "hosts":
-            from ssh_mcp.hostcheck import check_hosts
+            from ssh_mcp.cli.hostcheck import check_hosts
 
             return asyncio.run(check_hosts(args.aliases))
         if args.command == "docs":
             return _docs(args.output, args.check)
         if args.command == "demo":
-            from ssh_mcp.demo import run_demo
+            from ssh_mcp.demo.run import run_demo
 
             return run_demo()
     except ConfigError as exc:

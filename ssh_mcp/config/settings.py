@@ -2,7 +2,7 @@
 
 Every env var ssh-mcp reads is a field of :class:`Settings`; a bad value
 fails at startup with one ``ConfigError`` naming the variable. hosts.toml is
-:mod:`ssh_mcp.inventory`.
+:mod:`ssh_mcp.config.inventory`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ssh_mcp.access import Group, Tier
+from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.errors import ConfigError
 
 StrList = Annotated[list[str], NoDecode]

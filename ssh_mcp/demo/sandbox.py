@@ -20,7 +20,7 @@ Two backends, both logging in as the *current* user with a fresh ed25519 key:
     ("session signalling requires privilege separation"), so a client cannot stop a
     root command by signal; only closing the sandbox does.
 
-``asyncssh`` (:mod:`ssh_mcp.sandbox_asyncssh`, imported only when it runs)
+``asyncssh`` (:mod:`ssh_mcp.demo.sandbox_asyncssh`, imported only when it runs)
     An in-process asyncssh server for machines without sshd. Commands really run; SFTP
     sees the data directory as ``/data``. A demo's path mapping, **not a security
     boundary**: see that module.
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ssh_mcp import proctree
+from ssh_mcp.demo import proctree
 
 SSHD = "/usr/sbin/sshd"  # absolute: sshd re-execs itself
 Backend = Literal["auto", "openssh", "asyncssh"]
@@ -256,7 +256,7 @@ async def start_sandbox(dir: Path, backend: Backend = "auto") -> Sandbox:
     """``openssh`` when ``/usr/sbin/sshd`` and ``ssh-keygen`` exist and sshd starts (or when
     asked), else ``asyncssh``. ``dir`` must exist; it is the caller's to remove after
     ``aclose()``."""
-    from ssh_mcp.sandbox_asyncssh import start_asyncssh_sandbox  # asyncssh only when used
+    from ssh_mcp.demo.sandbox_asyncssh import start_asyncssh_sandbox  # asyncssh only when used
 
     if backend == "auto":
         if not (os.access(SSHD, os.X_OK) and shutil.which("ssh-keygen")):

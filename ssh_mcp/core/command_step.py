@@ -4,7 +4,7 @@ Under a command allowlist the command is parsed (:mod:`ssh_mcp.policy.commands`)
 and what runs is its rewrite, every program behind ``env --``. Every file its
 redirections write is resolved on the host (symlinks followed, create semantics,
 relative to the ``cwd`` argument or the login home) and confined like a path
-argument (:mod:`ssh_mcp.confine`, roots and zones resolved on the host): path
+argument (:mod:`ssh_mcp.core.confine`, roots and zones resolved on the host): path
 allowlist and restricted zones here, the sensitive-file patterns in
 the confirmation step, which gets the targets as given and as resolved. The audit
 hash, the deny patterns and the confirmation prompt all see the command as given.
@@ -23,15 +23,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ssh_mcp.access import Group
-from ssh_mcp.app import App
-from ssh_mcp.confine import Spellings, admit_remote, canonical_remote, home_spelling
-from ssh_mcp.context import Target
+from ssh_mcp.core.access import Group
+from ssh_mcp.core.app import App
+from ssh_mcp.core.confine import Spellings, admit_remote, canonical_remote, home_spelling
+from ssh_mcp.core.context import Target
+from ssh_mcp.core.spec import CommandText, HandleRef, RemotePath, ToolSpec
 from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError, shown
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import CheckedCommand, check_command
 from ssh_mcp.policy.paths import precheck
-from ssh_mcp.spec import CommandText, HandleRef, RemotePath, ToolSpec
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The ``ssh-mcp`` command line."""

@@ -1,0 +1,1 @@
+"""Operator configuration: settings from the environment, the host inventory, defaults."""

@@ -1,0 +1,1 @@
+"""``ssh-mcp demo`` and the throwaway local SSH host it (and ``bench/``) runs against."""

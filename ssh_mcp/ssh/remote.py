@@ -1,0 +1,322 @@
+"""The typed remote API: everything a tool may do on a host, over one pooled connection.
+
+A :class:`Remote` is handed to a tool's operation by ``ToolContext.remote``
+(:mod:`ssh_mcp.core.context`), which runs it through :meth:`Pool.run` with
+an explicit ``replay``: whether the operation may run again on a fresh
+connection when this one drops mid-way. Reads may; a change may not.
+
+Every method takes paths dispatch already resolved and confined, and
+translates asyncssh's exceptions here, at the edge (:func:`_translated`):
+an SFTP status becomes a :class:`RemoteError` that says what to do, a lost
+connection becomes :class:`Dropped` tagged with this connection (so a run
+holding another connection lets it pass), and nothing asyncssh leaves here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import stat as statmod
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ssh_mcp.errors import RemoteError
+from ssh_mcp.ssh import jobs as _jobs
+from ssh_mcp.ssh import transfer as _transfer
+from ssh_mcp.ssh._staging import dropped_errors
+from ssh_mcp.ssh.pooled import Dropped, PooledConnection, StaleConnection, translate_open
+from ssh_mcp.ssh.sftp import canonicalize, free_bytes, home, sftp_error
+from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written
+
+if TYPE_CHECKING:
+    import asyncssh
+else:
+    from ssh_mcp.ssh._lazy import asyncssh
+
+
+@dataclass(frozen=True)
+class FileAttrs:
+    """What SFTP tells of a file. ``mode`` is the whole st_mode (type and permission bits);
+    fields the server did not send are None."""
+
+    mode: int | None
+    size: int | None
+    uid: int | None
+    gid: int | None
+    mtime: float | None
+    atime: float | None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.mode is not None and statmod.S_ISDIR(self.mode)
+
+    @property
+    def is_file(self) -> bool:
+        return self.mode is not None and statmod.S_ISREG(self.mode)
+
+    @property
+    def is_link(self) -> bool:
+        return self.mode is not None and statmod.S_ISLNK(self.mode)
+
+    @property
+    def perms(self) -> int | None:
+        """Permission bits only (``S_IMODE``), or None."""
+        return None if self.mode is None else statmod.S_IMODE(self.mode)
+
+
+@dataclass(frozen=True)
+class DirEntry:
+    name: str
+    attrs: FileAttrs
+
+
+def _attrs(a: asyncssh.SFTPAttrs) -> FileAttrs:
+    return FileAttrs(a.permissions, a.size, a.uid, a.gid, a.mtime, a.atime)
+
+
+@contextlib.contextmanager
+def _translated(pc: PooledConnection, action: str) -> Iterator[None]:
+    """The one place asyncssh's exceptions become the project's (see the module docstring)."""
+    try:
+        yield
+    except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection) as exc:
+        raise Dropped(pc, action, exc.reason or "connection lost") from None
+    except asyncssh.SFTPError as exc:
+        raise sftp_error(exc, action) from None
+    except asyncssh.ChannelOpenError as exc:
+        raise translate_open(exc, pc) from None
+    except dropped_errors() as exc:
+        raise Dropped(pc, action, f"{type(exc).__name__}: {exc}") from None
+
+
+class Remote:
+    """One host, over one reserved pooled connection, for the span of one operation."""
+
+    def __init__(self, pc: PooledConnection) -> None:
+        self._pc = pc
+
+    async def _sftp(self) -> asyncssh.SFTPClient:
+        # Opening SFTP has no side effects: a drop here is a StaleConnection, always retried.
+        return await self._pc.sftp()
+
+    @property
+    def login_user(self) -> str | None:
+        return self._pc.login_user
+
+    # -- reads: may be replayed ---------------------------------------------------------
+
+    async def home(self) -> str:
+        """The login user's home directory, as the host spells it."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "resolving ~"):
+            return await home(sftp)
+
+    async def canonical(self, path: str, *, create: bool, follow: bool = True) -> str:
+        """``path`` resolved on the host the way the operation on it will (see ``canonicalize``)."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "resolving the path"):
+            return await canonicalize(sftp, path, create=create, follow=follow)
+
+    async def stat(self, path: str, *, action: str = "stat") -> FileAttrs:
+        """``path``'s attributes, symlinks followed."""
+        sftp = await self._sftp()
+        with _translated(self._pc, action):
+            return _attrs(await sftp.stat(path))
+
+    async def lstat(self, path: str) -> FileAttrs | None:
+        """``path``'s own attributes (a link is a link), or None when nothing is there."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "lstat"):
+            try:
+                return _attrs(await sftp.lstat(path))
+            except asyncssh.SFTPNoSuchFile:
+                return None
+
+    async def listdir(self, path: str, *, action: str = "list") -> list[DirEntry]:
+        """The entries of directory ``path`` (without ``.`` and ``..``), unsorted."""
+        sftp = await self._sftp()
+        with _translated(self._pc, action):
+            names = await sftp.readdir(path)
+        return [
+            DirEntry(str(n.filename), _attrs(n.attrs))
+            for n in names
+            if n.filename not in (".", "..")
+        ]
+
+    async def readlink(self, path: str) -> str:
+        sftp = await self._sftp()
+        with _translated(self._pc, "readlink"):
+            target = await sftp.readlink(path)
+        return str(target)
+
+    async def free_bytes(self, path: str) -> int | None:
+        """Bytes an unprivileged write may still use where ``path`` lives; None if unknown."""
+        return await free_bytes(await self._sftp(), path)
+
+    async def regular_file(self, path: str, max_bytes: int) -> tuple[int, int]:
+        """Size and permission bits of the regular file ``path``, refused over ``max_bytes``."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "stat"):
+            return await _transfer.regular_file(sftp, path, max_bytes)
+
+    async def existing_mode(self, path: str) -> int | None:
+        """Permission bits of ``path``, or None when it does not exist."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "stat"):
+            return await _transfer.existing_mode(sftp, path)
+
+    async def stamp(self, path: str) -> Stamp:
+        """Size and mtime, to notice the file changing under a read-modify-write."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "stat"):
+            return await _transfer.stamp(sftp, path)
+
+    async def read(self, path: str, *, max_bytes: int, progress: Progress | None = None) -> bytes:
+        """The whole file; :class:`CapExceeded` past ``max_bytes``."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "read"):
+            return await _transfer.read_all(sftp, path, max_bytes=max_bytes, progress=progress)
+
+    @contextlib.asynccontextmanager
+    async def read_stream(
+        self, path: str, *, max_bytes: int, progress: Progress | None = None
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """``async with remote.read_stream(path, ...) as chunks``: the file in chunks, closed
+        with the block. A drop raises :class:`Dropped` for this connection."""
+        sftp = await self._sftp()
+        chunks = self._stream(sftp, path, max_bytes, progress)
+        async with contextlib.aclosing(chunks):
+            yield chunks
+
+    async def _stream(
+        self, sftp: asyncssh.SFTPClient, path: str, max_bytes: int, progress: Progress | None
+    ) -> AsyncGenerator[bytes]:
+        chunks = _transfer.read_chunks(sftp, path, max_bytes=max_bytes, progress=progress)
+        async with contextlib.aclosing(chunks):
+            while True:
+                with _translated(self._pc, "read"):
+                    try:
+                        chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        return
+                yield chunk
+
+    async def job_output(
+        self, job_dir: str, segment: int, since: dict[str, int], cap: dict[str, int]
+    ) -> dict[str, _jobs.Chunk]:
+        """A background job's streams from ``since``, at most ``cap`` bytes each."""
+        with _translated(self._pc, "reading the job's output"):
+            return await _jobs.read_streams(self._pc, job_dir, segment, since, cap)
+
+    # -- changes: never replayed -------------------------------------------------------
+
+    async def write_atomic(
+        self,
+        path: str,
+        source: bytes | str | AsyncIterator[bytes],
+        *,
+        mode: int | None,
+        overwrite: bool,
+        max_bytes: int,
+        total: int | None = None,
+        progress: Progress | None = None,
+        expect: Stamp | None = None,
+    ) -> Written:
+        """Write ``source`` (bytes, a local file path, or chunks) through a temp file and a
+        rename. A drop raises ``WriteInterrupted`` naming the temp file; the context removes
+        it over a fresh connection."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "write"):
+            return await _transfer.write_atomic(
+                sftp,
+                path,
+                source,
+                mode=mode,
+                overwrite=overwrite,
+                max_bytes=max_bytes,
+                total=total,
+                progress=progress,
+                expect=expect,
+            )
+
+    async def download(
+        self,
+        path: str,
+        local_path: str,
+        *,
+        overwrite: bool,
+        max_bytes: int,
+        progress: Progress | None = None,
+    ) -> Written:
+        """Stream ``path`` to the local ``local_path`` through a local temp file and a rename."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "read"):
+            return await _transfer.download_atomic(
+                sftp,
+                path,
+                local_path,
+                overwrite=overwrite,
+                max_bytes=max_bytes,
+                progress=progress,
+            )
+
+    async def copies_on_host(self) -> bool:
+        """Whether the host copies file data itself (the ``copy-data`` extension)."""
+        return bool((await self._sftp()).supports_remote_copy)
+
+    async def copy_file(
+        self, src: str, dst: str, *, max_bytes: int, overwrite: bool = False
+    ) -> Copied:
+        """Copy the regular file ``src`` to ``dst`` on this host, atomically, keeping its mode."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "copy"):
+            return await _transfer.copy_atomic(
+                sftp, src, dst, max_bytes=max_bytes, overwrite=overwrite
+            )
+
+    async def mkdir(self, path: str) -> None:
+        sftp = await self._sftp()
+        with _translated(self._pc, "mkdir"):
+            await sftp.mkdir(path)
+
+    async def chmod(self, path: str, mode: int) -> None:
+        sftp = await self._sftp()
+        with _translated(self._pc, "chmod"):
+            await sftp.chmod(path, mode)
+
+    async def symlink(self, target: str, path: str) -> None:
+        """Create the symbolic link ``path`` pointing at ``target`` (stored as given)."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "symlink"):
+            await sftp.symlink(target, path)
+
+    async def remove(self, path: str) -> None:
+        """Remove the file or link ``path`` (never a directory)."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "remove"):
+            await sftp.remove(path)
+
+    async def rename(self, src: str, dst: str) -> None:
+        """``rename(2)``: replaces ``dst`` atomically (``posix-rename@openssh.com``)."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "rename"):
+            await sftp.posix_rename(src, dst)
+
+    async def link(self, src: str, dst: str) -> None:
+        """Hard-link ``src`` as ``dst``; fails if ``dst`` exists."""
+        sftp = await self._sftp()
+        with _translated(self._pc, "link"):
+            await sftp.link(src, dst)
+
+
+__all__ = [
+    "Copied",
+    "DirEntry",
+    "Dropped",
+    "FileAttrs",
+    "Remote",
+    "RemoteError",
+    "StaleConnection",
+    "Stamp",
+    "Written",
+]
