@@ -1,7 +1,10 @@
 """Dangerous tier, group ``exec``: background jobs that outlive calls, clients and restarts.
 
-The job runs detached on its host (:mod:`ssh_mcp.ssh.jobs`); the server keeps
-only a table of ids (:mod:`ssh_mcp.state.jobs`). Dispatch resolves a ``job_id`` to
+The job runs detached on its host, where its state lives; the server keeps only a
+table of ids (:mod:`ssh_mcp.state.jobs`). Starting, probing and stopping a job are
+processes (``ctx.run``: caps and timeouts apply, never replayed) whose argv and
+output parsers :mod:`ssh_mcp.core.remote` names; its output is read over SFTP with
+``Remote.job_output``, a read that may be replayed. Dispatch resolves a ``job_id`` to
 its host (``JobRef``) and applies host policy as for any call; the command of
 ``ssh_job_start`` passes the command policy and confirmation like exec's.
 """
