@@ -266,6 +266,25 @@ async def test_local_download_respects_transfer_cap(
     assert list(roots.iterdir()) == []
 
 
+async def test_local_write_failure_is_no_drop(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser, roots: Path
+) -> None:
+    """A local disk error says so once: it is never taken for a dropped connection."""
+    f = _put(work_dir / "a.txt", b"abc", test_user)
+    local = roots / ("n" * 250)  # a valid name, but its temp file's name is too long
+    settings = settings_for(ssh_local_transfer_roots=[str(roots)])
+    async with serve(settings) as (client, app):
+        r = await client.call_tool(
+            "ssh_sftp_download", {"host": "target", "path": str(f), "local_path": str(local)}
+        )
+        assert r.is_error, text(r)
+        assert text(r).endswith(
+            f"writing local_path {local} failed: File name too long; nothing written"
+        ), text(r)
+        assert_audit(app, {"outcome": "error", "error": "RemoteError"})
+    assert list(roots.iterdir()) == []
+
+
 # -- progress and cancellation ----------------------------------------------------------
 
 

@@ -5,10 +5,22 @@ A tool reaches its host only through its :class:`~ssh_mcp.core.spec.ToolContext`
 atomic writes, copies), and ``ctx.run`` runs processes. This module names the
 types those return, so that ``tools/`` never imports ``ssh_mcp.ssh`` or asyncssh
 (``tests/test_layers.py``).
+
+A background job's on-host protocol (:mod:`ssh_mcp.ssh.jobs`) shows here only
+through its pure parts: the argv that starts, probes and stops a job (run with
+``ctx.run``, like any process), the parsers of what those print, and the
+:class:`JobChunk` of output that :meth:`Remote.job_output` reads.
 """
 
 from __future__ import annotations
 
+from ssh_mcp.ssh.jobs import Chunk as JobChunk
+from ssh_mcp.ssh.jobs import home_dir as job_home_dir
+from ssh_mcp.ssh.jobs import parse_probe as parse_job_probe
+from ssh_mcp.ssh.jobs import parse_started as parse_job_started
+from ssh_mcp.ssh.jobs import probe_argv as job_probe_argv
+from ssh_mcp.ssh.jobs import start_argv as job_start_argv
+from ssh_mcp.ssh.jobs import stop_argv as job_stop_argv
 from ssh_mcp.ssh.process import CappedBuffer, ProcessResult
 from ssh_mcp.ssh.remote import DirEntry, FileAttrs, Remote
 from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written
@@ -18,9 +30,16 @@ __all__ = [
     "Copied",
     "DirEntry",
     "FileAttrs",
+    "JobChunk",
     "ProcessResult",
     "Progress",
     "Remote",
     "Stamp",
     "Written",
+    "job_home_dir",
+    "job_probe_argv",
+    "job_start_argv",
+    "job_stop_argv",
+    "parse_job_probe",
+    "parse_job_started",
 ]

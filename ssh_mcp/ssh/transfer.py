@@ -276,7 +276,11 @@ async def download_atomic(
     max_bytes: int,
     progress: Progress | None = None,
 ) -> Written:
-    """Stream ``path`` to ``local_path`` through a local temp file and a rename."""
+    """Stream ``path`` to ``local_path`` through a local temp file and a rename.
+
+    A local failure (disk full, no permission) is a RemoteError that says nothing was
+    written; only remote failures leave as drops, so a replay never follows a local one.
+    """
     target = Path(local_path)
     if target.exists() and not overwrite:
         raise RemoteError(f"local file {local_path} exists; pass overwrite=true to replace it")
@@ -309,12 +313,18 @@ async def download_atomic(
         else:
             os.link(tmp, target)  # fails if the target appeared meanwhile
             os.unlink(tmp)
-    except BaseException:
+    except BaseException as exc:
         work.abandon()
         if sink is not None:
             sink.close()  # waits for a write in progress; later ones fail unseen
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        # _blocks turned every remote failure into ours: an OSError left is the local disk's,
+        # which must not pass for a dropped connection.
+        if isinstance(exc, OSError):
+            raise RemoteError(
+                f"writing local_path {local_path} failed: {exc.strerror or exc}; nothing written"
+            ) from None
         raise
     return Written(str(target), sink.size, mode, sink.digest.hexdigest())
 

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import posixpath
 import re
-import stat as statmod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import ProcessResult, Remote
 from ssh_mcp.core.spec import HOST, READS, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import OperationTimeout, RemoteError
-from ssh_mcp.ssh.pooled import PooledConnection
-from ssh_mcp.ssh.process import ProcessResult
-from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.tools._fields import PATH_DESCRIPTION, Kind, timeout_field
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
 
 TIMEOUT_DESCRIPTION = "Seconds before the remote command is stopped. Default SSH_COMMAND_TIMEOUT."
 _KINDS: dict[str, Kind] = {"f": "file", "d": "dir", "l": "symlink"}
@@ -158,17 +150,13 @@ def _parse_found(raw: bytes) -> tuple[list[FoundEntry], list[str]]:
     return entries, pruned
 
 
-async def _require_dir(pc: PooledConnection, path: str) -> None:
-    try:
-        mode = (await (await pc.sftp()).stat(path)).permissions or 0
-    except asyncssh.SFTPError as exc:
-        raise sftp_error(exc, "stat") from None
-    if not statmod.S_ISDIR(mode):
+async def _require_dir(remote: Remote, path: str) -> None:
+    if not (await remote.stat(path, action="stat")).is_dir:
         raise RemoteError(f"{path} is not a directory; use ssh_sftp_stat for a single path")
 
 
 async def find(ctx: ToolContext, args: FindInput) -> FindResult:
-    await ctx.with_connection(lambda pc: _require_dir(pc, args.path))
+    await ctx.remote(lambda remote: _require_dir(remote, args.path), replay=True)
     timeout = args.timeout or ctx.command_timeout
     prune = zones_inside(args.path, ctx.restricted_paths())
     result = await ctx.run(_find_argv(args, prune), timeout=timeout)

@@ -1,7 +1,10 @@
 """Dangerous tier, group ``exec``: background jobs that outlive calls, clients and restarts.
 
-The job runs detached on its host (:mod:`ssh_mcp.ssh.jobs`); the server keeps
-only a table of ids (:mod:`ssh_mcp.state.jobs`). Dispatch resolves a ``job_id`` to
+The job runs detached on its host, where its state lives; the server keeps only a
+table of ids (:mod:`ssh_mcp.state.jobs`). Starting, probing and stopping a job are
+processes (``ctx.run``: caps and timeouts apply, never replayed) whose argv and
+output parsers :mod:`ssh_mcp.core.remote` names; its output is read over SFTP with
+``Remote.job_output``, a read that may be replayed. Dispatch resolves a ``job_id`` to
 its host (``JobRef``) and applies host policy as for any call; the command of
 ``ssh_job_start`` passes the command policy and confirmation like exec's.
 """
@@ -13,12 +16,21 @@ import math
 import shlex
 import time
 from dataclasses import replace
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import (
+    JobChunk,
+    Remote,
+    job_home_dir,
+    job_probe_argv,
+    job_start_argv,
+    job_stop_argv,
+    parse_job_probe,
+    parse_job_started,
+)
 from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
@@ -33,8 +45,6 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.ssh import jobs as remote
-from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.state.jobs import JobRecord, new_job_id
 from ssh_mcp.tools._fields import Cwd, command_field, utc_stamp
 from ssh_mcp.tools._hygiene import clean
@@ -90,17 +100,15 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
     command = args.command
     if args.cwd is not None:  # the job's shell enters it; the policy saw only the command
         command = f"{shlex.join(['cd', '--', args.cwd])} && {command}"
-    argv = remote.start_argv(job_id, command, segment, math.ceil(limits.job_ttl / 60))
+    argv = job_start_argv(job_id, command, segment, math.ceil(limits.job_ttl / 60))
     now = time.time()
     # Known before it starts: a call cancelled or cut off after the fork still leaves a job
     # the server can find (its directory relative to the login's home, where commands run).
-    record = JobRecord(
-        job_id, host.alias, remote.home_dir(job_id), 0, segment, args.name or "", now
-    )
+    record = JobRecord(job_id, host.alias, job_home_dir(job_id), 0, segment, args.name or "", now)
     ctx.jobs.put(record)
     result = await ctx.run(argv)
     try:
-        started = remote.parse_started(result.stdout.kept, result.stderr.kept, result.exit_code)
+        started = parse_job_started(result.stdout.kept, result.stderr.kept, result.exit_code)
     except RemoteError:
         ctx.jobs.remove(job_id)  # refused before anything ran (no setsid, no directory)
         raise
@@ -175,8 +183,8 @@ def _summary(r: JobRecord) -> dict[str, Any]:
 
 async def _probe(ctx: ToolContext, job: JobRecord) -> tuple[JobRecord, bool]:
     """The job as its host shows it now, saved; and whether its directory is gone."""
-    out = (await ctx.run(remote.probe_argv(job.dir))).stdout.kept
-    probe = remote.parse_probe(out)
+    out = (await ctx.run(job_probe_argv(job.dir))).stdout.kept
+    probe = parse_job_probe(out)
     state = "lost" if probe.state == "gone" else probe.state
     fresh = job.seen(state, probe.exit_code, probe.signal)
     ctx.jobs.put(fresh)
@@ -184,9 +192,12 @@ async def _probe(ctx: ToolContext, job: JobRecord) -> tuple[JobRecord, bool]:
 
 
 async def _read(
-    pc: PooledConnection, job: JobRecord, since: dict[str, int], caps: dict[str, int]
-) -> dict[str, remote.Chunk]:
-    return await remote.read_streams(pc, job.dir, job.segment, since, caps)
+    ctx: ToolContext, job: JobRecord, since: dict[str, int], caps: dict[str, int]
+) -> dict[str, JobChunk]:
+    async def op(remote: Remote) -> dict[str, JobChunk]:
+        return await remote.job_output(job.dir, job.segment, since, caps)
+
+    return await ctx.remote(op, replay=True)
 
 
 async def job_status(ctx: ToolContext, args: JobStatusInput) -> JobStatus:
@@ -198,9 +209,9 @@ async def job_status(ctx: ToolContext, args: JobStatusInput) -> JobStatus:
     deadline = time.monotonic() + min(args.wait, ctx.command_timeout * 0.8)
     while True:
         job, gone = await _probe(ctx, job)
-        chunks = {s: remote.Chunk(b"", since[s], since[s], 0, False) for s in since}
+        chunks = {s: JobChunk(b"", since[s], since[s], 0, False) for s in since}
         if not gone:
-            chunks = await ctx.with_connection(partial(_read, job=job, since=since, caps=caps))
+            chunks = await _read(ctx, job, since, caps)
         fresh = any(c.data for c in chunks.values())
         if job.state != "running" or fresh or time.monotonic() >= deadline:
             break
@@ -254,8 +265,8 @@ class JobKilled(Output):
 async def job_kill(ctx: ToolContext, args: JobKillInput) -> JobKilled:
     job = ctx.jobs.get(args.job_id)
     assert job is not None
-    out = (await ctx.run(remote.stop_argv(job.dir, args.signal))).stdout.kept
-    probe = remote.parse_probe(out)
+    out = (await ctx.run(job_stop_argv(job.dir, args.signal))).stdout.kept
+    probe = parse_job_probe(out)
     if probe.state == "running":  # survived KILL: only a stuck (D-state) process does
         job, _ = await _probe(ctx, job)
     else:

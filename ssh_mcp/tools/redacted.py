@@ -9,12 +9,13 @@ meaningless across runs.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import anyio.to_thread
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import Remote
 from ssh_mcp.core.spec import (
     HOST,
     READS,
@@ -25,17 +26,9 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.ssh.pooled import PooledConnection
-from ssh_mcp.ssh.sftp import sftp_error
-from ssh_mcp.ssh.transfer import read_all
 from ssh_mcp.tools._fields import PATH_DESCRIPTION
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._redact import redact
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
 
 
 class RedactedInput(StrictInput):
@@ -78,22 +71,18 @@ class RedactedFile(Output):
 async def _read(ctx: ToolContext, path: str, throttle: Throttle) -> bytes:
     cap = ctx.limits.inline_max_bytes
 
-    async def op(pc: PooledConnection) -> bytes:
-        sftp = await pc.sftp()
+    async def op(remote: Remote) -> bytes:
         try:
-            return await read_all(sftp, path, max_bytes=cap, progress=throttle)
+            return await remote.read(path, max_bytes=cap, progress=throttle)
         except CapExceeded:
-            try:
-                size = (await sftp.stat(path)).size or 0
-            except asyncssh.SFTPError as exc:
-                raise sftp_error(exc, "stat") from None
+            size = (await remote.stat(path, action="stat")).size or 0
             raise CapExceeded(
                 f"{path} is {size} bytes, over the inline cap of {cap} bytes "
                 "(SSH_INLINE_MAX_BYTES); ssh_read_redacted reads whole files only, so use "
                 "ssh_file_hash to compare it or ask the operator to raise the cap"
             ) from None
 
-    data = await ctx.with_connection(op)
+    data = await ctx.remote(op, replay=True)
     await throttle.finish()
     return data
 

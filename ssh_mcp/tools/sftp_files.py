@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import hashlib
-import stat as statmod
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import ProcessResult, Remote, Written
 from ssh_mcp.core.spec import (
     HOST,
     READS,
@@ -21,37 +21,22 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
-from ssh_mcp.ssh.pooled import PooledConnection
-from ssh_mcp.ssh.process import ProcessResult
-from ssh_mcp.ssh.sftp import sftp_error
-from ssh_mcp.ssh.transfer import Written, download_atomic, read_all
 from ssh_mcp.tools._fields import PATH_DESCRIPTION, timeout_field
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.find import FIND, TIMEOUT_DESCRIPTION
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
 
 
 def _stderr_lines(result: ProcessResult) -> list[str]:
     return bytes(result.stderr.head).decode("utf-8", "replace").strip().splitlines()
 
 
-async def _stat(pc: PooledConnection, path: str, want_dir: bool = False) -> int:
-    """Size of ``path``; an error unless it is a regular file (a directory if ``want_dir``)."""
-    sftp = await pc.sftp()
-    try:
-        mode, size = (a := await sftp.stat(path)).permissions or 0, a.size or 0
-    except asyncssh.SFTPError as exc:
-        raise sftp_error(exc, "stat") from None
-    if want_dir and not statmod.S_ISDIR(mode):
-        raise RemoteError(f"{path} is not a directory; use ssh_sftp_stat for a single path")
-    if not want_dir and not statmod.S_ISREG(mode):
+async def _stat(remote: Remote, path: str) -> int:
+    """Size of ``path``; an error unless it is a regular file."""
+    attrs = await remote.stat(path, action="stat")
+    if not attrs.is_file:
         raise RemoteError(f"{path} is not a regular file; use ssh_sftp_stat or ssh_find for it")
-    return size
+    return attrs.size or 0
 
 
 # -- ssh_sftp_download ------------------------------------------------------------------
@@ -114,15 +99,14 @@ async def _download_inline(ctx: ToolContext, path: str, throttle: Throttle) -> D
     limits = ctx.limits
     cap = limits.inline_max_bytes
 
-    async def op(pc: PooledConnection) -> bytes:
-        sftp = await pc.sftp()
+    async def op(remote: Remote) -> bytes:
         try:
-            return await read_all(sftp, path, max_bytes=cap, progress=throttle)
+            return await remote.read(path, max_bytes=cap, progress=throttle)
         except CapExceeded:
-            size = await _stat(pc, path)
+            size = await _stat(remote, path)
             raise CapExceeded(_inline_cap_message(path, size, cap, limits.local_transfer)) from None
 
-    data = await ctx.with_connection(op)
+    data = await ctx.remote(op, replay=True)
     await throttle.finish()
     encoding, content = encode_bytes(data)
     return Download(
@@ -138,27 +122,16 @@ async def _download_to(ctx: ToolContext, args: DownloadInput, throttle: Throttle
     local = str(args.local_path)
     max_bytes = ctx.limits.transfer_max_bytes
 
-    async def op(pc: PooledConnection) -> Written:
-        sftp = await pc.sftp()
+    async def op(remote: Remote) -> Written:
         try:
-            return await download_atomic(
-                sftp,
-                args.path,
-                local,
-                overwrite=args.overwrite,
-                max_bytes=max_bytes,
-                progress=throttle,
+            return await remote.download(
+                args.path, local, overwrite=args.overwrite, max_bytes=max_bytes, progress=throttle
             )
         except CapExceeded as exc:
             raise CapExceeded(f"{exc} (SSH_TRANSFER_MAX_BYTES); nothing written") from None
-        except ConnectionError:
-            raise
-        except OSError as exc:
-            raise RemoteError(
-                f"writing local_path {local} failed: {exc.strerror or exc}; nothing written"
-            ) from None
 
-    written = await ctx.with_connection(op)
+    # A replay starts over into a fresh local temp file; the target is only ever renamed into.
+    written = await ctx.remote(op, replay=True)
     await throttle.finish()
     return Download(
         path=args.path, size=written.size, sha256=written.sha256, local_path=written.path
@@ -202,7 +175,7 @@ class HashResult(Output):
 
 
 async def file_hash(ctx: ToolContext, args: HashInput) -> HashResult:
-    size = await ctx.with_connection(lambda pc: _stat(pc, args.path))
+    size = await ctx.remote(lambda remote: _stat(remote, args.path), replay=True)
     timeout = args.timeout or ctx.command_timeout
     result = await ctx.run([f"{args.algorithm}sum", "--", args.path], timeout=timeout)
     if result.timed_out:

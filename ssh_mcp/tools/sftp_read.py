@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import stat as statmod
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import DirEntry, FileAttrs, Remote
 from ssh_mcp.core.spec import (
     HOST,
     READS,
@@ -17,16 +18,8 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.errors import RemoteError
-from ssh_mcp.ssh.pooled import PooledConnection
-from ssh_mcp.ssh.sftp import sftp_error
 from ssh_mcp.tools._fields import PATH_DESCRIPTION, Entry, Kind, kind_of, utc_stamp
 from ssh_mcp.tools._text import decode
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
 
 
 class PathInput(StrictInput):
@@ -47,25 +40,20 @@ class Listing(Output):
 
 
 async def sftp_list(ctx: ToolContext, args: ListInput) -> Listing:
-    async def op(pc: PooledConnection) -> list[asyncssh.SFTPName]:
-        sftp = await pc.sftp()
-        try:
-            names = await sftp.readdir(args.path)
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(exc, "list") from None
-        return [n for n in names if n.filename not in (".", "..")]
+    async def op(remote: Remote) -> list[DirEntry]:
+        return await remote.listdir(args.path, action="list")
 
-    names = sorted(await ctx.with_connection(op), key=lambda n: str(n.filename))
+    names = sorted(await ctx.remote(op, replay=True), key=lambda n: n.name)
     page = names[args.offset : args.offset + args.limit]
     end = args.offset + len(page)
     return Listing(
         path=args.path,
         entries=[
             Entry(
-                name=str(n.filename),
-                kind=kind_of(n.attrs.permissions),
+                name=n.name,
+                kind=kind_of(n.attrs.mode),
                 size=n.attrs.size,
-                mode=f"{statmod.S_IMODE(n.attrs.permissions):04o}" if n.attrs.permissions else None,
+                mode=f"{statmod.S_IMODE(n.attrs.mode):04o}" if n.attrs.mode else None,
                 mtime=utc_stamp(n.attrs.mtime),
             )
             for n in page
@@ -89,25 +77,19 @@ class StatResult(Output):
 
 
 async def sftp_stat(ctx: ToolContext, args: PathInput) -> StatResult:
-    async def op(pc: PooledConnection) -> asyncssh.SFTPAttrs:
-        sftp = await pc.sftp()
-        try:
-            return await sftp.stat(args.path)
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(exc, "stat") from None
+    async def op(remote: Remote) -> FileAttrs:
+        return await remote.stat(args.path, action="stat")
 
-    attrs = await ctx.with_connection(op)
-    if attrs is None:  # pragma: no cover - asyncssh always returns attrs
-        raise RemoteError("stat returned nothing")
+    attrs = await ctx.remote(op, replay=True)
     # SFTP v3 carries ids only; names come from stat(1), best effort (GNU and busybox).
     names = await ctx.run(["stat", "-L", "-c", "%U %G", "--", args.path])
     words: list[str | None] = [*decode(names.stdout).split()] if names.exit_code == 0 else []
     owner, group = [*words, None, None][:2]
     return StatResult(
         path=args.path,
-        kind=kind_of(attrs.permissions),
+        kind=kind_of(attrs.mode),
         size=attrs.size,
-        mode=f"{statmod.S_IMODE(attrs.permissions):04o}" if attrs.permissions else None,
+        mode=f"{statmod.S_IMODE(attrs.mode):04o}" if attrs.mode else None,
         uid=attrs.uid,
         gid=attrs.gid,
         owner=owner,
