@@ -6,6 +6,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -13,6 +14,8 @@ from harness import Target, assert_audit, hosts_toml, make_settings, serve, text
 from sshd import Sshd, TestUser
 
 from ssh_mcp.config.settings import Settings
+from ssh_mcp.ssh._staging import WriteInterrupted, staged
+from ssh_mcp.ssh.pooled import Dropped, StaleConnection
 
 pytestmark = pytest.mark.anyio
 MiB = 1024 * 1024
@@ -370,3 +373,40 @@ async def test_source_dropped_mid_transfer_is_retried_once(
         source_pool = app.pool.get(app.connect_spec(app.inventory.hosts["other"]).key)
         assert source_pool is not None and source_pool.connects == 2  # the retry reconnected
     assert dst.stat().st_size == size and _leftovers(work_dir) == []
+
+
+class _Sftp:
+    """Just enough of an SFTP client for ``staged``: a remove that works or fails."""
+
+    def __init__(self, alive: bool) -> None:
+        self.alive = alive
+        self.removed: list[str] = []
+
+    async def remove(self, path: str) -> None:
+        if not self.alive:
+            raise ConnectionResetError("gone")
+        self.removed.append(path)
+
+
+@pytest.mark.parametrize("signal", ["dropped", "stale"])
+async def test_a_source_drop_passes_through_the_write_once_its_temp_file_is_gone(
+    signal: str,
+) -> None:
+    """The destination's run must see the source's own exception (its run replays the copy),
+    and no temp file may stay behind; over a dead connection the temp file is named."""
+    source: Any = object()  # stands for the source's PooledConnection
+    lost = (
+        Dropped(source, "read", "connection lost")
+        if signal == "dropped"
+        else StaleConnection("read: connection lost", source)
+    )
+    sftp: Any = _Sftp(alive=True)
+    with pytest.raises(type(lost)) as caught:
+        async with staged(sftp, "/d/f", overwrite=True) as stage:
+            raise lost
+    assert caught.value is lost and sftp.removed == [stage.tmp]
+    dead: Any = _Sftp(alive=False)
+    with pytest.raises(WriteInterrupted) as interrupted:
+        async with staged(dead, "/d/f", overwrite=True) as stage:
+            raise lost
+    assert interrupted.value.temp == stage.tmp and "/d/f; it is unchanged" in str(interrupted.value)

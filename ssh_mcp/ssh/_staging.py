@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
-from ssh_mcp.ssh.pooled import PooledConnection, StaleConnection
+from ssh_mcp.ssh.pooled import Dropped, PooledConnection, StaleConnection
 from ssh_mcp.ssh.sftp import free_bytes, sftp_error
 
 if TYPE_CHECKING:
@@ -206,19 +206,24 @@ class Stage:
 
 @contextlib.asynccontextmanager
 async def staged(sftp: asyncssh.SFTPClient, path: str, *, overwrite: bool) -> AsyncIterator[Stage]:
-    """A temp name for ``path``, removed on any failure; errors translated."""
+    """A temp name for ``path``, removed on any failure; errors translated.
+
+    A drop of the source stream's connection (:class:`Dropped`, or a
+    :class:`StaleConnection` from below a Remote) is re-raised as itself once
+    the temp file is gone, so the run holding that connection decides.
+    """
     stage = Stage(path)
     try:
         yield stage
     except dropped_errors():
         raise WriteInterrupted(path, stage.tmp, stage.landing) from None
-    except StaleConnection:  # only a source stream raises it here: it is spent, so no retry
+    except (Dropped, StaleConnection):
+        # A source stream's connection dropped (a copy from another host). Once the temp
+        # file is gone it passes unchanged: the run holding the source replays the copy.
+        # When this connection is gone too (the same host), WriteInterrupted names it.
         if not await remove_quietly(sftp, stage.tmp):
-            raise WriteInterrupted(path, stage.tmp, landing=False) from None
-        raise ConnectionDropped(
-            f"the source connection dropped while streaming into {path}; it is unchanged. "
-            "Retry the call"
-        ) from None
+            raise WriteInterrupted(path, stage.tmp, stage.landing) from None
+        raise
     except asyncssh.SFTPFailure as exc:
         # SFTP v3 has no "disk full" status: sftp-server sends ENOSPC and EDQUOT as the
         # generic Failure. So ask the filesystem, while the partial temp file still fills it.

@@ -199,6 +199,10 @@ class Remote:
                         chunk = await anext(chunks)
                     except StopAsyncIteration:
                         return
+                    except StaleConnection as exc:
+                        # Tagged with this connection: a run holding another one (a copy's
+                        # destination) lets it pass to the run that holds this one.
+                        raise Dropped(self._pc, "read", str(exc).removeprefix("read: ")) from None
                 yield chunk
 
     async def job_output(

@@ -1,6 +1,6 @@
 """Low-access tier, group ``file-ops``: atomic uploads, deploys with a backup, edits, patches.
 
-Every write goes through :func:`ssh_mcp.ssh.transfer.write_atomic`: a hidden
+Every write goes through :meth:`Remote.write_atomic <ssh_mcp.core.remote.Remote>`: a hidden
 temp file next to the target, fsynced, given its mode, then renamed into
 place, so the target is always the old file or the new one. Without ``mode``
 the existing mode is kept (0644 for a new file). Edits and patches read the
@@ -13,13 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import Remote, Stamp, Written
 from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
@@ -32,24 +33,8 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
-from ssh_mcp.ssh.pooled import PooledConnection
-from ssh_mcp.ssh.transfer import (
-    WriteInterrupted,
-    Written,
-    after_drop,
-    copy_atomic,
-    existing_mode,
-    read_all,
-    stamp,
-    write_atomic,
-)
 from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
 from ssh_mcp.tools._progress import Throttle
-
-if TYPE_CHECKING:
-    import asyncssh
-
-T = TypeVar("T")
 
 #: Edits and patches hold the file in memory: at most this many times the inline cap.
 EDIT_FACTOR = 8
@@ -202,14 +187,6 @@ def _render(out: WriteResult) -> str:
     return f"wrote {out.size} bytes to {out.path} (mode {out.mode}, sha256 {out.sha256}){tail}"
 
 
-async def _run_write(ctx: ToolContext, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
-    """``ctx.with_connection(op)``; a dropped write's temp file is removed, or named."""
-    try:
-        return await ctx.with_connection(op)
-    except WriteInterrupted as exc:
-        raise await after_drop(ctx.with_connection, exc) from None
-
-
 def _source(ctx: ToolContext, args: _SourceInput) -> bytes | str:
     """The content as bytes (inline, capped) or the confined local file path."""
     if args.local_path is not None:
@@ -231,13 +208,13 @@ def _source(ctx: ToolContext, args: _SourceInput) -> bytes | str:
     return data
 
 
-async def _backup(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> str:
+async def _backup(remote: Remote, path: str, max_bytes: int) -> str:
     """Copy ``path`` atomically to a fresh ``<path>.bak-<UTC stamp>[-n]``; its name."""
     base = f"{path}.bak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     for n in range(BACKUP_SLOTS):
         name = f"{base}-{n}" if n else base
-        if not await sftp.lexists(name):
-            return (await copy_atomic(sftp, path, name, max_bytes=max_bytes)).path
+        if await remote.lstat(name) is None:
+            return (await remote.copy_file(path, name, max_bytes=max_bytes)).path
     raise RemoteError(f"{BACKUP_SLOTS} backups of {path} exist for this second; retry in a second")
 
 
@@ -249,24 +226,17 @@ async def _send(
     throttle = Throttle(ctx, f"{'deploy' if backup else 'upload'} {args.path}")
     cap = ctx.limits.transfer_max_bytes
 
-    async def op(pc: PooledConnection) -> tuple[Written, str | None]:
-        sftp = await pc.sftp()
+    async def op(remote: Remote) -> tuple[Written, str | None]:
         saved = None
-        if backup and await existing_mode(sftp, args.path) is not None:
-            saved = await _backup(sftp, args.path, cap)
+        if backup and await remote.existing_mode(args.path) is not None:
+            saved = await _backup(remote, args.path, cap)
         mode = None if args.mode is None else int(args.mode, 8)
-        written = await write_atomic(
-            sftp,
-            args.path,
-            source,
-            mode=mode,
-            overwrite=overwrite,
-            max_bytes=cap,
-            progress=throttle,
+        written = await remote.write_atomic(
+            args.path, source, mode=mode, overwrite=overwrite, max_bytes=cap, progress=throttle
         )
         return written, saved
 
-    result = await _run_write(ctx, op)
+    result = await ctx.remote(op, replay=False)
     await throttle.finish()
     return result
 
@@ -287,30 +257,32 @@ async def _rewrite(
     """Read ``path`` as text, ``change`` it, write it back keeping the mode; refused if it moved."""
     cap = min(ctx.limits.inline_max_bytes * EDIT_FACTOR, ctx.limits.transfer_max_bytes)
 
-    async def op(pc: PooledConnection) -> tuple[Written, int]:
-        sftp = await pc.sftp()
-        before = await stamp(sftp, path)
-        try:
-            data = await read_all(sftp, path, max_bytes=cap)
-        except CapExceeded:
-            raise CapExceeded(
-                f"{path} is over the {cap}-byte limit for in-place changes ({EDIT_FACTOR} x "
-                "SSH_INLINE_MAX_BYTES); download it with ssh_sftp_download local_path, change it "
-                "there and send it back with ssh_upload"
-            ) from None
-        changed, count = change(decode_text(data, path))
-        written = await write_atomic(
-            sftp,
+    async def read(remote: Remote) -> tuple[Stamp, bytes]:
+        before = await remote.stamp(path)
+        return before, await remote.read(path, max_bytes=cap)
+
+    try:
+        before, data = await ctx.remote(read, replay=True)
+    except CapExceeded:
+        raise CapExceeded(
+            f"{path} is over the {cap}-byte limit for in-place changes ({EDIT_FACTOR} x "
+            "SSH_INLINE_MAX_BYTES); download it with ssh_sftp_download local_path, change it "
+            "there and send it back with ssh_upload"
+        ) from None
+    changed, count = change(decode_text(data, path))
+    # The stamp taken before the read guards the write: another writer in between wins.
+    written = await ctx.remote(
+        lambda remote: remote.write_atomic(
             path,
             changed.encode("utf-8"),
             mode=None,
             overwrite=True,
             max_bytes=ctx.limits.transfer_max_bytes,
             expect=before,
-        )
-        return written, count
-
-    return await _run_write(ctx, op)
+        ),
+        replay=False,
+    )
+    return written, count
 
 
 async def edit(ctx: ToolContext, args: EditInput) -> EditResult:

@@ -3,18 +3,19 @@
 The bytes stream through this server in chunks (never whole in memory):
 parallel SFTP reads on the source feed an atomic write on the destination
 (temp file next to the target, fsync, chmod, rename). Dispatch has already
-canonicalized and confined both paths on their own hosts.
+canonicalized and confined both paths on their own hosts. A drop of the
+source restarts the copy once on a fresh connection; a drop of the
+destination is reported, never replayed (DECISIONS.md 23).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import Remote, Written
 from ssh_mcp.core.spec import (
     CHANGES,
     HostRef,
@@ -24,22 +25,7 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.ssh.pooled import PooledConnection, StaleConnection
-from ssh_mcp.ssh.transfer import (
-    WriteInterrupted,
-    Written,
-    after_drop,
-    existing_mode,
-    read_chunks,
-    regular_file,
-    write_atomic,
-)
 from ssh_mcp.tools._progress import Throttle
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
 
 HOST_REF = (
     "alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits"
@@ -96,28 +82,6 @@ class TransferResult(Output):
     sha256: str = Field(description="SHA-256 of the bytes written, hex.")
 
 
-class _SourceLost(Exception):
-    """The source connection dropped. Not a StaleConnection, so neither write_atomic nor the
-    destination's pool run takes it for their own; the source's pool run retries the copy."""
-
-    def __init__(self, cause: StaleConnection) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-async def _source_chunks(
-    sftp: asyncssh.SFTPClient, path: str, max_bytes: int
-) -> AsyncGenerator[bytes, None]:
-    try:
-        # Closed with this generator, not later by the garbage collector, whose close
-        # would raise into the event loop once the connection is gone.
-        async with contextlib.aclosing(read_chunks(sftp, path, max_bytes=max_bytes)) as chunks:
-            async for chunk in chunks:
-                yield chunk
-    except StaleConnection as exc:
-        raise _SourceLost(exc) from None
-
-
 async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
     max_bytes = ctx.limits.transfer_max_bytes
     throttle = Throttle(ctx, "ssh_transfer")
@@ -125,18 +89,14 @@ async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
     # single slot cannot wait on itself.
     same_host = ctx.on("src_host").host == ctx.on("dst_host").host
 
-    async def from_source(src_pc: PooledConnection) -> Written:
-        src = await src_pc.sftp()
-        size, src_mode = await regular_file(src, args.src_path, max_bytes)
+    async def from_source(src: Remote) -> Written:
+        size, src_mode = await src.regular_file(args.src_path, max_bytes)
 
-        async def to_destination(dst_pc: PooledConnection) -> Written:
-            dst = await dst_pc.sftp()
+        async def to_destination(dst: Remote) -> Written:
             # New file: the source's permission bits (as cp); a replaced one keeps its own.
-            keep = await existing_mode(dst, args.dst_path) is not None
-            # A retry on a fresh destination connection restarts the stream from byte 0.
-            async with contextlib.aclosing(_source_chunks(src, args.src_path, max_bytes)) as chunks:
-                return await write_atomic(
-                    dst,
+            keep = await dst.existing_mode(args.dst_path) is not None
+            async with src.read_stream(args.src_path, max_bytes=max_bytes) as chunks:
+                return await dst.write_atomic(
                     args.dst_path,
                     chunks,
                     mode=None if keep else src_mode,
@@ -146,17 +106,14 @@ async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
                     progress=throttle,
                 )
 
-        try:
-            if same_host:
-                return await to_destination(src_pc)
-            return await ctx.on("dst_host").with_connection(to_destination)
-        except _SourceLost as exc:
-            raise exc.cause from None  # the source's pool run retries on a fresh connection
+        if same_host:
+            return await to_destination(src)
+        # A half-sent stream cannot be sent again: a destination drop is reported (its temp
+        # file removed over a fresh connection, or named). A source drop passes through
+        # this run to the source's, which starts the copy over from byte 0.
+        return await ctx.on("dst_host").remote(to_destination, replay=False)
 
-    try:
-        written = await ctx.on("src_host").with_connection(from_source)
-    except WriteInterrupted as exc:  # the destination dropped: remove its temp file, or name it
-        raise await after_drop(ctx.on("dst_host").with_connection, exc) from None
+    written = await ctx.on("src_host").remote(from_source, replay=True)
     await throttle.finish()
     return TransferResult(
         path=written.path, size=written.size, mode=f"{written.mode:04o}", sha256=written.sha256
