@@ -358,6 +358,22 @@ async def test_cp_failing_midway_leaves_no_trace(low: Make, tree: Path, work_dir
     assert not dst.exists() and temps(work_dir) == []
 
 
+async def test_cp_into_an_unwritable_directory_says_so(low: Make, tree: Path) -> None:
+    """The temp file could not even be created: the error names no leftover."""
+    (tree / "locked").mkdir()  # owned by root: the login user cannot create files in it
+    async with serve(low()) as (client, app):
+        msg = await refused(
+            client,
+            "ssh_cp",
+            "copy failed: permission denied for the login user",
+            src_path=f"{tree}/a.txt",
+            dst_path=f"{tree}/locked/a.txt",
+        )
+        assert "left behind" not in msg, msg
+        assert_audit(app, {"tool": "ssh_cp", "outcome": "error", "error": "RemoteError"})
+    assert list((tree / "locked").iterdir()) == []
+
+
 async def test_cp_dropped_mid_copy_leaves_no_trace_and_is_not_replayed(
     tmp_path: Path,
     scratch_sshd: Sshd,
