@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncssh
 import pytest
-from harness import Target, assert_audit, hosts_toml, serve, text
+from harness import Target, assert_audit, hosts_toml, make_settings, serve, text
 from mcp import Client
-from sshd import TestUser
+from sshd import Sshd, TestKeys, TestUser
 
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.core.app import App
@@ -355,6 +355,67 @@ async def test_cp_failing_midway_leaves_no_trace(low: Make, tree: Path, work_dir
             recursive=True,
         )
         assert_audit(app, {"tool": "ssh_cp", "outcome": "error", "error": "RemoteError"})
+    assert not dst.exists() and temps(work_dir) == []
+
+
+async def test_cp_into_an_unwritable_directory_says_so(low: Make, tree: Path) -> None:
+    """The temp file could not even be created: the error names no leftover."""
+    (tree / "locked").mkdir()  # owned by root: the login user cannot create files in it
+    async with serve(low()) as (client, app):
+        msg = await refused(
+            client,
+            "ssh_cp",
+            "copy failed: permission denied for the login user",
+            src_path=f"{tree}/a.txt",
+            dst_path=f"{tree}/locked/a.txt",
+        )
+        assert "left behind" not in msg, msg
+        assert_audit(app, {"tool": "ssh_cp", "outcome": "error", "error": "RemoteError"})
+    assert list((tree / "locked").iterdir()) == []
+
+
+async def test_cp_dropped_mid_copy_leaves_no_trace_and_is_not_replayed(
+    tmp_path: Path,
+    scratch_sshd: Sshd,
+    test_user: TestUser,
+    test_keys: TestKeys,
+    work_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy is a change: a drop mid-way is reported, and its temp file removed over a new
+    connection; the destination never appears."""
+    monkeypatch.setattr(asyncssh.SFTPClient, "supports_remote_copy", property(lambda _: False))
+    size = 400 * 1024 * 1024
+    src, dst = work_dir / "huge.bin", work_dir / "copy.bin"
+    src.touch()
+    os.truncate(src, size)  # sparse: cheap to make, not to stream
+    own(work_dir, test_user)
+    host = Target("target", scratch_sshd.port, test_user.name, test_keys.plain, (str(work_dir),))
+    settings = make_settings(
+        tmp_path / "srv",
+        hosts_toml(host),
+        scratch_sshd.known_hosts_path,
+        allow_low_access_tools=True,
+    )
+    killed: list[int] = []
+
+    async def kill_mid_copy(progress: float, total: float | None, message: str | None) -> None:
+        if not killed:
+            assert total == size and progress < size
+            # Blocking on purpose: the in-process server cannot finish meanwhile.
+            killed.extend(scratch_sshd.kill_connections())
+
+    async with serve(settings) as (client, app):
+        r = await client.call_tool(
+            "ssh_cp",
+            {"host": "target", "src_path": str(src), "dst_path": str(dst)},
+            progress_callback=kill_mid_copy,
+        )
+        assert killed and r.is_error, text(r)
+        message = text(r)
+        assert f"the connection dropped while writing {dst}; it is unchanged" in message, message
+        assert "no temp file remains" in message, message
+        assert_audit(app, {"tool": "ssh_cp", "outcome": "error", "error": "ConnectionDropped"})
     assert not dst.exists() and temps(work_dir) == []
 
 

@@ -10,10 +10,15 @@ A background job's on-host protocol (:mod:`ssh_mcp.ssh.jobs`) shows here only
 through its pure parts: the argv that starts, probes and stops a job (run with
 ``ctx.run``, like any process), the parsers of what those print, and the
 :class:`JobChunk` of output that :meth:`Remote.job_output` reads.
+
+:func:`sudo_refusal` is the one error a tool builds from a
+:class:`ProcessResult`: why a ``sudo=True`` run did not run as root;
+:func:`temp_name` names the hidden sibling a change is built in.
 """
 
 from __future__ import annotations
 
+from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.jobs import Chunk as JobChunk
 from ssh_mcp.ssh.jobs import home_dir as job_home_dir
 from ssh_mcp.ssh.jobs import parse_probe as parse_job_probe
@@ -23,7 +28,7 @@ from ssh_mcp.ssh.jobs import start_argv as job_start_argv
 from ssh_mcp.ssh.jobs import stop_argv as job_stop_argv
 from ssh_mcp.ssh.process import CappedBuffer, ProcessResult
 from ssh_mcp.ssh.remote import DirEntry, FileAttrs, Remote
-from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written
+from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written, temp_name
 
 __all__ = [
     "CappedBuffer",
@@ -42,4 +47,6 @@ __all__ = [
     "job_stop_argv",
     "parse_job_probe",
     "parse_job_started",
+    "sudo_refusal",
+    "temp_name",
 ]

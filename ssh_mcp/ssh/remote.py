@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import RemoteError
+from ssh_mcp.ssh import host_copy as _host_copy
 from ssh_mcp.ssh import jobs as _jobs
 from ssh_mcp.ssh import transfer as _transfer
 from ssh_mcp.ssh._staging import dropped_errors
@@ -123,10 +124,10 @@ class Remote:
         with _translated(self._pc, action):
             return _attrs(await sftp.stat(path))
 
-    async def lstat(self, path: str) -> FileAttrs | None:
+    async def lstat(self, path: str, *, action: str = "lstat") -> FileAttrs | None:
         """``path``'s own attributes (a link is a link), or None when nothing is there."""
         sftp = await self._sftp()
-        with _translated(self._pc, "lstat"):
+        with _translated(self._pc, action):
             try:
                 return _attrs(await sftp.lstat(path))
             except asyncssh.SFTPNoSuchFile:
@@ -143,9 +144,9 @@ class Remote:
             if n.filename not in (".", "..")
         ]
 
-    async def readlink(self, path: str) -> str:
+    async def readlink(self, path: str, *, action: str = "readlink") -> str:
         sftp = await self._sftp()
-        with _translated(self._pc, "readlink"):
+        with _translated(self._pc, action):
             target = await sftp.readlink(path)
         return str(target)
 
@@ -283,15 +284,15 @@ class Remote:
         with _translated(self._pc, "mkdir"):
             await sftp.mkdir(path)
 
-    async def chmod(self, path: str, mode: int) -> None:
+    async def chmod(self, path: str, mode: int, *, action: str = "chmod") -> None:
         sftp = await self._sftp()
-        with _translated(self._pc, "chmod"):
+        with _translated(self._pc, action):
             await sftp.chmod(path, mode)
 
-    async def symlink(self, target: str, path: str) -> None:
+    async def symlink(self, target: str, path: str, *, action: str = "symlink") -> None:
         """Create the symbolic link ``path`` pointing at ``target`` (stored as given)."""
         sftp = await self._sftp()
-        with _translated(self._pc, "symlink"):
+        with _translated(self._pc, action):
             await sftp.symlink(target, path)
 
     async def remove(self, path: str) -> None:
@@ -311,6 +312,34 @@ class Remote:
         sftp = await self._sftp()
         with _translated(self._pc, "link"):
             await sftp.link(src, dst)
+
+    # -- h9-mutate ----
+
+    async def copy_as_cp(
+        self,
+        src: str,
+        dst: str,
+        *,
+        src_mode: int | None,
+        overwrite: bool,
+        max_bytes: int,
+        progress: Progress | None = None,
+    ) -> _host_copy.FileCopied:
+        """Copy the regular file ``src`` (permission bits ``src_mode``) to ``dst`` on this
+        host as ``cp`` does: a replaced file keeps its mode, through a temp file renamed or
+        linked into place (:mod:`ssh_mcp.ssh.host_copy`). A drop raises ``WriteInterrupted``
+        naming the temp file; the context removes it over a fresh connection."""
+        sftp = await self._sftp()
+        with _translated(self._pc, _host_copy.ACTION):
+            return await _host_copy.copy_file(
+                sftp,
+                src,
+                dst,
+                src_mode=src_mode,
+                overwrite=overwrite,
+                max_bytes=max_bytes,
+                progress=progress,
+            )
 
 
 __all__ = [

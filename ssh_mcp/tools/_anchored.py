@@ -23,9 +23,9 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from ssh_mcp.core.remote import ProcessResult
 from ssh_mcp.core.spec import ToolContext
 from ssh_mcp.errors import CapExceeded, PathNotAllowed, RemoteError
-from ssh_mcp.ssh.process import ProcessResult
 
 #: Generous: the call's own deadline (SSH_TRANSFER_TIMEOUT for these long-running
 #: tools) stops the script first, and its stop ladder kills it on the host.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Literal
 
-from ssh_mcp.ssh.process import CappedBuffer
+from ssh_mcp.core.remote import CappedBuffer
 
 
 def decode(buf: CappedBuffer) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import ProcessResult
 from ssh_mcp.core.spec import (
     CHANGES,
     HOST,
@@ -16,7 +17,6 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode

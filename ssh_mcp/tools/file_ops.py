@@ -13,12 +13,12 @@ so does deleting a file.
 from __future__ import annotations
 
 import posixpath
-import stat as statmod
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import Remote
 from ssh_mcp.core.spec import (
     ADDS,
     CHANGES,
@@ -40,19 +40,7 @@ from ssh_mcp.tools._anchored import (
 )
 from ssh_mcp.tools._copy import CP
 from ssh_mcp.tools._fields import Kind, kind_of
-from ssh_mcp.tools._sftp_ops import (
-    INSIDE,
-    inside,
-    lstat_or_none,
-    mutate,
-    octal,
-    quietly,
-)
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
+from ssh_mcp.tools._sftp_ops import INSIDE, inside, octal, quietly
 
 #: mkdir adds a directory and overwrites nothing: not destructive, and idempotent with parents.
 
@@ -88,10 +76,10 @@ class MkdirResult(Output):
 
 
 async def mkdir(ctx: ToolContext, args: MkdirInput) -> MkdirResult:
-    async def body(sftp: asyncssh.SFTPClient) -> MkdirResult:
+    async def op(remote: Remote) -> MkdirResult:
         missing: list[str] = []
         here = args.path
-        while here != "/" and await lstat_or_none(sftp, here) is None:
+        while here != "/" and await remote.lstat(here, action="mkdir") is None:
             missing.insert(0, here)
             here = posixpath.dirname(here)
         if not missing and not args.parents:
@@ -99,15 +87,17 @@ async def mkdir(ctx: ToolContext, args: MkdirInput) -> MkdirResult:
         if len(missing) > 1 and not args.parents:
             raise RemoteError(f"the parent of {args.path} does not exist; pass parents=true")
         for path in missing:
-            await sftp.mkdir(path)
+            await remote.mkdir(path)
         if missing and args.mode is not None:
-            await sftp.chmod(args.path, int(args.mode, 8))
-        attrs = await sftp.lstat(args.path)
-        if not statmod.S_ISDIR(attrs.permissions or 0):
+            await remote.chmod(args.path, int(args.mode, 8), action="mkdir")
+        attrs = await remote.lstat(args.path, action="mkdir")
+        if attrs is None:
+            raise RemoteError("mkdir failed: no such file or directory; check the path")
+        if not attrs.is_dir:
             raise RemoteError(f"{args.path} exists and is not a directory")
-        return MkdirResult(path=args.path, mode=octal(attrs.permissions or 0), created=missing)
+        return MkdirResult(path=args.path, mode=octal(attrs.mode or 0), created=missing)
 
-    return await mutate(ctx, "mkdir", body)
+    return await ctx.remote(op, replay=False)
 
 
 # -- ssh_delete -----------------------------------------------------------------------
@@ -268,17 +258,17 @@ async def link(ctx: ToolContext, args: LinkInput) -> LinkResult:
         await hard_link(ctx, target, path)
         return LinkResult(path=path, target=target, symbolic=False)
 
-    async def body(sftp: asyncssh.SFTPClient) -> LinkResult:
-        if await lstat_or_none(sftp, path) is not None:
+    async def op(remote: Remote) -> LinkResult:
+        if await remote.lstat(path, action="link") is not None:
             raise RemoteError(f"{path} exists; remove it first with ssh_delete")
-        await sftp.symlink(target, path)
-        stored = str(await sftp.readlink(path))
+        await remote.symlink(target, path, action="link")
+        stored = await remote.readlink(path, action="link")
         if stored != target:  # the SSH_FXP_SYMLINK argument order quirk, mishandled
-            await quietly(lambda: sftp.remove(path))
+            await quietly(lambda: remote.remove(path))
             raise RemoteError(f"the server stored link text {stored!r}; link removed")
         return LinkResult(path=path, target=target, symbolic=True)
 
-    return await mutate(ctx, "link", body)
+    return await ctx.remote(op, replay=False)
 
 
 TOOLS = (

@@ -10,9 +10,8 @@ back as the same result. The sudo password comes from the host's
 from __future__ import annotations
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import ProcessResult, sudo_refusal
 from ssh_mcp.core.spec import CHANGES, ToolContext, ToolSpec
-from ssh_mcp.ssh.elevated import sudo_refusal
-from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
 from ssh_mcp.tools.exec_more import SCRIPT_ARGV, ScriptInput
 

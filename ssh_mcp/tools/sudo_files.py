@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.remote import ProcessResult, sudo_refusal
 from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
@@ -29,8 +30,6 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.ssh.elevated import sudo_refusal
-from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.tools._fields import Entry, Kind, utc_stamp
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
