@@ -51,6 +51,42 @@ def test_tools_import_neither_mcp_nor_policy() -> None:
             assert not _hits(imps, banned), f"tools/{module} imports {banned}"
 
 
+def below_the_context(source: str) -> list[str]:
+    """What a tool module may not do (DECISIONS.md 55): import ``ssh_mcp.ssh`` (at run time or
+    for type checking) or asyncssh, or name asyncssh at all; hosts are reached via its context."""
+    tree = ast.parse(source)
+    imps = _imports_of(tree)
+    found = [f"imports {b}" for b in ("ssh_mcp.ssh", "asyncssh") if _hits(imps, b)]
+    found += [
+        f"names asyncssh on line {node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and node.id == "asyncssh"
+    ]
+    return found
+
+
+def test_tools_reach_hosts_only_through_their_context() -> None:
+    for path in (PKG / "tools").rglob("*.py"):
+        assert below_the_context(path.read_text()) == [], f"tools/{path.relative_to(PKG)}"
+
+
+def test_the_context_check_fails_on_a_planted_violation() -> None:
+    planted = (
+        "from typing import TYPE_CHECKING\n"
+        "from ssh_mcp.ssh.pool import Pool\n"
+        "if TYPE_CHECKING:\n"
+        "    import asyncssh\n"
+        "async def f(sftp):\n"
+        "    return isinstance(sftp, asyncssh.SFTPClient)\n"
+    )
+    assert below_the_context(planted) == [
+        "imports ssh_mcp.ssh",
+        "imports asyncssh",
+        "names asyncssh on line 6",
+    ]
+    assert below_the_context("from ssh_mcp.core.remote import Remote\n") == []
+
+
 #: What a policy module may not import: I/O, the clock, randomness, processes, the network,
 #: and the layers above and below it. Policy decides over strings and config (DECISIONS.md 52).
 POLICY_BANNED = (
@@ -114,7 +150,7 @@ def test_the_purity_check_fails_on_a_planted_violation() -> None:
 
 def test_modules_stay_small() -> None:
     for path in PKG.rglob("*.py"):
-        assert len(path.read_text().splitlines()) <= 420, f"{path.name} is over ~400 lines"
+        assert len(path.read_text().splitlines()) <= 400, f"{path.name} is over 400 lines"
 
 
 def test_serving_does_not_import_asyncssh_until_a_connection() -> None:

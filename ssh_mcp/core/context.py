@@ -21,7 +21,6 @@ from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint, read_secret
 from ssh_mcp.ssh.pool import SessionInfo
-from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult, run_process
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
@@ -183,9 +182,6 @@ class CallContext:
         if target is None:
             raise RuntimeError("this tool declared no host argument")
         return await elevation_for(target.host)
-
-    async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
-        return await self._app.pool.run(self._target(), op, replay=True)
 
     async def remote(self, op: Callable[[Remote], Awaitable[T]], *, replay: bool) -> T:
         spec = self._target()

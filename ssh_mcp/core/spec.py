@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.ssh.pool import SessionInfo
-from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
@@ -257,7 +256,7 @@ class ToolContext(Protocol):
     """The handler's view of the world, implemented by dispatch.
 
     ``host`` is set for tools with a ``host`` argument, after resolution and
-    policy. ``run`` and ``with_connection`` reach that host through the pool.
+    policy. ``remote`` and ``run`` reach that host through the pool.
     """
 
     @property
@@ -300,10 +299,6 @@ class ToolContext(Protocol):
         ``ProcessResult.elevated`` is False when sudo refused. ``cwd`` (a canonical,
         confined path) is entered first with ``cd --``, outside the command text.
         """
-        ...
-
-    async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
-        """Run ``op`` on a reserved channel slot of the host's pooled connection."""
         ...
 
     async def remote(self, op: Callable[[Remote], Awaitable[T]], *, replay: bool) -> T:

@@ -154,7 +154,7 @@ class WriteInterrupted(ConnectionDropped):
         super().__init__(f"{self.what}; the temp file {temp} may be left behind")
 
 
-#: ``ToolContext.with_connection``: runs an operation on a (fresh) pooled connection.
+#: ``Pool.run`` bound to a host: runs an operation on a (fresh) pooled connection.
 Runner = Callable[[Callable[[PooledConnection], Awaitable[bool]]], Awaitable[bool]]
 
 

@@ -16,7 +16,7 @@ INTERVAL = 0.25
 class Throttle:
     """A ``(done, total)`` callback for the ssh layer that reports at most every INTERVAL.
 
-    asyncssh calls progress handlers synchronously, once per block; this keeps
+    The SSH layer calls progress handlers synchronously, once per block; this keeps
     the newest figures and sends them from a task of its own, so a slow client
     never stalls the transfer. ``ctx.progress`` is a no-op when the client
     asked for no progress. Call :meth:`finish` when done.
