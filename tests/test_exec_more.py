@@ -11,7 +11,7 @@ from harness import assert_audit, gone, serve, text
 from sshd import TestUser, remote_pids
 
 from ssh_mcp.config.settings import Settings
-from ssh_mcp.tools.exec_more import SCRIPT_ARGV
+from ssh_mcp.tools.exec.script import SCRIPT_ARGV
 
 pytestmark = pytest.mark.anyio
 OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}

@@ -370,7 +370,8 @@ async def test_edit_refuses_when_the_file_changed_meanwhile(
     test_user: TestUser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ssh_mcp.tools import _patch, file_write
+    from ssh_mcp.tools import _patch
+    from ssh_mcp.tools.file_ops import write as file_write
 
     path = _put(work_dir / "race.txt", b"a = 1\n", test_user, 0o600)
     real = _patch.replace_exact

@@ -6,7 +6,7 @@ import pytest
 
 from ssh_mcp.errors import PathNotAllowed
 from ssh_mcp.policy.paths import check_path, is_within, precheck
-from ssh_mcp.tools import _parse
+from ssh_mcp.tools.host import _parse
 
 
 def test_os_release() -> None:

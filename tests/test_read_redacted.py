@@ -20,7 +20,8 @@ from sshd import TestUser
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.core.app import App, build_app
 from ssh_mcp.mcp.server import build_server
-from ssh_mcp.tools import ALL_TOOLS, redacted
+from ssh_mcp.tools import ALL_TOOLS
+from ssh_mcp.tools.sftp_read import redacted
 
 pytestmark = pytest.mark.anyio
 MARKER = r"\[REDACTED:hmac-sha256:[0-9a-f]{12}\]"

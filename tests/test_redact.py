@@ -8,7 +8,14 @@ import secrets
 
 import pytest
 
-from ssh_mcp.tools._redact import PROCESS_KEY, looks_random, marker, redact, secret_label, shannon
+from ssh_mcp.tools.sftp_read._redact import (
+    PROCESS_KEY,
+    looks_random,
+    marker,
+    redact,
+    secret_label,
+    shannon,
+)
 
 K = b"k" * 32
 NL = "\n"

@@ -63,3 +63,24 @@ def test_path_fields_are_marked(spec: ToolSpec[Any, Any]) -> None:
 
 def test_tools_md_is_fresh() -> None:
     assert (ROOT / "TOOLS.md").read_text() == render_tools_md(), "run `ssh-mcp docs`"
+
+
+def test_a_group_catalogue_names_each_declared_tool_exactly_once() -> None:
+    """A tool declared in a group's module but left out of its catalogue (or named twice, or
+    misspelt) stops the import: no tool can silently vanish from tools/list."""
+    import types
+
+    from ssh_mcp.tools._catalog import catalog
+    from ssh_mcp.tools.exec import run
+
+    assert [s.name for s in catalog(("ssh_exec_run_streaming", "ssh_exec_run"), run)] == [
+        "ssh_exec_run_streaming",
+        "ssh_exec_run",
+    ]
+    for order in (("ssh_exec_run",), ("ssh_exec_run", "ssh_exec_run", "ssh_exec_run_streaming")):
+        with pytest.raises(RuntimeError, match="does not match"):
+            catalog(order, run)
+    empty = types.ModuleType("empty")
+    empty.TOOLS = ()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError):
+        catalog(("ssh_exec_run",), empty)

@@ -338,7 +338,7 @@ async def test_sudo_edit_replaces_exact_text_and_keeps_the_file_otherwise(
 def test_root_scripts_refuse_a_path_swapped_after_the_check(tmp_path: Path) -> None:
     """What dispatch confined is what root touches: the scripts themselves check it again
     (run here with the real sh, standing in for the swap an agent could race in)."""
-    from ssh_mcp.tools import sudo_files
+    from ssh_mcp.tools.sudo import files as sudo_files
 
     real = tmp_path / "real"
     real.mkdir()

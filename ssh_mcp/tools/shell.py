@@ -29,7 +29,7 @@ from ssh_mcp.core.spec import (
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.state.shells import ShellEntry, new_shell_id
 from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
-from ssh_mcp.tools.exec import ExecResult, exec_result, render_exec
+from ssh_mcp.tools.exec.run import ExecResult, exec_result, render_exec
 from ssh_mcp.tools.local import NoInput
 
 SESSION_ID = Field(

@@ -192,21 +192,23 @@ def render_find(out: FindResult) -> str:
     return "\n".join([f"{len(out.entries)} entries under {out.path}{more}", *lines])
 
 
-FIND = ToolSpec(
-    name="ssh_find",
-    title="Find files in a tree",
-    description=(
-        "Search a remote directory tree (GNU find, links not followed) by name glob and "
-        "kind, down to max_depth, returning up to limit entries with path, kind and size. "
-        "truncated=true means more matched: narrow the search. Restricted zones in the tree "
-        "are skipped and named in pruned. Use ssh_sftp_list for one directory."
+TOOLS = (
+    ToolSpec(
+        name="ssh_find",
+        title="Find files in a tree",
+        description=(
+            "Search a remote directory tree (GNU find, links not followed) by name glob and "
+            "kind, down to max_depth, returning up to limit entries with path, kind and size. "
+            "truncated=true means more matched: narrow the search. Restricted zones in the tree "
+            "are skipped and named in pruned. Use ssh_sftp_list for one directory."
+        ),
+        tier=Tier.READ,
+        group=Group.SFTP_READ,
+        input=FindInput,
+        output=FindResult,
+        annotations=READS,
+        handler=find,
+        render=render_find,
+        audit_fields=("pruned_count",),
     ),
-    tier=Tier.READ,
-    group=Group.SFTP_READ,
-    input=FindInput,
-    output=FindResult,
-    annotations=READS,
-    handler=find,
-    render=render_find,
-    audit_fields=("pruned_count",),
 )

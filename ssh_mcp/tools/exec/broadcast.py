@@ -19,7 +19,7 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.tools._fields import command_field, timeout_field
-from ssh_mcp.tools.exec import ExecResult, exec_result
+from ssh_mcp.tools.exec.run import ExecResult, exec_result
 
 
 class BroadcastInput(StrictInput):

@@ -1,5 +1,5 @@
 """Read tier, group ``sftp-read``: download a file, hash a file remotely (ssh_find is
-:mod:`ssh_mcp.tools.find`)."""
+:mod:`ssh_mcp.tools.sftp_read.find`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
 from ssh_mcp.tools._fields import PATH_DESCRIPTION, timeout_field
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
-from ssh_mcp.tools.find import FIND, TIMEOUT_DESCRIPTION
+from ssh_mcp.tools.sftp_read.find import TIMEOUT_DESCRIPTION
 
 
 def _stderr_lines(result: ProcessResult) -> list[str]:
@@ -213,7 +213,6 @@ TOOLS = (
         long_running=True,
         audit_bytes="size",
     ),
-    FIND,
     ToolSpec(
         name="ssh_file_hash",
         title="Hash a file",

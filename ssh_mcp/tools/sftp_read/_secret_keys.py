@@ -1,4 +1,4 @@
-"""Which key names hold secrets, for :mod:`ssh_mcp.tools._redact`: pure, no I/O.
+"""Which key names hold secrets, for :mod:`ssh_mcp.tools.sftp_read._redact`: pure, no I/O.
 
 A name counts when it contains a secret word (``db_password``, ``apiKey``) or a
 word of it ends with a short one (``authToken``, ``sentry_dsn``), unless it

@@ -1,4 +1,4 @@
-"""Pass 2 of :mod:`ssh_mcp.tools._redact`: the values of keys whose name says secret.
+"""Pass 2 of :mod:`ssh_mcp.tools.sftp_read._redact`: the values of keys whose name says secret.
 
 Forms: ``KEY=v``, ``export KEY=v``, ``KEY: v``, ``"key": "v"``, ``key = "v"``,
 ``--key=v``, ``'key' => 'v'``, ``?key=v`` (URL query). Quotes and the key are
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ssh_mcp.tools._secret_keys import secret_label
+from ssh_mcp.tools.sftp_read._secret_keys import secret_label
 
 Sink = Callable[[str, str], str]
 MARKER_RE = re.compile(r"\[REDACTED:hmac-sha256:[0-9a-f]{12}\]")

@@ -1,10 +1,10 @@
-"""``ssh_cp`` (registered through :mod:`ssh_mcp.tools.file_ops`): copy within one host.
+"""``ssh_cp`` (registered through :mod:`ssh_mcp.tools.file_ops.entries`): copy within one host.
 
 A file is copied by ``remote.copy_as_cp`` (:mod:`ssh_mcp.ssh.host_copy`) into a
 hidden temp sibling of the destination, by the host itself when it offers
 ``copy-data`` (else streamed through this server), then renamed (or, without
 overwrite, hard-linked) into place; a drop mid-copy is never replayed. A tree is copied by
-the host itself (:func:`ssh_mcp.tools._anchored.copy_tree`): GNU tar reads it
+the host itself (:func:`ssh_mcp.tools.file_ops._anchored.copy_tree`): GNU tar reads it
 relative to verified directory handles, never following a symlink (not even
 one swapped in mid-walk), into a hidden sibling directory renamed into place
 whole; its symlinks are recreated as links.
@@ -20,9 +20,9 @@ from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import Remote, temp_name
 from ssh_mcp.core.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.tools._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools._progress import Throttle
-from ssh_mcp.tools._sftp_ops import INSIDE, inside
+from ssh_mcp.tools.file_ops._anchored import copy_tree, refuse_in_flight
+from ssh_mcp.tools.file_ops._shared import INSIDE, inside
 
 
 class CopyInput(StrictInput):
@@ -124,24 +124,26 @@ async def cp(ctx: ToolContext, args: CopyInput) -> CopyResult:
     return out
 
 
-CP = ToolSpec(
-    name="ssh_cp",
-    title="Copy on a host",
-    description=(
-        "Copy a file, or with recursive=true a directory tree, to a new path on the same "
-        "host; the data never leaves the host when it supports copy-data. A file lands "
-        "atomically (temp file, then rename) with the source's mode, or the replaced "
-        "file's. A tree is copied by the host's GNU tar from a verified directory, never "
-        "following a symlink (links are recreated as links), built hidden, then renamed into "
-        "place; if the tree changes while read, nothing is copied: retry. Returns path, size, "
-        "mode and entry counts. For two hosts use ssh_transfer."
+TOOLS = (
+    ToolSpec(
+        name="ssh_cp",
+        title="Copy on a host",
+        description=(
+            "Copy a file, or with recursive=true a directory tree, to a new path on the same "
+            "host; the data never leaves the host when it supports copy-data. A file lands "
+            "atomically (temp file, then rename) with the source's mode, or the replaced "
+            "file's. A tree is copied by the host's GNU tar from a verified directory, never "
+            "following a symlink (links are recreated as links), built hidden, then renamed into "
+            "place; if the tree changes while read, nothing is copied: retry. Returns path, size, "
+            "mode and entry counts. For two hosts use ssh_transfer."
+        ),
+        tier=Tier.LOW_ACCESS,
+        group=Group.FILE_OPS,
+        input=CopyInput,
+        output=CopyResult,
+        annotations=CHANGES,
+        handler=cp,
+        long_running=True,
+        audit_bytes="size",
     ),
-    tier=Tier.LOW_ACCESS,
-    group=Group.FILE_OPS,
-    input=CopyInput,
-    output=CopyResult,
-    annotations=CHANGES,
-    handler=cp,
-    long_running=True,
-    audit_bytes="size",
 )

@@ -17,8 +17,8 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import AuthFailed, ConnectFailed, RemoteError
-from ssh_mcp.tools import _parse
 from ssh_mcp.tools._text import decode
+from ssh_mcp.tools.host import _parse
 
 
 class HostInput(StrictInput):

@@ -1,7 +1,9 @@
-"""Dangerous tier: run a command."""
+"""Dangerous tier, group ``exec``: run one command, at once or streaming its output as progress."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 
 from pydantic import Field
@@ -99,6 +101,54 @@ def render_exec(out: ExecResult) -> str:
     return "\n".join(parts)
 
 
+#: Seconds between two streaming progress reports, and the text each may carry.
+STREAM_INTERVAL = 0.5
+STREAM_TAIL_CHARS = 600
+
+
+class _Tail:
+    """The newest output, reported as MCP progress at most every STREAM_INTERVAL."""
+
+    def __init__(self, ctx: ToolContext) -> None:
+        self._ctx = ctx
+        self._text = ""
+        self._bytes = 0
+        self._last = 0.0
+        self._pending: asyncio.Task[None] | None = None
+
+    def __call__(self, stream: str, chunk: bytes) -> None:
+        self._bytes += len(chunk)
+        text = chunk.decode("utf-8", "replace")
+        prefix = "[stderr] " if stream == "stderr" else ""
+        self._text = (self._text + prefix + text)[-STREAM_TAIL_CHARS:]
+        now = time.monotonic()
+        if now - self._last < STREAM_INTERVAL:
+            return
+        if self._pending is not None and not self._pending.done():
+            return
+        self._last = now
+        self._pending = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        lines, _ = clean(self._text, "output")
+        await self._ctx.progress(self._bytes, None, lines[-STREAM_TAIL_CHARS:])
+
+    async def finish(self) -> None:
+        if self._pending is not None:
+            await self._pending
+
+
+async def exec_streaming(ctx: ToolContext, args: ExecRunInput) -> ExecResult:
+    tail = _Tail(ctx)
+    try:
+        result = await ctx.run(
+            args.command, timeout=args.timeout or ctx.command_timeout, on_output=tail, cwd=args.cwd
+        )
+    finally:
+        await tail.finish()
+    return exec_result(result)
+
+
 TOOLS = (
     ToolSpec(
         name="ssh_exec_run",
@@ -115,6 +165,23 @@ TOOLS = (
         output=ExecResult,
         annotations=CHANGES,
         handler=exec_run,
+        render=render_exec,
+    ),
+    ToolSpec(
+        name="ssh_exec_run_streaming",
+        title="Run a command, streaming progress",
+        description=(
+            "Run one shell command like ssh_exec_run, and while it runs send MCP progress "
+            "notifications carrying the newest output (bytes so far, last lines), twice a "
+            "second at most. Use it for builds, installs and other commands that print as "
+            "they go; the final result is the same as ssh_exec_run's."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=ExecRunInput,
+        output=ExecResult,
+        annotations=CHANGES,
+        handler=exec_streaming,
         render=render_exec,
     ),
 )

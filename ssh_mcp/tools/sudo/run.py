@@ -12,8 +12,8 @@ from __future__ import annotations
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import ProcessResult, sudo_refusal
 from ssh_mcp.core.spec import CHANGES, ToolContext, ToolSpec
-from ssh_mcp.tools.exec import ExecResult, ExecRunInput, exec_result, render_exec
-from ssh_mcp.tools.exec_more import SCRIPT_ARGV, ScriptInput
+from ssh_mcp.tools.exec.run import ExecResult, ExecRunInput, exec_result, render_exec
+from ssh_mcp.tools.exec.script import SCRIPT_ARGV, ScriptInput
 
 
 def _root_result(result: ProcessResult) -> ExecResult:

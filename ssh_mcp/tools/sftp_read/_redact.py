@@ -15,8 +15,8 @@ Passes, in order (each skips what an earlier one replaced):
    ``export KEY=v``, ``KEY: v``, ``"key": "v"``, ``key = "v"``, ``--key=v``
    and ``?key=v`` (URL query) forms. Quotes and the key are kept; YAML block
    scalars (``key: |``) and quoted values spanning lines become one marker.
-   The forms are :mod:`ssh_mcp.tools._redact_pairs`; which names count is
-   :func:`ssh_mcp.tools._secret_keys.secret_label`.
+   The forms are :mod:`ssh_mcp.tools.sftp_read._redact_pairs`; which names count is
+   :func:`ssh_mcp.tools.sftp_read._secret_keys.secret_label`.
 3. ``url-password``: the password of ``scheme://user:PASSWORD@host``.
 4. ``token:<kind>``: AWS, GitHub, Slack, JWT, Google and Stripe token shapes.
 5. ``entropy``: conservatively, a free-standing run of >= 32 base64/base64url
@@ -39,8 +39,8 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ssh_mcp.tools._redact_pairs import keep, pairs, query
-from ssh_mcp.tools._secret_keys import secret_label as secret_label  # public here too
+from ssh_mcp.tools.sftp_read._redact_pairs import keep, pairs, query
+from ssh_mcp.tools.sftp_read._secret_keys import secret_label as secret_label  # public here too
 
 #: Per-process key: markers are comparable within one server run, never across runs.
 PROCESS_KEY = secrets.token_bytes(32)

@@ -33,7 +33,7 @@ from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.tools._fields import Entry, Kind, utc_stamp
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
-from ssh_mcp.tools.file_write import check_content
+from ssh_mcp.tools.file_ops.write import check_content
 
 ROOT_PATH = (
     "Absolute path (or ~/…), resolved as root with every symlink followed, then checked "

@@ -1,6 +1,6 @@
 """Read tier, group ``sftp-read``: read a config file with its secrets masked.
 
-The redaction itself is :mod:`ssh_mcp.tools._redact` (pure, unit-tested); this
+The redaction itself is :mod:`ssh_mcp.tools.sftp_read._redact` (pure, unit-tested); this
 module reads the file over SFTP under the inline cap and shapes the result.
 Markers are keyed with a random per-process key: equal within one server run,
 meaningless across runs.
@@ -28,7 +28,7 @@ from ssh_mcp.core.spec import (
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.tools._fields import PATH_DESCRIPTION
 from ssh_mcp.tools._progress import Throttle
-from ssh_mcp.tools._redact import redact
+from ssh_mcp.tools.sftp_read._redact import redact
 
 
 class RedactedInput(StrictInput):

@@ -1,0 +1,86 @@
+"""Dangerous tier, group ``exec``: a multi-line script, sent over stdin.
+
+It reuses ``ssh_exec_run``'s machinery: the same command policy (applied by
+dispatch to the ``script`` field, line by line), caps, stop ladder and result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
+    CHANGES,
+    HOST,
+    CommandText,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.tools._fields import Cwd, timeout_field
+from ssh_mcp.tools.exec.run import ExecResult, exec_result, render_exec
+
+
+class ScriptInput(StrictInput):
+    host: str = HOST
+    script: Annotated[
+        str,
+        CommandText(),
+        Field(
+            description=(
+                "POSIX sh script, sent to `sh` over stdin and read whole before it runs (never "
+                "in argv, never in the "
+                "audit log; only its hash is). Under a command allowlist every line is "
+                "checked like a command: each simple command must start with an allowed "
+                "program, and if/for/while blocks, $(…) and wrappers are refused."
+            ),
+            min_length=1,
+            max_length=1_048_576,
+        ),
+    ]
+    timeout: float | None = timeout_field("Seconds before the script is stopped (INT, TERM, KILL).")
+    cwd: Cwd = None
+
+
+#: How a script runs: the shell reads all of it from stdin before it runs any of it, and
+#: its commands get /dev/null. Under ``sh -s`` a command that reads stdin (``head -c N``)
+#: would eat script text the policy checked as data, and the shell would go on parsing in
+#: the middle of it (DECISIONS 51).
+SCRIPT_ARGV = (
+    "sh",
+    "-c",
+    '__ssh_mcp_s=$(cat; echo .) && exec </dev/null && eval "${__ssh_mcp_s%.}"',
+)
+
+
+async def exec_script(ctx: ToolContext, args: ScriptInput) -> ExecResult:
+    result = await ctx.run(
+        SCRIPT_ARGV,
+        stdin=args.script.encode("utf-8"),
+        timeout=args.timeout or ctx.command_timeout,
+        cwd=args.cwd,
+    )
+    return exec_result(result)
+
+
+TOOLS = (
+    ToolSpec(
+        name="ssh_exec_script",
+        title="Run a script",
+        description=(
+            "Run a multi-line POSIX sh script on a host, sent over stdin to `sh` (read whole "
+            "first; its commands get an empty stdin), and return "
+            "stdout, stderr, exit_code and flags as ssh_exec_run does. Use it instead of long "
+            "`;`-joined command lines. The script never appears in argv or the audit log."
+        ),
+        tier=Tier.DANGEROUS,
+        group=Group.EXEC,
+        input=ScriptInput,
+        output=ExecResult,
+        annotations=CHANGES,
+        handler=exec_script,
+        render=render_exec,
+    ),
+)
