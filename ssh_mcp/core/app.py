@@ -18,6 +18,7 @@ from typing import Any
 
 from ssh_mcp import __version__
 from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
+from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
@@ -148,6 +149,7 @@ def build_app(
     known_hosts = KnownHosts(settings.ssh_known_hosts)
     options = ConnectOptions(
         known_hosts=known_hosts,
+        secret=read_secret,
         config_file=settings.ssh_config_file,
         connect_timeout=settings.ssh_connect_timeout,
         keepalive_interval=settings.ssh_keepalive_interval,
