@@ -7,11 +7,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from harness import poll
 
 from ssh_mcp.config import secrets
 from ssh_mcp.config.secrets import read_secret, run_secret_cmd
 from ssh_mcp.errors import ConfigError
-from tests.harness import poll
 
 pytestmark = pytest.mark.anyio
 
