@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.errors import ConfigError
 
@@ -147,12 +148,17 @@ class Settings(BaseSettings):
     ssh_command_timeout: float = Field(
         60.0, gt=0, description="Default exec timeout in seconds, when a call gives none."
     )
-    ssh_connect_timeout: float = Field(10.0, gt=0, description="TCP + handshake + auth timeout.")
+    ssh_connect_timeout: float = Field(
+        DEFAULTS.connect_timeout, gt=0, description="TCP + handshake + auth timeout."
+    )
     ssh_idle_timeout: float = Field(
-        300.0, gt=0, description="Close pooled connections idle this many seconds."
+        DEFAULTS.idle_timeout, gt=0, description="Close pooled connections idle this many seconds."
     )
     ssh_keepalive_interval: float = Field(
-        15.0, gt=0, description="SSH keepalive interval; 3 missed replies drop the connection."
+        DEFAULTS.keepalive_interval,
+        gt=0,
+        description=f"SSH keepalive interval; {DEFAULTS.keepalive_count_max} missed replies "
+        "drop the connection.",
     )
     ssh_stdout_cap_bytes: int = Field(
         1_048_576, gt=0, description="Bytes of stdout kept per call; the rest is cut and flagged."

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ssh_mcp import __version__
+from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
@@ -153,6 +154,7 @@ def build_app(
         config_file=settings.ssh_config_file,
         connect_timeout=settings.ssh_connect_timeout,
         keepalive_interval=settings.ssh_keepalive_interval,
+        keepalive_count_max=DEFAULTS.keepalive_count_max,
     )
     return App(
         settings=settings,

@@ -62,8 +62,9 @@ class ConnectSpec:
     user: str | None = None
     auth: AuthSpec = field(default_factory=AuthSpec)
     hops: tuple[ConnectSpec, ...] = ()
-    max_channels: int = 10
-    max_connections: int = 4
+    # No defaults here: the app passes the resolved host's (config/defaults.py has them).
+    max_channels: int = field(kw_only=True)
+    max_connections: int = field(kw_only=True)
 
     @property
     def label(self) -> str:
@@ -86,10 +87,11 @@ class ConnectOptions:
 
     known_hosts: KnownHosts
     secret: SecretReader
-    config_file: Path | None = None
-    connect_timeout: float = 10.0
-    keepalive_interval: float = 15.0
-    keepalive_count_max: int = 3
+    config_file: Path | None
+    # No defaults here: the app passes the settings' (config/defaults.py has them).
+    connect_timeout: float
+    keepalive_interval: float
+    keepalive_count_max: int
 
 
 def _fingerprint(key: asyncssh.SSHKeyPair) -> str:
