@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.errors import ConfigError
+from ssh_mcp.policy.paths import is_anchored
 
 StrList = Annotated[list[str], NoDecode]
 
@@ -87,7 +88,7 @@ def absolute_paths(value: list[str] | None) -> list[str] | None:
     """Refuse a relative path root or zone: it would be compared as if under ``/`` and
     never match what the host resolves (``~`` and ``~/x`` expand to the login's home)."""
     for path in value or ():
-        if not (path.startswith("/") or path == "~" or path.startswith("~/")):
+        if not is_anchored(path):
             raise ValueError(
                 f"{path[:200]!r} is not absolute; write it from / or from ~/ (the login "
                 "user's home on that host)"

@@ -23,6 +23,7 @@ from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
+from ssh_mcp.policy.local import names_local_file
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
 from ssh_mcp.ssh.pool import Pool
@@ -205,7 +206,7 @@ def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str
         paths += _auth_files(auth)
         argvs += [auth.passphrase_cmd or (), auth.password_cmd or ()]
     # A secret helper's script and the files it is given (`cat /etc/ssh-mcp/token`).
-    paths += [arg for argv in argvs for arg in argv if arg.startswith(("/", "~"))]
+    paths += [arg for argv in argvs for arg in argv if names_local_file(arg)]
     return tuple(dict.fromkeys(os.path.abspath(os.path.expanduser(str(p))) for p in paths))
 
 
