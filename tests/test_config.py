@@ -165,3 +165,48 @@ def test_python_ssh_mcp_style_values() -> None:
     for env in ("ssh_path_allowlist", "ssh_command_allowlist", "ssh_restricted_paths"):
         with pytest.raises(ConfigError, match=r'invalid environment variable SSH_\w+: .*"\*"'):
             load_settings(_env_file=None, **{env: "*"})
+
+
+def test_one_table_of_defaults_feeds_hosts_settings_and_the_pool(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """An unset value comes from config/defaults.py wherever it is read."""
+    from ssh_mcp.config.defaults import DEFAULTS
+    from ssh_mcp.config.inventory import HostConfig, HostTable
+    from ssh_mcp.core.app import build_app, summary
+
+    host = parse_hosts('[hosts.bare]\nhostname = "b.example"\n', "h.toml", S).hosts["bare"]
+    fields = (
+        "port",
+        "max_channels",
+        "max_connections",
+        "alert_disk_percent",
+        "alert_load_per_cpu",
+        "alert_memory_available_percent",
+    )
+    for name in fields:
+        assert getattr(host, name) == getattr(DEFAULTS, name), name
+        assert getattr(HostConfig("a", "a"), name) == getattr(DEFAULTS, name), name
+        description = HostTable.model_fields[name].description or ""
+        assert f"{getattr(DEFAULTS, name)}." in description, name
+    settings = load_settings()
+    assert settings.ssh_connect_timeout == DEFAULTS.connect_timeout
+    assert settings.ssh_keepalive_interval == DEFAULTS.keepalive_interval
+    assert settings.ssh_idle_timeout == DEFAULTS.idle_timeout
+    app = build_app(settings)
+    opts = app.pool.opts
+    assert (opts.connect_timeout, opts.keepalive_interval, opts.keepalive_count_max) == (
+        DEFAULTS.connect_timeout,
+        DEFAULTS.keepalive_interval,
+        DEFAULTS.keepalive_count_max,
+    )
+    spec = app.connect_spec(host)
+    assert (spec.max_channels, spec.max_connections) == (
+        DEFAULTS.max_channels,
+        DEFAULTS.max_connections,
+    )
+    assert summary(host).alerts == (
+        DEFAULTS.alert_disk_percent,
+        DEFAULTS.alert_load_per_cpu,
+        DEFAULTS.alert_memory_available_percent,
+    )

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.settings import Settings, absolute_paths
 from ssh_mcp.errors import ConfigError
 
@@ -72,7 +73,9 @@ class AuthConfig(BaseModel):
 class _HostFields(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    port: int | None = Field(None, ge=1, le=65535, description="SSH port. Default 22.")
+    port: int | None = Field(
+        None, ge=1, le=65535, description=f"SSH port. Default {DEFAULTS.port}."
+    )
     user: str | None = Field(None, description="Login user. Default: the local user.")
     auth: AuthConfig | None = Field(None, description="Authentication sub-table.")
     proxy_jump: list[str] | None = Field(
@@ -87,20 +90,36 @@ class _HostFields(BaseModel):
         None,
         ge=1,
         le=1000,
-        description="Channels per connection (keep <= MaxSessions). Default 10.",
+        description="Channels per connection (keep <= MaxSessions). "
+        f"Default {DEFAULTS.max_channels}.",
     )
     max_connections: int | None = Field(
-        None, ge=1, le=64, description="Connections the pool may open to this host. Default 4."
+        None,
+        ge=1,
+        le=64,
+        description="Connections the pool may open to this host. "
+        f"Default {DEFAULTS.max_connections}.",
     )
     notes: str | None = Field(None, description="Free text shown by ssh_host_list.")
     alert_disk_percent: int | None = Field(
-        None, ge=1, le=100, description="ssh_host_alerts: a filesystem this full breaches. 90."
+        None,
+        ge=1,
+        le=100,
+        description="ssh_host_alerts: a filesystem this full breaches. "
+        f"{DEFAULTS.alert_disk_percent}.",
     )
     alert_load_per_cpu: float | None = Field(
-        None, gt=0, description="ssh_host_alerts: 1-minute load per CPU that breaches. 2.0."
+        None,
+        gt=0,
+        description="ssh_host_alerts: 1-minute load per CPU that breaches. "
+        f"{DEFAULTS.alert_load_per_cpu}.",
     )
     alert_memory_available_percent: int | None = Field(
-        None, ge=0, le=100, description="ssh_host_alerts: MemAvailable below this breaches. 10."
+        None,
+        ge=0,
+        le=100,
+        description="ssh_host_alerts: MemAvailable below this breaches. "
+        f"{DEFAULTS.alert_memory_available_percent}.",
     )
     sudo_password_cmd: list[str] | None = Field(
         None,
@@ -153,19 +172,19 @@ class HostConfig:
 
     alias: str
     hostname: str
-    port: int = 22
+    port: int = DEFAULTS.port
     user: str | None = None
     auth: AuthConfig = field(default_factory=AuthConfig)
     proxy_jump: tuple[str, ...] = ()
     path_allowlist: tuple[str, ...] | None = None
     restricted_paths: tuple[str, ...] = ()
     command_allowlist: tuple[str, ...] | None = None
-    max_channels: int = 10
-    max_connections: int = 4
+    max_channels: int = DEFAULTS.max_channels
+    max_connections: int = DEFAULTS.max_connections
     notes: str | None = None
-    alert_disk_percent: int = 90
-    alert_load_per_cpu: float = 2.0
-    alert_memory_available_percent: int = 10
+    alert_disk_percent: int = DEFAULTS.alert_disk_percent
+    alert_load_per_cpu: float = DEFAULTS.alert_load_per_cpu
+    alert_memory_available_percent: int = DEFAULTS.alert_memory_available_percent
     sudo_password_cmd: tuple[str, ...] | None = None
     configured: bool = True
 
@@ -186,19 +205,21 @@ def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostCon
     return HostConfig(
         alias=alias,
         hostname=table.hostname or alias,
-        port=pick("port") or 22,
+        port=pick("port") or DEFAULTS.port,
         user=pick("user"),
         auth=pick("auth") or AuthConfig(),
         proxy_jump=tuple(pick("proxy_jump") or ()),
         path_allowlist=tup(pick("path_allowlist")),
         restricted_paths=restricted,
         command_allowlist=tup(pick("command_allowlist")),
-        max_channels=pick("max_channels") or 10,
-        max_connections=pick("max_connections") or 4,
+        max_channels=pick("max_channels") or DEFAULTS.max_channels,
+        max_connections=pick("max_connections") or DEFAULTS.max_connections,
         notes=table.notes,
-        alert_disk_percent=_or(pick("alert_disk_percent"), 90),
-        alert_load_per_cpu=_or(pick("alert_load_per_cpu"), 2.0),
-        alert_memory_available_percent=_or(pick("alert_memory_available_percent"), 10),
+        alert_disk_percent=_or(pick("alert_disk_percent"), DEFAULTS.alert_disk_percent),
+        alert_load_per_cpu=_or(pick("alert_load_per_cpu"), DEFAULTS.alert_load_per_cpu),
+        alert_memory_available_percent=_or(
+            pick("alert_memory_available_percent"), DEFAULTS.alert_memory_available_percent
+        ),
         sudo_password_cmd=tup(pick("sudo_password_cmd")),
     )
 

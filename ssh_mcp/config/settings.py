@@ -16,8 +16,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.errors import ConfigError
+from ssh_mcp.policy.paths import is_anchored
 
 StrList = Annotated[list[str], NoDecode]
 
@@ -86,7 +88,7 @@ def absolute_paths(value: list[str] | None) -> list[str] | None:
     """Refuse a relative path root or zone: it would be compared as if under ``/`` and
     never match what the host resolves (``~`` and ``~/x`` expand to the login's home)."""
     for path in value or ():
-        if not (path.startswith("/") or path == "~" or path.startswith("~/")):
+        if not is_anchored(path):
             raise ValueError(
                 f"{path[:200]!r} is not absolute; write it from / or from ~/ (the login "
                 "user's home on that host)"
@@ -147,12 +149,17 @@ class Settings(BaseSettings):
     ssh_command_timeout: float = Field(
         60.0, gt=0, description="Default exec timeout in seconds, when a call gives none."
     )
-    ssh_connect_timeout: float = Field(10.0, gt=0, description="TCP + handshake + auth timeout.")
+    ssh_connect_timeout: float = Field(
+        DEFAULTS.connect_timeout, gt=0, description="TCP + handshake + auth timeout."
+    )
     ssh_idle_timeout: float = Field(
-        300.0, gt=0, description="Close pooled connections idle this many seconds."
+        DEFAULTS.idle_timeout, gt=0, description="Close pooled connections idle this many seconds."
     )
     ssh_keepalive_interval: float = Field(
-        15.0, gt=0, description="SSH keepalive interval; 3 missed replies drop the connection."
+        DEFAULTS.keepalive_interval,
+        gt=0,
+        description=f"SSH keepalive interval; {DEFAULTS.keepalive_count_max} missed replies "
+        "drop the connection.",
     )
     ssh_stdout_cap_bytes: int = Field(
         1_048_576, gt=0, description="Bytes of stdout kept per call; the rest is cut and flagged."

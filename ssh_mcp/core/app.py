@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from ssh_mcp import __version__
+from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
+from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
+from ssh_mcp.policy.local import names_local_file
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
 from ssh_mcp.ssh.pool import Pool
@@ -148,9 +151,11 @@ def build_app(
     known_hosts = KnownHosts(settings.ssh_known_hosts)
     options = ConnectOptions(
         known_hosts=known_hosts,
+        secret=read_secret,
         config_file=settings.ssh_config_file,
         connect_timeout=settings.ssh_connect_timeout,
         keepalive_interval=settings.ssh_keepalive_interval,
+        keepalive_count_max=DEFAULTS.keepalive_count_max,
     )
     return App(
         settings=settings,
@@ -201,7 +206,7 @@ def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str
         paths += _auth_files(auth)
         argvs += [auth.passphrase_cmd or (), auth.password_cmd or ()]
     # A secret helper's script and the files it is given (`cat /etc/ssh-mcp/token`).
-    paths += [arg for argv in argvs for arg in argv if arg.startswith(("/", "~"))]
+    paths += [arg for argv in argvs for arg in argv if names_local_file(arg)]
     return tuple(dict.fromkeys(os.path.abspath(os.path.expanduser(str(p))) for p in paths))
 
 

@@ -31,7 +31,7 @@ from ssh_mcp.core.spec import CommandText, HandleRef, RemotePath, ToolSpec
 from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError, shown
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import CheckedCommand, check_command
-from ssh_mcp.policy.paths import precheck
+from ssh_mcp.policy.paths import is_anchored, names_home, precheck
 
 
 @dataclass
@@ -69,12 +69,12 @@ async def _resolve_writes(
     paths: list[str] = []
     for given in writes:
         path = given
-        if given.startswith("~/") and sudo:  # root's shell may expand ~ to root's home
+        if names_home(given) and sudo:  # root's shell may expand ~ to root's home
             raise _refuse(given, "'~' under sudo is ambiguous; write the absolute path")
-        if not given.startswith(("/", "~/")):
+        if not is_anchored(given):
             if base is None:
                 raise _refuse(given, "the session's directory is unknown; use an absolute path")
-            path = posixpath.join(base, given) if base != "~" else "~/" + given
+            path = posixpath.join(base, given)  # from "~": "~/given"
         try:
             precheck(given)
             canonical = await canonical_remote(app, target, path, marker)

@@ -21,11 +21,19 @@ from pydantic import BaseModel
 
 from ssh_mcp.core.app import App
 from ssh_mcp.core.context import Target, elevation_for
+from ssh_mcp.core.home import absolute, absolute_configured
 from ssh_mcp.core.spec import LocalPath, RemotePath, ToolSpec
 from ssh_mcp.errors import SSHMCPError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.local import Ident, LocalView, ProtectedEntry, check_local_path, judge_local
-from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
+from ssh_mcp.policy.paths import (
+    check_entry,
+    check_path,
+    check_spelling,
+    check_tree,
+    home_form,
+    precheck,
+)
 from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.sftp import canonicalize
@@ -63,9 +71,11 @@ async def host_paths(app: App, target: Target, sudo: bool = False) -> Spellings:
         return (), ()
 
     async def resolve(pc: PooledConnection) -> Spellings:
-        if not sudo or not zones:
+        given = await absolute_configured(pc, (*roots, *zones))  # ~ expanded
+        at_roots, at_zones = given[: len(roots)], given[len(roots) :]
+        if not sudo or not at_zones:
             found_roots, found_zones = await asyncio.gather(
-                spellings(pc, roots, parents=False), spellings(pc, zones, parents=True)
+                spellings(pc, at_roots, parents=False), spellings(pc, at_zones, parents=True)
             )
             return _flat(found_roots), _flat(found_zones)
         # Roots as the login user sees them (a root it cannot resolve only narrows the
@@ -74,8 +84,8 @@ async def host_paths(app: App, target: Target, sudo: bool = False) -> Spellings:
         elevate = await elevation_for(target.host)
         timeout = app.settings.ssh_command_timeout
         return (
-            _flat(await spellings(pc, roots, parents=False)),
-            _flat(await spellings_as_root(pc, zones, elevate, timeout, parents=True)),
+            _flat(await spellings(pc, at_roots, parents=False)),
+            _flat(await spellings_as_root(pc, at_zones, elevate, timeout, parents=True)),
         )
 
     return await app.pool.run(target.spec, resolve, replay=True)
@@ -84,14 +94,17 @@ async def host_paths(app: App, target: Target, sudo: bool = False) -> Spellings:
 async def canonical_remote(app: App, target: Target, raw: str, marker: RemotePath) -> str:
     """``raw`` resolved on the host the way ``marker``'s operation will see it."""
     precheck(raw)
+    check_spelling(raw)
 
     async def resolve(pc: PooledConnection) -> str:
-        return await canonicalize(await pc.sftp(), raw, create=marker.create, follow=marker.follow)
+        path = await absolute(pc, raw)
+        return await canonicalize(await pc.sftp(), path, create=marker.create, follow=marker.follow)
 
     async def resolve_as_root(pc: PooledConnection) -> str:
+        path = await absolute(pc, raw)
         elevate = await elevation_for(target.host)
         timeout = app.settings.ssh_command_timeout
-        return await realpath_as_root(pc, raw, elevate, timeout, create=marker.create)
+        return await realpath_as_root(pc, path, elevate, timeout, create=marker.create)
 
     return await app.pool.run(target.spec, resolve_as_root if marker.sudo else resolve, replay=True)
 
@@ -117,9 +130,7 @@ async def home_spelling(app: App, target: Target, canonical: str) -> str | None:
         here = await app.pool.run(target.spec, home, replay=True)
     except SSHMCPError:
         return None
-    if here != "/" and canonical.startswith(here.rstrip("/") + "/"):
-        return "~" + canonical[len(here.rstrip("/")) :]
-    return None
+    return home_form(canonical, here)
 
 
 async def zone_links(app: App, target: Target) -> tuple[str, ...]:
@@ -127,7 +138,11 @@ async def zone_links(app: App, target: Target) -> tuple[str, ...]:
     zones = host_policy.restricted_paths(target.host, app.settings)
     if not zones:
         return ()
-    return await app.pool.run(target.spec, lambda pc: links_met(pc, zones), replay=True)
+
+    async def links(pc: PooledConnection) -> tuple[str, ...]:
+        return await links_met(pc, await absolute_configured(pc, zones))
+
+    return await app.pool.run(target.spec, links, replay=True)
 
 
 async def admit_remote(

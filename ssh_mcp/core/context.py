@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ssh_mcp.config.inventory import HostConfig
+from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.core.app import App, summary
 from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy import hosts as host_policy
-from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint, read_secret
+from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
 from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult, run_process
 from ssh_mcp.ssh.remote import Remote

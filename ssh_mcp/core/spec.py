@@ -220,7 +220,7 @@ class HostSummary:
     proxy_jump: tuple[str, ...]
     notes: str | None
     #: ssh_host_alerts thresholds: disk use %, 1-min load per CPU, MemAvailable %.
-    alerts: tuple[int, float, int] = (90, 2.0, 10)
+    alerts: tuple[int, float, int]
 
 
 @dataclass(frozen=True)

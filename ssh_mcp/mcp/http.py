@@ -19,7 +19,6 @@ import logging
 import re
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ssh_mcp.config.secrets import run_secret_cmd
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.errors import ConfigError
 
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/health"
-#: Seconds SSH_HTTP_TOKEN_CMD may take (as for hosts.toml's *_cmd).
-TOKEN_CMD_TIMEOUT = 30.0
 #: A short token is guessable; 16 characters of a random token are ~96 bits.
 TOKEN_MIN_CHARS = 16
 #: RFC 6750 ``b64token``: what may follow ``Bearer `` in an Authorization header.
@@ -91,27 +89,11 @@ def http_options(settings: Settings) -> HttpOptions:
 
 
 def read_token(argv: Sequence[str]) -> bytes:
-    """Run SSH_HTTP_TOKEN_CMD once, without a shell, and return its stdout minus one
-    trailing newline. Errors name the program, never its arguments or output."""
+    """SSH_HTTP_TOKEN_CMD's token (run as :mod:`ssh_mcp.config.secrets` runs every secret
+    command), checked to be one a bearer header can carry and long enough not to be
+    guessed. Read once at startup, before the server's event loop, so it gets its own."""
     name = f"SSH_HTTP_TOKEN_CMD {argv[0]!r}"
-    try:
-        proc = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            timeout=TOKEN_CMD_TIMEOUT,
-            check=False,
-        )
-    except OSError as exc:
-        raise ConfigError(f"{name} could not start ({exc.strerror})") from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"{name} did not finish within {TOKEN_CMD_TIMEOUT:g}s") from None
-    if proc.returncode != 0:
-        raise ConfigError(f"{name} exited {proc.returncode}")
-    token = proc.stdout.removesuffix(b"\n").removesuffix(b"\r")
-    if not token:
-        raise ConfigError(f"{name} printed nothing")
+    token = asyncio.run(run_secret_cmd(argv, name))
     if not _B64TOKEN.fullmatch(token.decode("latin-1")):
         raise ConfigError(f"{name} printed a token with characters a bearer token cannot hold")
     if len(token) < TOKEN_MIN_CHARS:

@@ -46,6 +46,13 @@ class LocalView:
     protected: tuple[ProtectedEntry, ...]
 
 
+def names_local_file(arg: str) -> bool:
+    """Whether an argument of a secret command names a file on the server's disk (``/...``,
+    ``~/...`` or ``~user/...``, which the server's own tilde expansion resolves): such a
+    file is the server's own, like the command itself."""
+    return arg.startswith(("/", "~"))
+
+
 def check_local_path(path: str, roots: Sequence[str]) -> None:
     """What is refused before the disk is asked: the feature off, a bad or relative path."""
     if not roots:

@@ -1,6 +1,12 @@
-"""Path confinement: pure decisions over canonical remote paths.
+"""Path rules: pure decisions over remote path strings.
 
-Dispatch canonicalizes on the host first (symlinks followed); this module
+How a path may be spelled is decided here, and only here: absolute, or
+starting at the login user's home with ``~`` or ``~/`` (:func:`check_spelling`,
+:func:`expand_home`); ``~user``, ``$HOME`` or a relative path are refused.
+The host is asked for its home, and the SSH layer only ever sees the
+expanded, absolute path (DECISIONS.md 56).
+
+Dispatch then canonicalizes on the host (symlinks followed); confinement
 only compares strings, on whole path components, so ``/srv/app`` admits
 ``/srv/app/x`` but not ``/srv/application``.
 """
@@ -35,6 +41,57 @@ def precheck(path: str) -> None:
             raise PathNotAllowed(
                 f"path contains control or format character U+{ord(ch):04X}; pass a plain path"
             )
+
+
+#: The refusal of a tool's path that is neither absolute nor home-anchored.
+RELATIVE = "path must be absolute or start with ~/, got a relative path"
+
+
+def names_home(path: str) -> bool:
+    """True for ``~`` and ``~/...``: the one tilde form, the login user's home."""
+    return path == "~" or path.startswith("~/")
+
+
+def is_anchored(path: str) -> bool:
+    """True when ``path`` is absolute or starts at the login user's home."""
+    return path.startswith("/") or names_home(path)
+
+
+def check_spelling(path: str) -> None:
+    """Raise PathNotAllowed unless ``path`` is absolute or starts with ``~``/``~/``."""
+    if not is_anchored(path):
+        raise PathNotAllowed(RELATIVE)
+
+
+def expand_home(path: str, home: str | None) -> str:
+    """``path`` with a leading ``~`` replaced by ``home`` (the login user's home, as the
+    host spells it; None when no path asked for it), after :func:`check_spelling`. Not
+    normalized: ``a/link/../b`` means what the host makes of it."""
+    check_spelling(path)
+    if names_home(path):
+        assert home is not None, "the host's home was not asked for"
+        return home + path[1:]
+    return path
+
+
+def expand_configured(path: str, home: str | None) -> str:
+    """As :func:`expand_home`, for an allowlist root or restricted zone from the operator's
+    configuration (which refuses a relative one at startup too)."""
+    if not is_anchored(path):
+        raise PathNotAllowed(
+            f"the configured path {path[:200]!r} is relative; the operator must write it "
+            "absolute or starting with ~/"
+        )
+    return expand_home(path, home)
+
+
+def home_form(canonical: str, home: str) -> str | None:
+    """``canonical`` spelled from ``~`` when it lies below ``home`` (not ``home`` itself,
+    and never for a home of ``/``); None otherwise."""
+    base = home.rstrip("/")
+    if base and canonical.startswith(base + "/"):
+        return "~" + canonical[len(base) :]
+    return None
 
 
 def _norm(path: str) -> str:

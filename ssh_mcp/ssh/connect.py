@@ -7,8 +7,9 @@ host without a pin, are switched off, and no ssh_config is read unless
 SSH_CONFIG_FILE names one.
 
 Secrets come from operator-configured commands (``passphrase_cmd``,
-``password_cmd``) whose stdout is read here and handed straight to asyncssh;
-they are never logged and never reach a remote argv.
+``password_cmd``), run by the reader the app puts in ``ConnectOptions.secret``
+(``ssh_mcp.config.secrets``); their output goes straight to asyncssh, is
+never logged and never reaches a remote argv.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import base64
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,8 +62,9 @@ class ConnectSpec:
     user: str | None = None
     auth: AuthSpec = field(default_factory=AuthSpec)
     hops: tuple[ConnectSpec, ...] = ()
-    max_channels: int = 10
-    max_connections: int = 4
+    # No defaults here: the app passes the resolved host's (config/defaults.py has them).
+    max_channels: int = field(kw_only=True)
+    max_connections: int = field(kw_only=True)
 
     @property
     def label(self) -> str:
@@ -74,56 +76,22 @@ class ConnectSpec:
 CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com")
 
 
+#: Reads a secret: ``await secret(argv, what)`` runs the operator's ``<what>_cmd``
+#: ``argv`` and returns what it prints.
+SecretReader = Callable[[Sequence[str], str], Awaitable[str]]
+
+
 @dataclass(frozen=True)
 class ConnectOptions:
     """Settings shared by every connection of one pool."""
 
     known_hosts: KnownHosts
-    config_file: Path | None = None
-    connect_timeout: float = 10.0
-    keepalive_interval: float = 15.0
-    keepalive_count_max: int = 3
-
-
-#: Seconds an operator's *_cmd may take before it is killed.
-SECRET_CMD_TIMEOUT = 30.0
-
-
-async def read_secret(argv: Sequence[str], what: str) -> str:
-    """Run an operator's ``<what>_cmd`` locally (no shell) and return its stdout.
-
-    One trailing newline (LF or CRLF) is dropped. The command is killed after
-    SECRET_CMD_TIMEOUT seconds. Raises ConfigError, naming the program but
-    never its arguments or output, when it cannot start, fails, times out, or
-    prints nothing or non-UTF-8.
-    """
-    name, fix = f"{what}_cmd {argv[0]!r}", "fix it in hosts.toml"
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-    except OSError as exc:
-        raise ConfigError(f"{name} could not start ({exc.strerror}); {fix}") from None
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), SECRET_CMD_TIMEOUT)
-    except TimeoutError:
-        raise ConfigError(f"{name} did not finish within {SECRET_CMD_TIMEOUT:g}s; {fix}") from None
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    if proc.returncode != 0:
-        raise ConfigError(f"{name} exited {proc.returncode}; {fix}")
-    try:
-        secret = out.removesuffix(b"\n").removesuffix(b"\r").decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{name} printed bytes that are not UTF-8; {fix}") from None
-    if not secret:
-        raise ConfigError(f"{name} printed nothing; {fix}")
-    return secret
+    secret: SecretReader
+    config_file: Path | None
+    # No defaults here: the app passes the settings' (config/defaults.py has them).
+    connect_timeout: float
+    keepalive_interval: float
+    keepalive_count_max: int
 
 
 def _fingerprint(key: asyncssh.SSHKeyPair) -> str:
@@ -165,13 +133,11 @@ async def _agent_keys(spec: AuthSpec) -> AsyncIterator[list[asyncssh.SSHKeyPair]
         await agent.wait_closed()
 
 
-async def _load_key(spec: AuthSpec) -> asyncssh.SSHKey:
+async def _load_key(spec: AuthSpec, secret: SecretReader) -> asyncssh.SSHKey:
     """Read (and decrypt) ``spec.key_path``; the bcrypt KDF runs off the event loop."""
     assert spec.key_path
     path = os.path.expanduser(spec.key_path)
-    passphrase = (
-        await read_secret(spec.passphrase_cmd, "passphrase") if spec.passphrase_cmd else None
-    )
+    passphrase = await secret(spec.passphrase_cmd, "passphrase") if spec.passphrase_cmd else None
     try:
         return await asyncio.to_thread(asyncssh.read_private_key, path, passphrase)
     except OSError as exc:
@@ -183,13 +149,16 @@ async def _load_key(spec: AuthSpec) -> asyncssh.SSHKey:
     )
 
 
-async def _auth_kwargs(spec: AuthSpec, stack: contextlib.AsyncExitStack) -> dict[str, Any]:
+async def _auth_kwargs(
+    spec: AuthSpec, secret: SecretReader, stack: contextlib.AsyncExitStack
+) -> dict[str, Any]:
     """asyncssh.connect() arguments for exactly one auth method; nothing else is tried."""
     if spec.method == "key":
-        return {"client_keys": [await _load_key(spec)], "agent_path": None, "password": None}
+        key = await _load_key(spec, secret)
+        return {"client_keys": [key], "agent_path": None, "password": None}
     if spec.method == "password":
         assert spec.password_cmd
-        password = await read_secret(spec.password_cmd, "password")
+        password = await secret(spec.password_cmd, "password")
         return {"client_keys": None, "password": password, "kbdint_auth": False}
     keys = await stack.enter_async_context(_agent_keys(spec))
     return {"client_keys": keys, "agent_path": None, "password": None}
@@ -226,7 +195,7 @@ async def _connect_one(
     """Connect to one host, directly or through the open connection of jump host ``via``."""
     where = f"jump host {spec.label}" if is_hop else spec.label
     known_hosts = opts.known_hosts.verifier()
-    kwargs = await _auth_kwargs(spec.auth, stack)
+    kwargs = await _auth_kwargs(spec.auth, opts.secret, stack)
     try:
         conn = await asyncssh.connect(
             spec.host,

@@ -9,18 +9,12 @@ path. :func:`sudo_refusal` turns sudo's own refusals into one clear error.
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
 
-from ssh_mcp.errors import PathNotAllowed, RemoteError
+from ssh_mcp.errors import RemoteError
 from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult, run_process
-from ssh_mcp.ssh.sftp import sftp_error
+from ssh_mcp.ssh.sftp import require_absolute
 from ssh_mcp.ssh.sudo_io import Elevation
-
-if TYPE_CHECKING:
-    import asyncssh
-else:
-    from ssh_mcp.ssh._lazy import asyncssh
 
 #: sudo's own words, and what the operator should do about each.
 _REFUSALS = (
@@ -98,17 +92,8 @@ async def realpath_as_root(
     pc: PooledConnection, path: str, elevate: Elevation, timeout: float, create: bool = False
 ) -> str:
     """``path`` with every symlink resolved, as root sees it; it must exist, or with
-    ``create`` its directory must.
-
-    ``~`` is the login user's home, as for every other path argument."""
-    if path == "~" or path.startswith("~/"):
-        try:
-            home = str(await (await pc.sftp()).realpath("."))
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(exc, "resolving ~") from None
-        path = home + path[1:]
-    if not path.startswith("/"):
-        raise PathNotAllowed("path must be absolute or start with ~/, got a relative path")
+    ``create`` its directory must. ``path`` is absolute (``~`` already expanded)."""
+    require_absolute(path)
     argv = ["sh", "-c", _RESOLVE_NEW, "sh", path] if create else ["realpath", "-e", "--", path]
     result = await run_process(
         pc,

@@ -201,7 +201,7 @@ class HostPool:
 class Pool:
     """All pooled connections of one server process."""
 
-    def __init__(self, opts: ConnectOptions, idle_timeout: float = 300.0) -> None:
+    def __init__(self, opts: ConnectOptions, idle_timeout: float) -> None:
         self.opts = opts
         self.idle_timeout = idle_timeout
         self._hosts: dict[str, HostPool] = {}

@@ -56,12 +56,10 @@ async def home(sftp: asyncssh.SFTPClient) -> str:
         raise sftp_error(exc, "resolving ~") from None
 
 
-async def _expand(sftp: asyncssh.SFTPClient, path: str) -> str:
-    if path == "~" or path.startswith("~/"):
-        path = await home(sftp) + path[1:]
-    if not path.startswith("/"):
-        raise PathNotAllowed("path must be absolute or start with ~/, got a relative path")
-    return path
+def require_absolute(path: str) -> None:
+    """The contract of this layer: a relative path here is a caller's bug, not a refusal."""
+    if not posixpath.isabs(path):
+        raise ValueError("the SSH layer takes absolute paths; expand ~ first")
 
 
 async def _lstat(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | None:
@@ -110,10 +108,11 @@ async def canonicalize(
     the deepest existing ancestor is resolved and the missing names (plain
     components only) are appended. With ``follow=False`` the final component
     is kept as named (its parent resolved): the object itself, e.g. a link to
-    delete. ``~`` expands to the login user's home, which SFTP does not do.
+    delete. ``path`` is absolute: how a tool may spell it, ``~`` included, is the
+    policy's (``ssh_mcp.policy.paths``), expanded before it gets here.
     """
+    require_absolute(path)
     try:
-        path = await _expand(sftp, path)
         if not follow:
             parent, name = posixpath.split(path.rstrip("/"))
             _plain(name)

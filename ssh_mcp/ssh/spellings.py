@@ -5,7 +5,9 @@ is written as the operator thinks of it: ``~/vault``, ``/srv/current/secret``
 with ``current`` a symlink. Tool paths are compared after the host resolved
 them, so the configured one must be resolved on the same host too, on every
 call: a link may be switched, or the path may appear later. This module only
-answers "which strings"; what they admit or refuse is the policy's business.
+answers "which strings"; what they admit or refuse is the policy's business,
+and so is ``~``: the paths given here are already absolute
+(:func:`login_home` tells the caller what to expand it to).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import run_process
-from ssh_mcp.ssh.sftp import MAX_LINKS, canonicalize, sftp_error
+from ssh_mcp.ssh.sftp import MAX_LINKS, canonicalize, require_absolute, sftp_error
 from ssh_mcp.ssh.sudo_io import Elevation
 
 if TYPE_CHECKING:
@@ -34,32 +36,20 @@ def _lexical(path: str) -> str:
     return "/" + posixpath.normpath(path).lstrip("/")
 
 
-async def _home(pc: PooledConnection, paths: Sequence[str]) -> str | None:
-    if not any(p == "~" or p.startswith("~/") for p in paths):
-        return None
+async def login_home(pc: PooledConnection) -> str:
+    """The login user's home, for the caller to expand ``~`` in configured paths with."""
     try:
         return str(await (await pc.sftp()).realpath("."))
     except asyncssh.SFTPError as exc:
         raise sftp_error(exc, "resolving ~ in the configured paths") from None
 
 
-def _expanded(path: str, home: str | None) -> str:
-    """``path`` as written with ``~`` expanded, not normalized: ``a/link/../b`` means what
-    the host makes of it, which text normalization gets wrong after a link. A relative one
-    is refused (the configuration refuses it at startup too)."""
-    if home is not None and (path == "~" or path.startswith("~/")):
-        path = home + path[1:]
-    if not path.startswith("/"):
-        raise PathNotAllowed(
-            f"the configured path {path[:200]!r} is relative; the operator must write it "
-            "absolute or starting with ~/"
-        )
-    return path
-
-
-def _written(path: str, home: str | None) -> str:
-    """``path`` as written, ``~`` expanded, normalized as text."""
-    return _lexical(_expanded(path, home))
+def _absolute(paths: Sequence[str]) -> Sequence[str]:
+    """``paths`` as given (``~`` expanded, not normalized: ``a/link/../b`` means what the host
+    makes of it, which text normalization gets wrong after a link)."""
+    for path in paths:
+        require_absolute(path)
+    return paths
 
 
 async def _deepest(sftp: asyncssh.SFTPClient, path: str) -> str | None:
@@ -92,9 +82,8 @@ async def spellings(
     What cannot be resolved (a directory the login user may not enter, a loop) is left
     out; the written spelling is always there.
     """
-    home = await _home(pc, paths)
-    written = [_written(p, home) for p in paths]
-    raw = [_expanded(p, home) for p in paths]  # resolved by the host as written
+    raw = _absolute(paths)  # resolved by the host as written
+    written = [_lexical(p) for p in raw]
     sftp = await pc.sftp()
     follows = (True, False) if parents else (True,)
     found = await asyncio.gather(
@@ -145,9 +134,8 @@ async def links_met(pc: PooledConnection, paths: Sequence[str]) -> tuple[str, ..
     """Every symbolic link met while the login user resolves ``paths``: the links a zone
     depends on, which no entry operation may delete, move or replace (a link two hops
     away is on neither the written nor the resolved spelling)."""
-    home = await _home(pc, paths)
     sftp = await pc.sftp()
-    found = await asyncio.gather(*(_links_met(sftp, _expanded(p, home)) for p in paths))
+    found = await asyncio.gather(*(_links_met(sftp, p) for p in _absolute(paths)))
     return tuple(dict.fromkeys(link for group in found for link in group))
 
 
@@ -163,9 +151,8 @@ async def spellings_as_root(
     sudo tools, whose paths root resolves."""
     if not paths:
         return []
-    home = await _home(pc, paths)
-    written = [_written(p, home) for p in paths]
-    raw = [_expanded(p, home).rstrip("/") or "/" for p in paths]  # realpath -m resolves ".."
+    written = [_lexical(p) for p in _absolute(paths)]
+    raw = [p.rstrip("/") or "/" for p in paths]  # realpath -m resolves ".."
     asked = list(raw)
     if parents:
         asked += [posixpath.dirname(r) for r in raw]
