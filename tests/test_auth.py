@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from harness import Target, assert_audit, audit_lines, hosts_toml, make_settings, serve, text
+from harness import OPEN, Target, assert_audit, audit_lines, hosts_toml, make_settings, serve, text
 from mcp import Client
 from mcp.types import CallToolResult
 from sshd import Agent, JumpHosts, Sshd, TestKeys, TestUser, descendant_pids
@@ -30,7 +30,6 @@ from ssh_mcp.core.app import build_app
 from ssh_mcp.errors import ConfigError
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 def host_entry(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Target, assert_audit, hosts_toml, serve, text
+from harness import OPEN, Target, assert_audit, hosts_toml, serve, text
 from mcp import Client
 from sshd import TestUser
 
@@ -103,7 +103,7 @@ async def test_broadcast_runs_the_rewrite_on_every_host_once_one_has_an_allowlis
 
     hosts = hosts_toml(alias("strict", f"command_allowlist = {ALLOW!r}".replace("'", '"')),
                        alias("open", "command_allowlist = []"))  # fmt: skip
-    settings = settings_for(hosts=hosts, allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(hosts=hosts, **OPEN)
     attack = ATTACK.format(p=drop / "pwned")
     async with serve(settings) as (client, _):
         both = await _ok(client, "ssh_broadcast", {"hosts": ["strict", "open"], "command": attack})

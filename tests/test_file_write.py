@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import pytest
 from harness import (
+    LOW,
     Target,
     assert_audit,
     hosts_toml,
@@ -30,7 +31,6 @@ from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 MiB = 1024 * 1024
-LOW = {"allow_low_access_tools": True}
 
 
 def _put(path: Path, data: bytes, user: TestUser, mode: int = 0o644) -> Path:

@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 import pytest
 from harness import (
+    OPEN,
     Target,
     assert_audit,
     audit_lines,
@@ -31,7 +32,6 @@ from ssh_mcp.config.settings import Settings
 from ssh_mcp.state.jobs import JobRecord, JobTable
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 @pytest.fixture(autouse=True)

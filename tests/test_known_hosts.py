@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from harness import assert_audit, audit_lines, make_settings, serve, text
+from harness import OPEN, assert_audit, audit_lines, make_settings, serve, text
 from mcp.types import CallToolResult
 from sshd import JumpHosts, Sshd, TestKeys, TestUser
 
@@ -21,7 +21,6 @@ from ssh_mcp.config.settings import Settings
 from ssh_mcp.ssh.connect import fetch_host_fingerprint
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 def write(path: Path, *lines: str) -> Path:

@@ -10,15 +10,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from harness import assert_audit, gone, poll, serve, text
+from harness import OPEN, assert_audit, gone, poll, scratch_settings, serve, text
 from mcp import Client
-from pool_helpers import scratch_settings
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 
 from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -161,10 +159,7 @@ async def test_a_dropped_connection_ends_the_session_with_a_clear_error(
     tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
 ) -> None:
     marker = "sleep 311.5"
-    settings = scratch_settings(
-        tmp_path, scratch_sshd, test_user, test_keys, allow_dangerous_tools=True,
-        allow_any_command=True,
-    )  # fmt: skip
+    settings = scratch_settings(tmp_path, scratch_sshd, test_user, test_keys, **OPEN)
     async with serve(settings) as (client, app):
         out = await _call(client, "ssh_shell_open", {"host": "s"})
         sid = out["session_id"]
