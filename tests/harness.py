@@ -3,6 +3,8 @@
 ``serve()`` builds the app from explicit settings (never the developer's
 environment), connects the SDK ``Client`` to it in-process, and closes every
 pooled connection afterwards. ``audit_lines()`` reads back what the call wrote.
+``OPEN``, ``OPEN_SUDO`` and ``LOW`` are the settings that open tool families;
+``ok()``, ``refused()`` and ``error_line()`` are the shared assertions on a call.
 """
 
 from __future__ import annotations
@@ -10,21 +12,41 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from mcp import Client
 from mcp.client.session import ElicitationFnT
 from mcp.types import CallToolResult, TextContent
+from sshd import Sshd, TestKeys, TestUser
 
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.core.app import App, build_app
 from ssh_mcp.mcp.server import build_server
 
 Mode = Literal["auto", "legacy"]
+
+# Settings overrides, used as ``settings_for(**OPEN)``; read-only, so that no test can change what
+# the next one is given.
+OPEN: Mapping[str, Any] = MappingProxyType(
+    {"allow_dangerous_tools": True, "allow_any_command": True}
+)
+"""Opens the dangerous tools (commands, scripts, jobs, shells) to any command; sudo stays off."""
+
+OPEN_SUDO: Mapping[str, Any] = MappingProxyType({**OPEN, "allow_sudo": True})
+"""``OPEN`` and the sudo tools too."""
+
+LOW: Mapping[str, Any] = MappingProxyType({"allow_low_access_tools": True})
+"""Opens the low-access tools (file writes, uploads, notes); the dangerous tools stay off."""
+
+
+def as_env(flags: Mapping[str, bool]) -> dict[str, str]:
+    """``OPEN`` and its kind as the environment of a spawned server (``ALLOW_SUDO=true``, ...)."""
+    return {name.upper(): "true" if value else "false" for name, value in flags.items()}
 
 
 @dataclass
@@ -71,6 +93,14 @@ def make_settings(workdir: Path, hosts: str, known_hosts: Path, **overrides: Any
     return Settings(_env_file=None, **values)
 
 
+def scratch_settings(
+    tmp_path: Path, server: Sshd, user: TestUser, keys: TestKeys, extra: str = "", **overrides: Any
+) -> Settings:
+    """Settings with one host, `s`, on a scratch sshd."""
+    hosts = hosts_toml(Target("s", server.port, user.name, keys.plain, extra=extra))
+    return make_settings(tmp_path, hosts, server.known_hosts_path, **overrides)
+
+
 def server_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a spawned ``python -m ssh_mcp`` needs to use ``settings``' files
     (nothing of the developer's own environment but PATH and HOME)."""
@@ -108,6 +138,45 @@ def text(result: CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, TextContent)
     return block.text
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    """The structured content of a result that must have succeeded."""
+    assert not result.is_error, text(result)
+    out: dict[str, Any] | None = result.structured_content
+    assert out is not None, text(result)
+    return out
+
+
+def ok_stdout(result: CallToolResult) -> str:
+    """The stdout of a command result that must have succeeded."""
+    out: str = structured(result)["stdout"]
+    return out
+
+
+async def ok(client: Client, tool: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Call ``tool``; it must succeed; its structured content."""
+    return structured(await client.call_tool(tool, dict(args)))
+
+
+async def refused(client: Client, tool: str, args: Mapping[str, Any], *parts: str) -> str:
+    """Call ``tool``; it must fail with a message naming every part; the message."""
+    result = await client.call_tool(tool, dict(args))
+    message = text(result)
+    assert result.is_error, message
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+    return message
+
+
+def error_line(result: CallToolResult, *parts: str) -> str:
+    """An isError result of one line, without a traceback, that names every part."""
+    assert result.is_error
+    message = text(result)
+    assert "\n" not in message and "Traceback" not in message, message
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+    return message
 
 
 def audit_lines(app: App) -> list[dict[str, Any]]:
@@ -148,6 +217,18 @@ async def poll(condition: Callable[[], bool], what: str, timeout: float = 15.0) 
             await anyio.sleep(0.01)
         return
     raise AssertionError(f"{what}: not within {timeout:g} s")
+
+
+async def eventually(cond: Callable[[], Awaitable[bool]], limit: float = 10.0) -> bool:
+    """Poll the async `cond` every 20 ms (the in-process server keeps running); the limit is a
+    hang guard, not a timing assertion."""
+    import anyio
+
+    for _ in range(int(limit / 0.02)):
+        if await cond():
+            return True
+        await anyio.sleep(0.02)
+    return await cond()
 
 
 async def wait_for_audit(app: App, count: int) -> dict[str, Any]:

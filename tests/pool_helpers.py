@@ -1,5 +1,5 @@
-"""Helpers for the pool tests (test_pool.py, test_pool_faults.py): settings for a scratch sshd,
-concurrent MCP calls, polling without blocking the in-process server, a slow TCP proxy."""
+"""Helpers for the pool tests (test_pool.py, test_pool_faults.py): a host's pool, concurrent MCP
+calls, the sessions and TCP connections that are open, a slow TCP proxy."""
 
 from __future__ import annotations
 
@@ -10,24 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from harness import Target, hosts_toml, make_settings, text
+from harness import ok
 from mcp import Client
 from mcp.types import CallToolResult
-from sshd import Sshd, TestKeys, TestUser
+from sshd import Sshd
 
-from ssh_mcp.config.settings import Settings
 from ssh_mcp.core.app import App
 from ssh_mcp.ssh.pool import HostPool
-
-OPEN: dict[str, Any] = {"allow_dangerous_tools": True, "allow_any_command": True}
-
-
-def scratch_settings(
-    tmp_path: Path, server: Sshd, user: TestUser, keys: TestKeys, extra: str = "", **overrides: Any
-) -> Settings:
-    """Settings with one host, `s`, on a scratch sshd."""
-    hosts = hosts_toml(Target("s", server.port, user.name, keys.plain, extra=extra))
-    return make_settings(tmp_path, hosts, server.known_hosts_path, **overrides)
 
 
 def host_pool(app: App, alias: str) -> HostPool:
@@ -59,28 +48,9 @@ def exec_call(client: Client, host: str, command: str, **args: Any) -> Awaitable
     return client.call_tool("ssh_exec_run", {"host": host, "command": command, **args})
 
 
-def ok_stdout(r: CallToolResult) -> str:
-    assert not r.is_error, text(r)
-    assert r.structured_content is not None
-    out: str = r.structured_content["stdout"]
-    return out
-
-
 async def sessions(client: Client) -> list[dict[str, Any]]:
-    r = await client.call_tool("ssh_session_list", {})
-    assert not r.is_error and r.structured_content is not None, text(r)
-    listed: list[dict[str, Any]] = r.structured_content["sessions"]
+    listed: list[dict[str, Any]] = (await ok(client, "ssh_session_list", {}))["sessions"]
     return listed
-
-
-async def eventually(cond: Callable[[], Awaitable[bool]], limit: float = 10.0) -> bool:
-    """Poll `cond` with anyio.sleep (the in-process server keeps running); the limit is a hang
-    guard, not a timing assertion."""
-    for _ in range(int(limit / 0.02)):
-        if await cond():
-            return True
-        await anyio.sleep(0.02)
-    return await cond()
 
 
 def established_to(port: int) -> int:

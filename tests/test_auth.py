@@ -20,7 +20,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from harness import Target, assert_audit, audit_lines, hosts_toml, make_settings, serve, text
+from harness import (
+    OPEN,
+    Target,
+    assert_audit,
+    audit_lines,
+    error_line,
+    hosts_toml,
+    make_settings,
+    ok_stdout,
+    serve,
+    text,
+)
 from mcp import Client
 from mcp.types import CallToolResult
 from sshd import Agent, JumpHosts, Sshd, TestKeys, TestUser, descendant_pids
@@ -30,7 +41,6 @@ from ssh_mcp.core.app import build_app
 from ssh_mcp.errors import ConfigError
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 def host_entry(
@@ -66,18 +76,7 @@ async def whoami(client: Client, host: str = "target") -> CallToolResult:
 
 
 def assert_user(r: CallToolResult, user: str) -> None:
-    assert not r.is_error, text(r)
-    assert r.structured_content is not None and r.structured_content["stdout"] == f"{user}\n"
-
-
-def assert_error_line(r: CallToolResult, *parts: str) -> str:
-    """An isError result of one line, without a traceback, that names every part."""
-    assert r.is_error
-    msg = text(r)
-    assert "\n" not in msg and "Traceback" not in msg, msg
-    for part in parts:
-        assert part in msg, f"{part!r} not in {msg!r}"
-    return msg
+    assert ok_stdout(r) == f"{user}\n"
 
 
 # -- agent ---------------------------------------------------------------------------
@@ -124,7 +123,7 @@ async def test_agent_without_the_fingerprinted_key_is_auth_failed(
     hosts = host_entry("target", sshd.port, test_user.name, auth)
     async with serve(settings_for(hosts=hosts, **OPEN)) as (client, app):
         r = await whoami(client)
-        assert_error_line(r, fp, "`ssh-add -l`", ssh_agent.sock)
+        error_line(r, fp, "`ssh-add -l`", ssh_agent.sock)
         assert_audit(app, {"outcome": "error", "error": "AuthFailed"})
 
 
@@ -158,7 +157,7 @@ async def test_wrong_passphrase_is_auth_failed(
     hosts = host_entry("target", sshd.port, test_user.name, auth)
     async with serve(settings_for(hosts=hosts, **OPEN)) as (client, app):
         r = await whoami(client)
-        assert_error_line(r, "Incorrect passphrase", str(test_keys.encrypted), "passphrase_cmd")
+        error_line(r, "Incorrect passphrase", str(test_keys.encrypted), "passphrase_cmd")
         assert_audit(app, {"outcome": "error", "error": "AuthFailed"})
 
 
@@ -201,7 +200,7 @@ async def test_broken_password_cmd_is_a_config_error(
         "target", sshd.port, test_user.name, {"method": "password", "password_cmd": argv}
     )
     async with serve(settings_for(hosts=hosts, allow_password_auth=True, **OPEN)) as (client, app):
-        assert_error_line(await whoami(client), f"password_cmd {argv[0]!r}", expected, "hosts.toml")
+        error_line(await whoami(client), f"password_cmd {argv[0]!r}", expected, "hosts.toml")
         assert_audit(app, {"outcome": "error", "error": "ConfigError"})
 
 
@@ -266,7 +265,7 @@ async def test_wrong_user_is_auth_failed(
     target.user = "mcp-no-such-user"
     async with serve(settings_for(hosts=hosts_toml(target), **OPEN)) as (client, app):
         r = await whoami(client)
-        assert_error_line(r, "refused key authentication as mcp-no-such-user", "hosts.toml")
+        error_line(r, "refused key authentication as mcp-no-such-user", "hosts.toml")
         assert_audit(app, {"tool": "ssh_exec_run", "outcome": "error", "error": "AuthFailed"})
 
 
@@ -340,7 +339,7 @@ async def test_proxy_jump_names_the_hop_that_refuses_to_forward(
     with hop.reconfigured({"AllowTcpForwarding": "no"}):
         async with serve(settings) as (client, app):
             r = await whoami(client)
-            assert_error_line(
+            error_line(
                 r,
                 f"jump host {blocked} (127.0.0.1:{hop.port}) could not forward",
                 "AllowTcpForwarding",
@@ -370,9 +369,7 @@ async def test_connect_timeout_on_a_silent_listener(
             started = time.monotonic()
             r = await whoami(client)
             elapsed = time.monotonic() - started
-            assert_error_line(
-                r, "timed out after 1s", f"127.0.0.1:{target.port}", "SSH_CONNECT_TIMEOUT"
-            )
+            error_line(r, "timed out after 1s", f"127.0.0.1:{target.port}", "SSH_CONNECT_TIMEOUT")
             assert_audit(app, {"outcome": "error", "error": "ConnectFailed"})
             assert 0.9 < elapsed < 5, elapsed  # the dispatch deadline is ~27 s
             assert peers, "the listener never saw the connection"
@@ -391,5 +388,5 @@ async def test_connection_refused_gives_a_remedy(
         target.port = s.getsockname()[1]
     async with serve(settings_for(hosts=hosts_toml(target), **OPEN)) as (client, app):
         r = await whoami(client)
-        assert_error_line(r, "ConnectionRefusedError", "check hostname and port")
+        error_line(r, "ConnectionRefusedError", "check hostname and port")
         assert_audit(app, {"outcome": "error", "error": "ConnectFailed"})

@@ -6,10 +6,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from harness import Target, assert_audit, hosts_toml, serve, text
+from harness import OPEN, Target, assert_audit, hosts_toml, ok, serve
 from mcp import Client
 from sshd import TestUser
 
@@ -40,31 +39,24 @@ def settings(sudo_target: Target, settings_for: Callable[..., Settings]) -> Sett
     )
 
 
-async def _ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    r = await client.call_tool(tool, args)
-    out: dict[str, Any] | None = r.structured_content
-    assert not r.is_error and out is not None, text(r)
-    return out
-
-
 async def _run(client: Client, tool: str, command: str) -> tuple[int | None, str]:
     """(exit code, stdout) of ``command`` run through ``tool`` on the target."""
     field = "script" if tool.endswith("script") else "command"
     if tool == "ssh_broadcast":
-        out = await _ok(client, tool, {"hosts": ["target"], "command": command})
+        out = await ok(client, tool, {"hosts": ["target"], "command": command})
         result = out["results"]["target"]
     elif tool == "ssh_shell_exec":
-        sid = (await _ok(client, "ssh_shell_open", {"host": "target"}))["session_id"]
-        result = await _ok(client, tool, {"session_id": sid, "command": command})
-        await _ok(client, "ssh_shell_close", {"session_id": sid})
+        sid = (await ok(client, "ssh_shell_open", {"host": "target"}))["session_id"]
+        result = await ok(client, tool, {"session_id": sid, "command": command})
+        await ok(client, "ssh_shell_close", {"session_id": sid})
     elif tool == "ssh_job_start":
-        job = (await _ok(client, tool, {"host": "target", "command": command}))["job_id"]
+        job = (await ok(client, tool, {"host": "target", "command": command}))["job_id"]
         for _ in range(50):
-            result = await _ok(client, "ssh_job_status", {"job_id": job, "wait": 5})
+            result = await ok(client, "ssh_job_status", {"job_id": job, "wait": 5})
             if result["state"] != "running":
                 break
     else:
-        result = await _ok(client, tool, {"host": "target", field: command})
+        result = await ok(client, tool, {"host": "target", field: command})
     return result["exit_code"], result.get("stdout", "")
 
 
@@ -103,11 +95,11 @@ async def test_broadcast_runs_the_rewrite_on_every_host_once_one_has_an_allowlis
 
     hosts = hosts_toml(alias("strict", f"command_allowlist = {ALLOW!r}".replace("'", '"')),
                        alias("open", "command_allowlist = []"))  # fmt: skip
-    settings = settings_for(hosts=hosts, allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(hosts=hosts, **OPEN)
     attack = ATTACK.format(p=drop / "pwned")
     async with serve(settings) as (client, _):
-        both = await _ok(client, "ssh_broadcast", {"hosts": ["strict", "open"], "command": attack})
+        both = await ok(client, "ssh_broadcast", {"hosts": ["strict", "open"], "command": attack})
         assert {h: r["exit_code"] for h, r in both["results"].items()} == {"strict": 2, "open": 2}
         assert not (drop / "pwned").exists()
-        await _ok(client, "ssh_broadcast", {"hosts": ["open"], "command": attack})
+        await ok(client, "ssh_broadcast", {"hosts": ["open"], "command": attack})
         assert (drop / "pwned").exists()  # the control: as sent, bash runs the payload

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Mode, assert_audit, audit_lines, serve, text
+from harness import OPEN, Mode, assert_audit, audit_lines, serve, text
 from mcp.client.session import ClientRequestContext
 from mcp.types import (
     CallToolResult,
@@ -183,12 +183,7 @@ class Human:
 
 
 def _settings(settings_for: Callable[..., Settings], **extra: Any) -> Settings:
-    return settings_for(
-        allow_dangerous_tools=True,
-        allow_any_command=True,
-        ssh_confirm_patterns=[rf"\btouch\b.*{MARK}"],
-        **extra,
-    )
+    return settings_for(**OPEN, ssh_confirm_patterns=[rf"\btouch\b.*{MARK}"], **extra)
 
 
 def _touch(work_dir: Path, name: str) -> tuple[str, Path]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import serve, text
+from harness import OPEN, serve, text
 from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
@@ -82,7 +82,7 @@ async def test_the_human_sees_the_match_behind_padding(
     # ".." makes rm refuse even if it ran; the rules read it as "/".
     command = PAD + "; rm -rf /nonexistent-ssh-mcp/.."
     human = Human()
-    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(**OPEN)
     async with serve(settings, "legacy", human) as (client, _):
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": command})
         assert r.is_error and "a human declined" in text(r), text(r)
@@ -102,7 +102,7 @@ async def test_control_characters_cannot_hide_anything_from_the_human(
     hide = "\r\x1b[2K\x1b[1A\u202e\u200b\x07\x00"
     command = f"touch {ran}; rm -rf /nonexistent-ssh-mcp/.. # {hide}echo hello"
     human = Human()
-    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(**OPEN)
     async with serve(settings, "legacy", human) as (client, _):
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": command})
         assert r.is_error and "a human declined" in text(r), text(r)

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from harness import assert_audit, gone, serve, text, wait_for_audit
-from pool_helpers import scratch_settings
+from harness import OPEN, assert_audit, gone, scratch_settings, serve, text, wait_for_audit
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 
 from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 async def test_exec_returns_output_and_exit_code(settings_for: Callable[..., Settings]) -> None:
@@ -196,14 +194,7 @@ async def test_a_login_shell_that_does_not_read_sh_gets_no_commands(
     """Every command is sh-quoted; a login that does not run sh syntax (fish, csh; here a
     ForceCommand that ignores what it is sent) is refused, not fed misread quoting."""
     scratch_sshd.reconfigure({"ForceCommand": "/bin/false"})
-    settings = scratch_settings(
-        tmp_path,
-        scratch_sshd,
-        test_user,
-        test_keys,
-        allow_dangerous_tools=True,
-        allow_any_command=True,
-    )
+    settings = scratch_settings(tmp_path, scratch_sshd, test_user, test_keys, **OPEN)
     async with serve(settings) as (client, app):
         r = await client.call_tool("ssh_exec_run", {"host": "s", "command": "echo hi"})
         assert r.is_error and "does not read POSIX sh syntax" in text(r), text(r)
@@ -219,10 +210,7 @@ async def test_startup_noise_does_not_hide_the_process_group(
     scratch_sshd.reconfigure(
         {"ForceCommand": 'echo stty-noise >&2; echo banner; eval "$SSH_ORIGINAL_COMMAND"'}
     )
-    settings = scratch_settings(
-        tmp_path, scratch_sshd, test_user, test_keys, allow_dangerous_tools=True,
-        allow_any_command=True,
-    )  # fmt: skip
+    settings = scratch_settings(tmp_path, scratch_sshd, test_user, test_keys, **OPEN)
     marker = "sleep 302.85"
     async with serve(settings) as (client, _):
         r = await client.call_tool(

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from harness import assert_audit, gone, serve, text
+from harness import OPEN, assert_audit, gone, serve, text
 from sshd import TestUser, remote_pids
 
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.tools.exec.script import SCRIPT_ARGV
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 class Reports:

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from harness import Target, assert_audit, gone, hosts_toml, serve
+from harness import OPEN, Target, assert_audit, gone, hosts_toml, serve
 from sshd import remote_pids
 
 from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 @pytest.fixture

@@ -19,7 +19,18 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from harness import StdioServer, Target, hosts_toml, serve, server_env, text, wait_for_audit
+from harness import (
+    OPEN,
+    OPEN_SUDO,
+    StdioServer,
+    Target,
+    as_env,
+    hosts_toml,
+    serve,
+    server_env,
+    text,
+    wait_for_audit,
+)
 from mcp import MCPError
 from sshd import TestUser, remote_pids, wait_gone
 
@@ -215,10 +226,7 @@ def _clean_and_small(message: str) -> None:
 async def test_huge_and_nasty_arguments_get_small_escaped_errors(
     settings_for: Callable[..., Settings],
 ) -> None:
-    async with serve(settings_for(allow_dangerous_tools=True, allow_any_command=True)) as (
-        client,
-        app,
-    ):
+    async with serve(settings_for(**OPEN)) as (client, app):
         calls: list[tuple[str, dict[str, Any], str, str]] = [
             # A megabyte unknown key: the key is the location pydantic reports.
             (
@@ -281,8 +289,6 @@ def test_every_list_item_in_every_tool_input_is_bounded() -> None:
 
 # -- a server killed with SIGKILL leaves nothing running on the host --------------------------
 
-OPEN_ENV = {"ALLOW_DANGEROUS_TOOLS": "true", "ALLOW_ANY_COMMAND": "true", "ALLOW_SUDO": "true"}
-
 
 @pytest.fixture
 def sudo_settings(
@@ -307,7 +313,7 @@ def _killed_server_leaves_nothing(
 ) -> None:
     """Call ``tool``, `kill -9` the server once ``marker`` runs on the host as ``user``, and
     poll until it is gone (up to 15 s)."""
-    w = Wire(server_env(settings, **OPEN_ENV))
+    w = Wire(server_env(settings, **as_env(OPEN_SUDO)))
     try:
         w.initialize()
         w.request(49, "tools/call", {"name": tool, "arguments": arguments})
@@ -355,7 +361,7 @@ def test_sigkilled_server_ends_its_shell_sessions(
 ) -> None:
     """Shell sessions live in the server's memory: they end with it, running command and all."""
     marker = "sleep 347.5"
-    w = Wire(server_env(settings_for(), **OPEN_ENV))
+    w = Wire(server_env(settings_for(), **as_env(OPEN_SUDO)))
     try:
         w.initialize()
         w.request(40, "tools/call", {"name": "ssh_shell_open", "arguments": {"host": "target"}})
@@ -376,7 +382,7 @@ def test_jobs_survive_a_sigkilled_server(
     """Jobs are meant to outlive the server (a new one reattaches them: test_server); its exec
     calls are not. The job runs in a session of its own, out of the watchdog's reach."""
     job_marker, exec_marker = "sleep 347.6", "sleep 347.7"
-    w = Wire(server_env(settings_for(), **OPEN_ENV))
+    w = Wire(server_env(settings_for(), **as_env(OPEN_SUDO)))
     job: list[int] = []
     try:
         w.initialize()
@@ -409,10 +415,7 @@ async def test_the_watchdog_changes_no_result_and_leaves_nothing_behind(
     """A bare `wait` does not wait for the watchdog, output and exit code are the command's,
     and the watchdog (there while the command runs) is gone soon after it exits."""
     user = test_user.name
-    async with serve(settings_for(allow_dangerous_tools=True, allow_any_command=True)) as (
-        client,
-        _,
-    ):
+    async with serve(settings_for(**OPEN)) as (client, _):
         command = "sleep 1 & wait; echo waited $?; echo err >&2; exit 3 # wd-347.8"
         result: list[dict[str, Any] | None] = []
 

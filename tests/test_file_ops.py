@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from harness import Target, assert_audit, hosts_toml, make_settings, serve, text
+from harness import Target, assert_audit, hosts_toml, make_settings, ok, refused, serve, text
 from mcp import Client
 from sshd import Sshd, TestKeys, TestUser
 
@@ -46,17 +46,13 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 async def call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
-    r = await client.call_tool(tool, {"host": "target", **args})
-    assert not r.is_error, text(r)
-    sc: dict[str, Any] | None = r.structured_content
-    assert sc is not None
-    return sc
+    """``ok`` on the target, the arguments as keywords."""
+    return await ok(client, tool, {"host": "target", **args})
 
 
-async def refused(client: Client, tool: str, expected: str, **args: Any) -> str:
-    r = await client.call_tool(tool, {"host": "target", **args})
-    assert r.is_error and expected in text(r), text(r)
-    return text(r)
+async def fails(client: Client, tool: str, expected: str, **args: Any) -> str:
+    """``refused`` on the target, the arguments as keywords."""
+    return await refused(client, tool, {"host": "target", **args}, expected)
 
 
 def hashed(app: App, path: Path | str) -> str:
@@ -105,17 +101,17 @@ async def test_mkdir_one_level_mode_and_exists(
 ) -> None:
     new = work_dir / "new"
     async with serve(settings_for()) as (client, _):
-        await refused(client, "ssh_mkdir", "ssh_mkdir", path=str(new))  # tier closed
+        await fails(client, "ssh_mkdir", "ssh_mkdir", path=str(new))  # tier closed
     async with serve(low()) as (client, app):
         sc = await call(client, "ssh_mkdir", path=str(new), mode="0750")
         assert sc == {"path": str(new), "mode": "0750", "created": [str(new)]}
         assert stat.S_IMODE(new.stat().st_mode) == 0o750 and new.is_dir()
         assert_audit(app, {"tool": "ssh_mkdir", "outcome": "ok", "path_hash": hashed(app, new)})
-        await refused(client, "ssh_mkdir", "already exists", path=str(new))
+        await fails(client, "ssh_mkdir", "already exists", path=str(new))
         sc = await call(client, "ssh_mkdir", path=str(new), parents=True)
         assert sc["created"] == []
         (work_dir / "file").write_text("x")
-        await refused(client, "ssh_mkdir", "not a directory", path=f"{work_dir}/file", parents=True)
+        await fails(client, "ssh_mkdir", "not a directory", path=f"{work_dir}/file", parents=True)
 
 
 async def test_mkdir_parents_creates_every_missing_level(
@@ -125,7 +121,7 @@ async def test_mkdir_parents_creates_every_missing_level(
     (work_dir / "via").symlink_to(work_dir / "real")
     own(work_dir, test_user)
     async with serve(low()) as (client, app):
-        await refused(client, "ssh_mkdir", "pass parents=true", path=f"{work_dir}/a/b/c")
+        await fails(client, "ssh_mkdir", "pass parents=true", path=f"{work_dir}/a/b/c")
         assert not (work_dir / "a").exists()
         sc = await call(client, "ssh_mkdir", path=f"{work_dir}/via/a/b/c", parents=True)
         base = work_dir / "real"
@@ -138,12 +134,12 @@ async def test_mkdir_parents_creates_every_missing_level(
 async def test_mkdir_outside_or_escaping_is_denied(low: Make, work_dir: Path) -> None:
     gone = f"/tmp/ssh-mcp-never-{os.getpid()}"
     async with serve(low()) as (client, app):
-        await refused(
+        await fails(
             client, "ssh_mkdir", "outside the path allowlist", path=f"{gone}/x", parents=True
         )
         assert_audit(app, {"tool": "ssh_mkdir", "outcome": "denied", "error": "PathNotAllowed"})
         escape = f"{work_dir}/missing/../../../../../tmp/ssh-mcp-never-{os.getpid()}"
-        await refused(client, "ssh_mkdir", "plain components", path=escape, parents=True)
+        await fails(client, "ssh_mkdir", "plain components", path=escape, parents=True)
     assert not Path(gone).exists() and not (work_dir / "missing").exists()
 
 
@@ -164,10 +160,10 @@ async def test_delete_files_and_links_not_their_targets(
         sc = await call(client, "ssh_delete", path=f"{tree}/out-file-link")
         assert sc["path"] == f"{tree}/out-file-link" and not (tree / "out-file-link").is_symlink()
         assert (outside / "keep").read_text() == "outside"
-        await refused(client, "ssh_delete", "use ssh_delete_folder", path=f"{tree}/sub")
+        await fails(client, "ssh_delete", "use ssh_delete_folder", path=f"{tree}/sub")
         assert (tree / "sub" / "b.txt").exists()
         # Through a link to a directory outside: the parent resolves outside, so denied.
-        await refused(
+        await fails(
             client, "ssh_delete", "outside the path allowlist", path=f"{tree}/out-link/keep"
         )
         assert_audit(app, {"tool": "ssh_delete", "outcome": "denied"})
@@ -183,9 +179,9 @@ async def test_delete_folder_empty_and_not_empty(low: Make, work_dir: Path, tree
         sc = await call(client, "ssh_delete_folder", path=f"{work_dir}/empty")
         assert sc["removed"] == 1 and not sc["dry_run"] and not (work_dir / "empty").exists()
         assert_audit(app, {"tool": "ssh_delete_folder", "outcome": "ok"})
-        await refused(client, "ssh_delete_folder", "not empty; pass recursive=true", path=str(tree))
-        await refused(client, "ssh_delete_folder", "use ssh_delete", path=f"{tree}/a.txt")
-        await refused(client, "ssh_delete_folder", "symbolic link", path=f"{tree}/out-link")
+        await fails(client, "ssh_delete_folder", "not empty; pass recursive=true", path=str(tree))
+        await fails(client, "ssh_delete_folder", "use ssh_delete", path=f"{tree}/a.txt")
+        await fails(client, "ssh_delete_folder", "symbolic link", path=f"{tree}/out-link")
     assert (tree / "a.txt").exists()
 
 
@@ -206,7 +202,7 @@ async def test_delete_folder_dry_run_then_recursive(low: Make, tree: Path, outsi
 async def test_delete_folder_cap_leaves_everything(low: Make, tree: Path) -> None:
     before = snapshot(tree)
     async with serve(low(ssh_delete_folder_max_entries=5)) as (client, app):
-        msg = await refused(
+        msg = await fails(
             client, "ssh_delete_folder", "more than 5 entries", path=str(tree), recursive=True
         )
         assert "SSH_DELETE_FOLDER_MAX_ENTRIES" in msg and "nothing was removed" in msg
@@ -218,7 +214,7 @@ async def test_delete_folder_with_a_restricted_zone_inside_is_denied(low: Make, 
     before = snapshot(tree)
     async with serve(low(ssh_restricted_paths=[f"{tree}/sub/deep"])) as (client, app):
         for dry_run in (True, False):
-            await refused(
+            await fails(
                 client,
                 "ssh_delete_folder",
                 "contains the restricted zone",
@@ -233,7 +229,7 @@ async def test_delete_folder_with_a_restricted_zone_inside_is_denied(low: Make, 
 async def test_delete_folder_failing_midway_says_how_far(low: Make, tree: Path) -> None:
     (tree / "sub" / "deep").chmod(0o555)  # its file cannot be unlinked
     async with serve(low()) as (client, app):
-        msg = await refused(
+        msg = await fails(
             client, "ssh_delete_folder", "deleting stopped at", path=str(tree), recursive=True
         )
         assert f"{tree}/sub/deep/c.txt after " in msg and f" of {1 + 9} entries" in msg
@@ -248,7 +244,7 @@ async def test_delete_folder_refuses_the_login_home(
     home = Target(target.alias, target.port, target.user, target.key, (str(test_user.home.parent),))
     settings = settings_for(hosts=hosts_toml(home), allow_low_access_tools=True)
     async with serve(settings) as (client, app):
-        await refused(client, "ssh_delete_folder", "login user's home", path="~", recursive=True)
+        await fails(client, "ssh_delete_folder", "login user's home", path="~", recursive=True)
         assert_audit(app, {"outcome": "denied", "error": "PathNotAllowed"})
     assert test_user.home.is_dir()
 
@@ -279,7 +275,7 @@ async def test_cp_file_server_side_atomic_with_modes(low: Make, tree: Path) -> N
                 "bytes": 10,
             },
         )
-        await refused(
+        await fails(
             client, "ssh_cp", "pass overwrite=true", src_path=f"{tree}/a.txt", dst_path=str(dst)
         )
         assert dst.read_text() == "#!/bin/sh\n"
@@ -288,7 +284,7 @@ async def test_cp_file_server_side_atomic_with_modes(low: Make, tree: Path) -> N
             client, "ssh_cp", src_path=f"{tree}/a.txt", dst_path=str(dst), overwrite=True
         )
         assert sc["mode"] == "0600" and dst.read_text() == "alpha"  # a replaced file keeps its mode
-        await refused(
+        await fails(
             client, "ssh_cp", "pass recursive=true", src_path=f"{tree}/sub", dst_path=f"{tree}/x"
         )
     assert temps(tree) == []
@@ -327,10 +323,10 @@ async def test_cp_tree_recreates_links_and_modes(
         assert (dst / "out-link").is_symlink()  # a link, not a copy of the outside dir
         assert stat.S_IMODE((dst / "ro").stat().st_mode) == 0o555
         assert stat.S_IMODE((dst / "run.sh").stat().st_mode) == 0o750
-        await refused(
+        await fails(
             client, "ssh_cp", "never merges", src_path=str(tree), dst_path=str(dst), recursive=True
         )
-        await refused(
+        await fails(
             client,
             "ssh_cp",
             "outside itself",
@@ -346,7 +342,7 @@ async def test_cp_failing_midway_leaves_no_trace(low: Make, tree: Path, work_dir
     (tree / "sub" / "secret").chmod(0o600)  # owned by root: the login user cannot read it
     dst = work_dir / "copy"
     async with serve(low()) as (client, app):
-        await refused(
+        await fails(
             client,
             "ssh_cp",
             "sub/secret: Cannot open: Permission denied; nothing was copied",
@@ -362,7 +358,7 @@ async def test_cp_into_an_unwritable_directory_says_so(low: Make, tree: Path) ->
     """The temp file could not even be created: the error names no leftover."""
     (tree / "locked").mkdir()  # owned by root: the login user cannot create files in it
     async with serve(low()) as (client, app):
-        msg = await refused(
+        msg = await fails(
             client,
             "ssh_cp",
             "copy failed: permission denied for the login user",
@@ -423,7 +419,7 @@ async def test_cp_of_a_parent_of_a_restricted_zone_is_denied(
     low: Make, tree: Path, work_dir: Path
 ) -> None:
     async with serve(low(ssh_restricted_paths=[f"{tree}/sub/deep"])) as (client, app):
-        await refused(
+        await fails(
             client,
             "ssh_cp",
             "contains the restricted zone",
@@ -434,7 +430,7 @@ async def test_cp_of_a_parent_of_a_restricted_zone_is_denied(
         assert_audit(app, {"tool": "ssh_cp", "outcome": "denied", "error": "PathNotAllowed"})
     # A destination that would cover a zone is refused too.
     async with serve(low(ssh_restricted_paths=[f"{work_dir}/copy/deep"])) as (client, _):
-        await refused(
+        await fails(
             client,
             "ssh_cp",
             "contains the restricted zone",
@@ -450,7 +446,7 @@ async def test_cp_and_mv_to_outside_are_denied(low: Make, tree: Path, outside: P
     async with serve(low()) as (client, app):
         for tool in ("ssh_cp", "ssh_mv"):
             for dst in (f"{outside}/stolen", f"{tree}/out-link/stolen"):
-                await refused(
+                await fails(
                     client,
                     tool,
                     "outside the path allowlist",
@@ -459,7 +455,7 @@ async def test_cp_and_mv_to_outside_are_denied(low: Make, tree: Path, outside: P
                 )
                 line = assert_audit(app, {"tool": tool, "outcome": "denied"})
                 assert line["path_hash"] == hashed(app, tree / "a.txt") and line["dst_path_hash"]
-        await refused(
+        await fails(
             client,
             "ssh_cp",
             "outside the path allowlist",
@@ -485,7 +481,7 @@ async def test_mv_within_the_allowlist(low: Make, tree: Path, work_dir: Path) ->
                 "dst_path_hash": hashed(app, tree / "moved.txt"),
             },
         )
-        await refused(
+        await fails(
             client,
             "ssh_mv",
             "pass overwrite=true",
@@ -506,7 +502,7 @@ async def test_mv_within_the_allowlist(low: Make, tree: Path, work_dir: Path) ->
         assert sc["kind"] == "symlink" and (work_dir / "ol").is_symlink()
         sc = await call(client, "ssh_mv", src_path=f"{tree}/sub", dst_path=f"{work_dir}/sub2")
         assert sc["kind"] == "dir" and (work_dir / "sub2" / "deep" / "c.txt").read_text() == "gamma"
-        await refused(
+        await fails(
             client,
             "ssh_mv",
             "outside itself",
@@ -520,7 +516,7 @@ async def test_mv_of_a_tree_holding_a_restricted_zone_is_denied(
 ) -> None:
     before = snapshot(tree)
     async with serve(low(ssh_restricted_paths=[f"{tree}/sub/deep"])) as (client, app):
-        await refused(
+        await fails(
             client,
             "ssh_mv",
             "contains the restricted zone",
@@ -557,10 +553,10 @@ async def test_link_symbolic_and_hard(low: Make, tree: Path, outside: Path) -> N
         assert (
             not sc["symbolic"] and (tree / "hard").stat().st_ino == (tree / "a.txt").stat().st_ino
         )
-        await refused(
+        await fails(
             client, "ssh_link", "exists", target_path=f"{tree}/a.txt", link_path=f"{tree}/hard"
         )
-        await refused(
+        await fails(
             client,
             "ssh_link",
             "hard links need a file",
@@ -573,7 +569,7 @@ async def test_link_symbolic_and_hard(low: Make, tree: Path, outside: Path) -> N
         )
         assert os.readlink(tree / "dangling") == f"{tree}/not-yet"
         for symbolic in (True, False):
-            await refused(
+            await fails(
                 client,
                 "ssh_link",
                 "outside the path allowlist",
@@ -583,7 +579,7 @@ async def test_link_symbolic_and_hard(low: Make, tree: Path, outside: Path) -> N
             )
             assert not (tree / f"l{symbolic}").exists()
     async with serve(low(ssh_restricted_paths=[f"{tree}/sub"])) as (client, app):
-        await refused(
+        await fails(
             client,
             "ssh_link",
             "restricted zone",

@@ -14,11 +14,13 @@ from typing import Any
 import anyio
 import pytest
 from harness import (
+    LOW,
     Target,
     assert_audit,
     hosts_toml,
     make_settings,
     serve,
+    structured,
     text,
     wait_for_audit,
 )
@@ -30,7 +32,6 @@ from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
 MiB = 1024 * 1024
-LOW = {"allow_low_access_tools": True}
 
 
 def _put(path: Path, data: bytes, user: TestUser, mode: int = 0o644) -> Path:
@@ -51,12 +52,6 @@ def _sparse(path: Path, size: int) -> None:
 
 def _temps(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if ".ssh-mcp-" in p.name)
-
-
-def _sc(r: CallToolResult) -> dict[str, Any]:
-    assert not r.is_error, text(r)
-    assert r.structured_content is not None
-    return dict(r.structured_content)
 
 
 @pytest.fixture
@@ -80,7 +75,7 @@ async def test_upload_text_creates_a_file(
     data = "héllo\nwörld\n"
     async with serve(settings_for(**LOW)) as (client, app):
         r = await _call(client, "ssh_upload", path=str(path), content_text=data)
-        sc = _sc(r)
+        sc = structured(r)
         raw = data.encode()
         assert sc == {
             "path": str(path),
@@ -102,7 +97,7 @@ async def test_upload_binary_with_mode(
     async with serve(settings_for(**LOW)) as (client, _):
         payload = base64.b64encode(data).decode()
         r = await _call(client, "ssh_upload", path=str(path), content_base64=payload, mode="600")
-        assert _sc(r)["mode"] == "0600"
+        assert structured(r)["mode"] == "0600"
         # mode given on an existing file: it changes.
         r = await _call(
             client,
@@ -112,7 +107,7 @@ async def test_upload_binary_with_mode(
             mode="0640",
             overwrite=True,
         )
-        assert _sc(r)["mode"] == "0640"
+        assert structured(r)["mode"] == "0640"
     assert path.read_bytes() == data and _mode(path) == 0o640
 
 
@@ -126,7 +121,7 @@ async def test_upload_refuses_to_overwrite_and_keeps_the_mode(
         assert_audit(app, {"tool": "ssh_upload", "outcome": "error", "error": "RemoteError"})
         assert path.read_bytes() == b"old\n"
         r = await _call(client, "ssh_upload", path=str(path), content_text="new\n", overwrite=True)
-        assert _sc(r)["mode"] == "0600"
+        assert structured(r)["mode"] == "0600"
     assert path.read_bytes() == b"new\n" and _mode(path) == 0o600 and _temps(work_dir) == []
 
 
@@ -212,7 +207,7 @@ async def test_upload_from_local_path_streams_with_progress(
             {"host": "target", "path": str(path), "local_path": str(src)},
             progress_callback=report,
         )
-        sc = _sc(r)
+        sc = structured(r)
         assert sc["size"] == len(data) and sc["sha256"] == hashlib.sha256(data).hexdigest()
         assert reports and reports[-1] == (len(data), len(data))
         assert all(total == len(data) for _, total in reports)
@@ -256,7 +251,7 @@ async def test_deploy_keeps_a_backup(
     path = _put(work_dir / "app.conf", b"version 1\n", test_user, 0o600)
     async with serve(settings_for(**LOW)) as (client, app):
         r = await _call(client, "ssh_deploy", path=str(path), content_text="version 2\n")
-        sc = _sc(r)
+        sc = structured(r)
         backup = Path(sc["backup_path"])
         assert backup.parent == work_dir and STAMPED.search(backup.name), backup
         assert backup.name.startswith("app.conf.bak-")
@@ -267,14 +262,14 @@ async def test_deploy_keeps_a_backup(
         assert line["path_hash"] == app.audit.digest(str(path))
         # Again within the same second: a second backup, never an overwritten one.
         r = await _call(client, "ssh_deploy", path=str(path), content_text="version 3\n")
-        second = Path(_sc(r)["backup_path"])
+        second = Path(structured(r)["backup_path"])
         assert second != backup and second.read_bytes() == b"version 2\n"
         assert backup.read_bytes() == b"version 1\n"
         # A new file has no backup and gets 0644, unless mode says otherwise.
         r = await _call(client, "ssh_deploy", path=str(work_dir / "fresh"), content_text="x")
-        assert _sc(r)["backup_path"] is None and _sc(r)["mode"] == "0644"
+        assert structured(r)["backup_path"] is None and structured(r)["mode"] == "0644"
         r = await _call(client, "ssh_deploy", path=str(path), content_text="v4\n", mode="0640")
-        assert _sc(r)["mode"] == "0640"
+        assert structured(r)["mode"] == "0640"
     assert path.read_bytes() == b"v4\n" and _mode(path) == 0o640
     assert len([p for p in work_dir.iterdir() if STAMPED.search(p.name)]) == 3
     assert _temps(work_dir) == []
@@ -308,7 +303,7 @@ async def test_edit_replaces_once_and_keeps_the_mode(
             old_string="port = 80",
             new_string="port = 8080",
         )
-        sc = _sc(r)
+        sc = structured(r)
         assert sc["path"] == str(path) and sc["replacements"] == 1 and sc["mode"] == "0600"
         new = b"[a]\nport = 8080\nhost = x\n"
         assert sc["size"] == len(new) and sc["sha256"] == hashlib.sha256(new).hexdigest()
@@ -349,7 +344,7 @@ async def test_edit_fails_clearly_and_changes_nothing(
             new_string=" = 2",
             occurrence="all",
         )
-        assert _sc(r)["replacements"] == 3
+        assert structured(r)["replacements"] == 3
     assert path.read_bytes() == b"x = 2\ny = 2\nz = 2\n"
     assert binary.read_bytes() == b"\xff\xfe\x00"
 
@@ -413,7 +408,7 @@ async def test_patch_applies_every_hunk_and_keeps_the_mode(
     path = _put(work_dir / "f.txt", LINES.encode(), test_user, 0o600)
     async with serve(settings_for(**LOW)) as (client, app):
         r = await _call(client, "ssh_patch", path=str(path), unified_diff=DIFF)
-        sc = _sc(r)
+        sc = structured(r)
         assert sc["hunks"] == 2 and sc["mode"] == "0600"
         line = assert_audit(app, {"tool": "ssh_patch", "outcome": "ok", "bytes": sc["size"]})
         assert line["path_hash"] == app.audit.digest(str(path))
@@ -485,7 +480,7 @@ async def test_killed_connection_mid_upload_leaves_the_original_intact(
         # the error would name it instead: see test_unreachable_host_names_the_temp_file).
         assert "no temp file remains" in message and _temps(work_dir) == [], message
         r = await _call(client, "ssh_upload", path=str(path), content_text="next", overwrite=True)
-        assert _sc(r)["mode"] == "0640"
+        assert structured(r)["mode"] == "0640"
     assert path.read_bytes() == b"next" and _temps(work_dir) == []
 
 
@@ -555,5 +550,5 @@ async def test_cancel_mid_upload_removes_the_temp_file(
         assert line["tool"] == "ssh_upload" and line["error"] == "Cancelled"
         assert path.read_bytes() == b"original" and _temps(work_dir) == []
         r = await _call(client, "ssh_edit", path=str(path), old_string="orig", new_string="new")
-        assert _sc(r)["mode"] == "0600"
+        assert structured(r)["mode"] == "0600"
     assert path.read_bytes() == b"newinal"

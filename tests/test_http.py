@@ -21,7 +21,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 import pytest
-from harness import Mode, server_env, text
+from harness import OPEN, Mode, server_env, text
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
@@ -174,7 +174,7 @@ async def test_sdk_client_both_eras(
 async def test_progress_over_http(
     settings_for: Callable[..., Settings], http_server: Callable[..., HttpServer], mode: Mode
 ) -> None:
-    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(**OPEN)
     server = http_server(settings, ALLOW_DANGEROUS_TOOLS="true", ALLOW_ANY_COMMAND="true")
     seen: list[tuple[float, float | None, str | None]] = []
 
@@ -213,7 +213,7 @@ async def test_confirmation_over_http(
     mode: Mode,
     version: str,
 ) -> None:
-    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(**OPEN)
     env = {
         "ALLOW_DANGEROUS_TOOLS": "true",
         "ALLOW_ANY_COMMAND": "true",
@@ -354,7 +354,7 @@ async def test_sigterm_stops_a_running_exec(
     test_user: TestUser,
 ) -> None:
     marker = "sleep 308.9"
-    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(**OPEN)
     server = http_server(settings, ALLOW_DANGEROUS_TOOLS="true", ALLOW_ANY_COMMAND="true")
 
     async def call() -> None:

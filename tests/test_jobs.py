@@ -14,12 +14,14 @@ import anyio
 import anyio.to_thread
 import pytest
 from harness import (
+    OPEN,
     Target,
     assert_audit,
     audit_lines,
     gone,
     hosts_toml,
     make_settings,
+    ok,
     poll,
     serve,
     text,
@@ -31,7 +33,6 @@ from ssh_mcp.config.settings import Settings
 from ssh_mcp.state.jobs import JobRecord, JobTable
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 @pytest.fixture(autouse=True)
@@ -44,23 +45,15 @@ def _no_job_directories_left(test_user: TestUser) -> Iterator[None]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    r = await client.call_tool(tool, args)
-    assert not r.is_error, text(r)
-    out: dict[str, Any] | None = r.structured_content
-    assert out is not None
-    return out
-
-
 async def _start(client: Client, command: str, **extra: Any) -> str:
-    out = await _call(client, "ssh_job_start", {"host": "target", "command": command, **extra})
+    out = await ok(client, "ssh_job_start", {"host": "target", "command": command, **extra})
     job_id: str = out["job_id"]
     return job_id
 
 
 async def _until_done(client: Client, job_id: str) -> dict[str, Any]:
     for _ in range(50):
-        st = await _call(client, "ssh_job_status", {"job_id": job_id, "wait": 5})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id, "wait": 5})
         if st["state"] != "running":
             return st
     raise AssertionError("the job did not finish")
@@ -77,11 +70,11 @@ async def test_start_returns_at_once_and_status_reads_output(
         st = await _until_done(client, job_id)
         assert (st["state"], st["exit_code"]) == ("exited", 3)
         # The first status may have read part of the output already: read from 0 again.
-        full = await _call(client, "ssh_job_status", {"job_id": job_id})
+        full = await ok(client, "ssh_job_status", {"job_id": job_id})
         assert (full["stdout"], full["stderr"]) == ("out\nlate\n", "err\n")
         assert (full["next_offset"], full["next_stderr_offset"]) == (9, 4)
         assert full["finished_at"] and not full["more"]
-        again = await _call(
+        again = await ok(
             client, "ssh_job_status", {"job_id": job_id, "since_offset": 9, "stderr_offset": 4}
         )
         assert (again["stdout"], again["stderr"], again["next_offset"]) == ("", "", 9)
@@ -100,17 +93,17 @@ async def test_job_outlives_its_server_and_is_reattached(
     # The first server is gone, and so are its connections; the job is not.
     assert remote_pids(test_user.name, marker)
     async with serve(settings) as (client, app):
-        listed = await _call(client, "ssh_job_list", {})
+        listed = await ok(client, "ssh_job_list", {})
         assert [(j["job_id"], j["name"], j["state"]) for j in listed["jobs"]] == [
             (job_id, "long one", "running")
         ]
-        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id})
         assert (st["state"], st["stdout"]) == ("running", "started\n")
-        killed = await _call(client, "ssh_job_kill", {"job_id": job_id})
+        killed = await ok(client, "ssh_job_kill", {"job_id": job_id})
         assert (killed["state"], killed["signal"]) == ("killed", "INT")
         assert await gone(test_user.name, marker)
         assert_audit(app, {"tool": "ssh_job_kill", "job_id": job_id, "outcome": "ok"})
-        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id})
         assert (st["state"], st["signal"], st["exit_code"]) == ("killed", "INT", None)
         assert st["stdout"] == "started\n"  # output outlives the process
 
@@ -122,12 +115,12 @@ async def test_kill_climbs_the_ladder_past_ignored_signals(
     async with serve(settings_for(**OPEN)) as (client, _):
         job_id = await _start(client, f"trap '' INT TERM; {marker}")
         await poll(lambda: bool(remote_pids(test_user.name, marker)), "the job's sleep started")
-        killed = await _call(client, "ssh_job_kill", {"job_id": job_id, "signal": "INT"})
+        killed = await ok(client, "ssh_job_kill", {"job_id": job_id, "signal": "INT"})
         # INT was ignored, so a later rung ended the job's shell (and swept its group).
         assert killed["state"] == "killed" and killed["signal"] in ("TERM", "KILL")
         assert await gone(test_user.name, marker)
         # Killing again is harmless and says what happened.
-        again = await _call(client, "ssh_job_kill", {"job_id": job_id})
+        again = await ok(client, "ssh_job_kill", {"job_id": job_id})
         assert again["state"] == "killed"
 
 
@@ -140,12 +133,12 @@ async def test_ring_keeps_the_newest_output_and_counts_the_dropped(
     async with serve(settings) as (client, _):
         job_id = await _start(client, cmd)
         await _until_done(client, job_id)
-        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id})
         assert st["stdout_dropped"] >= 100_000 - 4096
         assert st["more"] and len(st["stdout"]) == 1500
         got, offset = st["stdout"], st["next_offset"]
         while True:
-            st = await _call(client, "ssh_job_status", {"job_id": job_id, "since_offset": offset})
+            st = await ok(client, "ssh_job_status", {"job_id": job_id, "since_offset": offset})
             got, offset = got + st["stdout"], st["next_offset"]
             assert st["stdout_dropped"] == 0
             if not st["more"]:
@@ -164,7 +157,7 @@ async def test_lost_job_is_reported_as_lost(
         assert pids
         os.killpg(os.getpgid(pids[0]), signal.SIGKILL)  # someone else kills it
         assert await gone(test_user.name, marker)
-        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id})
         assert (st["state"], st["exit_code"]) == ("lost", None)
 
 
@@ -188,7 +181,7 @@ async def test_running_cap_is_enforced(
         assert r.is_error and "1 jobs are running (SSH_JOB_MAX_RUNNING)" in text(r)
         assert_audit(app, {"outcome": "error", "error": "CapExceeded"})
         assert remote_pids(test_user.name, "^sleep 309.4")  # the first one is untouched
-        await _call(client, "ssh_job_kill", {"job_id": job_id})
+        await ok(client, "ssh_job_kill", {"job_id": job_id})
         assert await gone(test_user.name, marker)
         job2 = await _start(client, "true")  # a slot is free again
         record = app.jobs.get(job2)
@@ -210,7 +203,7 @@ async def test_finished_jobs_expire_here_and_on_the_host(
         assert job_dir.is_dir() and job_dir.is_relative_to(test_user.home)
         finished = time.monotonic()
         await poll(lambda: time.monotonic() - finished > 0.2, "the TTL passed")
-        assert (await _call(client, "ssh_job_list", {}))["jobs"] == []
+        assert (await ok(client, "ssh_job_list", {}))["jobs"] == []
         r = await client.call_tool("ssh_job_status", {"job_id": job_id})
         assert r.is_error and "unknown job id" in text(r)
         # The host keeps the directory until a job start sweeps it (TTL rounded up to
@@ -245,7 +238,7 @@ async def test_dropped_and_unreachable_host(
     async with serve(settings) as (client, app):
         job_id = await _start(client, f"echo up; {marker}")
         assert await anyio.to_thread.run_sync(scratch_sshd.kill_connections)
-        st = await _call(client, "ssh_job_status", {"job_id": job_id, "wait": 2})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id, "wait": 2})
         assert (st["state"], st["stdout"]) == ("running", "up\n")  # reconnected; job intact
         scratch_sshd.stop()
         r = await client.call_tool("ssh_job_status", {"job_id": job_id})
@@ -280,7 +273,7 @@ async def test_job_runs_in_cwd(settings_for: Callable[..., Settings], work_dir: 
         job_id = await _start(client, "pwd", cwd=str(work_dir))
         assert_audit(app, {"tool": "ssh_job_start", "path_hash": app.audit.digest(str(work_dir))})
         await _until_done(client, job_id)
-        st = await _call(client, "ssh_job_status", {"job_id": job_id})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id})
         assert st["stdout"] == f"{work_dir}\n"
 
 
@@ -299,7 +292,7 @@ async def test_a_job_known_only_by_its_id_is_still_reachable(
         record = app.jobs.get(job_id)
         assert record is not None and record.dir.startswith("/")
         app.jobs.put(replace(record, dir=home_dir(job_id), pgid=0))
-        st = await _call(client, "ssh_job_status", {"job_id": job_id, "wait": 2})
+        st = await ok(client, "ssh_job_status", {"job_id": job_id, "wait": 2})
         assert (st["state"], st["stdout"]) == ("running", "early\n")
-        assert (await _call(client, "ssh_job_kill", {"job_id": job_id}))["state"] == "killed"
+        assert (await ok(client, "ssh_job_kill", {"job_id": job_id}))["state"] == "killed"
         assert await gone(test_user.name, marker)

@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 import pytest
-from harness import Target, serve, text
+from harness import OPEN, Target, serve, text
 
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.state import audit
@@ -72,7 +72,7 @@ async def _jq(recipe: str, log: Path) -> str:
 async def audit_log(settings_for: Callable[..., Settings], target: Target) -> AsyncIterator[Path]:
     """An audit log with ok, denied and error lines, written through the MCP path."""
     root = target.path_allowlist[0]
-    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+    settings = settings_for(**OPEN)
     async with serve(settings) as (client, app):
         r = await client.call_tool("ssh_host_info", {"host": "target"})
         assert not r.is_error, text(r)

@@ -13,15 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from harness import assert_audit, audit_lines, make_settings, serve, text
-from mcp.types import CallToolResult
+from harness import OPEN, assert_audit, audit_lines, error_line, make_settings, serve, text
 from sshd import JumpHosts, Sshd, TestKeys, TestUser
 
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.ssh.connect import fetch_host_fingerprint
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
 
 
 def write(path: Path, *lines: str) -> Path:
@@ -52,13 +50,6 @@ def untouched(*paths: Path) -> Iterator[None]:
     assert [(p.read_bytes(), p.stat().st_mtime_ns) for p in paths] == before
 
 
-def one_line_error(r: CallToolResult) -> str:
-    assert r.is_error
-    msg = text(r)
-    assert "\n" not in msg and "Traceback" not in msg, msg
-    return msg
-
-
 async def test_pinned_host_works_and_verify_matches(
     settings_for: Callable[..., Settings], sshd: Sshd, known_hosts_file: Path
 ) -> None:
@@ -83,7 +74,7 @@ async def test_unknown_host_key_gives_the_pinning_steps(
     with untouched(kh):
         async with serve(settings_for(ssh_known_hosts=kh)) as (client, app):
             r = await client.call_tool("ssh_host_ping", {"host": "target"})
-            msg = one_line_error(r)
+            msg = error_line(r)
             assert f"127.0.0.1:{sshd.port}" in msg and f"in {kh}" in msg
             assert f"ssh-keyscan -p {sshd.port} 127.0.0.1" in msg
             assert "ssh-keygen -lf" in msg and "out of band" in msg and f">> {kh}" in msg
@@ -101,7 +92,7 @@ async def test_changed_host_key_is_a_distinct_mismatch(
     with untouched(kh):
         async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
             r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
-            msg = one_line_error(r)
+            msg = error_line(r)
             assert "does NOT match" in msg and f"127.0.0.1:{sshd.port}" in msg
             assert "ssh_known_hosts_verify" in msg and "ssh-keyscan" not in msg
             assert_audit(app, {"outcome": "error", "error": "HostKeyMismatch"})
@@ -136,7 +127,7 @@ async def test_known_hosts_is_reread_when_it_changes(
         write(kh, f"[127.0.0.1]:{sshd.port} {key}")
         await app.pool.aclose()
         third = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
-        assert "does NOT match" in one_line_error(third)
+        assert "does NOT match" in error_line(third)
 
 
 async def test_a_pin_for_port_22_does_not_vouch_for_another_port(
@@ -147,7 +138,7 @@ async def test_a_pin_for_port_22_does_not_vouch_for_another_port(
     with untouched(kh):
         async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
             r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
-            msg = one_line_error(r)
+            msg = error_line(r)
             assert "port 22 only" in msg and f"ssh-keyscan -p {sshd.port}" in msg
             assert_audit(app, {"outcome": "error", "error": "UnknownHostKey"})
             v = await client.call_tool("ssh_known_hosts_verify", {"host": "target"})
@@ -161,7 +152,7 @@ async def test_a_pin_for_another_port_does_not_vouch(
     kh = write(tmp_path / "known_hosts", f"[127.0.0.1]:{sshd.port + 1} {sshd.host_key_line}")
     async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
-        assert "no host key pinned" in one_line_error(r)
+        assert "no host key pinned" in error_line(r)
         assert_audit(app, {"outcome": "error", "error": "UnknownHostKey"})
 
 
@@ -183,7 +174,7 @@ async def test_malformed_known_hosts_is_a_config_error(
     kh = write(tmp_path / "known_hosts", sshd.known_hosts_entry, "@bogus-marker x y")
     async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
-        msg = one_line_error(r)
+        msg = error_line(r)
         assert str(kh) in msg and "fix or remove that line" in msg
         assert_audit(app, {"outcome": "error", "error": "ConfigError"})
 
@@ -194,7 +185,7 @@ async def test_missing_known_hosts_file_means_nothing_is_pinned(
     kh = tmp_path / "no" / "known_hosts"
     async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
-        assert "no host key pinned" in one_line_error(r)
+        assert "no host key pinned" in error_line(r)
         assert_audit(app, {"outcome": "error", "error": "UnknownHostKey"})
     assert not kh.parent.exists()  # not even created
 
@@ -221,7 +212,7 @@ async def test_verify_asks_a_jump_host_target_through_its_jump_hosts(
             since = j.b1.log_path.stat().st_size
             r = await client.call_tool("ssh_known_hosts_verify", {"host": "target"})
             if r.is_error:  # the dispatcher does not hand over the options (yet)
-                assert "through jump hosts" in one_line_error(r)
+                assert "through jump hosts" in error_line(r)
             else:
                 assert r.structured_content and r.structured_content["match"] is True
                 assert "Connection from 127.0.0.1" in j.b1.log_text(since)
@@ -251,7 +242,7 @@ async def test_a_name_does_not_borrow_its_address_pin(
         async with serve(settings) as (client, app):
             command = f"touch {probe}"
             r = await client.call_tool("ssh_exec_run", {"host": "localhost", "command": command})
-            msg = one_line_error(r)
+            msg = error_line(r)
             assert f"no host key pinned for localhost (localhost:{sshd.port}) in {kh}" in msg
             assert f"ssh-keyscan -p {sshd.port} localhost" in msg
             assert_audit(
@@ -277,5 +268,5 @@ async def test_a_name_pin_does_not_vouch_for_an_address(
     kh = write(tmp_path / "known_hosts", f"[localhost]:{sshd.port} {sshd.host_key_line}")
     async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
-        assert "no host key pinned" in one_line_error(r)
+        assert "no host key pinned" in error_line(r)
         assert_audit(app, {"outcome": "error", "error": "UnknownHostKey"})

@@ -11,19 +11,18 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
-from harness import assert_audit, audit_lines, gone, serve, text
-from pool_helpers import (
+from harness import (
     OPEN,
-    accepted,
-    concurrently,
-    established_to,
+    assert_audit,
+    audit_lines,
     eventually,
-    exec_call,
-    host_pool,
+    gone,
     ok_stdout,
     scratch_settings,
-    sessions,
+    serve,
+    text,
 )
+from pool_helpers import accepted, concurrently, established_to, exec_call, host_pool, sessions
 from sshd import Sshd, TestKeys, TestUser, descendant_pids, remote_pids
 
 from ssh_mcp.config.settings import Settings

@@ -13,28 +13,28 @@ import anyio
 import anyio.to_thread
 import pytest
 from harness import (
+    OPEN,
     Target,
     assert_audit,
     audit_lines,
+    eventually,
     gone,
     hosts_toml,
     make_settings,
+    ok_stdout,
     poll,
+    scratch_settings,
     serve,
     text,
 )
 from mcp.types import CallToolResult
 from pool_helpers import (
-    OPEN,
     SlowProxy,
     accepted,
     closed_port,
     concurrently,
-    eventually,
     exec_call,
     host_pool,
-    ok_stdout,
-    scratch_settings,
     sessions,
 )
 from sshd import Sshd, TestKeys, TestUser, descendant_pids, remote_pids

@@ -16,7 +16,17 @@ from typing import Any
 
 import anyio
 import pytest
-from harness import StdioServer, Target, assert_audit, hosts_toml, serve, server_env, text
+from harness import (
+    OPEN,
+    StdioServer,
+    Target,
+    as_env,
+    assert_audit,
+    hosts_toml,
+    serve,
+    server_env,
+    text,
+)
 from mcp import Client, StdioServerParameters
 from sshd import Sshd, TestUser, descendant_pids, remote_pids, wait_gone
 
@@ -240,7 +250,7 @@ def test_shutdown_stops_running_exec(
     settings_for: Callable[..., Settings], test_user: TestUser, how: str
 ) -> None:
     marker = f"sleep 308.{len(how)}"
-    env = _env(settings_for(allow_dangerous_tools=True, allow_any_command=True))
+    env = _env(settings_for(**OPEN))
     env |= {"ALLOW_DANGEROUS_TOOLS": "true", "ALLOW_ANY_COMMAND": "true"}
     raw = RawStdio(env)
     try:
@@ -266,8 +276,8 @@ def test_shutdown_leaves_jobs_running_for_the_next_server(
 ) -> None:
     """Documented restart semantics: exec calls die with the server, jobs are reattached."""
     exec_marker, job_marker = "sleep 308.7", "sleep 308.8"
-    settings = settings_for(allow_dangerous_tools=True, allow_any_command=True)
-    env = _env(settings) | {"ALLOW_DANGEROUS_TOOLS": "true", "ALLOW_ANY_COMMAND": "true"}
+    settings = settings_for(**OPEN)
+    env = _env(settings) | as_env(OPEN)
     raw = RawStdio(env)
     try:
         raw.initialize()

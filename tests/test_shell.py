@@ -10,26 +10,17 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from harness import assert_audit, gone, poll, serve, text
+from harness import OPEN, assert_audit, gone, ok, poll, scratch_settings, serve, text
 from mcp import Client
-from pool_helpers import scratch_settings
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 
 from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_any_command": True}
-
-
-async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    r = await client.call_tool(tool, args)
-    out: dict[str, Any] | None = r.structured_content
-    assert out is not None and not r.is_error, text(r)
-    return out
 
 
 async def _open(client: Client, **extra: Any) -> str:
-    out = await _call(client, "ssh_shell_open", {"host": "target", **extra})
+    out = await ok(client, "ssh_shell_open", {"host": "target", **extra})
     session: str = out["session_id"]
     return session
 
@@ -41,13 +32,13 @@ async def test_state_carries_between_commands(
         sid = await _open(client, cwd=str(work_dir))
         assert_audit(app, {"tool": "ssh_shell_open", "outcome": "ok", "host": "target"})
         run = {"session_id": sid}
-        first = await _call(client, "ssh_shell_exec", {**run, "command": "pwd; X=41; cd .."})
+        first = await ok(client, "ssh_shell_exec", {**run, "command": "pwd; X=41; cd .."})
         assert (first["stdout"], first["cwd"], first["session_open"]) == (
             f"{work_dir}\n",
             str(work_dir.parent),
             True,
         )
-        second = await _call(
+        second = await ok(
             client, "ssh_shell_exec", {**run, "command": "echo $((X+1)) $PWD; echo e >&2; false"}
         )
         assert (second["stdout"], second["stderr"], second["exit_code"]) == (
@@ -58,24 +49,24 @@ async def test_state_carries_between_commands(
         line = assert_audit(app, {"tool": "ssh_shell_exec", "session_id": sid, "exit_code": 1})
         assert line["host"] == "target" and line["command_hash"]
         # No trailing newline, a stdin reader, and a syntax error: the session survives all.
-        r = await _call(client, "ssh_shell_exec", {**run, "command": "printf abc; cat"})
+        r = await ok(client, "ssh_shell_exec", {**run, "command": "printf abc; cat"})
         assert (r["stdout"], r["exit_code"]) == ("abc", 0)
-        r = await _call(client, "ssh_shell_exec", {**run, "command": "if then"})
+        r = await ok(client, "ssh_shell_exec", {**run, "command": "if then"})
         assert r["exit_code"] == 2 and "rror" in r["stderr"] and r["session_open"]
-        listed = await _call(client, "ssh_shell_list", {})
+        listed = await ok(client, "ssh_shell_list", {})
         assert [s["session_id"] for s in listed["sessions"]] == [sid]
-        await _call(client, "ssh_shell_close", run)
+        await ok(client, "ssh_shell_close", run)
         r2 = await client.call_tool("ssh_shell_exec", {**run, "command": "true"})
         assert r2.is_error and text(r2).startswith(f"unknown shell id '{sid}'"), text(r2)
-        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+        assert (await ok(client, "ssh_shell_list", {}))["sessions"] == []
 
 
 async def test_exit_ends_the_session(settings_for: Callable[..., Settings]) -> None:
     async with serve(settings_for(**OPEN)) as (client, _):
         sid = await _open(client)
-        r = await _call(client, "ssh_shell_exec", {"session_id": sid, "command": "exit 7"})
+        r = await ok(client, "ssh_shell_exec", {"session_id": sid, "command": "exit 7"})
         assert (r["exit_code"], r["session_open"]) == (7, False)
-        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+        assert (await ok(client, "ssh_shell_list", {}))["sessions"] == []
 
 
 @pytest.mark.parametrize("how", ["timeout", "cancel"])
@@ -87,21 +78,21 @@ async def test_timeout_and_cancel_stop_the_command_and_the_session(
         sid = await _open(client)
         args = {"session_id": sid, "command": f"echo started; {marker}"}
         if how == "timeout":
-            r = await _call(client, "ssh_shell_exec", {**args, "timeout": 0.5})
+            r = await ok(client, "ssh_shell_exec", {**args, "timeout": 0.5})
             assert r["timed_out"] and not r["session_open"] and r["stdout"] == "started\n"
         else:
             with anyio.move_on_after(1.0):
                 await client.call_tool("ssh_shell_exec", args)
         assert await gone(test_user.name, marker), remote_pids(test_user.name, marker)
-        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+        assert (await ok(client, "ssh_shell_list", {}))["sessions"] == []
 
 
 async def test_policy_applies_per_command(settings_for: Callable[..., Settings]) -> None:
     settings = settings_for(allow_dangerous_tools=True, ssh_command_allowlist=["echo", "cd"])
     async with serve(settings) as (client, app):
         sid = await _open(client)
-        ok = await _call(client, "ssh_shell_exec", {"session_id": sid, "command": "echo hi"})
-        assert ok["stdout"] == "hi\n"
+        allowed = await ok(client, "ssh_shell_exec", {"session_id": sid, "command": "echo hi"})
+        assert allowed["stdout"] == "hi\n"
         r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": "id"})
         assert r.is_error and "command not allowed" in text(r)
         assert_audit(app, {"outcome": "denied", "error": "CommandNotAllowed", "host": "target"})
@@ -119,7 +110,7 @@ async def test_session_cap_and_server_shutdown(
         assert r.is_error and "1 shell sessions are open (SSH_SHELL_MAX_SESSIONS)" in text(r)
         assert_audit(app, {"outcome": "error", "error": "CapExceeded"})
         # A background process of the session outlives its command...
-        bg = await _call(client, "ssh_shell_exec", {"session_id": sid, "command": f"{marker} &"})
+        bg = await ok(client, "ssh_shell_exec", {"session_id": sid, "command": f"{marker} &"})
         assert bg["session_open"] and remote_pids(test_user.name, f"^{marker}$")
     # ...but not the server: its shells end with it, and their process groups too.
     assert await gone(test_user.name, marker)
@@ -134,7 +125,7 @@ async def test_a_busy_session_refuses_a_second_command_and_is_not_swept(
         sid = await _open(client)
         async with anyio.create_task_group() as tg:
             tg.start_soon(
-                _call,
+                ok,
                 client,
                 "ssh_shell_exec",
                 {"session_id": sid, "command": f"{marker}; echo done"},
@@ -149,7 +140,7 @@ async def test_a_busy_session_refuses_a_second_command_and_is_not_swept(
                 lambda: time.monotonic() - entry.last_used > 3 * settings.ssh_shell_idle_timeout,
                 "the session was idle past its timeout",
             )
-            listed = await _call(client, "ssh_shell_list", {})  # sweeps
+            listed = await ok(client, "ssh_shell_list", {})  # sweeps
             assert [s["session_id"] for s in listed["sessions"]] == [sid]
             r = await client.call_tool("ssh_shell_exec", {"session_id": sid, "command": "true"})
             assert r.is_error and "busy with another command" in text(r)
@@ -161,12 +152,9 @@ async def test_a_dropped_connection_ends_the_session_with_a_clear_error(
     tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
 ) -> None:
     marker = "sleep 311.5"
-    settings = scratch_settings(
-        tmp_path, scratch_sshd, test_user, test_keys, allow_dangerous_tools=True,
-        allow_any_command=True,
-    )  # fmt: skip
+    settings = scratch_settings(tmp_path, scratch_sshd, test_user, test_keys, **OPEN)
     async with serve(settings) as (client, app):
-        out = await _call(client, "ssh_shell_open", {"host": "s"})
+        out = await ok(client, "ssh_shell_open", {"host": "s"})
         sid = out["session_id"]
         results: list[Any] = []
 
@@ -185,5 +173,5 @@ async def test_a_dropped_connection_ends_the_session_with_a_clear_error(
         r = results[0]
         assert r.is_error and "dropped" in text(r) and "\n" not in text(r), text(r)
         assert_audit(app, {"tool": "ssh_shell_exec", "error": "ConnectionDropped"})
-        assert (await _call(client, "ssh_shell_list", {}))["sessions"] == []
+        assert (await ok(client, "ssh_shell_list", {}))["sessions"] == []
     assert await gone(test_user.name, marker)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import Target, hosts_toml, serve, text
+from harness import OPEN, Target, hosts_toml, serve, text
 
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.policy.commands import rewrite
@@ -59,7 +59,7 @@ async def test_a_script_command_cannot_read_the_rest_of_the_script(
     # payload is live (on this host, where /bin/sh is dash, for the block variant).
     if skip_from == 8192 and Path("/bin/sh").resolve().name == "dash":
         (drop / "script").write_text(rewrite(script))
-        loose = settings_for(allow_dangerous_tools=True, allow_any_command=True)
+        loose = settings_for(**OPEN)
         async with serve(loose) as (client, _):
             command = f"sh -s < {drop / 'script'}"
             r = await client.call_tool("ssh_exec_run", {"host": "target", "command": command})

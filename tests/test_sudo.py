@@ -10,13 +10,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from harness import Target, assert_audit, gone, hosts_toml, serve, text
+from harness import OPEN_SUDO, Target, assert_audit, gone, hosts_toml, serve, text
 from sshd import TestUser, remote_pids
 
 from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_sudo": True, "allow_any_command": True}
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def sudo_settings(
         extra = f"sudo_password_cmd = {argv!r}\n".replace("'", '"') if argv else ""
         host = Target(target.alias, target.port, target.user, target.key, target.path_allowlist,
                       extra)  # fmt: skip
-        values = {**OPEN, **overrides}
+        values = {**OPEN_SUDO, **overrides}
         return settings_for(hosts=hosts_toml(host), **values)
 
     return make

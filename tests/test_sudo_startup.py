@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Target, assert_audit, gone, hosts_toml, make_settings, serve, text
+from harness import OPEN_SUDO, Target, assert_audit, gone, hosts_toml, make_settings, serve, text
 from sshd import Sshd, TestKeys, TestUser, authorize_keys, ensure_user, remote_pids
 
 from ssh_mcp.config.settings import Settings
 
 pytestmark = pytest.mark.anyio
-OPEN = {"allow_dangerous_tools": True, "allow_sudo": True, "allow_any_command": True}
 VICTIM = "mcp-ssh-sudorc"
 
 #: The reported attack: take the prompt marker from the command line, argv or environment,
@@ -87,7 +86,7 @@ def settings(
     secret.chmod(0o600)
     extra = f'sudo_password_cmd = ["cat", "{secret}"]\n'
     host = Target("rc", sshd.port, victim.name, test_keys.plain, (str(victim.home),), extra)
-    return make_settings(tmp_path, hosts_toml(host), known_hosts_file, **OPEN)
+    return make_settings(tmp_path, hosts_toml(host), known_hosts_file, **OPEN_SUDO)
 
 
 def assert_not_stolen(loot: Path, victim: TestUser) -> None:

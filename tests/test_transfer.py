@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
-from harness import Target, assert_audit, hosts_toml, make_settings, serve, text
+from harness import Target, assert_audit, hosts_toml, make_settings, poll, serve, text
 from sshd import Sshd, TestUser
 
 from ssh_mcp.config.settings import Settings
@@ -27,13 +27,6 @@ def _own(path: Path, user: TestUser) -> None:
 
 def _leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if ".ssh-mcp-" in p.name)
-
-
-async def _eventually(condition: Callable[[], bool]) -> None:
-    for _ in range(200):
-        if condition():
-            return
-        await anyio.sleep(0.05)
 
 
 def _two_hosts(target: Target, other_allowlist: tuple[str, ...] | None = None) -> str:
@@ -275,8 +268,8 @@ async def test_client_cancel_leaves_the_destination_as_it_was(
         assert all(t.startswith(".target.bin.ssh-mcp-") for t in temps), temps
         # The server finishes the cancelled call (shielded temp removal, then the audit
         # line) after the client has moved on: give it a moment.
-        await _eventually(lambda: app.settings.ssh_audit_log.exists())
-        await _eventually(lambda: not _leftovers(work_dir))
+        await poll(lambda: app.settings.ssh_audit_log.exists(), "the audit line")
+        await poll(lambda: not _leftovers(work_dir), "the temp file removed")
         assert _leftovers(work_dir) == []
         if existing:
             assert dst.read_bytes() == b"original\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Target, assert_audit, hosts_toml, serve, text
+from harness import Target, assert_audit, hosts_toml, refused, serve, text
 from mcp import Client
 from sshd import TestUser
 
@@ -46,9 +46,8 @@ def release(work_dir: Path, test_user: TestUser) -> Path:
 
 
 async def _refused(client: Client, app: App, tool: str, args: Mapping[str, Any]) -> str:
-    r = await client.call_tool(tool, dict(args))
-    message = text(r)
-    assert r.is_error and "restricted zone" in message and SECRET not in message, message
+    message = await refused(client, tool, args, "restricted zone")
+    assert SECRET not in message, message
     assert_audit(app, {"tool": tool, "outcome": "denied", "error": "PathNotAllowed"})
     return message
 
