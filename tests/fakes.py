@@ -25,7 +25,7 @@ from ssh_mcp.core.remote import CappedBuffer, DirEntry, FileAttrs, ProcessResult
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.ssh.connect import ConnectSpec
-from ssh_mcp.ssh.pool import Pool
+from ssh_mcp.ssh.pool import Lease, Pool
 from ssh_mcp.ssh.sudo_io import Elevation
 from ssh_mcp.tools import ALL_TOOLS
 
@@ -118,7 +118,12 @@ class FakeReach:
         self.answer: Callable[[str, Elevation | None], ProcessResult] = lambda cmd, el: result()
 
     async def remote(
-        self, spec: ConnectSpec, op: Callable[[Remote], Awaitable[T]], *, replay: bool
+        self,
+        spec: ConnectSpec,
+        op: Callable[[Remote], Awaitable[T]],
+        *,
+        replay: bool,
+        lease: Lease | None = None,
     ) -> T:
         self.entries.append(("remote", replay))
         return await op(FakeRemote(self.files))
@@ -134,6 +139,7 @@ class FakeReach:
         stdin: bytes | None,
         on_chunk: Callable[[str, bytes], None] | None,
         elevate: Elevation | None,
+        lease: Lease | None = None,
     ) -> ProcessResult:
         self.entries.append(("process", command))
         return self.answer(command, elevate)

@@ -5,8 +5,9 @@ function of one :class:`Call`; each step reads what earlier steps put on the
 call and adds its own part (the tool, the validated arguments, the targets,
 the handler's output). The call also remembers the steps it passed through,
 in order, and holds what lives exactly as long as one call: its sudo
-credentials (:class:`~ssh_mcp.core.context.Elevations`) and the remote paths
-already resolved (:class:`~ssh_mcp.core.confine.Resolver`).
+credentials (:class:`~ssh_mcp.core.context.Elevations`), the remote paths
+already resolved (:class:`~ssh_mcp.core.confine.Resolver`) and its standing
+reservation on each host's pool (:class:`~ssh_mcp.ssh.pool.Lease`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ssh_mcp.core.command_step import CommandStep
 from ssh_mcp.core.confine import Resolver
 from ssh_mcp.core.context import Elevations, ProgressFn, Target
 from ssh_mcp.core.spec import ToolSpec
+from ssh_mcp.ssh.pool import Lease
 
 Decision = Literal["confirmed", "declined", "cancelled", "unsupported", "requested"]
 
@@ -109,6 +111,9 @@ class Call:
     #: resolution of its remote paths.
     elevations: Elevations = field(init=False, repr=False)
     resolver: Resolver = field(init=False, repr=False)
+    #: One reserved slot per host, reused by the call's operations one after another:
+    #: dispatch's path resolution, then the handler's operations (DECISIONS.md 56).
+    lease: Lease = field(default_factory=Lease, repr=False)
     #: Names of the steps this call passed through, in order.
     passed: list[str] = field(default_factory=list)
     # Filled in by the steps, in order.

@@ -1,8 +1,9 @@
-"""Step 4 of dispatch: every path field to a canonical value that the policy admits.
+"""Dispatch's paths step: every path field to a canonical value that the policy admits.
 
 Remote paths resolve on their host (symlinks followed, as the operation will
-see them); so do the host's allowlist roots and restricted zones, on every
-call (DECISIONS.md 43). Local paths resolve on the server's disk and never
+see them), through the typed remote API, one operation per path
+(:class:`Resolver`); so do the host's allowlist roots and restricted zones, on
+every call (DECISIONS.md 43 and 56). Local paths resolve on the server's disk and never
 reach the server's own files (DECISIONS.md 44); this module does that disk's
 I/O too (DECISIONS.md 52). The comparisons themselves are the pure functions of
 :mod:`ssh_mcp.policy.paths` and :mod:`ssh_mcp.policy.local`.
@@ -15,7 +16,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -27,12 +28,11 @@ from ssh_mcp.errors import RemoteError, SSHMCPError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.local import Ident, LocalView, ProtectedEntry, check_local_path, judge_local
 from ssh_mcp.policy.paths import check_entry, check_path, check_tree, precheck
+from ssh_mcp.ssh.pool import Lease
 from ssh_mcp.ssh.sudo_io import Elevation
 
+T = TypeVar("T")
 Spellings = tuple[tuple[str, ...], tuple[str, ...]]
-#: What one host resolution found, or the error it met: raised when that fact is used,
-#: so errors surface in the order the checks would have met them one by one.
-Fact = Any
 
 
 class PathRecord(Protocol):
@@ -52,7 +52,9 @@ def _flat(found: list[tuple[str, ...]]) -> tuple[str, ...]:
 _HOME_NAMED = re.compile(r"/bin(?:/|$)")
 
 
-def _used(fact: Fact) -> Any:
+def _used(fact: T | SSHMCPError) -> T:
+    """A fact gathered on the host, or the error met gathering it, raised only now: errors
+    surface in the order the checks would have met them one by one."""
     if isinstance(fact, SSHMCPError):
         raise fact
     return fact
@@ -72,8 +74,9 @@ class Admitted:
 @dataclass(frozen=True)
 class _Found:
     canonical: str
-    spellings: Fact  # Spellings | SSHMCPError | None (already known)
-    links: Fact  # tuple[str, ...] | SSHMCPError | None (not needed or already known)
+    #: None when not asked for (known already, or nothing configured).
+    spellings: Spellings | SSHMCPError | None
+    links: tuple[str, ...] | SSHMCPError | None
     tilde: str | None
 
 
@@ -89,8 +92,8 @@ class Resolver:
     of the call, per host. Root's resolution uses the call's :class:`Elevations`.
     """
 
-    def __init__(self, app: App, elevations: Elevations) -> None:
-        self.app, self.elevations = app, elevations
+    def __init__(self, app: App, elevations: Elevations, lease: Lease | None = None) -> None:
+        self.app, self.elevations, self.lease = app, elevations, lease
         self._known: dict[str, dict[bool | str, Any]] = {}
 
     async def admit(
@@ -124,8 +127,8 @@ class Resolver:
                 )
             else:
                 canonical = await remote.canonical(raw, create=marker.create, follow=marker.follow)
-            spell: Fact = None
-            links: Fact = None
+            spell: Spellings | SSHMCPError | None = None
+            links: tuple[str, ...] | SSHMCPError | None = None
             try:
                 if want_spellings:
                     spell = await _host_paths(remote, roots, zones, marker.sudo, elevate, timeout)
@@ -139,7 +142,7 @@ class Resolver:
             tilde = await _home_spelling(remote, canonical) if home else None
             return _Found(canonical, spell, links, tilde)
 
-        found = await self.app.reach.remote(target.spec, op, replay=True)
+        found = await self.app.reach.remote(target.spec, op, replay=True, lease=self.lease)
         record(found.canonical)  # denials show the path too
         if want_spellings:
             known[marker.sudo] = _used(found.spellings)

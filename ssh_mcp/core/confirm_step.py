@@ -88,6 +88,7 @@ async def confirmation(call: Call) -> None:
     if found is None:
         return
     label, subject, what, span = found
+    call.lease.close()  # no slot stays reserved while a human decides
     rec.extra["deny_pattern"] = label
     hosts = list(dict.fromkeys(t.host.alias for t in targets.values()))
     message = confirm_message(spec.name, hosts, label, subject, what, span)

@@ -22,7 +22,7 @@ from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint, read_secret
-from ssh_mcp.ssh.pool import SessionInfo
+from ssh_mcp.ssh.pool import Lease, SessionInfo
 from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
@@ -91,17 +91,25 @@ class CallContext:
         field: str = "host",
         denials: Mapping[str, str] | None = None,
         elevations: Elevations | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._app, self._targets, self._progress = app, targets, progress
         self._field = field if field in targets else next(iter(targets), field)
         self._denials = denials or {}
         self._elevations = elevations or Elevations()
+        self._lease = lease
 
     def on(self, field: str) -> CallContext:
         if field not in self._targets:
             raise RuntimeError(f"this tool declared no host field {field!r}")
         return CallContext(
-            self._app, self._targets, self._progress, field, self._denials, self._elevations
+            self._app,
+            self._targets,
+            self._progress,
+            field,
+            self._denials,
+            self._elevations,
+            self._lease,
         )
 
     def fanout(self, field: str) -> list[tuple[str, ToolContext | str]]:
@@ -160,7 +168,7 @@ class CallContext:
 
     async def open_shell(self, cwd: str | None) -> Shell:
         return await self._app.pool.run(
-            self._target(), lambda pc: Shell.open(pc, cwd), replay=False
+            self._target(), lambda pc: Shell.open(pc, cwd), replay=False, lease=self._lease
         )
 
     def _target(self) -> ConnectSpec:
@@ -193,6 +201,7 @@ class CallContext:
             stdin=stdin,
             on_chunk=on_output,
             elevate=elevate,
+            lease=self._lease,
         )
 
     async def _elevation(self) -> Elevation:
@@ -202,10 +211,10 @@ class CallContext:
         return await self._elevations.of(target.host)
 
     async def with_connection(self, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
-        return await self._app.pool.run(self._target(), op, replay=True)
+        return await self._app.pool.run(self._target(), op, replay=True, lease=self._lease)
 
     async def remote(self, op: Callable[[Remote], Awaitable[T]], *, replay: bool) -> T:
-        return await self._app.reach.remote(self._target(), op, replay=replay)
+        return await self._app.reach.remote(self._target(), op, replay=replay, lease=self._lease)
 
     async def progress(self, done: float, total: float | None, message: str | None) -> None:
         await self._progress(done, total, message)

@@ -68,6 +68,7 @@ async def run_call(
     except Exception as exc:
         call.failure = exc
     finally:
+        call.lease.close()
         # Neither closing step awaits anything, so both run in full under cancellation too.
         for step in steps:
             if step.always:

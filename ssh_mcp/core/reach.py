@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from ssh_mcp.ssh.connect import ConnectSpec
-from ssh_mcp.ssh.pool import Pool
+from ssh_mcp.ssh.pool import Lease, Pool
 from ssh_mcp.ssh.process import ProcessResult, run_process
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.sudo_io import Elevation
@@ -26,10 +26,16 @@ OnChunk = Callable[[str, bytes], None]
 
 
 class Reach(Protocol):
-    """Operations on one host, each over one reserved connection."""
+    """Operations on one host, each over one reserved connection: the ``lease``'s when
+    the call holds one for the host and no other operation of the call is using it."""
 
     async def remote(
-        self, spec: ConnectSpec, op: Callable[[Remote], Awaitable[T]], *, replay: bool
+        self,
+        spec: ConnectSpec,
+        op: Callable[[Remote], Awaitable[T]],
+        *,
+        replay: bool,
+        lease: Lease | None = None,
     ) -> T:
         """Run ``op`` on the host's typed remote API; ``replay``: whether it may run again,
         from the start, on a fresh connection after a drop (reads only)."""
@@ -46,6 +52,7 @@ class Reach(Protocol):
         stdin: bytes | None,
         on_chunk: OnChunk | None,
         elevate: Elevation | None,
+        lease: Lease | None = None,
     ) -> ProcessResult:
         """Run one command on the host (never replayed), with caps and the stop ladder."""
         ...
@@ -58,10 +65,15 @@ class PoolReach:
         self.pool = pool
 
     async def remote(
-        self, spec: ConnectSpec, op: Callable[[Remote], Awaitable[T]], *, replay: bool
+        self,
+        spec: ConnectSpec,
+        op: Callable[[Remote], Awaitable[T]],
+        *,
+        replay: bool,
+        lease: Lease | None = None,
     ) -> T:
         try:
-            return await self.pool.run(spec, lambda pc: op(Remote(pc)), replay=replay)
+            return await self.pool.run(spec, lambda pc: op(Remote(pc)), replay=replay, lease=lease)
         except WriteInterrupted as exc:  # remove the temp file over a fresh connection
             clean = functools.partial(self.pool.run, spec, replay=True)
             raise await after_drop(clean, exc) from None
@@ -77,6 +89,7 @@ class PoolReach:
         stdin: bytes | None,
         on_chunk: OnChunk | None,
         elevate: Elevation | None,
+        lease: Lease | None = None,
     ) -> ProcessResult:
         return await self.pool.run(
             spec,
@@ -91,4 +104,5 @@ class PoolReach:
                 elevate=elevate,
             ),
             replay=False,  # a command is never run twice
+            lease=lease,
         )

@@ -121,7 +121,7 @@ async def elevation(call: Call) -> None:
     a command run with ``sudo``) and then kept for the call, so the command runs at most
     once per call and never for a call refused before it needs root."""
     call.elevations = Elevations()
-    call.resolver = Resolver(call.app, call.elevations)
+    call.resolver = Resolver(call.app, call.elevations, call.lease)
 
 
 async def paths(call: Call) -> None:
@@ -167,6 +167,7 @@ async def handler(call: Call) -> None:
         call.progress,
         denials=call.commands.denials,
         elevations=call.elevations,
+        lease=call.lease,
     )
     budget = _deadline(call.app, spec, call.targets, args)
     try:
