@@ -7,6 +7,7 @@ the same properties where a real host is involved.
 
 from __future__ import annotations
 
+import dataclasses
 import stat as statmod
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.call import Decision, Redeem
-from ssh_mcp.core.dispatch import STEPS, dispatch, run_call
+from ssh_mcp.core.dispatch import STEPS, Outcome, dispatch, run_call
 from ssh_mcp.core.remote import FileAttrs, ProcessResult, Remote
 from ssh_mcp.core.spec import READS, Output, ToolContext, ToolSpec
 from ssh_mcp.ssh.sudo_io import Elevation
@@ -166,3 +167,21 @@ async def test_the_sudo_password_command_runs_once_per_call(tmp_path: Path) -> N
     assert given and given[0] is not None and given[0].secret == b"pw\n"
     await dispatch(app, "ssh_sudo_read", args)
     assert counter.read_text().splitlines() == ["read", "read"]  # once per call, not per server
+
+
+def _broken_render(out: Size) -> str:
+    raise ValueError("cannot render")
+
+
+async def test_a_failing_render_is_the_handlers_internal_error_and_audited_so(
+    tmp_path: Path,
+) -> None:
+    broken = dataclasses.replace(T_SIZE, name="t_broken", render=_broken_render)
+    app, _ = fake_app(tmp_path, FILES, tools=(*ALL_TOOLS, broken))
+    call = await run_call(app, "t_broken", {"host": "fake", "path": "/srv/app/config.toml"})
+    line = audit_lines(app)[-1]
+    assert call.outcome == Outcome(
+        ok=False, text=f"internal error (id {line['id']}); the server log has the details"
+    )
+    assert call.passed == [*ORDER[:7], "audit", "error mapping"]
+    assert (line["outcome"], line["error"]) == ("error", "ValueError")

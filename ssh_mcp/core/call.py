@@ -122,7 +122,8 @@ class Call:
     targets: dict[str, Target] = field(default_factory=dict)
     updates: dict[str, str] = field(default_factory=dict)
     commands: CommandStep = field(default_factory=CommandStep)
-    out: BaseModel | None = None
+    #: The handler's output, rendered for the client.
+    out: Outcome | None = None
     #: What ended the call early: a refusal, a failure, a confirmation to ask for.
     failure: BaseException | None = None
     outcome: Outcome | None = None

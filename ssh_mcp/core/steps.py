@@ -182,7 +182,10 @@ async def handler(call: Call) -> None:
         rec.bytes = getattr(out, spec.audit_bytes, None)
     for out_field in spec.audit_fields:
         rec.extra[out_field] = str(getattr(out, out_field))
-    call.out = out
+    # Rendered here, so that a rendering failure is the handler's, audited as such.
+    structured = out.model_dump(mode="json")
+    text = spec.render(out) if spec.render else out.model_dump_json()
+    call.out = Outcome(ok=True, text=text, structured=structured)
 
 
 def _classified(failure: BaseException | None) -> tuple[str, str | None]:
@@ -229,9 +232,7 @@ async def error_mapping(call: Call) -> None:
     traceback only in the server log."""
     failure = call.failure
     if failure is None and call.out is not None:
-        spec, out = call.spec, call.out
-        text = spec.render(out) if spec.render else out.model_dump_json()
-        call.outcome = Outcome(ok=True, text=text, structured=out.model_dump(mode="json"))
+        call.outcome = call.out
     elif isinstance(failure, SSHMCPError):
         call.outcome = Outcome(ok=False, text=" ".join(str(failure).split()))
     elif isinstance(failure, InputRequired):
