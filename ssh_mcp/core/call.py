@@ -111,8 +111,8 @@ class Call:
     #: resolution of its remote paths.
     elevations: Elevations = field(init=False, repr=False)
     resolver: Resolver = field(init=False, repr=False)
-    #: One reserved slot per host, reused by the call's operations one after another:
-    #: dispatch's path resolution, then the handler's operations (DECISIONS.md 56).
+    #: The slot dispatch's path resolution reserved, reused by the handler's operations
+    #: one after another (DECISIONS.md 56).
     lease: Lease = field(default_factory=Lease, repr=False)
     #: Names of the steps this call passed through, in order.
     passed: list[str] = field(default_factory=list)

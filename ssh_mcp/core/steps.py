@@ -161,6 +161,9 @@ def _deadline(
 async def handler(call: Call) -> None:
     """The tool's handler, under one deadline, with a context bound to the call's hosts."""
     spec, args, rec = call.spec, call.model, call.rec
+    # The handler reuses the slot dispatch reserved, but reserves none to keep: a handler
+    # that waits between operations (a job's status) holds no slot while it waits.
+    call.lease.settle()
     ctx = CallContext(
         call.app,
         call.targets,

@@ -214,6 +214,7 @@ class Lease:
         self._slot: tuple[HostPool, PooledConnection] | None = None
         self._busy = False
         self._closed = False
+        self._keeps = True
 
     @property
     def closed(self) -> bool:
@@ -239,9 +240,14 @@ class Lease:
         held_hp.release(pc)
         return None
 
+    def settle(self) -> None:
+        """Keep no further slot: the one held may still be borrowed, and once let go the
+        call's operations reserve their own, as without a lease."""
+        self._keeps = False
+
     def _keep(self, hp: HostPool, pc: PooledConnection) -> bool:
         """Lease the slot an operation just reserved, unless the lease holds one."""
-        if self._closed or self._busy or self._slot is not None:
+        if not self._keeps or self._closed or self._busy or self._slot is not None:
             return False
         self._slot, self._busy = (hp, pc), True
         return True
