@@ -185,3 +185,14 @@ async def test_a_failing_render_is_the_handlers_internal_error_and_audited_so(
     )
     assert call.passed == [*ORDER[:7], "audit", "error mapping"]
     assert (line["outcome"], line["error"]) == ("error", "ValueError")
+
+
+def test_dispatch_reaches_hosts_only_through_the_remote_api() -> None:
+    """Dispatch's modules name no asyncssh, hold no pooled connection and call no pool:
+    what they do on a host goes through App.reach and the typed Remote."""
+    core = Path(__file__).resolve().parent.parent / "ssh_mcp" / "core"
+    modules = ("dispatch", "call", "steps", "confirm_step", "confine", "command_step")
+    for name in modules:
+        source = (core / f"{name}.py").read_text()
+        for banned in ("asyncssh", "PooledConnection", "pool.run", "ssh_mcp.ssh.sftp"):
+            assert banned not in source, f"core/{name}.py names {banned}"
