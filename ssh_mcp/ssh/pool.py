@@ -212,9 +212,7 @@ class Lease:
 
     def __init__(self) -> None:
         self._slot: tuple[HostPool, PooledConnection] | None = None
-        self._busy = False
-        self._closed = False
-        self._keeps = True
+        self._busy, self._closed, self._keeps = False, False, True
 
     @property
     def closed(self) -> bool:
@@ -223,12 +221,9 @@ class Lease:
 
     def _borrow(self, hp: HostPool) -> PooledConnection | None:
         """The leased slot if it is idle, on ``hp``'s host, and its connection usable."""
-        if self._closed:
-            return None
         if self._busy:  # operations overlap: stop leasing, release on return
             self._closed = True
-            return None
-        if self._slot is None:
+        if self._closed or self._slot is None:
             return None
         held_hp, pc = self._slot
         if held_hp is hp and not pc.hung_up():
@@ -236,13 +231,11 @@ class Lease:
             return pc
         # Another host's slot, or a dead one: let it go before this operation may wait
         # for a slot, so that no call waits while holding an idle one.
-        self._slot = None
-        held_hp.release(pc)
+        self._let_go()
         return None
 
     def settle(self) -> None:
-        """Keep no further slot: the one held may still be borrowed, and once let go the
-        call's operations reserve their own, as without a lease."""
+        """Keep no further slot; the one held may still be borrowed."""
         self._keeps = False
 
     def _keep(self, hp: HostPool, pc: PooledConnection) -> bool:
@@ -252,21 +245,23 @@ class Lease:
         self._slot, self._busy = (hp, pc), True
         return True
 
-    def _returned(self, dropped: bool) -> None:
-        """The borrower is done: keep the slot for the next operation, or release it."""
-        self._busy = False
-        if self._slot is not None and (dropped or self._closed):
+    def _let_go(self) -> None:
+        if self._slot is not None:
             hp, pc = self._slot
             self._slot = None
             hp.release(pc)
 
+    def _returned(self, dropped: bool) -> None:
+        """The borrower is done: keep the slot for the next operation, or release it."""
+        self._busy = False
+        if dropped or self._closed:
+            self._let_go()
+
     def close(self) -> None:
         """Release the leased slot, now or, if an operation is using it, when it returns."""
         self._closed = True
-        if self._slot is not None and not self._busy:
-            hp, pc = self._slot
-            self._slot = None
-            hp.release(pc)
+        if not self._busy:
+            self._let_go()
 
 
 class Pool:
