@@ -31,7 +31,7 @@ from mcp.types import CallToolResult
 from sshd import TestUser
 
 from ssh_mcp.config.settings import Settings
-from ssh_mcp.core import confine
+from ssh_mcp.ssh import remote as ssh_remote
 from ssh_mcp.ssh.sftp import canonicalize
 
 pytestmark = pytest.mark.anyio
@@ -340,7 +340,7 @@ async def test_race_swap_after_the_check_redirects_the_write(
             swap()
         return canonical
 
-    monkeypatch.setattr(confine, "canonicalize", check_then_swap)
+    monkeypatch.setattr(ssh_remote, "canonicalize", check_then_swap)
     r, old, out = await _race(corpus_settings, layout)
     assert not r.is_error, text(r)
     assert r.structured_content and r.structured_content["path"].endswith("/app/d/raced.bin")

@@ -109,22 +109,33 @@ class _FakeConnection:
         return self.sftp_client
 
 
+class _FakeRemote:
+    """The one Remote method core's ``~`` expansion uses."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def home(self, *, action: str = "resolving ~") -> str:
+        self.asked += 1
+        return "/home/u"
+
+
 @pytest.mark.anyio
 async def test_core_asks_the_host_for_home_only_when_a_path_names_it() -> None:
-    fake = _FakeConnection()
-    pc = cast(Any, fake)
-    assert await absolute(pc, "/srv/x") == "/srv/x"
-    assert await absolute_configured(pc, ["/srv", "/opt"]) == ("/srv", "/opt")
-    assert fake.sftp_client.asked == 0
-    assert await absolute(pc, "~/x") == "/home/u/x"
-    assert await absolute_configured(pc, ["~", "/srv", "~/vault"]) == (
+    fake = _FakeRemote()
+    remote = cast(Any, fake)
+    assert await absolute(remote, "/srv/x") == "/srv/x"
+    assert await absolute_configured(remote, ["/srv", "/opt"]) == ("/srv", "/opt")
+    assert fake.asked == 0
+    assert await absolute(remote, "~/x") == "/home/u/x"
+    assert await absolute_configured(remote, ["~", "/srv", "~/vault"]) == (
         "/home/u",
         "/srv",
         "/home/u/vault",
     )
-    assert fake.sftp_client.asked == 2  # once per call, not once per path
+    assert fake.asked == 2  # once per call, not once per path
     with pytest.raises(PathNotAllowed, match="relative"):
-        await absolute(pc, "x")
+        await absolute(remote, "x")
 
 
 @pytest.mark.anyio

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
+from ssh_mcp.core.reach import PoolReach, Reach
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.policy.local import names_local_file
@@ -56,9 +57,14 @@ class App:
     )
     #: The server's own files, which no local_path may reach (:func:`protected_local_paths`).
     protected_local: tuple[str, ...] = ()
+    #: How calls reach their hosts, built from the pool: the pool itself in production,
+    #: an in-memory host in tests that need no sshd (:mod:`ssh_mcp.core.reach`).
+    reach_factory: Callable[[Pool], Reach] = PoolReach
+    reach: Reach = field(init=False)
     _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        self.reach = self.reach_factory(self.pool)
         tiers, groups = self.settings.open_tiers(), self.settings.enabled_groups()
         self._visible = {t.name: t for t in self.tools if t.tier in tiers and t.group in groups}
 
@@ -142,9 +148,12 @@ def summary(host: HostConfig) -> HostSummary:
 
 
 def build_app(
-    settings: Settings | None = None, tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
+    settings: Settings | None = None,
+    tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS,
+    reach: Callable[[Pool], Reach] = PoolReach,
 ) -> App:
-    """Load settings and hosts.toml and wire the app; raises ConfigError on bad config."""
+    """Load settings and hosts.toml and wire the app; raises ConfigError on bad config.
+    ``reach`` builds what calls reach their hosts through (tests pass a fake host)."""
     settings = settings or load_settings()
     inventory = load_hosts(settings)
     key = settings.ssh_audit_key.get_secret_value().encode() if settings.ssh_audit_key else None
@@ -172,6 +181,7 @@ def build_app(
         deny=DenyPatterns.build(settings.ssh_confirm_patterns),
         confirm_tokens=ConfirmTokens(_confirm_key(key), settings.ssh_confirm_timeout),
         protected_local=protected_local_paths(settings, inventory),
+        reach_factory=reach,
     )
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from ssh_mcp.core.access import Group
 from ssh_mcp.core.app import App
-from ssh_mcp.core.confine import Spellings, admit_remote, canonical_remote, home_spelling
+from ssh_mcp.core.confine import Resolver
 from ssh_mcp.core.context import Target
 from ssh_mcp.core.spec import CommandText, HandleRef, RemotePath, ToolSpec
 from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError, shown
@@ -59,13 +59,16 @@ def _refuse(given: str, why: str) -> CommandNotAllowed:
 
 
 async def _resolve_writes(
-    app: App, spec: ToolSpec[Any, Any], target: Target, writes: tuple[str, ...], cwd: str | None
+    resolver: Resolver,
+    spec: ToolSpec[Any, Any],
+    target: Target,
+    writes: tuple[str, ...],
+    cwd: str | None,
 ) -> list[str]:
     """Each write target resolved on the host and checked against its path policy."""
     sudo = spec.group is Group.SUDO  # the shell that opens the file runs as root
     base = _where(spec, cwd)
     marker = RemotePath(create=True, sudo=sudo)
-    known: dict[bool | str, Spellings] = {}  # the host's roots and zones, resolved once per call
     paths: list[str] = []
     for given in writes:
         path = given
@@ -77,13 +80,12 @@ async def _resolve_writes(
             path = posixpath.join(base, given)  # from "~": "~/given"
         try:
             precheck(given)
-            canonical = await canonical_remote(app, target, path, marker)
-            await admit_remote(app, target, canonical, marker, known)
+            found = await resolver.admit(target, path, marker, home=not sudo)
         except (PathNotAllowed, RemoteError) as exc:
             raise _refuse(given, " ".join(str(exc).split())) from None
-        paths += [given, canonical]
-        if not sudo and (tilde := await home_spelling(app, target, canonical)) is not None:
-            paths.append(tilde)  # ~/bin wherever the home is
+        paths += [given, found.canonical]
+        if found.tilde is not None:
+            paths.append(found.tilde)  # ~/bin wherever the home is
     return paths
 
 
@@ -93,6 +95,7 @@ async def check_commands(
     args: BaseModel,
     targets: Mapping[str, Target],
     cwd: str | None,
+    resolver: Resolver,
 ) -> CommandStep:
     """Check every command field on every target; see the module docstring."""
     step = CommandStep()
@@ -107,7 +110,7 @@ async def check_commands(
                     app.settings.allow_any_command,
                 )
                 if result is not None:
-                    step.writes += await _resolve_writes(app, spec, target, result.writes, cwd)
+                    step.writes += await _resolve_writes(resolver, spec, target, result.writes, cwd)
                     checked = result
             except SSHMCPError as exc:  # a refusal, or a host unreachable to resolve a target
                 if ":" not in key:  # a single host: the call fails

@@ -3,12 +3,14 @@
 A context is bound to the hosts the call named, already resolved and
 policy-checked; ``on(field)`` rebinds it to another host field of the same
 call (``ssh_transfer``'s ``dst_host``). Every remote operation goes through
-the pool with the operator's caps.
+the app's :class:`~ssh_mcp.core.reach.Reach` with the operator's caps, and
+every command run as root uses the call's :class:`Elevations`, so a host's
+sudo password command runs at most once per call.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,12 +23,11 @@ from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
-from ssh_mcp.ssh.pool import SessionInfo
-from ssh_mcp.ssh.process import ProcessResult, run_process
+from ssh_mcp.ssh.pool import Lease, SessionInfo
+from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
 from ssh_mcp.ssh.sudo_io import Elevation
-from ssh_mcp.ssh.transfer import WriteInterrupted, after_drop
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
 from ssh_mcp.state.shells import ShellTable
@@ -63,6 +64,22 @@ async def elevation_for(host: HostConfig) -> Elevation:
     return Elevation((password + "\n").encode())
 
 
+class Elevations:
+    """The sudo credentials of one call, per host: read on first need, then kept for the
+    rest of the call (path resolution as root, then the handler's commands)."""
+
+    def __init__(self, read: Callable[[HostConfig], Awaitable[Elevation]] = elevation_for) -> None:
+        self._read = read
+        self._got: dict[str, Elevation] = {}
+        self._lock = asyncio.Lock()
+
+    async def of(self, host: HostConfig) -> Elevation:
+        async with self._lock:  # concurrent first uses wait for the one read
+            if host.alias not in self._got:
+                self._got[host.alias] = await self._read(host)
+            return self._got[host.alias]
+
+
 class CallContext:
     """Implements ``ssh_mcp.core.spec.ToolContext`` for one call."""
 
@@ -73,15 +90,27 @@ class CallContext:
         progress: ProgressFn,
         field: str = "host",
         denials: Mapping[str, str] | None = None,
+        elevations: Elevations | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._app, self._targets, self._progress = app, targets, progress
         self._field = field if field in targets else next(iter(targets), field)
         self._denials = denials or {}
+        self._elevations = elevations or Elevations()
+        self._lease = lease
 
     def on(self, field: str) -> CallContext:
         if field not in self._targets:
             raise RuntimeError(f"this tool declared no host field {field!r}")
-        return CallContext(self._app, self._targets, self._progress, field, self._denials)
+        return CallContext(
+            self._app,
+            self._targets,
+            self._progress,
+            field,
+            self._denials,
+            self._elevations,
+            self._lease,
+        )
 
     def fanout(self, field: str) -> list[tuple[str, ToolContext | str]]:
         prefix = f"{field}:"
@@ -139,7 +168,7 @@ class CallContext:
 
     async def open_shell(self, cwd: str | None) -> Shell:
         return await self._app.pool.run(
-            self._target(), lambda pc: Shell.open(pc, cwd), replay=False
+            self._target(), lambda pc: Shell.open(pc, cwd), replay=False, lease=self._lease
         )
 
     def _target(self) -> ConnectSpec:
@@ -163,34 +192,26 @@ class CallContext:
             text = f"{shlex.join(['cd', '--', cwd])} && {text}"
         s = self._app.settings
         elevate = await self._elevation() if sudo else None
-        return await self._app.pool.run(
+        return await self._app.reach.process(
             self._target(),
-            lambda pc: run_process(
-                pc,
-                text,
-                timeout=timeout or s.ssh_command_timeout,
-                stdout_cap=s.ssh_stdout_cap_bytes,
-                stderr_cap=s.ssh_stderr_cap_bytes,
-                stdin=stdin,
-                on_chunk=on_output,
-                elevate=elevate,
-            ),
-            replay=False,  # a command is never run twice
+            text,
+            timeout=timeout or s.ssh_command_timeout,
+            stdout_cap=s.ssh_stdout_cap_bytes,
+            stderr_cap=s.ssh_stderr_cap_bytes,
+            stdin=stdin,
+            on_chunk=on_output,
+            elevate=elevate,
+            lease=self._lease,
         )
 
     async def _elevation(self) -> Elevation:
         target = self._targets.get(self._field)
         if target is None:
             raise RuntimeError("this tool declared no host argument")
-        return await elevation_for(target.host)
+        return await self._elevations.of(target.host)
 
     async def remote(self, op: Callable[[Remote], Awaitable[T]], *, replay: bool) -> T:
-        spec = self._target()
-        try:
-            return await self._app.pool.run(spec, lambda pc: op(Remote(pc)), replay=replay)
-        except WriteInterrupted as exc:  # remove the temp file over a fresh connection
-            clean = functools.partial(self._app.pool.run, spec, replay=True)
-            raise await after_drop(clean, exc) from None
+        return await self._app.reach.remote(self._target(), op, replay=replay, lease=self._lease)
 
     async def progress(self, done: float, total: float | None, message: str | None) -> None:
         await self._progress(done, total, message)

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ssh_mcp.core.remote import Remote
 from ssh_mcp.policy.paths import expand_configured, expand_home, names_home
-from ssh_mcp.ssh.pooled import PooledConnection
-from ssh_mcp.ssh.sftp import home
-from ssh_mcp.ssh.spellings import login_home
 
 
-async def absolute(pc: PooledConnection, path: str) -> str:
+async def absolute(remote: Remote, path: str) -> str:
     """A tool's ``path`` with ``~`` expanded; PathNotAllowed for a relative one."""
-    return expand_home(path, await home(await pc.sftp()) if names_home(path) else None)
+    return expand_home(path, await remote.home() if names_home(path) else None)
 
 
-async def absolute_configured(pc: PooledConnection, paths: Sequence[str]) -> tuple[str, ...]:
+async def absolute_configured(remote: Remote, paths: Sequence[str]) -> tuple[str, ...]:
     """Configured allowlist roots or restricted zones with ``~`` expanded (one question to
     the host for all of them)."""
-    here = await login_home(pc) if any(names_home(p) for p in paths) else None
+    wanted = any(names_home(p) for p in paths)
+    here = await remote.home(action="resolving ~ in the configured paths") if wanted else None
     return tuple(expand_configured(p, here) for p in paths)

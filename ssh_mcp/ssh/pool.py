@@ -19,6 +19,11 @@ connection and never advertises it). A caller reserves a slot for one operation
 * **Only what may be replayed is replayed.** A drop mid-operation
   (:class:`Dropped`) reruns the operation on a fresh connection only when the
   caller passed ``replay=True`` (a read); otherwise it is ConnectionDropped.
+* **A call may keep one slot across its sequential operations** (:class:`Lease`):
+  an operation on the same host borrows the leased slot when it is idle. A call
+  never waits for a slot while it holds an idle one: an operation on another
+  host makes the lease let go first, and one that finds the slot busy takes a
+  slot of its own while the lease lets go as soon as the borrower returns.
 * **A slot is free only when sshd agrees.** sshd frees a session just after the
   channel closes, so "open failed" (:class:`ChannelBusy`) is retried after a
   pause; a channel outliving its operation keeps its slot until it closes
@@ -73,6 +78,7 @@ class HostPool:
         self.conns: list[PooledConnection] = []
         self.connects = 0  # handshakes that succeeded
         self.attempts = 0  # handshakes started
+        self.reservations = 0  # slots handed out by acquire()
         self._connecting: asyncio.Task[PooledConnection] | None = None
         self._grow_after = 0.0
         self._changed = asyncio.Event()
@@ -136,6 +142,7 @@ class HostPool:
             if best is not None and best.free > 0:
                 best.busy += 1
                 best.last_used = time.monotonic()
+                self.reservations += 1
                 return best
             task = self._connecting
             if task is None and self._may_grow(usable):
@@ -198,6 +205,65 @@ class HostPool:
         await asyncio.gather(*(pc.aclose() for pc in conns), *self._closing)
 
 
+class Lease:
+    """One call's standing reservation: at most one slot, on the host its operations
+    last used, reused by them one at a time (see the module docstring). :meth:`close`
+    at the end of the call; an operation after that reserves a slot of its own."""
+
+    def __init__(self) -> None:
+        self._slot: tuple[HostPool, PooledConnection] | None = None
+        self._busy, self._closed, self._keeps = False, False, True
+
+    @property
+    def closed(self) -> bool:
+        """Whether operations now reserve slots of their own."""
+        return self._closed
+
+    def _borrow(self, hp: HostPool) -> PooledConnection | None:
+        """The leased slot if it is idle, on ``hp``'s host, and its connection usable."""
+        if self._busy:  # operations overlap: stop leasing, release on return
+            self._closed = True
+        if self._closed or self._slot is None:
+            return None
+        held_hp, pc = self._slot
+        if held_hp is hp and not pc.hung_up():
+            self._busy = True
+            return pc
+        # Another host's slot, or a dead one: let it go before this operation may wait
+        # for a slot, so that no call waits while holding an idle one.
+        self._let_go()
+        return None
+
+    def settle(self) -> None:
+        """Keep no further slot; the one held may still be borrowed."""
+        self._keeps = False
+
+    def _keep(self, hp: HostPool, pc: PooledConnection) -> bool:
+        """Lease the slot an operation just reserved, unless the lease holds one."""
+        if not self._keeps or self._closed or self._busy or self._slot is not None:
+            return False
+        self._slot, self._busy = (hp, pc), True
+        return True
+
+    def _let_go(self) -> None:
+        if self._slot is not None:
+            hp, pc = self._slot
+            self._slot = None
+            hp.release(pc)
+
+    def _returned(self, dropped: bool) -> None:
+        """The borrower is done: keep the slot for the next operation, or release it."""
+        self._busy = False
+        if dropped or self._closed:
+            self._let_go()
+
+    def close(self) -> None:
+        """Release the leased slot, now or, if an operation is using it, when it returns."""
+        self._closed = True
+        if not self._busy:
+            self._let_go()
+
+
 class Pool:
     """All pooled connections of one server process."""
 
@@ -226,16 +292,23 @@ class Pool:
         return hp
 
     async def run(
-        self, spec: ConnectSpec, op: Callable[[PooledConnection], Awaitable[T]], *, replay: bool
+        self,
+        spec: ConnectSpec,
+        op: Callable[[PooledConnection], Awaitable[T]],
+        *,
+        replay: bool,
+        lease: Lease | None = None,
     ) -> T:
         """Run ``op`` on a reserved slot: once more on a fresh connection after
         :class:`StaleConnection`, or after :class:`Dropped` when ``replay`` (the operation
         may run twice: a read); again on the same slot after :class:`ChannelBusy`.
-        A drop of a connection this run does not hold passes through to the run that does."""
+        A drop of a connection this run does not hold passes through to the run that does.
+        With a ``lease``, the slot is the lease's when it is free (:class:`Lease`)."""
         hp = self.host(spec)
         stale = 0
         while True:
-            pc = await hp.acquire()
+            pc, leased = await self._reserve(hp, lease)
+            dropped = False
             try:
                 for pause in (*BUSY_BACKOFF, None):
                     try:
@@ -251,6 +324,7 @@ class Pool:
             except (StaleConnection, Dropped) as exc:
                 if exc.pc not in (None, pc):
                     raise  # another run's connection (a transfer's source): that run decides
+                dropped = True
                 await hp.discard(pc)
                 if isinstance(exc, Dropped) and not replay:
                     raise ConnectionDropped(
@@ -264,7 +338,21 @@ class Pool:
                         "check the host and retry"
                     ) from None
             finally:
-                hp.release(pc)
+                if lease is not None and leased:
+                    lease._returned(dropped)
+                else:
+                    hp.release(pc)
+
+    @staticmethod
+    async def _reserve(hp: HostPool, lease: Lease | None) -> tuple[PooledConnection, bool]:
+        """A slot for one operation, and whether it is the lease's."""
+        if lease is None:
+            return await hp.acquire(), False
+        pc = lease._borrow(hp)
+        if pc is not None:
+            return pc, True
+        pc = await hp.acquire()
+        return pc, lease._keep(hp, pc)
 
     def sessions(self) -> list[SessionInfo]:
         now = time.monotonic()

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import stat as statmod
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.ssh import host_copy as _host_copy
 from ssh_mcp.ssh import jobs as _jobs
+from ssh_mcp.ssh import spellings as _spellings
 from ssh_mcp.ssh import transfer as _transfer
 from ssh_mcp.ssh._staging import dropped_errors
+from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pooled import Dropped, PooledConnection, StaleConnection, translate_open
 from ssh_mcp.ssh.sftp import canonicalize, free_bytes, home, sftp_error
+from ssh_mcp.ssh.sudo_io import Elevation
 from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written
 
 if TYPE_CHECKING:
@@ -106,11 +109,11 @@ class Remote:
 
     # -- reads: may be replayed ---------------------------------------------------------
 
-    async def home(self) -> str:
+    async def home(self, *, action: str = "resolving ~") -> str:
         """The login user's home directory, as the host spells it."""
         sftp = await self._sftp()
-        with _translated(self._pc, "resolving ~"):
-            return await home(sftp)
+        with _translated(self._pc, action):
+            return await home(sftp, action)
 
     async def canonical(self, path: str, *, create: bool, follow: bool = True) -> str:
         """``path`` resolved on the host the way the operation on it will (see ``canonicalize``)."""
@@ -340,6 +343,32 @@ class Remote:
                 max_bytes=max_bytes,
                 progress=progress,
             )
+
+    # -- h9-dispatch ----
+
+    async def canonical_as_root(
+        self, path: str, elevate: Elevation, timeout: float, *, create: bool
+    ) -> str:
+        """``path`` resolved by root through sudo (``realpath -e``), for the sudo tools."""
+        return await realpath_as_root(self._pc, path, elevate, timeout, create=create)
+
+    async def spellings(self, paths: Sequence[str], *, parents: bool) -> list[tuple[str, ...]]:
+        """Every spelling the host gives each configured path (:func:`spellings.spellings`)."""
+        with _translated(self._pc, "resolving the configured paths"):
+            return await _spellings.spellings(self._pc, paths, parents=parents)
+
+    async def spellings_as_root(
+        self, paths: Sequence[str], elevate: Elevation, timeout: float, *, parents: bool
+    ) -> list[tuple[str, ...]]:
+        """As :meth:`spellings`, resolved by root through sudo (one command)."""
+        return await _spellings.spellings_as_root(
+            self._pc, paths, elevate, timeout, parents=parents
+        )
+
+    async def links_met(self, paths: Sequence[str]) -> tuple[str, ...]:
+        """Every symbolic link met while the login user resolves ``paths``."""
+        with _translated(self._pc, "resolving the configured paths"):
+            return await _spellings.links_met(self._pc, paths)
 
 
 __all__ = [

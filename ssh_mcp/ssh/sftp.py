@@ -48,12 +48,12 @@ async def free_bytes(sftp: asyncssh.SFTPClient, path: str) -> int | None:
 MAX_LINKS = 40
 
 
-async def home(sftp: asyncssh.SFTPClient) -> str:
+async def home(sftp: asyncssh.SFTPClient, action: str = "resolving ~") -> str:
     """The login user's home: where SFTP starts, as the host spells it."""
     try:
         return str(await sftp.realpath("."))
     except asyncssh.SFTPError as exc:
-        raise sftp_error(exc, "resolving ~") from None
+        raise sftp_error(exc, action) from None
 
 
 def require_absolute(path: str) -> None:

@@ -7,7 +7,7 @@ them, so the configured one must be resolved on the same host too, on every
 call: a link may be switched, or the path may appear later. This module only
 answers "which strings"; what they admit or refuse is the policy's business,
 and so is ``~``: the paths given here are already absolute
-(:func:`login_home` tells the caller what to expand it to).
+(core expands it first, with the home :meth:`Remote.home` reports).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ssh_mcp.errors import PathNotAllowed, RemoteError
 from ssh_mcp.ssh.elevated import sudo_refusal
 from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import run_process
-from ssh_mcp.ssh.sftp import MAX_LINKS, canonicalize, require_absolute, sftp_error
+from ssh_mcp.ssh.sftp import MAX_LINKS, canonicalize, require_absolute
 from ssh_mcp.ssh.sudo_io import Elevation
 
 if TYPE_CHECKING:
@@ -34,14 +34,6 @@ else:
 
 def _lexical(path: str) -> str:
     return "/" + posixpath.normpath(path).lstrip("/")
-
-
-async def login_home(pc: PooledConnection) -> str:
-    """The login user's home, for the caller to expand ``~`` in configured paths with."""
-    try:
-        return str(await (await pc.sftp()).realpath("."))
-    except asyncssh.SFTPError as exc:
-        raise sftp_error(exc, "resolving ~ in the configured paths") from None
 
 
 def _absolute(paths: Sequence[str]) -> Sequence[str]:

@@ -1,0 +1,247 @@
+"""The steps of dispatch, each a function of one :class:`~ssh_mcp.core.call.Call`.
+
+:data:`ssh_mcp.core.dispatch.STEPS` lists them in the order they run; the
+confirmation step lives in :mod:`ssh_mcp.core.confirm_step`, the path and
+command policies' remote work in :mod:`ssh_mcp.core.confine` and
+:mod:`ssh_mcp.core.command_step`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from ssh_mcp.core.app import App
+from ssh_mcp.core.call import Call, InputRequired, Outcome
+from ssh_mcp.core.command_step import check_commands
+from ssh_mcp.core.confine import Resolver, confine_paths
+from ssh_mcp.core.context import CallContext, Elevations, Target
+from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, ToolSpec
+from ssh_mcp.errors import (
+    HostNotAllowed,
+    InvalidArguments,
+    OperationTimeout,
+    SSHMCPError,
+    ToolNotAvailable,
+    shown,
+)
+from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.ssh.process import STOP_GRACE
+
+log = logging.getLogger("ssh_mcp")
+
+
+async def visibility(call: Call) -> None:
+    """Tier and group: a hidden tool is an unknown tool (DECISIONS.md 3)."""
+    call.tool = call.app.tool(call.name)
+    if call.tool is None:
+        raise ToolNotAvailable(
+            f"unknown tool {call.name[:64]!r}; call tools/list for the tools this server offers"
+        )
+    call.rec.tier = call.tool.tier.value
+
+
+def _validation_message(tool: str, exc: ValidationError) -> str:
+    # A location is the caller's own key and a custom validator's text may quote a value:
+    # both are shown escaped and cut, never the input itself (pydantic's ``input``).
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False)[:5]:
+        loc = ".".join(shown(p, 64, quote="") for p in err["loc"]) or "(arguments)"
+        msg = "unknown field; remove it" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{loc}: {shown(msg, 200, quote='')}")
+    return f"invalid arguments for {tool}: " + "; ".join(parts) + " (see the tool's inputSchema)"
+
+
+async def validation(call: Call) -> None:
+    """The input model, strict (``extra="forbid"``): the field and the reason, never the value."""
+    try:
+        call.args = call.spec.input.model_validate(dict(call.arguments))
+    except ValidationError as exc:
+        raise InvalidArguments(_validation_message(call.name, exc)) from None
+
+
+_HANDLE_HINTS = {
+    "job": "finished jobs expire after SSH_JOB_TTL",
+    "shell": "shell sessions end on close, exit, timeout, or SSH_SHELL_IDLE_TIMEOUT",
+}
+
+
+async def host(call: Call) -> None:
+    """Every host field to a Target; the first names the audit's host."""
+    app, spec, args, rec = call.app, call.spec, call.model, call.rec
+    targets = call.targets
+    for name in spec.marked_fields(HostSet):
+        marker = spec.field_marker(name, HostSet)
+        names: list[str] | None = getattr(args, name)
+        group: str | None = getattr(args, marker.group) if marker else None
+        if not names:
+            if group not in app.inventory.groups:
+                raise HostNotAllowed(
+                    f"unknown group {str(group)[:64]!r}; groups are defined in hosts.toml [groups]"
+                )
+            names = list(app.inventory.groups[group])
+        aliases = []
+        for wanted in dict.fromkeys(names):
+            found = host_policy.resolve_host(wanted, app.inventory, app.settings)
+            targets[f"{name}:{found.alias}"] = Target(found, app.connect_spec(found))
+            aliases.append(found.alias)
+        rec.extra[name] = ",".join(aliases)
+    for name in spec.marked_fields(HandleRef):
+        handle = spec.field_marker(name, HandleRef)
+        kind = handle.kind if handle else ""
+        value: str = getattr(args, name)
+        rec.extra[name] = value[:32]
+        alias = app.handle_host(kind, value)
+        if alias is None:
+            raise InvalidArguments(
+                f"unknown {kind} id {value[:32]!r} ({_HANDLE_HINTS.get(kind, '')}); "
+                f"call ssh_{kind}_list for the ones this server knows"
+            )
+        rec.set_host("host", True, alias, None)
+        found = host_policy.resolve_host(alias, app.inventory, app.settings)
+        rec.set_host("host", True, found.alias, found.hostname)
+        targets["host"] = Target(found, app.connect_spec(found))
+    for i, name in enumerate(spec.host_fields):
+        requested: str = getattr(args, name)
+        # Kept when resolution fails, so denials show what was asked.
+        rec.set_host(name, i == 0, requested[:253], None)
+        found = host_policy.resolve_host(requested, app.inventory, app.settings)
+        rec.set_host(name, i == 0, found.alias, found.hostname)
+        targets[name] = Target(found, app.connect_spec(found))
+
+
+async def elevation(call: Call) -> None:
+    """How the call runs as root on each host: sudo with the password from the host's
+    ``sudo_password_cmd``, read when first needed (a root path, a zone resolved by root,
+    a command run with ``sudo``) and then kept for the call, so the command runs at most
+    once per call and never for a call refused before it needs root."""
+    call.elevations = Elevations()
+    call.resolver = Resolver(call.app, call.elevations, call.lease)
+
+
+async def paths(call: Call) -> None:
+    """Every path field canonical on its host and admitted by the path policy."""
+    call.updates = await confine_paths(
+        call.app, call.spec, call.model, call.targets, call.rec, call.resolver
+    )
+
+
+async def commands(call: Call) -> None:
+    """The command policy for every command field, and the targets of its redirections."""
+    app, spec, args = call.app, call.spec, call.model
+    for name in spec.marked_fields(CommandText):
+        call.rec.command_hash = app.audit.digest(getattr(args, name))  # as given
+    step = await check_commands(
+        app, spec, args, call.targets, call.updates.get("cwd"), call.resolver
+    )
+    call.commands = step
+    updates = {**call.updates, **step.updates}
+    if updates:
+        call.args = args.model_copy(update=updates)
+
+
+def _deadline(
+    app: App, spec: ToolSpec[Any, Any], targets: dict[str, Target], args: BaseModel
+) -> float:
+    s = app.settings
+    hops = 1 + max((len(t.host.proxy_jump) for t in targets.values()), default=0)
+    if spec.long_running:
+        work = s.ssh_transfer_timeout
+    else:
+        work = getattr(args, "timeout", None) or s.ssh_command_timeout
+    # Slack for the stop ladder and reply, so a handler's own timeout always fires first.
+    return s.ssh_connect_timeout * hops + work + 3 * STOP_GRACE + 1.0
+
+
+async def handler(call: Call) -> None:
+    """The tool's handler, under one deadline, with a context bound to the call's hosts."""
+    spec, args, rec = call.spec, call.model, call.rec
+    # The handler reuses the slot dispatch reserved, but reserves none to keep: a handler
+    # that waits between operations (a job's status) holds no slot while it waits.
+    call.lease.settle()
+    ctx = CallContext(
+        call.app,
+        call.targets,
+        call.progress,
+        denials=call.commands.denials,
+        elevations=call.elevations,
+        lease=call.lease,
+    )
+    budget = _deadline(call.app, spec, call.targets, args)
+    try:
+        async with asyncio.timeout(budget):
+            out = await spec.handler(ctx, args)
+    except TimeoutError:
+        raise OperationTimeout(
+            f"{call.name} did not finish within {budget:g}s; retry, or use a smaller request"
+        ) from None
+    rec.exit_code = getattr(out, "exit_code", None)
+    if spec.audit_bytes:
+        rec.bytes = getattr(out, spec.audit_bytes, None)
+    for out_field in spec.audit_fields:
+        rec.extra[out_field] = str(getattr(out, out_field))
+    # Rendered here, so that a rendering failure is the handler's, audited as such.
+    structured = out.model_dump(mode="json")
+    text = spec.render(out) if spec.render else out.model_dump_json()
+    call.out = Outcome(ok=True, text=text, structured=structured)
+
+
+def _classified(failure: BaseException | None) -> tuple[str, str | None]:
+    """The audit's ``outcome`` and ``error`` for how the call ended."""
+    if failure is None:
+        return "ok", None
+    if isinstance(failure, SSHMCPError):
+        return failure.outcome, type(failure).__name__
+    if isinstance(failure, InputRequired):
+        return "input_required", None
+    if isinstance(failure, anyio.get_cancelled_exc_class()):
+        return "error", "Cancelled"
+    return "error", type(failure).__name__
+
+
+async def audit(call: Call) -> None:
+    """Exactly one audit record per call, denials and failures included (DECISIONS.md 5)."""
+    rec = call.rec
+    outcome, error = _classified(call.failure)
+    record = {
+        "id": rec.id,
+        "tool": rec.tool,
+        "tier": rec.tier,
+        "host": rec.host,
+        "hostname": rec.hostname,
+        "outcome": outcome,
+        "duration_ms": int((time.monotonic() - call.started) * 1000),
+        "exit_code": rec.exit_code,
+        "error": error,
+        "path_hash": rec.path_hash,
+        "command_hash": rec.command_hash,
+        "bytes": rec.bytes,
+        **rec.extra,
+    }
+    try:
+        call.app.audit.write(record)
+    except (OSError, TypeError, ValueError):
+        log.exception("audit write failed for call %s", rec.id)
+
+
+async def error_mapping(call: Call) -> None:
+    """The result: the handler's output, or one line for a refusal or failure (cause and
+    remedy); anything outside the error tree is an internal error with an id, its
+    traceback only in the server log."""
+    failure = call.failure
+    if failure is None and call.out is not None:
+        call.outcome = call.out
+    elif isinstance(failure, SSHMCPError):
+        call.outcome = Outcome(ok=False, text=" ".join(str(failure).split()))
+    elif isinstance(failure, InputRequired):
+        text = "waiting for a human to confirm this command"
+        call.outcome = Outcome(ok=False, text=text, input_required=(failure.message, failure.state))
+    elif not isinstance(failure, anyio.get_cancelled_exc_class()):
+        log.error("internal error in %s (id %s)", call.name, call.rec.id, exc_info=failure)
+        text = f"internal error (id {call.rec.id}); the server log has the details"
+        call.outcome = Outcome(ok=False, text=text)
