@@ -70,6 +70,17 @@ def test_tools_reach_hosts_only_through_their_context() -> None:
         assert below_the_context(path.read_text()) == [], f"tools/{path.relative_to(PKG)}"
 
 
+def test_only_the_ssh_layer_touches_asyncssh() -> None:
+    """Its exceptions are translated at that edge (DECISIONS.md 55); the demo's in-process SSH
+    *server* is the one other user."""
+    for path in PKG.rglob("*.py"):
+        rel = str(path.relative_to(PKG))
+        if rel.startswith("ssh/") or rel == "demo/sandbox_asyncssh.py":
+            continue
+        found = [f for f in below_the_context(path.read_text()) if "asyncssh" in f]
+        assert found == [], rel
+
+
 def test_the_context_check_fails_on_a_planted_violation() -> None:
     planted = (
         "from typing import TYPE_CHECKING\n"

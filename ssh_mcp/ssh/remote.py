@@ -28,7 +28,7 @@ from ssh_mcp.ssh import transfer as _transfer
 from ssh_mcp.ssh._staging import dropped_errors
 from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pooled import Dropped, PooledConnection, StaleConnection, translate_open
-from ssh_mcp.ssh.sftp import canonicalize, free_bytes, home, sftp_error
+from ssh_mcp.ssh.sftp import canonicalize, home, sftp_error
 from ssh_mcp.ssh.sudo_io import Elevation
 from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written
 
@@ -57,10 +57,6 @@ class FileAttrs:
     @property
     def is_file(self) -> bool:
         return self.mode is not None and statmod.S_ISREG(self.mode)
-
-    @property
-    def is_link(self) -> bool:
-        return self.mode is not None and statmod.S_ISLNK(self.mode)
 
     @property
     def perms(self) -> int | None:
@@ -102,10 +98,6 @@ class Remote:
     async def _sftp(self) -> asyncssh.SFTPClient:
         # Opening SFTP has no side effects: a drop here is a StaleConnection, always retried.
         return await self._pc.sftp()
-
-    @property
-    def login_user(self) -> str | None:
-        return self._pc.login_user
 
     # -- reads: may be replayed ---------------------------------------------------------
 
@@ -152,10 +144,6 @@ class Remote:
         with _translated(self._pc, action):
             target = await sftp.readlink(path)
         return str(target)
-
-    async def free_bytes(self, path: str) -> int | None:
-        """Bytes an unprivileged write may still use where ``path`` lives; None if unknown."""
-        return await free_bytes(await self._sftp(), path)
 
     async def regular_file(self, path: str, max_bytes: int) -> tuple[int, int]:
         """Size and permission bits of the regular file ``path``, refused over ``max_bytes``."""
@@ -268,10 +256,6 @@ class Remote:
                 progress=progress,
             )
 
-    async def copies_on_host(self) -> bool:
-        """Whether the host copies file data itself (the ``copy-data`` extension)."""
-        return bool((await self._sftp()).supports_remote_copy)
-
     async def copy_file(
         self, src: str, dst: str, *, max_bytes: int, overwrite: bool = False
     ) -> Copied:
@@ -304,19 +288,7 @@ class Remote:
         with _translated(self._pc, "remove"):
             await sftp.remove(path)
 
-    async def rename(self, src: str, dst: str) -> None:
-        """``rename(2)``: replaces ``dst`` atomically (``posix-rename@openssh.com``)."""
-        sftp = await self._sftp()
-        with _translated(self._pc, "rename"):
-            await sftp.posix_rename(src, dst)
-
-    async def link(self, src: str, dst: str) -> None:
-        """Hard-link ``src`` as ``dst``; fails if ``dst`` exists."""
-        sftp = await self._sftp()
-        with _translated(self._pc, "link"):
-            await sftp.link(src, dst)
-
-    # -- h9-mutate ----
+    # -- a copy on the host, as cp makes it: never replayed -------------------------
 
     async def copy_as_cp(
         self,
@@ -344,7 +316,7 @@ class Remote:
                 progress=progress,
             )
 
-    # -- h9-dispatch ----
+    # -- dispatch's resolution of paths and configured paths: reads -------------------
 
     async def canonical_as_root(
         self, path: str, elevate: Elevation, timeout: float, *, create: bool
