@@ -196,3 +196,21 @@ def test_dispatch_reaches_hosts_only_through_the_remote_api() -> None:
         source = (core / f"{name}.py").read_text()
         for banned in ("asyncssh", "PooledConnection", "pool.run", "ssh_mcp.ssh.sftp"):
             assert banned not in source, f"core/{name}.py names {banned}"
+
+
+async def test_the_real_read_tools_run_whole_on_the_fake_host(tmp_path: Path) -> None:
+    """ssh_sftp_stat and ssh_sftp_list, as shipped, through every step against in-memory files:
+    dispatch, policy and audit are testable without sshd now that tools reach hosts only
+    through the remote API."""
+    app, reach = fake_app(tmp_path, FILES)
+    stat = await run_call(app, "ssh_sftp_stat", {"host": "fake", "path": "/srv/app/config.toml"})
+    assert stat.outcome is not None and stat.outcome.ok, stat.outcome
+    assert stat.passed == ORDER
+    got = stat.outcome.structured or {}
+    assert (got["kind"], got["size"], got["mode"], got["owner"]) == ("file", 6, "0644", None)
+    assert [kind for kind, _ in reach.entries] == ["remote", "remote", "process"]
+    listing = await run_call(app, "ssh_sftp_list", {"host": "fake", "path": "/srv"})
+    assert listing.outcome is not None and listing.outcome.ok, listing.outcome
+    entries = (listing.outcome.structured or {})["entries"]
+    assert [(e["name"], e["kind"]) for e in entries] == [("app", "dir")]
+    assert [line["tool"] for line in audit_lines(app)] == ["ssh_sftp_stat", "ssh_sftp_list"]
