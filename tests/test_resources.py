@@ -21,6 +21,7 @@ from ssh_mcp.core.app import build_app
 from ssh_mcp.core.prompts import PROMPTS, render_prompt
 from ssh_mcp.core.tooldocs import render_tools_md, tool_doc
 from ssh_mcp.errors import HostNotAllowed, InvalidArguments
+from ssh_mcp.mcp.resources import read
 from ssh_mcp.tools import ALL_TOOLS
 
 pytestmark = pytest.mark.anyio
@@ -102,6 +103,7 @@ async def test_every_resource_template_and_prompt_in_both_eras(
     async with serve(secret_settings(), mode=mode) as (client, _):  # type: ignore[arg-type]
         assert client.protocol_version == version
         caps = client.server_capabilities
+        assert client.instructions and "ssh-mcp://tools/{name}" in client.instructions
         assert caps.resources is not None and caps.prompts is not None
         r = await client.call_tool("ssh_host_ping", {"host": "target"})
         assert not r.is_error
@@ -280,6 +282,8 @@ async def test_prompt_texts_name_only_tools_open_in_that_configuration(
                 assert remedy in text, prompt.name
         with pytest.raises(HostNotAllowed):
             render_prompt(app, "disk_full", {"host": "web2"})
+        found = read(app, "ssh-mcp://hosts/web%31")  # as a client expands the template
+        assert found and json.loads(found[0])["alias"] == "web1"
         for bad in (
             {"host": "web1", "service": "x; reboot"},
             {"host": "web1", "service": "ok", "extra": "1"},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 import mcp.types as types
 from mcp import MCPError
@@ -27,6 +28,12 @@ HOST_PREFIX = "ssh-mcp://hosts/"
 TOOL_PREFIX = "ssh-mcp://tools/"
 HOST_TEMPLATE = HOST_PREFIX + "{alias}"
 TOOL_TEMPLATE = TOOL_PREFIX + "{name}"
+#: Appended to the server's instructions: where to read instead of calling.
+GUIDE = (
+    "Resources describe the hosts (ssh-mcp://hosts, ssh-mcp://hosts/{alias}: policy and "
+    "reachability), what is open (ssh-mcp://groups) and any tool in full "
+    "(ssh-mcp://tools/{name}); prompts give plans for common jobs."
+)
 JSON = "application/json"
 MARKDOWN = "text/markdown"
 
@@ -100,7 +107,8 @@ def read(app: App, uri: str) -> tuple[str, str] | None:
     if uri == GROUPS_URI:
         return _json(catalog.groups_overview(app)), JSON
     if uri.startswith(HOST_PREFIX):
-        body = catalog.host_policy_doc(app, uri.removeprefix(HOST_PREFIX))
+        # A client expanding the template percent-encodes what a URI may not hold.
+        body = catalog.host_policy_doc(app, unquote(uri.removeprefix(HOST_PREFIX)))
         return (_json(body), JSON) if body is not None else None
     if uri.startswith(TOOL_PREFIX):
         text = catalog.tool_markdown(app, uri.removeprefix(TOOL_PREFIX))

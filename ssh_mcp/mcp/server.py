@@ -165,7 +165,7 @@ def build_server(app: App) -> Server[Any]:
     server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=f"{INSTRUCTIONS} {resources.GUIDE}",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         **resources.handlers(app),
