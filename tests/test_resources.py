@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Target, hosts_toml, make_settings, serve
+from harness import Target, hosts_toml, make_settings, poll, serve
 from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextContent, TextResourceContents
 
 from ssh_mcp.config.settings import Settings
+from ssh_mcp.core import catalog
 from ssh_mcp.core.access import Tier
 from ssh_mcp.core.app import build_app
 from ssh_mcp.core.prompts import PROMPTS, render_prompt
@@ -297,3 +298,16 @@ async def test_prompt_texts_name_only_tools_open_in_that_configuration(
             render_prompt(app, "disk_full", {"host": "web1", "path": "var"})
     finally:
         await app.aclose()
+
+
+async def test_reachability_outlives_the_connection_it_was_seen_on(
+    settings_for: Callable[..., Settings],
+) -> None:
+    async with serve(settings_for(ssh_idle_timeout=0.2)) as (client, app):
+        assert catalog.reachability(app, "target")["state"] == "unknown"
+        assert not (await client.call_tool("ssh_host_ping", {"host": "target"})).is_error
+        seen = catalog.reachability(app, "target")
+        assert seen["state"] == "connected" and seen["error"] is None
+        # The idle connection is reaped; the handshake it came from is still the last seen.
+        await poll(lambda: catalog.reachability(app, "target")["state"] == "reachable", "reaped")
+        assert catalog.reachability(app, "target")["checked_at"] == seen["checked_at"]
