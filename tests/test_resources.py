@@ -234,6 +234,8 @@ async def test_open_tiers_are_readable_and_prompts_use_them(
         assert "`ssh_broadcast` group=web command='df -h'" in text
         text = await _prompt_text(client, "triage_host", {"host": "target"})
         assert "`ssh_exec_run`" in text and "ALLOW_DANGEROUS_TOOLS" not in text
+        text = await _prompt_text(client, "disk_full", {"host": "target", "path": "/a b;x"})
+        assert "du -xh --max-depth=2 '/a b;x' |" in text
 
 
 # -- the prompts themselves, without a client ------------------------------------------

@@ -11,6 +11,7 @@ resolve as a tool's ``host`` argument would, a group must be a hosts.toml group.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -250,8 +251,8 @@ def _disk(plan: Plan) -> list[str]:
     ]
     if plan.has("ssh_exec_run"):
         lines.append(
-            f"With `ssh_exec_run`: `du -xh --max-depth=2 {path} | sort -h | tail -20` ranks "
-            "the biggest directories in one call."
+            f"With `ssh_exec_run`: `du -xh --max-depth=2 {shlex.quote(path)} | sort -h | tail "
+            "-20` ranks the biggest directories in one call."
         )
     else:
         lines.append(_no_exec(plan))
