@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ssh_mcp.cli.docs import render_tools_md
 from ssh_mcp.core.access import Tier
 from ssh_mcp.core.spec import RemotePath, ToolSpec
+from ssh_mcp.core.tooldocs import render_tools_md
 from ssh_mcp.tools import ALL_TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent

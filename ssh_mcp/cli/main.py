@@ -74,7 +74,7 @@ def _verify(path: Path) -> int:
 
 
 def _docs(output: Path, check: bool) -> int:
-    from ssh_mcp.cli.docs import render_tools_md
+    from ssh_mcp.core.tooldocs import render_tools_md
 
     text = render_tools_md()
     if check:

@@ -2,15 +2,14 @@
 
 It turns the tool registry into ``Tool`` entries, each ``tools/call`` into a
 :func:`ssh_mcp.core.dispatch.dispatch` call, and an ``Outcome`` into a
-``CallToolResult``. The low-level ``Server`` serves both protocol eras from
-these same handlers.
+``CallToolResult``; resources and prompts are :mod:`ssh_mcp.mcp.resources`. The
+low-level ``Server`` serves both protocol eras from these same handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from ssh_mcp.core.app import SERVER_NAME, App
 from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
+from ssh_mcp.mcp import resources
 from ssh_mcp.mcp.http import (
     HEALTH_PATH,
     MCP_PATH,
@@ -52,7 +52,6 @@ from ssh_mcp.mcp.stdio import (
 
 log = logging.getLogger(__name__)
 
-SERVER_INFO_URI = "ssh-mcp://server-info"
 INSTRUCTIONS = (
     "SSH access to the hosts the operator configured. Start with ssh_host_list, and read "
     "ssh_host_notes before working on a host. Tools are grouped by access tier; closed tiers "
@@ -163,51 +162,13 @@ def build_server(app: App) -> Server[Any]:
             is_error=not outcome.ok,
         )
 
-    async def list_resources(
-        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
-    ) -> types.ListResourcesResult:
-        return types.ListResourcesResult(
-            resources=[
-                types.Resource(
-                    uri=SERVER_INFO_URI,
-                    name="server-info",
-                    title="ssh-mcp server info",
-                    description="Version, open tiers, enabled groups and tool count (JSON).",
-                    mime_type="application/json",
-                )
-            ]
-        )
-
-    async def read_resource(
-        ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
-        if params.uri != SERVER_INFO_URI:
-            raise MCPError(types.INVALID_PARAMS, f"unknown resource {shown(params.uri)}")
-        f = app.facts()
-        body = {
-            "name": f.name,
-            "version": f.version,
-            "open_tiers": list(f.open_tiers),
-            "enabled_groups": list(f.enabled_groups),
-            "tool_count": f.tool_count,
-            "host_count": f.host_count,
-        }
-        return types.ReadResourceResult(
-            contents=[
-                types.TextResourceContents(
-                    uri=SERVER_INFO_URI, text=json.dumps(body), mime_type="application/json"
-                )
-            ]
-        )
-
     server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=f"{INSTRUCTIONS} {resources.GUIDE}",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
-        on_list_resources=list_resources,
-        on_read_resource=read_resource,
+        **resources.handlers(app),
     )
     # The default OpenTelemetry middleware does nothing without an exporter but costs
     # a span per request; operators who want tracing can add it back.

@@ -73,12 +73,14 @@ class HostPool:
     waiters sleep on ``_changed``, an event replaced on every wake."""
 
     def __init__(self, spec: ConnectSpec, opts: ConnectOptions) -> None:
-        self.spec = spec
-        self.opts = opts
+        self.spec, self.opts = spec, opts
         self.conns: list[PooledConnection] = []
         self.connects = 0  # handshakes that succeeded
         self.attempts = 0  # handshakes started
         self.reservations = 0  # slots handed out by acquire()
+        #: The newest handshake's end: wall-clock seconds, and the error's class name when
+        #: it failed (never its text); what "reachability as last seen" reports.
+        self.last_handshake: tuple[float, str | None] | None = None
         self._connecting: asyncio.Task[PooledConnection] | None = None
         self._grow_after = 0.0
         self._changed = asyncio.Event()
@@ -92,7 +94,9 @@ class HostPool:
         self.attempts += 1
         try:
             connection = await open_connection(self.spec, self.opts)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                self.last_handshake = (time.time(), type(exc).__name__)
             if self._connecting is asyncio.current_task():
                 self._connecting = None
             if any(pc.alive for pc in self.conns):
@@ -102,6 +106,7 @@ class HostPool:
         pc = PooledConnection(self.spec, connection, self._wake)
         # No await from here on: no waiter can see "no connection and no handshake".
         self.connects += 1
+        self.last_handshake = (time.time(), None)
         self.conns.append(pc)
         if self._connecting is asyncio.current_task():
             self._connecting = None

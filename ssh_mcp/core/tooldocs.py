@@ -1,4 +1,8 @@
-"""TOOLS.md, generated from the registry; CI fails when the committed copy is stale."""
+"""TOOLS.md, generated from the registry; CI fails when the committed copy is stale.
+
+One tool's section (:func:`tool_doc`) is also served alone, as the resource
+``ssh-mcp://tools/{name}``, so the text a model reads there is TOOLS.md's.
+"""
 
 from __future__ import annotations
 
@@ -70,6 +74,11 @@ def _tool(spec: ToolSpec[Any, Any]) -> list[str]:
     lines += ["Returns:", "", "| field | type | description |", "|---|---|---|"]
     lines += [*_fields(spec.output, inputs=False), ""]
     return lines
+
+
+def tool_doc(spec: ToolSpec[Any, Any]) -> str:
+    """One tool's TOOLS.md section, exactly as TOOLS.md has it."""
+    return "\n".join(_tool(spec)).rstrip("\n") + "\n"
 
 
 def render_tools_md(tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS) -> str:
