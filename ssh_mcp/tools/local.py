@@ -111,8 +111,8 @@ TOOLS = (
         name="ssh_host_list",
         title="List hosts",
         description=(
-            "List the configured hosts with alias, hostname, port, user, auth method, jump hosts "
-            "and notes. Start here to learn which `host` values other tools accept."
+            "List the configured hosts: alias, hostname, port, user, auth method, jump hosts "
+            "and notes. Start here: an alias is what `host` takes elsewhere."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -125,9 +125,9 @@ TOOLS = (
         name="ssh_session_list",
         title="List pooled connections",
         description=(
-            "List the SSH connections this server holds open, with idle time and busy channels. "
-            "Connections open lazily on first use and close after SSH_IDLE_TIMEOUT."
+            "List the SSH connections this server holds open, with idle time and busy channels."
         ),
+        details=("Connections open lazily on first use and close after SSH_IDLE_TIMEOUT."),
         tier=Tier.READ,
         group=Group.SESSION,
         input=NoInput,
@@ -139,8 +139,8 @@ TOOLS = (
         name="ssh_server_info",
         title="Server info",
         description=(
-            "Return this server's version, open access tiers, enabled groups and tool count. "
-            "Use it to learn why a tool is missing: its tier or group is closed."
+            "Return this server's version, open tiers, enabled groups and tool count. A "
+            "missing tool's tier or group is closed."
         ),
         tier=Tier.READ,
         group=Group.HOST,

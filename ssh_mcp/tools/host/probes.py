@@ -207,7 +207,7 @@ async def host_alerts(ctx: ToolContext, args: HostInput) -> Alerts:
 
 
 class ProcessesInput(HostInput):
-    limit: int = Field(10, ge=1, le=200, description="How many processes to return, by CPU.")
+    limit: int = Field(10, ge=1, le=200, description="Processes to return, by CPU.")
 
 
 class ProcessRow(Output):
@@ -250,10 +250,10 @@ TOOLS = (
         name="ssh_host_ping",
         title="Ping a host",
         description=(
-            "Check that a host is reachable and accepts our credentials. Returns reachable, "
-            "auth_ok, latency_ms and the pinned host key fingerprint. An unpinned or changed "
-            "host key is an error with the steps to fix it; use ssh_known_hosts_verify to compare."
+            "Check that a host is reachable and accepts our credentials; returns latency and "
+            "the pinned key's fingerprint. On a host key error, use ssh_known_hosts_verify."
         ),
+        details=("An unpinned or changed host key is an error with the steps to fix it."),
         tier=Tier.READ,
         group=Group.HOST,
         input=HostInput,
@@ -265,8 +265,8 @@ TOOLS = (
         name="ssh_host_info",
         title="Describe a host",
         description=(
-            "Return hostname, kernel, architecture, OS name, uptime, load, CPU count and memory. "
-            "Use ssh_host_disk_usage for disks and ssh_host_processes for processes."
+            "Return hostname, kernel, arch, OS, uptime, load, CPUs and memory. Disks: "
+            "ssh_host_disk_usage; processes: ssh_host_processes."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -290,10 +290,13 @@ TOOLS = (
         name="ssh_host_alerts",
         title="Check a host against its alert thresholds",
         description=(
-            "Check disk use, 1-minute load per CPU and available memory against the host's "
-            "thresholds (hosts.toml alert_*; defaults 90 %, 2.0, 10 %) and return ok plus each "
-            "breach. Use it for a quick health verdict; ssh_host_info and "
-            "ssh_host_disk_usage give the raw figures."
+            "Check disk use, load per CPU and available memory against the host's thresholds;"
+            " returns ok and each breach. For raw figures use ssh_host_info or "
+            "ssh_host_disk_usage."
+        ),
+        details=(
+            "Thresholds: hosts.toml alert_disk_percent, alert_load_per_cpu (1-minute load per"
+            " CPU) and alert_memory_available_percent; defaults 90 %, 2.0 and 10 %."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -306,9 +309,10 @@ TOOLS = (
         name="ssh_host_processes",
         title="Top processes",
         description=(
-            "Return the top processes by CPU with pid, user, CPU and memory use, RSS, age and "
-            "executable name. Command-line arguments are left out because they may hold secrets."
+            "Return the top processes by CPU: pid, user, CPU and memory use, RSS, age, "
+            "executable name."
         ),
+        details=("Command-line arguments are left out because they may hold secrets."),
         tier=Tier.READ,
         group=Group.HOST,
         input=ProcessesInput,
@@ -320,8 +324,8 @@ TOOLS = (
         name="ssh_known_hosts_verify",
         title="Verify a host key",
         description=(
-            "Compare the host key the host offers now with the fingerprints pinned in known_hosts, "
-            "without trusting or writing anything. Use it to diagnose a host key error."
+            "Compare the host key the host offers now with those pinned in known_hosts, "
+            "trusting and writing nothing. Use it to diagnose a host key error."
         ),
         tier=Tier.READ,
         group=Group.HOST,
