@@ -356,7 +356,7 @@ CWD_DETAILS = (
 )
 
 #: The ``host`` argument every host-facing tool takes.
-HOST_DESCRIPTION = "Host alias (see ssh_host_list)."
+HOST_DESCRIPTION = "Alias from ssh_host_list."
 HOST = Field(
     description=HOST_DESCRIPTION,
     json_schema_extra={"details": "Or a hostname that SSH_HOSTS_ALLOWLIST admits."},

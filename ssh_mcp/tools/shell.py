@@ -29,8 +29,8 @@ from ssh_mcp.core.spec import (
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.state.shells import ShellEntry, new_shell_id
 from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
+from ssh_mcp.tools._pages import LimitInput, truncated_field
 from ssh_mcp.tools.exec.run import ExecResult, exec_result, render_exec
-from ssh_mcp.tools.local import NoInput
 
 SESSION_ID = Field(description="From ssh_shell_open or ssh_shell_list.", pattern=r"^s[0-9a-f]{16}$")
 
@@ -136,18 +136,21 @@ class ShellInfo(Output):
 
 class ShellList(Output):
     sessions: list[ShellInfo] = Field(description="Open sessions, oldest first.")
+    truncated: bool = truncated_field()
 
 
-async def shell_list(ctx: ToolContext, args: NoInput) -> ShellList:
+async def shell_list(ctx: ToolContext, args: LimitInput) -> ShellList:
     await ctx.shells.sweep()
     now = time.monotonic()
+    shells = ctx.shells.all()
     return ShellList(
         sessions=[
             ShellInfo(
                 session_id=e.id, host=e.host, cwd=e.cwd, idle_seconds=round(now - e.last_used, 1)
             )
-            for e in ctx.shells.all()
-        ]
+            for e in shells[: args.limit]
+        ],
+        truncated=len(shells) > args.limit,
     )
 
 
@@ -206,7 +209,7 @@ TOOLS = (
         description="List the open shell sessions with their host, cwd and idle time.",
         tier=Tier.DANGEROUS,
         group=Group.SHELL,
-        input=NoInput,
+        input=LimitInput,
         output=ShellList,
         annotations=READS_LOCAL,
         handler=shell_list,

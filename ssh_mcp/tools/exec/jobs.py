@@ -48,7 +48,7 @@ from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.state.jobs import JobRecord, new_job_id
 from ssh_mcp.tools._fields import Cwd, command_field, field_details, utc_stamp
 from ssh_mcp.tools._hygiene import clean
-from ssh_mcp.tools.local import NoInput
+from ssh_mcp.tools._pages import PageInput, next_offset_field, page
 
 State = Literal["running", "exited", "killed", "lost"]
 JOB_ID = Field(description="From ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
@@ -280,15 +280,20 @@ async def job_kill(ctx: ToolContext, args: JobKillInput) -> JobKilled:
 
 
 class JobList(Output):
-    jobs: list[JobSummary] = Field(description="Every job this server knows, oldest first.")
-    running: int = Field(description="How many were running when last seen.")
+    jobs: list[JobSummary] = Field(description="The jobs this server knows, oldest first.")
+    running: int = Field(description="How many were running when last seen, of all jobs.")
+    total: int = Field(description="Jobs this server knows.")
+    next_offset: int | None = next_offset_field()
 
 
-async def job_list(ctx: ToolContext, args: NoInput) -> JobList:
+async def job_list(ctx: ToolContext, args: PageInput) -> JobList:
     records = ctx.jobs.all()
+    shown, next_offset = page(records, args.offset, args.limit)
     return JobList(
-        jobs=[JobSummary(**_summary(r)) for r in records],
+        jobs=[JobSummary(**_summary(r)) for r in shown],
         running=sum(r.state == "running" for r in records),
+        total=len(records),
+        next_offset=next_offset,
     )
 
 
@@ -356,10 +361,10 @@ TOOLS = (
             "List the background jobs this server knows, with host, name and state as last "
             "seen. ssh_job_status gives a job's current state and output."
         ),
-        details=("Jobs started before a server restart are listed too."),
+        details="Jobs started before a server restart are listed too.",
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
-        input=NoInput,
+        input=PageInput,
         output=JobList,
         annotations=READS_LOCAL,
         handler=job_list,

@@ -44,7 +44,7 @@ class ExecRunInput(StrictInput):
     ]
     timeout: float | None = timeout_field(
         ("Seconds before it is stopped; default SSH_COMMAND_TIMEOUT."),
-        details=("Stopped with INT, then TERM, then KILL."),
+        details="Stopped with INT, then TERM, then KILL.",
     )
     cwd: Cwd = None
 

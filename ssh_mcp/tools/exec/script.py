@@ -44,7 +44,7 @@ class ScriptInput(StrictInput):
     ]
     timeout: float | None = timeout_field(
         ("Seconds before the script is stopped."),
-        details=("Stopped with INT, then TERM, then KILL."),
+        details="Stopped with INT, then TERM, then KILL.",
     )
     cwd: Cwd = None
 
@@ -79,7 +79,7 @@ TOOLS = (
             "log); returns what ssh_exec_run does. Use it instead of long `;`-joined command "
             "lines."
         ),
-        details=("The script is read whole before it runs; its commands get an empty stdin."),
+        details="The script is read whole before it runs; its commands get an empty stdin.",
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
         input=ScriptInput,

@@ -295,8 +295,9 @@ TOOLS = (
         title="Make a directory",
         description=(
             "Create a directory; parents=true also creates missing parents and accepts an "
-            "existing one. Returns path, mode and the directories created."
+            "existing one."
         ),
+        details=("Returns the canonical path, its mode and the directories created."),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
         input=MkdirInput,
@@ -311,7 +312,7 @@ TOOLS = (
             "Delete one file or symlink (the link itself, never its target). For directories "
             "use ssh_delete_folder."
         ),
-        details=("Returns the path, kind and size of what was deleted."),
+        details="Returns the path, kind and size of what was deleted.",
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
         input=DeleteInput,
@@ -347,10 +348,11 @@ TOOLS = (
         description=(
             "Move or rename a file, directory or link on one host: one atomic rename, so both"
             " ends must be on one filesystem. Refuses an existing dst_path unless "
-            "overwrite=true. Returns path, kind, size, mode."
+            "overwrite=true."
         ),
         details=(
-            "The rename runs between verified directories, on a Linux host with GNU coreutils."
+            "Returns the new path, kind, size and mode. The rename runs between verified "
+            "directories, on a Linux host with GNU coreutils."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -363,12 +365,12 @@ TOOLS = (
         name="ssh_link",
         title="Make a link",
         description=(
-            "Create a symbolic link (default) or a hard link at link_path pointing to "
-            "target_path. Returns the link path and its target."
+            "Create a symbolic link (default) or a hard link at link_path pointing to target_path."
         ),
         details=(
-            "A symbolic link stores the target's canonical absolute path; a hard link is made"
-            " on the host between verified directories (GNU coreutils needed)."
+            "Returns the link path and its target. A symbolic link stores the target's "
+            "canonical absolute path; a hard link is made on the host between verified "
+            "directories (GNU coreutils needed)."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

@@ -143,14 +143,14 @@ TOOLS = (
         title="Copy a file between hosts",
         description=(
             "Copy a file from src_host:src_path to dst_host:dst_path, streamed through this "
-            "server and written atomically; refuses to replace a file unless overwrite=true. "
-            "Returns path, size, mode, sha256."
+            "server and written atomically; refuses to replace a file unless overwrite=true."
         ),
         details=(
-            "The hosts may be the same. Size is limited only by SSH_TRANSFER_MAX_BYTES. A "
-            "temp file next to the destination is renamed into place, so readers see the old "
-            "file or the new one, never half. Reports progress for files over 1 MiB. Use "
-            "ssh_upload to write content you have, ssh_sftp_download to fetch a file here."
+            "Returns the destination path, size, mode and sha256. The hosts may be the same. "
+            "Size is limited only by SSH_TRANSFER_MAX_BYTES. A temp file next to the "
+            "destination is renamed into place, so readers see the old file or the new one, "
+            "never half. Reports progress for files over 1 MiB. Use ssh_upload to write "
+            "content you have, ssh_sftp_download to fetch a file here."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

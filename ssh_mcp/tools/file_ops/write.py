@@ -132,8 +132,7 @@ class EditInput(StrictInput):
     )
     new_string: str = Field(description="Replacement; empty deletes old_string.")
     occurrence: Literal["single", "all"] = Field(
-        "single",
-        description="single: must occur exactly once; all: every occurrence.",
+        "single", description="single: must occur exactly once; all: every occurrence."
     )
 
     @model_validator(mode="after")
@@ -330,13 +329,13 @@ TOOLS = (
         description=(
             "Write a file atomically from exactly one of content_text, content_base64 or "
             "local_path (a file on this server). Refuses an existing file unless "
-            "overwrite=true. Returns path, size, mode, sha256. To keep a backup use "
-            "ssh_deploy; to change part of a file, ssh_edit or ssh_patch."
+            "overwrite=true. To keep a backup use ssh_deploy; to change part of a file, "
+            "ssh_edit or ssh_patch."
         ),
         details=(
-            "Temp file, fsync, rename: readers see the old file or the new one, never a "
-            "partial one. local_path is for large files, streamed with progress. A replaced "
-            "file keeps its mode unless mode is given."
+            "Returns path, size, mode and sha256. Temp file, fsync, rename: readers see the "
+            "old file or the new one, never a partial one. local_path is for large files, "
+            "streamed with progress. A replaced file keeps its mode unless mode is given."
         ),
         input=UploadInput,
         output=WriteResult,
@@ -348,13 +347,14 @@ TOOLS = (
         name="ssh_deploy",
         title="Deploy a file with a backup",
         description=(
-            "Replace a file atomically, first copying the old one to <path>.bak-<UTC "
-            "yyyymmddThhmmssZ>. Returns backup_path (null if the file was new), path, size, "
-            "mode, sha256. Roll back by deploying the backup's content."
+            "Replace a file atomically, first copying the old one to backup_path, "
+            "<path>.bak-<UTC yyyymmddThhmmssZ> (null if the file was new). Roll back by "
+            "deploying the backup's content."
         ),
         details=(
-            "The new content is written like ssh_upload (overwrite implied; the mode is kept "
-            "unless mode is given). ssh_mv can roll back too."
+            "Returns backup_path plus path, size, mode and sha256. The new content is written"
+            " like ssh_upload (overwrite implied; the mode is kept unless mode is given). "
+            "ssh_mv can roll back too."
         ),
         input=DeployInput,
         output=DeployResult,

@@ -99,7 +99,7 @@ TOOLS = (
             "Append markdown to a host's notes for later sessions: layout, services, quirks, "
             "what you changed and why. Never store secrets. Returns the new size."
         ),
-        details=("SSH_HOST_NOTES_MAX_BYTES caps a host's notes."),
+        details="SSH_HOST_NOTES_MAX_BYTES caps a host's notes.",
         tier=Tier.LOW_ACCESS,
         group=Group.HOST,
         input=NotesWriteInput,

@@ -181,7 +181,7 @@ class HashInput(StrictInput):
     ]
     algorithm: Algorithm = Field("sha256", description="Digest algorithm.")
     timeout: float | None = timeout_field(
-        ("Seconds before hashing is stopped."), details=("Default SSH_COMMAND_TIMEOUT.")
+        ("Seconds before hashing is stopped."), details="Default SSH_COMMAND_TIMEOUT."
     )
 
 
@@ -216,12 +216,12 @@ TOOLS = (
         description=(
             "Read a file: inline (text, else base64) up to SSH_INLINE_MAX_BYTES, or with "
             "local_path streamed to this server's disk, never replacing a file unless "
-            "overwrite=true. Returns path, size, sha256."
+            "overwrite=true."
         ),
         details=(
-            "A file over the inline cap is an error, not a partial read. local_path must lie "
-            "inside SSH_LOCAL_TRANSFER_ROOTS; the file lands there atomically. Transfers over"
-            " 1 MiB report progress."
+            "Returns path, size and sha256. A file over the inline cap is an error, not a "
+            "partial read. local_path must lie inside SSH_LOCAL_TRANSFER_ROOTS; the file "
+            "lands there atomically. Transfers over 1 MiB report progress."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

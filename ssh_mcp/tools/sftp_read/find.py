@@ -66,7 +66,7 @@ class FindInput(StrictInput):
     max_depth: int = Field(5, ge=1, le=20, description="Levels to descend (1 = path's entries).")
     limit: int = Field(200, ge=1, le=5000, description="Entries to return at most.")
     timeout: float | None = timeout_field(
-        ("Seconds before the search is stopped."), details=("Default SSH_COMMAND_TIMEOUT.")
+        ("Seconds before the search is stopped."), details="Default SSH_COMMAND_TIMEOUT."
     )
 
     @field_validator("name_pattern")

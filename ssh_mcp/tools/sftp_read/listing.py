@@ -112,9 +112,9 @@ TOOLS = (
         name="ssh_sftp_list",
         title="List a directory",
         description=(
-            "List a directory, sorted by name, one page at a time: name, kind, size, mode, "
-            "mtime. Pass next_offset as offset for the next page."
+            "List a directory by name, a page at a time; pass next_offset as offset for the next."
         ),
+        details=("Each entry has name, kind, size, mode and mtime."),
         tier=Tier.READ,
         group=Group.SFTP_READ,
         input=ListInput,

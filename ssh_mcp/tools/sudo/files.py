@@ -31,6 +31,7 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.tools._fields import Entry, Kind, field_details, utc_stamp
+from ssh_mcp.tools._pages import limit_field, next_offset_field, page
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.file_ops.write import check_content
@@ -284,13 +285,19 @@ async def sudo_edit(ctx: ToolContext, args: SudoEditInput) -> RootEdit:
     return RootEdit(**written.model_dump(), replacements=count)
 
 
+class SudoListInput(SudoPathInput):
+    offset: int = Field(0, ge=0, description="Entries to skip; use next_offset.")
+    limit: int = limit_field()
+
+
 class RootListing(Output):
     path: str = Field(description="Canonical directory path.")
-    entries: list[Entry] = Field(description="Entries sorted by name (at most 1000).")
+    entries: list[Entry] = Field(description="Entries sorted by name.")
     total: int = Field(description="Entries in the directory.")
+    next_offset: int | None = next_offset_field()
 
 
-async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
+async def sudo_list(ctx: ToolContext, args: SudoListInput) -> RootListing:
     records = _out(await ctx.run(["sh", "-c", _LIST, "sh", args.path], sudo=True)).split(b"\0")
     entries = []
     for record in records:
@@ -309,7 +316,8 @@ async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
             )
         )
     entries.sort(key=lambda e: e.name)
-    return RootListing(path=args.path, entries=entries[:1000], total=len(entries))
+    shown, next_offset = page(entries, args.offset, args.limit)
+    return RootListing(path=args.path, entries=shown, total=len(entries), next_offset=next_offset)
 
 
 TOOLS = (
@@ -376,13 +384,15 @@ TOOLS = (
         name="ssh_sudo_sftp_list",
         title="List a directory as root",
         description=(
-            "List a directory only root can enter: name, kind, size, mode, mtime, sorted by "
-            "name. For other directories use ssh_sftp_list."
+            "List a directory only root can enter, by name, a page at a time. For other "
+            "directories use ssh_sftp_list."
         ),
-        details=("Within the host's path allowlist."),
+        details=(
+            "Each entry has name, kind, size, mode and mtime. Within the host's path allowlist."
+        ),
         tier=Tier.SUDO,
         group=Group.SUDO,
-        input=SudoPathInput,
+        input=SudoListInput,
         output=RootListing,
         annotations=READS,
         handler=sudo_list,
