@@ -114,9 +114,9 @@ TOOLS = (
         name="ssh_broadcast",
         title="Run a command on many hosts",
         description=(
-            "Run one command on several hosts in parallel; returns per alias the ssh_exec_run"
-            " fields or an error. An unknown host or group fails the whole call before "
-            "anything runs."
+            "Run one command on several hosts in parallel; returns per alias the ssh_exec_run "
+            "fields or an error. An unknown host or group fails the whole call before anything "
+            "runs."
         ),
         details=(
             "Up to SSH_BROADCAST_CONCURRENCY hosts at once. A host that was unreachable, or "

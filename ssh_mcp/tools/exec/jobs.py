@@ -302,8 +302,8 @@ TOOLS = (
         name="ssh_job_start",
         title="Start a background job",
         description=(
-            "Start a command detached and return its job_id at once. Use it for anything that"
-            " may outlast a request (builds, backups); poll with ssh_job_status, stop with "
+            "Start a command detached and return its job_id at once. Use it for anything that may "
+            "outlast a request (builds, backups); poll with ssh_job_status, stop with "
             "ssh_job_kill. For short commands use ssh_exec_run."
         ),
         details=(

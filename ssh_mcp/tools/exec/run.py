@@ -180,9 +180,8 @@ TOOLS = (
         name="ssh_exec_run_streaming",
         title="Run a command, streaming progress",
         description=(
-            "Run a command like ssh_exec_run, sending its newest output as progress "
-            "notifications while it runs. Use it for builds, installs and other commands that"
-            " print as they go."
+            "Run a command like ssh_exec_run, sending its newest output as progress notifications "
+            "while it runs. Use it for builds, installs and other commands that print as they go."
         ),
         details=(
             "Progress carries the bytes so far and the last lines, twice a second at most. "

@@ -138,11 +138,11 @@ TOOLS = (
             "host, atomically; links are copied as links. For two hosts use ssh_transfer."
         ),
         details=(
-            "Returns path, size, mode and entry counts. The data never leaves the host when "
-            "it supports copy-data. A file lands atomically (temp file, then rename) with the"
-            " source's mode, or the replaced file's. A tree is copied by the host's GNU tar "
-            "from a verified directory, never following a symlink, built hidden, then renamed"
-            " into place; if the tree changes while read, nothing is copied: retry."
+            "Returns path, size, mode and entry counts. The data never leaves the host when it "
+            "supports copy-data. A file lands atomically (temp file, then rename) with the "
+            "source's mode, or the replaced file's. A tree is copied by the host's GNU tar from a "
+            "verified directory, never following a symlink, built hidden, then renamed into place; "
+            "if the tree changes while read, nothing is copied: retry."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

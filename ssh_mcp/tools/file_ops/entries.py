@@ -324,9 +324,9 @@ TOOLS = (
         name="ssh_delete_folder",
         title="Delete a directory",
         description=(
-            "Delete an empty directory, or with recursive=true everything in it (links "
-            "removed, never followed). Run dry_run=true first. Refuses /, the home directory,"
-            " a tree holding a restricted zone or over SSH_DELETE_FOLDER_MAX_ENTRIES entries."
+            "Delete an empty directory, or with recursive=true everything in it (links removed, "
+            "never followed). Run dry_run=true first. Refuses /, the home directory, a tree "
+            "holding a restricted zone or over SSH_DELETE_FOLDER_MAX_ENTRIES entries."
         ),
         details=(
             "The host's GNU rm works from a verified directory, so even a symlink swapped in "
@@ -346,9 +346,8 @@ TOOLS = (
         name="ssh_mv",
         title="Move or rename",
         description=(
-            "Move or rename a file, directory or link on one host: one atomic rename, so both"
-            " ends must be on one filesystem. Refuses an existing dst_path unless "
-            "overwrite=true."
+            "Move or rename a file, directory or link on one host: one atomic rename, so both ends "
+            "must be on one filesystem. Refuses an existing dst_path unless overwrite=true."
         ),
         details=(
             "Returns the new path, kind, size and mode. The rename runs between verified "

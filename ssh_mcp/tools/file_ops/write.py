@@ -347,14 +347,14 @@ TOOLS = (
         name="ssh_deploy",
         title="Deploy a file with a backup",
         description=(
-            "Replace a file atomically, first copying the old one to backup_path, "
-            "<path>.bak-<UTC yyyymmddThhmmssZ> (null if the file was new). Roll back by "
+            "Replace a file atomically, first copying the old one to backup_path "
+            "(<path>.bak-<UTC yyyymmddThhmmssZ>; null if the file was new). Roll back by "
             "deploying the backup's content."
         ),
         details=(
-            "Returns backup_path plus path, size, mode and sha256. The new content is written"
-            " like ssh_upload (overwrite implied; the mode is kept unless mode is given). "
-            "ssh_mv can roll back too."
+            "Returns backup_path plus path, size, mode and sha256. The new content is written like "
+            "ssh_upload (overwrite implied; the mode is kept unless mode is given). ssh_mv can "
+            "roll back too."
         ),
         input=DeployInput,
         output=DeployResult,
@@ -367,8 +367,8 @@ TOOLS = (
         title="Edit a text file",
         description=(
             "Replace exact text in a UTF-8 file, atomically. old_string must match exactly, "
-            "whitespace included, and under occurrence=single exactly once; otherwise nothing"
-            " is written. Use ssh_patch for many changes, ssh_upload for whole rewrites."
+            "whitespace included, and under occurrence=single exactly once; otherwise nothing is "
+            "written. Use ssh_patch for many changes, ssh_upload for whole rewrites."
         ),
         details=(
             "The file keeps its mode; the error gives the match count. Returns path, size, "

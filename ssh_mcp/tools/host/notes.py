@@ -112,8 +112,8 @@ TOOLS = (
         name="ssh_host_notes_set",
         title="Replace a host's notes",
         description=(
-            "Replace a host's notes, e.g. to condense them near SSH_HOST_NOTES_MAX_BYTES. The"
-            " old notes are lost."
+            "Replace a host's notes, e.g. to condense them near SSH_HOST_NOTES_MAX_BYTES. The old "
+            "notes are lost."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.HOST,

@@ -317,13 +317,12 @@ TOOLS = (
         name="ssh_host_alerts",
         title="Check a host against its alert thresholds",
         description=(
-            "Check disk use, load per CPU and available memory against the host's thresholds;"
-            " returns ok and each breach. For raw figures use ssh_host_info or "
-            "ssh_host_disk_usage."
+            "Check disk use, load per CPU and available memory against the host's thresholds; "
+            "returns ok and each breach. For raw figures use ssh_host_info or ssh_host_disk_usage."
         ),
         details=(
-            "Thresholds: hosts.toml alert_disk_percent, alert_load_per_cpu (1-minute load per"
-            " CPU) and alert_memory_available_percent; defaults 90 %, 2.0 and 10 %."
+            "Thresholds: hosts.toml alert_disk_percent, alert_load_per_cpu (1-minute load per CPU) "
+            "and alert_memory_available_percent; defaults 90 %, 2.0 and 10 %."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -337,8 +336,8 @@ TOOLS = (
         title="Top processes",
         description=("Return the top processes by CPU, executable names only."),
         details=(
-            "Each with pid, user, CPU and memory use, RSS and age. Command-line arguments are"
-            " left out because they may hold secrets."
+            "Each with pid, user, CPU and memory use, RSS and age. Command-line arguments are left "
+            "out because they may hold secrets."
         ),
         tier=Tier.READ,
         group=Group.HOST,

@@ -205,8 +205,8 @@ TOOLS = (
             "narrow the search. Use ssh_sftp_list for one directory."
         ),
         details=(
-            "Runs GNU find on the host. Restricted zones in the tree are skipped and named in"
-            " pruned."
+            "Runs GNU find on the host. Restricted zones in the tree are skipped and named in "
+            "pruned."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

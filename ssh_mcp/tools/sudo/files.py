@@ -325,9 +325,9 @@ TOOLS = (
         name="ssh_sudo_write",
         title="Write a file as root",
         description=(
-            "Write a file as root, atomically, keeping the replaced file's owner and mode (or"
-            " mode). Refuses an existing file unless overwrite=true. For files the login user"
-            " may write, use ssh_upload."
+            "Write a file as root, atomically, keeping the replaced file's owner and mode (or "
+            "mode). Refuses an existing file unless overwrite=true. For files the login user may "
+            "write, use ssh_upload."
         ),
         details=(
             "A temp file next to it gets the owner and mode, is synced, then renamed into "
@@ -366,9 +366,8 @@ TOOLS = (
         name="ssh_sudo_read",
         title="Read a file as root",
         description=(
-            "Read a file only root can read (text, or base64) up to SSH_INLINE_MAX_BYTES. Use"
-            " it instead of `sudo cat`; for files the login user can read, use "
-            "ssh_sftp_download."
+            "Read a file only root can read (text, or base64) up to SSH_INLINE_MAX_BYTES. Use it "
+            "instead of `sudo cat`; for files the login user can read, use ssh_sftp_download."
         ),
         details=(
             "Within the host's path allowlist. Returns path, size, sha256, encoding and content."

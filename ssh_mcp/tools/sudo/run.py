@@ -66,9 +66,9 @@ TOOLS = (
         name="ssh_sudo_run_script",
         title="Run a script as root",
         description=(
-            "Run a multi-line POSIX sh script as root through sudo, over stdin (never in argv"
-            " or the audit log); returns what ssh_exec_run does. Use ssh_exec_script when "
-            "root is not needed."
+            "Run a multi-line POSIX sh script as root through sudo, over stdin (never in argv or "
+            "the audit log); returns what ssh_exec_run does. Use ssh_exec_script when root is not "
+            "needed."
         ),
         details=(
             "The sudo password line, then the script, go over stdin to `sudo … sh`; only the "
