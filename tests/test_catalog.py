@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from harness import make_settings, serve
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from pydantic import BaseModel, Field
 
-from ssh_mcp.core.schema import input_schema, output_schema
+from ssh_mcp.core.schema import compact, input_schema, output_schema
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
 
@@ -108,3 +109,32 @@ def test_compact_schemas_admit_exactly_what_pydantic_s_admit(spec: ToolSpec[Any,
     _agree(full_in, input_schema(spec.input), spec.input.__name__)
     assert input_schema(spec.input).get("required", []) == full_in.get("required", [])
     _agree(spec.output.model_json_schema(), output_schema(spec.output), spec.output.__name__)
+
+
+def test_compact_keeps_shared_definitions_and_rewrites_only_schema_keywords() -> None:
+    class Part(BaseModel):
+        title: str = Field(description="A field named title stays.")
+
+    class Whole(BaseModel):
+        a: Part
+        b: Part | None = None
+        kind: Literal["x", "y"] | None = None
+        tags: list[str] = Field(
+            default=["keep"], description="d", json_schema_extra={"details": "long"}
+        )
+
+    out = compact(Whole.model_json_schema())
+    assert out["$defs"]["Part"]["properties"]["title"] == {
+        "description": "A field named title stays.",
+        "type": "string",
+    }
+    assert out["properties"]["a"] == {"$ref": "#/$defs/Part"}
+    assert out["properties"]["b"] == {"anyOf": [{"$ref": "#/$defs/Part"}, {"type": "null"}]}
+    assert out["properties"]["kind"] == {"enum": ["x", "y", None], "type": ["string", "null"]}
+    assert out["properties"]["tags"] == {
+        "default": ["keep"],
+        "description": "d",
+        "items": {"type": "string"},
+        "type": "array",
+    }
+    _agree(Whole.model_json_schema(), out, "Whole")
