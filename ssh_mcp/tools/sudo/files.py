@@ -325,9 +325,9 @@ TOOLS = (
         name="ssh_sudo_write",
         title="Write a file as root",
         description=(
-            "Write a file as root, atomically, keeping the replaced file's owner and mode (or "
-            "mode). Refuses an existing file unless overwrite=true. For files the login user may "
-            "write, use ssh_upload."
+            "Write a file as root, atomically, keeping the replaced file's owner and mode unless "
+            "mode is given. Refuses an existing file unless overwrite=true. For files the login "
+            "user may write, use ssh_upload."
         ),
         details=(
             "A temp file next to it gets the owner and mode, is synced, then renamed into "
