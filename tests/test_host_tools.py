@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -91,7 +92,7 @@ async def test_host_list_session_list_server_info(settings_for: Callable[..., Se
         assert_audit(app, {"tool": "ssh_host_list", "outcome": "ok"})
 
         r = await client.call_tool("ssh_session_list", {})
-        assert r.structured_content == {"sessions": []}, "startup must not connect"
+        assert r.structured_content == {"sessions": [], "truncated": False}, "no connection yet"
         await client.call_tool("ssh_host_ping", {"host": "target"})
         r = await client.call_tool("ssh_session_list", {})
         sessions = r.structured_content and r.structured_content["sessions"]
@@ -104,8 +105,6 @@ async def test_host_list_session_list_server_info(settings_for: Callable[..., Se
         assert info["open_tiers"] == ["low-access", "read"]
         assert info["tool_count"] == len((await client.list_tools()).tools)
         resource = await client.read_resource("ssh-mcp://server-info")
-        import json
-
         body = json.loads(resource.contents[0].text)  # type: ignore[union-attr]
         assert body == info
         assert_audit(app, {"tool": "ssh_server_info", "outcome": "ok"})
@@ -148,3 +147,78 @@ async def test_host_alerts(settings_for: Callable[..., Settings], target: Target
         assert {"disk", "memory"} <= metrics
         disk = [b for b in sc["breaches"] if b["metric"] == "disk"]
         assert disk[0]["threshold"] == 1 and disk[0]["value"] >= 1
+
+
+async def test_host_list_pages_and_session_list_says_when_it_cut(
+    settings_for: Callable[..., Settings], target: Target
+) -> None:
+    """Listings take a limit (DECISIONS.md 61): host_list pages by alias, session_list says
+    truncated."""
+    aliases = ["a-one", "b-two", "c-three"]
+    hosts = hosts_toml(*(Target(a, target.port, target.user, target.key) for a in aliases))
+    async with serve(settings_for(hosts=hosts)) as (client, app):
+        r = await client.call_tool("ssh_host_list", {"limit": 2})
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        assert [h["alias"] for h in sc["hosts"]] == aliases[:2]
+        assert (sc["total"], sc["next_offset"]) == (3, 2)
+        # Without a render, the text is the structured content as compact JSON (DECISIONS.md 61).
+        assert text(r) == json.dumps(sc, separators=(",", ":"), ensure_ascii=False)
+        r = await client.call_tool("ssh_host_list", {"offset": 2, "limit": 2})
+        sc = r.structured_content
+        assert sc is not None and [h["alias"] for h in sc["hosts"]] == ["c-three"]
+        assert sc["next_offset"] is None
+        assert_audit(app, {"tool": "ssh_host_list", "outcome": "ok"})
+        r = await client.call_tool("ssh_host_list", {"limit": 0})
+        assert r.is_error and text(r).startswith("invalid arguments for ssh_host_list: limit")
+
+        for alias in aliases[:2]:
+            await client.call_tool("ssh_host_ping", {"host": alias})
+        r = await client.call_tool("ssh_session_list", {"limit": 1})
+        sc = r.structured_content
+        assert sc is not None and len(sc["sessions"]) == 1 and sc["truncated"] is True
+        r = await client.call_tool("ssh_session_list", {})
+        sc = r.structured_content
+        assert sc is not None and len(sc["sessions"]) == 2 and sc["truncated"] is False
+
+
+async def test_disk_usage_processes_and_alerts_take_a_limit(
+    settings_for: Callable[..., Settings], target: Target
+) -> None:
+    async with serve(settings_for()) as (client, app):
+        whole = await client.call_tool("ssh_host_disk_usage", {"host": "target"})
+        sc = whole.structured_content
+        assert sc is not None and not whole.is_error and sc["truncated"] is False, text(whole)
+        count = len(sc["filesystems"])
+        r = await client.call_tool("ssh_host_disk_usage", {"host": "target", "limit": 1})
+        sc = r.structured_content
+        assert sc is not None and len(sc["filesystems"]) == 1
+        assert sc["truncated"] is (count > 1)
+        assert_audit(app, {"tool": "ssh_host_disk_usage", "outcome": "ok"})
+
+        # ps lists at least itself and the shell of its session: one row is always a cut.
+        r = await client.call_tool("ssh_host_processes", {"host": "target", "limit": 1})
+        sc = r.structured_content
+        assert sc is not None and len(sc["processes"]) == 1 and sc["truncated"] is True
+
+    strict = Target(
+        target.alias,
+        target.port,
+        target.user,
+        target.key,
+        target.path_allowlist,
+        "alert_disk_percent = 1\nalert_load_per_cpu = 0.0001\n"
+        "alert_memory_available_percent = 100\n",
+    )
+    async with serve(settings_for(hosts=hosts_toml(strict))) as (client, app):
+        r = await client.call_tool("ssh_host_alerts", {"host": "target", "limit": 1})
+        sc = r.structured_content
+        assert sc is not None and not r.is_error, text(r)
+        metrics = [b["metric"] for b in sc["breaches"]]
+        # The limit cuts disks only: load and memory breaches are always reported.
+        assert metrics[0] == "disk" and metrics.count("disk") == 1 and "memory" in metrics
+        r = await client.call_tool("ssh_host_alerts", {"host": "target"})
+        every = r.structured_content
+        assert every is not None and every["truncated"] is False
+        disks = sum(b["metric"] == "disk" for b in every["breaches"])
+        assert sc["truncated"] is (disks > 1)

@@ -296,3 +296,17 @@ async def test_a_job_known_only_by_its_id_is_still_reachable(
         assert (st["state"], st["stdout"]) == ("running", "early\n")
         assert (await ok(client, "ssh_job_kill", {"job_id": job_id}))["state"] == "killed"
         assert await gone(test_user.name, marker)
+
+
+async def test_job_list_pages_oldest_first(settings_for: Callable[..., Settings]) -> None:
+    async with serve(settings_for(**OPEN)) as (client, app):
+        first = await _start(client, "true", name="first")
+        second = await _start(client, "true", name="second")
+        await _until_done(client, first)
+        await _until_done(client, second)
+        page = await ok(client, "ssh_job_list", {"limit": 1})
+        assert [j["job_id"] for j in page["jobs"]] == [first]
+        assert (page["total"], page["next_offset"], page["running"]) == (2, 1, 0)
+        page = await ok(client, "ssh_job_list", {"offset": 1, "limit": 1})
+        assert [j["job_id"] for j in page["jobs"]] == [second] and page["next_offset"] is None
+        assert_audit(app, {"tool": "ssh_job_list", "outcome": "ok"})

@@ -180,3 +180,17 @@ async def test_a_dropped_connection_ends_the_session_with_a_clear_error(
         assert_audit(app, {"tool": "ssh_shell_exec", "error": "ConnectionDropped"})
         assert (await ok(client, "ssh_shell_list", {}))["sessions"] == []
     assert await gone(test_user.name, marker)
+
+
+async def test_shell_list_takes_a_limit_and_says_when_it_cut(
+    settings_for: Callable[..., Settings],
+) -> None:
+    async with serve(settings_for(**OPEN)) as (client, _):
+        first, second = await _open(client), await _open(client)
+        listed = await ok(client, "ssh_shell_list", {"limit": 1})
+        assert [s["session_id"] for s in listed["sessions"]] == [first] and listed["truncated"]
+        listed = await ok(client, "ssh_shell_list", {})
+        assert [s["session_id"] for s in listed["sessions"]] == [first, second]
+        assert listed["truncated"] is False
+        for sid in (first, second):
+            await ok(client, "ssh_shell_close", {"session_id": sid})

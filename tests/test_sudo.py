@@ -224,6 +224,17 @@ async def test_sudo_read_and_list_root_only_paths(
             ("blob.bin", "file", "0644"),
             ("to-etc", "symlink", "0777"),
         ]
+        assert (ls["total"], ls["next_offset"]) == (3, None)
+        paged = await client.call_tool(
+            "ssh_sudo_sftp_list", {"host": "target", "path": str(root_dir), "limit": 2}
+        )
+        ls = paged.structured_content
+        assert ls is not None and [e["name"] for e in ls["entries"]] == ["app.conf", "blob.bin"]
+        assert (ls["total"], ls["next_offset"]) == (3, 2)
+        args = {"host": "target", "path": str(root_dir), "offset": 2, "limit": 2}
+        ls = (await client.call_tool("ssh_sudo_sftp_list", args)).structured_content
+        assert ls is not None and [e["name"] for e in ls["entries"]] == ["to-etc"]
+        assert ls["next_offset"] is None
 
 
 async def test_sudo_paths_are_confined_as_root_resolves_them(

@@ -145,6 +145,7 @@ class ToolSpec(Generic[In, Out]):
 
     name: str
     title: str
+    #: What tools/list sends: imperative, what comes back, when to use another tool.
     description: str
     tier: Tier
     group: Group
@@ -160,6 +161,9 @@ class ToolSpec(Generic[In, Out]):
     audit_bytes: str | None = None
     #: Output fields the audit line copies as they are (ids, never content).
     audit_fields: tuple[str, ...] = ()
+    #: The longer explanation TOOLS.md adds after ``description``; tools/list leaves it out.
+    #: A field's own longer text is ``Field(json_schema_extra={"details": ...})``.
+    details: str = ""
 
     @property
     def host_fields(self) -> list[str]:
@@ -345,14 +349,17 @@ class ToolContext(Protocol):
         ...
 
 
-#: The ``cwd`` argument of the command tools.
-CWD_DESCRIPTION = (
-    "Directory to run in (absolute or ~/…), confined like any path argument. Default: the "
-    "login user's home. The command allowlist applies to the command, not to this."
+#: The ``cwd`` argument of the command tools, and its longer text for TOOLS.md.
+CWD_DESCRIPTION = "Directory to run in (absolute or ~/); default: the login user's home."
+CWD_DETAILS = (
+    "Confined like any path argument. The command allowlist applies to the command, not to this."
 )
 
 #: The ``host`` argument every host-facing tool takes.
-HOST_DESCRIPTION = (
-    "Host alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits."
+HOST_DESCRIPTION = "Alias from ssh_host_list."
+HOST = Field(
+    description=HOST_DESCRIPTION,
+    json_schema_extra={"details": "Or a hostname that SSH_HOSTS_ALLOWLIST admits."},
+    min_length=1,
+    max_length=253,
 )
-HOST = Field(description=HOST_DESCRIPTION, min_length=1, max_length=253)

@@ -1,6 +1,8 @@
 """TOOLS.md, generated from the registry; CI fails when the committed copy is stale.
 
-One tool's section (:func:`tool_doc`) is also served alone, as the resource
+It says everything about each tool: the description tools/list sends, then the tool's and
+its fields' ``details``, which tools/list leaves out to stay cheap (DECISIONS.md 60). One
+tool's section (:func:`tool_doc`) is also served alone, as the resource
 ``ssh-mcp://tools/{name}``, so the text a model reads there is TOOLS.md's.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ssh_mcp.core.schema import DETAILS
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
 
@@ -17,6 +20,22 @@ _FLAGS = {
     "dangerous": "ALLOW_DANGEROUS_TOOLS=true",
     "sudo": "ALLOW_DANGEROUS_TOOLS=true and ALLOW_SUDO=true",
 }
+
+
+#: What holds for every tool, said once here (tools/list says it in fewer words per field).
+CONVENTIONS = (
+    "What every tool has in common:",
+    "",
+    "- `host` (and `src_host`, `dst_host`, `hosts`): an alias from hosts.toml "
+    "(see `ssh_host_list`), or a hostname that SSH_HOSTS_ALLOWLIST admits.",
+    "- A remote path is absolute or starts with `~/`. Symlinks are resolved (the final one "
+    "too, unless the tool says it acts on a link itself), and the result must lie inside "
+    "the host's path allowlist and outside its restricted zones.",
+    "- `cwd` is confined like any path; the command allowlist applies to the command, not "
+    "to `cwd`. Default: the login user's home.",
+    "- Every field of a result is always present; tools/list sends result schemas without "
+    "field descriptions, which are given here.",
+)
 
 
 def _type(schema: dict[str, Any]) -> str:
@@ -36,7 +55,8 @@ def _fields(model: type[Any], inputs: bool) -> list[str]:
     required = set(schema.get("required", []))
     rows = []
     for name, prop in schema.get("properties", {}).items():
-        desc = str(prop.get("description", "")).replace("|", "\\|").replace("\n", " ")
+        text = " ".join(str(prop[k]) for k in ("description", DETAILS) if prop.get(k))
+        desc = text.replace("|", "\\|").replace("\n", " ")
         if inputs:
             default = "required" if name in required else f"`{prop.get('default')!r}`"
             rows.append(f"| `{name}` | {_type(prop)} | {default} | {desc} |")
@@ -66,6 +86,8 @@ def _tool(spec: ToolSpec[Any, Any]) -> list[str]:
         spec.description,
         "",
     ]
+    if spec.details:
+        lines += [spec.details, ""]
     inputs = _fields(spec.input, inputs=True)
     if inputs:
         lines += ["| argument | type | default | description |", "|---|---|---|---|", *inputs, ""]
@@ -88,6 +110,8 @@ def render_tools_md(tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS) -> str:
         "",
         "Generated from the tool registry by `ssh-mcp docs`; do not edit by hand. "
         "CI runs `ssh-mcp docs --check`.",
+        "",
+        *CONVENTIONS,
         "",
         "| tool | tier | group | title |",
         "|---|---|---|---|",

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from ssh_mcp import __version__
 from ssh_mcp.core.app import SERVER_NAME, App
 from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
+from ssh_mcp.core.schema import input_schema, output_schema
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
 from ssh_mcp.mcp import resources
@@ -62,20 +63,24 @@ INSTRUCTIONS = (
 
 
 def tool_entry(spec: ToolSpec[Any, Any]) -> types.Tool:
-    """The tools/list entry for one declaration."""
+    """The tools/list entry for one declaration, compact (DECISIONS.md 60): the schemas of
+    :mod:`ssh_mcp.core.schema`, the title once (the tool's, not repeated in the annotations),
+    hints only where they differ from MCP's defaults (readOnly always), and no ``details``,
+    which only TOOLS.md carries."""
     a = spec.annotations
     return types.Tool(
         name=spec.name,
         title=spec.title,
         description=spec.description,
-        input_schema=spec.input.model_json_schema(),
-        output_schema=spec.output.model_json_schema(),
+        input_schema=input_schema(spec.input),
+        output_schema=output_schema(spec.output),
         annotations=types.ToolAnnotations(
-            title=spec.title,
             read_only_hint=a.read_only,
-            destructive_hint=a.destructive,
-            idempotent_hint=a.idempotent,
-            open_world_hint=a.open_world,
+            # MCP's defaults: destructive, not idempotent, open-world; the first two only
+            # mean anything for a tool that is not read-only.
+            destructive_hint=None if a.read_only or a.destructive else False,
+            idempotent_hint=None if a.read_only or not a.idempotent else True,
+            open_world_hint=None if a.open_world else False,
         ),
     )
 

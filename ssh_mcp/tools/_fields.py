@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ssh_mcp.core.spec import CWD_DESCRIPTION, Output, RemotePath
+from ssh_mcp.core.spec import CWD_DESCRIPTION, CWD_DETAILS, Output, RemotePath
 
 #: Longest command line or note text a tool accepts, in characters.
 TEXT_MAX = 65536
@@ -22,28 +22,48 @@ TIMEOUT_MAX = 3600
 #: Longest remote path a tool accepts, in characters (PATH_MAX on Linux).
 PATH_MAX = 4096
 
-PATH_DESCRIPTION = (
-    "Absolute remote path (or ~/…). Symlinks are resolved and the result must lie inside the "
-    "host's path allowlist."
-)
+
+#: The longer text of a remote path field (tools/list says only "absolute or ~/").
+CONFINED = "Symlinks are resolved and the result must lie inside the host's path allowlist."
+
+
+def field_details(text: str) -> dict[str, Any]:
+    """``json_schema_extra`` for a field's longer text: TOOLS.md shows it, tools/list does not."""
+    return {"details": text} if text else {}
+
 
 #: An optional remote working directory, checked against the path allowlist like any path.
-Cwd = Annotated[str | None, RemotePath(), Field(description=CWD_DESCRIPTION, max_length=PATH_MAX)]
+Cwd = Annotated[
+    str | None,
+    RemotePath(),
+    Field(
+        description=CWD_DESCRIPTION,
+        max_length=PATH_MAX,
+        json_schema_extra=field_details(CWD_DETAILS),
+    ),
+]
 
 
-def command_field(description: str) -> Any:
+def command_field(description: str, details: str = "") -> Any:
     """The ``Field`` of a command line; put ``CommandText()`` beside it in the ``Annotated``."""
-    return Field(description=description, min_length=1, max_length=TEXT_MAX)
+    extra = field_details(details)
+    return Field(
+        description=description, min_length=1, max_length=TEXT_MAX, json_schema_extra=extra
+    )
 
 
-def text_field(description: str) -> Any:
+def text_field(description: str, details: str = "") -> Any:
     """The ``Field`` of a required free text such as a note."""
-    return Field(min_length=1, max_length=TEXT_MAX, description=description)
+    extra = field_details(details)
+    return Field(
+        min_length=1, max_length=TEXT_MAX, description=description, json_schema_extra=extra
+    )
 
 
-def timeout_field(description: str) -> Any:
+def timeout_field(description: str, details: str = "") -> Any:
     """The ``Field`` of an optional timeout in seconds; None means the host's default."""
-    return Field(None, gt=0, le=TIMEOUT_MAX, description=description)
+    extra = field_details(details)
+    return Field(None, gt=0, le=TIMEOUT_MAX, description=description, json_schema_extra=extra)
 
 
 Kind = Literal["file", "dir", "symlink", "other"]

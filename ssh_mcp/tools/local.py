@@ -13,6 +13,13 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.tools._fields import utc_stamp
+from ssh_mcp.tools._pages import (
+    LimitInput,
+    PageInput,
+    next_offset_field,
+    page,
+    truncated_field,
+)
 
 
 class NoInput(StrictInput):
@@ -31,9 +38,12 @@ class HostEntry(Output):
 
 class HostList(Output):
     hosts: list[HostEntry] = Field(description="Configured hosts, by alias.")
+    total: int = Field(description="Hosts configured.")
+    next_offset: int | None = next_offset_field()
 
 
-async def host_list(ctx: ToolContext, args: NoInput) -> HostList:
+async def host_list(ctx: ToolContext, args: PageInput) -> HostList:
+    hosts, next_offset = page(sorted(ctx.hosts(), key=lambda h: h.alias), args.offset, args.limit)
     return HostList(
         hosts=[
             HostEntry(
@@ -45,8 +55,10 @@ async def host_list(ctx: ToolContext, args: NoInput) -> HostList:
                 proxy_jump=list(h.proxy_jump),
                 notes=h.notes,
             )
-            for h in sorted(ctx.hosts(), key=lambda h: h.alias)
-        ]
+            for h in hosts
+        ],
+        total=len(ctx.hosts()),
+        next_offset=next_offset,
     )
 
 
@@ -64,9 +76,11 @@ class Session(Output):
 
 class SessionList(Output):
     sessions: list[Session] = Field(description="Open pooled connections.")
+    truncated: bool = truncated_field()
 
 
-async def session_list(ctx: ToolContext, args: NoInput) -> SessionList:
+async def session_list(ctx: ToolContext, args: LimitInput) -> SessionList:
+    sessions = ctx.sessions()
     return SessionList(
         sessions=[
             Session(
@@ -80,8 +94,9 @@ async def session_list(ctx: ToolContext, args: NoInput) -> SessionList:
                 max_channels=s.max_channels,
                 sftp_open=s.sftp_open,
             )
-            for s in ctx.sessions()
-        ]
+            for s in sessions[: args.limit]
+        ],
+        truncated=len(sessions) > args.limit,
     )
 
 
@@ -111,12 +126,16 @@ TOOLS = (
         name="ssh_host_list",
         title="List hosts",
         description=(
-            "List the configured hosts with alias, hostname, port, user, auth method, jump hosts "
-            "and notes. Start here to learn which `host` values other tools accept."
+            "List the configured hosts, a page at a time. Start here: an alias is what `host` "
+            "takes elsewhere."
+        ),
+        details=(
+            "Each host has its alias, hostname, port, user, auth method, jump hosts and the "
+            "operator's notes."
         ),
         tier=Tier.READ,
         group=Group.HOST,
-        input=NoInput,
+        input=PageInput,
         output=HostList,
         annotations=READS_LOCAL,
         handler=host_list,
@@ -124,13 +143,14 @@ TOOLS = (
     ToolSpec(
         name="ssh_session_list",
         title="List pooled connections",
-        description=(
-            "List the SSH connections this server holds open, with idle time and busy channels. "
-            "Connections open lazily on first use and close after SSH_IDLE_TIMEOUT."
+        description=("List the SSH connections this server holds open."),
+        details=(
+            "Each with its idle time and busy channels. Connections open lazily on first use "
+            "and close after SSH_IDLE_TIMEOUT."
         ),
         tier=Tier.READ,
         group=Group.SESSION,
-        input=NoInput,
+        input=LimitInput,
         output=SessionList,
         annotations=READS_LOCAL,
         handler=session_list,
@@ -139,8 +159,8 @@ TOOLS = (
         name="ssh_server_info",
         title="Server info",
         description=(
-            "Return this server's version, open access tiers, enabled groups and tool count. "
-            "Use it to learn why a tool is missing: its tier or group is closed."
+            "Return this server's version, open tiers, enabled groups and tool count. A "
+            "missing tool's tier or group is closed."
         ),
         tier=Tier.READ,
         group=Group.HOST,

@@ -29,12 +29,10 @@ from ssh_mcp.core.spec import (
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.state.shells import ShellEntry, new_shell_id
 from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
+from ssh_mcp.tools._pages import LimitInput, truncated_field
 from ssh_mcp.tools.exec.run import ExecResult, exec_result, render_exec
-from ssh_mcp.tools.local import NoInput
 
-SESSION_ID = Field(
-    description="Session id from ssh_shell_open or ssh_shell_list.", pattern=r"^s[0-9a-f]{16}$"
-)
+SESSION_ID = Field(description="From ssh_shell_open or ssh_shell_list.", pattern=r"^s[0-9a-f]{16}$")
 
 
 class ShellOpenInput(StrictInput):
@@ -68,15 +66,17 @@ class ShellExecInput(StrictInput):
         str,
         CommandText(),
         command_field(
-            "Shell command line to run in the session's shell. `cd`, `export` and "
-            "variables persist to later commands; stdin is /dev/null. The command "
-            "allowlist applies as for ssh_exec_run (under one, builtins such as cd do "
-            "not run, and redirection targets must be absolute or ~/ paths)."
+            (
+                "Shell command line; cd, export and variables persist. Allowlist as for "
+                "ssh_exec_run."
+            ),
+            details=(
+                "stdin is /dev/null. Under a command allowlist, builtins such as cd do not run, "
+                "and redirection targets must be absolute or ~/ paths."
+            ),
         ),
     ]
-    timeout: float | None = timeout_field(
-        "Seconds before the command is stopped. Stopping it ends the session."
-    )
+    timeout: float | None = timeout_field("Seconds before it is stopped, ending the session.")
 
 
 class ShellExecResult(ExecResult):
@@ -136,18 +136,21 @@ class ShellInfo(Output):
 
 class ShellList(Output):
     sessions: list[ShellInfo] = Field(description="Open sessions, oldest first.")
+    truncated: bool = truncated_field()
 
 
-async def shell_list(ctx: ToolContext, args: NoInput) -> ShellList:
+async def shell_list(ctx: ToolContext, args: LimitInput) -> ShellList:
     await ctx.shells.sweep()
     now = time.monotonic()
+    shells = ctx.shells.all()
     return ShellList(
         sessions=[
             ShellInfo(
                 session_id=e.id, host=e.host, cwd=e.cwd, idle_seconds=round(now - e.last_used, 1)
             )
-            for e in ctx.shells.all()
-        ]
+            for e in shells[: args.limit]
+        ],
+        truncated=len(shells) > args.limit,
     )
 
 
@@ -156,11 +159,13 @@ TOOLS = (
         name="ssh_shell_open",
         title="Open a shell session",
         description=(
-            "Open a persistent POSIX sh on a host and return its session_id. Commands sent "
-            "with ssh_shell_exec then share the shell's state: `cd`, `export`, variables, "
-            "activated virtualenvs. No terminal: use it for sequences of ordinary commands, "
-            "not for editors or password prompts. Close it with ssh_shell_close; it also ends "
-            "after SSH_SHELL_IDLE_TIMEOUT unused. For one-off commands use ssh_exec_run."
+            "Open a persistent sh on a host and return its session_id; ssh_shell_exec "
+            "commands share its cd, exports and variables. No terminal: not for editors or "
+            "password prompts. Close it with ssh_shell_close."
+        ),
+        details=(
+            "It also ends after SSH_SHELL_IDLE_TIMEOUT unused. For one-off commands use "
+            "ssh_exec_run."
         ),
         tier=Tier.DANGEROUS,
         group=Group.SHELL,
@@ -173,9 +178,11 @@ TOOLS = (
         name="ssh_shell_exec",
         title="Run a command in a shell session",
         description=(
-            "Run one command in an open shell session and return stdout, stderr, exit_code, "
-            "the shell's cwd afterwards and whether the session is still open. A timeout or "
-            "cancel stops the command by ending the whole session (INT, TERM, KILL)."
+            "Run a command in an open shell session; returns stdout, stderr, exit_code, the "
+            "cwd after and whether the session is still open. A timeout ends the session."
+        ),
+        details=(
+            "A timeout or cancel stops the command by ending the whole session (INT, TERM, KILL)."
         ),
         tier=Tier.DANGEROUS,
         group=Group.SHELL,
@@ -202,7 +209,7 @@ TOOLS = (
         description="List the open shell sessions with their host, cwd and idle time.",
         tier=Tier.DANGEROUS,
         group=Group.SHELL,
-        input=NoInput,
+        input=LimitInput,
         output=ShellList,
         annotations=READS_LOCAL,
         handler=shell_list,

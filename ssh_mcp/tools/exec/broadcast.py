@@ -18,7 +18,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import SSHMCPError
-from ssh_mcp.tools._fields import command_field, timeout_field
+from ssh_mcp.tools._fields import command_field, field_details, timeout_field
 from ssh_mcp.tools.exec.run import ExecResult, exec_result
 
 
@@ -26,29 +26,26 @@ class BroadcastInput(StrictInput):
     command: Annotated[
         str,
         CommandText(),
-        command_field(
-            "Shell command line to run on every host; each host's command "
-            "allowlist applies to it separately."
-        ),
+        command_field("Shell command line; each host's allowlist applies."),
     ]
     hosts: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=253)]] | None,
         HostSet(),
         Field(
-            description="Aliases or allowlisted hostnames. Give this or `group`, not both.",
+            description="Aliases or allowlisted hostnames; or give group.",
+            json_schema_extra=field_details("Give this or `group`, not both."),
             min_length=1,
             max_length=500,
         ),
     ] = None
     group: str | None = Field(
         None,
-        description="A group from hosts.toml [groups]. Give this or `hosts`, not both.",
+        description="A hosts.toml [groups] name; or give hosts.",
+        json_schema_extra=field_details("Give this or `hosts`, not both."),
         min_length=1,
         max_length=253,
     )
-    timeout: float | None = timeout_field(
-        "Seconds each host's command may run. Default SSH_COMMAND_TIMEOUT."
-    )
+    timeout: float | None = timeout_field("Seconds per host; default SSH_COMMAND_TIMEOUT.")
 
     @model_validator(mode="after")
     def _one_target(self) -> BroadcastInput:
@@ -117,10 +114,13 @@ TOOLS = (
         name="ssh_broadcast",
         title="Run a command on many hosts",
         description=(
-            "Run one shell command on several hosts at once (up to SSH_BROADCAST_CONCURRENCY "
-            "in parallel) and return results keyed by alias: the ssh_exec_run fields, or an "
-            "error for a host that was unreachable or whose allowlist refused the command. "
-            "An unknown host or group fails the whole call before anything runs."
+            "Run one command on several hosts in parallel; returns per alias the ssh_exec_run "
+            "fields or an error. An unknown host or group fails the whole call before anything "
+            "runs."
+        ),
+        details=(
+            "Up to SSH_BROADCAST_CONCURRENCY hosts at once. A host that was unreachable, or "
+            "whose allowlist refused the command, gets an error entry."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,

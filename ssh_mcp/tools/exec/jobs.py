@@ -46,12 +46,12 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.state.jobs import JobRecord, new_job_id
-from ssh_mcp.tools._fields import Cwd, command_field, utc_stamp
+from ssh_mcp.tools._fields import Cwd, command_field, field_details, utc_stamp
 from ssh_mcp.tools._hygiene import clean
-from ssh_mcp.tools.local import NoInput
+from ssh_mcp.tools._pages import PageInput, next_offset_field, page
 
 State = Literal["running", "exited", "killed", "lost"]
-JOB_ID = Field(description="Job id from ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
+JOB_ID = Field(description="From ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
 #: Seconds between polls while ssh_job_status waits.
 POLL = 0.5
 
@@ -65,14 +65,18 @@ class JobStartInput(StrictInput):
         str,
         CommandText(),
         command_field(
-            "Shell command line to run detached as the login user; the command "
-            "allowlist and deny-pattern confirmation apply as for ssh_exec_run."
+            ("Shell command line; policy as for ssh_exec_run."),
+            details=(
+                "It runs detached as the login user; the command allowlist and deny-pattern "
+                "confirmation apply as for ssh_exec_run."
+            ),
         ),
     ]
     name: str | None = Field(
         None,
         max_length=64,
-        description="A short label for ssh_job_list, such as 'nightly backup'. Not a secret store.",
+        description="Short label for ssh_job_list; not secret.",
+        json_schema_extra=field_details("Such as 'nightly backup'. Not a secret store."),
     )
     cwd: Cwd = None
 
@@ -121,20 +125,14 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
 
 class JobStatusInput(StrictInput):
     job_id: Annotated[str, JobRef(), JOB_ID]
-    since_offset: int = Field(
-        0, ge=0, description="Stdout offset to read from: 0 at first, then next_offset."
-    )
-    stderr_offset: int = Field(
-        0, ge=0, description="Stderr offset to read from: 0 at first, then next_stderr_offset."
-    )
+    since_offset: int = Field(0, ge=0, description="Stdout offset: 0, then next_offset.")
+    stderr_offset: int = Field(0, ge=0, description="Stderr offset: 0, then next_stderr_offset.")
     wait: float = Field(
         0,
         ge=0,
         le=50,
-        description=(
-            "Seconds to wait for the job to finish or print something new before answering "
-            "(bounded by SSH_COMMAND_TIMEOUT). 0 answers at once."
-        ),
+        description="Seconds to wait for an exit or new output; 0 answers at once.",
+        json_schema_extra=field_details("Bounded by SSH_COMMAND_TIMEOUT."),
     )
 
 
@@ -250,8 +248,11 @@ class JobKillInput(StrictInput):
     job_id: Annotated[str, JobRef(), JOB_ID]
     signal: Literal["INT", "TERM", "HUP", "QUIT", "KILL"] = Field(
         "INT",
-        description="First signal to send to the job's process group; the ladder then "
-        "climbs TERM, then KILL, half a second apart, until the group is gone.",
+        description="First signal; TERM, then KILL follow.",
+        json_schema_extra=field_details(
+            "Sent to the job's process group; the ladder climbs TERM, then KILL, half a "
+            "second apart, until the group is gone."
+        ),
     )
 
 
@@ -279,15 +280,20 @@ async def job_kill(ctx: ToolContext, args: JobKillInput) -> JobKilled:
 
 
 class JobList(Output):
-    jobs: list[JobSummary] = Field(description="Every job this server knows, oldest first.")
-    running: int = Field(description="How many were running when last seen.")
+    jobs: list[JobSummary] = Field(description="The jobs this server knows, oldest first.")
+    running: int = Field(description="How many were running when last seen, of all jobs.")
+    total: int = Field(description="Jobs this server knows.")
+    next_offset: int | None = next_offset_field()
 
 
-async def job_list(ctx: ToolContext, args: NoInput) -> JobList:
+async def job_list(ctx: ToolContext, args: PageInput) -> JobList:
     records = ctx.jobs.all()
+    shown, next_offset = page(records, args.offset, args.limit)
     return JobList(
-        jobs=[JobSummary(**_summary(r)) for r in records],
+        jobs=[JobSummary(**_summary(r)) for r in shown],
         running=sum(r.state == "running" for r in records),
+        total=len(records),
+        next_offset=next_offset,
     )
 
 
@@ -296,11 +302,13 @@ TOOLS = (
         name="ssh_job_start",
         title="Start a background job",
         description=(
-            "Start a shell command detached on a host and return its job_id at once. Use it for "
-            "anything that may outlast a client's request timeout (builds, backups, long "
-            "syncs). The job survives this call, a dropped client and a server restart; poll "
-            "it with ssh_job_status and stop it with ssh_job_kill. Each stream keeps the newest "
-            "SSH_JOB_MAX_OUTPUT_BYTES. For commands that finish in seconds use ssh_exec_run."
+            "Start a command detached and return its job_id at once. Use it for anything that may "
+            "outlast a request (builds, backups); poll with ssh_job_status, stop with "
+            "ssh_job_kill. For short commands use ssh_exec_run."
+        ),
+        details=(
+            "The job survives this call, a dropped client and a server restart. Each stream "
+            "keeps the newest SSH_JOB_MAX_OUTPUT_BYTES."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
@@ -314,10 +322,13 @@ TOOLS = (
         name="ssh_job_status",
         title="Background job status and output",
         description=(
-            "Return a job's state (running, exited, killed, lost), exit code, and the stdout "
-            "and stderr written since the offsets you pass; pass back next_offset and "
-            "next_stderr_offset to read on. Set wait to block up to that many seconds for the "
-            "job to finish or print. When more is true, call again at once."
+            "Return a job's state, exit code and the output written since the offsets you "
+            "pass; pass back next_offset and next_stderr_offset. wait blocks up to that many "
+            "seconds. When more is true, call again at once."
+        ),
+        details=(
+            "States: running, exited, killed, lost. wait answers early when the job finishes "
+            "or prints."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
@@ -331,9 +342,10 @@ TOOLS = (
         name="ssh_job_kill",
         title="Stop a background job",
         description=(
-            "Stop a job's whole process group: the given signal (default INT), then TERM, then "
-            "KILL, until it is gone. Returns the final state. Its output stays readable with "
-            "ssh_job_status until the job expires (SSH_JOB_TTL)."
+            "Stop a job's process group (signal, then TERM, then KILL) and return its final state."
+        ),
+        details=(
+            "Its output stays readable with ssh_job_status until the job expires (SSH_JOB_TTL)."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
@@ -346,13 +358,13 @@ TOOLS = (
         name="ssh_job_list",
         title="List background jobs",
         description=(
-            "List the background jobs this server knows (also those started before a "
-            "restart), with host, name and state as last seen. Call ssh_job_status for a "
-            "job's current state and output."
+            "List the background jobs this server knows, with host, name and state as last "
+            "seen. ssh_job_status gives a job's current state and output."
         ),
+        details="Jobs started before a server restart are listed too.",
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
-        input=NoInput,
+        input=PageInput,
         output=JobList,
         annotations=READS_LOCAL,
         handler=job_list,

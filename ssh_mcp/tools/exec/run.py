@@ -30,15 +30,21 @@ class ExecRunInput(StrictInput):
         str,
         CommandText(),
         command_field(
-            "Shell command line to run as the login user. Under a command allowlist every "
-            "simple command must start with an allowed program and runs as an external "
-            "program, never a shell builtin (use cwd, not cd); $(…), backticks and "
-            "sh -c/eval wrappers are refused, and files written by redirections must be "
-            "inside the path allowlist."
+            (
+                "Shell command line. Under a command allowlist: allowed programs only, no "
+                "builtins (use cwd, not cd), $(…) or sh -c."
+            ),
+            details=(
+                "Under a command allowlist every simple command must start with an allowed "
+                "program and runs as an external program, never a shell builtin; $(…), backticks "
+                "and sh -c/eval wrappers are refused, and files written by redirections must be "
+                "inside the path allowlist."
+            ),
         ),
     ]
     timeout: float | None = timeout_field(
-        "Seconds before the command is stopped (INT, TERM, KILL). Default SSH_COMMAND_TIMEOUT."
+        ("Seconds before it is stopped; default SSH_COMMAND_TIMEOUT."),
+        details="Stopped with INT, then TERM, then KILL.",
     )
     cwd: Cwd = None
 
@@ -154,10 +160,13 @@ TOOLS = (
         name="ssh_exec_run",
         title="Run a command",
         description=(
-            "Run one shell command on a host and return stdout, stderr, exit_code and flags. "
-            "A non-zero exit is a normal result, not an error. On timeout or cancel the remote "
-            "process group is stopped (INT, then TERM, then KILL). Output beyond the caps keeps "
-            "its head and tail. For reading files or listing directories prefer the sftp tools."
+            "Run a shell command; returns stdout, stderr, exit_code (non-zero is a result, "
+            "not an error) and flags. Prefer the sftp tools for reading files or listing "
+            "directories."
+        ),
+        details=(
+            "On timeout or cancel the remote process group is stopped (INT, then TERM, then "
+            "KILL). Output beyond the caps keeps its head and tail."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
@@ -171,10 +180,12 @@ TOOLS = (
         name="ssh_exec_run_streaming",
         title="Run a command, streaming progress",
         description=(
-            "Run one shell command like ssh_exec_run, and while it runs send MCP progress "
-            "notifications carrying the newest output (bytes so far, last lines), twice a "
-            "second at most. Use it for builds, installs and other commands that print as "
-            "they go; the final result is the same as ssh_exec_run's."
+            "Run a command like ssh_exec_run, sending its newest output as progress notifications "
+            "while it runs. Use it for builds, installs and other commands that print as they go."
+        ),
+        details=(
+            "Progress carries the bytes so far and the last lines, twice a second at most. "
+            "The final result is the same as ssh_exec_run's."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,

@@ -19,7 +19,7 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.tools._fields import Cwd, timeout_field
+from ssh_mcp.tools._fields import Cwd, field_details, timeout_field
 from ssh_mcp.tools.exec.run import ExecResult, exec_result, render_exec
 
 
@@ -30,17 +30,22 @@ class ScriptInput(StrictInput):
         CommandText(),
         Field(
             description=(
-                "POSIX sh script, sent to `sh` over stdin and read whole before it runs (never "
-                "in argv, never in the "
-                "audit log; only its hash is). Under a command allowlist every line is "
-                "checked like a command: each simple command must start with an allowed "
-                "program, and if/for/while blocks, $(…) and wrappers are refused."
+                "POSIX sh script. Under a command allowlist each line is checked like a command; "
+                "no if/for/while, $(…) or wrappers."
+            ),
+            json_schema_extra=field_details(
+                "Sent to `sh` over stdin and read whole before it runs (never in argv, never "
+                "in the audit log; only its hash is). Each simple command must start with an "
+                "allowed program."
             ),
             min_length=1,
             max_length=1_048_576,
         ),
     ]
-    timeout: float | None = timeout_field("Seconds before the script is stopped (INT, TERM, KILL).")
+    timeout: float | None = timeout_field(
+        ("Seconds before the script is stopped."),
+        details="Stopped with INT, then TERM, then KILL.",
+    )
     cwd: Cwd = None
 
 
@@ -70,11 +75,11 @@ TOOLS = (
         name="ssh_exec_script",
         title="Run a script",
         description=(
-            "Run a multi-line POSIX sh script on a host, sent over stdin to `sh` (read whole "
-            "first; its commands get an empty stdin), and return "
-            "stdout, stderr, exit_code and flags as ssh_exec_run does. Use it instead of long "
-            "`;`-joined command lines. The script never appears in argv or the audit log."
+            "Run a multi-line POSIX sh script, sent over stdin (never in argv or the audit "
+            "log); returns what ssh_exec_run does. Use it instead of long `;`-joined command "
+            "lines."
         ),
+        details="The script is read whole before it runs; its commands get an empty stdin.",
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
         input=ScriptInput,

@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-INSIDE = "must lie inside the host's path allowlist"
-
 
 def octal(mode: int) -> str:
     return f"{statmod.S_IMODE(mode):04o}"

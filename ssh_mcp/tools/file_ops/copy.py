@@ -20,9 +20,10 @@ from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import Remote, temp_name
 from ssh_mcp.core.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools.file_ops._anchored import copy_tree, refuse_in_flight
-from ssh_mcp.tools.file_ops._shared import INSIDE, inside
+from ssh_mcp.tools.file_ops._shared import inside
 
 
 class CopyInput(StrictInput):
@@ -31,8 +32,11 @@ class CopyInput(StrictInput):
         str,
         RemotePath(recursive=True),
         Field(
-            description=f"File or directory to copy, absolute or ~/…; symlinks resolved, it "
-            f"{INSIDE}, and a directory must hold no restricted zone.",
+            description="File or directory to copy (absolute or ~/).",
+            json_schema_extra=field_details(
+                "Symlinks resolved, it must lie inside the host's path allowlist, and a "
+                "directory must hold no restricted zone."
+            ),
             min_length=1,
         ),
     ]
@@ -40,15 +44,16 @@ class CopyInput(StrictInput):
         str,
         RemotePath(create=True, recursive=True),
         Field(
-            description=f"Full path of the copy (not a directory to copy into); it {INSIDE}.",
+            description="Full path of the copy, not a directory to copy into.",
+            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
             min_length=1,
         ),
     ]
     recursive: bool = Field(False, description="Required to copy a directory tree.")
     overwrite: bool = Field(
         False,
-        description="Replace an existing destination file (it keeps its mode). Directory "
-        "copies never replace or merge.",
+        description="Replace an existing file; trees never replace or merge.",
+        json_schema_extra=field_details("The replaced file keeps its mode."),
     )
 
 
@@ -129,13 +134,15 @@ TOOLS = (
         name="ssh_cp",
         title="Copy on a host",
         description=(
-            "Copy a file, or with recursive=true a directory tree, to a new path on the same "
-            "host; the data never leaves the host when it supports copy-data. A file lands "
-            "atomically (temp file, then rename) with the source's mode, or the replaced "
-            "file's. A tree is copied by the host's GNU tar from a verified directory, never "
-            "following a symlink (links are recreated as links), built hidden, then renamed into "
-            "place; if the tree changes while read, nothing is copied: retry. Returns path, size, "
-            "mode and entry counts. For two hosts use ssh_transfer."
+            "Copy a file, or a directory tree with recursive=true, to a new path on the same "
+            "host, atomically; links are copied as links. For two hosts use ssh_transfer."
+        ),
+        details=(
+            "Returns path, size, mode and entry counts. The data never leaves the host when it "
+            "supports copy-data. A file lands atomically (temp file, then rename) with the "
+            "source's mode, or the replaced file's. A tree is copied by the host's GNU tar from a "
+            "verified directory, never following a symlink, built hidden, then renamed into place; "
+            "if the tree changes while read, nothing is copied: retry."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

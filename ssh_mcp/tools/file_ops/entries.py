@@ -30,7 +30,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.tools._fields import Kind, kind_of
+from ssh_mcp.tools._fields import Kind, field_details, kind_of
 from ssh_mcp.tools.file_ops._anchored import (
     SAMPLE,
     delete_tree,
@@ -39,7 +39,7 @@ from ssh_mcp.tools.file_ops._anchored import (
     refuse_in_flight,
     unlink,
 )
-from ssh_mcp.tools.file_ops._shared import INSIDE, inside, octal, quietly
+from ssh_mcp.tools.file_ops._shared import inside, octal, quietly
 
 #: mkdir adds a directory and overwrites nothing: not destructive, and idempotent with parents.
 
@@ -54,17 +54,22 @@ class MkdirInput(StrictInput):
     path: Annotated[
         str,
         RemotePath(create=True),
-        Field(description=f"Directory to create, absolute or ~/…; it {INSIDE}.", min_length=1),
+        Field(
+            description="Directory to create (absolute or ~/).",
+            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
+            min_length=1,
+        ),
     ]
     parents: bool = Field(
         False,
-        description="Also create missing parent directories, and succeed if the directory "
-        "already exists (mkdir -p).",
+        description="Create missing parents; an existing directory is fine (mkdir -p).",
     )
     mode: ModeText | None = Field(
         None,
-        description='Permission bits in octal, e.g. "0750", for the directory when this call '
-        "creates it (parents get the default). Default: 0777 minus the server's umask.",
+        description='Octal mode, e.g. "0750", for the new directory.',
+        json_schema_extra=field_details(
+            "Parents get the default. Default: 0777 minus the server's umask."
+        ),
     )
 
 
@@ -108,8 +113,11 @@ class DeleteInput(StrictInput):
         str,
         RemotePath(follow=False),
         Field(
-            description=f"File or symlink to delete, absolute or ~/…; it {INSIDE}. A symlink "
-            "is deleted itself, never its target.",
+            description="File or symlink to delete (absolute or ~/).",
+            json_schema_extra=field_details(
+                "It must lie inside the host's path allowlist. A symlink is deleted itself, "
+                "never its target."
+            ),
             min_length=1,
         ),
     ]
@@ -137,17 +145,16 @@ class DeleteFolderInput(StrictInput):
         str,
         RemotePath(recursive=True, follow=False),
         Field(
-            description=f"Directory to delete, absolute or ~/…; it {INSIDE} and must hold no "
-            "restricted zone. A symlink is refused: ssh_delete removes a link.",
+            description="Directory to delete (absolute or ~/); not a symlink.",
+            json_schema_extra=field_details(
+                "It must lie inside the host's path allowlist and must hold no restricted "
+                "zone. A symlink is refused: ssh_delete removes a link."
+            ),
             min_length=1,
         ),
     ]
-    recursive: bool = Field(
-        False, description="Delete everything inside too; without it the directory must be empty."
-    )
-    dry_run: bool = Field(
-        False, description="Only count and list what would be deleted; delete nothing."
-    )
+    recursive: bool = Field(False, description="Delete its contents too; else it must be empty.")
+    dry_run: bool = Field(False, description="Only count and list what would go; delete nothing.")
 
 
 class DeleteFolderResult(Output):
@@ -185,19 +192,24 @@ class MoveInput(StrictInput):
         str,
         RemotePath(recursive=True, follow=False),
         Field(
-            description=f"File, directory or symlink to move (a link moves itself); it "
-            f"{INSIDE} and a directory must hold no restricted zone.",
+            description="File, directory or link to move (a link moves itself).",
+            json_schema_extra=field_details(
+                "It must lie inside the host's path allowlist and a directory must hold no "
+                "restricted zone."
+            ),
             min_length=1,
         ),
     ]
     dst_path: Annotated[
         str,
         RemotePath(create=True, recursive=True, follow=False),
-        Field(description=f"New full path (its parent must exist); it {INSIDE}.", min_length=1),
+        Field(
+            description="New full path; its parent must exist.",
+            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
+            min_length=1,
+        ),
     ]
-    overwrite: bool = Field(
-        False, description="Replace an existing dst_path (a file, link or empty directory)."
-    )
+    overwrite: bool = Field(False, description="Replace an existing file, link or empty directory.")
 
 
 class MoveResult(Output):
@@ -228,15 +240,22 @@ class LinkInput(StrictInput):
         str,
         RemotePath(create=True),
         Field(
-            description=f"What the link points to, absolute or ~/…; symlinks resolved, it "
-            f"{INSIDE}. A symbolic link may point to a path that does not exist yet.",
+            description="What the link points to (absolute or ~/).",
+            json_schema_extra=field_details(
+                "Symlinks resolved, it must lie inside the host's path allowlist. A symbolic "
+                "link may point to a path that does not exist yet."
+            ),
             min_length=1,
         ),
     ]
     link_path: Annotated[
         str,
         RemotePath(create=True, follow=False),
-        Field(description=f"Where to create the link (must not exist); it {INSIDE}.", min_length=1),
+        Field(
+            description="Where to create the link; must not exist.",
+            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
+            min_length=1,
+        ),
     ]
     symbolic: bool = Field(True, description="False makes a hard link (files only).")
 
@@ -275,10 +294,10 @@ TOOLS = (
         name="ssh_mkdir",
         title="Make a directory",
         description=(
-            "Create a remote directory, with parents=true also its missing parents (and no "
-            "error if it exists). Returns the canonical path, its mode and the directories "
-            "created."
+            "Create a directory; parents=true also creates missing parents and accepts an "
+            "existing one."
         ),
+        details=("Returns the canonical path, its mode and the directories created."),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
         input=MkdirInput,
@@ -290,10 +309,10 @@ TOOLS = (
         name="ssh_delete",
         title="Delete a file",
         description=(
-            "Delete one remote file or symlink (a symlink is removed itself, its target is "
-            "left alone). Directories are refused: use ssh_delete_folder. Returns the path, "
-            "kind and size of what was deleted."
+            "Delete one file or symlink (the link itself, never its target). For directories "
+            "use ssh_delete_folder."
         ),
+        details="Returns the path, kind and size of what was deleted.",
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
         input=DeleteInput,
@@ -305,13 +324,15 @@ TOOLS = (
         name="ssh_delete_folder",
         title="Delete a directory",
         description=(
-            "Delete a remote directory: an empty one, or with recursive=true everything in it "
-            "(symlinks inside are removed, never followed, even one swapped in meanwhile: the "
-            "host's GNU rm works from a verified directory; hosts without GNU coreutils are "
-            "refused). Refuses, before deleting anything, a tree holding a restricted zone or "
-            "more entries than SSH_DELETE_FOLDER_MAX_ENTRIES, and / or the login user's home. "
-            "Run dry_run=true first to see the count and the first paths. Returns the number "
-            "removed."
+            "Delete an empty directory, or with recursive=true everything in it (links removed, "
+            "never followed). Run dry_run=true first. Refuses /, the home directory, a tree "
+            "holding a restricted zone or over SSH_DELETE_FOLDER_MAX_ENTRIES entries."
+        ),
+        details=(
+            "The host's GNU rm works from a verified directory, so even a symlink swapped in "
+            "meanwhile is removed, not followed; hosts without GNU coreutils are refused. "
+            "Every refusal comes before anything is deleted. dry_run returns the count and "
+            "the first paths. Returns the number removed."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -325,10 +346,12 @@ TOOLS = (
         name="ssh_mv",
         title="Move or rename",
         description=(
-            "Move or rename a file, directory or symlink on one host: one rename, atomic, "
-            "between verified directories, so both ends must be on the same filesystem (a Linux "
-            "host with GNU coreutils). An existing dst_path is refused unless overwrite=true. "
-            "Returns the new path, kind, size and mode."
+            "Move or rename a file, directory or link on one host: one atomic rename, so both ends "
+            "must be on one filesystem. Refuses an existing dst_path unless overwrite=true."
+        ),
+        details=(
+            "Returns the new path, kind, size and mode. The rename runs between verified "
+            "directories, on a Linux host with GNU coreutils."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -341,10 +364,12 @@ TOOLS = (
         name="ssh_link",
         title="Make a link",
         description=(
-            "Create a symbolic link (default) or a hard link at link_path pointing to "
-            "target_path. A symbolic link stores the target's canonical absolute path; a hard "
-            "link is made on the host between verified directories (GNU coreutils needed). "
-            "Returns the link path and its target."
+            "Create a symbolic link (default) or a hard link at link_path pointing to target_path."
+        ),
+        details=(
+            "Returns the link path and its target. A symbolic link stores the target's "
+            "canonical absolute path; a hard link is made on the host between verified "
+            "directories (GNU coreutils needed)."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

@@ -25,6 +25,7 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._progress import Throttle
 
 HOST_REF = (
@@ -36,15 +37,23 @@ class TransferInput(StrictInput):
     src_host: Annotated[
         str,
         HostRef(),
-        Field(description=f"Host to copy from: {HOST_REF}.", min_length=1, max_length=253),
+        Field(
+            description="Host to copy from (see ssh_host_list).",
+            json_schema_extra=field_details(
+                "An alias from hosts.toml, or a hostname that SSH_HOSTS_ALLOWLIST admits."
+            ),
+            min_length=1,
+            max_length=253,
+        ),
     ]
     src_path: Annotated[
         str,
         RemotePath(host="src_host"),
         Field(
-            description=(
-                "Absolute path (or ~/…) of an existing regular file on src_host. Symlinks are "
-                "resolved and the result must lie inside src_host's path allowlist."
+            description="File on src_host (absolute or ~/).",
+            json_schema_extra=field_details(
+                "An existing regular file. Symlinks are resolved and the result must lie "
+                "inside src_host's path allowlist."
             ),
             min_length=1,
         ),
@@ -53,7 +62,11 @@ class TransferInput(StrictInput):
         str,
         HostRef(),
         Field(
-            description=f"Host to copy to (may equal src_host): {HOST_REF}.",
+            description="Host to copy to; may equal src_host.",
+            json_schema_extra=field_details(
+                "An alias from hosts.toml (see ssh_host_list), or a hostname that "
+                "SSH_HOSTS_ALLOWLIST admits."
+            ),
             min_length=1,
             max_length=253,
         ),
@@ -62,16 +75,20 @@ class TransferInput(StrictInput):
         str,
         RemotePath(create=True, host="dst_host"),
         Field(
-            description=(
-                "Absolute file path (or ~/…) on dst_host to write; its directory must exist and "
-                "lie inside dst_host's path allowlist. Give the full file name, not a directory."
+            description="Full file path on dst_host, not a directory.",
+            json_schema_extra=field_details(
+                "Absolute or ~/…; its directory must exist and lie inside dst_host's path "
+                "allowlist."
             ),
             min_length=1,
         ),
     ]
     overwrite: bool = Field(
         False,
-        description="Replace dst_path if it exists (keeping its mode); otherwise that is an error.",
+        description="Replace dst_path if it exists.",
+        json_schema_extra=field_details(
+            "It keeps its mode; without overwrite an existing dst_path is an error."
+        ),
     )
 
 
@@ -125,13 +142,15 @@ TOOLS = (
         name="ssh_transfer",
         title="Copy a file between hosts",
         description=(
-            "Copy one file from src_host:src_path to dst_host:dst_path (the hosts may be the "
-            "same), streamed through this server in chunks, so size is limited only by "
-            "SSH_TRANSFER_MAX_BYTES. The destination is written atomically: a temp file next "
-            "to it is renamed into place, so readers see the old file or the new one, never "
-            "half. Refuses to replace an existing file unless overwrite=true. Returns the "
-            "destination path, size, mode and sha256. Reports progress for files over 1 MiB. "
-            "Use ssh_upload to write content you have, ssh_sftp_download to fetch a file here."
+            "Copy a file from src_host:src_path to dst_host:dst_path, streamed through this "
+            "server and written atomically; refuses to replace a file unless overwrite=true."
+        ),
+        details=(
+            "Returns the destination path, size, mode and sha256. The hosts may be the same. "
+            "Size is limited only by SSH_TRANSFER_MAX_BYTES. A temp file next to the "
+            "destination is renamed into place, so readers see the old file or the new one, "
+            "never half. Reports progress for files over 1 MiB. Use ssh_upload to write "
+            "content you have, ssh_sftp_download to fetch a file here."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

@@ -33,6 +33,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
+from ssh_mcp.tools._fields import CONFINED, field_details
 from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
 from ssh_mcp.tools._progress import Throttle
 
@@ -41,13 +42,14 @@ EDIT_FACTOR = 8
 #: Backups per second per file before deploy gives up (``.bak-<stamp>``, ``-1`` … ``-9``).
 BACKUP_SLOTS = 10
 
-NEW_PATH = (
-    "Absolute remote file path (or ~/…) to write. It may not exist yet, but its directory must; "
-    "symlinks are resolved and the result must lie inside the host's path allowlist."
-)
-TEXT_PATH = (
-    "Absolute remote path (or ~/…) of an existing UTF-8 text file inside the host's path "
-    "allowlist; symlinks are resolved and the file they point to is changed."
+#: The ``path`` of ssh_edit and ssh_patch.
+TEXT_PATH = Field(
+    description="UTF-8 text file to change (absolute or ~/).",
+    json_schema_extra=field_details(
+        "It must exist and lie inside the host's path allowlist; symlinks are resolved and the "
+        "file they point to is changed."
+    ),
+    min_length=1,
 )
 
 
@@ -70,35 +72,34 @@ def check_content(args: BaseModel, sources: tuple[str, ...]) -> None:
 
 class _SourceInput(StrictInput):
     host: str = HOST
-    path: Annotated[str, RemotePath(create=True), Field(description=NEW_PATH, min_length=1)]
-    content_text: str | None = Field(
-        None,
-        description=(
-            "The new content as text, written as UTF-8. Give exactly one of content_text, "
-            "content_base64 and local_path."
+    path: Annotated[
+        str,
+        RemotePath(create=True),
+        Field(
+            description="File to write (absolute or ~/); its directory must exist.",
+            json_schema_extra=field_details(CONFINED),
+            min_length=1,
         ),
-    )
-    content_base64: str | None = Field(
-        None, description="The new content, base64-encoded: use it for binary data."
-    )
+    ]
+    # ssh_upload's and ssh_deploy's descriptions say to give exactly one content source.
+    content_text: str | None = Field(None, description="Content as text (UTF-8).")
+    content_base64: str | None = Field(None, description="Content, base64: for binary data.")
     local_path: Annotated[
         str | None,
         LocalPath(),
         Field(
-            description=(
-                "Absolute path of an existing file on the MCP server's own disk to send, for "
-                "content over SSH_INLINE_MAX_BYTES. It must resolve inside "
+            description="File on this server's disk to send, for large content.",
+            json_schema_extra=field_details(
+                "Absolute; for content over SSH_INLINE_MAX_BYTES. It must resolve inside "
                 "SSH_LOCAL_TRANSFER_ROOTS (unset: refused). Streamed, with progress."
-            )
+            ),
         ),
     ] = None
     mode: str | None = Field(
         None,
         pattern=r"^0?[0-7]{3,4}$",
-        description=(
-            'Permission bits in octal, e.g. "0644" or "600". Omit to keep the mode of the file '
-            "being replaced (0644 for a new file). setuid and setgid bits are refused."
-        ),
+        description='Octal mode, e.g. "0644"; default: the replaced file\'s.',
+        json_schema_extra=field_details("0644 for a new file. setuid and setgid bits are refused."),
     )
 
     @model_validator(mode="after")
@@ -109,7 +110,9 @@ class _SourceInput(StrictInput):
 
 class UploadInput(_SourceInput):
     overwrite: bool = Field(
-        False, description="Replace an existing file. Without it an existing path is refused."
+        False,
+        description="Replace an existing file.",
+        json_schema_extra=field_details("Without it an existing path is refused."),
     )
 
 
@@ -119,18 +122,17 @@ class DeployInput(_SourceInput):
 
 class EditInput(StrictInput):
     host: str = HOST
-    path: Annotated[str, RemotePath(), Field(description=TEXT_PATH, min_length=1)]
+    path: Annotated[str, RemotePath(), TEXT_PATH]
     old_string: str = Field(
         min_length=1,
-        description=(
-            "The exact text to replace, whitespace and indentation included. Add surrounding "
-            "lines until it occurs only once, or use occurrence=all."
+        description="Exact text to replace, whitespace included.",
+        json_schema_extra=field_details(
+            "Add surrounding lines until it occurs only once, or use occurrence=all."
         ),
     )
-    new_string: str = Field(description="The replacement text; empty deletes old_string.")
+    new_string: str = Field(description="Replacement; empty deletes old_string.")
     occurrence: Literal["single", "all"] = Field(
-        "single",
-        description="single: old_string must occur exactly once. all: replace every occurrence.",
+        "single", description="single: must occur exactly once; all: every occurrence."
     )
 
     @model_validator(mode="after")
@@ -142,13 +144,13 @@ class EditInput(StrictInput):
 
 class PatchInput(StrictInput):
     host: str = HOST
-    path: Annotated[str, RemotePath(), Field(description=TEXT_PATH, min_length=1)]
+    path: Annotated[str, RemotePath(), TEXT_PATH]
     unified_diff: str = Field(
         min_length=1,
-        description=(
-            "A unified diff of this one file: optional ---/+++ lines (their names are ignored), "
-            "then hunks `@@ -start,count +start,count @@` whose lines start with ' ', '-' or '+'. "
-            "Line numbers must be those of the current file."
+        description="Unified diff of this file, numbered as the file is now.",
+        json_schema_extra=field_details(
+            "Optional ---/+++ lines (their names are ignored), then hunks `@@ -start,count "
+            "+start,count @@` whose lines start with ' ', '-' or '+'."
         ),
     )
 
@@ -325,12 +327,15 @@ TOOLS = (
         name="ssh_upload",
         title="Upload a file",
         description=(
-            "Write a file on the host atomically (temp file, fsync, rename): readers see the old "
-            "file or the new one, never a partial one. Give exactly one of content_text (text), "
-            "content_base64 (binary) or local_path (a file on the MCP server, for large files; "
-            "streamed with progress). An existing file is refused unless overwrite=true, and "
-            "keeps its mode unless mode is given. Returns path, size, mode and sha256. Use "
-            "ssh_deploy to keep a backup, ssh_edit or ssh_patch to change part of a text file."
+            "Write a file atomically from exactly one of content_text, content_base64 or "
+            "local_path (a file on this server). Refuses an existing file unless "
+            "overwrite=true. To keep a backup use ssh_deploy; to change part of a file, "
+            "ssh_edit or ssh_patch."
+        ),
+        details=(
+            "Returns path, size, mode and sha256. Temp file, fsync, rename: readers see the "
+            "old file or the new one, never a partial one. local_path is for large files, "
+            "streamed with progress. A replaced file keeps its mode unless mode is given."
         ),
         input=UploadInput,
         output=WriteResult,
@@ -342,11 +347,14 @@ TOOLS = (
         name="ssh_deploy",
         title="Deploy a file with a backup",
         description=(
-            "Replace a file atomically and keep the old one: copy the current file to "
-            "<path>.bak-<UTC yyyymmddThhmmssZ> first, then write the new content like ssh_upload "
-            "(overwrite implied; the mode is kept unless mode is given). Returns backup_path "
-            "(null when the file was new) plus path, size, mode and sha256. Roll back by "
-            "deploying the backup's content, or with ssh_mv."
+            "Replace a file atomically, first copying the old one to backup_path "
+            "(<path>.bak-<UTC yyyymmddThhmmssZ>; null if the file was new). Roll back by "
+            "deploying the backup's content."
+        ),
+        details=(
+            "Returns backup_path plus path, size, mode and sha256. The new content is written like "
+            "ssh_upload (overwrite implied; the mode is kept unless mode is given). ssh_mv can "
+            "roll back too."
         ),
         input=DeployInput,
         output=DeployResult,
@@ -358,11 +366,13 @@ TOOLS = (
         name="ssh_edit",
         title="Edit a text file",
         description=(
-            "Replace exact text in a UTF-8 file and write it back atomically, keeping its mode. "
-            "old_string must match exactly, whitespace included, and under occurrence=single "
-            "exactly once: otherwise nothing is written and the error gives the match count. "
-            "Returns path, size, mode, sha256 and replacements. Use ssh_patch for many changes "
-            "at once, ssh_upload for binary files or whole rewrites."
+            "Replace exact text in a UTF-8 file, atomically. old_string must match exactly, "
+            "whitespace included, and under occurrence=single exactly once; otherwise nothing is "
+            "written. Use ssh_patch for many changes, ssh_upload for whole rewrites."
+        ),
+        details=(
+            "The file keeps its mode; the error gives the match count. Returns path, size, "
+            "mode, sha256 and replacements. ssh_upload also handles binary files."
         ),
         input=EditInput,
         output=EditResult,
@@ -373,12 +383,14 @@ TOOLS = (
         name="ssh_patch",
         title="Patch a text file",
         description=(
-            "Apply a unified diff to one UTF-8 file and write it atomically, keeping its mode. "
-            "Strict: every context and removed line must match at the line numbers of its hunk "
-            "header, with no fuzz and no offset. If any hunk fails nothing is written, and the "
-            "error names the hunk and the first line that differs. Names in ---/+++ lines are "
-            "ignored: the target is path. Returns path, size, mode, sha256 and hunks. Use "
-            "ssh_edit for a single replacement."
+            "Apply a strict unified diff (no fuzz, no offset) to one UTF-8 file, atomically; "
+            "if any hunk fails nothing is written. Use ssh_edit for a single replacement."
+        ),
+        details=(
+            "Every context and removed line must match at the line numbers of its hunk "
+            "header; the error names the hunk and the first line that differs. Names in "
+            "---/+++ lines are ignored: the target is path. The file keeps its mode. Returns "
+            "path, size, mode, sha256 and hunks."
         ),
         input=PatchInput,
         output=PatchResult,

@@ -17,6 +17,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import AuthFailed, ConnectFailed, RemoteError
+from ssh_mcp.tools._pages import limit_field, truncated_field
 from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.host import _parse
 
@@ -141,14 +142,23 @@ class Filesystem(Output):
     use_percent: int = Field(description="Used percentage as df reports it.")
 
 
+class DiskUsageInput(HostInput):
+    limit: int = limit_field()
+
+
 class DiskUsage(Output):
     filesystems: list[Filesystem] = Field(description="One entry per mounted filesystem.")
+    truncated: bool = truncated_field()
 
 
-async def host_disk_usage(ctx: ToolContext, args: HostInput) -> DiskUsage:
+async def host_disk_usage(ctx: ToolContext, args: DiskUsageInput) -> DiskUsage:
     typed = await ctx.run(["df", "-P", "-k", "-T"])
     text = decode(typed.stdout) if typed.exit_code == 0 else await _text(ctx, ["df", "-P", "-k"])
-    return DiskUsage(filesystems=[Filesystem.model_validate(r) for r in _parse.df_posix(text)])
+    rows = _parse.df_posix(text)
+    return DiskUsage(
+        filesystems=[Filesystem.model_validate(r) for r in rows[: args.limit]],
+        truncated=len(rows) > args.limit,
+    )
 
 
 # -- ssh_host_alerts -----------------------------------------------------------------
@@ -161,15 +171,24 @@ class Breach(Output):
     threshold: float = Field(description="The configured limit it crossed.")
 
 
+class AlertsInput(HostInput):
+    # Overlay and bind mounts repeat the disk under them: one full disk can be many breaches.
+    limit: int = Field(20, ge=1, le=1000, description="Disk breaches to return at most.")
+
+
 class Alerts(Output):
     ok: bool = Field(description="True when nothing crossed its threshold.")
-    breaches: list[Breach] = Field(description="Each threshold crossed, worst disk first.")
+    breaches: list[Breach] = Field(
+        description="Each threshold crossed, worst disk first (at most limit disks), then load "
+        "and memory."
+    )
     disk_max_percent: int = Field(description="The fullest filesystem's use %.")
     load_per_cpu: float = Field(description="1-minute load average divided by online CPUs.")
     memory_available_percent: float = Field(description="MemAvailable as a share of MemTotal.")
+    truncated: bool = Field(description="True when disk breaches were left out (see limit).")
 
 
-async def host_alerts(ctx: ToolContext, args: HostInput) -> Alerts:
+async def host_alerts(ctx: ToolContext, args: AlertsInput) -> Alerts:
     assert ctx.host is not None
     disk_limit, load_limit, mem_limit = ctx.host.alerts
     df, loadavg, cpus, mem = await asyncio.gather(
@@ -186,6 +205,8 @@ async def host_alerts(ctx: ToolContext, args: HostInput) -> Alerts:
         for r in sorted(disks, key=lambda r: -int(r["use_percent"] or 0))
         if (pct := int(r["use_percent"] or 0)) >= disk_limit
     ]
+    truncated = len(breaches) > args.limit
+    breaches = breaches[: args.limit]
     per_cpu = round(float(loadavg.split()[0]) / max(int(cpus.strip() or 1), 1), 2)
     if per_cpu > load_limit:
         breaches.append(Breach(metric="load", subject="host", value=per_cpu, threshold=load_limit))
@@ -200,6 +221,7 @@ async def host_alerts(ctx: ToolContext, args: HostInput) -> Alerts:
         disk_max_percent=max((int(r["use_percent"] or 0) for r in disks), default=0),
         load_per_cpu=per_cpu,
         memory_available_percent=avail,
+        truncated=truncated,
     )
 
 
@@ -207,7 +229,7 @@ async def host_alerts(ctx: ToolContext, args: HostInput) -> Alerts:
 
 
 class ProcessesInput(HostInput):
-    limit: int = Field(10, ge=1, le=200, description="How many processes to return, by CPU.")
+    limit: int = Field(10, ge=1, le=200, description="Processes to return, by CPU.")
 
 
 class ProcessRow(Output):
@@ -222,12 +244,16 @@ class ProcessRow(Output):
 
 class Processes(Output):
     processes: list[ProcessRow] = Field(description="Top processes, highest CPU first.")
+    truncated: bool = truncated_field()
 
 
 async def host_processes(ctx: ToolContext, args: ProcessesInput) -> Processes:
     text = await _text(ctx, ["ps", "-eo", "pid=,user=,pcpu=,pmem=,rss=,etimes=,comm="])
     rows = sorted(_parse.ps_rows(text), key=lambda r: -float(r["cpu_percent"]))
-    return Processes(processes=[ProcessRow.model_validate(r) for r in rows[: args.limit]])
+    return Processes(
+        processes=[ProcessRow.model_validate(r) for r in rows[: args.limit]],
+        truncated=len(rows) > args.limit,
+    )
 
 
 # -- ssh_known_hosts_verify ----------------------------------------------------------
@@ -250,10 +276,10 @@ TOOLS = (
         name="ssh_host_ping",
         title="Ping a host",
         description=(
-            "Check that a host is reachable and accepts our credentials. Returns reachable, "
-            "auth_ok, latency_ms and the pinned host key fingerprint. An unpinned or changed "
-            "host key is an error with the steps to fix it; use ssh_known_hosts_verify to compare."
+            "Check that a host is reachable and accepts our credentials; returns latency and "
+            "the pinned key's fingerprint. On a host key error, use ssh_known_hosts_verify."
         ),
+        details="An unpinned or changed host key is an error with the steps to fix it.",
         tier=Tier.READ,
         group=Group.HOST,
         input=HostInput,
@@ -265,8 +291,8 @@ TOOLS = (
         name="ssh_host_info",
         title="Describe a host",
         description=(
-            "Return hostname, kernel, architecture, OS name, uptime, load, CPU count and memory. "
-            "Use ssh_host_disk_usage for disks and ssh_host_processes for processes."
+            "Return hostname, kernel, arch, OS, uptime, load, CPUs and memory. Disks: "
+            "ssh_host_disk_usage; processes: ssh_host_processes."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -278,10 +304,11 @@ TOOLS = (
     ToolSpec(
         name="ssh_host_disk_usage",
         title="Disk usage",
-        description="Return every mounted filesystem with size, used, available and use percent.",
+        description=("Return each mounted filesystem's size, use and free space."),
+        details=("Filesystems in the order df lists them."),
         tier=Tier.READ,
         group=Group.HOST,
-        input=HostInput,
+        input=DiskUsageInput,
         output=DiskUsage,
         annotations=READS,
         handler=host_disk_usage,
@@ -290,14 +317,16 @@ TOOLS = (
         name="ssh_host_alerts",
         title="Check a host against its alert thresholds",
         description=(
-            "Check disk use, 1-minute load per CPU and available memory against the host's "
-            "thresholds (hosts.toml alert_*; defaults 90 %, 2.0, 10 %) and return ok plus each "
-            "breach. Use it for a quick health verdict; ssh_host_info and "
-            "ssh_host_disk_usage give the raw figures."
+            "Check disk use, load per CPU and available memory against the host's thresholds; "
+            "returns ok and each breach. For raw figures use ssh_host_info or ssh_host_disk_usage."
+        ),
+        details=(
+            "Thresholds: hosts.toml alert_disk_percent, alert_load_per_cpu (1-minute load per CPU) "
+            "and alert_memory_available_percent; defaults 90 %, 2.0 and 10 %."
         ),
         tier=Tier.READ,
         group=Group.HOST,
-        input=HostInput,
+        input=AlertsInput,
         output=Alerts,
         annotations=READS,
         handler=host_alerts,
@@ -305,9 +334,10 @@ TOOLS = (
     ToolSpec(
         name="ssh_host_processes",
         title="Top processes",
-        description=(
-            "Return the top processes by CPU with pid, user, CPU and memory use, RSS, age and "
-            "executable name. Command-line arguments are left out because they may hold secrets."
+        description=("Return the top processes by CPU, executable names only."),
+        details=(
+            "Each with pid, user, CPU and memory use, RSS and age. Command-line arguments are left "
+            "out because they may hold secrets."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -320,8 +350,8 @@ TOOLS = (
         name="ssh_known_hosts_verify",
         title="Verify a host key",
         description=(
-            "Compare the host key the host offers now with the fingerprints pinned in known_hosts, "
-            "without trusting or writing anything. Use it to diagnose a host key error."
+            "Compare the host key the host offers now with those pinned in known_hosts, "
+            "trusting and writing nothing. Use it to diagnose a host key error."
         ),
         tier=Tier.READ,
         group=Group.HOST,

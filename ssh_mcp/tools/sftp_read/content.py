@@ -21,10 +21,9 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
-from ssh_mcp.tools._fields import PATH_DESCRIPTION, timeout_field
+from ssh_mcp.tools._fields import CONFINED, field_details, timeout_field
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
-from ssh_mcp.tools.sftp_read.find import TIMEOUT_DESCRIPTION
 
 
 def _stderr_lines(result: ProcessResult) -> list[str]:
@@ -45,22 +44,31 @@ async def _stat(remote: Remote, path: str) -> int:
 class DownloadInput(StrictInput):
     host: str = HOST
     path: Annotated[
-        str, RemotePath(), Field(description="Remote file to read. " + PATH_DESCRIPTION)
+        str,
+        RemotePath(),
+        Field(
+            description="File to read (absolute or ~/).",
+            json_schema_extra=field_details(CONFINED),
+        ),
     ]
     local_path: Annotated[
         str | None,
         LocalPath(create=True),
         Field(
             description=(
-                "Absolute path on the MCP server's own disk to stream the file to, for files "
-                "over the inline cap. It must resolve inside SSH_LOCAL_TRANSFER_ROOTS "
-                "(unset: refused). Omit it to get the content inline."
+                "Path on this server's disk to stream the file to; omit for inline content."
+            ),
+            json_schema_extra=field_details(
+                "Absolute; for files over the inline cap. It must resolve inside "
+                "SSH_LOCAL_TRANSFER_ROOTS (unset: refused)."
             ),
             min_length=1,
         ),
     ] = None
     overwrite: bool = Field(
-        False, description="Replace an existing local_path; without it an existing file is kept."
+        False,
+        description="Replace an existing local_path.",
+        json_schema_extra=field_details("Without it an existing file is kept."),
     )
 
 
@@ -161,10 +169,20 @@ _HEX_LEN = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 class HashInput(StrictInput):
     host: str = HOST
     path: Annotated[
-        str, RemotePath(), Field(description="Remote regular file to hash. " + PATH_DESCRIPTION)
+        str,
+        RemotePath(),
+        Field(
+            description="File to hash (absolute or ~/).",
+            json_schema_extra=field_details(
+                "A regular file. Symlinks are resolved and the result must lie inside the "
+                "host's path allowlist."
+            ),
+        ),
     ]
-    algorithm: Algorithm = Field("sha256", description="md5, sha1, sha256 or sha512.")
-    timeout: float | None = timeout_field(TIMEOUT_DESCRIPTION)
+    algorithm: Algorithm = Field("sha256", description="Digest algorithm.")
+    timeout: float | None = timeout_field(
+        ("Seconds before hashing is stopped."), details="Default SSH_COMMAND_TIMEOUT."
+    )
 
 
 class HashResult(Output):
@@ -196,12 +214,14 @@ TOOLS = (
         name="ssh_sftp_download",
         title="Download a file",
         description=(
-            "Read a remote file over SFTP. Without local_path the content comes back inline "
-            "(encoding text for UTF-8, else base64) up to SSH_INLINE_MAX_BYTES; a larger file "
-            "is an error, not a partial read. With local_path the file streams to the MCP "
-            "server's disk (inside SSH_LOCAL_TRANSFER_ROOTS) atomically, never replacing a "
-            "file unless overwrite=true. Always returns path, size and sha256. Transfers over "
-            "1 MiB report progress."
+            "Read a file: inline (text, else base64) up to SSH_INLINE_MAX_BYTES, or with "
+            "local_path streamed to this server's disk, never replacing a file unless "
+            "overwrite=true."
+        ),
+        details=(
+            "Returns path, size and sha256. A file over the inline cap is an error, not a "
+            "partial read. local_path must lie inside SSH_LOCAL_TRANSFER_ROOTS; the file "
+            "lands there atomically. Transfers over 1 MiB report progress."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,
@@ -217,9 +237,8 @@ TOOLS = (
         name="ssh_file_hash",
         title="Hash a file",
         description=(
-            "Compute a file's md5, sha1, sha256 or sha512 on the host itself (nothing is "
-            "transferred) and return the hex digest and size. Use it to compare files or "
-            "verify a transfer."
+            "Hash a file on the host (md5, sha1, sha256 or sha512; nothing is transferred); "
+            "returns digest and size. Use it to compare files or verify a transfer."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

@@ -19,9 +19,8 @@ from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import ProcessResult, Remote
 from ssh_mcp.core.spec import HOST, READS, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import OperationTimeout, RemoteError
-from ssh_mcp.tools._fields import PATH_DESCRIPTION, Kind, timeout_field
+from ssh_mcp.tools._fields import Kind, field_details, timeout_field
 
-TIMEOUT_DESCRIPTION = "Seconds before the remote command is stopped. Default SSH_COMMAND_TIMEOUT."
 _KINDS: dict[str, Kind] = {"f": "file", "d": "dir", "l": "symlink"}
 _TYPE_FLAG = {"file": "f", "dir": "d", "symlink": "l"}
 #: The record find prints for a pruned zone instead of its type letter (%y never prints it).
@@ -42,29 +41,33 @@ class FindInput(StrictInput):
         str,
         RemotePath(),
         Field(
-            description=(
-                "Directory to search below. " + PATH_DESCRIPTION + " Restricted zones inside "
-                "it are skipped (listed in pruned), never searched."
-            )
+            description="Directory to search below (absolute or ~/).",
+            json_schema_extra=field_details(
+                "Symlinks are resolved and the result must lie inside the host's path "
+                "allowlist. Restricted zones inside it are skipped (listed in pruned), never "
+                "searched."
+            ),
         ),
     ]
     name_pattern: str | None = Field(
         None,
         min_length=1,
         max_length=255,
-        description=(
-            "Shell glob matched against the entry's name only (find -name), e.g. '*.log'. "
-            "Must not start with '-' or contain '/'. Omit to match every name."
+        description="Glob on the entry's name, e.g. '*.log'; no '/' or leading '-'.",
+        json_schema_extra=field_details(
+            "Matched against the name only (find -name). Omit to match every name."
         ),
     )
     kind: Literal["file", "dir", "symlink"] | None = Field(
-        None, description="Only entries of this kind (links are never followed). Omit for all."
+        None,
+        description="Only entries of this kind.",
+        json_schema_extra=field_details("Links are never followed. Omit for all."),
     )
-    max_depth: int = Field(
-        5, ge=1, le=20, description="Levels below path to descend (1 = its entries)."
-    )
+    max_depth: int = Field(5, ge=1, le=20, description="Levels to descend (1 = path's entries).")
     limit: int = Field(200, ge=1, le=5000, description="Entries to return at most.")
-    timeout: float | None = timeout_field(TIMEOUT_DESCRIPTION)
+    timeout: float | None = timeout_field(
+        ("Seconds before the search is stopped."), details="Default SSH_COMMAND_TIMEOUT."
+    )
 
     @field_validator("name_pattern")
     @classmethod
@@ -197,10 +200,13 @@ TOOLS = (
         name="ssh_find",
         title="Find files in a tree",
         description=(
-            "Search a remote directory tree (GNU find, links not followed) by name glob and "
-            "kind, down to max_depth, returning up to limit entries with path, kind and size. "
-            "truncated=true means more matched: narrow the search. Restricted zones in the tree "
-            "are skipped and named in pruned. Use ssh_sftp_list for one directory."
+            "Find entries below a directory by name glob and kind, down to max_depth (links "
+            "not followed); returns up to limit paths. truncated=true means more matched: "
+            "narrow the search. Use ssh_sftp_list for one directory."
+        ),
+        details=(
+            "Runs GNU find on the host. Restricted zones in the tree are skipped and named in "
+            "pruned."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

@@ -18,17 +18,25 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.tools._fields import PATH_DESCRIPTION, Entry, Kind, kind_of, utc_stamp
+from ssh_mcp.tools._fields import CONFINED, Entry, Kind, field_details, kind_of, utc_stamp
 from ssh_mcp.tools._text import decode
 
 
 class PathInput(StrictInput):
     host: str = HOST
-    path: Annotated[str, RemotePath(), Field(description=PATH_DESCRIPTION, min_length=1)]
+    path: Annotated[
+        str,
+        RemotePath(),
+        Field(
+            description="Absolute or ~/ path.",
+            json_schema_extra=field_details(CONFINED),
+            min_length=1,
+        ),
+    ]
 
 
 class ListInput(PathInput):
-    offset: int = Field(0, ge=0, description="Entries to skip, for paging; use next_offset.")
+    offset: int = Field(0, ge=0, description="Entries to skip; use next_offset.")
     limit: int = Field(100, ge=1, le=1000, description="Entries to return at most.")
 
 
@@ -104,9 +112,9 @@ TOOLS = (
         name="ssh_sftp_list",
         title="List a directory",
         description=(
-            "List a remote directory over SFTP, sorted by name, one page at a time: each entry "
-            "has name, kind, size, mode and mtime. Pass next_offset as offset for the next page."
+            "List a directory by name, a page at a time; pass next_offset as offset for the next."
         ),
+        details=("Each entry has name, kind, size, mode and mtime."),
         tier=Tier.READ,
         group=Group.SFTP_READ,
         input=ListInput,
@@ -118,8 +126,8 @@ TOOLS = (
         name="ssh_sftp_stat",
         title="Stat a path",
         description=(
-            "Return kind, size, mode, owner and times of a remote path (symlinks resolved). "
-            "Use ssh_sftp_list for directory contents."
+            "Return kind, size, mode, owner and times of a path (symlinks resolved). Use "
+            "ssh_sftp_list for directory contents."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

@@ -26,7 +26,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.tools._fields import PATH_DESCRIPTION
+from ssh_mcp.tools._fields import CONFINED, field_details
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools.sftp_read._redact import redact
 
@@ -37,7 +37,8 @@ class RedactedInput(StrictInput):
         str,
         RemotePath(),
         Field(
-            description="Remote text file to read, e.g. .env or config.yaml. " + PATH_DESCRIPTION,
+            description="Text file to read, e.g. .env (absolute or ~/).",
+            json_schema_extra=field_details(CONFINED),
             min_length=1,
         ),
     ]
@@ -124,18 +125,20 @@ TOOLS = (
         name="ssh_read_redacted",
         title="Read a config file, secrets masked",
         description=(
-            "Read a remote text config file (.env, YAML, JSON, INI, TOML, .npmrc, shell exports, "
-            "PEM key files) over SFTP with its secrets masked. Returns path, size, sha256 of the "
-            "original bytes, the content with each secret replaced by "
-            "[REDACTED:hmac-sha256:<12 hex>], the redaction count and the kinds found. Masked: "
-            "values (multi-line strings and list items too) of keys named like password, pass, "
-            "secret, token, api_key, auth, session, cookie or dsn; private-key PEM "
-            "blocks; URL passwords; AWS, GitHub, Slack, JWT, Google and Stripe tokens; long "
-            "random-looking strings. Equal secrets get equal markers within this server run, so "
-            "you can tell two values match without seeing them. Prefer this to "
-            "ssh_sftp_download for any file that may hold credentials; use ssh_sftp_download for "
-            "binary files, files over SSH_INLINE_MAX_BYTES, or when you need the exact bytes. "
+            "Read a text config file (.env, YAML, JSON, INI, TOML, .npmrc, shell, PEM) with "
+            "secrets masked as [REDACTED:hmac-sha256:<12 hex>]; equal secrets get equal "
+            "markers. Prefer it to ssh_sftp_download for files that may hold credentials. "
             "Detection is heuristic: treat unmasked values as possibly sensitive."
+        ),
+        details=(
+            "Returns path, size, sha256 of the original bytes, the content with each secret "
+            "replaced, the redaction count and the kinds found. Masked: values (multi-line "
+            "strings and list items too) of keys named like password, pass, secret, token, "
+            "api_key, auth, session, cookie or dsn; private-key PEM blocks; URL passwords; "
+            "AWS, GitHub, Slack, JWT, Google and Stripe tokens; long random-looking strings. "
+            "Equal secrets get equal markers within this server run, so you can tell two "
+            "values match without seeing them. Use ssh_sftp_download for binary files, files "
+            "over SSH_INLINE_MAX_BYTES, or when you need the exact bytes."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

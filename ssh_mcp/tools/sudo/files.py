@@ -30,21 +30,29 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.tools._fields import Entry, Kind, utc_stamp
+from ssh_mcp.tools._fields import Entry, Kind, field_details, utc_stamp
+from ssh_mcp.tools._pages import limit_field, next_offset_field, page
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.file_ops.write import check_content
 
-ROOT_PATH = (
-    "Absolute path (or ~/…), resolved as root with every symlink followed, then checked "
-    "against the host's path allowlist and restricted zones. It must exist."
-)
 _KINDS: dict[str, Kind] = {"f": "file", "d": "dir", "l": "symlink"}
 
 
 class SudoPathInput(StrictInput):
     host: str = HOST
-    path: Annotated[str, RemotePath(sudo=True), Field(description=ROOT_PATH, min_length=1)]
+    path: Annotated[
+        str,
+        RemotePath(sudo=True),
+        Field(
+            description="Existing path (absolute or ~/), resolved as root.",
+            json_schema_extra=field_details(
+                "Every symlink is followed, then it is checked against the host's path "
+                "allowlist and restricted zones."
+            ),
+            min_length=1,
+        ),
+    ]
 
 
 def _out(result: ProcessResult) -> bytes:
@@ -149,27 +157,25 @@ class SudoWriteInput(StrictInput):
         str,
         RemotePath(sudo=True, create=True),
         Field(
-            description=(
-                "Absolute path (or ~/…) of the file to write as root. It may not exist yet, "
-                "but its directory must; resolved as root, then confined like any path."
-            ),
+            description="File to write as root (absolute or ~/); its directory must exist.",
+            json_schema_extra=field_details("Resolved as root, then confined like any path."),
             min_length=1,
         ),
     ]
     content_text: str | None = Field(
-        None, description="The new content as text (UTF-8). Give this or content_base64."
+        None, description="Content as text (UTF-8); or content_base64."
     )
-    content_base64: str | None = Field(
-        None, description="The new content, base64-encoded, for binary data."
-    )
+    content_base64: str | None = Field(None, description="Content, base64: for binary data.")
     mode: str | None = Field(
         None,
         pattern=r"^0?[0-7]{3,4}$",
-        description='Permission bits in octal, e.g. "0640". Omit to keep the replaced '
-        "file's mode (0644 for a new file). setuid and setgid bits are refused.",
+        description='Octal mode, e.g. "0640"; default: the replaced file\'s.',
+        json_schema_extra=field_details("0644 for a new file. setuid and setgid bits are refused."),
     )
     overwrite: bool = Field(
-        False, description="Replace an existing file. Without it an existing path is refused."
+        False,
+        description="Replace an existing file.",
+        json_schema_extra=field_details("Without it an existing path is refused."),
     )
 
     @model_validator(mode="after")
@@ -233,16 +239,29 @@ async def _write_as_root(
 
 class SudoEditInput(StrictInput):
     host: str = HOST
-    path: Annotated[str, RemotePath(sudo=True), Field(description=ROOT_PATH, min_length=1)]
+    path: Annotated[
+        str,
+        RemotePath(sudo=True),
+        Field(
+            description="Existing file (absolute or ~/), resolved as root.",
+            json_schema_extra=field_details(
+                "Every symlink is followed, then it is checked against the host's path "
+                "allowlist and restricted zones."
+            ),
+            min_length=1,
+        ),
+    ]
     old_string: str = Field(
         min_length=1,
-        description="The exact text to replace, whitespace included. Add surrounding lines "
-        "until it occurs only once, or use occurrence=all.",
+        description="Exact text to replace, whitespace included.",
+        json_schema_extra=field_details(
+            "Add surrounding lines until it occurs only once, or use occurrence=all."
+        ),
     )
-    new_string: str = Field(description="The replacement text; empty deletes old_string.")
+    new_string: str = Field(description="Replacement; empty deletes old_string.")
     occurrence: Literal["single", "all"] = Field(
         "single",
-        description="single: old_string must occur exactly once. all: replace every occurrence.",
+        description="single: must occur exactly once; all: every occurrence.",
     )
 
 
@@ -266,13 +285,19 @@ async def sudo_edit(ctx: ToolContext, args: SudoEditInput) -> RootEdit:
     return RootEdit(**written.model_dump(), replacements=count)
 
 
+class SudoListInput(SudoPathInput):
+    offset: int = Field(0, ge=0, description="Entries to skip; use next_offset.")
+    limit: int = limit_field()
+
+
 class RootListing(Output):
     path: str = Field(description="Canonical directory path.")
-    entries: list[Entry] = Field(description="Entries sorted by name (at most 1000).")
+    entries: list[Entry] = Field(description="Entries sorted by name.")
     total: int = Field(description="Entries in the directory.")
+    next_offset: int | None = next_offset_field()
 
 
-async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
+async def sudo_list(ctx: ToolContext, args: SudoListInput) -> RootListing:
     records = _out(await ctx.run(["sh", "-c", _LIST, "sh", args.path], sudo=True)).split(b"\0")
     entries = []
     for record in records:
@@ -291,7 +316,8 @@ async def sudo_list(ctx: ToolContext, args: SudoPathInput) -> RootListing:
             )
         )
     entries.sort(key=lambda e: e.name)
-    return RootListing(path=args.path, entries=entries[:1000], total=len(entries))
+    shown, next_offset = page(entries, args.offset, args.limit)
+    return RootListing(path=args.path, entries=shown, total=len(entries), next_offset=next_offset)
 
 
 TOOLS = (
@@ -299,11 +325,14 @@ TOOLS = (
         name="ssh_sudo_write",
         title="Write a file as root",
         description=(
-            "Write a file as root, atomically: a temp file next to it, given the replaced "
-            "file's owner and mode (or `mode`), synced, then renamed into place, so the file "
-            "is always either old or new. Refuses an existing file unless overwrite=true. "
-            "Within the host's path allowlist, up to SSH_INLINE_MAX_BYTES. For files the login "
+            "Write a file as root, atomically, keeping the replaced file's owner and mode unless "
+            "mode is given. Refuses an existing file unless overwrite=true. For files the login "
             "user may write, use ssh_upload."
+        ),
+        details=(
+            "A temp file next to it gets the owner and mode, is synced, then renamed into "
+            "place, so the file is always either old or new. Within the host's path "
+            "allowlist, up to SSH_INLINE_MAX_BYTES."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
@@ -317,11 +346,13 @@ TOOLS = (
         name="ssh_sudo_edit",
         title="Edit a file as root",
         description=(
-            "Replace exact text in a file only root can write, keeping its owner and mode; "
-            "fails clearly when old_string is missing, or ambiguous under occurrence=single, "
-            "and when the file changed meanwhile (it is then left as it was). Returns path, "
-            "size, mode, sha256 and replacements. For files the login user may write, use "
-            "ssh_edit."
+            "Replace exact text in a file only root can write, keeping owner and mode; fails "
+            "if old_string is missing, or ambiguous under occurrence=single. For files the "
+            "login user may write, use ssh_edit."
+        ),
+        details=(
+            "It also fails when the file changed meanwhile, and leaves it as it was. Returns "
+            "path, size, mode, sha256 and replacements."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
@@ -335,10 +366,11 @@ TOOLS = (
         name="ssh_sudo_read",
         title="Read a file as root",
         description=(
-            "Read a file only root can read (text, or base64 for binary) up to "
-            "SSH_INLINE_MAX_BYTES, within the host's path allowlist; returns path, size, "
-            "sha256, encoding and content. Use it instead of `sudo cat` through ssh_sudo_exec. "
-            "For files the login user can read, use ssh_sftp_download."
+            "Read a file only root can read (text, or base64) up to SSH_INLINE_MAX_BYTES. Use it "
+            "instead of `sudo cat`; for files the login user can read, use ssh_sftp_download."
+        ),
+        details=(
+            "Within the host's path allowlist. Returns path, size, sha256, encoding and content."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
@@ -351,13 +383,15 @@ TOOLS = (
         name="ssh_sudo_sftp_list",
         title="List a directory as root",
         description=(
-            "List a directory only root can enter, within the host's path allowlist: name, "
-            "kind, size, mode and mtime of each entry, sorted by name. For directories the "
-            "login user can read, use ssh_sftp_list."
+            "List a directory only root can enter, by name, a page at a time. For other "
+            "directories use ssh_sftp_list."
+        ),
+        details=(
+            "Each entry has name, kind, size, mode and mtime. Within the host's path allowlist."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
-        input=SudoPathInput,
+        input=SudoListInput,
         output=RootListing,
         annotations=READS,
         handler=sudo_list,

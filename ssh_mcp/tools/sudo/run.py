@@ -44,13 +44,15 @@ TOOLS = (
         name="ssh_sudo_exec",
         title="Run a command as root",
         description=(
-            "Run one shell command as root through sudo on a host and return stdout, stderr, "
-            "exit_code and flags as ssh_exec_run does. The operator's sudo password reaches "
-            "sudo over stdin, never argv. If sudo refuses (no password configured, wrong "
-            "password, not in sudoers) or does not start the command before the timeout, the "
-            "call fails with the reason and nothing runs. On timeout or cancel once it runs, "
-            "the root process group is stopped (INT, TERM, KILL). Prefer ssh_exec_run for "
-            "anything that does not need root."
+            "Run a command as root through sudo; returns what ssh_exec_run does. If sudo "
+            "refuses or does not start it in time, the call fails and nothing runs. Prefer "
+            "ssh_exec_run when root is not needed."
+        ),
+        details=(
+            "The operator's sudo password reaches sudo over stdin, never argv. sudo refuses "
+            "when no password is configured, the password is wrong or the user is not in "
+            "sudoers. On timeout or cancel once it runs, the root process group is stopped "
+            "(INT, TERM, KILL)."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
@@ -64,11 +66,14 @@ TOOLS = (
         name="ssh_sudo_run_script",
         title="Run a script as root",
         description=(
-            "Run a multi-line POSIX sh script as root through sudo: the sudo password line, "
-            "then the script, go over stdin to `sudo … sh` (never argv, never the audit "
-            "log; only the script's hash is logged). Returns what ssh_exec_run returns. Under a "
-            "command allowlist every line is checked like a command. Use ssh_exec_script when "
-            "root is not needed."
+            "Run a multi-line POSIX sh script as root through sudo, over stdin (never in argv or "
+            "the audit log); returns what ssh_exec_run does. Use ssh_exec_script when root is not "
+            "needed."
+        ),
+        details=(
+            "The sudo password line, then the script, go over stdin to `sudo … sh`; only the "
+            "script's hash is logged. Under a command allowlist every line is checked like a "
+            "command."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,

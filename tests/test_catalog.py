@@ -1,0 +1,140 @@
+"""tools/list stays cheap: a byte budget, and schemas compacted without changing what they admit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from harness import make_settings, serve
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from pydantic import BaseModel, Field
+
+from ssh_mcp.core.schema import compact, input_schema, output_schema
+from ssh_mcp.core.spec import ToolSpec
+from ssh_mcp.tools import ALL_TOOLS
+
+#: Average bytes per tool of tools/list, every tier and group open, as compact JSON.
+AVERAGE_BUDGET = 1_050
+#: Bytes any one tool may take.
+PER_TOOL_CEILING = 1_700
+IDS = [t.name for t in ALL_TOOLS]
+#: Values of every JSON type, and strings around the length limits tools declare.
+PROBES: list[Any] = [None, True, 0, -1, 7, 1.5, "", "x", "0644", "a" * 300, [], ["a"], {}]
+
+
+def size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+async def _listed(tmp_path: Path) -> list[dict[str, Any]]:
+    settings = make_settings(
+        tmp_path,
+        "",
+        tmp_path / "known_hosts",
+        allow_low_access_tools=True,
+        allow_dangerous_tools=True,
+        allow_sudo=True,
+    )
+    async with serve(settings) as (client, _app):
+        tools = (await client.list_tools()).tools
+    return [t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in tools]
+
+
+@pytest.mark.anyio
+async def test_tools_list_stays_within_its_byte_budget(tmp_path: Path) -> None:
+    tools = await _listed(tmp_path)
+    assert {t["name"] for t in tools} == set(IDS), "every tool is listed"
+    average = size(tools) / len(tools)
+    assert average <= AVERAGE_BUDGET, f"tools/list averages {average:.0f} B per tool"
+    over = {t["name"]: size(t) for t in tools if size(t) > PER_TOOL_CEILING}
+    assert not over, f"over {PER_TOOL_CEILING} B: {over}"
+
+
+@pytest.mark.anyio
+async def test_every_entry_keeps_title_annotations_and_both_schemas(tmp_path: Path) -> None:
+    by_name = {t.name: t for t in ALL_TOOLS}
+    for tool in await _listed(tmp_path):
+        spec = by_name[tool["name"]]
+        assert tool["title"] == spec.title and tool["description"] == spec.description
+        assert tool["inputSchema"]["type"] == "object" == tool["outputSchema"]["type"]
+        hints = tool["annotations"]
+        assert hints["readOnlyHint"] is spec.annotations.read_only
+        # A hint left out means MCP's default: destructive, not idempotent, open-world.
+        if not spec.annotations.read_only:
+            assert hints.get("destructiveHint", True) is spec.annotations.destructive
+            assert hints.get("idempotentHint", False) is spec.annotations.idempotent
+        assert hints.get("openWorldHint", True) is spec.annotations.open_world
+        text = json.dumps(tool)
+        assert '"details"' not in text and (not spec.details or spec.details not in text)
+
+
+def _keys(node: Any) -> set[str]:
+    if isinstance(node, list):
+        return set().union(*(_keys(v) for v in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    own = set(node) - {"properties"}
+    subs = list(node.values()) if "properties" not in node else list(node["properties"].values())
+    subs += [v for k, v in node.items() if k != "properties"]
+    return own | set().union(*(_keys(v) for v in subs))
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_schemas_drop_what_tells_a_model_nothing(spec: ToolSpec[Any, Any]) -> None:
+    inp, out = input_schema(spec.input), output_schema(spec.output)
+    assert not _keys(inp) & {"title", "details"}
+    assert not _keys(out) & {"title", "details", "description", "required"}
+    for schema in (inp, out):
+        assert '{"type": "null"}' not in json.dumps(schema), "nullable types are type lists"
+    for name, prop in inp["properties"].items():
+        assert prop.get("description"), f"input field {name} is sent with its description"
+
+
+def _agree(full: dict[str, Any], compact: dict[str, Any], where: str) -> None:
+    """Both schemas accept and refuse the same probe values, field by field."""
+    full_defs, compact_defs = full.get("$defs", {}), compact.get("$defs", {})
+    assert list(full["properties"]) == list(compact["properties"]), where
+    for name, prop in full["properties"].items():
+        a = Draft202012Validator({"$defs": full_defs, **prop})
+        b = Draft202012Validator({"$defs": compact_defs, **compact["properties"][name]})
+        for probe in PROBES:
+            assert a.is_valid(probe) == b.is_valid(probe), f"{where}.{name} on {probe!r}"
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_compact_schemas_admit_exactly_what_pydantic_s_admit(spec: ToolSpec[Any, Any]) -> None:
+    full_in = spec.input.model_json_schema()
+    _agree(full_in, input_schema(spec.input), spec.input.__name__)
+    assert input_schema(spec.input).get("required", []) == full_in.get("required", [])
+    _agree(spec.output.model_json_schema(), output_schema(spec.output), spec.output.__name__)
+
+
+def test_compact_keeps_shared_definitions_and_rewrites_only_schema_keywords() -> None:
+    class Part(BaseModel):
+        title: str = Field(description="A field named title stays.")
+
+    class Whole(BaseModel):
+        a: Part
+        b: Part | None = None
+        kind: Literal["x", "y"] | None = None
+        tags: list[str] = Field(
+            default=["keep"], description="d", json_schema_extra={"details": "long"}
+        )
+
+    out = compact(Whole.model_json_schema())
+    assert out["$defs"]["Part"]["properties"]["title"] == {
+        "description": "A field named title stays.",
+        "type": "string",
+    }
+    assert out["properties"]["a"] == {"$ref": "#/$defs/Part"}
+    assert out["properties"]["b"] == {"anyOf": [{"$ref": "#/$defs/Part"}, {"type": "null"}]}
+    assert out["properties"]["kind"] == {"enum": ["x", "y", None], "type": ["string", "null"]}
+    assert out["properties"]["tags"] == {
+        "default": ["keep"],
+        "description": "d",
+        "items": {"type": "string"},
+        "type": "array",
+    }
+    _agree(Whole.model_json_schema(), out, "Whole")
