@@ -355,11 +355,12 @@ CWD_DETAILS = (
     "Confined like any path argument. The command allowlist applies to the command, not to this."
 )
 
-#: The ``host`` argument every host-facing tool takes.
-HOST_DESCRIPTION = "Alias from ssh_host_list."
+#: The ``host`` argument every host-facing tool takes. tools/list sends it without a
+#: description: ssh_host_list's says once that its aliases are what ``host`` takes.
 HOST = Field(
-    description=HOST_DESCRIPTION,
-    json_schema_extra={"details": "Or a hostname that SSH_HOSTS_ALLOWLIST admits."},
+    json_schema_extra={
+        "details": "Alias from ssh_host_list, or a hostname that SSH_HOSTS_ALLOWLIST admits."
+    },
     min_length=1,
     max_length=253,
 )
