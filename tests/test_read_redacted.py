@@ -234,5 +234,6 @@ async def test_listed_as_read_only(settings_for: Callable[..., Settings]) -> Non
         tools = {t.name: t for t in (await client.list_tools()).tools}
         tool = tools[TOOL]
         assert tool.annotations and tool.annotations.read_only_hint is True
-        assert tool.annotations.destructive_hint is False
+        # destructiveHint means nothing for a read-only tool, so tools/list leaves it out.
+        assert tool.annotations.destructive_hint is None
         assert set(tool.input_schema["properties"]) == {"host", "path"}
