@@ -12,7 +12,7 @@ from harness import make_settings, serve
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field
 
-from ssh_mcp.core.schema import compact, input_schema, output_schema
+from ssh_mcp.core.schema import SAID_ONCE, compact, input_schema, output_schema
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
 
@@ -45,8 +45,11 @@ ALLOWED_DIFFERENCES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "on the arguments object: an unknown argument is refused by name",
     ),
 }
-#: Input fields sent without a description: what they take is said once elsewhere.
-UNDESCRIBED = {"host": "ssh_host_list's description says its aliases are what host takes"}
+#: Input fields tools/list sends without their description, and where a model reads it.
+UNDESCRIBED = {
+    "host": "ssh_host_list's description says its aliases are what host takes",
+    "src_host": "the same alias as host, as ssh_transfer's description says",
+}
 
 
 def size(value: Any) -> int:
@@ -114,9 +117,11 @@ def test_schemas_drop_what_tells_a_model_nothing(spec: ToolSpec[Any, Any]) -> No
     assert not _keys(out) & {"title", "details", "description", "required"}
     for schema in (inp, out):
         assert '{"type": "null"}' not in json.dumps(schema), "nullable types are type lists"
+    full = spec.input.model_json_schema()["properties"]
     for name, prop in inp["properties"].items():
-        described = name not in UNDESCRIBED
-        assert bool(prop.get("description")) is described, f"input field {name}'s description"
+        said_once = bool(full[name].get(SAID_ONCE))
+        assert not said_once or name in UNDESCRIBED, f"{name} needs a reason in UNDESCRIBED"
+        assert bool(prop.get("description")) is not said_once, f"input field {name}'s description"
 
 
 def _agree(full: dict[str, Any], compact: dict[str, Any], where: str) -> None:

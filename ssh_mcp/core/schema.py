@@ -9,7 +9,8 @@ own (the same models validate every call) rewritten losslessly (DECISIONS.md 60)
 * a ``"default": null`` is dropped: a field outside ``required`` that admits null already
   says so;
 * a ``$defs`` entry referenced once is inlined where it is used;
-* a field's ``details`` (its longer text, for TOOLS.md) is left out.
+* a field's ``details`` (its longer text, for TOOLS.md) is left out, and so is the
+  description of a field marked ``said_once`` (see :data:`SAID_ONCE`).
 
 An output schema gives the shape of a result (names, types, what may be null) and no more:
 its field descriptions and ``required`` lists are left out. Every output field is always
@@ -26,9 +27,12 @@ from pydantic import BaseModel
 
 #: The JSON Schema keyword of a field's longer text, which only TOOLS.md shows.
 DETAILS = "details"
+#: Marks a field whose description tools/list leaves out because another tool's says it
+#: once for every tool (``host``: ssh_host_list's); TOOLS.md keeps it.
+SAID_ONCE = "said_once"
 _NULL = {"type": "null"}
 #: Pydantic's generated titles, the definitions (inlined or hoisted) and TOOLS.md's long text.
-_DROPPED = frozenset({"title", "$defs", DETAILS})
+_DROPPED = frozenset({"title", "$defs", DETAILS, SAID_ONCE})
 #: Keywords whose values are data, not schemas: nothing in them is rewritten.
 _DATA = frozenset({"default", "enum", "const", "examples", "required"})
 
@@ -62,7 +66,7 @@ def _compact(node: Any, defs: dict[str, Any], once: set[str], drop: frozenset[st
         return _compact({**defs[ref[8:]], **rest}, defs, once, drop)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in drop or key in _DROPPED:
+        if key in drop or key in _DROPPED or (key == "description" and node.get(SAID_ONCE)):
             continue
         if key == "default" and value is None:
             continue
