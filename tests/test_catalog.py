@@ -17,9 +17,9 @@ from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
 
 #: Average bytes per tool of tools/list, every tier and group open, as compact JSON.
-AVERAGE_BUDGET = 1_050
+AVERAGE_BUDGET = 860
 #: Bytes any one tool may take.
-PER_TOOL_CEILING = 1_700
+PER_TOOL_CEILING = 1_450
 IDS = [t.name for t in ALL_TOOLS]
 #: Values of every JSON type, and strings around the length limits tools declare.
 PROBES: list[Any] = [
