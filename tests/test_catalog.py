@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from harness import make_settings, serve
+from harness import make_settings, refused, serve
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field
 
@@ -204,3 +204,25 @@ def test_compact_keeps_shared_definitions_and_rewrites_only_schema_keywords() ->
         "type": "array",
     }
     _agree(Whole.model_json_schema(), out, "Whole")
+
+
+@pytest.mark.anyio
+async def test_the_server_still_refuses_what_tools_list_leaves_out(tmp_path: Path) -> None:
+    """Each ALLOWED_DIFFERENCES limit is enforced at the call, before any host is reached,
+    by a one-line error that names the argument."""
+    settings = make_settings(
+        tmp_path, "", tmp_path / "known_hosts", allow_dangerous_tools=True, allow_sudo=True
+    )
+    calls: list[tuple[str, dict[str, Any], str]] = [
+        ("ssh_exec_run", {"host": "", "command": "true"}, "host"),
+        ("ssh_exec_run", {"host": "h" * 254, "command": "true"}, "host"),
+        ("ssh_exec_run", {"host": "h", "command": ""}, "command"),
+        ("ssh_exec_run", {"host": "h", "command": "x" * 65537}, "command"),
+        ("ssh_exec_run", {"host": "h", "command": "true", "timeout": 0}, "timeout"),
+        ("ssh_exec_run", {"host": "h", "command": "true", "cwd": "/" + "d" * 4096}, "cwd"),
+        ("ssh_job_status", {"job_id": "j" + "0" * 16, "since_offset": -1}, "since_offset"),
+        ("ssh_sftp_list", {"host": "h", "path": "/", "bogus": 1}, "bogus"),
+    ]
+    async with serve(settings) as (client, _app):
+        for tool, args, name in calls:
+            await refused(client, tool, args, name)
