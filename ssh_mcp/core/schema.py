@@ -8,9 +8,14 @@ own (the same models validate every call) rewritten losslessly (DECISIONS.md 60)
   ``null`` in its ``enum``), which JSON Schema defines to mean the same;
 * a ``"default": null`` is dropped: a field outside ``required`` that admits null already
   says so;
+* an ``enum`` drops the ``type`` its values already have;
 * a ``$defs`` entry referenced once is inlined where it is used;
 * a field's ``details`` (its longer text, for TOOLS.md) is left out, and so is the
   description of a field marked ``said_once`` (see :data:`SAID_ONCE`).
+
+An input schema is then sent as a caller needs it (:func:`input_schema`): without the
+limits no model comes near, which the server goes on enforcing; tests/test_catalog.py lists
+each such difference with its reason.
 
 An output schema gives the shape of a result (names, types, what may be null) and no more:
 its field descriptions and ``required`` lists are left out. Every output field is always
