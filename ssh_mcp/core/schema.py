@@ -8,8 +8,14 @@ own (the same models validate every call) rewritten losslessly (DECISIONS.md 60)
   ``null`` in its ``enum``), which JSON Schema defines to mean the same;
 * a ``"default": null`` is dropped: a field outside ``required`` that admits null already
   says so;
+* an ``enum`` drops the ``type`` its values already have;
 * a ``$defs`` entry referenced once is inlined where it is used;
-* a field's ``details`` (its longer text, for TOOLS.md) is left out.
+* a field's ``details`` (its longer text, for TOOLS.md) is left out, and so is the
+  description of a field marked ``said_once`` (see :data:`SAID_ONCE`).
+
+An input schema is then sent as a caller needs it (:func:`input_schema`): without the
+limits no model comes near, which the server goes on enforcing; tests/test_catalog.py lists
+each such difference with its reason.
 
 An output schema gives the shape of a result (names, types, what may be null) and no more:
 its field descriptions and ``required`` lists are left out. Every output field is always
@@ -26,9 +32,12 @@ from pydantic import BaseModel
 
 #: The JSON Schema keyword of a field's longer text, which only TOOLS.md shows.
 DETAILS = "details"
+#: Marks a field whose description tools/list leaves out because another tool's says it
+#: once for every tool (``host``: ssh_host_list's); TOOLS.md keeps it.
+SAID_ONCE = "said_once"
 _NULL = {"type": "null"}
 #: Pydantic's generated titles, the definitions (inlined or hoisted) and TOOLS.md's long text.
-_DROPPED = frozenset({"title", "$defs", DETAILS})
+_DROPPED = frozenset({"title", "$defs", DETAILS, SAID_ONCE})
 #: Keywords whose values are data, not schemas: nothing in them is rewritten.
 _DATA = frozenset({"default", "enum", "const", "examples", "required"})
 
@@ -36,7 +45,11 @@ _DATA = frozenset({"default", "enum", "const", "examples", "required"})
 def _nullable(branch: dict[str, Any]) -> dict[str, Any] | None:
     """``branch`` admitting null too, as one schema; None when only anyOf can say it."""
     kind = branch.get("type")
-    if not isinstance(kind, str) or "$ref" in branch:
+    if "$ref" in branch:
+        return None
+    if kind is None and isinstance(branch.get("enum"), list):
+        return {**branch, "enum": [*branch["enum"], None]}
+    if not isinstance(kind, str):
         return None
     merged = {**branch, "type": [kind, "null"]}
     if "enum" in branch:
@@ -58,7 +71,7 @@ def _compact(node: Any, defs: dict[str, Any], once: set[str], drop: frozenset[st
         return _compact({**defs[ref[8:]], **rest}, defs, once, drop)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in drop or key in _DROPPED:
+        if key in drop or key in _DROPPED or (key == "description" and node.get(SAID_ONCE)):
             continue
         if key == "default" and value is None:
             continue
@@ -74,7 +87,24 @@ def _compact(node: Any, defs: dict[str, Any], once: set[str], drop: frozenset[st
         if merged is not None and not set(merged) & (set(out) - {"anyOf"}):
             del out["anyOf"]
             out = {**merged, **out}
+    if "enum" in out and "type" in out and _enum_typed(out["enum"], out["type"]):
+        del out["type"]
     return out
+
+
+_JSON_TYPES: dict[type, tuple[str, ...]] = {
+    str: ("string",),
+    bool: ("boolean",),
+    int: ("integer", "number"),
+    float: ("number",),
+    type(None): ("null",),
+}
+
+
+def _enum_typed(values: list[Any], kind: str | list[str]) -> bool:
+    """Whether every value of an ``enum`` is of ``kind``, which then refuses nothing more."""
+    kinds = {kind} if isinstance(kind, str) else set(kind)
+    return all(set(_JSON_TYPES.get(type(v), ())) & kinds for v in values)
 
 
 def compact(schema: dict[str, Any], drop: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -95,23 +125,77 @@ def compact(schema: dict[str, Any], drop: frozenset[str] = frozenset()) -> dict[
     return out
 
 
+#: Strings this long are limits no argument a model writes comes near (a hostname's 253, a
+#: path's 4,096, a command's 65,536): they guard the server, not the model.
+LONG = 253
+
+
+def validation_only(key: str, value: Any) -> bool:
+    """Whether an input schema's ``key: value`` refuses only what no model sends: an empty
+    string, one of ``LONG`` characters or more, a negative number or zero seconds. The
+    server keeps enforcing it (the same pydantic model validates every call) and its error
+    names the limit, so tools/list leaves it out (DECISIONS.md 60)."""
+    if key == "minLength":
+        return bool(value == 1)
+    if key == "maxLength":
+        return isinstance(value, int) and value >= LONG
+    return key in ("minimum", "exclusiveMinimum") and value == 0
+
+
+def _loosen(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_loosen(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _loosen(v) for name, v in value.items()}
+        elif key in _DATA:
+            out[key] = value
+        elif not validation_only(key, value):
+            out[key] = _loosen(value)
+    return out
+
+
+def _omittable(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional argument whose default is null, without the null: a caller omits it."""
+    out = dict(prop)
+    kind = out.get("type")
+    if isinstance(kind, list) and "null" in kind:
+        rest = [k for k in kind if k != "null"]
+        out["type"] = rest[0] if len(rest) == 1 else rest
+    if isinstance(out.get("enum"), list):
+        out["enum"] = [v for v in out["enum"] if v is not None]
+    return out
+
+
 _SHAPE_ONLY = frozenset({"description", "required"})
 _built: dict[tuple[type[BaseModel], bool], dict[str, Any]] = {}
 
 
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The compact JSON Schema of a tool's input model, built once per model."""
-    return _cached(model, output=False)
+    """The compact JSON Schema of a tool's input model, built once per model, as a caller
+    needs it: without validation-only limits, without ``additionalProperties: false`` (an
+    unknown argument is still refused, by name), and an optional argument whose default is
+    null without the null (omitting it means null; the server still accepts a null)."""
+    key = (model, False)
+    if key not in _built:
+        schema = _loosen(compact(model.model_json_schema()))
+        if schema.get("additionalProperties") is False:
+            del schema["additionalProperties"]
+        required = set(schema.get("required", []))
+        schema["properties"] = {
+            name: prop if name in required or "default" in prop else _omittable(prop)
+            for name, prop in schema.get("properties", {}).items()
+        }
+        _built[key] = schema
+    return _built[key]
 
 
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The compact JSON Schema of a tool's output model: its shape only, built once."""
-    return _cached(model, output=True)
-
-
-def _cached(model: type[BaseModel], *, output: bool) -> dict[str, Any]:
-    key = (model, output)
+    key = (model, True)
     if key not in _built:
-        drop = _SHAPE_ONLY if output else frozenset()
-        _built[key] = compact(model.model_json_schema(), drop)
+        _built[key] = compact(model.model_json_schema(), _SHAPE_ONLY)
     return _built[key]

@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.schema import SAID_ONCE
 from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
@@ -350,16 +351,21 @@ class ToolContext(Protocol):
 
 
 #: The ``cwd`` argument of the command tools, and its longer text for TOOLS.md.
-CWD_DESCRIPTION = "Directory to run in (absolute or ~/); default: the login user's home."
+CWD_DESCRIPTION = "Directory to run in (absolute or ~/); default: home."
 CWD_DETAILS = (
-    "Confined like any path argument. The command allowlist applies to the command, not to this."
+    "Home is the login user's. Confined like any path argument. The command allowlist "
+    "applies to the command, not to this."
 )
 
-#: The ``host`` argument every host-facing tool takes.
+#: The ``host`` argument every host-facing tool takes. tools/list sends it without its
+#: description: ssh_host_list's says once that its aliases are what ``host`` takes.
 HOST_DESCRIPTION = "Alias from ssh_host_list."
 HOST = Field(
     description=HOST_DESCRIPTION,
-    json_schema_extra={"details": "Or a hostname that SSH_HOSTS_ALLOWLIST admits."},
+    json_schema_extra={
+        "details": "Or a hostname that SSH_HOSTS_ALLOWLIST admits.",
+        SAID_ONCE: True,
+    },
     min_length=1,
     max_length=253,
 )

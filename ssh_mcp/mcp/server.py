@@ -65,8 +65,8 @@ INSTRUCTIONS = (
 def tool_entry(spec: ToolSpec[Any, Any]) -> types.Tool:
     """The tools/list entry for one declaration, compact (DECISIONS.md 60): the schemas of
     :mod:`ssh_mcp.core.schema`, the title once (the tool's, not repeated in the annotations),
-    hints only where they differ from MCP's defaults (readOnly always), and no ``details``,
-    which only TOOLS.md carries."""
+    hints only where they differ from MCP's defaults, and no ``details``, which only
+    TOOLS.md carries."""
     a = spec.annotations
     return types.Tool(
         name=spec.name,
@@ -75,9 +75,9 @@ def tool_entry(spec: ToolSpec[Any, Any]) -> types.Tool:
         input_schema=input_schema(spec.input),
         output_schema=output_schema(spec.output),
         annotations=types.ToolAnnotations(
-            read_only_hint=a.read_only,
-            # MCP's defaults: destructive, not idempotent, open-world; the first two only
-            # mean anything for a tool that is not read-only.
+            # MCP's defaults: not read-only, destructive, not idempotent, open-world; the
+            # middle two only mean anything for a tool that is not read-only.
+            read_only_hint=True if a.read_only else None,
             destructive_hint=None if a.read_only or a.destructive else False,
             idempotent_hint=None if a.read_only or not a.idempotent else True,
             open_world_hint=None if a.open_world else False,

@@ -126,8 +126,8 @@ TOOLS = (
         name="ssh_host_list",
         title="List hosts",
         description=(
-            "List the configured hosts, a page at a time. Start here: an alias is what `host` "
-            "takes elsewhere."
+            "List the configured hosts, a page at a time. Start here: `host` elsewhere takes an"
+            " alias."
         ),
         details=(
             "Each host has its alias, hostname, port, user, auth method, jump hosts and the "

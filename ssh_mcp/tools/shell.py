@@ -159,9 +159,9 @@ TOOLS = (
         name="ssh_shell_open",
         title="Open a shell session",
         description=(
-            "Open a persistent sh on a host and return its session_id; ssh_shell_exec "
-            "commands share its cd, exports and variables. No terminal: not for editors or "
-            "password prompts. Close it with ssh_shell_close."
+            "Open a persistent sh and return its session_id; ssh_shell_exec commands share its "
+            "cd, exports and variables. No terminal: not for editors or password prompts. Close"
+            " with ssh_shell_close."
         ),
         details=(
             "It also ends after SSH_SHELL_IDLE_TIMEOUT unused. For one-off commands use "

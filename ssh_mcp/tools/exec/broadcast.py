@@ -45,7 +45,9 @@ class BroadcastInput(StrictInput):
         min_length=1,
         max_length=253,
     )
-    timeout: float | None = timeout_field("Seconds per host; default SSH_COMMAND_TIMEOUT.")
+    timeout: float | None = timeout_field(
+        "Seconds per host.", details="Default SSH_COMMAND_TIMEOUT."
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> BroadcastInput:
@@ -114,9 +116,8 @@ TOOLS = (
         name="ssh_broadcast",
         title="Run a command on many hosts",
         description=(
-            "Run one command on several hosts in parallel; returns per alias the ssh_exec_run "
-            "fields or an error. An unknown host or group fails the whole call before anything "
-            "runs."
+            "Run one command on many hosts in parallel; returns per alias ssh_exec_run's fields"
+            " or an error. An unknown host or group fails the call before anything runs."
         ),
         details=(
             "Up to SSH_BROADCAST_CONCURRENCY hosts at once. A host that was unreachable, or "

@@ -302,13 +302,13 @@ TOOLS = (
         name="ssh_job_start",
         title="Start a background job",
         description=(
-            "Start a command detached and return its job_id at once. Use it for anything that may "
+            "Start a command detached; returns its job_id at once. For anything that may "
             "outlast a request (builds, backups); poll with ssh_job_status, stop with "
-            "ssh_job_kill. For short commands use ssh_exec_run."
+            "ssh_job_kill."
         ),
         details=(
-            "The job survives this call, a dropped client and a server restart. Each stream "
-            "keeps the newest SSH_JOB_MAX_OUTPUT_BYTES."
+            "For short commands use ssh_exec_run. The job survives this call, a dropped client "
+            "and a server restart. Each stream keeps the newest SSH_JOB_MAX_OUTPUT_BYTES."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
@@ -322,12 +322,12 @@ TOOLS = (
         name="ssh_job_status",
         title="Background job status and output",
         description=(
-            "Return a job's state, exit code and the output written since the offsets you "
-            "pass; pass back next_offset and next_stderr_offset. wait blocks up to that many "
-            "seconds. When more is true, call again at once."
+            "Return a job's state, exit code and the output since the offsets given. When more "
+            "is true, call again at once."
         ),
         details=(
-            "States: running, exited, killed, lost. wait answers early when the job finishes "
+            "Pass back next_offset and next_stderr_offset; wait blocks up to that many seconds."
+            " States: running, exited, killed, lost. wait answers early when the job finishes "
             "or prints."
         ),
         tier=Tier.DANGEROUS,
@@ -358,8 +358,8 @@ TOOLS = (
         name="ssh_job_list",
         title="List background jobs",
         description=(
-            "List the background jobs this server knows, with host, name and state as last "
-            "seen. ssh_job_status gives a job's current state and output."
+            "List this server's background jobs with host, name and state as last seen; "
+            "ssh_job_status gives the current state and output."
         ),
         details="Jobs started before a server restart are listed too.",
         tier=Tier.DANGEROUS,

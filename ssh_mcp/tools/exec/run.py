@@ -43,8 +43,8 @@ class ExecRunInput(StrictInput):
         ),
     ]
     timeout: float | None = timeout_field(
-        ("Seconds before it is stopped; default SSH_COMMAND_TIMEOUT."),
-        details="Stopped with INT, then TERM, then KILL.",
+        "Seconds before it is stopped.",
+        details="Default SSH_COMMAND_TIMEOUT. Stopped with INT, then TERM, then KILL.",
     )
     cwd: Cwd = None
 
@@ -180,8 +180,8 @@ TOOLS = (
         name="ssh_exec_run_streaming",
         title="Run a command, streaming progress",
         description=(
-            "Run a command like ssh_exec_run, sending its newest output as progress notifications "
-            "while it runs. Use it for builds, installs and other commands that print as they go."
+            "Run a command like ssh_exec_run, sending its newest output as progress "
+            "notifications. For builds, installs and other commands that print as they go."
         ),
         details=(
             "Progress carries the bytes so far and the last lines, twice a second at most. "

@@ -134,8 +134,8 @@ TOOLS = (
         name="ssh_cp",
         title="Copy on a host",
         description=(
-            "Copy a file, or a directory tree with recursive=true, to a new path on the same "
-            "host, atomically; links are copied as links. For two hosts use ssh_transfer."
+            "Copy a file or, with recursive=true, a directory tree to a new path on the same "
+            "host, atomically; links stay links. For two hosts use ssh_transfer."
         ),
         details=(
             "Returns path, size, mode and entry counts. The data never leaves the host when it "

@@ -293,10 +293,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_mkdir",
         title="Make a directory",
-        description=(
-            "Create a directory; parents=true also creates missing parents and accepts an "
-            "existing one."
-        ),
+        description="Create a directory.",
         details=("Returns the canonical path, its mode and the directories created."),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -324,15 +321,16 @@ TOOLS = (
         name="ssh_delete_folder",
         title="Delete a directory",
         description=(
-            "Delete an empty directory, or with recursive=true everything in it (links removed, "
-            "never followed). Run dry_run=true first. Refuses /, the home directory, a tree "
-            "holding a restricted zone or over SSH_DELETE_FOLDER_MAX_ENTRIES entries."
+            "Delete an empty directory, or with recursive=true its whole tree (links removed, "
+            "never followed). Run dry_run=true first. Refuses /, home and protected or huge "
+            "trees."
         ),
         details=(
-            "The host's GNU rm works from a verified directory, so even a symlink swapped in "
-            "meanwhile is removed, not followed; hosts without GNU coreutils are refused. "
-            "Every refusal comes before anything is deleted. dry_run returns the count and "
-            "the first paths. Returns the number removed."
+            "Refused: /, the home directory, a tree holding a restricted zone or one over "
+            "SSH_DELETE_FOLDER_MAX_ENTRIES entries. The host's GNU rm works from a verified "
+            "directory, so even a symlink swapped in meanwhile is removed, not followed; hosts "
+            "without GNU coreutils are refused. Every refusal comes before anything is deleted."
+            " dry_run returns the count and the first paths. Returns the number removed."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import Remote, Written
+from ssh_mcp.core.schema import SAID_ONCE
 from ssh_mcp.core.spec import (
     CHANGES,
     HostRef,
@@ -39,9 +40,12 @@ class TransferInput(StrictInput):
         HostRef(),
         Field(
             description="Host to copy from (see ssh_host_list).",
-            json_schema_extra=field_details(
-                "An alias from hosts.toml, or a hostname that SSH_HOSTS_ALLOWLIST admits."
-            ),
+            json_schema_extra={
+                **field_details(
+                    "An alias from hosts.toml, or a hostname that SSH_HOSTS_ALLOWLIST admits."
+                ),
+                SAID_ONCE: True,
+            },
             min_length=1,
             max_length=253,
         ),
@@ -142,8 +146,8 @@ TOOLS = (
         name="ssh_transfer",
         title="Copy a file between hosts",
         description=(
-            "Copy a file from src_host:src_path to dst_host:dst_path, streamed through this "
-            "server and written atomically; refuses to replace a file unless overwrite=true."
+            "Copy a file from src_host:src_path to dst_host:dst_path through this server, "
+            "atomically; refuses to replace a file unless overwrite=true."
         ),
         details=(
             "Returns the destination path, size, mode and sha256. The hosts may be the same. "

@@ -328,14 +328,14 @@ TOOLS = (
         title="Upload a file",
         description=(
             "Write a file atomically from exactly one of content_text, content_base64 or "
-            "local_path (a file on this server). Refuses an existing file unless "
-            "overwrite=true. To keep a backup use ssh_deploy; to change part of a file, "
-            "ssh_edit or ssh_patch."
+            "local_path. Refuses an existing file unless overwrite=true. For a backup use "
+            "ssh_deploy; to change part of a file, ssh_edit or ssh_patch."
         ),
         details=(
-            "Returns path, size, mode and sha256. Temp file, fsync, rename: readers see the "
-            "old file or the new one, never a partial one. local_path is for large files, "
-            "streamed with progress. A replaced file keeps its mode unless mode is given."
+            "Returns path, size, mode and sha256. Temp file, fsync, rename: readers see the old "
+            "file or the new one, never a partial one. local_path, a file on this server's disk, "
+            "is for large files, streamed with progress. A replaced file keeps its mode unless "
+            "mode is given."
         ),
         input=UploadInput,
         output=WriteResult,
@@ -347,14 +347,13 @@ TOOLS = (
         name="ssh_deploy",
         title="Deploy a file with a backup",
         description=(
-            "Replace a file atomically, first copying the old one to backup_path "
-            "(<path>.bak-<UTC yyyymmddThhmmssZ>; null if the file was new). Roll back by "
-            "deploying the backup's content."
+            "Replace a file atomically, first copying the old one to backup_path (null if the "
+            "file was new). Roll back by deploying the backup's content."
         ),
         details=(
-            "Returns backup_path plus path, size, mode and sha256. The new content is written like "
-            "ssh_upload (overwrite implied; the mode is kept unless mode is given). ssh_mv can "
-            "roll back too."
+            "The backup is <path>.bak-<UTC yyyymmddThhmmssZ>. Returns backup_path plus path, "
+            "size, mode and sha256. The new content is written like ssh_upload (overwrite "
+            "implied; the mode is kept unless mode is given). ssh_mv can roll back too."
         ),
         input=DeployInput,
         output=DeployResult,
@@ -366,13 +365,14 @@ TOOLS = (
         name="ssh_edit",
         title="Edit a text file",
         description=(
-            "Replace exact text in a UTF-8 file, atomically. old_string must match exactly, "
-            "whitespace included, and under occurrence=single exactly once; otherwise nothing is "
-            "written. Use ssh_patch for many changes, ssh_upload for whole rewrites."
+            "Replace exact text in a UTF-8 file, atomically; if old_string does not occur as "
+            "occurrence requires, nothing is written. Use ssh_patch for many changes, "
+            "ssh_upload for rewrites."
         ),
         details=(
-            "The file keeps its mode; the error gives the match count. Returns path, size, "
-            "mode, sha256 and replacements. ssh_upload also handles binary files."
+            "old_string must match exactly, whitespace included, and under occurrence=single "
+            "exactly once. The file keeps its mode; the error gives the match count. Returns "
+            "path, size, mode, sha256 and replacements. ssh_upload also handles binary files."
         ),
         input=EditInput,
         output=EditResult,

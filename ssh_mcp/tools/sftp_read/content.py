@@ -56,7 +56,7 @@ class DownloadInput(StrictInput):
         LocalPath(create=True),
         Field(
             description=(
-                "Path on this server's disk to stream the file to; omit for inline content."
+                "Where on this server's disk to stream the file; omit for inline content."
             ),
             json_schema_extra=field_details(
                 "Absolute; for files over the inline cap. It must resolve inside "
@@ -214,14 +214,14 @@ TOOLS = (
         name="ssh_sftp_download",
         title="Download a file",
         description=(
-            "Read a file: inline (text, else base64) up to SSH_INLINE_MAX_BYTES, or with "
-            "local_path streamed to this server's disk, never replacing a file unless "
-            "overwrite=true."
+            "Read a file inline (text, else base64) up to SSH_INLINE_MAX_BYTES, or stream it to"
+            " local_path on this server's disk."
         ),
         details=(
-            "Returns path, size and sha256. A file over the inline cap is an error, not a "
-            "partial read. local_path must lie inside SSH_LOCAL_TRANSFER_ROOTS; the file "
-            "lands there atomically. Transfers over 1 MiB report progress."
+            "An existing local file is never replaced unless overwrite=true. Returns path, size"
+            " and sha256. A file over the inline cap is an error, not a partial read. "
+            "local_path must lie inside SSH_LOCAL_TRANSFER_ROOTS; the file lands there "
+            "atomically. Transfers over 1 MiB report progress."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,
@@ -237,8 +237,8 @@ TOOLS = (
         name="ssh_file_hash",
         title="Hash a file",
         description=(
-            "Hash a file on the host (md5, sha1, sha256 or sha512; nothing is transferred); "
-            "returns digest and size. Use it to compare files or verify a transfer."
+            "Hash a file on the host (nothing is transferred); returns digest and size. Use it "
+            "to compare files or verify a transfer."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

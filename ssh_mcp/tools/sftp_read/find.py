@@ -200,13 +200,13 @@ TOOLS = (
         name="ssh_find",
         title="Find files in a tree",
         description=(
-            "Find entries below a directory by name glob and kind, down to max_depth (links "
-            "not followed); returns up to limit paths. truncated=true means more matched: "
-            "narrow the search. Use ssh_sftp_list for one directory."
+            "Find entries below a directory by name glob and kind, down to max_depth (links not"
+            " followed). truncated=true means more matched: narrow the search. For one "
+            "directory use ssh_sftp_list."
         ),
         details=(
-            "Runs GNU find on the host. Restricted zones in the tree are skipped and named in "
-            "pruned."
+            "Returns up to limit paths. Runs GNU find on the host. Restricted zones in the tree"
+            " are skipped and named in pruned."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

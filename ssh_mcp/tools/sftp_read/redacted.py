@@ -125,20 +125,21 @@ TOOLS = (
         name="ssh_read_redacted",
         title="Read a config file, secrets masked",
         description=(
-            "Read a text config file (.env, YAML, JSON, INI, TOML, .npmrc, shell, PEM) with "
-            "secrets masked as [REDACTED:hmac-sha256:<12 hex>]; equal secrets get equal "
-            "markers. Prefer it to ssh_sftp_download for files that may hold credentials. "
-            "Detection is heuristic: treat unmasked values as possibly sensitive."
+            "Read a config file (.env, YAML, JSON, INI, TOML, shell, PEM…) with secrets masked;"
+            " equal secrets get equal markers. Prefer it to ssh_sftp_download for files that "
+            "may hold credentials; treat unmasked values as possibly sensitive."
         ),
         details=(
-            "Returns path, size, sha256 of the original bytes, the content with each secret "
-            "replaced, the redaction count and the kinds found. Masked: values (multi-line "
-            "strings and list items too) of keys named like password, pass, secret, token, "
-            "api_key, auth, session, cookie or dsn; private-key PEM blocks; URL passwords; "
-            "AWS, GitHub, Slack, JWT, Google and Stripe tokens; long random-looking strings. "
-            "Equal secrets get equal markers within this server run, so you can tell two "
-            "values match without seeing them. Use ssh_sftp_download for binary files, files "
-            "over SSH_INLINE_MAX_BYTES, or when you need the exact bytes."
+            "Files: .env, YAML, JSON, INI, TOML, .npmrc, shell, PEM. A secret becomes "
+            "[REDACTED:hmac-sha256:<12 hex>]. Detection is heuristic. Returns path, size, "
+            "sha256 of the original bytes, the content with each secret replaced, the redaction"
+            " count and the kinds found. Masked: values (multi-line strings and list items too)"
+            " of keys named like password, pass, secret, token, api_key, auth, session, cookie "
+            "or dsn; private-key PEM blocks; URL passwords; AWS, GitHub, Slack, JWT, Google and"
+            " Stripe tokens; long random-looking strings. Equal secrets get equal markers "
+            "within this server run, so you can tell two values match without seeing them. Use "
+            "ssh_sftp_download for binary files, files over SSH_INLINE_MAX_BYTES, or when you "
+            "need the exact bytes."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

@@ -325,9 +325,9 @@ TOOLS = (
         name="ssh_sudo_write",
         title="Write a file as root",
         description=(
-            "Write a file as root, atomically, keeping the replaced file's owner and mode unless "
-            "mode is given. Refuses an existing file unless overwrite=true. For files the login "
-            "user may write, use ssh_upload."
+            "Write a file as root, atomically, keeping the old file's owner and mode unless "
+            "mode is given. Refuses an existing file unless overwrite=true. Use ssh_upload "
+            "where root is not needed."
         ),
         details=(
             "A temp file next to it gets the owner and mode, is synced, then renamed into "
@@ -346,9 +346,9 @@ TOOLS = (
         name="ssh_sudo_edit",
         title="Edit a file as root",
         description=(
-            "Replace exact text in a file only root can write, keeping owner and mode; fails "
-            "if old_string is missing, or ambiguous under occurrence=single. For files the "
-            "login user may write, use ssh_edit."
+            "Replace exact text in a file as root, keeping owner and mode; fails if old_string "
+            "is missing, or ambiguous under occurrence=single. Use ssh_edit where root is not "
+            "needed."
         ),
         details=(
             "It also fails when the file changed meanwhile, and leaves it as it was. Returns "

@@ -45,13 +45,14 @@ TOOLS = (
         title="Run a command as root",
         description=(
             "Run a command as root through sudo; returns what ssh_exec_run does. If sudo "
-            "refuses or does not start it in time, the call fails and nothing runs. Prefer "
-            "ssh_exec_run when root is not needed."
+            "refuses, the call fails and nothing runs. Use ssh_exec_run where root is not "
+            "needed."
         ),
         details=(
-            "The operator's sudo password reaches sudo over stdin, never argv. sudo refuses "
-            "when no password is configured, the password is wrong or the user is not in "
-            "sudoers. On timeout or cancel once it runs, the root process group is stopped "
+            "The call also fails, running nothing, when sudo does not start the command in "
+            "time. The operator's sudo password reaches sudo over stdin, never argv. sudo "
+            "refuses when no password is configured, the password is wrong or the user is not "
+            "in sudoers. On timeout or cancel once it runs, the root process group is stopped "
             "(INT, TERM, KILL)."
         ),
         tier=Tier.SUDO,
@@ -66,8 +67,8 @@ TOOLS = (
         name="ssh_sudo_run_script",
         title="Run a script as root",
         description=(
-            "Run a multi-line POSIX sh script as root through sudo, over stdin (never in argv or "
-            "the audit log); returns what ssh_exec_run does. Use ssh_exec_script when root is not "
+            "Run a POSIX sh script as root through sudo, over stdin (never in argv or the audit"
+            " log); returns what ssh_exec_run does. Use ssh_exec_script where root is not "
             "needed."
         ),
         details=(
