@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from harness import (
     text,
 )
 from mcp.client.session import ClientRequestContext
-from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult, ErrorData
+from mcp.types import (
+    ElicitRequestFormParams,
+    ElicitRequestParams,
+    ElicitResult,
+    ErrorData,
+    TextResourceContents,
+)
 
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.core.access import Group, Tier, ToolMode
@@ -62,6 +69,21 @@ async def test_search_finds_what_is_offered_and_never_what_is_hidden(tmp_path: P
         )
         page = await ok(client, "ssh_tool_search", {"query": "", "limit": 3})
         assert len(page["tools"]) == 3 and page["truncated"] and page["total"] == len(offered)
+
+
+async def test_the_groups_resource_says_what_search_mode_lists(tmp_path: Path) -> None:
+    async with serve(_local(tmp_path, ssh_enabled_groups=["sftp-read"])) as (client, _):
+        body = (await client.read_resource("ssh-mcp://groups")).contents[0]
+        assert isinstance(body, TextResourceContents)
+        groups = json.loads(body.text)
+        assert groups["tool_mode"] == "search"
+        # The host group is disabled: its two host tools go, the search tools stay.
+        assert groups["listed"] == ["ssh_tool_search", "ssh_tool_describe", "ssh_tool_call"]
+        offered = [name for g in groups["groups"] for name in g["tools"]]
+        assert offered and all(name.startswith("ssh_") for name in offered)
+        assert not {"ssh_tool_search", "ssh_host_list"} & set(offered)
+        listed = [t.name for t in (await client.list_tools()).tools]
+        assert listed == groups["listed"]
 
 
 async def test_describe_sends_what_full_mode_lists_and_hides_the_hidden(tmp_path: Path) -> None:

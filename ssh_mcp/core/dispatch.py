@@ -31,7 +31,7 @@ from ssh_mcp.core.call import (
 )
 from ssh_mcp.core.confirm_step import confirmation
 from ssh_mcp.core.context import ProgressFn
-from ssh_mcp.tools.search import TOOL_CALL, CallInput
+from ssh_mcp.core.search import TOOL_CALL, CallInput
 
 __all__ = ["STEPS", "Confirmer", "Decision", "Outcome", "Redeem", "dispatch", "run_call"]
 

@@ -15,8 +15,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from ssh_mcp.core.schema import input_schema, output_schema
-from ssh_mcp.core.spec import Annotations, ToolSpec
+from ssh_mcp.core.spec import Annotations, StrictInput, ToolSpec
+
+#: The meta tool dispatch unwraps into a call of the tool it names (ssh_mcp.tools.search).
+TOOL_CALL = "ssh_tool_call"
+
+
+def tool_name_field() -> Any:
+    return Field(min_length=1, max_length=128, description="Tool name, from ssh_tool_search.")
+
+
+class CallInput(StrictInput):
+    """The arguments of ``ssh_tool_call``, declared here because dispatch reads them."""
+
+    name: str = tool_name_field()
+    arguments: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The tool's arguments, as its input_schema from ssh_tool_describe says.",
+    )
 
 
 def hints(a: Annotations) -> dict[str, bool]:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from ssh_mcp.core.access import Group, Tier, ToolMode, unknown_tool
-from ssh_mcp.core.search import entry, rank, summary
+from ssh_mcp.core.search import TOOL_CALL, CallInput, entry, rank, summary, tool_name_field
 from ssh_mcp.core.spec import (
     CHANGES,
     READS_LOCAL,
@@ -29,9 +29,6 @@ from ssh_mcp.tools._pages import limit_field, truncated_field
 
 TOOL_SEARCH = "ssh_tool_search"
 TOOL_DESCRIBE = "ssh_tool_describe"
-TOOL_CALL = "ssh_tool_call"
-
-_NAME = Field(min_length=1, max_length=128, description="Tool name, from ssh_tool_search.")
 
 
 class SearchInput(StrictInput):
@@ -77,7 +74,7 @@ async def tool_search(ctx: ToolContext, args: SearchInput) -> SearchResult:
 
 
 class DescribeInput(StrictInput):
-    name: str = _NAME
+    name: str = tool_name_field()
 
 
 class Described(Output):
@@ -112,14 +109,6 @@ async def tool_describe(ctx: ToolContext, args: DescribeInput) -> Described:
         output_schema=listed["outputSchema"],
         annotations=listed["annotations"],
         details=spec.details,
-    )
-
-
-class CallInput(StrictInput):
-    name: str = _NAME
-    arguments: dict[str, Any] = Field(
-        default_factory=dict,
-        description="The tool's arguments, as its input_schema from ssh_tool_describe says.",
     )
 
 
