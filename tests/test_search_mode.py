@@ -52,6 +52,7 @@ async def _found(client: Any, query: str, limit: int = 50) -> list[str]:
 async def test_search_finds_what_is_offered_and_never_what_is_hidden(tmp_path: Path) -> None:
     groups = [g.value for g in Group if g is not Group.SESSION]
     async with serve(_local(tmp_path, ssh_enabled_groups=groups)) as (client, app):
+        assert client.instructions and "ssh_tool_search" in client.instructions
         assert (await _found(client, "disk usage"))[0] == "ssh_host_disk_usage"
         hit = (await ok(client, "ssh_tool_search", {"query": "disk usage"}))["tools"][0]
         assert (hit["tier"], hit["group"]) == ("read", "host") and hit["summary"] and hit["score"]
@@ -124,6 +125,15 @@ async def test_calling_a_hidden_tool_is_refused_as_unknown_and_audited(
         assert line.get("tier") is None and line.get("host") is None
         assert await refused(client, "ssh_exec_run", args) == via  # directly: the same answer
         assert len(audit_lines(app)) == 2
+    # A disabled group hides its tools from ssh_tool_call as a closed tier does.
+    settings = _local(tmp_path / "groups", ssh_enabled_groups=["host"])
+    async with serve(settings, mode) as (client, app):
+        await ok(client, "ssh_tool_call", {"name": "ssh_host_list", "arguments": {}})
+        message = await refused(
+            client, "ssh_tool_call", {"name": "ssh_session_list", "arguments": {}}
+        )
+        assert message.startswith("unknown tool 'ssh_session_list'; call ssh_tool_search")
+        assert_audit(app, {"tool": "ssh_session_list", "outcome": "denied", "via": "ssh_tool_call"})
 
 
 async def test_full_mode_has_no_search_tools(tmp_path: Path) -> None:
@@ -131,6 +141,7 @@ async def test_full_mode_has_no_search_tools(tmp_path: Path) -> None:
     async with serve(settings) as (client, app):
         names = {t.name for t in (await client.list_tools()).tools}
         assert not names & {"ssh_tool_search", "ssh_tool_describe", "ssh_tool_call"}
+        assert client.instructions and "ssh_tool_search" not in client.instructions
         message = await refused(client, "ssh_tool_call", {"name": "ssh_host_list", "arguments": {}})
         assert message.startswith("unknown tool 'ssh_tool_call'; call tools/list")
         assert_audit(app, {"tool": "ssh_tool_call", "outcome": "denied"})
