@@ -1,4 +1,5 @@
-"""Access tiers and tool groups: the two axes that decide a tool's visibility."""
+"""Access tiers and tool groups, the two axes that decide a tool's visibility; and the
+tool mode, which decides what tools/list shows of the visible tools."""
 
 from __future__ import annotations
 

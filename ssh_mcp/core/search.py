@@ -122,7 +122,6 @@ def rank(specs: Iterable[ToolSpec[Any, Any]], query: str) -> list[Hit]:
     """The tools matching ``query``, best first (registry order among equals). A query of no
     meaningful word matches every tool, in registry order, with score 0."""
     terms = list(dict.fromkeys(w for w in words(query) if w not in _STOP))
-    specs = list(specs)
     exact = query.strip().lower()
     hits = []
     for spec in specs:
