@@ -29,8 +29,10 @@ from mcp.types import (
     TextResourceContents,
 )
 
-from ssh_mcp.config.settings import Settings
+from ssh_mcp.config.settings import Settings, load_settings
 from ssh_mcp.core.access import Group, Tier, ToolMode
+from ssh_mcp.core.search import rank, summary
+from ssh_mcp.errors import ConfigError
 from ssh_mcp.tools import ALL_TOOLS
 
 pytestmark = pytest.mark.anyio
@@ -253,3 +255,25 @@ async def test_a_command_that_needs_a_human_asks_through_ssh_tool_call(
         if mode == "auto":  # 2026-07-28: the first round asked, the retried ssh_tool_call ran
             first = audit_lines(app)[-2]
             assert (first["tool"], first["outcome"]) == ("ssh_exec_run", "input_required")
+
+
+# -- the ranking and the setting, without a server ---------------------------------------
+
+
+def test_rank_scores_shared_words_and_keeps_registry_order_among_equals() -> None:
+    names = [h.spec.name for h in rank(ALL_TOOLS, "run a command")]
+    assert names[:2] == ["ssh_exec_run", "ssh_exec_run_streaming"]  # tied: registry order
+    assert rank(ALL_TOOLS, "ssh_exec_run")[0].spec.name == "ssh_exec_run"
+    # A word's beginning counts for half (dir, directory); two letters count only whole.
+    assert "ssh_delete_folder" in [h.spec.name for h in rank(ALL_TOOLS, "dir")]
+    assert [h.spec.name for h in rank(ALL_TOOLS, "cp")] == ["ssh_cp"]
+    assert rank(ALL_TOOLS, "zebra quux") == []
+    everything = rank(ALL_TOOLS, "the tool for it")  # stop words only
+    assert [h.spec.name for h in everything] == [t.name for t in ALL_TOOLS]
+    assert summary("One. Two.") == "One." and len(summary("x" * 400)) == 160
+
+
+def test_a_bad_tool_mode_fails_at_startup_naming_the_variable() -> None:
+    assert load_settings(_env_file=None, ssh_tool_mode="search").ssh_tool_mode is ToolMode.SEARCH
+    with pytest.raises(ConfigError, match="SSH_TOOL_MODE"):
+        load_settings(_env_file=None, ssh_tool_mode="compact")
