@@ -8,7 +8,8 @@ the SDK ``Client`` in-process) is serialized the way the wire carries it (by ali
 total, the average and the largest tool, and how the bytes split between descriptions
 (tool and field), input and output schemas (field descriptions excluded), annotations and
 the rest (name, title). ``--tools`` adds one line per tool; ``--json`` prints the figures
-as one JSON object instead; ``--read-tier`` opens only the read tier. Needs no SSH host.
+as one JSON object instead; ``--read-tier`` opens only the read tier; ``--search`` measures
+search mode's listing (``SSH_TOOL_MODE=search``). Needs no SSH host.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ def parts(tool: dict[str, Any]) -> dict[str, int]:
     }
 
 
-async def listed(every_tier: bool = True) -> list[dict[str, Any]]:
+async def listed(every_tier: bool = True, search: bool = False) -> list[dict[str, Any]]:
     """The tools/list entries of a server with every group enabled, and every tier open
-    (or only the read tier, the default)."""
+    (or only the read tier, the default), in full mode or search mode."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             _env_file=None,
@@ -77,6 +78,7 @@ async def listed(every_tier: bool = True) -> list[dict[str, Any]]:
             allow_low_access_tools=every_tier,
             allow_dangerous_tools=every_tier,
             allow_sudo=every_tier,
+            ssh_tool_mode="search" if search else "full",
         )
         app = build_app(settings)
         try:
@@ -92,8 +94,9 @@ def main() -> int:
     parser.add_argument("--tools", action="store_true", help="one line per tool")
     parser.add_argument("--json", action="store_true", help="the figures as JSON")
     parser.add_argument("--read-tier", action="store_true", help="only the read tier open")
+    parser.add_argument("--search", action="store_true", help="search mode's listing")
     opts = parser.parse_args()
-    tools = asyncio.run(listed(every_tier=not opts.read_tier))
+    tools = asyncio.run(listed(every_tier=not opts.read_tier, search=opts.search))
     per_tool = {t["name"]: parts(t) for t in tools}
     total = size(tools)
     sums = {k: sum(p[k] for p in per_tool.values()) for k in next(iter(per_tool.values()))}
@@ -103,7 +106,8 @@ def main() -> int:
         print(json.dumps(figures))
         return 0
     tiers = "the read tier" if opts.read_tier else "all tiers"
-    print(f"tools/list, {tiers}, all groups: {len(tools)} tools, {total:,} bytes")
+    mode = "search mode" if opts.search else "full mode"
+    print(f"tools/list, {mode}, {tiers}, all groups: {len(tools)} tools, {total:,} bytes")
     print(
         f"average {total / len(tools):,.0f} B per tool; largest {biggest} "
         f"{per_tool[biggest]['total']:,} B"

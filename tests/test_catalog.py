@@ -12,6 +12,7 @@ from harness import make_settings, refused, serve
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field
 
+from ssh_mcp.core.access import ToolMode
 from ssh_mcp.core.schema import SAID_ONCE, compact, input_schema, output_schema
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
@@ -21,6 +22,10 @@ AVERAGE_BUDGET = 860
 #: Bytes any one tool may take.
 PER_TOOL_CEILING = 1_450
 IDS = [t.name for t in ALL_TOOLS]
+#: What full mode lists: every tool but search mode's own (ssh_tool_search, ...).
+FULL = [t.name for t in ALL_TOOLS if ToolMode.FULL in t.listed_in]
+#: Bytes of the whole search-mode tools/list, every tier open (issue 10).
+SEARCH_LISTING_BUDGET = 8 * 1024
 #: Values of every JSON type, and strings around the length limits tools declare.
 PROBES: list[Any] = [
     *(None, True, 0, -1, 7, 1.5, 3601, "", "x", "0644", [], ["a"], {}),
@@ -56,7 +61,7 @@ def size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-async def _listed(tmp_path: Path) -> list[dict[str, Any]]:
+async def _listed(tmp_path: Path, mode: ToolMode = ToolMode.FULL) -> list[dict[str, Any]]:
     settings = make_settings(
         tmp_path,
         "",
@@ -64,6 +69,7 @@ async def _listed(tmp_path: Path) -> list[dict[str, Any]]:
         allow_low_access_tools=True,
         allow_dangerous_tools=True,
         allow_sudo=True,
+        ssh_tool_mode=mode,
     )
     async with serve(settings) as (client, _app):
         tools = (await client.list_tools()).tools
@@ -73,7 +79,7 @@ async def _listed(tmp_path: Path) -> list[dict[str, Any]]:
 @pytest.mark.anyio
 async def test_tools_list_stays_within_its_byte_budget(tmp_path: Path) -> None:
     tools = await _listed(tmp_path)
-    assert {t["name"] for t in tools} == set(IDS), "every tool is listed"
+    assert [t["name"] for t in tools] == FULL, "every tool is listed"
     average = size(tools) / len(tools)
     assert average <= AVERAGE_BUDGET, f"tools/list averages {average:.0f} B per tool"
     over = {t["name"]: size(t) for t in tools if size(t) > PER_TOOL_CEILING}
@@ -97,6 +103,20 @@ async def test_every_entry_keeps_title_annotations_and_both_schemas(tmp_path: Pa
         assert hints.get("openWorldHint", True) is spec.annotations.open_world
         text = json.dumps(tool)
         assert '"details"' not in text and (not spec.details or spec.details not in text)
+
+
+@pytest.mark.anyio
+async def test_search_mode_lists_a_small_fixed_set_within_8_kb(tmp_path: Path) -> None:
+    tools = await _listed(tmp_path, ToolMode.SEARCH)
+    names = [t["name"] for t in tools]
+    assert names == [
+        "ssh_host_list",
+        "ssh_host_ping",
+        "ssh_tool_search",
+        "ssh_tool_describe",
+        "ssh_tool_call",
+    ]
+    assert size(tools) <= SEARCH_LISTING_BUDGET, f"search mode lists {size(tools)} B"
 
 
 def _keys(node: Any) -> set[str]:

@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ssh_mcp.config.defaults import DEFAULTS
-from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.access import Group, Tier, ToolMode
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy.paths import is_anchored
 
@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     )
     ssh_enabled_groups: StrList = Field(
         default_factory=list, description="Tool groups to offer. Empty: all groups."
+    )
+    ssh_tool_mode: ToolMode = Field(
+        ToolMode.FULL,
+        description="`search`: tools/list shows ssh_tool_search, _describe, _call and two host "
+        "tools; the rest are found and called through them.",
     )
     ssh_hosts_allowlist: StrList = Field(
         default_factory=list, description="Hostnames callable without a hosts.toml entry."

@@ -1,4 +1,5 @@
-"""Access tiers and tool groups: the two axes that decide a tool's visibility."""
+"""Access tiers and tool groups, the two axes that decide a tool's visibility; and the
+tool mode, which decides what tools/list shows of the visible tools."""
 
 from __future__ import annotations
 
@@ -24,3 +25,21 @@ class Group(StrEnum):
     EXEC = "exec"
     SHELL = "shell"
     SUDO = "sudo"
+
+
+class ToolMode(StrEnum):
+    """What tools/list shows (``SSH_TOOL_MODE``): every open tool, or a small fixed set
+    through which the rest are searched, described and called (DECISIONS.md 62)."""
+
+    FULL = "full"
+    SEARCH = "search"
+
+
+def unknown_tool(name: str, mode: ToolMode) -> str:
+    """The refusal for a tool that is unknown or hidden here; the two read the same."""
+    where = (
+        "call ssh_tool_search to find the tools this server offers"
+        if mode is ToolMode.SEARCH
+        else "call tools/list for the tools this server offers"
+    )
+    return f"unknown tool {name[:64]!r}; {where}"

@@ -21,6 +21,7 @@ from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
+from ssh_mcp.core.access import ToolMode
 from ssh_mcp.core.reach import PoolReach, Reach
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
@@ -66,11 +67,29 @@ class App:
     def __post_init__(self) -> None:
         self.reach = self.reach_factory(self.pool)
         tiers, groups = self.settings.open_tiers(), self.settings.enabled_groups()
-        self._visible = {t.name: t for t in self.tools if t.tier in tiers and t.group in groups}
+        mode = self.settings.ssh_tool_mode
+        self._visible = {
+            t.name: t
+            for t in self.tools
+            if t.tier in tiers
+            and (
+                t.group in groups
+                if ToolMode.FULL in t.listed_in
+                # The search machinery exists in search mode only, whatever the groups: it
+                # reaches no tool the groups hide, and without it nothing would be reachable.
+                else mode in t.listed_in
+            )
+        }
 
     def visible_tools(self) -> list[ToolSpec[Any, Any]]:
-        """Tools whose tier is open and whose group is enabled, in registry order."""
+        """Tools this server offers (tier open, group enabled, and the search tools in search
+        mode), in registry order: what may be called, searched and described."""
         return list(self._visible.values())
+
+    def listed_tools(self) -> list[ToolSpec[Any, Any]]:
+        """The visible tools tools/list shows in this mode (SSH_TOOL_MODE)."""
+        mode = self.settings.ssh_tool_mode
+        return [t for t in self._visible.values() if mode in t.listed_in]
 
     def tool(self, name: str) -> ToolSpec[Any, Any] | None:
         """The visible tool called ``name``; hidden and unknown tools are both ``None``."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ssh_mcp.config.inventory import HostConfig
-from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.access import Group, Tier, ToolMode
 from ssh_mcp.core.app import App
 from ssh_mcp.core.tooldocs import tool_doc
 from ssh_mcp.policy import hosts as host_policy
@@ -150,7 +150,8 @@ def host_policy_doc(app: App, alias: str) -> dict[str, Any] | None:
 
 def groups_overview(app: App) -> dict[str, Any]:
     """The body of ``ssh-mcp://groups``: every tier (open or not, and the flag that opens
-    it) and every tool group (enabled or not, and the tools it offers here)."""
+    it), every tool group (enabled or not, and the tools it offers here), the tool mode and
+    what tools/list shows in it."""
     tiers, groups = app.settings.open_tiers(), app.settings.enabled_groups()
     visible = app.visible_tools()
     return {
@@ -159,13 +160,21 @@ def groups_overview(app: App) -> dict[str, Any]:
             {
                 "group": g.value,
                 "enabled": g in groups,
-                "tools": [spec.name for spec in visible if spec.group is g],
+                # The catalogue's: search mode's own tools belong to no group's offer.
+                "tools": [
+                    spec.name
+                    for spec in visible
+                    if spec.group is g and ToolMode.FULL in spec.listed_in
+                ],
             }
             for g in Group
         ],
+        "tool_mode": app.settings.ssh_tool_mode.value,
+        "listed": [spec.name for spec in app.listed_tools()],
         "enabled_by": "SSH_ENABLED_GROUPS (empty: every group)",
         "note": "A tool appears when its tier is open and its group enabled; a closed tier "
-        "or a disabled group hides its tools entirely.",
+        "or a disabled group hides its tools entirely. In search mode (SSH_TOOL_MODE) "
+        "tools/list shows only `listed`; ssh_tool_search finds the rest.",
     }
 
 

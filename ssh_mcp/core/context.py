@@ -14,12 +14,12 @@ import asyncio
 import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ssh_mcp.config.inventory import HostConfig
 from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.core.app import App, summary
-from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext
+from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext, ToolSpec
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
@@ -221,6 +221,9 @@ class CallContext:
 
     def sessions(self) -> list[SessionInfo]:
         return self._app.pool.sessions()
+
+    def catalog(self) -> list[ToolSpec[Any, Any]]:
+        return self._app.visible_tools()
 
     def server_facts(self) -> ServerFacts:
         return self._app.facts()

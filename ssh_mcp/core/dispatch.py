@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from ssh_mcp.core import steps
 from ssh_mcp.core.app import App
@@ -30,6 +31,7 @@ from ssh_mcp.core.call import (
 )
 from ssh_mcp.core.confirm_step import confirmation
 from ssh_mcp.core.context import ProgressFn
+from ssh_mcp.core.search import TOOL_CALL, CallInput
 
 __all__ = ["STEPS", "Confirmer", "Decision", "Outcome", "Redeem", "dispatch", "run_call"]
 
@@ -54,9 +56,13 @@ async def run_call(
     progress: ProgressFn = no_progress,
     confirm: Confirmer = cannot_ask,
     steps: tuple[Step, ...] = STEPS,
+    via: str | None = None,
 ) -> Call:
-    """Run one call through ``steps`` and return it, with the steps it passed through."""
+    """Run one call through ``steps`` and return it, with the steps it passed through;
+    ``via`` names the meta tool (ssh_tool_call) the call came through, for the audit."""
     call = Call(app, name, arguments or {}, progress, confirm)
+    if via is not None:
+        call.rec.extra["via"] = via
     try:
         for step in steps:
             if not step.always:
@@ -77,6 +83,23 @@ async def run_call(
     return call
 
 
+def unwrapped(
+    app: App, name: str, arguments: Mapping[str, Any] | None
+) -> tuple[str, Mapping[str, Any]] | None:
+    """The tool and arguments an ``ssh_tool_call`` names, when it is offered here (search
+    mode) and well-formed; else None, and the call runs as itself, so that a malformed one
+    is refused and audited by its own validation step (DECISIONS.md 62)."""
+    if name != TOOL_CALL or app.tool(TOOL_CALL) is None:
+        return None
+    try:
+        wrapped = CallInput.model_validate(dict(arguments or {}))
+    except ValidationError:
+        return None
+    if wrapped.name == TOOL_CALL:
+        return None  # it would only unwrap again: its handler refuses it
+    return wrapped.name, wrapped.arguments
+
+
 async def dispatch(
     app: App,
     name: str,
@@ -84,8 +107,14 @@ async def dispatch(
     progress: ProgressFn = no_progress,
     confirm: Confirmer = cannot_ask,
 ) -> Outcome:
-    """Run one tool call through every step; never raises except on cancellation."""
-    call = await run_call(app, name, arguments, progress, confirm)
+    """Run one tool call through every step; never raises except on cancellation.
+
+    An ``ssh_tool_call`` runs as a call of the tool it names, through every step, with one
+    audit record under that tool's name, marked ``via``."""
+    via = None
+    if (inner := unwrapped(app, name, arguments)) is not None:
+        via, (name, arguments) = name, inner
+    call = await run_call(app, name, arguments, progress, confirm, via=via)
     if call.outcome is None:  # pragma: no cover - error mapping always sets one
         raise RuntimeError("dispatch ended without an outcome")
     return call.outcome

@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.access import Group, Tier, ToolMode
 from ssh_mcp.core.schema import SAID_ONCE
 from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
@@ -165,6 +165,10 @@ class ToolSpec(Generic[In, Out]):
     #: The longer explanation TOOLS.md adds after ``description``; tools/list leaves it out.
     #: A field's own longer text is ``Field(json_schema_extra={"details": ...})``.
     details: str = ""
+    #: The modes whose tools/list shows it. A tool listed in full mode is part of the
+    #: catalogue, callable in either mode; one listed only in search mode is that mode's
+    #: own machinery (ssh_tool_search, ...), which exists only there (DECISIONS.md 62).
+    listed_in: frozenset[ToolMode] = frozenset({ToolMode.FULL})
 
     @property
     def host_fields(self) -> list[str]:
@@ -196,6 +200,11 @@ def _marked(model: type[BaseModel], kind: Hashable) -> tuple[str, ...]:
         n for n, f in model.model_fields.items() if any(isinstance(m, kind) for m in f.metadata)
     )
 
+
+#: Listed in both modes: what a search-mode client needs before it searches.
+EVERY_MODE = frozenset(ToolMode)
+#: Listed only in search mode: the search machinery.
+SEARCH_ONLY = frozenset({ToolMode.SEARCH})
 
 #: The annotation sets tools share.
 READS = Annotations(read_only=True, destructive=False, idempotent=True)
@@ -342,6 +351,10 @@ class ToolContext(Protocol):
     def sessions(self) -> list[SessionInfo]: ...
 
     def server_facts(self) -> ServerFacts: ...
+
+    def catalog(self) -> list[ToolSpec[Any, Any]]:
+        """The tools this caller may use (tiers, groups and mode applied), in registry order."""
+        ...
 
     def pinned_fingerprints(self) -> list[str]: ...
 

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ValidationError
 
+from ssh_mcp.core.access import unknown_tool
 from ssh_mcp.core.app import App
 from ssh_mcp.core.call import Call, InputRequired, Outcome
 from ssh_mcp.core.command_step import check_commands
@@ -40,9 +41,7 @@ async def visibility(call: Call) -> None:
     """Tier and group: a hidden tool is an unknown tool (DECISIONS.md 3)."""
     call.tool = call.app.tool(call.name)
     if call.tool is None:
-        raise ToolNotAvailable(
-            f"unknown tool {call.name[:64]!r}; call tools/list for the tools this server offers"
-        )
+        raise ToolNotAvailable(unknown_tool(call.name, call.app.settings.ssh_tool_mode))
     call.rec.tier = call.tool.tier.value
 
 

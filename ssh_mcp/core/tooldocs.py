@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ssh_mcp.core.schema import DETAILS
-from ssh_mcp.core.spec import ToolSpec
+from ssh_mcp.core.spec import EVERY_MODE, SEARCH_ONLY, ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
 
 _FLAGS = {
@@ -21,6 +21,12 @@ _FLAGS = {
     "sudo": "ALLOW_DANGEROUS_TOOLS=true and ALLOW_SUDO=true",
 }
 
+#: What TOOLS.md says of a tool listed other than in full mode only (DECISIONS.md 62).
+_MODES = {
+    EVERY_MODE: " Listed in search mode (`SSH_TOOL_MODE=search`) too.",
+    SEARCH_ONLY: " Only in search mode (`SSH_TOOL_MODE=search`), whatever "
+    "`SSH_ENABLED_GROUPS` says.",
+}
 
 #: What holds for every tool, said once here (tools/list says it in fewer words per field).
 CONVENTIONS = (
@@ -81,7 +87,7 @@ def _tool(spec: ToolSpec[Any, Any]) -> list[str]:
         f"## `{spec.name}`: {spec.title}",
         "",
         f"Tier **{spec.tier.value}** ({_FLAGS[spec.tier.value]}), group **{spec.group.value}**. "
-        f"Hints: {hints or 'none'}.",
+        f"Hints: {hints or 'none'}.{_MODES.get(spec.listed_in, '')}",
         "",
         spec.description,
         "",

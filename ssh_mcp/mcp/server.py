@@ -27,9 +27,10 @@ from pydantic import ValidationError
 from starlette.routing import Route
 
 from ssh_mcp import __version__
+from ssh_mcp.core.access import ToolMode
 from ssh_mcp.core.app import SERVER_NAME, App
 from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
-from ssh_mcp.core.schema import input_schema, output_schema
+from ssh_mcp.core.search import entry
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
 from ssh_mcp.mcp import resources
@@ -61,28 +62,17 @@ INSTRUCTIONS = (
     "human's confirmation first. Every call is audited."
 )
 
+#: Said in search mode (SSH_TOOL_MODE=search), where tools/list shows only a few tools.
+SEARCH_MODE = (
+    "Most tools are not listed: find them with ssh_tool_search, read one's arguments with "
+    "ssh_tool_describe, and call it with ssh_tool_call."
+)
+
 
 def tool_entry(spec: ToolSpec[Any, Any]) -> types.Tool:
-    """The tools/list entry for one declaration, compact (DECISIONS.md 60): the schemas of
-    :mod:`ssh_mcp.core.schema`, the title once (the tool's, not repeated in the annotations),
-    hints only where they differ from MCP's defaults, and no ``details``, which only
-    TOOLS.md carries."""
-    a = spec.annotations
-    return types.Tool(
-        name=spec.name,
-        title=spec.title,
-        description=spec.description,
-        input_schema=input_schema(spec.input),
-        output_schema=output_schema(spec.output),
-        annotations=types.ToolAnnotations(
-            # MCP's defaults: not read-only, destructive, not idempotent, open-world; the
-            # middle two only mean anything for a tool that is not read-only.
-            read_only_hint=True if a.read_only else None,
-            destructive_hint=None if a.read_only or a.destructive else False,
-            idempotent_hint=None if a.read_only or not a.idempotent else True,
-            open_world_hint=None if a.open_world else False,
-        ),
-    )
+    """The tools/list entry for one declaration, compact (DECISIONS.md 60), as
+    :func:`ssh_mcp.core.search.entry` builds it for ssh_tool_describe too."""
+    return types.Tool.model_validate(entry(spec))
 
 
 #: The confirmation form: one boolean, as MCP elicitation's flat schema wants.
@@ -139,7 +129,7 @@ def _confirmer(
 
 def build_server(app: App) -> Server[Any]:
     """A low-level MCP server bound to ``app``."""
-    tools = [tool_entry(t) for t in app.visible_tools()]
+    tools = [tool_entry(t) for t in app.listed_tools()]
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -170,7 +160,13 @@ def build_server(app: App) -> Server[Any]:
     server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
-        instructions=f"{INSTRUCTIONS} {resources.GUIDE}",
+        instructions=" ".join(
+            [
+                INSTRUCTIONS,
+                *([SEARCH_MODE] if app.settings.ssh_tool_mode is ToolMode.SEARCH else []),
+                resources.GUIDE,
+            ]
+        ),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         **resources.handlers(app),

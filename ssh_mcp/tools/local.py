@@ -6,6 +6,7 @@ from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import (
+    EVERY_MODE,
     READS_LOCAL,
     Output,
     StrictInput,
@@ -139,6 +140,7 @@ TOOLS = (
         output=HostList,
         annotations=READS_LOCAL,
         handler=host_list,
+        listed_in=EVERY_MODE,
     ),
     ToolSpec(
         name="ssh_session_list",

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import (
+    EVERY_MODE,
     HOST,
     READS,
     Output,
@@ -286,6 +287,7 @@ TOOLS = (
         output=PingResult,
         annotations=READS,
         handler=host_ping,
+        listed_in=EVERY_MODE,
     ),
     ToolSpec(
         name="ssh_host_info",
