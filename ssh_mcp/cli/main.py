@@ -1,4 +1,4 @@
-"""The ``ssh-mcp`` command line: serve (default), demo, hosts check, audit verify, docs."""
+"""The ``ssh-mcp`` command line: serve (default), demo, hosts, check, audit, docs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ssh_mcp import __version__
-from ssh_mcp.config.settings import audit_key_text, log_level
+from ssh_mcp.config.settings import log_level
 from ssh_mcp.errors import ConfigError
 
 
@@ -36,7 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain of an audit log")
-    verify.add_argument("file", type=Path, help="the audit.jsonl file")
+    verify.add_argument(
+        "file", type=Path, nargs="?", help="the audit.jsonl file (default: SSH_AUDIT_LOG)"
+    )
+    tail = audit_sub.add_parser("tail", help="print the last records as a table")
+    tail.add_argument(
+        "file", type=Path, nargs="?", help="the audit.jsonl file (default: SSH_AUDIT_LOG)"
+    )
+    tail.add_argument("-n", type=int, default=20, metavar="N", help="records to show (20)")
     docs = sub.add_parser("docs", help="write TOOLS.md from the tool registry")
     docs.add_argument("--check", action="store_true", help="fail if TOOLS.md is stale")
     docs.add_argument("--output", type=Path, default=Path("TOOLS.md"))
@@ -59,18 +66,6 @@ def _serve(http: bool) -> int:
 
     asyncio.run(serve_stdio(build_app(settings)))
     return 0
-
-
-def _verify(path: Path) -> int:
-    from ssh_mcp.state.audit import verify
-
-    key_text = audit_key_text()
-    report = verify(path, key_text.encode() if key_text else None)
-    if report.ok:
-        print(f"ok: {report.lines} lines, chain intact")
-        return 0
-    print(f"broken: {report.reason}", file=sys.stderr)
-    return 1
 
 
 def _docs(output: Path, check: bool) -> int:
@@ -98,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "serve"):
             return _serve(getattr(args, "http", False))
         if args.command == "audit":
-            return _verify(args.file)
+            from ssh_mcp.cli.audit import tail_log, verify_log
+
+            if args.audit_command == "tail":
+                return tail_log(args.file, args.n)
+            return verify_log(args.file)
         if args.command == "hosts":
             from ssh_mcp.cli.hostcheck import check_hosts
 
