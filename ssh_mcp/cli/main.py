@@ -7,10 +7,15 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssh_mcp import __version__
 from ssh_mcp.config.settings import log_level
+from ssh_mcp.core.access import Group
 from ssh_mcp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ssh_mcp.core.app import App
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,21 +55,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def startup_line(app: App, url: str | None) -> str:
+    """What the server opened, in one line for stderr (stdout is the protocol on stdio)."""
+    s, facts = app.settings, app.facts()
+    groups = facts.enabled_groups
+    groups_text = "all" if len(groups) == len(Group) else ",".join(groups)
+    where = f"http {url}" if url else "stdio"
+    return (
+        f"ssh-mcp {__version__}: serving {where}; tiers {','.join(facts.open_tiers)}; "
+        f"groups {groups_text}; {facts.host_count} hosts from {app.inventory.source}; "
+        f"audit log {s.ssh_audit_log}"
+    )
+
+
 def _serve(http: bool) -> int:
     from ssh_mcp.config.settings import load_settings
     from ssh_mcp.core.app import build_app
 
     settings = load_settings()
     if http or settings.ssh_mcp_transport == "http":
-        from ssh_mcp.mcp.http import http_options
+        from ssh_mcp.mcp.http import MCP_PATH, http_options
         from ssh_mcp.mcp.server import serve_http
 
         options = http_options(settings)  # before anything opens: bad HTTP config exits 2
-        asyncio.run(serve_http(build_app(settings), options))
+        app = build_app(settings)
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        print(startup_line(app, f"http://{host}:{options.port}{MCP_PATH}"), file=sys.stderr)
+        asyncio.run(serve_http(app, options))
         return 0
     from ssh_mcp.mcp.server import serve_stdio
 
-    asyncio.run(serve_stdio(build_app(settings)))
+    app = build_app(settings)
+    print(startup_line(app, None), file=sys.stderr, flush=True)
+    asyncio.run(serve_stdio(app))
     return 0
 
 
