@@ -38,6 +38,23 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="ping every configured host (or those named) as an agent's call would"
     )
     check.add_argument("aliases", nargs="*", metavar="ALIAS", help="hosts to check (default all)")
+    add = hosts_sub.add_parser("add", help="add a host as hosts.d/ALIAS.toml next to hosts.toml")
+    add.add_argument("alias", metavar="ALIAS")
+    add.add_argument("--hostname", required=True, metavar="H", help="DNS name or address")
+    add.add_argument("--port", type=int, metavar="P", help="SSH port (default 22)")
+    add.add_argument("--user", metavar="U", help="login user (default: the local user)")
+    auth = add.add_mutually_exclusive_group()
+    auth.add_argument("--key", metavar="PATH", help="authenticate with this private key")
+    auth.add_argument("--agent", action="store_true", help="authenticate with the ssh-agent")
+    add.add_argument(
+        "--proxy-jump", action="append", default=[], metavar="A", help="a bastion alias (repeat)"
+    )
+    add.add_argument(
+        "--group", action="append", default=[], metavar="G", help="add to this group (repeat)"
+    )
+    hosts_sub.add_parser("list", help="a table of every host the server would load")
+    remove = hosts_sub.add_parser("remove", help="remove a host that `hosts add` added")
+    remove.add_argument("alias", metavar="ALIAS")
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain of an audit log")
@@ -91,6 +108,31 @@ def _serve(http: bool) -> int:
     return 0
 
 
+def _hosts(args: argparse.Namespace) -> int:
+    from ssh_mcp.cli import hosts
+
+    action = args.hosts_command
+    try:
+        if action == "check":
+            from ssh_mcp.cli.hostcheck import check_hosts
+
+            return asyncio.run(check_hosts(args.aliases))
+        if action == "list":
+            return hosts.list_hosts()
+        if action == "remove":
+            print(f"removed {args.alias}: deleted {hosts.remove_host(args.alias)}")
+            return 0
+        table = hosts.host_table(
+            args.hostname, args.port, args.user, args.key, args.agent, args.proxy_jump
+        )
+        print(f"added {args.alias}: {hosts.add_host(args.alias, table, args.group)}")
+        print(f"its host key is not pinned yet: run `ssh-mcp hosts pin {args.alias}`")
+        return 0
+    except hosts.HostsCliError as exc:
+        print(f"ssh-mcp hosts {action}: {exc}", file=sys.stderr)
+        return 1
+
+
 def _docs(output: Path, check: bool) -> int:
     from ssh_mcp.core.tooldocs import render_tools_md
 
@@ -122,9 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 return tail_log(args.file, args.n)
             return verify_log(args.file)
         if args.command == "hosts":
-            from ssh_mcp.cli.hostcheck import check_hosts
-
-            return asyncio.run(check_hosts(args.aliases))
+            return _hosts(args)
         if args.command == "docs":
             return _docs(args.output, args.check)
         if args.command == "demo":

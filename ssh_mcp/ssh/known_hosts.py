@@ -33,9 +33,31 @@ if TYPE_CHECKING:
     _Keys = tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]
 
 
-def _name(host: str, port: int | None) -> str:
+def known_hosts_name(host: str, port: int | None) -> str:
     """The known_hosts spelling of host:port, as OpenSSH writes and matches it."""
     return host if port in (None, 22) else f"[{host}]:{port}"
+
+
+_name = known_hosts_name
+
+
+def malformed_lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, reason) of each line asyncssh cannot load; a missing file has none.
+
+    :meth:`KnownHosts.current` refuses the whole file on the first bad line; this
+    names every one, for ``ssh-mcp check``. Raises OSError when the file cannot be read.
+    """
+    try:
+        text = path.expanduser().read_bytes()
+    except FileNotFoundError:
+        return []
+    bad = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        try:
+            asyncssh.import_known_hosts(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            bad.append((number, str(exc).splitlines()[0][:200] or type(exc).__name__))
+    return bad
 
 
 def exact_match(known: asyncssh.SSHKnownHosts, host: str, port: int | None) -> _Keys:
