@@ -16,7 +16,6 @@ def cli_env(home: Path, **env: str) -> dict[str, str]:
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_STATE_HOME": str(home / "state"),
-        "SSH_CONFIG_FILE": "",
     }
     base.update(env)
     return base

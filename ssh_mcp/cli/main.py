@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ssh_mcp import __version__
 from ssh_mcp.config.settings import log_level
 from ssh_mcp.core.access import Group
-from ssh_mcp.errors import ConfigError
+from ssh_mcp.errors import ConfigError, SSHMCPError
 
 if TYPE_CHECKING:
     from ssh_mcp.core.app import App
@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     hosts_sub.add_parser("list", help="a table of every host the server would load")
     remove = hosts_sub.add_parser("remove", help="remove a host that `hosts add` added")
     remove.add_argument("alias", metavar="ALIAS")
+    pin = hosts_sub.add_parser("pin", help="fetch a host's key and pin it in known_hosts")
+    pin.add_argument("alias", metavar="ALIAS")
+    pin.add_argument(
+        "--fingerprint", metavar="SHA256:...", help="the fingerprint the host must offer"
+    )
+    pin.add_argument("--yes", action="store_true", help="pin without asking (needs --fingerprint)")
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain of an audit log")
@@ -119,6 +125,12 @@ def _hosts(args: argparse.Namespace) -> int:
             return asyncio.run(check_hosts(args.aliases))
         if action == "list":
             return hosts.list_hosts()
+        if action == "pin":
+            from ssh_mcp.cli.pin import pin_host
+
+            if args.yes and not args.fingerprint:
+                raise hosts.HostsCliError("--yes needs --fingerprint SHA256:... to check against")
+            return asyncio.run(pin_host(args.alias, args.fingerprint, args.yes))
         if action == "remove":
             print(f"removed {args.alias}: deleted {hosts.remove_host(args.alias)}")
             return 0
@@ -126,11 +138,24 @@ def _hosts(args: argparse.Namespace) -> int:
             args.hostname, args.port, args.user, args.key, args.agent, args.proxy_jump
         )
         print(f"added {args.alias}: {hosts.add_host(args.alias, table, args.group)}")
-        print(f"its host key is not pinned yet: run `ssh-mcp hosts pin {args.alias}`")
-        return 0
-    except hosts.HostsCliError as exc:
+        return _offer_pin(args.alias)
+    except ConfigError:
+        raise
+    except (hosts.HostsCliError, SSHMCPError) as exc:
         print(f"ssh-mcp hosts {action}: {exc}", file=sys.stderr)
         return 1
+
+
+def _offer_pin(alias: str) -> int:
+    """After `hosts add`: pin now if a human at a terminal says so, else say how."""
+    if sys.stdin.isatty():
+        print(f"Fetch and pin {alias}'s host key now? [y/N] ", end="", flush=True)
+        if sys.stdin.readline().strip().lower() in ("y", "yes"):
+            from ssh_mcp.cli.pin import pin_host
+
+            return asyncio.run(pin_host(alias, None, False))
+    print(f"its host key is not pinned yet: run `ssh-mcp hosts pin {alias}`")
+    return 0
 
 
 def _docs(output: Path, check: bool) -> int:
