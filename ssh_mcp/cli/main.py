@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fingerprint", metavar="SHA256:...", help="the fingerprint the host must offer"
     )
     pin.add_argument("--yes", action="store_true", help="pin without asking (needs --fingerprint)")
+    sub.add_parser("check", help="check the configuration, one line per check, with fixes")
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain of an audit log")
@@ -190,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             return verify_log(args.file)
         if args.command == "hosts":
             return _hosts(args)
+        if args.command == "check":
+            from ssh_mcp.cli.doctor import doctor
+
+            return doctor()
         if args.command == "docs":
             return _docs(args.output, args.check)
         if args.command == "demo":
