@@ -31,7 +31,7 @@ def test_verify_defaults_to_the_configured_log(tmp_path: Path) -> None:
     _fill(default, 3)
     r = run_cli(env, "audit", "verify")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == f"ok: {default}: 3 lines, chain intact"
+    assert r.stdout.strip() == f"ok: 3 lines, chain intact ({default})"
     other = tmp_path / "other.jsonl"
     _fill(other, 2)
     r = run_cli({**env, "SSH_AUDIT_LOG": str(other)}, "audit", "verify")

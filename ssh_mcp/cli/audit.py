@@ -51,9 +51,9 @@ def verify_log(path: Path | None) -> int:
         print(f"ssh-mcp audit: cannot read {target}: {exc.strerror}", file=sys.stderr)
         return 2
     if report.ok:
-        print(f"ok: {target}: {report.lines} lines, chain intact")
+        print(f"ok: {report.lines} lines, chain intact ({target})")
         return 0
-    print(f"broken: {target}: {report.reason}", file=sys.stderr)
+    print(f"broken: {report.reason} ({target})", file=sys.stderr)
     return 1
 
 
