@@ -134,11 +134,13 @@ def _hosts(args: argparse.Namespace) -> int:
             return asyncio.run(pin_host(args.alias, args.fingerprint, args.yes))
         if action == "remove":
             print(f"removed {args.alias}: deleted {hosts.remove_host(args.alias)}")
+            print("a running server drops it when it next starts; its known_hosts pin stays")
             return 0
         table = hosts.host_table(
             args.hostname, args.port, args.user, args.key, args.agent, args.proxy_jump
         )
         print(f"added {args.alias}: {hosts.add_host(args.alias, table, args.group)}")
+        print("a running server loads it when it next starts")
         return _offer_pin(args.alias)
     except ConfigError:
         raise
