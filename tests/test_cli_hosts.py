@@ -47,6 +47,7 @@ def test_add_writes_a_drop_in_the_server_loads(tmp_path: Path, env: dict[str, st
     assert r.returncode == 0, r.stderr
     drop = tmp_path / "hosts.d" / "web1.toml"
     assert f"added web1: {drop}" in r.stdout and "ssh-mcp hosts pin web1" in r.stdout
+    assert f"warning: key file {key} does not exist (yet)" in r.stderr
     assert (tmp_path / "hosts.toml").read_text() == HAND  # untouched, comments and all
     inventory = load_hosts(_settings(tmp_path))
     web1 = inventory.hosts["web1"]

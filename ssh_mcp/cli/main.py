@@ -141,6 +141,8 @@ def _hosts(args: argparse.Namespace) -> int:
         )
         print(f"added {args.alias}: {hosts.add_host(args.alias, table, args.group)}")
         print("a running server loads it when it next starts")
+        if args.key and not Path(args.key).expanduser().is_file():
+            print(f"warning: key file {args.key} does not exist (yet)", file=sys.stderr)
         return _offer_pin(args.alias)
     except ConfigError:
         raise
