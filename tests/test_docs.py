@@ -169,7 +169,8 @@ def test_readme_client_setup() -> None:
 
 def test_readme_pinning_steps() -> None:
     pinning = section(read("README.md"), "Pinning a host key")
-    for step in ("ssh-keyscan", "ssh-keygen -lf", "out of band", ">> ~/.ssh/known_hosts"):
+    steps = ("ssh-mcp hosts pin", "--yes --fingerprint", "out of band")
+    for step in (*steps, "ssh-keyscan", "ssh-keygen -lf", ">> ~/.ssh/known_hosts"):
         assert step in pinning
 
 

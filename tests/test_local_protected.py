@@ -128,7 +128,8 @@ def test_protected_list_names_every_file_of_the_server(settings: Settings, home:
         protected = set(app.protected_local)
     finally:
         app.audit.close()
-    for name in ("keys/id_ed25519", "keys/id_ed25519.pub", "known_hosts", "config/hosts.toml"):
+    files = ("keys/id_ed25519", "keys/id_ed25519.pub", "known_hosts", "config/hosts.toml")
+    for name in (*files, "config/hosts.d"):
         assert str(home / name) in protected
     for name in ("audit.jsonl", "jobs.json", "jobs.json.lock", "notes"):
         assert str(home / "state" / name) in protected

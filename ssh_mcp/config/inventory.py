@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import shlex
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ssh_mcp.config.defaults import DEFAULTS
+from ssh_mcp.config.dropins import DropIn, dropin_dir, merge_dropins, read_dropins
 from ssh_mcp.config.settings import Settings, absolute_paths
 from ssh_mcp.errors import ConfigError
 
@@ -253,24 +255,30 @@ class Inventory:
         return replace(host, configured=False)
 
 
-def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
-    """Parse hosts.toml text; raise ConfigError naming ``source`` and the key."""
+def parse_hosts(
+    text: str, source: str, settings: Settings, dropins: Sequence[DropIn] = ()
+) -> Inventory:
+    """Parse hosts.toml text (plus its ``hosts.d/`` drop-ins); raise ConfigError naming the
+    file and the key."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    secret = _find_literal_secret(data)
-    if secret:
-        raise ConfigError(
-            f"{source}: key {secret}: literal secrets are not allowed; "
-            "use auth.password_cmd or auth.passphrase_cmd"
-        )
+    for where, part in ((source, data), *((d.source, d.data) for d in dropins)):
+        secret = _find_literal_secret(part)
+        if secret:
+            raise ConfigError(
+                f"{where}: key {secret}: literal secrets are not allowed; "
+                "use auth.password_cmd or auth.passphrase_cmd"
+            )
+    data, origins = merge_dropins(data, source, list(dropins))
     try:
         parsed = HostsFile.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(f"{source}: key {key}: {err['msg']}") from None
+        alias = str(err["loc"][1]) if err["loc"][:1] == ("hosts",) and len(err["loc"]) > 1 else ""
+        raise ConfigError(f"{origins.get(alias, source)}: key {key}: {err['msg']}") from None
     hosts = {a: merge_host(a, t, parsed.defaults) for a, t in parsed.hosts.items()}
     chains = _jump_chains(hosts, parsed, source)
     hosts = {a: replace(h, proxy_jump=chains[a]) for a, h in hosts.items()}
@@ -328,12 +336,15 @@ def _jump_chains(
 
 
 def load_hosts(settings: Settings) -> Inventory:
-    """Read ``SSH_HOSTS_FILE``; a missing file means no configured hosts."""
+    """Read ``SSH_HOSTS_FILE`` and the ``hosts.d/`` next to it; both missing: no hosts."""
     path = settings.ssh_hosts_file.expanduser()
+    dropins = read_dropins(dropin_dir(path))
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Inventory(source=str(path))
+        if not dropins:
+            return Inventory(source=str(path))
+        text = ""
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_hosts(text, str(path), settings)
+    return parse_hosts(text, str(path), settings, dropins)

@@ -49,6 +49,12 @@ def audit_key_text() -> str | None:
     return os.environ.get("SSH_AUDIT_KEY")
 
 
+def audit_log_path() -> Path:
+    """``SSH_AUDIT_LOG`` or its default, for `ssh-mcp audit`, which must not need the rest."""
+    value = os.environ.get("SSH_AUDIT_LOG")
+    return Path(value).expanduser() if value else _default_audit_log()
+
+
 def agent_socket() -> str | None:
     """``SSH_AUTH_SOCK``: the agent of agent-auth hosts without ``identity_agent``."""
     return os.environ.get("SSH_AUTH_SOCK") or None

@@ -18,6 +18,7 @@ from typing import Any
 
 from ssh_mcp import __version__
 from ssh_mcp.config.defaults import DEFAULTS
+from ssh_mcp.config.dropins import dropin_dir
 from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
@@ -216,6 +217,7 @@ def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str
         Path.home() / ".ssh",  # the server user's keys, known_hosts, config, agent sockets
         settings.ssh_known_hosts,
         settings.ssh_hosts_file,
+        dropin_dir(settings.ssh_hosts_file),  # hosts.d/: a file dropped there adds a host
         settings.ssh_audit_log,
         settings.ssh_job_table,
         settings.ssh_job_table.with_name(settings.ssh_job_table.name + ".lock"),

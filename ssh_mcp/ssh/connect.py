@@ -280,8 +280,16 @@ async def open_connection(spec: ConnectSpec, opts: ConnectOptions) -> Connection
     return Connection(conn, hops)
 
 
-async def fetch_host_fingerprint(spec: ConnectSpec, timeout: float, opts: ConnectOptions) -> str:
-    """The SHA256 fingerprint the host offers now; nothing is trusted or written.
+@dataclass(frozen=True)
+class OfferedKey:
+    """A host key as offered: its SHA256 fingerprint and its OpenSSH public-key text."""
+
+    fingerprint: str
+    public: str  # "ssh-ed25519 AAAA...", as a known_hosts line carries it after the name
+
+
+async def fetch_host_key(spec: ConnectSpec, timeout: float, opts: ConnectOptions) -> OfferedKey:
+    """The host key the host offers now; nothing is trusted or written.
 
     A host behind jump hosts is asked through them (each hop strictly checked
     with ``opts``), never directly: the same address seen from here may be
@@ -306,4 +314,10 @@ async def fetch_host_fingerprint(spec: ConnectSpec, timeout: float, opts: Connec
             await chain.aclose()
     if key is None:
         raise ConnectFailed(f"{spec.label} offered no host key")
-    return str(key.get_fingerprint("sha256"))
+    public = key.export_public_key("openssh").decode("ascii").split()
+    return OfferedKey(str(key.get_fingerprint("sha256")), " ".join(public[:2]))
+
+
+async def fetch_host_fingerprint(spec: ConnectSpec, timeout: float, opts: ConnectOptions) -> str:
+    """The SHA256 fingerprint the host offers now (see :func:`fetch_host_key`)."""
+    return (await fetch_host_key(spec, timeout, opts)).fingerprint

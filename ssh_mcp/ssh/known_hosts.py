@@ -33,9 +33,49 @@ if TYPE_CHECKING:
     _Keys = tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]
 
 
-def _name(host: str, port: int | None) -> str:
+def known_hosts_name(host: str, port: int | None) -> str:
     """The known_hosts spelling of host:port, as OpenSSH writes and matches it."""
     return host if port in (None, 22) else f"[{host}]:{port}"
+
+
+_name = known_hosts_name
+
+
+def malformed_lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, reason) of each line that is not a known_hosts entry.
+
+    Stricter than asyncssh's loader, which skips some broken lines silently: an
+    entry is ``[@marker] patterns keytype base64 [comment]`` and its key must
+    load. For ``ssh-mcp check``; a missing file has none; raises OSError when
+    the file cannot be read.
+    """
+    try:
+        text = path.expanduser().read_bytes()
+    except FileNotFoundError:
+        return []
+    bad = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            bad.append((number, "not UTF-8"))
+            continue
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if fields[0].startswith("@"):
+            if fields[0] not in ("@cert-authority", "@revoked"):
+                bad.append((number, f"unknown marker {fields[0][:40]}"))
+                continue
+            fields = fields[1:]
+        if len(fields) < 3:
+            bad.append((number, "expected host patterns, a key type and a key"))
+            continue
+        try:
+            asyncssh.import_public_key(f"{fields[1]} {fields[2]}")
+        except (asyncssh.KeyImportError, ValueError):
+            bad.append((number, f"not a valid {fields[1][:40]} public key"))
+    return bad
 
 
 def exact_match(known: asyncssh.SSHKnownHosts, host: str, port: int | None) -> _Keys:
