@@ -86,6 +86,11 @@ class _HostFields(BaseModel):
         None, description="Remote zones always denied (added to SSH_RESTRICTED_PATHS)."
     )
     command_allowlist: list[str] | None = Field(None, description="Programs exec may start.")
+    exec: bool | None = Field(
+        None,
+        description="false: no tool runs a command or opens a shell on this host, whatever "
+        "the global flags. Default true.",
+    )
     max_channels: int | None = Field(
         None,
         ge=1,
@@ -179,6 +184,7 @@ class HostConfig:
     path_allowlist: tuple[str, ...] | None = None
     restricted_paths: tuple[str, ...] = ()
     command_allowlist: tuple[str, ...] | None = None
+    exec: bool = True
     max_channels: int = DEFAULTS.max_channels
     max_connections: int = DEFAULTS.max_connections
     notes: str | None = None
@@ -212,6 +218,7 @@ def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostCon
         path_allowlist=tup(pick("path_allowlist")),
         restricted_paths=restricted,
         command_allowlist=tup(pick("command_allowlist")),
+        exec=_or(pick("exec"), True),
         max_channels=pick("max_channels") or DEFAULTS.max_channels,
         max_connections=pick("max_connections") or DEFAULTS.max_connections,
         notes=table.notes,
