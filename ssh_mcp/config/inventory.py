@@ -6,6 +6,7 @@ fails at startup with a ``ConfigError`` that names the file and the key.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.settings import Settings, absolute_paths
-from ssh_mcp.errors import ConfigError
+from ssh_mcp.errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
 
@@ -260,6 +261,17 @@ class Inventory:
         return replace(host, configured=False)
 
 
+def _table_model(loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model of the table holding the key at ``loc`` (``hosts.web1.auth.kye``)."""
+    if len(loc) >= 2 and loc[-2] == "auth":
+        return AuthConfig
+    if loc[0] == "defaults" and len(loc) == 2:
+        return DefaultsTable
+    if loc[0] == "hosts" and len(loc) == 3:
+        return HostTable
+    return HostsFile
+
+
 def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
     """Parse hosts.toml text; raise ConfigError naming ``source`` and the key."""
     try:
@@ -277,7 +289,11 @@ def parse_hosts(text: str, source: str, settings: Settings) -> Inventory:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(f"{source}: key {key}: {err['msg']}") from None
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            known = _table_model(err["loc"]).model_fields
+            msg = "unknown key" + (did_you_mean(str(err["loc"][-1]), known) or "; remove it")
+        raise ConfigError(f"{source}: key {key}: {msg}") from None
     hosts = {a: merge_host(a, t, parsed.defaults) for a, t in parsed.hosts.items()}
     chains = _jump_chains(hosts, parsed, source)
     hosts = {a: replace(h, proxy_jump=chains[a]) for a, h in hosts.items()}
@@ -335,11 +351,20 @@ def _jump_chains(
 
 
 def load_hosts(settings: Settings) -> Inventory:
-    """Read ``SSH_HOSTS_FILE``; a missing file means no configured hosts."""
+    """Read ``SSH_HOSTS_FILE``. Missing at the default path: no configured hosts, said in a
+    warning; missing where ``SSH_HOSTS_FILE`` points: a ConfigError (a typo, most likely)."""
     path = settings.ssh_hosts_file.expanduser()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if "ssh_hosts_file" in settings.model_fields_set:
+            raise ConfigError(
+                f"SSH_HOSTS_FILE={path}: no such file; fix the path, or unset SSH_HOSTS_FILE "
+                "to use the default location"
+            ) from None
+        logging.getLogger("ssh_mcp").warning(
+            "no hosts file at %s (the default SSH_HOSTS_FILE): zero configured hosts", path
+        )
         return Inventory(source=str(path))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
