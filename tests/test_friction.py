@@ -73,3 +73,14 @@ async def test_a_mistyped_tool_argument_gets_the_known_name(
         assert "pattern: unknown field; did you mean `name_pattern`?" in text(r), text(r)
         r = await client.call_tool("ssh_find", {"host": "target", "path": "/tmp", "zzzz": 1})
         assert r.is_error and "zzzz: unknown field; remove it" in text(r), text(r)
+
+
+def test_hosts_check_speaks_to_the_human_not_to_an_agent(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.toml"
+    hosts.write_text('[hosts.web1]\nhostname = "127.0.0.1"\n')
+    env = {"SSH_HOSTS_FILE": str(hosts), "SSH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    proc = _run(env, "hosts", "check", "web2")
+    assert proc.returncode == 1
+    assert "unknown host 'web2'" in proc.stdout
+    assert f"the aliases are the tables in {hosts}" in proc.stdout
+    assert "ssh_host_list" not in proc.stdout + proc.stderr
