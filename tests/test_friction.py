@@ -84,3 +84,57 @@ def test_hosts_check_speaks_to_the_human_not_to_an_agent(tmp_path: Path) -> None
     assert "unknown host 'web2'" in proc.stdout
     assert f"the aliases are the tables in {hosts}" in proc.stdout
     assert "ssh_host_list" not in proc.stdout + proc.stderr
+
+
+# Options of `claude mcp add` that take values; these take every value up to the next option
+# (commander's variadic options), so one before the server name swallows it.
+_CLAUDE_VARIADIC = {"--env", "-e", "--header", "-H"}
+_CLAUDE_VALUED = {"--transport", "-t", "--scope", "-s", "--callback-port", "--client-id"}
+
+
+def _claude_add_name(argv: list[str]) -> str | None:
+    """The server name `claude mcp add` reads from ``argv`` (after ``add``), as its parser
+    does: the first word that no option consumed, before ``--``."""
+    i = 0
+    while i < len(argv) and argv[i] != "--":
+        word = argv[i]
+        if word in _CLAUDE_VARIADIC:
+            i += 1
+            while i < len(argv) and not argv[i].startswith("-"):
+                i += 1
+            continue
+        if word in _CLAUDE_VALUED:
+            i += 2
+            continue
+        if not word.startswith("-"):
+            return word
+        i += 1
+    return None
+
+
+def test_every_claude_code_example_in_the_readme_keeps_its_server_name() -> None:
+    import re
+    import shlex
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"claude mcp add [^`\n]*", readme)
+    assert len(commands) >= 2
+    for command in commands:
+        argv = shlex.split(command)[3:]
+        assert _claude_add_name(argv) == "ssh-mcp", command
+    # The parser above reads the failing form as the CLI did: --env takes the name.
+    broken = ["--transport", "stdio", "--env", "A=1", "ssh-mcp", "--", "uvx", "ssh-mcp"]
+    assert _claude_add_name(broken) is None
+
+
+def test_every_json_client_example_in_the_readme_parses_and_runs_ssh_mcp() -> None:
+    import json
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", readme, re.DOTALL)
+    servers = [json.loads(b)["mcpServers"] for b in blocks if "mcpServers" in b]
+    assert servers
+    for entry in (e for s in servers for e in s.values()):
+        assert entry["args"][-1] == "ssh-mcp" or entry["command"] == "ssh-mcp", entry
+        assert all(isinstance(v, str) for v in entry.get("env", {}).values()), entry
