@@ -4,6 +4,7 @@ global flags; each call is refused in dispatch before anything reaches the host.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ async def test_every_command_tool_is_refused_and_nothing_runs(
         r = await client.call_tool("ssh_shell_open", {"host": "off"})
         assert r.is_error and OFF in text(r), text(r)
         assert not (drop / "marker").exists()
+        listed = await client.read_resource("ssh-mcp://hosts/off")
+        policy = json.loads(getattr(listed.contents[0], "text", "{}"))
+        assert policy["commands"]["mode"] == "off"
         # The same command runs on a host without the key: the refusal is the key's doing.
         r = await client.call_tool("ssh_exec_run", {"host": "on", "command": "echo hi"})
         assert not r.is_error and "hi" in text(r), text(r)
