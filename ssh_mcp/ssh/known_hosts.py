@@ -137,7 +137,7 @@ class KnownHosts:
             except ValueError as exc:  # a malformed line, or not UTF-8
                 reason = str(exc).splitlines()[0][:200]
                 raise ConfigError(
-                    f"known_hosts {self.path} is invalid ({reason}); fix or remove that line"
+                    f"known_hosts {self.path} is invalid ({reason}); fix the file"
                 ) from None
             self._parsed, self._stamp = parsed, stamp
         assert self._parsed is not None  # set together with the stamp
