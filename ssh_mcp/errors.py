@@ -36,6 +36,9 @@ or ESC cannot reach a terminal. Every message as a whole is kept to
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 #: Characters of one quoted input that an error message keeps.
 SHOWN_LIMIT = 100
 #: Characters of a whole error message; the head and the tail (the remedy) are kept.
@@ -69,6 +72,12 @@ def shown(value: object, limit: int = SHOWN_LIMIT, quote: str = "'") -> str:
     if len(text) <= limit:
         return f"{quote}{_escape(text)}{quote}"
     return f"{quote}{_escape(text[:limit])[:limit]}…{quote} ({len(text)} characters)"
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` did you mean `x`?`` for the known name closest to a mistyped one, else ``""``."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def bounded(message: str, limit: int = MESSAGE_LIMIT) -> str:

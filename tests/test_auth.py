@@ -8,6 +8,7 @@ audit log or the server log.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
 import os
@@ -267,6 +268,20 @@ async def test_wrong_user_is_auth_failed(
         r = await whoami(client)
         error_line(r, "refused key authentication as mcp-no-such-user", "hosts.toml")
         assert_audit(app, {"tool": "ssh_exec_run", "outcome": "error", "error": "AuthFailed"})
+
+
+async def test_no_user_names_the_local_user_tried(
+    settings_for: Callable[..., Settings], target: Target
+) -> None:
+    hosts = hosts_toml(target).replace(f"user = {json.dumps(target.user)}\n", "")
+    assert "user =" not in hosts
+    async with serve(settings_for(hosts=hosts, **OPEN)) as (client, _):
+        r = await whoami(client)
+        error_line(
+            r,
+            f"refused key authentication as {getpass.getuser()} (the local user: hosts.toml "
+            "sets no user for this host)",
+        )
 
 
 # -- ProxyJump -----------------------------------------------------------------------

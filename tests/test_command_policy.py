@@ -218,9 +218,25 @@ def test_not_allowlisted_message_names_program_and_fix() -> None:
     with pytest.raises(CommandNotAllowed) as info:
         check_command("ls; rm -rf /", ["ls", "cat"], allow_any=False)
     assert str(info.value) == (
-        "command not allowed: program 'rm' is not in the command allowlist (ls, cat); "
-        "add it to SSH_COMMAND_ALLOWLIST or the host's command_allowlist"
+        "command not allowed: program 'rm' is not in the command allowlist (ls, cat), which "
+        "is SSH_COMMAND_ALLOWLIST; use a listed program, or have the operator add it there"
     )
+
+
+def test_refusal_names_the_hosts_own_list_when_that_is_in_force() -> None:
+    from ssh_mcp.config.inventory import HostConfig
+    from ssh_mcp.config.settings import Settings
+    from ssh_mcp.policy import hosts
+
+    settings = Settings(_env_file=None, ssh_command_allowlist=["cat"])
+    own = HostConfig("web1", "web1", command_allowlist=("ls",))
+    listed, name = hosts.command_allowlist(own, settings), hosts.command_allowlist_name(own)
+    with pytest.raises(CommandNotAllowed) as info:
+        check_command("rm x", listed, allow_any=False, source=name)
+    assert "(ls), which is the command_allowlist of [hosts.web1] in hosts.toml;" in str(info.value)
+    assert "SSH_COMMAND_ALLOWLIST" not in str(info.value)
+    plain = HostConfig("web2", "web2")
+    assert hosts.command_allowlist_name(plain) == "SSH_COMMAND_ALLOWLIST"
 
 
 @pytest.mark.parametrize(

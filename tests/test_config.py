@@ -92,7 +92,7 @@ def test_merge_defaults_and_host() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[hosts.a]\nprot = 1\n", "h.toml: key hosts.a.prot: Extra inputs"),
+        ("[hosts.a]\nprot = 1\n", "h.toml: key hosts.a.prot: unknown key; did you mean `port`?"),
         ('[hosts.a]\nport = "x"\n', "h.toml: key hosts.a.port:"),
         (
             '[hosts.a.auth]\nmethod = "key"\npassword = "hunter2"\n',
@@ -106,7 +106,7 @@ def test_merge_defaults_and_host() -> None:
         ('[hosts.a.auth]\nmethod = "password"\npassword_cmd = ["x"]\n', "ALLOW_PASSWORD_AUTH"),
         ('[hosts.a.auth]\nmethod = "key"\n', "hosts.a.auth.key: required"),
         ("[hosts.a\n", "h.toml: not valid TOML"),
-        ("[bogus]\n", "key bogus: Extra inputs"),
+        ("[bogus]\n", "key bogus: unknown key; remove it"),
     ],
 )
 def test_bad_hosts_files(text: str, message: str) -> None:
@@ -117,9 +117,57 @@ def test_bad_hosts_files(text: str, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_missing_hosts_file_is_empty(tmp_path: Path) -> None:
-    s = Settings(_env_file=None, ssh_hosts_file=tmp_path / "none.toml")
+def test_missing_default_hosts_file_is_empty_with_a_warning(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = load_settings()
     assert load_hosts(s).hosts == {}
+    assert f"no hosts file at {s.ssh_hosts_file}" in caplog.text
+    assert "zero configured hosts" in caplog.text
+
+
+def test_missing_explicit_hosts_file_is_an_error(tmp_path: Path) -> None:
+    s = Settings(_env_file=None, ssh_hosts_file=tmp_path / "none.toml")
+    with pytest.raises(ConfigError) as info:
+        load_hosts(s)
+    assert str(info.value).startswith(f"SSH_HOSTS_FILE={tmp_path / 'none.toml'}: no such file;")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[hosts.a]\npath_alowlist = ["/srv"]\n',
+            "key hosts.a.path_alowlist: unknown key; did you mean `path_allowlist`?",
+        ),
+        ("[defaults]\ncomand_allowlist = []\n", "did you mean `command_allowlist`?"),
+        ('[hosts.a.auth]\nkye = "/k"\n', "key hosts.a.auth.kye: unknown key; did you mean `key`?"),
+        ('[grups]\nweb = ["a"]\n', "key grups: unknown key; did you mean `groups`?"),
+        ("[hosts.a]\nzzzzzz = 1\n", "key hosts.a.zzzzzz: unknown key; remove it"),
+    ],
+)
+def test_unknown_hosts_keys_suggest_the_known_name(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_hosts(text, "h.toml", S)
+    assert message in str(info.value)
+    assert "Extra inputs" not in str(info.value)
+
+
+def test_misspelled_env_names_are_warned_about(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clean_env.setenv("ALLOW_DANGEROUS_TOOL", "true")
+    clean_env.setenv("SSH_COMAND_TIMEOUT", "5")
+    clean_env.setenv("SSH_CONNECTION", "1.2.3.4 5 6.7.8.9 22")  # OpenSSH's own
+    clean_env.setenv("SSH_SOMETHING_ELSE", "x")  # ours by prefix, close to nothing
+    load_settings()
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        "environment variable ALLOW_DANGEROUS_TOOL is not one ssh-mcp reads; "
+        "did you mean ALLOW_DANGEROUS_TOOLS?",
+        "environment variable SSH_COMAND_TIMEOUT is not one ssh-mcp reads; "
+        "did you mean SSH_COMMAND_TIMEOUT?",
+    ]
 
 
 def test_jump_chains_expand_first_hop_and_defaults() -> None:

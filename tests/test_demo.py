@@ -50,16 +50,23 @@ def _run_demo(backend: str | None) -> str:
 def _check_output(out: str, kind: str) -> None:
     assert re.search(rf"^sandbox: {kind} SSH host on 127\.0\.0\.1:\d+", out, re.M), out
     for tool in TOOLS:
-        assert re.search(rf"^→ {tool}\(host='demo'.*\[ok, \d+ ms\]$", out, re.M), (tool, out)
+        assert re.search(rf"^→ {tool}\(host='demo'.*\)\n  \[ok, \d+ ms\]$", out, re.M), (tool, out)
     assert "reachable=true auth_ok=true" in out
     assert "name=hello.txt kind=file" in out and "name=notes.md kind=file" in out
     assert "hello from ssh-mcp" in out
-    denied = re.search(r"^→ ssh_exec_run\(.*'rm -rf /tmp/x'\)\s+\[isError", out, re.M)
+    denied = re.search(r"^→ ssh_exec_run\(.*'rm -rf /tmp/x'\)\n  \[isError", out, re.M)
     assert denied, out
     # A simulated human confirms a deny-pattern command through elicitation (2026-07-28:
     # an InputRequiredResult, then the retried call).
     assert "│ echo deploy to production" in out and "└ the human answers: yes" in out
-    assert re.search(r"^→ ssh_exec_run\(.*'echo deploy to production'\)\s+\[ok", out, re.M)
+    # The form shows under the call that asked for it, before that call's result.
+    deploy = re.search(
+        r"^→ ssh_exec_run\(.*'echo deploy to production'\)\n    ┌ confirmation form.*?\n"
+        r"    └ the human answers: yes\n  \[ok",
+        out,
+        re.M | re.S,
+    )
+    assert deploy, out
     audit = [json for json in out.splitlines() if json.startswith('  {"ts":')]
     jobs = kind == "openssh"  # background jobs need a real sshd
     assert len(audit) == (9 if jobs else 7), out
@@ -81,6 +88,10 @@ def _check_cleanup(out: str) -> None:
     assert cleanup, out
     tmp = cleanup.group(1)
     assert not Path(tmp).exists()
+    assert out.rstrip().endswith("open the rest"), out  # it ends by saying what to do next
+    assert "next steps, for your own hosts:" in out and "`ssh-mcp hosts check`" in out
+    if os.geteuid() == 0:
+        assert "note:    the sandbox logs in as root because the demo runs as root" in out
     pids = [int(p) for p in re.findall(r"\bpid (\d+)\)?,", out)]
     server = re.search(r"^server: .*\(pid (\d+)\)", out, re.M)
     assert server, out

@@ -229,10 +229,11 @@ async def test_confirmation_over_http(
             assert human.asked == 1
             assert _audit(settings)[-1]["confirmation"] == "confirmed"
         else:  # stateless handshake era: no back-channel to ask on, so refused, not crashed
-            assert r.is_error and "cannot ask (no elicitation support)" in text(r), text(r)
+            assert r.is_error and "this server's stateless HTTP gives a client" in text(r)
+            assert "no elicitation support" not in text(r), text(r)
             assert human.asked == 0
             line = _audit(settings)[-1]
-            assert (line["error"], line["confirmation"]) == ("NotConfirmed", "unsupported")
+            assert (line["error"], line["confirmation"]) == ("NotConfirmed", "no_channel")
         # the connection still serves calls afterwards
         assert not (await client.call_tool("ssh_host_ping", {"host": "target"})).is_error
     assert "Traceback" not in server.stderr.read_text()
@@ -242,14 +243,15 @@ async def test_confirmation_over_http(
 @pytest.mark.parametrize("version", ["2025-11-25", "2025-06-18", "2026-07-28"])
 async def test_confirmer_never_returns_input_required_in_the_handshake_era(version: str) -> None:
     """A handshake-era client that declares elicitation but has no back-channel (stateless
-    HTTP) gets "unsupported"; only the 2026-07-28 era may get an InputRequiredResult."""
+    HTTP) gets "no_channel", the transport's fault; only the 2026-07-28 era may get an
+    InputRequiredResult."""
     session = SimpleNamespace(
         can_send_request=False,
         client_capabilities=ClientCapabilities(elicitation=ElicitationCapability()),
     )
     ctx: Any = SimpleNamespace(session=session, protocol_version=version, request_id=1)
     confirm = _confirmer(ctx, CallToolRequestParams(name="ssh_exec_run", arguments={}))
-    expected = "requested" if version == "2026-07-28" else "unsupported"
+    expected = "requested" if version == "2026-07-28" else "no_channel"
     assert await confirm("run it?", lambda token: False) == expected
 
 

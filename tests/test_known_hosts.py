@@ -168,15 +168,35 @@ async def test_hashed_and_pattern_entries_match_host_and_port(
             assert not r.is_error, f"{kh.name}: {text(r)}"
 
 
-async def test_malformed_known_hosts_is_a_config_error(
-    settings_for: Callable[..., Settings], sshd: Sshd, tmp_path: Path
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("@bogus-marker x y", "unknown marker '@bogus-marker'"),
+        ("just-a-host", "no key after the host names"),
+        ("web1 ssh-ed25519 AAAAC3NzaC1lZDI1", "the 'ssh-ed25519' key for 'web1' does not parse"),
+    ],
+)
+async def test_malformed_known_hosts_line_is_a_config_error_naming_file_and_line(
+    settings_for: Callable[..., Settings], sshd: Sshd, tmp_path: Path, bad: str, why: str
 ) -> None:
-    kh = write(tmp_path / "known_hosts", sshd.known_hosts_entry, "@bogus-marker x y")
+    kh = write(tmp_path / "known_hosts", "# pins", sshd.known_hosts_entry, bad)
     async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, app):
         r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
         msg = error_line(r)
-        assert str(kh) in msg and "fix or remove that line" in msg
+        assert f"known_hosts {kh} line 3: {why}; fix or delete that line" in msg, msg
         assert_audit(app, {"outcome": "error", "error": "ConfigError"})
+
+
+async def test_a_pin_pasted_short_is_named_not_taken_for_no_pin(
+    settings_for: Callable[..., Settings], sshd: Sshd, tmp_path: Path
+) -> None:
+    """asyncssh alone skips the line, and the advice would be to append a second one."""
+    kh = write(tmp_path / "known_hosts", sshd.known_hosts_entry[:-20])
+    async with serve(settings_for(ssh_known_hosts=kh, **OPEN)) as (client, _):
+        r = await client.call_tool("ssh_exec_run", {"host": "target", "command": "true"})
+        msg = error_line(r)
+        assert f"known_hosts {kh} line 1: " in msg and "does not parse" in msg, msg
+        assert ">>" not in msg and "no host key pinned" not in msg
 
 
 async def test_missing_known_hosts_file_means_nothing_is_pinned(

@@ -241,7 +241,7 @@ def test_bad_hosts_file_fails_at_startup_naming_file_and_key(tmp_path: Path) -> 
         [sys.executable, "-m", "ssh_mcp"], capture_output=True, text=True, env=env, check=False
     )
     assert proc.returncode == 2
-    assert f"{hosts}: key hosts.web.prot" in proc.stderr
+    assert f"{hosts}: key hosts.web.prot: unknown key; did you mean `port`?" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -26,7 +26,15 @@ async def _check(app: App, alias: str) -> tuple[str, bool, str]:
     if outcome.ok and data.get("auth_ok"):
         fingerprint = data.get("host_key_fingerprint") or "?"
         return alias, True, f"ok  {ms:6.0f} ms  {fingerprint}"
-    return alias, False, f"error: {data.get('error') or outcome.text}"
+    message = str(data.get("error") or outcome.text)
+    return alias, False, f"error: {_for_a_human(message, app.inventory.source)}"
+
+
+def _for_a_human(message: str, source: str) -> str:
+    """An agent's hint (call a tool) rewritten for the human at the terminal."""
+    return message.replace(
+        "call ssh_host_list for the hosts you can use", f"the aliases are the tables in {source}"
+    )
 
 
 async def check_hosts(aliases: list[str], out: TextIO = sys.stdout) -> int:

@@ -6,6 +6,7 @@ fails at startup with a ``ConfigError`` that names the file and the key.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import tomllib
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.dropins import DropIn, dropin_dir, merge_dropins, read_dropins
 from ssh_mcp.config.settings import Settings, absolute_paths
-from ssh_mcp.errors import ConfigError
+from ssh_mcp.errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
 
@@ -88,6 +89,11 @@ class _HostFields(BaseModel):
         None, description="Remote zones always denied (added to SSH_RESTRICTED_PATHS)."
     )
     command_allowlist: list[str] | None = Field(None, description="Programs exec may start.")
+    exec: bool | None = Field(
+        None,
+        description="false: no tool runs a command or opens a shell on this host, whatever "
+        "the global flags. Default true.",
+    )
     max_channels: int | None = Field(
         None,
         ge=1,
@@ -181,6 +187,7 @@ class HostConfig:
     path_allowlist: tuple[str, ...] | None = None
     restricted_paths: tuple[str, ...] = ()
     command_allowlist: tuple[str, ...] | None = None
+    exec: bool = True
     max_channels: int = DEFAULTS.max_channels
     max_connections: int = DEFAULTS.max_connections
     notes: str | None = None
@@ -214,6 +221,7 @@ def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostCon
         path_allowlist=tup(pick("path_allowlist")),
         restricted_paths=restricted,
         command_allowlist=tup(pick("command_allowlist")),
+        exec=_or(pick("exec"), True),
         max_channels=pick("max_channels") or DEFAULTS.max_channels,
         max_connections=pick("max_connections") or DEFAULTS.max_connections,
         notes=table.notes,
@@ -255,6 +263,17 @@ class Inventory:
         return replace(host, configured=False)
 
 
+def _table_model(loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model of the table holding the key at ``loc`` (``hosts.web1.auth.kye``)."""
+    if len(loc) >= 2 and loc[-2] == "auth":
+        return AuthConfig
+    if loc[0] == "defaults" and len(loc) == 2:
+        return DefaultsTable
+    if loc[0] == "hosts" and len(loc) == 3:
+        return HostTable
+    return HostsFile
+
+
 def parse_hosts(
     text: str, source: str, settings: Settings, dropins: Sequence[DropIn] = ()
 ) -> Inventory:
@@ -277,8 +296,12 @@ def parse_hosts(
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            known = _table_model(err["loc"]).model_fields
+            msg = "unknown key" + (did_you_mean(str(err["loc"][-1]), known) or "; remove it")
         alias = str(err["loc"][1]) if err["loc"][:1] == ("hosts",) and len(err["loc"]) > 1 else ""
-        raise ConfigError(f"{origins.get(alias, source)}: key {key}: {err['msg']}") from None
+        raise ConfigError(f"{origins.get(alias, source)}: key {key}: {msg}") from None
     hosts = {a: merge_host(a, t, parsed.defaults) for a, t in parsed.hosts.items()}
     chains = _jump_chains(hosts, parsed, source)
     hosts = {a: replace(h, proxy_jump=chains[a]) for a, h in hosts.items()}
@@ -336,13 +359,23 @@ def _jump_chains(
 
 
 def load_hosts(settings: Settings) -> Inventory:
-    """Read ``SSH_HOSTS_FILE`` and the ``hosts.d/`` next to it; both missing: no hosts."""
+    """Read ``SSH_HOSTS_FILE`` and the ``hosts.d/`` next to it. Both missing at the default
+    path: no configured hosts, said in a warning; ``SSH_HOSTS_FILE`` set to a missing file
+    with no drop-ins beside it: a ConfigError (a typo, most likely)."""
     path = settings.ssh_hosts_file.expanduser()
     dropins = read_dropins(dropin_dir(path))
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        if not dropins:
+        if not dropins and "ssh_hosts_file" in settings.model_fields_set:
+            raise ConfigError(
+                f"SSH_HOSTS_FILE={path}: no such file; fix the path, or unset SSH_HOSTS_FILE "
+                "to use the default location"
+            ) from None
+        if not dropins:  # drop-ins beside it show the path is meant: they are the inventory
+            logging.getLogger("ssh_mcp").warning(
+                "no hosts file at %s (the default SSH_HOSTS_FILE): zero configured hosts", path
+            )
             return Inventory(source=str(path))
         text = ""
     except OSError as exc:

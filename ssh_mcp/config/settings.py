@@ -7,7 +7,9 @@ fails at startup with one ``ConfigError`` naming the variable. hosts.toml is
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import os
 import shlex
 from pathlib import Path
@@ -338,8 +340,36 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Read Settings from the environment, turning validation errors into one ConfigError."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "settings"
         raise ConfigError(f"invalid environment variable {name}: {err['msg']}") from None
+    for name, meant in misspelled_env_names():
+        logging.getLogger("ssh_mcp").warning(
+            "environment variable %s is not one ssh-mcp reads; did you mean %s?", name, meant
+        )
+    return settings
+
+
+#: SSH_* names read outside Settings, and OpenSSH's own: never a misspelling of ours.
+_OTHER_NAMES = frozenset(
+    {"LOG_LEVEL", "SSH_AUTH_SOCK", DEMO_BACKEND_ENV, "SSH_AGENT_PID", "SSH_ASKPASS"}
+    | {"SSH_ASKPASS_REQUIRE", "SSH_CLIENT", "SSH_CONNECTION", "SSH_ORIGINAL_COMMAND"}
+    | {"SSH_SK_PROVIDER", "SSH_TTY", "SSH_USER_AUTH"}
+)
+
+
+def misspelled_env_names() -> list[tuple[str, str]]:
+    """(name as set, the name it is close to) for each ``SSH_*`` or ``ALLOW_*`` variable
+    that ssh-mcp does not read but nearly spells one it does (``ALLOW_DANGEROUS_TOOL``)."""
+    known = sorted({name.upper() for name in Settings.model_fields} | _OTHER_NAMES)
+    found = []
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if upper in known or not upper.startswith(("SSH_", "ALLOW_")):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
+        if close:
+            found.append((name, close[0]))
+    return found

@@ -27,14 +27,15 @@ from ssh_mcp.core.context import Elevations, ProgressFn, Target
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.ssh.pool import Lease
 
-Decision = Literal["confirmed", "declined", "cancelled", "unsupported", "requested"]
+Decision = Literal["confirmed", "declined", "cancelled", "unsupported", "no_channel", "requested"]
 
 
 #: ``confirm(message, redeem)`` asks a human, through the MCP client, whether a
 #: deny-pattern command may run. It returns the human's decision; ``unsupported``
-#: when the client cannot ask; ``requested`` when the answer will come in a retried
-#: call (2026-07-28): an answer carried by this call counts only if
-#: ``redeem(request_state)`` accepts the token echoed back.
+#: when the client cannot ask; ``no_channel`` when it could, but the transport gives
+#: the server no way to ask it (stateless HTTP, handshake era); ``requested`` when
+#: the answer will come in a retried call (2026-07-28): an answer carried by this
+#: call counts only if ``redeem(request_state)`` accepts the token echoed back.
 Redeem = Callable[[str | None], bool]
 Confirmer = Callable[[str, Redeem], Awaitable[Decision]]
 

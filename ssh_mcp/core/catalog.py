@@ -61,7 +61,10 @@ def _blocked(app: App, host: HostConfig) -> bool:
 
 
 def _commands(app: App, host: HostConfig) -> str:
-    """How exec treats a command on ``host`` (policy/commands.check_command's three cases)."""
+    """How exec treats a command on ``host``: off (``exec = false``), or
+    policy/commands.check_command's three cases."""
+    if not host.exec:
+        return "off"
     if any(entry.strip() for entry in host_policy.command_allowlist(host, app.settings)):
         return "allowlist"
     return "any" if app.settings.allow_any_command else "refused"

@@ -89,6 +89,13 @@ async def _resolve_writes(
     return paths
 
 
+def runs_commands(spec: ToolSpec[Any, Any]) -> bool:
+    """A tool that runs a command line, or opens a shell on a host (``ssh_shell_open``)."""
+    if spec.marked_fields(CommandText):
+        return True
+    return spec.group is Group.SHELL and bool(spec.host_fields)
+
+
 async def check_commands(
     app: App,
     spec: ToolSpec[Any, Any],
@@ -99,15 +106,28 @@ async def check_commands(
 ) -> CommandStep:
     """Check every command field on every target; see the module docstring."""
     step = CommandStep()
+    if runs_commands(spec):
+        for key, target in targets.items():
+            why = host_policy.exec_refusal(target.host)
+            if why is None:
+                continue
+            if ":" not in key:  # a single host: the call fails
+                raise CommandNotAllowed(why)
+            step.denials[key] = why
+        if step.denials and len(step.denials) == len(targets):
+            raise CommandNotAllowed(f"on every host: {next(iter(step.denials.values()))}")
     for name in spec.marked_fields(CommandText):
         command: str = getattr(args, name)
         checked: CheckedCommand | None = None
         for key, target in targets.items():
+            if key in step.denials:
+                continue
             try:
                 result = check_command(
                     command,
                     host_policy.command_allowlist(target.host, app.settings),
                     app.settings.allow_any_command,
+                    host_policy.command_allowlist_name(target.host),
                 )
                 if result is not None:
                     step.writes += await _resolve_writes(resolver, spec, target, result.writes, cwd)

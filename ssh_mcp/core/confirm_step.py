@@ -31,6 +31,12 @@ _REFUSALS = {
         "but this MCP client cannot ask (no elicitation support); ask the operator to run "
         "it, or to set ALLOW_UNCONFIRMED=true"
     ),
+    "no_channel": (
+        "this command matches a deny pattern ({label}) and needs a human's confirmation, "
+        "but this server's stateless HTTP gives a client on a protocol before 2026-07-28 no "
+        "channel to be asked on; ask the operator to run it, to connect with a 2026-07-28 "
+        "client or over stdio, or to set ALLOW_UNCONFIRMED=true"
+    ),
 }
 
 
@@ -103,7 +109,7 @@ async def confirmation(call: Call) -> None:
             decision = await call.confirm(message, redeem)
     except TimeoutError:
         decision = "timeout"
-    if decision == "unsupported" and app.settings.allow_unconfirmed:
+    if decision in ("unsupported", "no_channel") and app.settings.allow_unconfirmed:
         decision = "unconfirmed_allowed"
     rec.extra["confirmation"] = decision
     if decision == "requested":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -29,6 +30,7 @@ from ssh_mcp.errors import (
     OperationTimeout,
     SSHMCPError,
     ToolNotAvailable,
+    did_you_mean,
     shown,
 )
 from ssh_mcp.policy import hosts as host_policy
@@ -45,13 +47,15 @@ async def visibility(call: Call) -> None:
     call.rec.tier = call.tool.tier.value
 
 
-def _validation_message(tool: str, exc: ValidationError) -> str:
+def _validation_message(tool: str, exc: ValidationError, known: Iterable[str] = ()) -> str:
     # A location is the caller's own key and a custom validator's text may quote a value:
     # both are shown escaped and cut, never the input itself (pydantic's ``input``).
     parts = []
     for err in exc.errors(include_input=False, include_url=False)[:5]:
         loc = ".".join(shown(p, 64, quote="") for p in err["loc"]) or "(arguments)"
-        msg = "unknown field; remove it" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field" + (did_you_mean(str(err["loc"][-1]), known) or "; remove it")
         parts.append(f"{loc}: {shown(msg, 200, quote='')}")
     return f"invalid arguments for {tool}: " + "; ".join(parts) + " (see the tool's inputSchema)"
 
@@ -61,7 +65,8 @@ async def validation(call: Call) -> None:
     try:
         call.args = call.spec.input.model_validate(dict(call.arguments))
     except ValidationError as exc:
-        raise InvalidArguments(_validation_message(call.name, exc)) from None
+        known = call.spec.input.model_fields
+        raise InvalidArguments(_validation_message(call.name, exc, known)) from None
 
 
 _HANDLE_HINTS = {

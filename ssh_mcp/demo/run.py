@@ -11,8 +11,9 @@
    (:func:`ssh_mcp.mcp.client.stdio_client`): ping, host info, an SFTP listing, an exec, an
    exec that the command policy refuses, one that a (simulated) human confirms through
    MCP elicitation, and a background job (real sshd only).
-4. Prints each result and the audit lines, verifies the audit chain, stops the
-   sandbox by PID and removes the temp dir. Exit 0, or 1 with a one-line reason.
+4. Prints each call, then its result (a confirmation form in between), and the audit
+   lines, verifies the audit chain, stops the sandbox by PID, removes the temp dir and
+   says what to do next. Exit 0, or 1 with a one-line reason.
 
 Nothing outside the temp dir is read or written except by the sandbox's commands.
 """
@@ -46,6 +47,16 @@ COMMANDS = ("echo", "uname", "ls", "id", "sleep")
 CONFIRM_PATTERN = r"\becho\s+deploy\b"
 TIMEOUT = 90.0  # the whole demo
 _WIDTH = 100
+
+
+NEXT_STEPS = """
+next steps, for your own hosts:
+  1. write hosts.toml at $XDG_CONFIG_HOME/ssh-mcp/hosts.toml (default ~/.config/ssh-mcp/),
+     starting from hosts.toml.example; CONFIGURATION.md explains every key
+  2. pin each host's key in ~/.ssh/known_hosts (CONFIGURATION.md, "known_hosts")
+  3. run `ssh-mcp hosts check`: it reaches every host the way an agent's first call would
+  4. add the server to your MCP client (README, "Use it from an MCP client"); the read
+     tools are open, ALLOW_LOW_ACCESS_TOOLS and ALLOW_DANGEROUS_TOOLS open the rest"""
 
 
 class DemoFailed(Exception):
@@ -178,11 +189,12 @@ async def _call(
     client: StdioClient, tool: str, args: dict[str, Any], *, expect_error: bool = False
 ) -> CallReply:
     shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    _say(f"→ {tool}({shown})")  # first, so a confirmation form shows under its own call
     started = time.perf_counter()
     reply = await client.call(tool, args)
     ms = (time.perf_counter() - started) * 1000
     status = "ok" if reply.ok else "isError"
-    _say(f"→ {tool}({shown})   [{status}, {ms:.0f} ms]")
+    _say(f"  [{status}, {ms:.0f} ms]")
     for line in _indent(_render(reply.text.strip())):
         _say(line)
     if reply.ok == expect_error:
@@ -264,6 +276,12 @@ async def _demo(tmp: Path, errlog: TextIO) -> str:
         )
         if sandbox.note:
             _say(f"note:    {sandbox.note}")
+        if sandbox.user == "root":
+            _say(
+                "note:    the sandbox logs in as root because the demo runs as root; on real "
+                "hosts set `user` to an unprivileged login and open sudo (ALLOW_SUDO) only "
+                "where needed"
+            )
         (sandbox.data_dir / "hello.txt").write_text("hello from the ssh-mcp demo\n")
         (sandbox.data_dir / "notes.md").write_text("# notes\n\nfiles the demo lists over SFTP\n")
         (tmp / "known_hosts").write_text(sandbox.known_hosts_line + "\n")
@@ -313,4 +331,5 @@ def run_demo() -> int:
         print(f"ssh-mcp demo failed: {reason}", file=sys.stderr)
         return code
     _say(f"cleanup: sandbox stopped{stopped}, temp dir {tmp} removed")
+    _say(NEXT_STEPS)
     return 0

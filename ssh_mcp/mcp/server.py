@@ -21,6 +21,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.message import SessionMessage
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
@@ -113,13 +114,19 @@ def _confirmer(
                 return _decision(answer)
             return "requested" if can_elicit else "unsupported"
         # Handshake era: an InputRequiredResult would be a protocol error here, so with no
-        # back-channel (stateless or JSON-response HTTP) nobody can be asked.
-        if not (can_elicit and ctx.session.can_send_request):
+        # back-channel (stateless or JSON-response HTTP) nobody can be asked, whatever the
+        # client supports (stateless HTTP does not even keep its capabilities): the
+        # transport's doing, not the client's.
+        if not ctx.session.can_send_request:
+            return "no_channel"
+        if not can_elicit:
             return "unsupported"
         try:
             result = await ctx.session.elicit_form(
                 message, CONFIRM_SCHEMA, related_request_id=ctx.request_id
             )
+        except NoBackChannelError:
+            return "no_channel"
         except MCPError:
             return "unsupported"
         return _decision(result)

@@ -57,7 +57,7 @@ _KEYWORDS = frozenset(
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 
 
-def _check_program(word: Word, allowed: Sequence[str]) -> None:
+def _check_program(word: Word, allowed: Sequence[str], source: str) -> None:
     name = word.value
     if name in _KEYWORDS:
         raise deny(f"shell keyword {show(name)} is not allowed")
@@ -72,8 +72,8 @@ def _check_program(word: Word, allowed: Sequence[str]) -> None:
     if name not in allowed:
         listing = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
         raise deny(
-            f"program {show(name)} is not in the command allowlist ({listing})",
-            "add it to SSH_COMMAND_ALLOWLIST or the host's command_allowlist",
+            f"program {show(name)} is not in the command allowlist ({listing}), which is {source}",
+            "use a listed program, or have the operator add it there",
         )
 
 
@@ -144,14 +144,20 @@ def _rewrite(command: str, commands: Sequence[Sequence[Word]]) -> str:
     return "".join(out)
 
 
-def check_command(command: str, allowlist: Sequence[str], allow_any: bool) -> CheckedCommand | None:
+def check_command(
+    command: str,
+    allowlist: Sequence[str],
+    allow_any: bool,
+    source: str = "SSH_COMMAND_ALLOWLIST",
+) -> CheckedCommand | None:
     """Raise CommandNotAllowed(one-line reason + what to do) unless the command may run.
 
     An empty command is always refused. With no non-blank allowlist entry the
     command runs, unparsed and as sent (None), only if ``allow_any``. Otherwise the
     line must parse with certainty and every simple command must start with a
     program equal to an entry (``ls`` or ``/usr/bin/ls``); what to run and the
-    files it writes are returned. See the module docstring for the details.
+    files it writes are returned; a refusal names ``source``, where the list is set.
+    See the module docstring for the details.
     """
     if not command.strip():
         raise deny("the command is empty", "send the shell command to run")
@@ -167,6 +173,6 @@ def check_command(command: str, allowlist: Sequence[str], allow_any: bool) -> Ch
     if not commands:
         raise deny("the command has no program to run", "start it with an allowed program")
     for words in commands:
-        _check_program(words[0], allowed)
+        _check_program(words[0], allowed, source)
     writes = (_write_target(op, target) for op, target in redirections)
     return CheckedCommand(_rewrite(command, commands), tuple(w for w in writes if w is not None))

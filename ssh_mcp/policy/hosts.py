@@ -57,3 +57,20 @@ def command_allowlist(host: HostConfig, settings: Settings) -> tuple[str, ...]:
     if host.command_allowlist is not None:
         return host.command_allowlist
     return tuple(settings.ssh_command_allowlist)
+
+
+def command_allowlist_name(host: HostConfig) -> str:
+    """Where the list :func:`command_allowlist` returns is set, for refusals to name it."""
+    if host.command_allowlist is not None:
+        return f"the command_allowlist of [hosts.{host.alias}] in hosts.toml"
+    return "SSH_COMMAND_ALLOWLIST"
+
+
+def exec_refusal(host: HostConfig) -> str | None:
+    """Why no command may run on ``host`` (``exec = false``), or None when commands may."""
+    if host.exec:
+        return None
+    return (
+        f"command not allowed: commands are off for host {shown(host.alias)} (exec = false "
+        "in hosts.toml); use the file and host tools instead"
+    )

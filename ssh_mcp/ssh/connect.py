@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import getpass
 import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -185,6 +186,15 @@ def _host_key_error(spec: ConnectSpec, where: str, opts: ConnectOptions) -> SSHM
     )
 
 
+def _login(spec: ConnectSpec, opts: ConnectOptions) -> str:
+    """The user name tried, and where it came from when hosts.toml sets none."""
+    if spec.user:
+        return spec.user
+    # asyncssh's own default: the local user, as getpass finds it.
+    tried = f"{getpass.getuser()} (the local user: hosts.toml sets no user for this host"
+    return tried + ("; a User in SSH_CONFIG_FILE would win)" if opts.config_file else ")")
+
+
 async def _connect_one(
     spec: ConnectSpec,
     opts: ConnectOptions,
@@ -218,8 +228,8 @@ async def _connect_one(
         raise _host_key_error(spec, where, opts) from None
     except asyncssh.PermissionDenied:
         raise AuthFailed(
-            f"{where} refused {spec.auth.method} authentication as "
-            f"{spec.user or 'the local user name'}; check user and auth in hosts.toml"
+            f"{where} refused {spec.auth.method} authentication as {_login(spec, opts)}; "
+            "check user and auth in hosts.toml"
         ) from None
     except TimeoutError:
         raise ConnectFailed(

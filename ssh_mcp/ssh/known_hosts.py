@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ssh_mcp.errors import ConfigError
+from ssh_mcp.errors import ConfigError, shown
 
 if TYPE_CHECKING:
     import asyncssh
@@ -88,6 +88,43 @@ def exact_match(known: asyncssh.SSHKnownHosts, host: str, port: int | None) -> _
     return list(host_keys), list(ca_keys), list(revoked)
 
 
+def _parses(data: str) -> bool:
+    try:
+        asyncssh.import_public_key(data)
+    except asyncssh.KeyImportError:
+        try:
+            asyncssh.import_certificate(data)
+        except asyncssh.KeyImportError:
+            return False
+    return True
+
+
+def malformed_line(text: str) -> tuple[int, str] | None:
+    """(line number, what is wrong) of the first line asyncssh would reject or skip.
+
+    asyncssh skips a line whose key does not parse without a word, so a pin pasted
+    short would look like no pin at all; here it is an error. X.509 lines are ignored
+    on purpose (X.509 host certs are off), as comments and blank lines are.
+    """
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        marked = line.startswith("@")
+        fields = line[1:].split(None, 2) if marked else ["", *line.split(None, 1)]
+        if len(fields) < 3:
+            return number, "no key after the host names"
+        marker, hosts, data = fields
+        if marked and marker not in ("cert-authority", "revoked"):
+            return number, f"unknown marker {shown('@' + marker, 40)}"
+        if data.startswith("x509v3-"):
+            continue
+        if not _parses(data):
+            kind = shown(data.split()[0], 40)
+            return number, f"the {kind} key for {shown(hosts, 60)} does not parse"
+    return None
+
+
 @dataclass(frozen=True)
 class _Stamp:
     ino: int
@@ -124,7 +161,14 @@ class KnownHosts:
         stamp = _Stamp(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         if stamp != self._stamp:
             try:
-                parsed = asyncssh.import_known_hosts(self.path.read_text(encoding="utf-8"))
+                text = self.path.read_text(encoding="utf-8")
+                bad = malformed_line(text)
+                if bad is not None:
+                    raise ConfigError(
+                        f"known_hosts {self.path} line {bad[0]}: {bad[1]}; fix or delete that "
+                        "line (a pin appended below it does not replace it)"
+                    )
+                parsed = asyncssh.import_known_hosts(text)
             except OSError as exc:
                 raise ConfigError(
                     f"cannot read known_hosts {self.path}: {exc.strerror}; "
@@ -133,7 +177,7 @@ class KnownHosts:
             except ValueError as exc:  # a malformed line, or not UTF-8
                 reason = str(exc).splitlines()[0][:200]
                 raise ConfigError(
-                    f"known_hosts {self.path} is invalid ({reason}); fix or remove that line"
+                    f"known_hosts {self.path} is invalid ({reason}); fix the file"
                 ) from None
             self._parsed, self._stamp = parsed, stamp
         assert self._parsed is not None  # set together with the stamp
