@@ -77,7 +77,12 @@ def _inventory(settings: Settings) -> tuple[Inventory | None, Finding]:
 def _known_hosts(settings: Settings, inventory: Inventory) -> Iterator[Finding]:
     path = settings.ssh_known_hosts.expanduser()
     try:
-        bad = malformed_lines(path)
+        bad = malformed_lines(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        bad = []
+    except UnicodeDecodeError:
+        yield Finding("error", "known_hosts", f"{path} is not UTF-8 text; the server refuses it")
+        return
     except OSError as exc:
         yield Finding("error", "known_hosts", f"cannot read {path}: {exc.strerror}; fix its mode")
         return

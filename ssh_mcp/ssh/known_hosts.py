@@ -41,43 +41,6 @@ def known_hosts_name(host: str, port: int | None) -> str:
 _name = known_hosts_name
 
 
-def malformed_lines(path: Path) -> list[tuple[int, str]]:
-    """(1-based line number, reason) of each line that is not a known_hosts entry.
-
-    Stricter than asyncssh's loader, which skips some broken lines silently: an
-    entry is ``[@marker] patterns keytype base64 [comment]`` and its key must
-    load. For ``ssh-mcp check``; a missing file has none; raises OSError when
-    the file cannot be read.
-    """
-    try:
-        text = path.expanduser().read_bytes()
-    except FileNotFoundError:
-        return []
-    bad = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        try:
-            line = raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            bad.append((number, "not UTF-8"))
-            continue
-        if not line or line.startswith("#"):
-            continue
-        fields = line.split()
-        if fields[0].startswith("@"):
-            if fields[0] not in ("@cert-authority", "@revoked"):
-                bad.append((number, f"unknown marker {fields[0][:40]}"))
-                continue
-            fields = fields[1:]
-        if len(fields) < 3:
-            bad.append((number, "expected host patterns, a key type and a key"))
-            continue
-        try:
-            asyncssh.import_public_key(f"{fields[1]} {fields[2]}")
-        except (asyncssh.KeyImportError, ValueError):
-            bad.append((number, f"not a valid {fields[1][:40]} public key"))
-    return bad
-
-
 def exact_match(known: asyncssh.SSHKnownHosts, host: str, port: int | None) -> _Keys:
     """Entries for exactly ``host`` on ``port``: no portless fallback, no address.
 
@@ -99,13 +62,14 @@ def _parses(data: str) -> bool:
     return True
 
 
-def malformed_line(text: str) -> tuple[int, str] | None:
-    """(line number, what is wrong) of the first line asyncssh would reject or skip.
+def malformed_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, what is wrong) of each line asyncssh would reject or skip.
 
     asyncssh skips a line whose key does not parse without a word, so a pin pasted
     short would look like no pin at all; here it is an error. X.509 lines are ignored
     on purpose (X.509 host certs are off), as comments and blank lines are.
     """
+    bad = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -113,16 +77,15 @@ def malformed_line(text: str) -> tuple[int, str] | None:
         marked = line.startswith("@")
         fields = line[1:].split(None, 2) if marked else ["", *line.split(None, 1)]
         if len(fields) < 3:
-            return number, "no key after the host names"
+            bad.append((number, "no key after the host names"))
+            continue
         marker, hosts, data = fields
         if marked and marker not in ("cert-authority", "revoked"):
-            return number, f"unknown marker {shown('@' + marker, 40)}"
-        if data.startswith("x509v3-"):
-            continue
-        if not _parses(data):
+            bad.append((number, f"unknown marker {shown('@' + marker, 40)}"))
+        elif not data.startswith("x509v3-") and not _parses(data):
             kind = shown(data.split()[0], 40)
-            return number, f"the {kind} key for {shown(hosts, 60)} does not parse"
-    return None
+            bad.append((number, f"the {kind} key for {shown(hosts, 60)} does not parse"))
+    return bad
 
 
 @dataclass(frozen=True)
@@ -162,10 +125,10 @@ class KnownHosts:
         if stamp != self._stamp:
             try:
                 text = self.path.read_text(encoding="utf-8")
-                bad = malformed_line(text)
-                if bad is not None:
+                if bad := malformed_lines(text):
+                    number, what = bad[0]
                     raise ConfigError(
-                        f"known_hosts {self.path} line {bad[0]}: {bad[1]}; fix or delete that "
+                        f"known_hosts {self.path} line {number}: {what}; fix or delete that "
                         "line (a pin appended below it does not replace it)"
                     )
                 parsed = asyncssh.import_known_hosts(text)
