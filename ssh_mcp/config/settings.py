@@ -262,6 +262,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host header values the HTTP transport accepts besides loopback names.",
     )
+    ssh_oauth_issuer: str | None = Field(
+        None, description="OAuth issuer whose JWT access tokens HTTP accepts (with the two below)."
+    )
+    ssh_oauth_audience: str | None = Field(
+        None, description="This server's resource URL: the `aud` a JWT access token must carry."
+    )
+    ssh_oauth_jwks_url: str | None = Field(
+        None, description="URL of the issuer's JWKS, the keys JWT access tokens are checked with."
+    )
 
     @field_validator(
         "ssh_enabled_groups",

@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ValidationError
 
+from ssh_mcp.core import principal
 from ssh_mcp.core.access import unknown_tool
 from ssh_mcp.core.app import App
 from ssh_mcp.core.call import Call, InputRequired, Outcome
@@ -225,6 +226,7 @@ async def audit(call: Call) -> None:
         "path_hash": rec.path_hash,
         "command_hash": rec.command_hash,
         "bytes": rec.bytes,
+        "principal": who.name if (who := principal.CURRENT.get()) is not None else None,
         **rec.extra,
     }
     try:

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ssh_mcp.config.secrets import run_secret_cmd
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.errors import ConfigError
+from ssh_mcp.mcp.oauth import OAuthOptions, oauth_options
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ class HttpOptions:
     host: str
     port: int
     allowed_hosts: tuple[str, ...]
-    token: bytes = field(repr=False)
+    token: bytes = field(repr=False)  # empty when OAuth is on
+    oauth: OAuthOptions | None = None
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:
@@ -73,19 +75,26 @@ def is_loopback(host: str) -> bool:
 def http_options(settings: Settings) -> HttpOptions:
     """Check the HTTP settings and read the token; raises a one-line ConfigError."""
     host, extra = settings.ssh_http_host, tuple(settings.ssh_http_allowed_hosts)
-    if not settings.ssh_http_token_cmd:
+    oauth = oauth_options(settings)
+    if oauth is not None and settings.ssh_http_token_cmd:
+        raise ConfigError(
+            "SSH_HTTP_TOKEN_CMD and SSH_OAUTH_* are both set: the HTTP transport takes one "
+            "kind of bearer token; unset one of them"
+        )
+    if oauth is None and not settings.ssh_http_token_cmd:
         raise ConfigError(
             "the HTTP transport needs a bearer token: set SSH_HTTP_TOKEN_CMD to a command "
-            "that prints it"
+            "that prints it, or SSH_OAUTH_ISSUER, SSH_OAUTH_AUDIENCE and SSH_OAUTH_JWKS_URL"
         )
     if not is_loopback(host) and not extra:
         raise ConfigError(
             f"SSH_HTTP_HOST={host} is not a loopback address: set SSH_HTTP_ALLOWED_HOSTS to "
             "the Host header values clients will send (DNS-rebinding protection)"
         )
-    token = read_token(settings.ssh_http_token_cmd)
+    token = read_token(settings.ssh_http_token_cmd) if oauth is None else b""
     own = (f"{host}:*",) if is_loopback(host) and ":" not in host else ()
-    return HttpOptions(host, settings.ssh_http_port, (*LOOPBACK_HOSTS, *own, *extra), token)
+    allowed = (*LOOPBACK_HOSTS, *own, *extra)
+    return HttpOptions(host, settings.ssh_http_port, allowed, token, oauth)
 
 
 def read_token(argv: Sequence[str]) -> bytes:

@@ -18,6 +18,7 @@ from typing import Any
 import mcp.types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
@@ -26,15 +27,17 @@ from mcp.shared.message import SessionMessage
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from ssh_mcp import __version__
-from ssh_mcp.core.access import ToolMode
+from ssh_mcp.core.access import ToolMode, unknown_tool
 from ssh_mcp.core.app import SERVER_NAME, App
 from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
+from ssh_mcp.core.principal import CURRENT, Principal
 from ssh_mcp.core.search import entry
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
-from ssh_mcp.mcp import resources
+from ssh_mcp.mcp import oauth, resources
 from ssh_mcp.mcp.http import (
     HEALTH_PATH,
     MCP_PATH,
@@ -136,12 +139,17 @@ def _confirmer(
 
 def build_server(app: App) -> Server[Any]:
     """A low-level MCP server bound to ``app``."""
-    tools = [tool_entry(t) for t in app.listed_tools()]
+    listed = app.listed_tools()
+    tools = [tool_entry(t) for t in listed]
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=tools)
+        who = _principal()
+        if who is None:
+            return types.ListToolsResult(tools=tools)
+        shown_ = [e for t, e in zip(listed, tools, strict=True) if who.allows_tool(t.tier, t.group)]
+        return types.ListToolsResult(tools=shown_)
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -150,7 +158,17 @@ def build_server(app: App) -> Server[Any]:
             await ctx.session.report_progress(done, total, message)
 
         confirm = _confirmer(ctx, params)
-        outcome = await dispatch(app, params.name, params.arguments, progress, confirm)
+        who = _principal()
+        refusal = _out_of_scope(app, who, params)
+        if refusal is not None:
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=refusal)], is_error=True
+            )
+        bound = CURRENT.set(who)
+        try:
+            outcome = await dispatch(app, params.name, params.arguments, progress, confirm)
+        finally:
+            CURRENT.reset(bound)
         if outcome.input_required is not None:
             message, state = outcome.input_required
             form = types.ElicitRequestFormParams(message=message, requested_schema=CONFIRM_SCHEMA)
@@ -183,6 +201,29 @@ def build_server(app: App) -> Server[Any]:
     server.middleware.clear()
     server.middleware.append(_bounded_method_not_found)
     return server
+
+
+def _principal() -> Principal | None:
+    """The OAuth principal of this request (the SDK's auth context), if any."""
+    token = get_access_token()
+    return oauth.principal(token) if token is not None else None
+
+
+def _out_of_scope(
+    app: App, who: Principal | None, params: types.CallToolRequestParams
+) -> str | None:
+    """MERGE NOTE (h11-oauth): minimal narrowing, to be merged with h11-tokens' own.
+    A tool outside the principal's tiers or groups reads as unknown; a host outside its
+    globs is refused by name."""
+    if who is None:
+        return None
+    spec = app.tool(params.name)
+    if spec is not None and not who.allows_tool(spec.tier, spec.group):
+        return unknown_tool(params.name, app.settings.ssh_tool_mode)
+    host = (params.arguments or {}).get("host")
+    if isinstance(host, str) and not who.allows_host(host):
+        return f"host {shown(host)} is outside what this token may reach"
+    return None
 
 
 async def _bounded_method_not_found(
@@ -273,14 +314,26 @@ async def serve_http(app: App, options: HttpOptions) -> None:
             allowed_hosts=list(options.allowed_hosts),
             allowed_origins=list(options.allowed_origins),
         )
+        auth: dict[str, Any] = {}
+        routes = [Route(HEALTH_PATH, health, methods=["GET"])]
+        if options.oauth is not None:
+            auth = {
+                "auth": options.oauth.auth_settings(),
+                "token_verifier": oauth.JwtVerifier(options.oauth),
+            }
+            routes += oauth.bare_metadata_routes(options.oauth)
         starlette_app = server.streamable_http_app(
             streamable_http_path=MCP_PATH,
             stateless_http=True,  # no sticky sessions; handshake-era clients get no back-channel
             json_response=False,  # SSE replies: progress notifications reach the client
             transport_security=security,
             host=options.host,
-            custom_starlette_routes=[Route(HEALTH_PATH, health, methods=["GET"])],
+            custom_starlette_routes=routes,
+            **auth,
         )
-        await serve_asgi(BearerAuth(starlette_app, options.token, frozenset({HEALTH_PATH})), sock)
+        asgi: ASGIApp = starlette_app
+        if options.oauth is None:
+            asgi = BearerAuth(starlette_app, options.token, frozenset({HEALTH_PATH}))
+        await serve_asgi(asgi, sock)
     finally:
         await app.aclose()
