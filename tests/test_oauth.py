@@ -63,6 +63,7 @@ def oauth_server(tmp_path: Path) -> Iterator[Callable[[Settings], OAuthServer]]:
                 SSH_OAUTH_AUDIENCE=f"{url}/mcp",
                 SSH_OAUTH_JWKS_URL=issuer.jwks_url,
                 ALLOW_LOW_ACCESS_TOOLS="true" if settings.allow_low_access_tools else "false",
+                SSH_TOOL_MODE=settings.ssh_tool_mode.value,
             )
             stderr = tmp_path / "stderr"
             with stderr.open("wb") as err:
@@ -184,4 +185,26 @@ async def test_scopes_narrow_tiers_and_hosts(
         r = await client.call_tool("ssh_host_notes_append", {"host": "web1", "text": "x"})
         assert r.is_error and "unknown" in text(r).lower(), text(r)
         r = await client.call_tool("ssh_host_ping", {"host": "target"})  # not web*
-        assert r.is_error and "outside what this token may reach" in text(r), text(r)
+        assert r.is_error and "outside what this caller's token may reach" in text(r), text(r)
+    records = _audit(settings)
+    assert [(x["tool"], x["principal"]) for x in records] == [
+        ("ssh_host_notes_append", "reader"),
+        ("ssh_host_ping", "reader"),
+    ]
+    assert all(x["outcome"] != "ok" for x in records), records
+
+
+@pytest.mark.anyio
+async def test_scopes_narrow_calls_through_search_mode(
+    settings_for: Callable[..., Settings],
+    oauth_server: Callable[[Settings], OAuthServer],
+) -> None:
+    settings = settings_for(**LOW, ssh_tool_mode="search")
+    server = oauth_server(settings)
+    async with oauth_client(server, server.token("reader")) as client:
+        wrapped = {"name": "ssh_host_notes_append", "arguments": {"host": "web1", "text": "x"}}
+        r = await client.call_tool("ssh_tool_call", wrapped)
+        assert r.is_error and "unknown" in text(r).lower(), text(r)
+        wrapped = {"name": "ssh_host_ping", "arguments": {"host": "target"}}
+        r = await client.call_tool("ssh_tool_call", wrapped)
+        assert r.is_error and "outside what this caller's token may reach" in text(r), text(r)

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ssh_mcp import __version__
-from ssh_mcp.core.access import ToolMode, unknown_tool
+from ssh_mcp.core.access import ToolMode
 from ssh_mcp.core.app import SERVER_NAME, App
 from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
 from ssh_mcp.core.principal import CURRENT, Principal
@@ -158,13 +158,7 @@ def build_server(app: App) -> Server[Any]:
             await ctx.session.report_progress(done, total, message)
 
         confirm = _confirmer(ctx, params)
-        who = _principal()
-        refusal = _out_of_scope(app, who, params)
-        if refusal is not None:
-            return types.CallToolResult(
-                content=[types.TextContent(type="text", text=refusal)], is_error=True
-            )
-        bound = CURRENT.set(who)
+        bound = CURRENT.set(_principal())  # dispatch narrows by it and audits its name
         try:
             outcome = await dispatch(app, params.name, params.arguments, progress, confirm)
         finally:
@@ -207,23 +201,6 @@ def _principal() -> Principal | None:
     """The OAuth principal of this request (the SDK's auth context), if any."""
     token = get_access_token()
     return oauth.principal(token) if token is not None else None
-
-
-def _out_of_scope(
-    app: App, who: Principal | None, params: types.CallToolRequestParams
-) -> str | None:
-    """MERGE NOTE (h11-oauth): minimal narrowing, to be merged with h11-tokens' own.
-    A tool outside the principal's tiers or groups reads as unknown; a host outside its
-    globs is refused by name."""
-    if who is None:
-        return None
-    spec = app.tool(params.name)
-    if spec is not None and not who.allows_tool(spec.tier, spec.group):
-        return unknown_tool(params.name, app.settings.ssh_tool_mode)
-    host = (params.arguments or {}).get("host")
-    if isinstance(host, str) and not who.allows_host(host):
-        return f"host {shown(host)} is outside what this token may reach"
-    return None
 
 
 async def _bounded_method_not_found(
