@@ -4,7 +4,10 @@ What is here: checking the HTTP settings, reading the bearer token from
 ``SSH_HTTP_TOKEN_CMD``, the listening socket, the bearer-token ASGI middleware,
 ``GET /health``, and running uvicorn until SIGTERM/SIGINT.
 
-Strict by default: no token command, no HTTP; a non-loopback address needs
+With ``SSH_OAUTH_*`` set, the SDK's OAuth resource-server middleware replaces the
+static token (:mod:`ssh_mcp.mcp.oauth`).
+
+Strict by default: no token command (or OAuth), no HTTP; a non-loopback address needs
 ``SSH_HTTP_ALLOWED_HOSTS`` for the SDK's DNS-rebinding check. The token is held
 as bytes, compared in constant time, and never logged or echoed in an error.
 """

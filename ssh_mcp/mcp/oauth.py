@@ -174,7 +174,8 @@ class JwtVerifier:
             token=token,
             client_id=client_id,
             scopes=scope.split() if isinstance(scope, str) else [],
-            expires_at=int(claims["exp"]),
+            # The SDK checks this again without leeway: give it the same skew pyjwt allowed.
+            expires_at=int(claims["exp"]) + LEEWAY,
             resource=self._options.audience,  # aud was checked above
             subject=str(claims["sub"]) if claims.get("sub") else None,
             claims={"iss": claims["iss"]},
