@@ -182,16 +182,20 @@ async def test_scopes_narrow_tiers_and_hosts(
     async with oauth_client(server, server.token("reader")) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert "ssh_host_ping" in names and "ssh_host_notes_append" not in names
+        listed = await client.call_tool("ssh_host_list", {})
+        assert listed.structured_content is not None, text(listed)
+        assert listed.structured_content["hosts"] == []  # "target" is not web*
         r = await client.call_tool("ssh_host_notes_append", {"host": "web1", "text": "x"})
         assert r.is_error and "unknown" in text(r).lower(), text(r)
         r = await client.call_tool("ssh_host_ping", {"host": "target"})  # not web*
         assert r.is_error and "outside what this caller's token may reach" in text(r), text(r)
     records = _audit(settings)
     assert [(x["tool"], x["principal"]) for x in records] == [
+        ("ssh_host_list", "reader"),
         ("ssh_host_notes_append", "reader"),
         ("ssh_host_ping", "reader"),
     ]
-    assert all(x["outcome"] != "ok" for x in records), records
+    assert all(x["outcome"] != "ok" for x in records[1:]), records
 
 
 @pytest.mark.anyio
@@ -202,6 +206,12 @@ async def test_scopes_narrow_calls_through_search_mode(
     settings = settings_for(**LOW, ssh_tool_mode="search")
     server = oauth_server(settings)
     async with oauth_client(server, server.token("reader")) as client:
+        found = await client.call_tool("ssh_tool_search", {"query": "append notes to a host"})
+        assert found.structured_content is not None, text(found)
+        names = [t["name"] for t in found.structured_content["tools"]]
+        assert "ssh_host_notes_append" not in names and "ssh_host_notes" in names, names
+        r = await client.call_tool("ssh_tool_describe", {"name": "ssh_host_notes_append"})
+        assert r.is_error, text(r)
         wrapped = {"name": "ssh_host_notes_append", "arguments": {"host": "web1", "text": "x"}}
         r = await client.call_tool("ssh_tool_call", wrapped)
         assert r.is_error and "unknown" in text(r).lower(), text(r)
