@@ -23,7 +23,8 @@ from pathlib import Path
 
 import httpx2
 
-VERSION = "9.13.3"
+#: The newest release that runs on Debian 12's node 18 (9.x calls crypto.hash: node 20.12+).
+VERSION = "8.8.1"
 SCRIPT = Path(__file__).parent / "oidc" / "provider.mjs"
 
 
