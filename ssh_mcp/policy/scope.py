@@ -9,8 +9,11 @@ narrowing on this axis"; the static SSH_HTTP_TOKEN_CMD token has the full scope.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+
+from ssh_mcp.config.inventory import Inventory
+from ssh_mcp.config.settings import Settings
 
 TIERS = ("read", "low-access", "dangerous", "sudo")
 GROUPS = ("host", "session", "sftp-read", "file-ops", "exec", "shell", "sudo")
@@ -65,3 +68,35 @@ def parse_names(text: str | None, known: tuple[str, ...], what: str) -> frozense
     if bad:
         raise ValueError(f"unknown {what} {bad[0]!r}; known: {', '.join(known)}")
     return names
+
+
+def narrow_settings(settings: Settings, scope: Scope) -> Settings:
+    """``settings`` with only the tiers, groups and allowlisted hostnames ``scope`` keeps:
+    a flag is on only when the server turns it on *and* the scope names its tier; groups
+    are intersected (an empty intersection is left to the caller, as "no group")."""
+    if scope.full:
+        return settings
+    tiers = scope.tiers if scope.tiers is not None else frozenset(TIERS)
+    groups = [g.value for g in settings.enabled_groups() if group_in_scope(scope, g.value)]
+    update: dict[str, object] = {
+        "allow_low_access_tools": settings.allow_low_access_tools and "low-access" in tiers,
+        "allow_dangerous_tools": settings.allow_dangerous_tools and "dangerous" in tiers,
+        "allow_sudo": settings.allow_sudo and "sudo" in tiers,
+        "ssh_hosts_allowlist": [h for h in settings.ssh_hosts_allowlist if host_in_scope(scope, h)],
+    }
+    if groups:
+        update["ssh_enabled_groups"] = sorted(groups)
+    return settings.model_copy(update=update)
+
+
+def narrow_inventory(inventory: Inventory, scope: Scope) -> Inventory:
+    """The hosts (and their groups' members) ``scope`` reaches, jump hosts included."""
+    if scope.hosts is None:
+        return inventory
+    hosts = {a: h for a, h in inventory.hosts.items() if host_in_scope(scope, a, h.proxy_jump)}
+    groups = {
+        name: kept
+        for name, members in inventory.groups.items()
+        if (kept := tuple(m for m in members if m in hosts))
+    }
+    return replace(inventory, hosts=hosts, groups=groups)
