@@ -41,7 +41,7 @@ class RateLimits:
             b.tokens = min(b.capacity, b.tokens + (now - b.stamp) * rate)
             b.stamp = now
             if b.tokens < 1.0:
-                return max(1, math.ceil((1.0 - b.tokens) / rate))
+                return max(1, math.ceil(round((1.0 - b.tokens) / rate, 6)))
             b.tokens -= 1.0
         self._inflight[name] = self._inflight.get(name, 0) + 1
         return None
