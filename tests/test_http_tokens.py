@@ -142,7 +142,15 @@ async def test_a_token_sees_and_reaches_only_its_scope(
     async with client_as(server, server.token, mode) as client:
         r = await client.call_tool("ssh_host_ping", {"host": "db1"})
         assert not r.is_error, text(r)
+        job = await client.call_tool("ssh_job_start", {"host": "db1", "command": "true"})
+        assert not job.is_error, text(job)
     assert _audit(two_hosts)[-1]["token"] == "static"
+    # Lists of what is shared across tokens leave out hosts outside the scope.
+    async with client_as(server, ops, mode) as client:
+        jobs = (await client.call_tool("ssh_job_list", {})).structured_content or {}
+        assert jobs["jobs"] == [] and jobs["total"] == 0
+        sessions = (await client.call_tool("ssh_session_list", {})).structured_content or {}
+        assert {s["host"] for s in sessions["sessions"]} == {"web1"}
 
 
 @pytest.mark.anyio

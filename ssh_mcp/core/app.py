@@ -28,7 +28,7 @@ from ssh_mcp.core.reach import PoolReach, Reach
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.policy.local import names_local_file
-from ssh_mcp.policy.scope import Scope, group_in_scope, narrow_inventory, narrow_settings
+from ssh_mcp.policy.scope import FULL, Scope, group_in_scope, narrow_inventory, narrow_settings
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
 from ssh_mcp.ssh.pool import Pool
@@ -68,6 +68,7 @@ class App:
     #: The name of the HTTP token a request came with, on a :meth:`scoped` view; the
     #: audit's ``token`` field.
     caller: str | None = None
+    scope: Scope = FULL
     _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -95,7 +96,7 @@ class App:
         and sessions, with settings and hosts narrowed to ``scope`` (policy/scope.py), so
         that every step, tool, resource and prompt decides over the narrowed view alone."""
         view = copy.copy(self)
-        view.caller = caller
+        view.caller, view.scope = caller, scope
         if scope.full:
             return view
         view.settings = narrow_settings(self.settings, scope)
@@ -107,6 +108,13 @@ class App:
             if ToolMode.FULL not in t.listed_in or group_in_scope(scope, t.group.value)
         }
         return view
+
+    def sees_host(self, alias: str) -> bool:
+        """Whether this view's scope reaches ``alias`` (a hosts.toml alias or an
+        allowlisted hostname): what lists of jobs, shells and connections may show."""
+        if self.scope.hosts is None:
+            return True
+        return alias in self.inventory.hosts or alias in self.settings.ssh_hosts_allowlist
 
     def visible_tools(self) -> list[ToolSpec[Any, Any]]:
         """Tools this server offers (tier open, group enabled, and the search tools in search
