@@ -18,7 +18,7 @@ from cli_run import cli_env, run_cli
 from harness import OPEN, Mode, Target, hosts_toml, poll, text
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import TextResourceContents
+from mcp.types import CallToolResult, ElicitResult, InputRequiredResult, TextResourceContents
 from test_http import HttpServer, http_server
 
 from ssh_mcp.config.settings import Settings
@@ -46,11 +46,13 @@ class Tokens:
 
 
 @asynccontextmanager
-async def client_as(server: HttpServer, token: str, mode: Mode = "auto") -> AsyncIterator[Client]:
+async def client_as(
+    server: HttpServer, token: str, mode: Mode = "auto", elicitation: Any = None
+) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60)) as http:
         transport = streamable_http_client(server.url + "/mcp", http_client=http)
-        async with Client(transport, mode=mode) as client:
+        async with Client(transport, mode=mode, elicitation_callback=elicitation) as client:
             yield client
 
 
@@ -238,3 +240,39 @@ def test_body_cap_host_and_origin_with_a_file_token(
     assert status(server, token, Origin="http://evil.example")[0] == 403
     assert status(server, token, Origin=server.url)[0] == 200
     assert os.stat(tokens.file).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.anyio
+async def test_a_confirmation_belongs_to_the_token_it_was_asked_for(
+    two_hosts: Settings, http_server: Callable[..., HttpServer], tmp_path: Path, drop: Path
+) -> None:
+    tokens = Tokens(tmp_path / "cli")
+    a, b = tokens.create("a"), tokens.create("b")
+    server = _serve(http_server, two_hosts, tokens, SSH_CONFIRM_PATTERNS=r"\btouch\b")
+    marker = drop / "confirmed"
+    args = {"host": "web1", "command": f"touch {marker}"}
+    yes = ElicitResult(action="accept", content={"confirm": True})
+
+    async def human(context: Any, params: Any) -> ElicitResult:
+        return yes  # never asked here: each call below answers through request_state
+
+    async with client_as(server, a, elicitation=human) as client:
+        first = await client.session.call_tool("ssh_exec_run", args, allow_input_required=True)
+        assert isinstance(first, InputRequiredResult) and first.request_state
+    state = first.request_state
+    async with client_as(server, b, elicitation=human) as client:
+        stolen = await client.session.call_tool(
+            "ssh_exec_run",
+            args,
+            input_responses={"confirm": yes},
+            request_state=state,
+            allow_input_required=True,
+        )
+        assert isinstance(stolen, InputRequiredResult) and not marker.exists()
+    async with client_as(server, a, elicitation=human) as client:
+        ran = await client.session.call_tool(
+            "ssh_exec_run", args, input_responses={"confirm": yes}, request_state=state
+        )
+        assert isinstance(ran, CallToolResult) and not ran.is_error and marker.exists()
+    tail = [(r["token"], r.get("confirmation")) for r in _audit(two_hosts)[-3:]]
+    assert tail == [("a", "requested"), ("b", "requested"), ("a", "confirmed")]
