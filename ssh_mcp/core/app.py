@@ -257,6 +257,7 @@ def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str
         settings.ssh_job_table.with_name(settings.ssh_job_table.name + ".lock"),
         settings.ssh_host_notes_dir,
         settings.ssh_http_tokens_file,  # writing it would mint a token
+        settings.ssh_http_tokens_file.with_name(settings.ssh_http_tokens_file.name + ".lock"),
         sys.prefix,  # the server's own code: overwriting it would run as the server
         Path(__file__).parent,
     ]
