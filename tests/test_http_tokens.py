@@ -276,3 +276,25 @@ async def test_a_confirmation_belongs_to_the_token_it_was_asked_for(
         assert isinstance(ran, CallToolResult) and not ran.is_error and marker.exists()
     tail = [(r["token"], r.get("confirmation")) for r in _audit(two_hosts)[-3:]]
     assert tail == [("a", "requested"), ("b", "requested"), ("a", "confirmed")]
+
+
+@pytest.mark.anyio
+async def test_search_mode_finds_and_calls_only_what_the_scope_allows(
+    two_hosts: Settings, http_server: Callable[..., HttpServer], tmp_path: Path, drop: Path
+) -> None:
+    tokens = Tokens(tmp_path / "cli")
+    reader = tokens.create("reader", "--tiers", "read", "--groups", "host")
+    server = _serve(http_server, two_hosts, tokens, SSH_TOOL_MODE="search")
+    marker = drop / "searched"
+    async with client_as(server, reader) as client:
+        found = await client.call_tool("ssh_tool_search", {"query": "the", "limit": 50})
+        assert not found.is_error, text(found)
+        names = {t["name"] for t in (found.structured_content or {})["tools"]}
+        assert "ssh_host_ping" in names, names
+        assert "ssh_exec_run" not in names and "ssh_sftp_list" not in names
+        wrapped = {"host": "web1", "command": f"touch {marker}"}
+        r = await client.call_tool("ssh_tool_call", {"name": "ssh_exec_run", "arguments": wrapped})
+        assert r.is_error and "unknown tool 'ssh_exec_run'" in text(r)
+    assert not marker.exists()
+    last = _audit(two_hosts)[-1]
+    assert (last["tool"], last["token"], last["outcome"]) == ("ssh_exec_run", "reader", "denied")
