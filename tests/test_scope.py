@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssh_mcp.config.inventory import Inventory
+from ssh_mcp.config.inventory import parse_hosts
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.policy.ratelimit import RateLimits
 from ssh_mcp.policy.scope import (
@@ -35,10 +35,28 @@ def test_a_scope_only_ever_narrows_the_servers_flags() -> None:
     assert narrow_settings(server, FULL) is server
 
 
-def test_groups_of_hosts_are_narrowed_with_them() -> None:
-    inv = Inventory(groups={"all": ("web1", "db1"), "dbs": ("db1",)})
-    narrowed = narrow_inventory(inv, Scope(hosts=("nothing",)))
-    assert narrowed.groups == {} and narrowed.hosts == {}
+def test_hosts_and_group_members_are_narrowed_with_their_jump_hosts() -> None:
+    text = """
+[hosts.bastion]
+hostname = "10.0.0.1"
+[hosts.web1]
+hostname = "10.0.0.2"
+proxy_jump = "bastion"
+[hosts.web2]
+hostname = "10.0.0.3"
+[hosts.db1]
+hostname = "10.0.0.4"
+[groups]
+all = ["web1", "web2", "db1"]
+dbs = ["db1"]
+"""
+    inv = parse_hosts(text, "hosts.toml", Settings())
+    web = narrow_inventory(inv, Scope(hosts=("web*",)))
+    assert sorted(web.hosts) == ["web2"]  # web1 jumps through bastion, outside the globs
+    assert web.groups == {"all": ("web2",)}
+    both = narrow_inventory(inv, Scope(hosts=("web*", "bastion")))
+    assert sorted(both.hosts) == ["bastion", "web1", "web2"]
+    assert narrow_inventory(inv, FULL) is inv
 
 
 def test_parse_names_refuses_unknown_ones() -> None:
