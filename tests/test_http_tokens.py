@@ -298,3 +298,15 @@ async def test_search_mode_finds_and_calls_only_what_the_scope_allows(
     assert not marker.exists()
     last = _audit(two_hosts)[-1]
     assert (last["tool"], last["token"], last["outcome"]) == ("ssh_exec_run", "reader", "denied")
+
+
+def test_a_tokens_file_alone_is_enough_to_serve(tmp_path: Path) -> None:
+    from ssh_mcp.errors import ConfigError
+    from ssh_mcp.mcp.http import http_options
+
+    file = tmp_path / "tokens.json"
+    with pytest.raises(ConfigError, match="ssh-mcp token create"):
+        http_options(Settings(ssh_http_tokens_file=file))
+    Tokens(tmp_path).create("only")
+    options = http_options(Settings(ssh_http_tokens_file=file))
+    assert options.token is None and options.tokens_file == file
