@@ -220,7 +220,10 @@ class CallContext:
         return self._app.host_summaries()
 
     def sessions(self) -> list[SessionInfo]:
-        return self._app.pool.sessions()
+        return [s for s in self._app.pool.sessions() if self._app.sees_host(s.key)]
+
+    def sees_host(self, alias: str) -> bool:
+        return self._app.sees_host(alias)
 
     def catalog(self) -> list[ToolSpec[Any, Any]]:
         return self._app.visible_tools()

@@ -227,6 +227,8 @@ async def audit(call: Call) -> None:
         "bytes": rec.bytes,
         **rec.extra,
     }
+    if call.app.caller is not None:
+        record["token"] = call.app.caller  # the token's name; the token itself never
     try:
         call.app.audit.write(record)
     except (OSError, TypeError, ValueError):

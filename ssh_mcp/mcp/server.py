@@ -35,10 +35,17 @@ from ssh_mcp.core.search import entry
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
 from ssh_mcp.mcp import resources
+from ssh_mcp.mcp.auth import (
+    Authenticator,
+    BearerAuth,
+    RateLimit,
+    StaticToken,
+    TokenFileAuth,
+    principal_of,
+)
 from ssh_mcp.mcp.http import (
     HEALTH_PATH,
     MCP_PATH,
-    BearerAuth,
     HttpOptions,
     health,
     listen,
@@ -52,6 +59,7 @@ from ssh_mcp.mcp.stdio import (
     StdioPipes,
     rejection,
 )
+from ssh_mcp.policy.ratelimit import RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +142,12 @@ def _confirmer(
     return confirm
 
 
+def app_for(app: App, ctx: ServerRequestContext[Any]) -> App:
+    """``app`` as this request's HTTP token may see it; ``app`` itself on stdio."""
+    principal = principal_of(ctx.request)
+    return app if principal is None else app.scoped(principal.scope, principal.name)
+
+
 def build_server(app: App) -> Server[Any]:
     """A low-level MCP server bound to ``app``."""
     tools = [tool_entry(t) for t in app.listed_tools()]
@@ -141,7 +155,10 @@ def build_server(app: App) -> Server[Any]:
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=tools)
+        view = app_for(app, ctx)
+        if view.settings is app.settings and view.inventory is app.inventory:
+            return types.ListToolsResult(tools=tools)
+        return types.ListToolsResult(tools=[tool_entry(t) for t in view.listed_tools()])
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -150,7 +167,9 @@ def build_server(app: App) -> Server[Any]:
             await ctx.session.report_progress(done, total, message)
 
         confirm = _confirmer(ctx, params)
-        outcome = await dispatch(app, params.name, params.arguments, progress, confirm)
+        outcome = await dispatch(
+            app_for(app, ctx), params.name, params.arguments, progress, confirm
+        )
         if outcome.input_required is not None:
             message, state = outcome.input_required
             form = types.ElicitRequestFormParams(message=message, requested_schema=CONFIRM_SCHEMA)
@@ -176,7 +195,7 @@ def build_server(app: App) -> Server[Any]:
         ),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
-        **resources.handlers(app),
+        **resources.handlers(lambda ctx: app_for(app, ctx)),
     )
     # The default OpenTelemetry middleware does nothing without an exporter but costs
     # a span per request; operators who want tracing can add it back.
@@ -281,6 +300,11 @@ async def serve_http(app: App, options: HttpOptions) -> None:
             host=options.host,
             custom_starlette_routes=[Route(HEALTH_PATH, health, methods=["GET"])],
         )
-        await serve_asgi(BearerAuth(starlette_app, options.token, frozenset({HEALTH_PATH})), sock)
+        auths: list[Authenticator] = [TokenFileAuth(options.tokens_file)]
+        if options.token is not None:
+            auths.insert(0, StaticToken(options.token))
+        limits = RateLimits(options.rate_limit, options.max_concurrency)
+        limited = RateLimit(starlette_app, limits)
+        await serve_asgi(BearerAuth(limited, auths, frozenset({HEALTH_PATH})), sock)
     finally:
         await app.aclose()
