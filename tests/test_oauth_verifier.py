@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mcp.server.auth.provider import AccessToken
 
 from ssh_mcp.config.settings import Settings
-from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.mcp import oauth
+from ssh_mcp.mcp.auth import Principal
 from ssh_mcp.mcp.http import http_options
+from ssh_mcp.policy.scope import Scope, group_in_scope, host_in_scope, tier_in_scope
 
 ISSUER = "https://id.example"
 AUDIENCE = "https://mcp.example/mcp"
@@ -149,12 +150,13 @@ def test_scopes_map_to_a_principal() -> None:
     scopes = ["openid", "ssh:read", "ssh:sudo", "ssh:group:exec", "ssh:host:web*", "ssh:bogus"]
     who = oauth.principal(AccessToken(token="t", client_id="agent", scopes=scopes, subject="bob"))
     assert who.name == "bob"
-    assert who.tiers == {Tier.READ, Tier.SUDO}
-    assert who.groups == frozenset({Group.EXEC})
-    assert who.allows_host("web1") and not who.allows_host("db1")
-    assert not who.allows_tool(Tier.DANGEROUS, Group.EXEC)
+    assert who.scope == Scope(("web*",), frozenset({"read", "sudo"}), frozenset({"exec"}))
+    assert host_in_scope(who.scope, "web1") and not host_in_scope(who.scope, "db1")
+    assert not tier_in_scope(who.scope, "dangerous")
     bare = oauth.principal(AccessToken(token="t", client_id="agent", scopes=[]))
-    assert bare.name == "agent" and not bare.tiers and bare.allows_host("anything")
+    # No tier scope grants no tier; no group or host scope narrows nothing there.
+    assert bare == Principal("agent", Scope(tiers=frozenset()))
+    assert host_in_scope(bare.scope, "anything") and group_in_scope(bare.scope, "sudo")
 
 
 @pytest.mark.parametrize(
@@ -194,4 +196,4 @@ def test_oauth_replaces_the_token_command() -> None:
     )
     options = http_options(settings)
     assert options.oauth == oauth.OAuthOptions(ISSUER, AUDIENCE, ISSUER + "/jwks")
-    assert options.token == b""
+    assert options.token is None

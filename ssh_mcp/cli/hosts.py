@@ -82,9 +82,9 @@ def host_table(
     if proxy_jump:
         table["proxy_jump"] = proxy_jump
     if key:
-        # The server's working directory is not the operator's: keep the path absolute.
-        path = key if key.startswith("~") else str(Path(key).absolute())
-        table["auth"] = {"method": "key", "key": path}
+        # The server's working directory and home are not the operator's: write the path
+        # absolute, as the operator means it now.
+        table["auth"] = {"method": "key", "key": str(Path(key).expanduser().absolute())}
     elif agent:
         table["auth"] = {"method": "agent"}
     return table

@@ -1,4 +1,4 @@
-"""The ``ssh-mcp`` command line: serve (default), demo, hosts, check, audit, docs."""
+"""The ``ssh-mcp`` command line: serve (default), demo, hosts, check, audit, token, docs."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         "file", type=Path, nargs="?", help="the audit.jsonl file (default: SSH_AUDIT_LOG)"
     )
     tail.add_argument("-n", type=int, default=20, metavar="N", help="records to show (20)")
+    from ssh_mcp.cli import token
+
+    token.add_parser(sub)
     docs = sub.add_parser("docs", help="write TOOLS.md from the tool registry")
     docs.add_argument("--check", action="store_true", help="fail if TOOLS.md is stale")
     docs.add_argument("--output", type=Path, default=Path("TOOLS.md"))
@@ -195,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             return verify_log(args.file)
         if args.command == "hosts":
             return _hosts(args)
+        if args.command == "token":
+            from ssh_mcp.cli import token
+
+            return token.run(args)
         if args.command == "check":
             from ssh_mcp.cli.doctor import doctor
 

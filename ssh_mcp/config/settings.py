@@ -262,6 +262,16 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host header values the HTTP transport accepts besides loopback names.",
     )
+    ssh_http_tokens_file: Path = Field(
+        default_factory=lambda: _xdg("XDG_CONFIG_HOME", ".config") / "ssh-mcp" / "http-tokens.json",
+        description="Scoped HTTP tokens (`ssh-mcp token create`), hashes only; re-read on change.",
+    )
+    ssh_http_rate_limit: int = Field(
+        0, ge=0, description="HTTP requests per minute per token (0: no limit); over it, 429."
+    )
+    ssh_http_max_concurrency: int = Field(
+        0, ge=0, description="HTTP requests in flight per token (0: no limit); over it, 429."
+    )
     ssh_oauth_issuer: str | None = Field(
         None, description="OAuth issuer whose JWT access tokens HTTP accepts (with the two below)."
     )

@@ -7,6 +7,7 @@ the network: connections open lazily on a tool's first call.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import os
@@ -27,6 +28,14 @@ from ssh_mcp.core.reach import PoolReach, Reach
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
 from ssh_mcp.policy.local import names_local_file
+from ssh_mcp.policy.scope import (
+    FULL,
+    Scope,
+    group_in_scope,
+    narrow_inventory,
+    narrow_settings,
+    tier_in_scope,
+)
 from ssh_mcp.ssh.connect import AuthSpec, ConnectOptions, ConnectSpec
 from ssh_mcp.ssh.known_hosts import KnownHosts
 from ssh_mcp.ssh.pool import Pool
@@ -63,13 +72,20 @@ class App:
     #: an in-memory host in tests that need no sshd (:mod:`ssh_mcp.core.reach`).
     reach_factory: Callable[[Pool], Reach] = PoolReach
     reach: Reach = field(init=False)
+    #: The name of the HTTP token a request came with, on a :meth:`scoped` view; the
+    #: audit's ``token`` field.
+    caller: str | None = None
+    scope: Scope = FULL
     _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.reach = self.reach_factory(self.pool)
+        self._visible = self._visible_tools()
+
+    def _visible_tools(self) -> dict[str, ToolSpec[Any, Any]]:
         tiers, groups = self.settings.open_tiers(), self.settings.enabled_groups()
         mode = self.settings.ssh_tool_mode
-        self._visible = {
+        return {
             t.name: t
             for t in self.tools
             if t.tier in tiers
@@ -81,6 +97,34 @@ class App:
                 else mode in t.listed_in
             )
         }
+
+    def scoped(self, scope: Scope, caller: str) -> App:
+        """This app as one HTTP token sees it (DECISIONS.md 65): the same pool, audit, jobs
+        and sessions, with settings and hosts narrowed to ``scope`` (policy/scope.py), so
+        that every step, tool, resource and prompt decides over the narrowed view alone."""
+        view = copy.copy(self)
+        view.caller, view.scope = caller, scope
+        if scope.full:
+            return view
+        view.settings = narrow_settings(self.settings, scope)
+        view.inventory = narrow_inventory(self.inventory, scope)
+        visible = view._visible_tools()
+        view._visible = {
+            n: t
+            for n, t in visible.items()
+            # The search machinery stays (as above); the tier is checked here too because
+            # no flag closes the read tier.
+            if ToolMode.FULL not in t.listed_in
+            or (group_in_scope(scope, t.group.value) and tier_in_scope(scope, t.tier.value))
+        }
+        return view
+
+    def sees_host(self, alias: str) -> bool:
+        """Whether this view's scope reaches ``alias`` (a hosts.toml alias or an
+        allowlisted hostname): what lists of jobs, shells and connections may show."""
+        if self.scope.hosts is None:
+            return True
+        return alias in self.inventory.hosts or alias in self.settings.ssh_hosts_allowlist
 
     def visible_tools(self) -> list[ToolSpec[Any, Any]]:
         """Tools this server offers (tier open, group enabled, and the search tools in search
@@ -222,6 +266,8 @@ def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str
         settings.ssh_job_table,
         settings.ssh_job_table.with_name(settings.ssh_job_table.name + ".lock"),
         settings.ssh_host_notes_dir,
+        settings.ssh_http_tokens_file,  # writing it would mint a token
+        settings.ssh_http_tokens_file.with_name(settings.ssh_http_tokens_file.name + ".lock"),
         sys.prefix,  # the server's own code: overwriting it would run as the server
         Path(__file__).parent,
     ]

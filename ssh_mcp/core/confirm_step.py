@@ -99,6 +99,9 @@ async def confirmation(call: Call) -> None:
     hosts = list(dict.fromkeys(t.host.alias for t in targets.values()))
     message = confirm_message(spec.name, hosts, label, subject, what, span)
     arguments = args.model_dump_json()
+    if app.caller is not None:
+        # An HTTP token's confirmation is its own: another token cannot redeem it.
+        arguments = f"{app.caller}\n{arguments}"
 
     def redeem(token: str | None) -> bool:
         return app.confirm_tokens.redeem(token, spec.name, arguments)

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from ssh_mcp.config.inventory import HostConfig
 from ssh_mcp.config.secrets import read_secret
-from ssh_mcp.core import principal
 from ssh_mcp.core.app import App, summary
 from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext, ToolSpec
 from ssh_mcp.errors import ConfigError
@@ -217,18 +216,17 @@ class CallContext:
     async def progress(self, done: float, total: float | None, message: str | None) -> None:
         await self._progress(done, total, message)
 
-    # MERGE NOTE (h11-oauth): a caller's principal narrows what these two list too.
     def hosts(self) -> list[HostSummary]:
-        who = principal.CURRENT.get()
-        return [h for h in self._app.host_summaries() if who is None or who.allows_host(h.alias)]
+        return self._app.host_summaries()
 
     def sessions(self) -> list[SessionInfo]:
-        return self._app.pool.sessions()
+        return [s for s in self._app.pool.sessions() if self._app.sees_host(s.key)]
+
+    def sees_host(self, alias: str) -> bool:
+        return self._app.sees_host(alias)
 
     def catalog(self) -> list[ToolSpec[Any, Any]]:
-        who = principal.CURRENT.get()
-        tools = self._app.visible_tools()
-        return [t for t in tools if who is None or who.allows_tool(t.tier, t.group)]
+        return self._app.visible_tools()
 
     def server_facts(self) -> ServerFacts:
         return self._app.facts()

@@ -350,6 +350,10 @@ class ToolContext(Protocol):
 
     def sessions(self) -> list[SessionInfo]: ...
 
+    def sees_host(self, alias: str) -> bool:
+        """False for a host outside the caller's HTTP token scope: lists leave it out."""
+        ...
+
     def server_facts(self) -> ServerFacts: ...
 
     def catalog(self) -> list[ToolSpec[Any, Any]]:

@@ -17,8 +17,6 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ValidationError
 
-from ssh_mcp.config.inventory import HostConfig
-from ssh_mcp.core import principal
 from ssh_mcp.core.access import unknown_tool
 from ssh_mcp.core.app import App
 from ssh_mcp.core.call import Call, InputRequired, Outcome
@@ -44,10 +42,7 @@ log = logging.getLogger("ssh_mcp")
 async def visibility(call: Call) -> None:
     """Tier and group: a hidden tool is an unknown tool (DECISIONS.md 3)."""
     call.tool = call.app.tool(call.name)
-    who = principal.CURRENT.get()
-    if call.tool is None or (
-        who is not None and not who.allows_tool(call.tool.tier, call.tool.group)
-    ):
+    if call.tool is None:
         raise ToolNotAvailable(unknown_tool(call.name, call.app.settings.ssh_tool_mode))
     call.rec.tier = call.tool.tier.value
 
@@ -80,16 +75,6 @@ _HANDLE_HINTS = {
 }
 
 
-def _resolve(name: str, app: App) -> HostConfig:
-    """The host ``name`` names, if the caller's scope reaches it (MERGE NOTE h11-oauth:
-    the per-principal narrowing; h11-tokens has its own)."""
-    found = host_policy.resolve_host(name, app.inventory, app.settings)
-    who = principal.CURRENT.get()
-    if who is not None and not who.allows_host(found.alias):
-        raise HostNotAllowed(f"host {shown(name)} is outside what this caller's token may reach")
-    return found
-
-
 async def host(call: Call) -> None:
     """Every host field to a Target; the first names the audit's host."""
     app, spec, args, rec = call.app, call.spec, call.model, call.rec
@@ -106,7 +91,7 @@ async def host(call: Call) -> None:
             names = list(app.inventory.groups[group])
         aliases = []
         for wanted in dict.fromkeys(names):
-            found = _resolve(wanted, app)
+            found = host_policy.resolve_host(wanted, app.inventory, app.settings)
             targets[f"{name}:{found.alias}"] = Target(found, app.connect_spec(found))
             aliases.append(found.alias)
         rec.extra[name] = ",".join(aliases)
@@ -122,14 +107,14 @@ async def host(call: Call) -> None:
                 f"call ssh_{kind}_list for the ones this server knows"
             )
         rec.set_host("host", True, alias, None)
-        found = _resolve(alias, app)
+        found = host_policy.resolve_host(alias, app.inventory, app.settings)
         rec.set_host("host", True, found.alias, found.hostname)
         targets["host"] = Target(found, app.connect_spec(found))
     for i, name in enumerate(spec.host_fields):
         requested: str = getattr(args, name)
         # Kept when resolution fails, so denials show what was asked.
         rec.set_host(name, i == 0, requested[:253], None)
-        found = _resolve(requested, app)
+        found = host_policy.resolve_host(requested, app.inventory, app.settings)
         rec.set_host(name, i == 0, found.alias, found.hostname)
         targets[name] = Target(found, app.connect_spec(found))
 
@@ -240,9 +225,10 @@ async def audit(call: Call) -> None:
         "path_hash": rec.path_hash,
         "command_hash": rec.command_hash,
         "bytes": rec.bytes,
-        "principal": who.name if (who := principal.CURRENT.get()) is not None else None,
         **rec.extra,
     }
+    if call.app.caller is not None:
+        record["token"] = call.app.caller  # the token's name; the token itself never
     try:
         call.app.audit.write(record)
     except (OSError, TypeError, ValueError):

@@ -1,14 +1,12 @@
 """The opt-in Streamable HTTP transport, minus the MCP parts (those are in ``server.py``).
 
 What is here: checking the HTTP settings, reading the bearer token from
-``SSH_HTTP_TOKEN_CMD``, the listening socket, the bearer-token ASGI middleware,
-``GET /health``, and running uvicorn until SIGTERM/SIGINT.
+``SSH_HTTP_TOKEN_CMD``, the listening socket, ``GET /health``, and running uvicorn
+until SIGTERM/SIGINT. Who may call, and how often, is :mod:`ssh_mcp.mcp.auth`; with
+``SSH_OAUTH_*`` set, JWT access tokens are checked by :mod:`ssh_mcp.mcp.oauth`.
 
-With ``SSH_OAUTH_*`` set, the SDK's OAuth resource-server middleware replaces the
-static token (:mod:`ssh_mcp.mcp.oauth`).
-
-Strict by default: no token command (or OAuth), no HTTP; a non-loopback address needs
-``SSH_HTTP_ALLOWED_HOSTS`` for the SDK's DNS-rebinding check. The token is held
+Strict by default: no token command, no token file and no OAuth, no HTTP; a non-loopback
+address needs ``SSH_HTTP_ALLOWED_HOSTS`` for the SDK's DNS-rebinding check. The token is held
 as bytes, compared in constant time, and never logged or echoed in an error.
 """
 
@@ -16,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import ipaddress
 import logging
 import re
@@ -24,6 +21,7 @@ import signal
 import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 import uvicorn
@@ -57,7 +55,11 @@ class HttpOptions:
     host: str
     port: int
     allowed_hosts: tuple[str, ...]
-    token: bytes = field(repr=False)  # empty when OAuth is on
+    #: SSH_HTTP_TOKEN_CMD's token, when set; the scoped ones are in ``tokens_file``.
+    token: bytes | None = field(repr=False)
+    tokens_file: Path
+    rate_limit: int = 0
+    max_concurrency: int = 0
     oauth: OAuthOptions | None = None
 
     @property
@@ -78,26 +80,38 @@ def is_loopback(host: str) -> bool:
 def http_options(settings: Settings) -> HttpOptions:
     """Check the HTTP settings and read the token; raises a one-line ConfigError."""
     host, extra = settings.ssh_http_host, tuple(settings.ssh_http_allowed_hosts)
+    tokens_file = settings.ssh_http_tokens_file.expanduser()
     oauth = oauth_options(settings)
     if oauth is not None and settings.ssh_http_token_cmd:
+        # One full-scope shared secret beside per-user tokens would undo what OAuth is for.
         raise ConfigError(
-            "SSH_HTTP_TOKEN_CMD and SSH_OAUTH_* are both set: the HTTP transport takes one "
-            "kind of bearer token; unset one of them"
+            "SSH_HTTP_TOKEN_CMD and SSH_OAUTH_* are both set: OAuth takes the place of the "
+            "one static token; unset one of them (scoped tokens may stay)"
         )
-    if oauth is None and not settings.ssh_http_token_cmd:
+    if oauth is None and not settings.ssh_http_token_cmd and not tokens_file.is_file():
         raise ConfigError(
             "the HTTP transport needs a bearer token: set SSH_HTTP_TOKEN_CMD to a command "
-            "that prints it, or SSH_OAUTH_ISSUER, SSH_OAUTH_AUDIENCE and SSH_OAUTH_JWKS_URL"
+            f"that prints it, make scoped tokens with `ssh-mcp token create` ({tokens_file}), "
+            "or set SSH_OAUTH_ISSUER, SSH_OAUTH_AUDIENCE and SSH_OAUTH_JWKS_URL"
         )
     if not is_loopback(host) and not extra:
         raise ConfigError(
             f"SSH_HTTP_HOST={host} is not a loopback address: set SSH_HTTP_ALLOWED_HOSTS to "
             "the Host header values clients will send (DNS-rebinding protection)"
         )
-    token = read_token(settings.ssh_http_token_cmd) if oauth is None else b""
+    token = read_token(settings.ssh_http_token_cmd) if settings.ssh_http_token_cmd else None
     own = (f"{host}:*",) if is_loopback(host) and ":" not in host else ()
     allowed = (*LOOPBACK_HOSTS, *own, *extra)
-    return HttpOptions(host, settings.ssh_http_port, allowed, token, oauth)
+    return HttpOptions(
+        host,
+        settings.ssh_http_port,
+        allowed,
+        token,
+        tokens_file,
+        settings.ssh_http_rate_limit,
+        settings.ssh_http_max_concurrency,
+        oauth,
+    )
 
 
 def read_token(argv: Sequence[str]) -> bytes:
@@ -120,38 +134,6 @@ def listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
-
-
-class BearerAuth:
-    """Pure-ASGI middleware: every HTTP request but the open paths needs
-    ``Authorization: Bearer <token>``; anything else gets 401 before the SDK sees it."""
-
-    def __init__(self, app: ASGIApp, token: bytes, open_paths: frozenset[str]) -> None:
-        self.app, self._token, self._open = app, token, open_paths
-
-    def _authorized(self, scope: Scope) -> bool:
-        for key, value in scope["headers"]:
-            if key == b"authorization":
-                scheme, _, credential = bytes(value).partition(b" ")
-                ok = hmac.compare_digest(credential.strip(), self._token)
-                return scheme.lower() == b"bearer" and ok
-        return False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or (scope["type"] == "http" and scope["path"] in self._open):
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] == "http" and self._authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        log.info("HTTP request without a valid bearer token from %s", scope.get("client"))
-        if scope["type"] != "http":  # no websocket routes exist; refuse without a body
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        response = PlainTextResponse(
-            "unauthorized\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
-        await response(scope, receive, send)
 
 
 async def health(request: Request) -> Response:

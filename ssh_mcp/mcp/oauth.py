@@ -1,9 +1,10 @@
 """The OAuth 2.1 resource server: JWT access tokens from the operator's own issuer.
 
-The SDK serves RFC 9728 metadata, answers 401 with ``WWW-Authenticate`` and keeps the
-authenticated token in a context variable; what is here is the part it leaves to us:
-checking a JWT against the issuer's JWKS (signature, ``iss``, ``aud``, ``exp``, ``nbf``)
-and turning its scopes into a :class:`~ssh_mcp.core.principal.Principal` (DECISIONS.md 66).
+The SDK builds the RFC 9728 metadata routes and the metadata URL a 401's
+``WWW-Authenticate`` names; what is here: checking a JWT against the issuer's JWKS
+(signature, ``iss``, ``aud``, ``exp``, ``nbf``) and turning its scopes into a
+:class:`~ssh_mcp.mcp.auth.Principal`, as one more :class:`~ssh_mcp.mcp.auth.Authenticator`
+beside the token file's (DECISIONS.md 66).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from typing import Any
 import anyio
 import jwt
 from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.routes import create_protected_resource_routes
+from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.auth.settings import AuthSettings
 from starlette.routing import Route
 
 from ssh_mcp.config.settings import Settings
-from ssh_mcp.core.access import Group, Tier
-from ssh_mcp.core.principal import Principal
 from ssh_mcp.errors import ConfigError
+from ssh_mcp.mcp.auth import Principal
+from ssh_mcp.policy.scope import GROUPS, TIERS, Scope
 
 log = logging.getLogger(__name__)
 
@@ -73,41 +74,52 @@ def oauth_options(settings: Settings) -> OAuthOptions | None:
     return OAuthOptions(issuer, audience, jwks)
 
 
-def bare_metadata_routes(options: OAuthOptions) -> list[Route]:
-    """The SDK serves the RFC 9728 document at the well-known URL suffixed with the
-    resource's path (``/.well-known/oauth-protected-resource/mcp``), which is what the
-    401's ``WWW-Authenticate`` names; this serves the same document at the bare
-    well-known URL too, for clients that look there first."""
+def metadata_routes(options: OAuthOptions) -> list[Route]:
+    """The SDK's RFC 9728 document at the well-known URL suffixed with the resource's path
+    (``/.well-known/oauth-protected-resource/mcp``), which the 401 names, and at the bare
+    well-known URL too, for clients that look there first. Both are open (no token)."""
     settings = options.auth_settings()  # its URLs keep an empty path empty (RFC 8414)
     assert settings.resource_server_url is not None
     routes = create_protected_resource_routes(settings.resource_server_url, [settings.issuer_url])
     bare = "/.well-known/oauth-protected-resource"
-    return [Route(bare, r.endpoint, methods=["GET", "OPTIONS"]) for r in routes if r.path != bare]
+    extra = [Route(bare, r.endpoint, methods=["GET", "OPTIONS"]) for r in routes if r.path != bare]
+    return [*routes, *extra]
+
+
+def challenge(options: OAuthOptions) -> str:
+    """The ``WWW-Authenticate`` of a 401: where the client learns which issuer to ask."""
+    settings = options.auth_settings()
+    assert settings.resource_server_url is not None
+    url = build_resource_metadata_url(settings.resource_server_url)
+    return f'Bearer error="invalid_token", resource_metadata="{url}"'
 
 
 def principal(token: AccessToken) -> Principal:
     """The documented rule (CONFIGURATION.md, "OAuth scopes"): ``ssh:<tier>`` grants that
-    tier and only that one; ``ssh:group:<g>`` and ``ssh:host:<glob>`` narrow to the groups
-    and host aliases named, and without any of them nothing is narrowed on that axis.
-    Other scopes are ignored. All of it inside what the server's own flags open."""
-    tiers: set[Tier] = set()
-    groups: set[Group] = set()
+    tier and only that one (no tier scope: no tools); ``ssh:group:<g>`` and
+    ``ssh:host:<glob>`` narrow to the groups and host aliases named, and without any of
+    them nothing is narrowed on that axis. Other scopes are ignored. All of it inside what
+    the server's own flags open (policy/scope.py)."""
+    tiers: set[str] = set()
+    groups: set[str] = set()
     hosts: list[str] = []
     for scope in token.scopes:
         rest = scope.removeprefix(SCOPE_PREFIX)
         if rest == scope:
             continue
         kind, _, value = rest.partition(":")
-        if rest in Tier.__members__.values():
-            tiers.add(Tier(rest))
-        elif kind == "group" and value in Group.__members__.values():
-            groups.add(Group(value))
+        if rest in TIERS:
+            tiers.add(rest)
+        elif kind == "group" and value in GROUPS:
+            groups.add(value)
         elif kind == "host" and value:
             hosts.append(value)
-    name = token.subject or token.client_id
-    return Principal(
-        name, frozenset(tiers), frozenset(groups) or None, tuple(hosts) if hosts else None
+    reach = Scope(
+        hosts=tuple(hosts) if hosts else None,
+        tiers=frozenset(tiers),
+        groups=frozenset(groups) or None,
     )
+    return Principal(token.subject or token.client_id, reach)
 
 
 class JwksCache:
@@ -174,9 +186,22 @@ class JwtVerifier:
             token=token,
             client_id=client_id,
             scopes=scope.split() if isinstance(scope, str) else [],
-            # The SDK checks this again without leeway: give it the same skew pyjwt allowed.
+            # pyjwt checked exp with the leeway; this is when the token stops working.
             expires_at=int(claims["exp"]) + LEEWAY,
             resource=self._options.audience,  # aud was checked above
             subject=str(claims["sub"]) if claims.get("sub") else None,
             claims={"iss": claims["iss"]},
         )
+
+
+class OAuthAuth:
+    """The :class:`~ssh_mcp.mcp.auth.Authenticator` for JWT access tokens."""
+
+    def __init__(self, options: OAuthOptions) -> None:
+        self._verifier = JwtVerifier(options)
+
+    async def authenticate(self, credential: bytes) -> Principal | None:
+        if credential.count(b".") != 2:  # not a JWT: another authenticator's token
+            return None
+        token = await self._verifier.verify_token(credential.decode("ascii", "replace"))
+        return principal(token) if token is not None else None

@@ -9,6 +9,7 @@ tool answers exactly as one for a tool that does not exist.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -141,8 +142,9 @@ def _completions(app: App, ref: object, argument: str, prefix: str) -> list[str]
     return [v for v in values if v.startswith(prefix)][:100]
 
 
-def handlers(app: App) -> dict[str, Any]:
-    """The ``on_*`` keyword arguments of ``Server`` for resources, prompts and completion."""
+def handlers(app_for: Callable[[ServerRequestContext[Any]], App]) -> dict[str, Any]:
+    """The ``on_*`` keyword arguments of ``Server`` for resources, prompts and completion;
+    each request reads the app as ``app_for`` its context shows it (an HTTP token's scope)."""
     prompts = [_prompt_entry(p) for p in PROMPTS]
 
     async def list_resources(
@@ -158,7 +160,7 @@ def handlers(app: App) -> dict[str, Any]:
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        found = read(app, params.uri)
+        found = read(app_for(ctx), params.uri)
         if found is None:
             raise MCPError(types.INVALID_PARAMS, f"unknown resource {shown(params.uri)}")
         text, mime = found
@@ -174,7 +176,7 @@ def handlers(app: App) -> dict[str, Any]:
         ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
         try:
-            spec, text = render_prompt(app, params.name, params.arguments)
+            spec, text = render_prompt(app_for(ctx), params.name, params.arguments)
         except SSHMCPError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         message = types.PromptMessage(
@@ -185,7 +187,7 @@ def handlers(app: App) -> dict[str, Any]:
     async def complete(
         ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
     ) -> types.CompleteResult:
-        values = _completions(app, params.ref, params.argument.name, params.argument.value)
+        values = _completions(app_for(ctx), params.ref, params.argument.name, params.argument.value)
         return types.CompleteResult(completion=types.Completion(values=values))
 
     return {

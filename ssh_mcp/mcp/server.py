@@ -18,7 +18,6 @@ from typing import Any
 import mcp.types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
-from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
@@ -27,21 +26,26 @@ from mcp.shared.message import SessionMessage
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from ssh_mcp import __version__
 from ssh_mcp.core.access import ToolMode
 from ssh_mcp.core.app import SERVER_NAME, App
 from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
-from ssh_mcp.core.principal import CURRENT, Principal
 from ssh_mcp.core.search import entry
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
 from ssh_mcp.mcp import oauth, resources
+from ssh_mcp.mcp.auth import (
+    Authenticator,
+    BearerAuth,
+    RateLimit,
+    StaticToken,
+    TokenFileAuth,
+    principal_of,
+)
 from ssh_mcp.mcp.http import (
     HEALTH_PATH,
     MCP_PATH,
-    BearerAuth,
     HttpOptions,
     health,
     listen,
@@ -55,6 +59,7 @@ from ssh_mcp.mcp.stdio import (
     StdioPipes,
     rejection,
 )
+from ssh_mcp.policy.ratelimit import RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +142,23 @@ def _confirmer(
     return confirm
 
 
+def app_for(app: App, ctx: ServerRequestContext[Any]) -> App:
+    """``app`` as this request's HTTP token may see it; ``app`` itself on stdio."""
+    principal = principal_of(ctx.request)
+    return app if principal is None else app.scoped(principal.scope, principal.name)
+
+
 def build_server(app: App) -> Server[Any]:
     """A low-level MCP server bound to ``app``."""
-    listed = app.listed_tools()
-    tools = [tool_entry(t) for t in listed]
+    tools = [tool_entry(t) for t in app.listed_tools()]
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        who = _principal()
-        if who is None:
+        view = app_for(app, ctx)
+        if view.settings is app.settings and view.inventory is app.inventory:
             return types.ListToolsResult(tools=tools)
-        shown_ = [e for t, e in zip(listed, tools, strict=True) if who.allows_tool(t.tier, t.group)]
-        return types.ListToolsResult(tools=shown_)
+        return types.ListToolsResult(tools=[tool_entry(t) for t in view.listed_tools()])
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -158,11 +167,9 @@ def build_server(app: App) -> Server[Any]:
             await ctx.session.report_progress(done, total, message)
 
         confirm = _confirmer(ctx, params)
-        bound = CURRENT.set(_principal())  # dispatch narrows by it and audits its name
-        try:
-            outcome = await dispatch(app, params.name, params.arguments, progress, confirm)
-        finally:
-            CURRENT.reset(bound)
+        outcome = await dispatch(
+            app_for(app, ctx), params.name, params.arguments, progress, confirm
+        )
         if outcome.input_required is not None:
             message, state = outcome.input_required
             form = types.ElicitRequestFormParams(message=message, requested_schema=CONFIRM_SCHEMA)
@@ -188,19 +195,13 @@ def build_server(app: App) -> Server[Any]:
         ),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
-        **resources.handlers(app),
+        **resources.handlers(lambda ctx: app_for(app, ctx)),
     )
     # The default OpenTelemetry middleware does nothing without an exporter but costs
     # a span per request; operators who want tracing can add it back.
     server.middleware.clear()
     server.middleware.append(_bounded_method_not_found)
     return server
-
-
-def _principal() -> Principal | None:
-    """The OAuth principal of this request (the SDK's auth context), if any."""
-    token = get_access_token()
-    return oauth.principal(token) if token is not None else None
 
 
 async def _bounded_method_not_found(
@@ -282,7 +283,8 @@ async def serve_stdio(app: App) -> None:
 
 async def serve_http(app: App, options: HttpOptions) -> None:
     """Serve Streamable HTTP (stateless, SSE replies so progress flows) until SIGTERM or
-    SIGINT; then close every connection. Every path but /health needs the bearer token."""
+    SIGINT; then close every connection. Every path but /health and the OAuth metadata
+    needs a bearer token."""
     try:
         sock = listen(options.host, options.port)
         server = build_server(app)
@@ -291,14 +293,12 @@ async def serve_http(app: App, options: HttpOptions) -> None:
             allowed_hosts=list(options.allowed_hosts),
             allowed_origins=list(options.allowed_origins),
         )
-        auth: dict[str, Any] = {}
         routes = [Route(HEALTH_PATH, health, methods=["GET"])]
+        challenge = "Bearer"
         if options.oauth is not None:
-            auth = {
-                "auth": options.oauth.auth_settings(),
-                "token_verifier": oauth.JwtVerifier(options.oauth),
-            }
-            routes += oauth.bare_metadata_routes(options.oauth)
+            routes += oauth.metadata_routes(options.oauth)
+            challenge = oauth.challenge(options.oauth)
+        open_paths = {r.path for r in routes}
         starlette_app = server.streamable_http_app(
             streamable_http_path=MCP_PATH,
             stateless_http=True,  # no sticky sessions; handshake-era clients get no back-channel
@@ -306,11 +306,14 @@ async def serve_http(app: App, options: HttpOptions) -> None:
             transport_security=security,
             host=options.host,
             custom_starlette_routes=routes,
-            **auth,
         )
-        asgi: ASGIApp = starlette_app
-        if options.oauth is None:
-            asgi = BearerAuth(starlette_app, options.token, frozenset({HEALTH_PATH}))
-        await serve_asgi(asgi, sock)
+        auths: list[Authenticator] = [TokenFileAuth(options.tokens_file)]
+        if options.token is not None:
+            auths.insert(0, StaticToken(options.token))
+        if options.oauth is not None:
+            auths.append(oauth.OAuthAuth(options.oauth))
+        limits = RateLimits(options.rate_limit, options.max_concurrency)
+        limited = RateLimit(starlette_app, limits)
+        await serve_asgi(BearerAuth(limited, auths, frozenset(open_paths), challenge), sock)
     finally:
         await app.aclose()

@@ -142,7 +142,7 @@ class ShellList(Output):
 async def shell_list(ctx: ToolContext, args: LimitInput) -> ShellList:
     await ctx.shells.sweep()
     now = time.monotonic()
-    shells = ctx.shells.all()
+    shells = [e for e in ctx.shells.all() if ctx.sees_host(e.host)]
     return ShellList(
         sessions=[
             ShellInfo(

@@ -287,7 +287,7 @@ class JobList(Output):
 
 
 async def job_list(ctx: ToolContext, args: PageInput) -> JobList:
-    records = ctx.jobs.all()
+    records = [r for r in ctx.jobs.all() if ctx.sees_host(r.host)]
     shown, next_offset = page(records, args.offset, args.limit)
     return JobList(
         jobs=[JobSummary(**_summary(r)) for r in shown],
