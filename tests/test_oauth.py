@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from cli_run import cli_env, run_cli
 from harness import LOW, server_env, text
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -48,12 +49,12 @@ class OAuthServer:
 
 
 @pytest.fixture
-def oauth_server(tmp_path: Path) -> Iterator[Callable[[Settings], OAuthServer]]:
+def oauth_server(tmp_path: Path) -> Iterator[Callable[..., OAuthServer]]:
     """The authorization server, and `ssh-mcp serve --http` trusting it; both stopped by PID."""
     procs: list[subprocess.Popen[bytes]] = []
     with provider(CLIENTS, tmp_path / "oidc.log") as issuer:
 
-        def start(settings: Settings) -> OAuthServer:
+        def start(settings: Settings, **extra: str) -> OAuthServer:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             env = server_env(
@@ -64,6 +65,7 @@ def oauth_server(tmp_path: Path) -> Iterator[Callable[[Settings], OAuthServer]]:
                 SSH_OAUTH_JWKS_URL=issuer.jwks_url,
                 ALLOW_LOW_ACCESS_TOOLS="true" if settings.allow_low_access_tools else "false",
                 SSH_TOOL_MODE=settings.ssh_tool_mode.value,
+                **extra,
             )
             stderr = tmp_path / "stderr"
             with stderr.open("wb") as err:
@@ -118,7 +120,7 @@ def _challenge(reply: httpx2.Response, server: OAuthServer) -> None:
 
 def test_metadata_and_the_401s(
     settings_for: Callable[..., Settings],
-    oauth_server: Callable[[Settings], OAuthServer],
+    oauth_server: Callable[..., OAuthServer],
 ) -> None:
     server = oauth_server(settings_for())
     for path in (
@@ -141,7 +143,7 @@ def test_metadata_and_the_401s(
 
 def test_an_expired_token_gets_401(
     settings_for: Callable[..., Settings],
-    oauth_server: Callable[[Settings], OAuthServer],
+    oauth_server: Callable[..., OAuthServer],
 ) -> None:
     server = oauth_server(settings_for())
     token = server.token("brief")  # lives 1 s, plus the server's clock leeway
@@ -156,7 +158,7 @@ def test_an_expired_token_gets_401(
 @pytest.mark.anyio
 async def test_a_valid_token_works_and_is_audited_by_its_principal(
     settings_for: Callable[..., Settings],
-    oauth_server: Callable[[Settings], OAuthServer],
+    oauth_server: Callable[..., OAuthServer],
 ) -> None:
     settings = settings_for(**LOW)
     server = oauth_server(settings)
@@ -175,7 +177,7 @@ async def test_a_valid_token_works_and_is_audited_by_its_principal(
 @pytest.mark.anyio
 async def test_scopes_narrow_tiers_and_hosts(
     settings_for: Callable[..., Settings],
-    oauth_server: Callable[[Settings], OAuthServer],
+    oauth_server: Callable[..., OAuthServer],
 ) -> None:
     settings = settings_for(**LOW)  # the server opens low-access; "reader" has only ssh:read
     server = oauth_server(settings)
@@ -185,6 +187,8 @@ async def test_scopes_narrow_tiers_and_hosts(
         listed = await client.call_tool("ssh_host_list", {})
         assert listed.structured_content is not None, text(listed)
         assert listed.structured_content["hosts"] == []  # "target" is not web*
+        hosts = await client.read_resource("ssh-mcp://hosts")
+        assert "target" not in json.dumps(hosts.model_dump(mode="json"))
         r = await client.call_tool("ssh_host_notes_append", {"host": "web1", "text": "x"})
         assert r.is_error and "unknown" in text(r).lower(), text(r)
         r = await client.call_tool("ssh_host_ping", {"host": "target"})  # not web*
@@ -201,7 +205,7 @@ async def test_scopes_narrow_tiers_and_hosts(
 @pytest.mark.anyio
 async def test_scopes_narrow_calls_through_search_mode(
     settings_for: Callable[..., Settings],
-    oauth_server: Callable[[Settings], OAuthServer],
+    oauth_server: Callable[..., OAuthServer],
 ) -> None:
     settings = settings_for(**LOW, ssh_tool_mode="search")
     server = oauth_server(settings)
@@ -218,3 +222,30 @@ async def test_scopes_narrow_calls_through_search_mode(
         wrapped = {"name": "ssh_host_ping", "arguments": {"host": "target"}}
         r = await client.call_tool("ssh_tool_call", wrapped)
         assert r.is_error and "unknown host 'target'" in text(r), text(r)
+
+
+@pytest.mark.anyio
+async def test_scoped_tokens_work_beside_oauth(
+    settings_for: Callable[..., Settings],
+    oauth_server: Callable[..., OAuthServer],
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(**LOW)
+    home = tmp_path / "cli"
+    tokens = home / "tokens.json"
+    env = cli_env(home, SSH_HTTP_TOKENS_FILE=str(tokens))
+    made = run_cli(env, "token", "create", "ci-bot", "--tiers", "read")
+    assert made.returncode == 0, made.stderr
+    server = oauth_server(settings, SSH_HTTP_TOKENS_FILE=str(tokens))
+    async with oauth_client(server, made.stdout.strip()) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "ssh_host_ping" in names and "ssh_host_notes_append" not in names
+        r = await client.call_tool("ssh_host_ping", {"host": "target"})
+        assert not r.is_error, text(r)
+    async with oauth_client(server, server.token("ops")) as client:
+        r = await client.call_tool("ssh_host_ping", {"host": "target"})
+        assert not r.is_error, text(r)
+    assert [(x["tool"], x["token"]) for x in _audit(settings)] == [
+        ("ssh_host_ping", "ci-bot"),
+        ("ssh_host_ping", "ops"),
+    ]

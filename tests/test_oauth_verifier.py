@@ -16,11 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fakes import fake_app
 from mcp.server.auth.provider import AccessToken
 
 from ssh_mcp.config.settings import Settings
@@ -157,6 +159,17 @@ def test_scopes_map_to_a_principal() -> None:
     # No tier scope grants no tier; no group or host scope narrows nothing there.
     assert bare == Principal("agent", Scope(tiers=frozenset()))
     assert host_in_scope(bare.scope, "anything") and group_in_scope(bare.scope, "sudo")
+
+
+def test_without_a_read_scope_no_read_tool_is_visible(tmp_path: Path) -> None:
+    """No flag closes the read tier, so App.scoped applies a scope's tiers to the tools."""
+    app, _ = fake_app(tmp_path, {}, allow_low_access_tools=True)
+    token = AccessToken(token="t", client_id="agent", scopes=["ssh:low-access"])
+    who = oauth.principal(token)
+    view = app.scoped(who.scope, who.name)
+    tiers = {t.tier.value for t in view.visible_tools()}
+    assert tiers == {"low-access"}, tiers
+    assert {t.tier.value for t in app.visible_tools()} == {"read", "low-access"}
 
 
 @pytest.mark.parametrize(
