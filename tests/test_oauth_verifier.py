@@ -170,6 +170,7 @@ def test_without_a_read_scope_no_read_tool_is_visible(tmp_path: Path) -> None:
     tiers = {t.tier.value for t in view.visible_tools()}
     assert tiers == {"low-access"}, tiers
     assert {t.tier.value for t in app.visible_tools()} == {"read", "low-access"}
+    assert view.facts().open_tiers == ("low-access",)  # ssh-mcp://server-info says so too
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from ssh_mcp.config.dropins import dropin_dir
 from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
 from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
-from ssh_mcp.core.access import ToolMode
+from ssh_mcp.core.access import Tier, ToolMode
 from ssh_mcp.core.reach import PoolReach, Reach
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec
 from ssh_mcp.policy.confirm import DenyPatterns
@@ -119,6 +119,12 @@ class App:
         }
         return view
 
+    def open_tiers(self) -> frozenset[Tier]:
+        """The tiers open to this view: the server's, less those its scope leaves out."""
+        return frozenset(
+            t for t in self.settings.open_tiers() if tier_in_scope(self.scope, t.value)
+        )
+
     def sees_host(self, alias: str) -> bool:
         """Whether this view's scope reaches ``alias`` (a hosts.toml alias or an
         allowlisted hostname): what lists of jobs, shells and connections may show."""
@@ -172,7 +178,7 @@ class App:
         return ServerFacts(
             name=SERVER_NAME,
             version=__version__,
-            open_tiers=tuple(sorted(t.value for t in self.settings.open_tiers())),
+            open_tiers=tuple(sorted(t.value for t in self.open_tiers())),
             enabled_groups=tuple(sorted(g.value for g in self.settings.enabled_groups())),
             tool_count=len(self._visible),
             host_count=len(self.inventory.hosts),

@@ -113,7 +113,7 @@ def host_policy_doc(app: App, alias: str) -> dict[str, Any] | None:
     if host is None:
         return None
     s = app.settings
-    tiers = s.open_tiers()
+    tiers = app.open_tiers()
     roots = host_policy.path_allowlist(host, s)
     commands = host_policy.command_allowlist(host, s)
     return {
@@ -155,7 +155,7 @@ def groups_overview(app: App) -> dict[str, Any]:
     """The body of ``ssh-mcp://groups``: every tier (open or not, and the flag that opens
     it), every tool group (enabled or not, and the tools it offers here), the tool mode and
     what tools/list shows in it."""
-    tiers, groups = app.settings.open_tiers(), app.settings.enabled_groups()
+    tiers, groups = app.open_tiers(), app.settings.enabled_groups()
     visible = app.visible_tools()
     return {
         "tiers": [{"tier": t.value, "open": t in tiers, "opened_by": TIER_FLAGS[t]} for t in Tier],
