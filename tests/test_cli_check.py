@@ -121,3 +121,27 @@ def test_an_agent_host_needs_an_agent(tmp_path: Path) -> None:
     assert "error  agent a: no agent socket; start ssh-agent" in r.stdout
     r = run_cli({**env, "SSH_AUTH_SOCK": str(tmp_path / "gone.sock")}, "check")
     assert f"error  agent a: {tmp_path / 'gone.sock'} is not a socket" in r.stdout
+
+
+def test_the_http_callers_are_checked(tmp_path: Path) -> None:
+    """The scoped tokens file (its mode, its expired tokens) and the OAuth settings."""
+    (tmp_path / "hosts.toml").write_text("")
+    file = tmp_path / "tokens.json"
+    env = cli_env(
+        tmp_path / "home",
+        SSH_HOSTS_FILE=str(tmp_path / "hosts.toml"),
+        SSH_HTTP_TOKENS_FILE=str(file),
+    )
+    assert "http tokens" not in _lines(run_cli(env, "check").stdout)  # none made: nothing to say
+    assert run_cli(env, "token", "create", "ci", "--tiers", "read").returncode == 0
+    assert _lines(run_cli(env, "check").stdout)["http tokens"] == f"ok  1 in {file}"
+    file.chmod(0o644)
+    r = run_cli(env, "check")
+    assert r.returncode == 1
+    assert _lines(r.stdout)["http tokens"] == f"error  {file} is mode 0644; chmod 600 it"
+    file.chmod(0o600)
+    r = run_cli({**env, "SSH_OAUTH_ISSUER": "https://idp.example"}, "check")
+    assert r.returncode == 1
+    assert _lines(r.stdout)["oauth"] == (
+        "error  OAuth needs all three of its settings: set SSH_OAUTH_AUDIENCE, SSH_OAUTH_JWKS_URL"
+    )

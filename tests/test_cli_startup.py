@@ -37,3 +37,7 @@ def test_http_says_its_url(
     server = http_server(settings_for())
     line = Path(server.stderr).read_text().splitlines()[0]
     assert f"serving http {server.url}/mcp; tiers read; groups all; 1 hosts from " in line, line
+    # Who may call: here the static token of SSH_HTTP_TOKEN_CMD and the scoped tokens file.
+    assert line.endswith(
+        f"; callers: the static token, tokens in {settings_for().ssh_http_tokens_file}"
+    ), line

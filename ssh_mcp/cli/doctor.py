@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,9 @@ from ssh_mcp.config.inventory import HostConfig, Inventory, load_hosts
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
 from ssh_mcp.core.access import Group
 from ssh_mcp.errors import ConfigError
+from ssh_mcp.mcp.oauth import oauth_options
 from ssh_mcp.ssh.known_hosts import KnownHosts, known_hosts_name, malformed_lines
+from ssh_mcp.state.http_tokens import read_entries
 
 Level = Literal["ok", "warn", "error"]
 
@@ -188,6 +191,30 @@ def _footguns(settings: Settings, inventory: Inventory) -> Iterator[Finding]:
                 )
 
 
+def _http(settings: Settings) -> Iterator[Finding]:
+    """The team server's callers: the scoped tokens file and the OAuth settings."""
+    path = settings.ssh_http_tokens_file.expanduser()
+    try:
+        entries = read_entries(path)
+        mode = stat.S_IMODE(path.stat().st_mode) if entries else 0
+    except (ConfigError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        yield Finding("error", "http tokens", f"{reason}; fix or remove {path}")
+        return
+    if mode & 0o077:
+        yield Finding("error", "http tokens", f"{path} is mode {mode:04o}; chmod 600 it")
+    elif entries:
+        now = time.time()
+        expired = [name for name, entry in entries.items() if entry.expired(now)]
+        done = f"; {len(expired)} expired: revoke {', '.join(sorted(expired))}" if expired else ""
+        yield Finding("warn" if expired else "ok", "http tokens", f"{len(entries)} in {path}{done}")
+    try:
+        if oauth_options(settings) is not None:
+            yield Finding("ok", "oauth", f"JWT access tokens from {settings.ssh_oauth_issuer}")
+    except ConfigError as exc:
+        yield Finding("error", "oauth", str(exc))
+
+
 def run_checks(settings: Settings | None = None) -> list[Finding]:
     findings: list[Finding] = []
     if settings is None:
@@ -200,6 +227,7 @@ def run_checks(settings: Settings | None = None) -> list[Finding]:
     findings.append(found)
     findings.append(_audit_log(settings))
     findings.append(_access(settings))
+    findings.extend(_http(settings))
     if inventory is None:
         return findings
     findings.extend(_known_hosts(settings, inventory))

@@ -107,7 +107,13 @@ def _serve(http: bool) -> int:
         options = http_options(settings)  # before anything opens: bad HTTP config exits 2
         app = build_app(settings)
         host = f"[{options.host}]" if ":" in options.host else options.host
-        print(startup_line(app, f"http://{host}:{options.port}{MCP_PATH}"), file=sys.stderr)
+        callers = [
+            *(["the static token"] if options.token else []),
+            f"tokens in {options.tokens_file}",
+            *([f"OAuth from {options.oauth.issuer}"] if options.oauth else []),
+        ]
+        line = startup_line(app, f"http://{host}:{options.port}{MCP_PATH}")
+        print(f"{line}; callers: {', '.join(callers)}", file=sys.stderr)
         asyncio.run(serve_http(app, options))
         return 0
     from ssh_mcp.mcp.server import serve_stdio
