@@ -69,6 +69,7 @@ async def listed(every_tier: bool = True, search: bool = False) -> list[dict[str
     """The tools/list entries of a server with every group enabled, and every tier open
     (or only the read tier, the default), in full mode or search mode."""
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "hosts.toml").write_text("")  # no hosts: the catalog needs none
         settings = Settings(
             _env_file=None,
             ssh_hosts_file=Path(tmp) / "hosts.toml",

@@ -99,3 +99,21 @@ def utc_stamp(ts: float | None) -> str | None:
     if not ts:
         return None
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: The three fields of an exact-text edit (ssh_edit, ssh_sudo_edit).
+OldString = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="Exact text to replace, whitespace included.",
+        json_schema_extra=field_details(
+            "Add surrounding lines until it occurs only once, or use occurrence=all."
+        ),
+    ),
+]
+NewString = Annotated[str, Field(description="Replacement; empty deletes old_string.")]
+Occurrence = Annotated[
+    Literal["single", "all"],
+    Field(description="single: must occur exactly once; all: every occurrence."),
+]

@@ -15,7 +15,7 @@ import binascii
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -33,7 +33,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
-from ssh_mcp.tools._fields import CONFINED, field_details
+from ssh_mcp.tools._fields import CONFINED, NewString, Occurrence, OldString, field_details
 from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
 from ssh_mcp.tools._progress import Throttle
 
@@ -123,17 +123,9 @@ class DeployInput(_SourceInput):
 class EditInput(StrictInput):
     host: str = HOST
     path: Annotated[str, RemotePath(), TEXT_PATH]
-    old_string: str = Field(
-        min_length=1,
-        description="Exact text to replace, whitespace included.",
-        json_schema_extra=field_details(
-            "Add surrounding lines until it occurs only once, or use occurrence=all."
-        ),
-    )
-    new_string: str = Field(description="Replacement; empty deletes old_string.")
-    occurrence: Literal["single", "all"] = Field(
-        "single", description="single: must occur exactly once; all: every occurrence."
-    )
+    old_string: OldString
+    new_string: NewString
+    occurrence: Occurrence = "single"
 
     @model_validator(mode="after")
     def _changes(self) -> Self:

@@ -30,7 +30,15 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.tools._fields import Entry, Kind, field_details, utc_stamp
+from ssh_mcp.tools._fields import (
+    Entry,
+    Kind,
+    NewString,
+    Occurrence,
+    OldString,
+    field_details,
+    utc_stamp,
+)
 from ssh_mcp.tools._pages import limit_field, next_offset_field, page
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
@@ -251,18 +259,9 @@ class SudoEditInput(StrictInput):
             min_length=1,
         ),
     ]
-    old_string: str = Field(
-        min_length=1,
-        description="Exact text to replace, whitespace included.",
-        json_schema_extra=field_details(
-            "Add surrounding lines until it occurs only once, or use occurrence=all."
-        ),
-    )
-    new_string: str = Field(description="Replacement; empty deletes old_string.")
-    occurrence: Literal["single", "all"] = Field(
-        "single",
-        description="single: must occur exactly once; all: every occurrence.",
-    )
+    old_string: OldString
+    new_string: NewString
+    occurrence: Occurrence = "single"
 
 
 class RootEdit(RootWrite):
