@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from ssh_mcp.config.dropins import dropin_dir, read_dropins
-from ssh_mcp.config.inventory import HostConfig, Inventory, load_hosts
+from ssh_mcp.config.inventory import HostConfig, Inventory, load_hosts, mistyped_hosts_file
 from ssh_mcp.config.settings import Settings, agent_socket, load_settings
 from ssh_mcp.core.access import Group
 from ssh_mcp.errors import ConfigError
@@ -50,17 +50,18 @@ def _settings() -> tuple[Settings | None, Finding]:
 def _hosts_file(settings: Settings) -> Finding:
     path = settings.ssh_hosts_file.expanduser()
     try:
-        drops = f"; {len(read_dropins(dropin_dir(path)))} drop-ins in {dropin_dir(path)}"
+        dropins = read_dropins(dropin_dir(path))
+        drops = f"; {len(dropins)} drop-ins in {dropin_dir(path)}"
     except ConfigError:
-        drops = ""  # the hosts check names the broken drop-in
+        dropins, drops = [], ""  # the hosts check names the broken drop-in
     if path.is_file():
         return Finding("ok", "hosts file", f"{path}{drops}")
-    if "ssh_hosts_file" in settings.model_fields_set:
+    if mistyped_hosts_file(settings, dropins):
         return Finding(
             "error",
             "hosts file",
-            f"SSH_HOSTS_FILE={settings.ssh_hosts_file} does not exist, so the server would "
-            "load no hosts from it; fix the path, or unset SSH_HOSTS_FILE for the default",
+            f"SSH_HOSTS_FILE={settings.ssh_hosts_file} does not exist, so the server refuses "
+            "to start; fix the path, or unset SSH_HOSTS_FILE for the default",
         )
     return Finding("warn", "hosts file", f"none at the default {path}{drops}")
 

@@ -358,6 +358,12 @@ def _jump_chains(
     return {alias: expand(alias, ()) for alias in hosts}
 
 
+def mistyped_hosts_file(settings: Settings, dropins: Sequence[DropIn]) -> bool:
+    """``SSH_HOSTS_FILE`` set, the file missing and no drop-ins beside it: a typo, most
+    likely, and no inventory (drop-ins alone show the path is meant)."""
+    return not dropins and "ssh_hosts_file" in settings.model_fields_set
+
+
 def load_hosts(settings: Settings) -> Inventory:
     """Read ``SSH_HOSTS_FILE`` and the ``hosts.d/`` next to it. Both missing at the default
     path: no configured hosts, said in a warning; ``SSH_HOSTS_FILE`` set to a missing file
@@ -367,12 +373,12 @@ def load_hosts(settings: Settings) -> Inventory:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        if not dropins and "ssh_hosts_file" in settings.model_fields_set:
+        if mistyped_hosts_file(settings, dropins):
             raise ConfigError(
                 f"SSH_HOSTS_FILE={path}: no such file; fix the path, or unset SSH_HOSTS_FILE "
                 "to use the default location"
             ) from None
-        if not dropins:  # drop-ins beside it show the path is meant: they are the inventory
+        if not dropins:
             logging.getLogger("ssh_mcp").warning(
                 "no hosts file at %s (the default SSH_HOSTS_FILE): zero configured hosts", path
             )

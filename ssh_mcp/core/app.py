@@ -77,6 +77,9 @@ class App:
     caller: str | None = None
     scope: Scope = FULL
     _visible: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict, init=False)
+    #: Narrowed views by (scope, caller): every HTTP request asks for one, and settings and
+    #: inventory never change under a running app, so each is built once.
+    _views: dict[tuple[Scope, str], App] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reach = self.reach_factory(self.pool)
@@ -102,7 +105,12 @@ class App:
         """This app as one HTTP token sees it (DECISIONS.md 65): the same pool, audit, jobs
         and sessions, with settings and hosts narrowed to ``scope`` (policy/scope.py), so
         that every step, tool, resource and prompt decides over the narrowed view alone."""
-        view = copy.copy(self)
+        key = (scope, caller)
+        if (view := self._views.get(key)) is not None:
+            return view
+        if len(self._views) >= 256:  # many OAuth subjects: keep the newest only
+            self._views.clear()
+        view = self._views[key] = copy.copy(self)
         view.caller, view.scope = caller, scope
         if scope.full:
             return view
