@@ -25,6 +25,11 @@ class Group(StrEnum):
     EXEC = "exec"
     SHELL = "shell"
     SUDO = "sudo"
+    SYSTEMD = "systemd"
+    DOCKER = "docker"
+    PKG = "pkg"
+    TERMINAL = "terminal"
+    FORWARD = "forward"
 
 
 class ToolMode(StrEnum):

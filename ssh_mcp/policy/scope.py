@@ -16,7 +16,20 @@ from ssh_mcp.config.inventory import Inventory
 from ssh_mcp.config.settings import Settings
 
 TIERS = ("read", "low-access", "dangerous", "sudo")
-GROUPS = ("host", "session", "sftp-read", "file-ops", "exec", "shell", "sudo")
+GROUPS = (
+    "host",
+    "session",
+    "sftp-read",
+    "file-ops",
+    "exec",
+    "shell",
+    "sudo",
+    "systemd",
+    "docker",
+    "pkg",
+    "terminal",
+    "forward",
+)
 
 
 @dataclass(frozen=True)
