@@ -220,7 +220,8 @@ def test_one_table_of_defaults_feeds_hosts_settings_and_the_pool(
 ) -> None:
     """An unset value comes from config/defaults.py wherever it is read."""
     from ssh_mcp.config.defaults import DEFAULTS
-    from ssh_mcp.config.inventory import HostConfig, HostTable
+    from ssh_mcp.config.host_tables import HostTable
+    from ssh_mcp.config.inventory import HostConfig
     from ssh_mcp.core.app import build_app, summary
 
     host = parse_hosts('[hosts.bare]\nhostname = "b.example"\n', "h.toml", S).hosts["bare"]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ssh_mcp.config.inventory import AuthConfig, DefaultsTable, HostTable, Inventory, parse_hosts
+from ssh_mcp.config.host_tables import AuthConfig, DefaultsTable, HostTable
+from ssh_mcp.config.inventory import Inventory, parse_hosts
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.core.access import Group
 from ssh_mcp.errors import ConfigError

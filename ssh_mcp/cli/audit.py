@@ -14,7 +14,7 @@ from collections import deque
 from pathlib import Path
 from typing import TextIO
 
-from ssh_mcp.config.settings import audit_key_text, audit_log_path
+from ssh_mcp.config.environ import audit_key_text, audit_log_path
 
 #: tail's columns: (header, record key).
 _COLUMNS = (

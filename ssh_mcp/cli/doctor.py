@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from ssh_mcp.config.dropins import dropin_dir, read_dropins
+from ssh_mcp.config.environ import agent_socket
 from ssh_mcp.config.inventory import HostConfig, Inventory, load_hosts, mistyped_hosts_file
-from ssh_mcp.config.settings import Settings, agent_socket, load_settings
+from ssh_mcp.config.settings import Settings, load_settings
 from ssh_mcp.core.access import Group
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.mcp.oauth import oauth_options

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ssh_mcp import __version__
-from ssh_mcp.config.settings import log_level
+from ssh_mcp.config.environ import log_level
 from ssh_mcp.core.access import Group
 from ssh_mcp.errors import ConfigError, SSHMCPError
 

@@ -19,65 +19,12 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ssh_mcp.config.defaults import DEFAULTS
+from ssh_mcp.config.environ import DEMO_BACKEND_ENV, default_audit_log, default_hosts_file, xdg
 from ssh_mcp.core.access import Group, Tier, ToolMode
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy.paths import is_anchored
 
 StrList = Annotated[list[str], NoDecode]
-
-
-def _xdg(var: str, fallback: str) -> Path:
-    base = os.environ.get(var) or str(Path.home() / fallback)
-    return Path(base)
-
-
-# -- read outside Settings (CONFIGURATION.md, "Also read, outside these settings") --------
-# These are read before Settings can be built (logging, `ssh-mcp audit verify`), belong to
-# the process rather than to the server's policy (the agent socket, PATH), or serve the demo
-# only. They are read here all the same, so that this module is the one place that reads the
-# environment (tests/test_layers.py holds every other module to that).
-
-#: The demo's backend choice: auto, openssh or asyncssh.
-DEMO_BACKEND_ENV = "SSH_MCP_DEMO_BACKEND"
-
-
-def log_level() -> str:
-    """``LOG_LEVEL`` upper-cased, default WARNING; set before Settings, so a settings error logs."""
-    return os.environ.get("LOG_LEVEL", "WARNING").upper()
-
-
-def audit_key_text() -> str | None:
-    """``SSH_AUDIT_KEY`` for `ssh-mcp audit verify`, which must not need the rest of Settings."""
-    return os.environ.get("SSH_AUDIT_KEY")
-
-
-def audit_log_path() -> Path:
-    """``SSH_AUDIT_LOG`` or its default, for `ssh-mcp audit`, which must not need the rest."""
-    value = os.environ.get("SSH_AUDIT_LOG")
-    return Path(value).expanduser() if value else _default_audit_log()
-
-
-def agent_socket() -> str | None:
-    """``SSH_AUTH_SOCK``: the agent of agent-auth hosts without ``identity_agent``."""
-    return os.environ.get("SSH_AUTH_SOCK") or None
-
-
-def demo_backend() -> str:
-    """``SSH_MCP_DEMO_BACKEND`` as written, trimmed and lower-cased; empty means auto."""
-    return os.environ.get(DEMO_BACKEND_ENV, "").strip().lower()
-
-
-def search_path() -> str:
-    """This process's ``PATH``, for the demo sandbox's commands to find their programs."""
-    return os.environ.get("PATH", "/usr/bin:/bin")
-
-
-def _default_hosts_file() -> Path:
-    return _xdg("XDG_CONFIG_HOME", ".config") / "ssh-mcp" / "hosts.toml"
-
-
-def _default_audit_log() -> Path:
-    return _xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "audit.jsonl"
 
 
 def _split_list(value: object) -> object:
@@ -124,7 +71,7 @@ class Settings(BaseSettings):
         False, description="Run any command when no command allowlist applies. Off: exec refused."
     )
     ssh_hosts_file: Path = Field(
-        default_factory=_default_hosts_file,
+        default_factory=default_hosts_file,
         description="hosts.toml location. Default `$XDG_CONFIG_HOME/ssh-mcp/hosts.toml`.",
     )
     ssh_known_hosts: Path = Field(
@@ -223,7 +170,7 @@ class Settings(BaseSettings):
         32, ge=1, description="Background jobs that may run at once; more are refused."
     )
     ssh_job_table: Path = Field(
-        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "jobs.json",
+        default_factory=lambda: xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "jobs.json",
         description="Where the server remembers its jobs, to reattach them after a restart.",
     )
     ssh_shell_max_sessions: int = Field(
@@ -232,15 +179,22 @@ class Settings(BaseSettings):
     ssh_shell_idle_timeout: float = Field(
         900.0, gt=0, description="Seconds a shell session may sit unused before it is closed."
     )
+    ssh_pty_max_sessions: int = Field(
+        8, ge=1, le=256, description="PTY sessions (ssh_pty_open) open at once; more are refused."
+    )
+    ssh_pty_idle_timeout: float = Field(
+        600, gt=0, description="Seconds a PTY session may sit unused before it is closed."
+    )
+    ssh_forward_bind: str = Field("127.0.0.1", description="Address local port forwards listen on.")
     ssh_host_notes_dir: Path = Field(
-        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "notes",
+        default_factory=lambda: xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "notes",
         description="Where agents' host notes (ssh_host_notes_*) are kept, one file per alias.",
     )
     ssh_host_notes_max_bytes: int = Field(
         65_536, ge=1024, description="Largest note per host, in bytes."
     )
     ssh_audit_log: Path = Field(
-        default_factory=_default_audit_log,
+        default_factory=default_audit_log,
         description="Audit JSON-lines file. Default `$XDG_STATE_HOME/ssh-mcp/audit.jsonl`.",
     )
     ssh_audit_key: SecretStr | None = Field(
@@ -263,7 +217,7 @@ class Settings(BaseSettings):
         description="Host header values the HTTP transport accepts besides loopback names.",
     )
     ssh_http_tokens_file: Path = Field(
-        default_factory=lambda: _xdg("XDG_CONFIG_HOME", ".config") / "ssh-mcp" / "http-tokens.json",
+        default_factory=lambda: xdg("XDG_CONFIG_HOME", ".config") / "ssh-mcp" / "http-tokens.json",
         description="Scoped HTTP tokens (`ssh-mcp token create`), hashes only; re-read on change.",
     )
     ssh_http_rate_limit: int = Field(

@@ -20,9 +20,11 @@ from typing import Any
 from ssh_mcp import __version__
 from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.dropins import dropin_dir
-from ssh_mcp.config.inventory import AuthConfig, HostConfig, Inventory, load_hosts
+from ssh_mcp.config.environ import agent_socket
+from ssh_mcp.config.host_tables import AuthConfig
+from ssh_mcp.config.inventory import HostConfig, Inventory, load_hosts
 from ssh_mcp.config.secrets import read_secret
-from ssh_mcp.config.settings import Settings, agent_socket, load_settings
+from ssh_mcp.config.settings import Settings, load_settings
 from ssh_mcp.core.access import Tier, ToolMode
 from ssh_mcp.core.reach import PoolReach, Reach
 from ssh_mcp.core.spec import HostSummary, ServerFacts, ToolSpec

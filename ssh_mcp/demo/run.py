@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import ssh_mcp
-from ssh_mcp.config.settings import DEMO_BACKEND_ENV, Settings, demo_backend
+from ssh_mcp.config.environ import DEMO_BACKEND_ENV, demo_backend
+from ssh_mcp.config.settings import Settings
 from ssh_mcp.demo.proctree import descendants
 from ssh_mcp.demo.sandbox import Backend, Sandbox, start_sandbox
 from ssh_mcp.mcp.client import CallReply, StdioClient, stdio_client

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncssh
 
-from ssh_mcp.config.settings import search_path
+from ssh_mcp.config.environ import search_path
 from ssh_mcp.demo.sandbox import MARKER, Sandbox, SandboxError, stop_marked
 
 
