@@ -38,6 +38,35 @@ def field_details(text: str = "", *, listed: bool = True) -> dict[str, Any]:
 
 #: ``json_schema_extra`` of a field tools/list sends without its description.
 UNLISTED = field_details(listed=False)
+#: ``json_schema_extra`` of a path to create: its longer text, and no description in
+#: tools/list (ssh_host_list's says once that paths are absolute or ~/).
+INSIDE = field_details("It must lie inside the host's path allowlist.", listed=False)
+
+#: The content sources, mode and overwrite flag of the tools that write a whole file
+#: (ssh_upload, ssh_deploy, ssh_sudo_write), whose descriptions name them.
+ContentText = Annotated[
+    str | None, Field(description="Content as text (UTF-8).", json_schema_extra=UNLISTED)
+]
+ContentBase64 = Annotated[
+    str | None, Field(description="Content, base64: for binary data.", json_schema_extra=UNLISTED)
+]
+FileMode = Annotated[
+    str | None,
+    Field(
+        pattern=r"^0?[0-7]{3,4}$",
+        description='Octal mode, e.g. "0644"; default: the replaced file\'s.',
+        json_schema_extra=field_details(
+            "0644 for a new file. setuid and setgid bits are refused.", listed=False
+        ),
+    ),
+]
+Overwrite = Annotated[
+    bool,
+    Field(
+        description="Replace an existing file.",
+        json_schema_extra=field_details("Without it an existing path is refused.", listed=False),
+    ),
+]
 
 
 #: An optional remote working directory, checked against the path allowlist like any path.

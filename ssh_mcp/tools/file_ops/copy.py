@@ -20,7 +20,7 @@ from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import Remote, temp_name
 from ssh_mcp.core.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.tools._fields import UNLISTED, field_details
+from ssh_mcp.tools._fields import INSIDE, UNLISTED, field_details
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools.file_ops._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools.file_ops._shared import inside
@@ -46,9 +46,7 @@ class CopyInput(StrictInput):
         RemotePath(create=True, recursive=True),
         Field(
             description="Full path of the copy, not a directory to copy into.",
-            json_schema_extra=field_details(
-                "It must lie inside the host's path allowlist.", listed=False
-            ),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]

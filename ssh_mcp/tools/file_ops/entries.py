@@ -30,7 +30,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.tools._fields import UNLISTED, Kind, field_details, kind_of
+from ssh_mcp.tools._fields import INSIDE, UNLISTED, Kind, field_details, kind_of
 from ssh_mcp.tools.file_ops._anchored import (
     SAMPLE,
     delete_tree,
@@ -56,9 +56,7 @@ class MkdirInput(StrictInput):
         RemotePath(create=True),
         Field(
             description="Directory to create (absolute or ~/).",
-            json_schema_extra=field_details(
-                "It must lie inside the host's path allowlist.", listed=False
-            ),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]
@@ -219,9 +217,7 @@ class MoveInput(StrictInput):
         RemotePath(create=True, recursive=True, follow=False),
         Field(
             description="New full path; its parent must exist.",
-            json_schema_extra=field_details(
-                "It must lie inside the host's path allowlist.", listed=False
-            ),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]
@@ -274,9 +270,7 @@ class LinkInput(StrictInput):
         RemotePath(create=True, follow=False),
         Field(
             description="Where to create the link; must not exist.",
-            json_schema_extra=field_details(
-                "It must lie inside the host's path allowlist.", listed=False
-            ),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]

@@ -35,10 +35,13 @@ from ssh_mcp.core.spec import (
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
 from ssh_mcp.tools._fields import (
     CONFINED,
-    UNLISTED,
+    ContentBase64,
+    ContentText,
+    FileMode,
     NewString,
     Occurrence,
     OldString,
+    Overwrite,
     field_details,
 )
 from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
@@ -90,12 +93,8 @@ class _SourceInput(StrictInput):
         ),
     ]
     # ssh_upload's and ssh_deploy's descriptions say to give exactly one content source.
-    content_text: str | None = Field(
-        None, description="Content as text (UTF-8).", json_schema_extra=UNLISTED
-    )
-    content_base64: str | None = Field(
-        None, description="Content, base64: for binary data.", json_schema_extra=UNLISTED
-    )
+    content_text: ContentText = None
+    content_base64: ContentBase64 = None
     local_path: Annotated[
         str | None,
         LocalPath(),
@@ -108,14 +107,7 @@ class _SourceInput(StrictInput):
             ),
         ),
     ] = None
-    mode: str | None = Field(
-        None,
-        pattern=r"^0?[0-7]{3,4}$",
-        description='Octal mode, e.g. "0644"; default: the replaced file\'s.',
-        json_schema_extra=field_details(
-            "0644 for a new file. setuid and setgid bits are refused.", listed=False
-        ),
-    )
+    mode: FileMode = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -124,11 +116,7 @@ class _SourceInput(StrictInput):
 
 
 class UploadInput(_SourceInput):
-    overwrite: bool = Field(
-        False,
-        description="Replace an existing file.",
-        json_schema_extra=field_details("Without it an existing path is refused.", listed=False),
-    )
+    overwrite: Overwrite = False
 
 
 class DeployInput(_SourceInput):

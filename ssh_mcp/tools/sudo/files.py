@@ -31,12 +31,15 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.tools._fields import (
-    UNLISTED,
+    ContentBase64,
+    ContentText,
     Entry,
+    FileMode,
     Kind,
     NewString,
     Occurrence,
     OldString,
+    Overwrite,
     field_details,
     utc_stamp,
 )
@@ -174,25 +177,10 @@ class SudoWriteInput(StrictInput):
             min_length=1,
         ),
     ]
-    content_text: str | None = Field(
-        None, description="Content as text (UTF-8); or content_base64.", json_schema_extra=UNLISTED
-    )
-    content_base64: str | None = Field(
-        None, description="Content, base64: for binary data.", json_schema_extra=UNLISTED
-    )
-    mode: str | None = Field(
-        None,
-        pattern=r"^0?[0-7]{3,4}$",
-        description='Octal mode, e.g. "0640"; default: the replaced file\'s.',
-        json_schema_extra=field_details(
-            "0644 for a new file. setuid and setgid bits are refused.", listed=False
-        ),
-    )
-    overwrite: bool = Field(
-        False,
-        description="Replace an existing file.",
-        json_schema_extra=field_details("Without it an existing path is refused.", listed=False),
-    )
+    content_text: ContentText = None
+    content_base64: ContentBase64 = None
+    mode: FileMode = None
+    overwrite: Overwrite = False
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
