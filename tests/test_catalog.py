@@ -13,7 +13,14 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field
 
 from ssh_mcp.core.access import ToolMode
-from ssh_mcp.core.schema import UNLISTED, compact, input_schema, obvious_default, output_schema
+from ssh_mcp.core.schema import (
+    NAME_SAYS,
+    UNLISTED,
+    compact,
+    input_schema,
+    obvious_default,
+    output_schema,
+)
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
 
@@ -253,6 +260,7 @@ def test_compact_keeps_shared_definitions_and_rewrites_only_schema_keywords() ->
         tags: list[str] = Field(
             default=["keep"], description="d", json_schema_extra={"details": "long"}
         )
+        limit: int = Field(5, description="Said by its name.", json_schema_extra={NAME_SAYS: True})
 
     out = compact(Whole.model_json_schema())
     assert out["$defs"]["Part"]["properties"]["title"] == {
@@ -268,6 +276,7 @@ def test_compact_keeps_shared_definitions_and_rewrites_only_schema_keywords() ->
         "items": {"type": "string"},
         "type": "array",
     }
+    assert out["properties"]["limit"] == {"default": 5, "type": "integer"}, "name_says: no text"
     _agree(Whole.model_json_schema(), out, "Whole")
 
 
