@@ -185,8 +185,8 @@ async def test_destination_outside_the_allowlist_is_refused(
     # No forward_allowlist at all: nothing is allowed.
     async with serve(settings_for(**OPEN)) as (client, app):
         r = await client.call_tool("ssh_forward_socks", {"host": "target"})
-        # SOCKS has no destination to check up front; its CONNECTs are (see the test above).
-        assert not r.is_error
+        error_line(r, "has no forward_allowlist entry", "could reach nothing")
+        assert_audit(app, {"tool": "ssh_forward_socks", "outcome": "denied"})
         r = await client.call_tool("ssh_forward_local", args)
         error_line(r, "has no forward_allowlist, so it allows no forward")
 
@@ -238,3 +238,35 @@ async def test_sshd_without_tcp_forwarding_gives_a_clear_error(
         r = await client.call_tool("ssh_forward_remote", remote)
         error_line(r, "refuses TCP forwarding")
         assert (await ok(client, "ssh_forward_list", {}))["forwards"] == []
+
+
+async def test_a_dropped_connection_ends_its_forwards(
+    tmp_path: Any, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
+    settings = scratch_settings(
+        tmp_path,
+        scratch_sshd,
+        test_user,
+        test_keys,
+        extra='forward_allowlist = ["127.0.0.1:*"]',
+        ssh_forward_bind="127.0.0.3",
+        **OPEN,
+    )
+    async with serve(settings) as (client, app):
+        args = {"host": "s", "remote_host": "127.0.0.1", "remote_port": scratch_sshd.port}
+        opened = await ok(client, "ssh_forward_local", args)
+        host, port = split(opened["address"])
+        assert host == "127.0.0.3"  # SSH_FORWARD_BIND, the operator's choice
+        scratch_sshd.kill_connections()
+        await poll(lambda: app.forwards.all() == [], "the forward ends with its connection")
+        assert port_free(port, "127.0.0.3")
+        assert (await ok(client, "ssh_forward_list", {}))["forwards"] == []
+
+
+async def test_a_bind_address_that_is_no_ip_is_refused(
+    settings_for: Callable[..., Settings], target: Target
+) -> None:
+    settings = allowing(settings_for, target, "127.0.0.2:*", ssh_forward_bind="localhost")
+    async with serve(settings) as (client, _):
+        r = await client.call_tool("ssh_forward_socks", {"host": "target"})
+        error_line(r, "SSH_FORWARD_BIND 'localhost' is not an IP address")

@@ -193,6 +193,8 @@ class CallContext:
             forward_policy.check_destination(
                 allowed, alias, dest_host, dest_port, server_side=want.kind == "remote"
             )
+        else:
+            forward_policy.check_socks(allowed, alias)
         bind = forward_policy.bind_address(app.settings.ssh_forward_bind)
 
         def report(opened: forwarding.Opened) -> None:

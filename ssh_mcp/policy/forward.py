@@ -75,6 +75,15 @@ def check_destination(
     )
 
 
+def check_socks(patterns: tuple[str, ...], alias: str) -> None:
+    """Refuse a SOCKS proxy that could reach nothing: no plain pattern to match a CONNECT."""
+    if not any(not p.startswith(SERVER) for p in patterns):
+        raise PolicyDenied(
+            f"forward not allowed: host {shown(alias)} has no forward_allowlist entry for "
+            "destinations it reaches, so a SOCKS proxy through it could reach nothing"
+        )
+
+
 def bind_address(setting: str) -> str:
     """Where local listeners bind: SSH_FORWARD_BIND, which must be an IP address. Tools
     never choose it, so only the operator can expose a forward beyond loopback."""
