@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -270,3 +271,25 @@ async def test_a_bind_address_that_is_no_ip_is_refused(
     async with serve(settings) as (client, _):
         r = await client.call_tool("ssh_forward_socks", {"host": "target"})
         error_line(r, "SSH_FORWARD_BIND 'localhost' is not an IP address")
+
+
+async def test_a_destination_that_refuses_is_audited_and_the_client_closed(
+    settings_for: Callable[..., Settings], target: Target
+) -> None:
+    with idle_listener() as closed:
+        port = closed.getsockname()[1]
+    settings = allowing(settings_for, target, "127.0.0.2:*")
+    async with serve(settings) as (client, app):
+        args = {"host": "target", "remote_host": "127.0.0.2", "remote_port": port}
+        opened = await ok(client, "ssh_forward_local", args)
+
+        def read_all() -> bytes:
+            with socket.create_connection(split(opened["address"]), timeout=10) as sock:
+                return sock.recv(100)
+
+        assert await anyio.to_thread.run_sync(read_all) == b""  # closed, nothing sent
+        await poll(lambda: len(connections(app)) == 1, "the failure's audit line")
+        [line] = connections(app)
+        assert (line["outcome"], line["error"]) == ("error", "open_failed")
+        [info] = (await ok(client, "ssh_forward_list", {}))["forwards"]
+        assert info["conns"] == 0 and info["bytes_in"] == 0

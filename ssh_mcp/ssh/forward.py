@@ -52,9 +52,7 @@ Allow = Callable[[str, int], bool]
 
 @dataclass
 class Traffic:
-    connections: int = 0  # opened through the forward
-    active: int = 0
-    refused: int = 0  # denied by policy or failed to open
+    connections: int = 0  # opened through the forward (refusals are only reported)
     bytes_to_dest: int = 0
     bytes_from_dest: int = 0
 
@@ -129,7 +127,6 @@ class Forward:
         """Pump both ways between the accepted side (near) and the destination (far)."""
         t = self.traffic
         t.connections += 1
-        t.active += 1
         self.report(opened)
 
         def to_dest(n: int) -> None:
@@ -138,16 +135,26 @@ class Forward:
         def from_dest(n: int) -> None:
             t.bytes_from_dest += n
 
+        pumps = {
+            asyncio.ensure_future(_pump(near_r, far_w, to_dest)),
+            asyncio.ensure_future(_pump(far_r, near_w, from_dest)),
+        }
         try:
-            await asyncio.gather(_pump(near_r, far_w, to_dest), _pump(far_r, near_w, from_dest))
+            # A clean EOF one way leaves the other way open (a half-close); a broken side
+            # ends both.
+            while pumps:
+                done, pumps = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+                if not all(task.result() for task in done):
+                    break
         finally:
-            t.active -= 1
+            for task in pumps:
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
             for w in (near_w, far_w):
                 with contextlib.suppress(Exception):
                     w.close()
 
     def _refused(self, host: str, port: int, outcome: Literal["denied", "error"], why: str) -> None:
-        self.traffic.refused += 1
         self.report(Opened(host, port, outcome, why))
 
     async def _open_far(self, host: str, port: int) -> tuple[Any, Any] | str:
@@ -214,14 +221,18 @@ class Forward:
         return handle
 
 
-async def _pump(reader: Any, writer: Any, count: Callable[[int], None]) -> None:
-    with contextlib.suppress(Exception):
+async def _pump(reader: Any, writer: Any, count: Callable[[int], None]) -> bool:
+    """Copy until EOF and pass the EOF on: True; False when either side broke."""
+    try:
         while data := await reader.read(_CHUNK):
             count(len(data))
             writer.write(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
+    except Exception:  # a reset, a closed channel: the connection is over both ways
+        return False
+    return True
 
 
 async def _socks_request(reader: asyncio.StreamReader, writer: Any) -> tuple[str, int]:
