@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import ADDS, HOST, Output, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.state.forwards import ForwardWant
+from ssh_mcp.tools._fields import field_details
 
 ALLOWLIST = "Refused unless the host's forward_allowlist in hosts.toml admits it."
 
@@ -29,12 +30,21 @@ def _in_range(low: int) -> Callable[[int], int]:
 
 
 #: Ports; the range is checked without being spelled out in every schema.
-Port = Annotated[int, AfterValidator(_in_range(1)), Field(description="Its port.")]
-AnyPort = Annotated[int, AfterValidator(_in_range(0)), Field(description="0: any free one.")]
+Port = Annotated[
+    int,
+    AfterValidator(_in_range(1)),
+    Field(description="Its port.", json_schema_extra=field_details("1-65535.")),
+]
+AnyPort = Annotated[
+    int,
+    AfterValidator(_in_range(0)),
+    Field(description="0: any.", json_schema_extra=field_details("0-65535; 0: any free one.")),
+]
 
 
-def _dest_host(description: str) -> Any:
-    return Field(min_length=1, max_length=253, description=description)
+def _dest_host(description: str, details: str) -> Any:
+    extra = field_details(details)
+    return Field(min_length=1, max_length=253, description=description, json_schema_extra=extra)
 
 
 class ForwardOpened(Output):
@@ -48,7 +58,11 @@ def _opened(entry_id: str, address: str) -> ForwardOpened:
 
 class LocalInput(StrictInput):
     host: str = HOST
-    remote_host: str = _dest_host("As the host resolves it.")
+    remote_host: str = _dest_host(
+        "As the host sees it.",
+        "A name or IP address, matched as given against the plain patterns of the host's "
+        "forward_allowlist.",
+    )
     remote_port: Port
     local_port: AnyPort = 0
 
@@ -72,7 +86,11 @@ async def forward_socks(ctx: ToolContext, args: SocksInput) -> ForwardOpened:
 class RemoteInput(StrictInput):
     host: str = HOST
     remote_port: AnyPort
-    local_host: str = _dest_host("Destination on this side.")
+    local_host: str = _dest_host(
+        "On this side.",
+        "A name or IP address; it must match a server:host:port pattern of the host's "
+        "forward_allowlist.",
+    )
     local_port: Port
 
 
@@ -108,8 +126,8 @@ def _spec(
 TOOLS = (
     _spec(
         "ssh_forward_local",
-        "Forward a local port",
-        "Listen here; connections reach remote_host:remote_port from the host.",
+        "Local port forward",
+        "Listen here, reaching remote_host:remote_port from the host.",
         f"{ALLOWLIST} The listener binds SSH_FORWARD_BIND. It lives until ssh_forward_close or "
         "the server stops; each connection through it is audited with its destination hashed.",
         forward_local,
@@ -126,9 +144,10 @@ TOOLS = (
     ),
     _spec(
         "ssh_forward_remote",
-        "Forward a host port here",
-        "Listen on the host's 127.0.0.1:remote_port; connections reach local_host:local_port here.",
-        "The destination must match a 'server:host:port' entry of the host's forward_allowlist.",
+        "Remote port forward",
+        "Host listens on its remote_port, reaching local_host:local_port here.",
+        "The host listens on its 127.0.0.1 only. The destination must match a "
+        "'server:host:port' entry of the host's forward_allowlist.",
         forward_remote,
         RemoteInput,
     ),
