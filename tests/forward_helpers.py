@@ -94,6 +94,24 @@ def fetch_and_trace(host: str, port: int) -> tuple[str, str]:
         conn.close()
 
 
+def keep_alive_get(host: str, port: int) -> socket.socket:
+    """GET / over a raw socket and read the response, leaving the connection open."""
+    sock = socket.create_connection((host, port), timeout=10)
+    _get(sock)
+    return sock
+
+
+def _get(sock: socket.socket) -> str:
+    """Send GET / on ``sock`` and read the page server's response body."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"peer=" not in data or not data.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    return data.split(b"\r\n\r\n", 1)[1].decode()
+
+
 def socks_connect(proxy: tuple[str, int], host: str, port: int) -> tuple[int, socket.socket]:
     """A minimal SOCKS5 client: no authentication, CONNECT to an IPv4 ``host``. The reply
     code and the socket (open when the code is 0)."""
@@ -115,13 +133,7 @@ def socks_fetch(proxy: tuple[str, int], host: str, port: int) -> tuple[str, str]
     code, sock = socks_connect(proxy, host, port)
     with sock:
         assert code == 0, code
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while b"peer=" not in data or not data.endswith(b"\n"):
-            chunk = sock.recv(4096)
-            assert chunk, data
-            data += chunk
-        body = data.split(b"\r\n\r\n", 1)[1].decode()
+        body = _get(sock)
         return body, owner_of_peer(int(body.split("peer=")[1]))
 
 

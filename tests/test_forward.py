@@ -23,6 +23,7 @@ from forward_helpers import (
     accepted,
     fetch_and_trace,
     idle_listener,
+    keep_alive_get,
     page_server,
     port_free,
     socks_connect,
@@ -201,8 +202,12 @@ async def test_a_closed_forward_frees_its_port(
         first = await ok(client, "ssh_forward_local", args)
         _, port = split(first["address"])
         body, _ = await anyio.to_thread.run_sync(fetch_and_trace, "127.0.0.1", port)
+        # A connection still open through it (HTTP/1.1 keeps it) ends with the forward.
+        held = await anyio.to_thread.run_sync(keep_alive_get, "127.0.0.1", port)
         closed = await ok(client, "ssh_forward_close", {"forward_id": first["forward_id"]})
-        assert closed["conns"] == 1 and closed["bytes_in"] > len(body)
+        assert closed["conns"] == 2 and closed["bytes_in"] > 2 * len(body)
+        with held:
+            assert await anyio.to_thread.run_sync(held.recv, 100) == b""
         assert_audit(app, {"tool": "ssh_forward_close", "outcome": "ok", "host": "target"})
         assert port_free(port)
         again = await ok(client, "ssh_forward_local", {**args, "local_port": port})

@@ -105,13 +105,16 @@ class Forward:
             return
         self.closed.set_result(None)
         if self._listener is not None:
-            self._listener.close()
-            with contextlib.suppress(Exception):
-                await self._listener.wait_closed()
+            with contextlib.suppress(Exception):  # a dropped connection cannot cancel it
+                self._listener.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # After the connections: a server's wait_closed may wait for them (Python 3.12+).
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.wait_closed()
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
 
