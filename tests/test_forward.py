@@ -89,6 +89,7 @@ async def test_local_forward_fetches_a_page_only_the_host_reaches(
         assert conn["dest_hash"] == app.audit.digest(f"127.0.0.2:{page.port}")
         assert f"{page.port}" not in json.dumps(conn)  # the destination only hashed
         listed = await ok(client, "ssh_forward_list", {})
+        assert_audit(app, {"tool": "ssh_forward_list", "outcome": "ok"})
         [info] = listed["forwards"]
         assert (info["forward_id"], info["dest"], info["conns"]) == (
             fid,
@@ -106,6 +107,7 @@ async def test_socks_reaches_allowed_destinations_and_refuses_others(
     settings = allowing(settings_for, target, f"127.0.0.2:{page.port}")
     async with serve(settings) as (client, app):
         opened = await ok(client, "ssh_forward_socks", {"host": "target"})
+        assert_audit(app, {"tool": "ssh_forward_socks", "outcome": "ok", "host": "target"})
         proxy = split(opened["address"])
         body, owner = await anyio.to_thread.run_sync(socks_fetch, proxy, "127.0.0.2", page.port)
         assert body.startswith(page.token) and '"sshd' in owner, (body, owner)
@@ -146,6 +148,8 @@ async def test_remote_forward_reaches_a_listener_here(
             args = {"host": "target", "remote_port": 0, "local_host": "127.0.0.1"}
             opened = await ok(client, "ssh_forward_remote", {**args, "local_port": here})
             _, remote_port = split(opened["address"])
+            fid = opened["forward_id"]
+            assert_audit(app, {"tool": "ssh_forward_remote", "outcome": "ok", "forward_id": fid})
             assert opened["address"].startswith("127.0.0.1:") and remote_port != here
             # A program on the host connects to its own loopback port and reads our answer.
             read = (
