@@ -21,6 +21,7 @@ from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
+from ssh_mcp.state.forwards import ForwardEntry, ForwardTable, ForwardWant
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
 from ssh_mcp.state.shells import ShellTable
@@ -344,6 +345,15 @@ class ToolContext(Protocol):
 
     async def open_shell(self, cwd: str | None) -> Shell:
         """Start a persistent ``sh`` on the host, holding a channel slot while it lives."""
+        ...
+
+    @property
+    def forwards(self) -> ForwardTable:
+        """The server's port forwards (see :mod:`ssh_mcp.state.forwards`)."""
+        ...
+
+    async def open_forward(self, want: ForwardWant) -> ForwardEntry:
+        """Open a forward on the host if its forward_allowlist allows (DECISIONS.md 68)."""
         ...
 
     def hosts(self) -> list[HostSummary]: ...
