@@ -115,6 +115,16 @@ class CommandText:
     """Marks a shell command field: dispatch applies the command policy and hashes it."""
 
 
+@dataclass(frozen=True)
+class Name:
+    """Marks the name of a thing on the host (a unit, a container, a package): dispatch checks
+    it against the rule for ``kind`` in :mod:`ssh_mcp.policy.names` before anything runs, and
+    the audit records its hash as ``<field>_hash``. A ``list[str]`` field is checked item by
+    item; None is left alone."""
+
+    kind: str
+
+
 class StrictInput(BaseModel):
     """Base of every input model: unknown fields are errors, values are frozen."""
 
