@@ -113,10 +113,11 @@ class JournalInput(StrictInput):
 class Journal(Output):
     text: str = Field(description="Lines (UTC ISO times), oldest first; '' when none matched.")
     truncated: bool = Field(description="True when the middle was cut (SSH_STDOUT_CAP_BYTES).")
+    note: str | None = Field(description="Why some messages are not visible, if so.")
 
 
 def journal_argv(args: JournalInput) -> list[str]:
-    argv = ["journalctl", "--no-pager", "--quiet", "--utc", "--output=short-iso"]
+    argv = ["journalctl", "--no-pager", "--utc", "--output=short-iso"]
     argv.append(f"--lines={args.lines}")
     if args.unit:
         argv.append(f"--unit={args.unit}")
@@ -131,22 +132,29 @@ def journal_argv(args: JournalInput) -> list[str]:
     return argv
 
 
+_NO_ENTRIES = "-- No entries --"
+_PARTIAL = (
+    "the login user sees only its own messages: add it to group systemd-journal (or adm) on "
+    "the host, or log in as root"
+)
+
+
 async def journalctl(ctx: ToolContext, args: JournalInput) -> Journal:
     result = await ctx.run(journal_argv(args))
     stderr = decode(result.stderr)
     if "insufficient permissions" in stderr:
-        raise RemoteError(
-            "journalctl: the login user may not read the system journal; add it to group "
-            "systemd-journal (or adm) on the host, or log in as root"
-        )
-    # --quiet: exit 1 with nothing on stderr is journalctl's "no entries" (a grep without
-    # a match); anything else non-zero is an error with journalctl's message.
-    if result.exit_code not in (0, 1) or (result.exit_code == 1 and stderr.strip()):
-        raise failed("journalctl", result)
-    if result.timed_out:
+        raise RemoteError(f"journalctl: no journal readable; {_PARTIAL}")
+    # journalctl's hint about a partial view is a "Hint:" line and indented ones after it.
+    errors = [ln for ln in stderr.splitlines() if ln.strip() and not ln[:1].isspace()]
+    errors = [ln for ln in errors if not ln.startswith("Hint:")]
+    # Exit 1 with no error line is journalctl's "no entries" (a grep without a match).
+    if result.timed_out or result.exit_code not in (0, 1) or (result.exit_code == 1 and errors):
         raise failed("journalctl", result)
     text = decode(result.stdout)
-    return Journal(text=text, truncated=result.stdout.truncated)
+    if text.strip() == _NO_ENTRIES:
+        text = ""
+    note = _PARTIAL if "not seeing messages from other users" in stderr else None
+    return Journal(text=text, truncated=result.stdout.truncated, note=note)
 
 
 TOOLS = (
