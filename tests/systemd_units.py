@@ -22,6 +22,8 @@ FAIL = "h12-fail.service"
 LOG = "h12-log.service"
 #: A unit nobody defined.
 MISSING = "h12-nosuch.service"
+#: Vendor-style unit directory: a unit file in /etc/systemd/system could not be masked.
+UNIT_DIR = "/usr/local/lib/systemd/system"
 #: Where an injection would leave its mark if it ever ran.
 PWNED = "/tmp/h12-pwned"
 
@@ -36,8 +38,9 @@ _UNITS = {
 
 def install_units(host: SystemdHost) -> None:
     """Write and load the test units; run the logging one and fail the failing one."""
+    host.exec("mkdir", "-p", UNIT_DIR)
     for name, text in _UNITS.items():
-        host.exec("tee", f"/etc/systemd/system/{name}", input=text.encode())
+        host.exec("tee", f"{UNIT_DIR}/{name}", input=text.encode())
     host.exec("systemctl", "daemon-reload")
     host.exec("systemctl", "start", LOG)
     host.sh(f"systemctl start {FAIL} || true")

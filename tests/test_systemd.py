@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from fleet import SystemdHost
 from harness import assert_audit, audit_lines, error_line, ok, poll, serve, text
-from systemd_units import ALIAS, FAIL, LOG, MISSING, OK, fleet_settings, install_units
+from systemd_units import (
+    ALIAS,
+    FAIL,
+    LOG,
+    MISSING,
+    OK,
+    UNIT_DIR,
+    fleet_settings,
+    install_units,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -107,7 +116,7 @@ async def test_show_chosen_properties(tmp_path: Path, host: SystemdHost) -> None
         out = await ok(client, "ssh_systemctl_show", {**H, "unit": OK})
         props = out["properties"]
         assert props["ActiveState"] == "active" and props["MainPID"] == pid
-        assert props["FragmentPath"] == f"/etc/systemd/system/{OK}"
+        assert props["FragmentPath"] == f"{UNIT_DIR}/{OK}"
         chosen = await ok(
             client, "ssh_systemctl_show", {**H, "unit": OK, "properties": ["SubState", "NoSuch"]}
         )
@@ -123,7 +132,7 @@ async def test_show_chosen_properties(tmp_path: Path, host: SystemdHost) -> None
 async def test_cat(tmp_path: Path, host: SystemdHost) -> None:
     async with serve(fleet_settings(tmp_path, host)) as (client, app):
         out = await ok(client, "ssh_systemctl_cat", {**H, "unit": OK})
-        assert f"# /etc/systemd/system/{OK}" in out["text"]
+        assert f"# {UNIT_DIR}/{OK}" in out["text"]
         assert "ExecStart=/bin/sleep infinity" in out["text"] and not out["truncated"]
         assert_audit(app, {"tool": "ssh_systemctl_cat", "outcome": "ok", "exit_code": 0})
         r = await client.call_tool("ssh_systemctl_cat", {**H, "unit": MISSING})

@@ -93,9 +93,6 @@ _TIME_DETAILS = field_details(
 )
 
 
-_PRIORITY_DETAILS = field_details("This priority or more urgent.")
-
-
 class JournalInput(StrictInput):
     host: str = HOST
     unit: OptionalUnit = None
@@ -103,8 +100,8 @@ class JournalInput(StrictInput):
         None, description="Start, e.g. -1h or 2026-01-31 12:00.", json_schema_extra=_TIME_DETAILS
     )
     until: Time = Field(None, description="End.")
-    lines: int = Field(100, ge=1, le=MAX_LINES)
-    priority: Priority | None = Field(None, json_schema_extra=_PRIORITY_DETAILS)
+    lines: int = Field(100, ge=1, le=MAX_LINES, description="Newest lines.")
+    priority: Priority | None = Field(None, description="Or more urgent.")
     grep: Annotated[str | None, AfterValidator(_grep)] = Field(
         None, min_length=1, description="PCRE2 regex on messages."
     )
