@@ -28,9 +28,9 @@ _SPAN = (
     r"(?:usec|us|msec|ms|seconds?|sec|s|minutes?|min|m|hours?|hr|h|days?|d|weeks?|w"
     r"|months?|M|years?|y)"
 )
-_RELATIVE = re.compile(
-    rf"(?:[+-]\s*)?(?:\d{{1,9}}(?:\.\d{{1,6}})?\s*{_SPAN}\s*){{1,8}}(?:\s(?:ago|left))?"
-)
+_SPANS = rf"(?:\d{{1,9}}(?:\.\d{{1,6}})?\s*{_SPAN}\s*){{1,8}}"
+#: Relative to now: signed (-1h, +5min) or with ago/left (30 min ago); a bare 1h is refused.
+_RELATIVE = re.compile(rf"[+-]\s*{_SPANS}|{_SPANS}\s(?:ago|left)")
 _DAY = r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]{0,6}\s+)?"
 _CLOCK = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
 _ABSOLUTE = re.compile(rf"{_DAY}(?:\d{{4}}-\d{{2}}-\d{{2}}(?:\s+{_CLOCK})?|{_CLOCK})(?:\s+UTC)?")
