@@ -220,3 +220,15 @@ async def test_journalctl_as_a_user_without_journal_rights(
         assert "h12-ops-line" in out["text"] and "h12-log-line" not in out["text"], out
         assert "systemd-journal" in out["note"] and "log in as root" in out["note"]
         assert_audit(app, {"tool": "ssh_journalctl", "outcome": "ok"})
+
+
+async def test_journalctl_output_keeps_head_and_tail(tmp_path: Path, host: SystemdHost) -> None:
+    settings = fleet_settings(tmp_path, host, user="root", ssh_stdout_cap_bytes=4096)
+    async with serve(settings) as (client, _):
+        out = await ok(client, "ssh_journalctl", {**H, "lines": 5000, "since": "2000-01-01"})
+        assert out["truncated"] and "bytes omitted" in out["text"]
+        assert len(out["text"].encode()) < 4096 + 100
+        newest = host.exec("journalctl", "--no-pager", "--utc", "-o", "short-iso", "-n", "1")
+        assert out["text"].rstrip("\n").splitlines()[-1][:19] <= newest.strip()[:19]
+        status = await ok(client, "ssh_systemctl_status", {**H, "unit": OK, "lines": 200})
+        assert len(status["text"].encode()) < 4096 + 100
