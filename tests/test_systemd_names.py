@@ -8,6 +8,7 @@ import pytest
 
 from ssh_mcp.policy import names
 from ssh_mcp.tools.systemd.journal import grep_pattern, systemd_time
+from ssh_mcp.tools.systemd.reads import unit_rows
 
 
 @pytest.mark.parametrize(
@@ -104,3 +105,28 @@ def test_grep_refuses_control_characters_only() -> None:
     for bad in ("a\nb", "a\rb", "a\x00b", "a\u202eb"):
         with pytest.raises(ValueError):
             grep_pattern(bad)
+
+
+def test_list_units_reads_the_plain_table_of_an_older_systemd() -> None:
+    table = (
+        "cron.service    loaded active   running Regular background program processing daemon\n"
+        "h12-fail.service loaded failed failed  h12 failing unit\n"
+        "bare.service loaded inactive dead\n"
+    )
+    rows = [r.model_dump() for r in unit_rows(table)]
+    assert rows == [
+        {
+            "unit": "cron.service",
+            "active": "active",
+            "sub": "running",
+            "description": "Regular background program processing daemon",
+        },
+        {
+            "unit": "h12-fail.service",
+            "active": "failed",
+            "sub": "failed",
+            "description": "h12 failing unit",
+        },
+        {"unit": "bare.service", "active": "inactive", "sub": "dead", "description": ""},
+    ]
+    assert unit_rows("[]") == []

@@ -107,8 +107,26 @@ class UnitList(Output):
     truncated: bool = truncated_field()
 
 
+def unit_rows(text: str) -> list[UnitRow]:
+    """list-units output as rows: JSON, or the plain table of a systemd older than 250."""
+    if text.lstrip().startswith("["):
+        rows = json.loads(text)
+        return [
+            UnitRow.model_validate({k: r.get(k, "") for k in UnitRow.model_fields}) for r in rows
+        ]
+    out = []
+    for line in text.splitlines():
+        cells = line.split(None, 4)
+        if len(cells) >= 4:
+            unit, _load, active, sub = cells[:4]
+            description = cells[4] if len(cells) == 5 else ""
+            out.append(UnitRow(unit=unit, active=active, sub=sub, description=description))
+    return out
+
+
 async def systemctl_list_units(ctx: ToolContext, args: ListUnitsInput) -> UnitList:
-    options = ["--output=json"]
+    # JSON since systemd 250; an older one ignores it and prints the plain table.
+    options = ["--output=json", "--plain", "--no-legend"]
     if args.state:
         options.append(f"--state={','.join(args.state)}")
     units = [args.pattern] if args.pattern else []
@@ -120,8 +138,7 @@ async def systemctl_list_units(ctx: ToolContext, args: ListUnitsInput) -> UnitLi
             "the unit list is larger than SSH_STDOUT_CAP_BYTES; narrow it with pattern, type "
             "or state"
         )
-    rows = json.loads(decode(result.stdout) or "[]")
-    keep = [UnitRow.model_validate({k: r.get(k, "") for k in UnitRow.model_fields}) for r in rows]
+    keep = unit_rows(decode(result.stdout))
     return UnitList(units=keep[: args.limit], truncated=len(keep) > args.limit)
 
 
