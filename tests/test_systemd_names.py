@@ -93,7 +93,20 @@ def test_systemd_times(given: str, sent: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "1h", "next week", "-1h; id", "$(date)", "now\n--all", "2026-12-02T10:00", "--since=x"],
+    [
+        "",
+        "1h",
+        "next week",
+        "-1h; id",
+        "$(date)",
+        "now\n--all",
+        "-1h\n30min",
+        "-1h\t30min",
+        "\u0663h ago",
+        "2026-12-02T10:00",
+        "--since=x",
+        " now",
+    ],
 )
 def test_systemd_times_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="not a systemd time"):

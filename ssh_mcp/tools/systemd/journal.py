@@ -28,22 +28,24 @@ _SPAN = (
     r"(?:usec|us|msec|ms|seconds?|sec|s|minutes?|min|m|hours?|hr|h|days?|d|weeks?|w"
     r"|months?|M|years?|y)"
 )
-_SPANS = rf"(?:\d{{1,9}}(?:\.\d{{1,6}})?\s*{_SPAN}\s*){{1,8}}"
+_SPANS = rf"(?:\d{{1,9}}(?:\.\d{{1,6}})?[ ]*{_SPAN}[ ]*){{1,8}}"
 #: Relative to now: signed (-1h, +5min) or with ago/left (30 min ago); a bare 1h is refused.
-_RELATIVE = re.compile(rf"[+-]\s*{_SPANS}|{_SPANS}\s(?:ago|left)")
-_DAY = r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]{0,6}\s+)?"
+_RELATIVE = re.compile(rf"[+-][ ]*{_SPANS}|{_SPANS}[ ](?:ago|left)", re.ASCII)
+_DAY = r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]{0,6}[ ]+)?"
 _CLOCK = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
-_ABSOLUTE = re.compile(rf"{_DAY}(?:\d{{4}}-\d{{2}}-\d{{2}}(?:\s+{_CLOCK})?|{_CLOCK})(?:\s+UTC)?")
+_ABSOLUTE = re.compile(
+    rf"{_DAY}(?:\d{{4}}-\d{{2}}-\d{{2}}(?:[ ]+{_CLOCK})?|{_CLOCK})(?:[ ]+UTC)?", re.ASCII
+)
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})"
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
 )
 _WORDS = frozenset({"now", "today", "yesterday", "tomorrow"})
-_EPOCH = re.compile(r"@\d{1,12}(?:\.\d{1,6})?")
+_EPOCH = re.compile(r"@\d{1,12}(?:\.\d{1,6})?", re.ASCII)
 
 
 def systemd_time(value: str) -> str:
-    """``value`` as journalctl's --since/--until take it, or a ValueError saying the forms."""
-    value = value.strip()
+    """``value`` as journalctl's --since/--until take it, or a ValueError saying the forms.
+    Spaces only, ASCII digits only: nothing else reaches journalctl."""
     if _RFC3339.fullmatch(value):
         stamp = datetime.fromisoformat(value).astimezone(UTC)
         return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
