@@ -12,6 +12,7 @@ from ssh_mcp.core.remote import ProcessResult
 from ssh_mcp.core.spec import HOST, Name, Output, StrictInput, ToolContext
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.tools._fields import field_details
+from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
 
 _UNIT_DETAILS = field_details(
@@ -87,6 +88,25 @@ class Text(Output):
     exit_code: int | None = Field(description="systemctl's exit code.")
     text: str = Field(description="Output; head and tail kept when over SSH_STDOUT_CAP_BYTES.")
     truncated: bool = Field(description="True when the middle of the output was cut.")
+    note: str | None = Field(description="What the text hides or may mislead with, if anything.")
+
+
+def shown_text(result: ProcessResult, fallback: str = "") -> tuple[str, str | None]:
+    """stdout for the model: terminal sequences removed, and a note on what could mislead
+    (log lines and descriptions are anyone's text: bidi controls, chat markers)."""
+    text, warnings = clean(decode(result.stdout) or fallback, "output")
+    return text, "; ".join(warnings) or None
+
+
+def text_result(unit: str, result: ProcessResult, fallback: str = "") -> Text:
+    text, note = shown_text(result, fallback)
+    return Text(
+        unit=unit,
+        exit_code=result.exit_code,
+        text=text,
+        truncated=result.stdout.truncated,
+        note=note,
+    )
 
 
 def render_text(out: Text) -> str:

@@ -19,7 +19,7 @@ from ssh_mcp.core.spec import HOST, READS, Output, StrictInput, ToolContext, Too
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._text import decode
-from ssh_mcp.tools.systemd._common import OptionalUnit, failed
+from ssh_mcp.tools.systemd._common import OptionalUnit, failed, shown_text
 
 #: Most lines one call returns; the output cap (head and tail) applies as well.
 MAX_LINES = 5000
@@ -112,7 +112,9 @@ class JournalInput(StrictInput):
 class Journal(Output):
     text: str = Field(description="Lines (UTC ISO times), oldest first; '' when none matched.")
     truncated: bool = Field(description="True when the middle was cut (SSH_STDOUT_CAP_BYTES).")
-    note: str | None = Field(description="Why some messages are not visible, if so.")
+    note: str | None = Field(
+        description="Why some messages are not visible, or what the text may mislead with."
+    )
 
 
 def journal_argv(args: JournalInput) -> list[str]:
@@ -149,10 +151,11 @@ async def journalctl(ctx: ToolContext, args: JournalInput) -> Journal:
     # Exit 1 with no error line is journalctl's "no entries" (a grep without a match).
     if result.timed_out or result.exit_code not in (0, 1) or (result.exit_code == 1 and errors):
         raise failed("journalctl", result)
-    text = decode(result.stdout)
+    text, hygiene = shown_text(result)
     if text.strip() == _NO_ENTRIES:
         text = ""
-    note = _PARTIAL if "not seeing messages from other users" in stderr else None
+    notes = [_PARTIAL] if "not seeing messages from other users" in stderr else []
+    note = "; ".join(notes + ([hygiene] if hygiene else [])) or None
     return Journal(text=text, truncated=result.stdout.truncated, note=note)
 
 

@@ -23,6 +23,7 @@ from ssh_mcp.tools.systemd._common import (
     properties,
     render_text,
     systemctl,
+    text_result,
 )
 
 # -- ssh_systemctl_status ------------------------------------------------------------
@@ -36,10 +37,7 @@ async def systemctl_status(ctx: ToolContext, args: StatusInput) -> Text:
     argv = systemctl("status", f"--lines={args.lines}", units=[args.unit])
     # 3: not running (inactive, failed); 4: no such unit. Both are answers.
     result = answered(f"systemctl status {args.unit}", await ctx.run(argv), (0, 3, 4))
-    text = decode(result.stdout) or first_line(result)
-    return Text(
-        unit=args.unit, exit_code=result.exit_code, text=text, truncated=result.stdout.truncated
-    )
+    return text_result(args.unit, result, fallback=first_line(result))
 
 
 # -- ssh_systemctl_is_active / _is_enabled / _is_failed --------------------------------
@@ -199,12 +197,7 @@ async def systemctl_cat(ctx: ToolContext, args: UnitInput) -> Text:
     result = answered(
         f"systemctl cat {args.unit}", await ctx.run(systemctl("cat", units=[args.unit])), (0,)
     )
-    return Text(
-        unit=args.unit,
-        exit_code=result.exit_code,
-        text=decode(result.stdout),
-        truncated=result.stdout.truncated,
-    )
+    return text_result(args.unit, result)
 
 
 def _check_spec(verb: str, no_codes: tuple[int, ...], question: str) -> ToolSpec[Any, Any]:
