@@ -53,7 +53,7 @@ def state(host: SystemdHost, verb: str, unit: str) -> str:
 
 
 def fleet_settings(
-    tmp_path: Path, host: SystemdHost, *, user: str | None = None, **overrides: Any
+    tmp_path: Path, host: SystemdHost, *, user: str | None = None, extra: str = "", **overrides: Any
 ) -> Settings:
     """One host, ``fleet1``: the systemd host as ``ops`` (sudo by password) or ``user``."""
     target = Target(
@@ -62,6 +62,6 @@ def fleet_settings(
         user or host.user,
         host.key,
         ("/",),
-        extra=f'sudo_password_cmd = ["cat", "{host.sudo_password_file}"]\n',
+        extra=f'sudo_password_cmd = ["cat", "{host.sudo_password_file}"]\n{extra}',
     )
     return make_settings(tmp_path, hosts_toml(target), host.known_hosts, **overrides)

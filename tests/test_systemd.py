@@ -261,3 +261,14 @@ async def poll_journal(client: Any, pattern: str) -> None:
         if out["text"]:
             return
     raise AssertionError(f"{pattern!r} never reached the journal")
+
+
+async def test_typed_tools_are_not_commands(tmp_path: Path, host: SystemdHost) -> None:
+    """``exec = false`` turns off agent command text, not the typed tools' fixed programs."""
+    host.exec("systemctl", "start", OK)
+    settings = fleet_settings(tmp_path, host, extra="exec = false\n", allow_dangerous_tools=True)
+    async with serve(settings) as (client, _):
+        out = await ok(client, "ssh_systemctl_is_active", {**H, "unit": OK})
+        assert out["answer"] is True
+        r = await client.call_tool("ssh_exec_run", {**H, "command": f"systemctl is-active {OK}"})
+        error_line(r, "commands are off")
