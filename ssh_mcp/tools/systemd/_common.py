@@ -84,7 +84,6 @@ def answered(what: str, result: ProcessResult, data_codes: Collection[int]) -> P
 class Text(Output):
     """A unit's text as systemctl prints it."""
 
-    unit: str = Field(description="The unit asked about.")
     exit_code: int | None = Field(description="systemctl's exit code.")
     text: str = Field(description="Output; head and tail kept when over SSH_STDOUT_CAP_BYTES.")
     truncated: bool = Field(description="True when the middle of the output was cut.")
@@ -98,10 +97,9 @@ def shown_text(result: ProcessResult, fallback: str = "") -> tuple[str, str | No
     return text, "; ".join(warnings) or None
 
 
-def text_result(unit: str, result: ProcessResult, fallback: str = "") -> Text:
+def text_result(result: ProcessResult, fallback: str = "") -> Text:
     text, note = shown_text(result, fallback)
     return Text(
-        unit=unit,
         exit_code=result.exit_code,
         text=text,
         truncated=result.stdout.truncated,

@@ -26,7 +26,6 @@ from ssh_mcp.tools.systemd._common import UnitInput, failed, systemctl, unit_sta
 
 
 class Changed(Output):
-    unit: str = Field(description="The unit changed.")
     active_state: str = Field(description="ActiveState afterwards (active, inactive, failed).")
     sub_state: str = Field(description="SubState afterwards (running, dead, ...).")
     unit_file_state: str = Field(description="UnitFileState afterwards (enabled, masked, ...).")
@@ -42,7 +41,6 @@ def _changer(verb: str) -> Callable[[ToolContext, UnitInput], Awaitable[Changed]
             raise failed(what, result)
         state = await unit_state(ctx, args.unit)
         return Changed(
-            unit=args.unit,
             active_state=state.get("ActiveState", ""),
             sub_state=state.get("SubState", ""),
             unit_file_state=state.get("UnitFileState", ""),

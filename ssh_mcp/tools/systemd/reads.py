@@ -30,21 +30,20 @@ from ssh_mcp.tools.systemd._common import (
 
 
 class StatusInput(UnitInput):
-    lines: int = Field(10, ge=0, le=200, description="Journal lines to include.")
+    lines: int = Field(10, ge=0, le=200, description="Log lines to show.")
 
 
 async def systemctl_status(ctx: ToolContext, args: StatusInput) -> Text:
     argv = systemctl("status", f"--lines={args.lines}", units=[args.unit])
     # 3: not running (inactive, failed); 4: no such unit. Both are answers.
     result = answered(f"systemctl status {args.unit}", await ctx.run(argv), (0, 3, 4))
-    return text_result(args.unit, result, fallback=first_line(result))
+    return text_result(result, fallback=first_line(result))
 
 
 # -- ssh_systemctl_is_active / _is_enabled / _is_failed --------------------------------
 
 
 class Check(Output):
-    unit: str = Field(description="The unit asked about.")
     answer: bool = Field(description="The yes/no answer (systemctl exit 0).")
     state: str = Field(description="The state systemctl printed.")
     exit_code: int | None = Field(description="systemctl's exit code.")
@@ -59,9 +58,7 @@ def _checker(verb: str, no_codes: tuple[int, ...]) -> Callable[[ToolContext, Uni
         if not state:  # nothing printed: systemctl could not answer (no bus, no systemd)
             raise failed(f"systemctl {verb} {args.unit}", result)
         answered(f"systemctl {verb} {args.unit}", result, (0, *no_codes))
-        return Check(
-            unit=args.unit, answer=result.exit_code == 0, state=state, exit_code=result.exit_code
-        )
+        return Check(answer=result.exit_code == 0, state=state, exit_code=result.exit_code)
 
     return check
 
@@ -179,7 +176,6 @@ class ShowInput(UnitInput):
 
 
 class Shown(Output):
-    unit: str = Field(description="The unit asked about.")
     properties: dict[str, str] = Field(description="Name to value; unknown names left out.")
 
 
@@ -187,7 +183,7 @@ async def systemctl_show(ctx: ToolContext, args: ShowInput) -> Shown:
     wanted = args.properties or DEFAULT_PROPERTIES
     argv = systemctl("show", f"--property={','.join(wanted)}", units=[args.unit])
     result = answered(f"systemctl show {args.unit}", await ctx.run(argv), (0,))
-    return Shown(unit=args.unit, properties=properties(decode(result.stdout)))
+    return Shown(properties=properties(decode(result.stdout)))
 
 
 # -- ssh_systemctl_cat -----------------------------------------------------------------
@@ -197,7 +193,7 @@ async def systemctl_cat(ctx: ToolContext, args: UnitInput) -> Text:
     result = answered(
         f"systemctl cat {args.unit}", await ctx.run(systemctl("cat", units=[args.unit])), (0,)
     )
-    return text_result(args.unit, result)
+    return text_result(result)
 
 
 def _check_spec(verb: str, no_codes: tuple[int, ...], question: str) -> ToolSpec[Any, Any]:
@@ -221,7 +217,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_systemctl_status",
         title="systemctl status",
-        description="Show a unit's status with its newest journal lines.",
+        description="Show a unit's status and newest log lines.",
         details="Runs `systemctl status --lines=N -- UNIT` as the login user. Exit 3 (not "
         "running) and 4 (no such unit) are answers, not errors. For properties as data use "
         "ssh_systemctl_show; for more log lines, ssh_journalctl.",
