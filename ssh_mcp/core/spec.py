@@ -117,12 +117,12 @@ class CommandText:
 
 @dataclass(frozen=True)
 class Name:
-    """Marks the name of a thing on the host (a unit, a container, a package): dispatch checks
-    it against the rule for ``kind`` in :mod:`ssh_mcp.policy.names` before anything runs, and
-    the audit records its hash as ``<field>_hash``. A ``list[str]`` field is checked item by
-    item; None is left alone."""
+    """Marks the name of a thing on the host (a unit, a container, a package), or a list of
+    them: the audit records its hash as ``<field>_hash``, never the name. With a ``kind``,
+    dispatch also checks it against that kind's rule in :mod:`ssh_mcp.policy.names` before
+    anything runs (a list item by item); without one, the field's own type must."""
 
-    kind: str
+    kind: str | None = None
 
 
 class StrictInput(BaseModel):

@@ -69,8 +69,6 @@ _STATE = re.compile(r"[a-z][a-z-]{0,31}")
 
 
 def _state_words(words: list[str]) -> list[str]:
-    if len(words) > 16:
-        raise ValueError("at most 16 states")
     for word in words:
         if not _STATE.fullmatch(word):
             raise ValueError(f"{word[:40]!r} is not a unit state word (e.g. failed, running)")
@@ -84,8 +82,8 @@ class ListUnitsInput(StrictInput):
         Name("unit_pattern"),
         Field(min_length=1, max_length=255, description="Glob, e.g. *.timer."),
     ] = None
-    state: Annotated[list[str], AfterValidator(_state_words)] = Field(
-        default_factory=list, description="e.g. failed, running, inactive."
+    state: Annotated[list[Annotated[str, Field(max_length=32)]], AfterValidator(_state_words)] = (
+        Field(default_factory=list, max_length=16, description="e.g. failed, running, inactive.")
     )
     limit: int = limit_field()
 
@@ -159,8 +157,6 @@ _PROPERTY = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 
 
 def _property_names(names: list[str]) -> list[str]:
-    if len(names) > 64:
-        raise ValueError("at most 64 properties")
     for name in names:
         if not _PROPERTY.fullmatch(name):
             raise ValueError(f"{name[:40]!r} is not a property name (e.g. MainPID)")
@@ -168,8 +164,11 @@ def _property_names(names: list[str]) -> list[str]:
 
 
 class ShowInput(UnitInput):
-    properties: Annotated[list[str], AfterValidator(_property_names)] = Field(
+    properties: Annotated[
+        list[Annotated[str, Field(max_length=64)]], AfterValidator(_property_names)
+    ] = Field(
         default_factory=list,
+        max_length=64,
         description="Names, e.g. MainPID; default: a summary.",
         json_schema_extra={"details": "The default: " + ", ".join(DEFAULT_PROPERTIES) + "."},
     )
