@@ -23,7 +23,7 @@ from ssh_mcp.core.call import Call, InputRequired, Outcome
 from ssh_mcp.core.command_step import check_commands
 from ssh_mcp.core.confine import Resolver, confine_paths
 from ssh_mcp.core.context import CallContext, Elevations, Target
-from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, ToolSpec
+from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, Name, ToolSpec
 from ssh_mcp.errors import (
     HostNotAllowed,
     InvalidArguments,
@@ -34,6 +34,7 @@ from ssh_mcp.errors import (
     shown,
 )
 from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.policy import names as name_policy
 from ssh_mcp.ssh.process import STOP_GRACE
 
 log = logging.getLogger("ssh_mcp")
@@ -67,6 +68,25 @@ async def validation(call: Call) -> None:
     except ValidationError as exc:
         known = call.spec.input.model_fields
         raise InvalidArguments(_validation_message(call.name, exc, known)) from None
+    check_names(call)
+
+
+def check_names(call: Call) -> None:
+    """Every ``Name`` field hashed into the audit, then held to its kind's rule: a name that
+    could become an option, a second line or shell syntax is refused before anything runs."""
+    spec, args = call.spec, call.model
+    for field in spec.marked_fields(Name):
+        marker = spec.field_marker(field, Name)
+        value: str | list[str] | None = getattr(args, field)
+        if not value or marker is None:
+            continue
+        items = [value] if isinstance(value, str) else list(value)
+        call.rec.extra[f"{field}_hash"] = call.app.audit.digest("\n".join(items))
+        if marker.kind is None:
+            continue  # the field's own type checks it
+        for item in items:
+            if why := name_policy.problem(marker.kind, item):
+                raise InvalidArguments(f"{field} {shown(item, 64)}: {why}")
 
 
 _HANDLE_HINTS = {

@@ -12,7 +12,7 @@ from typing import Any
 
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import exec as _exec
-from ssh_mcp.tools import file_ops, forward, host, local, search, sftp_read, shell, sudo
+from ssh_mcp.tools import file_ops, forward, host, local, search, sftp_read, shell, sudo, systemd
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
@@ -23,5 +23,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *shell.TOOLS,
     *sudo.TOOLS,
     *forward.TOOLS,
+    *systemd.TOOLS,
     *search.TOOLS,
 )
