@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssh_mcp.core.access import Group, Tier, ToolMode
 from ssh_mcp.core.schema import SAID_ONCE
+from ssh_mcp.core.terminals import Terminals
 from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
@@ -344,6 +345,11 @@ class ToolContext(Protocol):
 
     async def open_shell(self, cwd: str | None) -> Shell:
         """Start a persistent ``sh`` on the host, holding a channel slot while it lives."""
+        ...
+
+    @property
+    def terminals(self) -> Terminals:
+        """PTY sessions and device CLIs (see :mod:`ssh_mcp.core.terminals`)."""
         ...
 
     def hosts(self) -> list[HostSummary]: ...
