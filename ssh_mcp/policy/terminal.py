@@ -57,11 +57,13 @@ def check_device_commands(commands: Sequence[str], cli: CliConfig, allow_any: bo
 
     One line each, printable; matched after whitespace is normalized against
     ``cli.commands`` (glob patterns, case-sensitive). A command entering a
-    configuration mode needs ``allow_config`` and is then confirmed by a human
-    (:func:`config_mode`), whatever the patterns say.
+    configuration mode needs ``allow_config``; it and every command after it in
+    the call are then shown to a human to confirm (:func:`config_mode`) instead of
+    being matched: configuration commands are the device's own language.
     """
     if not commands:
         raise CommandNotAllowed("command not allowed: no device command was given")
+    configuring = False
     for command in commands:
         if not command.strip() or any(ord(c) < 32 or ord(c) == 127 for c in command):
             raise CommandNotAllowed(
@@ -75,6 +77,8 @@ def check_device_commands(commands: Sequence[str], cli: CliConfig, allow_any: bo
                     f"command not allowed: {shown(line)} enters a configuration mode, which "
                     "is off for this device (set allow_config = true in its cli table)"
                 )
+            configuring = True
+        if configuring:
             continue
         if not cli.commands:
             if allow_any:
@@ -91,8 +95,10 @@ def check_device_commands(commands: Sequence[str], cli: CliConfig, allow_any: bo
 
 
 def config_mode(commands: Sequence[str], cli: CliConfig) -> str | None:
-    """The first command that enters a configuration mode, for the confirmation; or None."""
-    for command in commands:
-        if re.search(cli.config_regex, _normal(command)):
-            return _normal(command)
+    """The commands from the first that enters a configuration mode on, one per line, for
+    the confirmation; or None."""
+    lines = [_normal(c) for c in commands]
+    for i, line in enumerate(lines):
+        if re.search(cli.config_regex, line):
+            return "\n".join(lines[i:])
     return None
