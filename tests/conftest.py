@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,3 +223,27 @@ def drop() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# -- the operations fleet: dockerd and a systemd host (tests/fleet.py) ---------------------
+
+
+@pytest.fixture(scope="session")
+def dockerd(ssh_root_dir: Path) -> Iterator[None]:
+    """A dockerd that answers, started here (and stopped by PID) unless one already runs."""
+    import fleet
+
+    with fleet.running_dockerd(ssh_root_dir):
+        try:
+            yield
+        finally:
+            fleet.remove_containers(f"{fleet.CONTAINER_PREFIX}{os.getpid()}-")
+
+
+@pytest.fixture(scope="session")
+def systemd_host(dockerd: None, ssh_root_dir: Path, test_keys: TestKeys) -> Iterator[Any]:
+    """A Debian container booted with systemd, sshd published on 127.0.0.1 (fleet.SystemdHost)."""
+    import fleet
+
+    with fleet.systemd_host(ssh_root_dir, test_keys.plain_pub, test_keys.plain) as host:
+        yield host

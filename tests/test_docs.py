@@ -146,7 +146,7 @@ def test_quick_start_has_two_commands_and_ci_runs_the_second() -> None:
     demo, tests = commands
     assert demo.startswith("pip install uv") and demo.endswith("uv run ssh-mcp demo")
     assert tests.startswith("pip install uv") and tests.endswith("uv run pytest")
-    for package in ("openssh-server", "sudo", "jq", "procps", "busybox"):
+    for package in ("openssh-server", "sudo", "jq", "procps", "busybox", "debootstrap", "dpkg-dev"):
         assert f" {package}" in tests
     assert not any(c.endswith("\\") for c in commands), "each command must be one line"
     ci = ROOT / ".ci" / "run"
