@@ -240,3 +240,23 @@ async def test_terminal_tools_need_the_dangerous_tier(
     async with serve(settings_for(allow_any_command=True)) as (client, _):
         r = await client.call_tool("ssh_pty_open", {"host": "target"})
         error_line(r, "unknown tool 'ssh_pty_open'")
+
+
+async def test_a_flood_of_output_is_bounded_and_the_screen_shows_its_end(
+    settings_for: Callable[..., Settings],
+) -> None:
+    n = 300_000
+    async with serve(settings_for(**OPEN, ssh_stdout_cap_bytes=4096)) as (client, _):
+        sid = (await ok(client, "ssh_pty_open", {"host": "target", "command": f"seq 1 {n}"}))[
+            "session_id"
+        ]
+        out = await _read(client, sid, f"^{n}$", timeout=30)
+        assert "earlier bytes left out]" in out["output"].split("\n")[0]
+        assert len(out["output"]) < 4200 and out["output"].endswith(f"{n}\n")
+        total = out["bytes"]
+        while not out["ended"]:
+            out = await ok(client, "ssh_pty_read", {"session_id": sid, "timeout": 5})
+            total += out["bytes"]
+        assert total == sum(len(str(i)) + 2 for i in range(1, n + 1))  # CR LF each
+        await ok(client, "ssh_pty_close", {"session_id": sid})
+    assert out["screen"].split("\n")[-1] == str(n)

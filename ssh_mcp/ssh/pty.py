@@ -2,9 +2,9 @@
 
 The channel asks sshd for a PTY (``term``, ``cols`` x ``rows``), so programs that
 want a terminal (``top``, ``less``, prompts, REPLs) run as they would for a person.
-A reader task drains the channel from the start: every byte goes to the screen
-emulator (:mod:`ssh_mcp.ssh.screen`) and to a bounded buffer of what arrived since
-the last read, whose oldest bytes are dropped (and counted) past its cap.
+A reader task drains the channel from the start into a bounded buffer of what
+arrived since the last read, whose oldest bytes are dropped (and counted) past its
+cap; the screen emulator (:mod:`ssh_mcp.ssh.screen`) is fed when a read needs it.
 
 On a POSIX login the command carries the PID prefix of :mod:`ssh_mcp.ssh.marks`:
 with a PTY sshd makes that shell a session leader, so its PID is the session id,
@@ -41,6 +41,9 @@ else:
 
 #: Bytes kept of what arrived since the last read; older ones are dropped and counted.
 PENDING_CAP = 1 << 20
+#: The emulator takes about 4 µs a byte (DECISIONS.md 68), so it is fed on demand, with at
+#: most the newest this many bytes since it was last fed: far more than a screenful.
+SCREEN_FEED_CAP = 32768
 _READ = 65536
 _MARK = re.compile(rb"\x1essh-mcp-pgid:([0-9]+)\r?\n")
 #: The start of a stream that may still hold the mark line, however it was split.
@@ -87,6 +90,7 @@ class Pty:
         self.total = 0  # raw bytes from the program, the mark line excluded
         self._pending = bytearray()
         self._dropped = 0
+        self._unscreened = bytearray()  # bytes the screen has not seen yet
         self._looking = marked  # for the mark line, at the stream's start
         self._head = b""  # that start, held back while it may still hold the mark
         self._arrived = asyncio.Event()
@@ -162,7 +166,9 @@ class Pty:
             return
         self.total += len(chunk)
         self.last_output = time.monotonic()
-        self.screen.feed(chunk)
+        self._unscreened += chunk
+        if len(self._unscreened) > SCREEN_FEED_CAP:
+            del self._unscreened[: len(self._unscreened) - SCREEN_FEED_CAP]
         self._pending += chunk
         if len(self._pending) > PENDING_CAP:
             cut = len(self._pending) - PENDING_CAP
@@ -183,7 +189,15 @@ class Pty:
             raise ConnectionDropped("the program on this terminal has ended")
         self.proc.stdin.write(data)
 
+    def screen_text(self) -> str:
+        """The screen now, after the bytes it has not seen yet (their newest part)."""
+        if self._unscreened:
+            self.screen.feed(bytes(self._unscreened))
+            self._unscreened.clear()
+        return self.screen.text()
+
     def resize(self, cols: int, rows: int) -> None:
+        self.screen_text()
         self.screen.resize(cols, rows)
         with contextlib.suppress(asyncssh.Error, OSError):
             self.proc.change_terminal_size(cols, rows)
@@ -227,7 +241,7 @@ class Pty:
             data=data,
             text=plain(data),
             dropped=dropped,
-            screen=self.screen.text(),
+            screen=self.screen_text(),
             cursor=self.screen.cursor,
             matched=matched,
             ended=self.ended,
@@ -238,7 +252,7 @@ class Pty:
         # The tail only: a pattern's cost grows with the text, and the caller wrote it.
         if pattern.search(plain(bytes(self._pending[-16384:]))):
             return True
-        return screen and bool(pattern.search(self.screen.text()))
+        return screen and bool(pattern.search(self.screen_text()))
 
     async def aclose(self) -> None:
         """Close the terminal (SIGHUP to the session), then TERM and KILL what is left of
