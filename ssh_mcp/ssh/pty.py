@@ -44,6 +44,8 @@ PENDING_CAP = 1 << 20
 #: The emulator takes about 4 µs a byte (DECISIONS.md 68), so it is fed on demand, with at
 #: most the newest this many bytes since it was last fed: far more than a screenful.
 SCREEN_FEED_CAP = 32768
+#: Seconds between screen matches of a ``wait_for`` while output keeps arriving.
+SCREEN_EVERY = 0.25
 _READ = 65536
 _MARK = re.compile(rb"\x1essh-mcp-pgid:([0-9]+)\r?\n")
 #: The start of a stream that may still hold the mark line, however it was split.
@@ -91,6 +93,7 @@ class Pty:
         self._pending = bytearray()
         self._dropped = 0
         self._unscreened = bytearray()  # bytes the screen has not seen yet
+        self._screen_checked = 0.0
         self._looking = marked  # for the mark line, at the stream's start
         self._head = b""  # that start, held back while it may still hold the mark
         self._arrived = asyncio.Event()
@@ -225,6 +228,8 @@ class Pty:
             if now >= deadline:
                 break
             wait = deadline - now
+            if wait_for is not None and screen:
+                wait = min(wait, SCREEN_EVERY)  # a skipped screen match is retried
             if wait_for is None:
                 quiet = now - self.last_output
                 if self._pending and quiet >= settle:
@@ -252,7 +257,15 @@ class Pty:
         # The tail only: a pattern's cost grows with the text, and the caller wrote it.
         if pattern.search(plain(bytes(self._pending[-16384:]))):
             return True
-        return screen and bool(pattern.search(self.screen_text()))
+        if not screen:
+            return False
+        # The emulator is slow (ADR 68): while output floods in, look at the screen at most
+        # every SCREEN_EVERY seconds; once output pauses, every time.
+        now = time.monotonic()
+        if now - self._screen_checked < SCREEN_EVERY and now - self.last_output < SCREEN_EVERY:
+            return False
+        self._screen_checked = now
+        return bool(pattern.search(self.screen_text()))
 
     async def aclose(self) -> None:
         """Close the terminal (SIGHUP to the session), then TERM and KILL what is left of
