@@ -34,7 +34,8 @@ async def _shell(client: Client) -> str:
     """A login shell with a known prompt; its session id."""
     sid: str = (await ok(client, "ssh_pty_open", {"host": "target"}))["session_id"]
     await ok(client, "ssh_pty_send", {"session_id": sid, "text": f"PS1='{PROMPT}'\n"})
-    await _read(client, sid, f"{PROMPT}$")
+    out = await _read(client, sid, f"{PROMPT}$")
+    assert "ssh-mcp" not in out["output"] + out["screen"]  # the session-id mark is taken out
     return sid
 
 
@@ -260,3 +261,20 @@ async def test_a_flood_of_output_is_bounded_and_the_screen_shows_its_end(
         assert total == sum(len(str(i)) + 2 for i in range(1, n + 1))  # CR LF each
         await ok(client, "ssh_pty_close", {"session_id": sid})
     assert out["screen"].split("\n")[-1] == str(n)
+
+
+async def test_a_root_login_terminal_stops_its_whole_session(
+    root_target: Target, settings_for: Callable[..., Settings]
+) -> None:
+    a, b = "sleep 313.8", "sleep 313.9"
+    settings = settings_for(hosts=hosts_toml(root_target), **OPEN)
+    async with serve(settings) as (client, _):
+        sid = await _shell(client)
+        await ok(client, "ssh_pty_send", {"session_id": sid, "text": f"id -un; {a} & {b}\n"})
+        out = await _read(client, sid, "^root")
+        assert "root" in out["output"] and "ssh-mcp-pgid" not in out["output"]
+        for m in (a, b):
+            await poll(lambda m=m: bool(remote_pids("root", f"^{m}$")), m)  # type: ignore[misc]
+        await ok(client, "ssh_pty_close", {"session_id": sid})
+        for m in (a, b):
+            assert await gone("root", f"^{m}$"), remote_pids("root", m)
