@@ -186,6 +186,9 @@ async def test_device_hosts_refuse_exec_sftp_and_free_terminals(
             r = await client.call_tool(tool, args)
             error_line(r, "is a network device", "ssh_cli_run")
             assert_audit(app, {"tool": tool, "outcome": "denied"})
+        ping = await ok(client, "ssh_host_ping", {"host": "dev"})  # connects, runs nothing
+        assert ping["reachable"] and ping["auth_ok"] and ping["error"] is None, ping
+        assert not remote_pids(test_user.name, "fake_device.py")
         r = await client.call_tool("ssh_pty_open", {"host": "dev"})
         error_line(r, "login shell", "network device", "pty_allow_shell")
         r = await client.call_tool("ssh_pty_open", {"host": "dev", "command": "show version"})

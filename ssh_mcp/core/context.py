@@ -294,6 +294,12 @@ class CallTerminals:
 
         return await self._app.pool.run(target.spec, start, replay=False, lease=self._lease)
 
+    async def connect(self) -> None:
+        async def nothing(pc: PooledConnection) -> None:
+            return None
+
+        await self._app.pool.run(self._bound().spec, nothing, replay=True, lease=self._lease)
+
     async def enable_secret(self) -> str:
         cli = self.device
         if cli is None or not cli.enable_cmd:

@@ -33,6 +33,10 @@ class Terminals(Protocol):
         holding a channel slot while it lives."""
         ...
 
+    async def connect(self) -> None:
+        """Reach the host and authenticate (a pooled connection), running nothing."""
+        ...
+
     async def enable_secret(self) -> str:
         """The device's enable secret, from its ``cli.enable_cmd``."""
         ...
