@@ -4,6 +4,7 @@ test_cli_device_frr.py."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from harness import (
     serve,
 )
 from mcp import Client
+from mcp.types import ReadResourceResult, TextResourceContents
 from sshd import Sshd, TestKeys, TestUser, remote_pids
 from test_confirm import Human
 
@@ -69,6 +71,12 @@ async def _serve(
     settings = make_settings(tmp_path, hosts, server.known_hosts_path, **{**OPEN, **overrides})
     async with serve(settings, elicitation=human) as pair:
         yield pair
+
+
+def _text(result: ReadResourceResult) -> str:
+    content = result.contents[0]
+    assert isinstance(content, TextResourceContents)
+    return content.text
 
 
 def _gone_device(test_user: TestUser) -> Any:
@@ -186,6 +194,11 @@ async def test_device_hosts_refuse_exec_sftp_and_free_terminals(
             r = await client.call_tool(tool, args)
             error_line(r, "is a network device", "ssh_cli_run")
             assert_audit(app, {"tool": tool, "outcome": "denied"})
+        doc = json.loads(_text(await client.read_resource("ssh-mcp://hosts/dev")))
+        assert doc["commands"]["mode"] == "device" and doc["device"]["profile"] == "cisco_ios"
+        assert doc["device"]["enable"] is False
+        plain = json.loads(_text(await client.read_resource("ssh-mcp://hosts/plain")))
+        assert plain["device"] is None and plain["commands"]["mode"] == "any"
         ping = await ok(client, "ssh_host_ping", {"host": "dev"})  # connects, runs nothing
         assert ping["reachable"] and ping["auth_ok"] and ping["error"] is None, ping
         assert not remote_pids(test_user.name, "fake_device.py")
