@@ -40,7 +40,7 @@ class PtyRef(HandleRef):
     kind = "pty"
 
 
-SESSION_ID = Field(description="From ssh_pty_open or ssh_pty_list.", pattern=r"^p[0-9a-f]{16}$")
+SESSION_ID = Field(description="From ssh_pty_open.", pattern=r"^p[0-9a-f]{16}$")
 Session = Annotated[str, PtyRef(), SESSION_ID]
 Cols = Annotated[int, Field(ge=20, le=500, description="Columns.")]
 Rows = Annotated[int, Field(ge=5, le=200, description="Rows.")]
@@ -152,13 +152,13 @@ class PtyReadInput(StrictInput):
     wait_for: str | None = Field(
         None,
         max_length=500,
-        description="Regex to wait for in the new text or the screen.",
+        description="Regex to await in the new text or screen.",
     )
     timeout: float = Field(
         5.0,
         gt=0,
         le=600,
-        description="Seconds to wait at most.",
+        description="Seconds at most.",
         json_schema_extra=field_details("Without wait_for, the read returns once output pauses."),
     )
 
@@ -281,8 +281,8 @@ TOOLS = (
     _spec(
         "ssh_pty_open",
         "Open a terminal session",
-        "Start a program or login shell on a terminal; returns session_id. Only for programs "
-        "that need a terminal (top, less, prompts, REPLs); else ssh_exec_run.",
+        "Run a program (or login shell) on a terminal; returns session_id. Only for programs "
+        "needing one (top, less, prompts, REPLs); else ssh_exec_run.",
         details=(
             "It ends on ssh_pty_close, with the server, or after SSH_PTY_IDLE_TIMEOUT unused; "
             "its whole session is stopped then (HUP, TERM, KILL). At most "
@@ -318,7 +318,7 @@ TOOLS = (
         "ssh_pty_read",
         "Read a terminal",
         "Return the screen and the text since the last read; with wait_for, once it matches "
-        "or at the timeout (matched says which).",
+        "or at timeout (matched says which).",
         details=(
             "The regex is searched in the last 16 KiB of new text and in the screen. Control "
             "sequences are interpreted by a terminal emulator for the screen."
