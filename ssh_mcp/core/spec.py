@@ -1,9 +1,8 @@
 """The one declaration of a tool, and the context its handler receives.
 
-A ``ToolSpec`` is read by several consumers, the way Starlette's route list
-is: tools/list, the tier and group filters, argument validation, the path and
-command policy (through field markers), the audit record and TOOLS.md.
-Handlers never see MCP; they get a :class:`ToolContext`.
+A ``ToolSpec`` is read by several consumers, the way Starlette's route list is: tools/list,
+the tier and group filters, argument validation, the path and command policy (through field
+markers), the audit record and TOOLS.md. Handlers never see MCP; they get a ToolContext.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
+from ssh_mcp.state.forwards import ForwardEntry, ForwardTable, ForwardWant
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
 from ssh_mcp.state.shells import ShellTable
@@ -87,11 +87,10 @@ class LocalPath:
 
 @dataclass(frozen=True)
 class HandleRef:
-    """Marks the id of something the server keeps on a host (a job, a shell session).
+    """Marks the id of something the server keeps on a host (a job, a shell, a terminal).
 
-    Dispatch finds it and binds its host as ``host``; an unknown (or expired)
-    id is refused, and the host passes host policy again, so a host blocklisted
-    since is out of reach.
+    Dispatch finds it and binds its host as ``host``; an unknown (or expired) id is refused,
+    and the host passes host policy again, so a host blocklisted since is out of reach.
     """
 
     kind = ""
@@ -348,8 +347,15 @@ class ToolContext(Protocol):
         ...
 
     @property
-    def terminals(self) -> Terminals:
-        """PTY sessions and device CLIs (see :mod:`ssh_mcp.core.terminals`)."""
+    def terminals(self) -> Terminals: ...  # PTY sessions, device CLIs (core/terminals.py)
+
+    @property
+    def forwards(self) -> ForwardTable:
+        """The server's port forwards (see :mod:`ssh_mcp.state.forwards`)."""
+        ...
+
+    async def open_forward(self, want: ForwardWant) -> ForwardEntry:
+        """Open a forward on the host if its forward_allowlist allows (DECISIONS.md 68)."""
         ...
 
     def hosts(self) -> list[HostSummary]: ...

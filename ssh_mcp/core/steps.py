@@ -76,9 +76,10 @@ _HANDLE_HINTS = {
     "job": "finished jobs expire after SSH_JOB_TTL",
     "shell": "shell sessions end on close, exit, timeout, or SSH_SHELL_IDLE_TIMEOUT",
     "pty": "terminal sessions end on close or SSH_PTY_IDLE_TIMEOUT",
+    "forward": "forwards end on close, when their connection drops, or when the server stops",
 }
 #: The groups whose tools reach a network device host (hosts.toml ``cli``): no POSIX shell.
-_DEVICE_GROUPS = frozenset({Group.TERMINAL, Group.HOST, Group.SESSION})
+_DEVICE_GROUPS = frozenset({Group.TERMINAL, Group.HOST, Group.SESSION, Group.FORWARD})
 
 
 async def host(call: Call) -> None:

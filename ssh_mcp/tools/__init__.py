@@ -12,7 +12,17 @@ from typing import Any
 
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import exec as _exec
-from ssh_mcp.tools import file_ops, host, local, search, sftp_read, shell, sudo, terminal
+from ssh_mcp.tools import (
+    file_ops,
+    forward,
+    host,
+    local,
+    search,
+    sftp_read,
+    shell,
+    sudo,
+    terminal,
+)
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
@@ -23,5 +33,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *shell.TOOLS,
     *terminal.TOOLS,
     *sudo.TOOLS,
+    *forward.TOOLS,
     *search.TOOLS,
 )
