@@ -224,3 +224,17 @@ async def test_a_free_terminal_on_a_device_when_the_host_opts_in(
         assert out["matched"] and "Fake Router OS" in out["screen"]
         await ok(client, "ssh_pty_close", {"session_id": sid})
     assert await _gone_device(test_user)
+
+
+async def test_a_prompt_that_never_matches_fails_the_login_and_ends_the_session(
+    tmp_path: Path, device: tuple[Sshd, Path], test_keys: TestKeys, test_user: TestUser
+) -> None:
+    cli = CISCO + "prompt_regex = '^never-this-prompt>$'\n"
+    async with _serve(tmp_path, device, test_keys, test_user, cli) as (client, app):
+        args = {"host": "dev", "commands": ["show version"], "timeout": 2}
+        r = await client.call_tool("ssh_cli_run", args)
+        error_line(r, "no prompt matching cli.prompt_regex", "check its cli profile")
+        assert_audit(app, {"tool": "ssh_cli_run", "error": "OperationTimeout"})
+        assert app.ptys.all() == []
+        assert await _gone_device(test_user)
+        assert "show version" not in device[1].read_text()

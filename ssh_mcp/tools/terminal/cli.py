@@ -15,6 +15,7 @@ import re
 import time
 from typing import Annotated
 
+import anyio
 from pydantic import Field
 
 from ssh_mcp.config.cli_profiles import CliConfig
@@ -86,9 +87,19 @@ async def _open(terminals: Terminals, host: str, cli: CliConfig, deadline: float
     pty = await terminals.open(None, term=_TERM, cols=_COLS, rows=_ROWS)
     entry = PtyEntry(new_pty_id(), host, pty, None, _TERM, kind="cli")
     terminals.table.add(entry)
+    try:
+        await _login(terminals, entry, cli, deadline)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await terminals.table.close(entry.id)
+        raise
+    return entry
+
+
+async def _login(terminals: Terminals, entry: PtyEntry, cli: CliConfig, deadline: float) -> None:
+    """Wait for the first prompt, then the enable step and the pager command."""
     async with entry.lock:
         if await _until_prompt(entry, cli, deadline) is None:
-            await terminals.table.close(entry.id)
             raise OperationTimeout(
                 f"no prompt matching cli.prompt_regex {cli.prompt_regex!r} came from the "
                 "device; check its cli profile"
@@ -107,7 +118,6 @@ async def _open(terminals: Terminals, host: str, cli: CliConfig, deadline: float
         if cli.pager_off:
             await _send(entry, cli, cli.pager_off)
             await _until_prompt(entry, cli, deadline)
-    return entry
 
 
 async def cli_run(ctx: ToolContext, args: CliRunInput) -> CliRun:
@@ -115,6 +125,9 @@ async def cli_run(ctx: ToolContext, args: CliRunInput) -> CliRun:
     cli = terminals.device
     assert cli is not None and ctx.host is not None  # dispatch refused a non-device host
     deadline = time.monotonic() + (args.timeout or ctx.command_timeout)
+    for stale in terminals.table.all("cli"):  # a device that hung up: forget its session
+        if stale.host == ctx.host.alias and not stale.pty.alive:
+            await terminals.table.close(stale.id)
     entry = terminals.table.device_session(ctx.host.alias)
     if entry is None:
         entry = await _open(terminals, ctx.host.alias, cli, deadline)
@@ -122,13 +135,19 @@ async def cli_run(ctx: ToolContext, args: CliRunInput) -> CliRun:
     configuring = False
     async with entry.lock:
         entry.last_used = time.monotonic()
-        for command in args.commands:
-            configuring = configuring or bool(re.search(cli.config_regex, command))
-            await _send(entry, cli, command)
-            text = await _until_prompt(entry, cli, deadline)
-            if text is None:
-                break
-            replies.append(CliReply(command=command, output=_reply(text, command)))
+        try:
+            for command in args.commands:
+                configuring = configuring or bool(re.search(cli.config_regex, command))
+                await _send(entry, cli, command)
+                text = await _until_prompt(entry, cli, deadline)
+                if text is None:
+                    break
+                replies.append(CliReply(command=command, output=_reply(text, command)))
+        except BaseException:
+            # Cancelled or failed mid-command: the session's state is unknown, so it ends.
+            with anyio.CancelScope(shield=True):
+                await terminals.table.close(entry.id)
+            raise
         entry.last_used = time.monotonic()
     timed_out = len(replies) < len(args.commands)
     if timed_out or configuring:
