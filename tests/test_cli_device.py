@@ -97,7 +97,7 @@ async def test_show_commands_with_the_pager_off(
         assert "More" not in replies["show long"]
         assert replies["show interface brief"].startswith("Interface  Status")
         line = assert_audit(app, {"tool": "ssh_cli_run", "outcome": "ok", "host": "dev"})
-        assert line["command_hash"]
+        assert line["command_hash"] and "show long" not in app.settings.ssh_audit_log.read_text()
         assert "terminal length 0" in device[1].read_text()  # the pager went off once
         first = app.ptys.all("cli")
         assert len(first) == 1

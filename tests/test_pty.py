@@ -56,6 +56,7 @@ async def test_a_shell_prompt_round_trip(settings_for: Callable[..., Settings]) 
         sent = await ok(client, "ssh_pty_send", {"session_id": sid, "text": "echo $((6*7))\n"})
         assert sent == {"sent": 14}
         assert_audit(app, {"tool": "ssh_pty_send", "session_id": sid, "bytes": 14})
+        assert "6*7" not in app.settings.ssh_audit_log.read_text()  # keystrokes: a count only
         out = await _read(client, sid, f"^42\\r?\\n{PROMPT}")
         assert "42\n" + PROMPT in out["output"] and "\x1b" not in out["output"]
         assert out["screen"].splitlines()[-1] == PROMPT.rstrip()
