@@ -279,3 +279,26 @@ async def test_a_root_login_terminal_stops_its_whole_session(
         await ok(client, "ssh_pty_close", {"session_id": sid})
         for m in (a, b):
             assert await gone("root", f"^{m}$"), remote_pids("root", m)
+
+
+async def test_concurrent_opens_respect_the_cap(
+    settings_for: Callable[..., Settings], test_user: TestUser
+) -> None:
+    import anyio
+
+    marker = "sleep 313.95"
+    results: list[Any] = []
+    async with serve(settings_for(**OPEN, ssh_pty_max_sessions=2)) as (client, app):
+
+        async def one() -> None:
+            args = {"host": "target", "command": marker}
+            results.append(await client.call_tool("ssh_pty_open", args))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(one)
+        refused = [r for r in results if r.is_error]
+        assert len(refused) == 2 and len(app.ptys.all()) == 2
+        for r in refused:
+            error_line(r, "2 terminal sessions are open (SSH_PTY_MAX_SESSIONS)")
+    assert await gone(test_user.name, f"^{marker}$")

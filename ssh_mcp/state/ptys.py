@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from ssh_mcp.errors import CapExceeded
@@ -47,15 +48,23 @@ class PtyTable:
         self.idle_timeout, self.max_sessions = idle_timeout, max_sessions
         self._open: dict[str, PtyEntry] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._opening = 0  # sessions between their place in the cap and add()
 
-    async def reserve(self) -> None:
-        """Sweep, then refuse when the cap is reached."""
+    @contextlib.asynccontextmanager
+    async def opening(self) -> AsyncIterator[None]:
+        """A place for one session being opened: sweep, then refuse when the open ones and
+        those being opened reach the cap. ``add`` the session inside the block."""
         await self.sweep()
-        if len(self._open) >= self.max_sessions:
+        if len(self._open) + self._opening >= self.max_sessions:
             raise CapExceeded(
                 f"{self.max_sessions} terminal sessions are open (SSH_PTY_MAX_SESSIONS); close "
                 "one with ssh_pty_close first"
             )
+        self._opening += 1
+        try:
+            yield
+        finally:
+            self._opening -= 1
 
     def add(self, entry: PtyEntry) -> None:
         self._open[entry.id] = entry

@@ -83,10 +83,10 @@ async def _send(entry: PtyEntry, cli: CliConfig, line: str) -> None:
 
 
 async def _open(terminals: Terminals, host: str, cli: CliConfig, deadline: float) -> PtyEntry:
-    await terminals.table.reserve()
-    pty = await terminals.open(None, term=_TERM, cols=_COLS, rows=_ROWS)
-    entry = PtyEntry(new_pty_id(), host, pty, None, _TERM, kind="cli")
-    terminals.table.add(entry)
+    async with terminals.table.opening():
+        pty = await terminals.open(None, term=_TERM, cols=_COLS, rows=_ROWS)
+        entry = PtyEntry(new_pty_id(), host, pty, None, _TERM, kind="cli")
+        terminals.table.add(entry)
     try:
         await _login(terminals, entry, cli, deadline)
     except BaseException:

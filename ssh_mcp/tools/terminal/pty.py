@@ -71,12 +71,12 @@ class PtyOpened(Output):
 
 
 async def pty_open(ctx: ToolContext, args: PtyOpenInput) -> PtyOpened:
-    table = ctx.terminals.table
-    await table.reserve()
+    table, terminals = ctx.terminals.table, ctx.terminals
     assert ctx.host is not None
-    pty = await ctx.terminals.open(args.command, term=args.term, cols=args.cols, rows=args.rows)
-    entry = PtyEntry(new_pty_id(), ctx.host.alias, pty, args.command, args.term)
-    table.add(entry)
+    async with table.opening():
+        pty = await terminals.open(args.command, term=args.term, cols=args.cols, rows=args.rows)
+        entry = PtyEntry(new_pty_id(), ctx.host.alias, pty, args.command, args.term)
+        table.add(entry)
     return PtyOpened(session_id=entry.id, host=entry.host)
 
 
