@@ -238,3 +238,14 @@ async def test_a_prompt_that_never_matches_fails_the_login_and_ends_the_session(
         assert app.ptys.all() == []
         assert await _gone_device(test_user)
         assert "show version" not in device[1].read_text()
+
+
+async def test_exec_false_refuses_device_commands(
+    tmp_path: Path, device: tuple[Sshd, Path], test_keys: TestKeys, test_user: TestUser
+) -> None:
+    cli = CISCO.replace("[hosts", "exec = false\n[hosts")
+    async with _serve(tmp_path, device, test_keys, test_user, cli) as (client, app):
+        r = await client.call_tool("ssh_cli_run", {"host": "dev", "commands": ["show version"]})
+        error_line(r, "exec = false")
+        assert_audit(app, {"tool": "ssh_cli_run", "outcome": "denied"})
+        assert device[1].read_text() == "" and app.ptys.all() == []
