@@ -1,9 +1,10 @@
 """The HTTP team server's systemd unit (`ssh-mcp unit`), run under the real systemd of a
 booted Debian container, reached through a port published on 127.0.0.1 (issue 11).
 
-The container gets this checkout and its Python read-only under /opt, and a venv at
-/opt/ssh-mcp, the path the unit runs; everything else is the unit as shipped, its
-sandboxing included, installed the way CONFIGURATION.md tells an operator to.
+The container gets this checkout's package, its venv's site-packages and its Python
+read-only under /opt, and a venv at /opt/ssh-mcp, the path the unit runs; everything else
+is the unit as shipped, its sandboxing included, installed the way CONFIGURATION.md tells
+an operator to.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 _INSTALL = f"""set -e
 echo /opt/python/lib > /etc/ld.so.conf.d/ssh-mcp-python.conf && ldconfig
 /opt/python/bin/{PY} -m venv --without-pip /opt/ssh-mcp
-printf '%s\\n' /opt/src /opt/src/.venv/lib/{PY}/site-packages \\
+printf '%s\\n' /opt/src /opt/deps \\
     > /opt/ssh-mcp/lib/{PY}/site-packages/ssh_mcp_src.pth
 printf '#!/opt/ssh-mcp/bin/python\\n%s\\n%s\\n' 'from ssh_mcp.cli.main import main' \\
     'raise SystemExit(main())' > /opt/ssh-mcp/bin/ssh-mcp
@@ -63,7 +64,13 @@ systemctl start ssh-mcp
 
 @pytest.fixture(scope="module")
 def unit_host(dockerd: None, ssh_root_dir: Path, test_keys: TestKeys) -> Iterator[SystemdHost]:
-    volumes = (f"{ROOT}:/opt/src:ro", f"{sys.base_prefix}:/opt/python:ro")
+    # Each mount's own directory is what the container sees: a checkout in a 0700 directory
+    # (mktemp -d) would hide the package from the service's user if its parent were mounted.
+    volumes = (
+        f"{ROOT / 'ssh_mcp'}:/opt/src/ssh_mcp:ro",
+        f"{Path(sys.prefix) / 'lib' / PY / 'site-packages'}:/opt/deps:ro",
+        f"{sys.base_prefix}:/opt/python:ro",
+    )
     if sys.base_prefix == "/usr":
         pytest.fail("this test mounts the venv's base Python at /opt/python; /usr cannot be")
     with systemd_host(
