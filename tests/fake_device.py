@@ -31,6 +31,22 @@ def read_line() -> str:
     return line.strip()
 
 
+def read_key() -> str:
+    """One key, unechoed and without Enter, as a pager reads it."""
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    new = old[:]
+    new[3] &= ~(termios.ICANON | termios.ECHO)
+    termios.tcsetattr(fd, termios.TCSANOW, new)
+    try:
+        key = sys.stdin.read(1)
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, old)
+    with open(LOG, "a") as log:
+        log.write(f"<key {key!r}>\n")
+    return key
+
+
 def secret_prompt() -> str:
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd)
@@ -62,8 +78,8 @@ def main() -> None:
             for i, line in enumerate(LONG):
                 if pager and i and i % 10 == 0:
                     say(" --More-- ")
-                    read_line()
-                    say("\r          \r")
+                    read_key()
+                    say("\b" * 10 + " " * 10 + "\b" * 10)  # erased, as IOS does
                 say(line + "\n")
         elif cmd == "show interface brief":
             say("Interface  Status  VRF\neth0       up      default\nlo         up      default\n")

@@ -249,3 +249,17 @@ async def test_exec_false_refuses_device_commands(
         error_line(r, "exec = false")
         assert_audit(app, {"tool": "ssh_cli_run", "outcome": "denied"})
         assert device[1].read_text() == "" and app.ptys.all() == []
+
+
+async def test_a_pager_left_on_is_paged_through(
+    tmp_path: Path, device: tuple[Sshd, Path], test_keys: TestKeys, test_user: TestUser
+) -> None:
+    cli = CISCO + 'pager_off = ""\n'
+    async with _serve(tmp_path, device, test_keys, test_user, cli) as (client, _):
+        out = await ok(client, "ssh_cli_run", {"host": "dev", "commands": ["show long"]})
+        lines = out["replies"][0]["output"].split("\n")
+        assert [line.rstrip() for line in lines] == [
+            f"line {i:02d} of the long reply" for i in range(1, 31)
+        ]
+        log = device[1].read_text()
+        assert "terminal length 0" not in log and log.count("<key ' '>") == 2

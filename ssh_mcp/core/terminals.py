@@ -8,7 +8,10 @@ from typing import Protocol
 
 from ssh_mcp.config.cli_profiles import CliConfig
 from ssh_mcp.ssh.pty import Pty
+from ssh_mcp.ssh.screen import plain
 from ssh_mcp.state.ptys import PtyTable
+
+__all__ = ["DeviceCommands", "Terminals", "plain"]
 
 
 @dataclass(frozen=True)

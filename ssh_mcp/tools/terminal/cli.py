@@ -21,7 +21,7 @@ from pydantic import Field
 from ssh_mcp.config.cli_profiles import CliConfig
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import CHANGES, HOST, Output, StrictInput, ToolContext, ToolSpec
-from ssh_mcp.core.terminals import DeviceCommands, Terminals
+from ssh_mcp.core.terminals import DeviceCommands, Terminals, plain
 from ssh_mcp.errors import OperationTimeout, RemoteError
 from ssh_mcp.state.ptys import PtyEntry, new_pty_id
 from ssh_mcp.tools._fields import timeout_field
@@ -29,6 +29,7 @@ from ssh_mcp.tools._fields import timeout_field
 #: A device's terminal: wide, so that replies are not wrapped, and a plain TERM.
 _COLS, _ROWS, _TERM = 500, 60, "vt100"
 _PASSWORD = re.compile(r"[Pp]assword: ?$")
+_MORE = re.compile(r"-- ?[Mm]ore ?--")
 
 
 class CliRunInput(StrictInput):
@@ -56,17 +57,23 @@ def _last_line(text: str) -> str:
 
 
 async def _until_prompt(entry: PtyEntry, cli: CliConfig, deadline: float) -> str | None:
-    """Text up to and with the prompt line; None when the deadline passes first."""
-    prompt, text = cli.prompt, ""
+    """Text up to and with the prompt line; None when the deadline passes first. A pager
+    that holds the reply at ``--More--`` (pager_off missing or refused) gets a space."""
+    prompt = cli.prompt
+    either = re.compile(f"{_MORE.pattern}|{cli.prompt_regex}", re.MULTILINE)
+    data = b""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        got = await entry.pty.read(prompt, left, screen=False)
-        text += got.text
-        if prompt.search(_last_line(text)):
-            return text
-        if got.ended:
+        got = await entry.pty.read(either, left, screen=False)
+        data += got.data  # as bytes: a pager's CR and backspaces rewrite across reads
+        last = _last_line(plain(data[-4096:]))
+        if prompt.search(last):
+            return plain(data)
+        if _MORE.search(last):
+            entry.pty.write(b" ")
+        elif got.ended:
             raise RemoteError("the device closed the session; run the commands again")
 
 
