@@ -1,7 +1,7 @@
 """Device CLI profiles: what a host's ``cli`` table means once its profile fills the gaps.
 
 A host with a ``cli`` table is a network device whose login shell is a vendor CLI
-(DECISIONS.md 72). Its profile (``cisco_ios``, ``junos`` or ``generic``) supplies
+(DECISIONS.md 74). Its profile (``cisco_ios``, ``junos`` or ``generic``) supplies
 every value the table leaves out; the table overrides any of them.
 """
 

@@ -100,7 +100,7 @@ def runs_commands(spec: ToolSpec[Any, Any]) -> bool:
 
 def _check_device(app: App, spec: ToolSpec[Any, Any], args: BaseModel, target: Target) -> None:
     """Device commands against the host's ``cli.commands``; a terminal's command and login
-    shell against the device rules (DECISIONS.md 71 and 72)."""
+    shell against the device rules (DECISIONS.md 73 and 72)."""
     host = target.host
     for name in spec.marked_fields(DeviceCommands):
         if host.cli is None:
@@ -145,7 +145,7 @@ async def check_commands(
         for key, target in targets.items():
             if key in step.denials:
                 continue
-            if command is None:  # a terminal's login shell: no line to check (DECISIONS.md 71)
+            if command is None:  # a terminal's login shell: no line to check (DECISIONS.md 73)
                 allowlist = host_policy.command_allowlist(target.host, app.settings)
                 allow_any = app.settings.allow_any_command
                 if why := login_shell_refusal(target.host, allowlist, allow_any):

@@ -1,4 +1,4 @@
-"""What the terminal tools reach through their context (DECISIONS.md 71 and 72): the table
+"""What the terminal tools reach through their context (DECISIONS.md 73 and 72): the table
 of open terminals, a way to open one on the call's host, and the host's device CLI."""
 
 from __future__ import annotations

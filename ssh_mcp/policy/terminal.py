@@ -1,4 +1,4 @@
-"""Terminal and device-CLI policy (DECISIONS.md 71 and 72). Pure functions.
+"""Terminal and device-CLI policy (DECISIONS.md 73 and 72). Pure functions.
 
 Keystrokes sent to a terminal cannot be checked line by line: a shell would run
 whatever is typed, and a program may read a line as a command or as an answer.

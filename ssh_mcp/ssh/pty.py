@@ -41,7 +41,7 @@ else:
 
 #: Bytes kept of what arrived since the last read; older ones are dropped and counted.
 PENDING_CAP = 1 << 20
-#: The emulator takes about 4 µs a byte (DECISIONS.md 70), so it is fed on demand, with at
+#: The emulator takes about 4 µs a byte (DECISIONS.md 72), so it is fed on demand, with at
 #: most the newest this many bytes since it was last fed: far more than a screenful.
 SCREEN_FEED_CAP = 32768
 #: Seconds between screen matches of a ``wait_for`` while output keeps arriving.
@@ -259,7 +259,7 @@ class Pty:
             return True
         if not screen:
             return False
-        # The emulator is slow (ADR 70): while output floods in, look at the screen at most
+        # The emulator is slow (ADR 72): while output floods in, look at the screen at most
         # every SCREEN_EVERY seconds; once output pauses, every time.
         now = time.monotonic()
         if now - self._screen_checked < SCREEN_EVERY and now - self.last_output < SCREEN_EVERY:

@@ -1,7 +1,7 @@
 """What a terminal's bytes look like to a person. Pure: no I/O.
 
 :class:`Screen` runs the bytes through a VT100/xterm emulator (pyte,
-DECISIONS.md 70), so a full-screen program (``top``, ``less``) reads back as the
+DECISIONS.md 72), so a full-screen program (``top``, ``less``) reads back as the
 grid a person would see, cursor moves and colours applied. :func:`plain` turns a
 stream into text for line-oriented callers (a read's output since the last
 read, a device CLI's reply): escape sequences removed, CR LF as LF, a line

@@ -1,4 +1,4 @@
-"""Dangerous tier, group ``terminal``: commands on a network device's CLI (DECISIONS.md 72).
+"""Dangerous tier, group ``terminal``: commands on a network device's CLI (DECISIONS.md 74).
 
 A device host (hosts.toml ``cli``) has a vendor CLI as its login shell and no
 POSIX shell. ``ssh_cli_run`` keeps one terminal session per device, opened on

@@ -3,7 +3,7 @@
 For programs that want a terminal: ``top``, ``less``, installers that prompt,
 REPLs. The command allowlist decides what starts; what is typed afterwards is not
 checked, which is why a login shell needs the host's ``pty_allow_shell`` under an
-allowlist (DECISIONS.md 71). Reads return the screen as a person would see it.
+allowlist (DECISIONS.md 73). Reads return the screen as a person would see it.
 """
 
 from __future__ import annotations
