@@ -12,7 +12,18 @@ from typing import Any
 
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import exec as _exec
-from ssh_mcp.tools import file_ops, forward, host, local, search, sftp_read, shell, sudo, systemd
+from ssh_mcp.tools import (
+    file_ops,
+    forward,
+    host,
+    local,
+    search,
+    sftp_read,
+    shell,
+    sudo,
+    systemd,
+    terminal,
+)
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
@@ -21,6 +32,7 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *file_ops.TOOLS,
     *_exec.TOOLS,
     *shell.TOOLS,
+    *terminal.TOOLS,
     *sudo.TOOLS,
     *forward.TOOLS,
     *systemd.TOOLS,
