@@ -115,6 +115,13 @@ class CommandText:
     """Marks a shell command field: dispatch applies the command policy and hashes it."""
 
 
+@dataclass(frozen=True)
+class Name:
+    """Marks a field naming something on a host (unit, container, image, package), or a
+    list of such names: the audit records it hashed, as ``<field>_hash``, like paths and
+    commands. The field's own type validates it strictly before anything runs."""
+
+
 class StrictInput(BaseModel):
     """Base of every input model: unknown fields are errors, values are frozen."""
 

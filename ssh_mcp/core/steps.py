@@ -23,7 +23,7 @@ from ssh_mcp.core.call import Call, InputRequired, Outcome
 from ssh_mcp.core.command_step import check_commands
 from ssh_mcp.core.confine import Resolver, confine_paths
 from ssh_mcp.core.context import CallContext, Elevations, Target
-from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, ToolSpec
+from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, Name, ToolSpec
 from ssh_mcp.errors import (
     HostNotAllowed,
     InvalidArguments,
@@ -140,6 +140,11 @@ async def commands(call: Call) -> None:
     app, spec, args = call.app, call.spec, call.model
     for name in spec.marked_fields(CommandText):
         call.rec.command_hash = app.audit.digest(getattr(args, name))  # as given
+    for name in spec.marked_fields(Name):
+        value = getattr(args, name)
+        if value is not None and value != []:
+            joined = "\n".join(value) if isinstance(value, list | tuple) else str(value)
+            call.rec.extra[f"{name}_hash"] = app.audit.digest(joined)
     step = await check_commands(
         app, spec, args, call.targets, call.updates.get("cwd"), call.resolver
     )
