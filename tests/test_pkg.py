@@ -78,7 +78,7 @@ async def test_install_list_show_hold_upgrade_remove_as_root(
         listed = await ok(client, "ssh_pkg_list", {**h, "pattern": "mcp-h12-*"})
         assert listed == {"packages": [f"{DEP} 1.0", f"{HELLO} 1.0"], "truncated": False}
         assert_audit(app, {"tool": "ssh_pkg_list", "pattern_hash": app.audit.digest("mcp-h12-*")})
-        up = await ok(client, "ssh_pkg_list", {**h, "which": "upgradable", "pattern": "mcp-h12-*"})
+        up = await ok(client, "ssh_pkg_list", {**h, "upgradable": True, "pattern": "mcp-h12-*"})
         assert up["packages"] == [f"{HELLO} 1.1 from 1.0"], up
 
         shown = await ok(client, "ssh_pkg_show", {**h, "package": HELLO})

@@ -114,7 +114,7 @@ class MarkInput(StrictInput):
     packages: Annotated[
         list[PackageName], Name(), Field(min_length=1, max_length=50, description="Names.")
     ]
-    action: Literal["hold", "unhold"]
+    action: Literal["hold", "unhold"] = Field(description="hold or unhold.")
 
 
 async def pkg_mark(ctx: ToolContext, args: MarkInput) -> Holds:

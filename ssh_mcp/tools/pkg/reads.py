@@ -7,7 +7,7 @@ refresh them with ``refresh=true``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
@@ -34,7 +34,7 @@ def _row(name: str, version: str, state: str, held: bool, old: str | None = None
 
 class ListInput(StrictInput):
     host: str = HOST
-    which: Literal["installed", "upgradable"] = "installed"
+    upgradable: bool = Field(False, description="Only upgradable ones.")
     pattern: Annotated[
         Pattern | None,
         Name(),
@@ -54,7 +54,7 @@ class PkgList(Output):
 
 async def pkg_list(ctx: ToolContext, args: ListInput) -> PkgList:
     operands = [args.pattern] if args.pattern else []
-    if args.which == "installed":
+    if not args.upgradable:
         # Exit 1 is "no package matched": an empty list, not an error.
         script = 'f=$1; shift; dpkg-query -W -f "$f" -- "$@" 2>/dev/null; [ $? -le 1 ]'
         text = await read(ctx, script, [_FORMAT, *operands], "dpkg-query")
@@ -159,11 +159,11 @@ async def pkg_holds(ctx: ToolContext, args: HostInput) -> Holds:
 TOOLS = (
     ToolSpec(
         name="ssh_pkg_list",
-        title="List packages",
-        description="List installed or upgradable packages.",
+        title="Packages",
+        description="List installed packages.",
         details=(
-            "Upgradable is as of the host's last apt-get update; ssh_pkg_upgrade refresh=true "
-            "updates the lists. APT hosts only."
+            "upgradable=true lists those with a newer version, as of the host's last apt-get "
+            "update; ssh_pkg_upgrade refresh=true updates the lists. APT hosts only."
         ),
         tier=Tier.READ,
         group=Group.PKG,
