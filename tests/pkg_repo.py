@@ -9,7 +9,12 @@ empty, so apt sees nothing else.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from fleet import SystemdHost, docker
@@ -91,3 +96,20 @@ def locked(host: SystemdHost) -> list[str]:
     ).split()
     locks = host.exec("cat", "/proc/locks").splitlines()
     return [line for line in locks for ino in inodes if f":{ino} " in line]
+
+
+@contextlib.contextmanager
+def path_without(*prefixes: str) -> Iterator[Path]:
+    """A PATH directory any user can enter, linking every program of /usr/bin, /usr/sbin,
+    /bin and /sbin except those whose names start with one of ``prefixes``: a host without
+    them, for sshd's ``SetEnv PATH=``."""
+    bin_dir = Path(tempfile.mkdtemp(prefix="ssh-mcp-path-"))
+    bin_dir.chmod(0o755)
+    try:
+        for d in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
+            for name in os.listdir(d):
+                if not name.startswith(prefixes) and not (bin_dir / name).exists():
+                    (bin_dir / name).symlink_to(os.path.join(d, name))
+        yield bin_dir
+    finally:
+        shutil.rmtree(bin_dir)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from fleet import SystemdHost
-from harness import OPEN_SUDO, assert_audit, ok, refused, serve
-from sshd import TestUser
+from harness import OPEN_SUDO, assert_audit, error_line, ok, refused, scratch_settings, serve
+from pkg_repo import path_without
+from sshd import Sshd, TestKeys, TestUser
 from test_pkg import fleet_settings
 
 from ssh_mcp.config.settings import Settings
@@ -78,6 +79,18 @@ async def test_user_info_for_a_sudo_user_root_and_the_test_user(
         assert (me["user"], me["uid"]) == (test_user.name, test_user.uid)
 
 
+async def test_a_host_without_iproute2_gets_an_error_naming_it(
+    tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
+) -> None:
+    with path_without("ip", "ss") as bin_dir:
+        scratch_sshd.reconfigure({"SetEnv": f"PATH={bin_dir}"})
+        settings = scratch_settings(tmp_path, scratch_sshd, test_user, test_keys)
+        async with serve(settings) as (client, app):
+            r = await client.call_tool("ssh_host_network", {"host": "s"})
+            error_line(r, "failed on the host", "needs iproute2's ip")
+            assert_audit(app, {"tool": "ssh_host_network", "outcome": "error"})
+
+
 def test_parsers_of_ss_and_sudo() -> None:
     ss = (
         'tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=7,fd=3))\n'
@@ -132,6 +145,11 @@ async def test_sudo_read_redacted_masks_a_root_only_file(
         )
         assert plain["content"] == out["content"]
         # The sudo tools' path rules: a restricted zone stays out of reach, through a link too.
+        systemd_host.exec("cp", "/usr/bin/true", "/root/h12/bin")
+        binary = {"host": "fleet1", "path": "/root/h12/bin"}
+        r = await client.call_tool("ssh_sudo_read_redacted", binary)
+        error_line(r, "is not UTF-8 text, so it cannot be redacted")
+        assert_audit(app, {"tool": "ssh_sudo_read_redacted", "outcome": "error"})
         systemd_host.exec("ln", "-sf", "/etc/shadow", "/root/h12/link")
         for path in ("/etc/shadow", "/root/h12/link"):
             await refused(

@@ -14,6 +14,7 @@ from harness import (
     OPEN_SUDO,
     Target,
     assert_audit,
+    error_line,
     hosts_toml,
     make_settings,
     ok,
@@ -176,3 +177,25 @@ async def test_injection_in_every_name_is_refused_before_anything_runs(
             )
             assert_audit(app, {"tool": tool, "outcome": "denied", "error": "InvalidArguments"})
     assert pkg_host.sh("test -e /tmp/mcp-h12-pwn && echo yes || echo no").strip() == "no"
+
+
+async def test_failures_are_one_line_errors_naming_apt_s_reason(
+    tmp_path: Path, pkg_host: SystemdHost
+) -> None:
+    h = {"host": "fleet1"}
+    nosuch = "mcp-h12-nosuch"
+    async with serve(fleet_settings(tmp_path, pkg_host, root=True, **OPEN)) as (client, app):
+        r = await client.call_tool("ssh_pkg_install", {**h, "packages": [nosuch]})
+        error_line(r, "apt-get install failed (exit 100)", f"Unable to locate package {nosuch}")
+        assert_audit(app, {"tool": "ssh_pkg_install", "outcome": "error", "error": "RemoteError"})
+        r = await client.call_tool("ssh_pkg_show", {**h, "package": nosuch})
+        error_line(r, f"apt knows no package {nosuch}", "ssh_pkg_search")
+        assert_audit(app, {"tool": "ssh_pkg_show", "outcome": "error", "error": "RemoteError"})
+        r = await client.call_tool("ssh_pkg_mark", {**h, "packages": [nosuch], "action": "hold"})
+        error_line(r, "apt-mark failed")
+        assert_audit(app, {"tool": "ssh_pkg_mark", "outcome": "error", "error": "RemoteError"})
+        # Nothing matched is an empty answer, not an error.
+        assert (await ok(client, "ssh_pkg_search", {**h, "term": nosuch}))["matches"] == []
+        listed = await ok(client, "ssh_pkg_list", {**h, "pattern": f"{nosuch}*"})
+        assert listed == {"packages": [], "truncated": False}
+    assert pkg_host.exec("apt-mark", "showhold").strip() == ""

@@ -14,7 +14,6 @@ leaving dpkg running and holding its lock. apt's own output goes to stderr; its
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 
 from ssh_mcp.core.remote import ProcessResult
@@ -24,7 +23,7 @@ from ssh_mcp.tools._fields import TIMEOUT_MAX
 from ssh_mcp.tools._progress import INTERVAL
 from ssh_mcp.tools._root import run_as_root
 from ssh_mcp.tools._text import decode
-from ssh_mcp.tools.pkg._apt import StatusFeed
+from ssh_mcp.tools.pkg._apt import Status, StatusFeed
 
 #: Exit status of the detection when the host has no APT; stderr names what it has.
 NO_APT = 86
@@ -85,39 +84,35 @@ async def read(ctx: ToolContext, script: str, operands: Sequence[str], what: str
 
 
 class _Progress:
-    """Status lines to MCP progress (0-100), at most every INTERVAL, from a task of its own so
-    that a slow client never stalls the output pumps."""
+    """Status lines to MCP progress (0-100): the newest line, at most every INTERVAL, sent
+    from a task of its own so that a slow client never stalls the output pumps. The newest
+    line is always sent in the end, so a step that stalls (a long maintainer script) shows."""
 
     def __init__(self, ctx: ToolContext) -> None:
         self._ctx = ctx
         self._feed = StatusFeed()
-        self._last = 0.0
+        self._latest: Status | None = None
         self._task: asyncio.Task[None] | None = None
 
     def __call__(self, stream: str, chunk: bytes) -> None:
         if stream != "stdout":
             return
         shown = [s for s in self._feed.feed(chunk) if s.kind in ("pmstatus", "dlstatus")]
-        now = time.monotonic()
-        if not shown or now - self._last < INTERVAL:
+        if not shown:
             return
-        if self._task is not None and not self._task.done():
-            return
-        self._last, status = now, shown[-1]
-        message = (
-            f"{status.message} ({status.subject})"
-            if status.kind == "pmstatus"
-            else (status.message)
-        )
-        self._task = asyncio.get_running_loop().create_task(
-            self._ctx.progress(round(status.percent, 1), 100.0, message)
-        )
+        self._latest = shown[-1]
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._send())
 
-    async def finish(self) -> None:
-        if self._task is not None:
-            await self._task
+    async def _send(self) -> None:
+        sent = None
+        while (status := self._latest) is not sent and status is not None:
+            sent = status
+            await self._ctx.progress(round(status.percent, 1), 100.0, status.message)
+            await asyncio.sleep(INTERVAL)
 
-    def abandon(self) -> None:
+    def stop(self) -> None:
+        """No more reports: the call is over (its result, or its cancel, follows)."""
         if self._task is not None:
             self._task.cancel()
 
@@ -140,10 +135,8 @@ async def change(
     full = ["sh", "-c", CHANGE, "sh", *(["update"] if refresh else []), *argv]
     try:
         result = await run_as_root(ctx, full, what=what, timeout=TIMEOUT_MAX, on_output=progress)
-    except BaseException:
-        progress.abandon()  # cancelled: nothing may be awaited any more
-        raise
-    await progress.finish()
+    finally:
+        progress.stop()
     if (no := unsupported(result)) is not None:
         raise no
     if result.timed_out:
