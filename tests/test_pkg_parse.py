@@ -83,3 +83,8 @@ def test_dpkg_states_and_rows() -> None:
     assert [(r.name, r.state) for r in rows] == [("bash", "installed"), ("old", "config-files")]
     up = _apt.upgradable_rows("Listing...\nmcp-hello/unknown 1.1 all [upgradable from: 1.0]\n")
     assert up == [_apt.Upgradable("mcp-hello", "1.1", "all", "1.0")]
+
+
+def test_a_search_term_is_meant_literally() -> None:
+    assert _apt.literal_regex("g++") == r"g\+\+"
+    assert _apt.literal_regex("python3.11") == r"python3\.11"

@@ -106,6 +106,12 @@ def upgradable_rows(text: str) -> list[Upgradable]:
     ]
 
 
+def literal_regex(term: str) -> str:
+    """``term`` as a POSIX regex matching itself: apt-cache search takes a regex, and a
+    term's ``.`` and ``+`` (``g++``, ``python3.11``) are meant literally."""
+    return re.sub(r"([.+])", r"\\\1", term)
+
+
 def search_rows(text: str) -> list[tuple[str, str]]:
     """``apt-cache search``: ``name - summary`` per line."""
     rows = []

@@ -86,7 +86,8 @@ class PkgSearch(Output):
 
 
 async def pkg_search(ctx: ToolContext, args: SearchInput) -> PkgSearch:
-    text = await read(ctx, 'apt-cache search -- "$1"', [args.term], "apt-cache search")
+    regex = _apt.literal_regex(args.term)
+    text = await read(ctx, 'apt-cache search -- "$1"', [regex], "apt-cache search")
     rows = sorted(_apt.search_rows(text))
     return PkgSearch(
         matches=[f"{n} - {s}" for n, s in rows[: args.limit]],
