@@ -12,6 +12,7 @@ from fleet import SystemdHost
 from harness import (
     OPEN,
     assert_audit,
+    error_line,
     ok,
     poll,
     refused,
@@ -96,6 +97,18 @@ async def test_cancel_mid_install_stops_apt_and_frees_the_dpkg_lock(
         await ok(client, "ssh_pkg_install", {"host": "fleet1", "packages": [SLOW]})
         assert dpkg_status(slow_host, SLOW) == "ii 1.0"
         assert_audit(app, {"tool": "ssh_pkg_install", "outcome": "ok"})
+
+
+async def test_the_deadline_stops_apt_like_a_cancel(tmp_path: Path, slow_host: SystemdHost) -> None:
+    slow_host.sh(f"touch {GO}; apt-get purge -y -q {SLOW} >/dev/null 2>&1; rm -f {GO} {STARTED}")
+    settings = fleet_settings(tmp_path, slow_host, root=True, ssh_transfer_timeout=3.0, **OPEN)
+    async with serve(settings) as (client, app):
+        r = await client.call_tool("ssh_pkg_install", {"host": "fleet1", "packages": [SLOW]})
+        error_line(r, "ssh_pkg_install did not finish within")
+        assert_audit(app, {"tool": "ssh_pkg_install", "error": "OperationTimeout"})
+    await poll(lambda: _alive(slow_host) == "", "apt and dpkg stopped", 20)
+    assert locked(slow_host) == []
+    assert dpkg_status(slow_host, SLOW) == "iF 1.0"
 
 
 @pytest.fixture
