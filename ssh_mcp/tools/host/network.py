@@ -1,7 +1,7 @@
 """Read tier, group ``host``: a host's network (interfaces, routes, listening sockets) and the
 login user (ids, groups, sudo rights), each from one or a few fixed programs.
 
-Lines rather than nested objects keep tools/list small (DECISIONS.md 81); each line reads
+Lines rather than nested objects keep tools/list small (DECISIONS.md 76); each line reads
 like the program's own brief form (``ip -br``, ``ss``).
 """
 
@@ -116,7 +116,7 @@ async def host_network(ctx: ToolContext, args: NetworkInput) -> Network:
 
 # -- ssh_user_info ------------------------------------------------------------------
 
-_SEP = "@@ssh-mcp@@"
+_SEP = "ssh-mcp"
 # Never prompts: -n fails instead of asking for a password.
 _WHO = (
     'u=$(id -un) && id -u && id -g && echo "$u" && id -Gn && getent passwd "$u"; '

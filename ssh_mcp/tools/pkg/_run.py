@@ -2,7 +2,7 @@
 
 Every script starts with the same detection (:data:`DETECT`): a host without ``apt-get`` and
 ``dpkg-query`` gets "not supported on this host", naming the manager it has instead
-(DECISIONS.md 80). Operands reach the scripts as ``"$@"``, never inside the script text.
+(DECISIONS.md 75). Operands reach the scripts as ``"$@"``, never inside the script text.
 
 A change runs as root (:mod:`ssh_mcp.tools._root`) with ``DEBIAN_FRONTEND=noninteractive``,
 the old config file kept on a conflict, stdin closed, and ``Dpkg::Use-Pty=0``: without it apt

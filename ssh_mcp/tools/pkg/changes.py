@@ -3,7 +3,7 @@
 Root is the login's when it is root, else sudo's (:mod:`ssh_mcp.tools._root`). apt-get runs
 non-interactively and reports progress (:mod:`ssh_mcp.tools.pkg._run`); a cancel or a timeout
 stops apt, dpkg and the maintainer scripts together, so dpkg's lock is never left held
-(DECISIONS.md 80).
+(DECISIONS.md 75).
 """
 
 from __future__ import annotations
