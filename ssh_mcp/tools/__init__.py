@@ -17,6 +17,7 @@ from ssh_mcp.tools import (
     forward,
     host,
     local,
+    pkg,
     search,
     sftp_read,
     shell,
@@ -36,5 +37,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *sudo.TOOLS,
     *forward.TOOLS,
     *systemd.TOOLS,
+    *pkg.TOOLS,
     *search.TOOLS,
 )
