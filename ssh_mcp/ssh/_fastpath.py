@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 
 async def read_blocks(
-    f: asyncssh.SFTPClientFile, block: int, depth: int, limit: int
+    f: asyncssh.SFTPClientFile, block: int, depth: int, limit: int, expect: int | None = None
 ) -> AsyncGenerator[bytes]:
     """Yield ``f``'s content in order, in blocks of up to ``block`` bytes, until EOF.
 
@@ -37,15 +37,20 @@ async def read_blocks(
     passes its cap plus one sees a file that grew past the cap without reading
     the rest. A short read (OpenSSH only gives one at EOF) drops the requests
     after it and asks again from where it ended, so no byte is skipped.
+    ``expect``, the size a stat gave, keeps the window from reaching past
+    the end: one request at or past it finds EOF, instead of ``depth``
+    requests that each come back empty. A file that turns out longer (a
+    full block at the expected end) opens the window again.
     Closing the generator cancels whatever is still in flight.
     """
     loop = asyncio.get_running_loop()
     pending: dict[int, asyncio.Task[bytes]] = {}  # offset -> read; insertion order = offset order
     ask = 0  # the next offset to request
+    horizon = limit if expect is None else expect  # no request starts past it
 
     def fill() -> None:
         nonlocal ask
-        while len(pending) < depth and ask < limit:
+        while len(pending) < depth and ask < limit and ask <= horizon:
             pending[ask] = loop.create_task(f.read(min(block, limit - ask), ask))
             ask += block
 
@@ -65,6 +70,8 @@ async def read_blocks(
             data = await pending.pop(offset)  # replies come in request order: no waiting idle
             if not data:  # EOF
                 return
+            if offset + len(data) > horizon:  # longer than the stat said: full window again
+                horizon = limit
             if len(data) < min(block, limit - offset):
                 drop()  # the blocks after a short read start at the wrong offset
                 ask = offset + len(data)

@@ -30,7 +30,7 @@ import stat as statmod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.ssh._fastpath import LocalSink, Offload, read_blocks, retrieve
@@ -128,15 +128,23 @@ async def _chunks_of(data: bytes) -> AsyncGenerator[bytes]:
         yield data[i : i + CHUNK]
 
 
-async def _local_chunks(path: str) -> AsyncGenerator[bytes]:
-    """The local file in CHUNK pieces, each read in a thread while the one before is sent."""
+async def _local_chunks(path: str, digest: hashlib._Hash) -> AsyncGenerator[bytes]:
+    """The local file in CHUNK pieces, each read and hashed in a thread while the one before
+    is sent: one hop to the worker per chunk, since each return to the busy loop's GIL
+    waits up to a switch interval."""
     loop = asyncio.get_running_loop()
+
+    def read_hashed(f: BinaryIO) -> bytes:
+        chunk = f.read(CHUNK)
+        digest.update(chunk)
+        return chunk
+
     try:
         with open(path, "rb") as f:  # noqa: ASYNC230 - every read is in a thread
-            ahead = loop.run_in_executor(None, f.read, CHUNK)
+            ahead = loop.run_in_executor(None, read_hashed, f)
             try:
                 while chunk := await ahead:
-                    ahead = loop.run_in_executor(None, f.read, CHUNK)
+                    ahead = loop.run_in_executor(None, read_hashed, f)
                     yield chunk
             finally:  # closing waits for a read still running (the file's lock); not awaited
                 ahead.add_done_callback(retrieve)
@@ -172,15 +180,16 @@ async def write_atomic(
     final_mode = mode if mode is not None else (DEFAULT_MODE if old_mode is None else old_mode)
     owned: AsyncGenerator[bytes] | None = None  # ours to close, also on failure
     chunks: AsyncIterator[bytes]
+    digest, done = hashlib.sha256(), 0
+    hashed = isinstance(source, str)  # a local file is hashed as it is read
     if isinstance(source, bytes):
         total, chunks = len(source), (owned := _chunks_of(source))
     elif isinstance(source, str):
-        total, chunks = os.path.getsize(source), (owned := _local_chunks(source))
+        total, chunks = os.path.getsize(source), (owned := _local_chunks(source, digest))
     else:
         chunks = source
     if total is not None and total > max_bytes:
         raise CapExceeded(f"{total} bytes exceed SSH_TRANSFER_MAX_BYTES ({max_bytes})")
-    digest, done = hashlib.sha256(), 0
     hashing = Offload()  # in order, beside the loop, which frames and encrypts the sends
 
     async def take(chunk: bytes) -> None:
@@ -190,7 +199,8 @@ async def write_atomic(
             raise CapExceeded(
                 f"the source passed SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
             )
-        await hashing.submit(digest.update, chunk)
+        if not hashed:
+            await hashing.submit(digest.update, chunk)
         if progress is not None:
             progress(done, total)
 
@@ -224,7 +234,7 @@ async def _blocks(
         size, _ = await regular_file(sftp, path, max_bytes)
         # block_size=0: each read is one request; read_blocks keeps the window full.
         async with sftp.open(path, "rb", block_size=0) as f:
-            blocks = read_blocks(f, block_size(sftp), MAX_REQUESTS, max_bytes + 1)
+            blocks = read_blocks(f, block_size(sftp), MAX_REQUESTS, max_bytes + 1, size)
             async with contextlib.aclosing(blocks):
                 done = 0
                 async for block in blocks:
