@@ -11,6 +11,7 @@ sudo password command runs at most once per call.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ssh_mcp.core.app import App, summary
 from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext, ToolSpec
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.policy.paths import is_within
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
 from ssh_mcp.ssh.pool import Lease, SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
@@ -120,6 +122,15 @@ class CallContext:
             if key.startswith(prefix)
         ]
 
+    def local_refusal(self, path: str) -> str | None:
+        app = self._app
+        for entry in app.protected_local:
+            for spelling in dict.fromkeys((entry, os.path.realpath(entry))):
+                if is_within(path, spelling) or is_within(spelling, path):
+                    return f"it is or holds the server's own file {spelling}"
+        label = app.deny.match_path(path)
+        return None if label is None else f"the server's own logins or services run it ({label})"
+
     def restricted_paths(self) -> tuple[str, ...]:
         target = self._targets.get(self._field)
         if target is None:
@@ -145,6 +156,7 @@ class CallContext:
             stderr_cap=s.ssh_stderr_cap_bytes,
             inline_max_bytes=s.ssh_inline_max_bytes,
             transfer_max_bytes=s.ssh_transfer_max_bytes,
+            transfer_max_entries=s.ssh_transfer_max_entries,
             delete_folder_max_entries=s.ssh_delete_folder_max_entries,
             local_transfer=bool(s.ssh_local_transfer_roots),
             broadcast_concurrency=s.ssh_broadcast_concurrency,

@@ -245,6 +245,7 @@ class Limits:
     stderr_cap: int
     inline_max_bytes: int
     transfer_max_bytes: int
+    transfer_max_entries: int
     delete_folder_max_entries: int
     local_transfer: bool
     broadcast_concurrency: int
@@ -281,6 +282,12 @@ class ToolContext(Protocol):
 
     @property
     def limits(self) -> Limits: ...
+
+    def local_refusal(self, path: str) -> str | None:
+        """Why the server's disk must not get ``path`` as a new entry of a directory
+        transfer (one of the server's own files, or a file its logins run), else None:
+        dispatch confined the tree's top; this is for every entry below it."""
+        ...
 
     def restricted_paths(self) -> tuple[str, ...]:
         """The host's restricted zones, for tools that walk a tree and must prune them:

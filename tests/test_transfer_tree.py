@@ -1,0 +1,250 @@
+"""Directories as trees (recursive=true): ssh_transfer host to host and ssh_sftp_download to
+local_path, through MCP against real sshd, outcomes asserted on disk and in the audit log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from harness import Target, assert_audit, hosts_toml, serve, text
+from sshd import TestUser
+
+from ssh_mcp.config.settings import Settings
+
+pytestmark = pytest.mark.anyio
+MiB = 1024 * 1024
+
+
+def _chown_tree(root: Path, user: TestUser) -> None:
+    for p in [root, *root.rglob("*")]:
+        os.lchown(p, user.uid, user.uid)
+
+
+def _make_tree(root: Path, user: TestUser) -> dict[str, bytes]:
+    """A small tree: nested dirs, an empty file, a 2 MiB file, a symlink and a fifo."""
+    files = {
+        "a.txt": b"alpha\n",
+        "empty": b"",
+        "sub/b.bin": os.urandom(2 * MiB),
+        "sub/deeper/c.txt": b"gamma\n" * 100,
+    }
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    (root / "sub" / "b.bin").chmod(0o640)
+    (root / "link").symlink_to("/etc/hostname")
+    os.mkfifo(root / "fifo")
+    _chown_tree(root, user)
+    return files
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def _temps(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if ".ssh-mcp-" in p.name]
+
+
+class Reports:
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float | None, str | None]] = []
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append((progress, total, message))
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> Path:
+    root = tmp_path / "dl"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def two_hosts(settings_for: Callable[..., Settings], target: Target) -> Callable[..., Settings]:
+    other = Target("other", target.port, target.user, target.key, target.path_allowlist)
+
+    def make(**overrides: object) -> Settings:
+        return settings_for(
+            hosts=hosts_toml(target, other), allow_low_access_tools=True, **overrides
+        )
+
+    return make
+
+
+async def test_transfer_copies_a_tree_between_hosts(
+    two_hosts: Callable[..., Settings], work_dir: Path, test_user: TestUser
+) -> None:
+    src, dst = work_dir / "tree", work_dir / "copy"
+    src.mkdir()
+    files = _make_tree(src, test_user)
+    reports = Reports()
+    args = {"src_host": "target", "src_path": str(src), "dst_host": "other",
+            "dst_path": str(dst), "recursive": True}  # fmt: skip
+    async with serve(two_hosts()) as (client, app):
+        r = await client.call_tool("ssh_transfer", args, progress_callback=reports)
+        assert not r.is_error, text(r)
+        size = sum(len(d) for d in files.values())
+        assert r.structured_content == {
+            "path": str(dst), "size": size, "mode": "0755", "sha256": "", "files": 4,
+        }  # fmt: skip
+        assert _files(dst) == files
+        assert (dst / "link").is_symlink() and os.readlink(dst / "link") == "/etc/hostname"
+        assert (dst / "fifo").is_fifo()  # as ssh_cp: tar recreates fifos, never their data
+        assert (dst / "sub" / "b.bin").stat().st_mode & 0o777 == 0o640
+        assert (dst / "a.txt").stat().st_uid == test_user.uid
+        assert_audit(
+            app,
+            {"tool": "ssh_transfer", "outcome": "ok", "host": "target", "dst_host": "other",
+             "bytes": size, "dst_path_hash": app.audit.digest(str(dst))},
+        )  # fmt: skip
+        # Never merges or replaces.
+        r = await client.call_tool("ssh_transfer", args)
+        assert r.is_error and "never merges or replaces" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_transfer", "outcome": "error"})
+        inside = {**args, "dst_host": "target", "dst_path": str(src / "in")}
+        r = await client.call_tool("ssh_transfer", inside)
+        assert r.is_error and "inside" in text(r), text(r)
+    assert reports.seen and reports.seen[-1][0] == size
+    assert any("4 files" in (m or "") for _, _, m in reports.seen), reports.seen
+    assert _temps(work_dir) == []
+
+
+async def test_download_tree_to_local_path(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser, roots: Path
+) -> None:
+    src = work_dir / "tree"
+    src.mkdir()
+    files = _make_tree(src, test_user)
+    dest = roots / "got"
+    reports = Reports()
+    args = {"host": "target", "path": str(src), "local_path": str(dest), "recursive": True}
+    async with serve(settings_for(ssh_local_transfer_roots=[str(roots)])) as (client, app):
+        r = await client.call_tool("ssh_sftp_download", args, progress_callback=reports)
+        assert not r.is_error, text(r)
+        size = sum(len(d) for d in files.values())
+        sc = r.structured_content or {}
+        assert (sc["size"], sc["files"], sc["local_path"]) == (size, 4, str(dest))
+        assert _files(dest) == files
+        assert not (dest / "link").exists() and not (dest / "fifo").exists()
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in dest.rglob("*") if p.is_file())
+        assert all(p.stat().st_mode & 0o777 == 0o700 for p in dest.rglob("*") if p.is_dir())
+        assert_audit(
+            app,
+            {"tool": "ssh_sftp_download", "outcome": "ok", "bytes": size,
+             "path_hash": app.audit.digest(str(src))},
+        )  # fmt: skip
+        r = await client.call_tool("ssh_sftp_download", args)
+        assert r.is_error and "never merges or replaces" in text(r), text(r)
+        r = await client.call_tool("ssh_sftp_download", {**args, "local_path": None})
+        assert r.is_error and "recursive needs local_path" in text(r), text(r)
+    assert reports.seen and reports.seen[-1][0] == size
+    assert _temps(roots) == []
+
+
+async def test_tree_caps_refuse_before_anything_moves(
+    two_hosts: Callable[..., Settings], work_dir: Path, test_user: TestUser, roots: Path
+) -> None:
+    src = work_dir / "tree"
+    src.mkdir()
+    _make_tree(src, test_user)
+    args = {"src_host": "target", "src_path": str(src), "dst_host": "other",
+            "dst_path": str(work_dir / "copy"), "recursive": True}  # fmt: skip
+    few = two_hosts(ssh_transfer_max_entries=3, ssh_local_transfer_roots=[str(roots)])
+    async with serve(few) as (client, app):
+        r = await client.call_tool("ssh_transfer", args)
+        assert r.is_error and "SSH_TRANSFER_MAX_ENTRIES" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_transfer", "outcome": "error", "error": "CapExceeded"})
+        dl = {"host": "target", "path": str(src), "local_path": str(roots / "x"),
+              "recursive": True}  # fmt: skip
+        r = await client.call_tool("ssh_sftp_download", dl)
+        assert r.is_error and "SSH_TRANSFER_MAX_ENTRIES" in text(r), text(r)
+    small = two_hosts(ssh_transfer_max_bytes=MiB)
+    async with serve(small) as (client, app):
+        r = await client.call_tool("ssh_transfer", args)
+        assert r.is_error and "SSH_TRANSFER_MAX_BYTES" in text(r), text(r)
+    assert not (work_dir / "copy").exists() and list(roots.iterdir()) == []
+    assert _temps(work_dir) == []
+
+
+@pytest.fixture
+def outside(work_dir: Path, test_user: TestUser) -> Iterator[Path]:
+    """A directory outside the allowlist (the work root) but on its filesystem, holding a
+    secret the test user can read."""
+    out = work_dir.parent.parent / f"outside-{work_dir.parent.name}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    (out / "secret.txt").write_bytes(b"OUTSIDE-SECRET\n")
+    _chown_tree(out, test_user)
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def _swapper(victim: Path, outside: Path, stop: threading.Event) -> threading.Thread:
+    """Swap ``victim`` (a directory) for a symlink to ``outside`` and back, until stopped."""
+    held = victim.with_name(victim.name + ".held")
+
+    def loop() -> None:
+        while not stop.is_set():
+            os.rename(victim, held)
+            os.symlink(outside, victim)
+            os.unlink(victim)
+            os.rename(held, victim)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
+
+
+async def test_a_directory_swapped_for_a_symlink_mid_walk_is_never_followed(
+    two_hosts: Callable[..., Settings],
+    work_dir: Path,
+    test_user: TestUser,
+    roots: Path,
+    outside: Path,
+) -> None:
+    src = work_dir / "tree"
+    for i in range(40):
+        d = src / f"d{i:02}"
+        d.mkdir(parents=True)
+        (d / "f.txt").write_bytes(b"inside\n" * 1000)
+    _chown_tree(src, test_user)
+    settings = two_hosts(ssh_local_transfer_roots=[str(roots)])
+    async with serve(settings) as (client, _app):
+        for n in range(3):
+            stop = threading.Event()
+            swapper = _swapper(src / "d20", outside, stop)
+            try:
+                r = await client.call_tool(
+                    "ssh_transfer",
+                    {"src_host": "target", "src_path": str(src), "dst_host": "other",
+                     "dst_path": str(work_dir / f"copy{n}"), "recursive": True},
+                )  # fmt: skip
+                r2 = await client.call_tool(
+                    "ssh_sftp_download",
+                    {"host": "target", "path": str(src), "local_path": str(roots / f"dl{n}"),
+                     "recursive": True},
+                )  # fmt: skip
+            finally:
+                stop.set()
+                swapper.join()
+            for res in (r, r2):
+                assert not res.is_error or "swapped" in text(res) or "changed" in text(res), text(
+                    res
+                )
+    landed = [*work_dir.glob("copy*/**/*"), *roots.rglob("*")]
+    assert not any(
+        p.is_file() and b"OUTSIDE" in p.read_bytes() for p in landed if not p.is_symlink()
+    )
+    assert (outside / "secret.txt").read_bytes() == b"OUTSIDE-SECRET\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert _temps(work_dir) == [] and _temps(roots) == []
