@@ -248,3 +248,82 @@ async def test_a_directory_swapped_for_a_symlink_mid_walk_is_never_followed(
     assert (outside / "secret.txt").read_bytes() == b"OUTSIDE-SECRET\n"
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
     assert _temps(work_dir) == [] and _temps(roots) == []
+
+
+async def test_upload_tree_from_local_path(
+    settings_for: Callable[..., Settings],
+    work_dir: Path,
+    test_user: TestUser,
+    roots: Path,
+    known_hosts_file: Path,
+) -> None:
+    src = roots / "tree"
+    src.mkdir()
+    files = _make_tree(src, test_user)
+    dst = work_dir / "up"
+    reports = Reports()
+    args = {"host": "target", "path": str(dst), "local_path": str(src), "recursive": True}
+    settings = settings_for(allow_low_access_tools=True, ssh_local_transfer_roots=[str(roots)])
+    async with serve(settings) as (client, app):
+        r = await client.call_tool("ssh_upload", args, progress_callback=reports)
+        assert not r.is_error, text(r)
+        size = sum(len(d) for d in files.values())
+        assert r.structured_content == {"path": str(dst), "size": size, "mode": "0755",
+                                        "sha256": ""}  # fmt: skip
+        assert _files(dst) == files
+        assert os.readlink(dst / "link") == "/etc/hostname" and not (dst / "fifo").exists()
+        assert (dst / "sub" / "b.bin").stat().st_mode & 0o777 == 0o640
+        assert (dst / "a.txt").stat().st_uid == test_user.uid
+        assert_audit(
+            app,
+            {"tool": "ssh_upload", "outcome": "ok", "bytes": size,
+             "path_hash": app.audit.digest(str(dst)), "local_path_hash":
+             app.audit.digest(str(src))},
+        )  # fmt: skip
+        r = await client.call_tool("ssh_upload", args)
+        assert r.is_error and "never merges or replaces" in text(r), text(r)
+        r = await client.call_tool("ssh_upload", {**args, "overwrite": True})
+        assert r.is_error and "a tree never replaces" in text(r), text(r)
+        # A hard link to one of the server's own files inside the tree stops the upload.
+        keys = roots / "keys"
+        keys.mkdir()
+        (keys / "ok.txt").write_bytes(b"fine\n")
+        os.link(known_hosts_file, keys / "kh")
+        r = await client.call_tool(
+            "ssh_upload", {**args, "local_path": str(keys), "path": str(work_dir / "keys")}
+        )
+        assert r.is_error and "server's own file" in text(r) and "kh" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_upload", "outcome": "denied", "error": "PathNotAllowed"})
+    assert not (work_dir / "keys").exists()
+    assert reports.seen and reports.seen[-1][0] == size
+    assert _temps(work_dir) == []
+
+
+async def test_upload_never_follows_a_local_directory_swapped_for_a_symlink(
+    settings_for: Callable[..., Settings], work_dir: Path, roots: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "outside-local"  # outside the roots, on their filesystem
+    out.mkdir()
+    (out / "secret.txt").write_bytes(b"OUTSIDE-SECRET\n")
+    src = roots / "tree"
+    for i in range(40):
+        (src / f"d{i:02}").mkdir(parents=True)
+        (src / f"d{i:02}" / "f.txt").write_bytes(b"inside\n" * 1000)
+    settings = settings_for(allow_low_access_tools=True, ssh_local_transfer_roots=[str(roots)])
+    async with serve(settings) as (client, _app):
+        for n in range(3):
+            stop = threading.Event()
+            swapper = _swapper(src / "d20", out, stop)
+            try:
+                r = await client.call_tool(
+                    "ssh_upload",
+                    {"host": "target", "path": str(work_dir / f"up{n}"),
+                     "local_path": str(src), "recursive": True},
+                )  # fmt: skip
+            finally:
+                stop.set()
+                swapper.join()
+            assert not r.is_error or "changed" in text(r) or "swapped" in text(r), text(r)
+    landed = [p for p in work_dir.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert landed and not any(b"OUTSIDE" in p.read_bytes() for p in landed)
+    assert _temps(work_dir) == []

@@ -122,8 +122,21 @@ class CallContext:
             if key.startswith(prefix)
         ]
 
-    def local_refusal(self, path: str) -> str | None:
+    def local_refusal(self, path: str, ident: tuple[int, int] | None = None) -> str | None:
         app = self._app
+        if ident is not None:
+            from ssh_mcp.core.confine import confine_local  # confine imports this module
+            from ssh_mcp.errors import PathNotAllowed
+
+            st = os.stat(path, follow_symlinks=False)
+            if (st.st_dev, st.st_ino) != ident:
+                return "it changed while being read"
+            roots = app.settings.ssh_local_transfer_roots
+            try:
+                confine_local(path, roots, create=False, protected=app.protected_local)
+            except PathNotAllowed as exc:
+                return str(exc)
+            return None
         for entry in app.protected_local:
             for spelling in dict.fromkeys((entry, os.path.realpath(entry))):
                 if is_within(path, spelling) or is_within(spelling, path):

@@ -283,10 +283,11 @@ class ToolContext(Protocol):
     @property
     def limits(self) -> Limits: ...
 
-    def local_refusal(self, path: str) -> str | None:
-        """Why the server's disk must not get ``path`` as a new entry of a directory
-        transfer (one of the server's own files, or a file its logins run), else None:
-        dispatch confined the tree's top; this is for every entry below it."""
+    def local_refusal(self, path: str, ident: tuple[int, int] | None = None) -> str | None:
+        """Why an entry below a directory transfer's local top (which dispatch confined)
+        is refused, else None: a new ``path`` that is one of the server's own files or one
+        its logins run; with ``ident`` (device, inode of the file the caller opened), an
+        existing file that is one of the server's own under any name, hard links included."""
         ...
 
     def restricted_paths(self) -> tuple[str, ...]:

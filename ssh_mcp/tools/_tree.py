@@ -1,5 +1,6 @@
-"""Directories moved as one tar stream: host to host (ssh_transfer) and host to here
-(ssh_sftp_download with local_path), with ``recursive=true``.
+"""Directories moved as one tar stream: host to host (ssh_transfer), host to here
+(ssh_sftp_download with local_path) and here to host (ssh_upload with local_path), with
+``recursive=true``.
 
 The source host runs GNU ``tar -c`` from its verified parent directory
 (the ``hold`` of :mod:`ssh_mcp.tools.file_ops._anchored`: ``cd -P`` then
@@ -11,7 +12,8 @@ archived as a link, never followed. It first counts entries and bytes
 A destination host unpacks into a fresh hidden temp directory entered and
 verified by identity, then renames it into place whole, never over anything
 (as ``ssh_cp`` of a tree, DECISIONS.md 45); this server's disk does the same
-through directory descriptors (:class:`~ssh_mcp.core.remote.LocalTree`).
+through directory descriptors (:class:`~ssh_mcp.core.remote.LocalTree`). An upload
+reads this server's directory the same way (:class:`~ssh_mcp.core.remote.LocalTar`).
 The stream is followed as it passes (:class:`~ssh_mcp.core.remote.TarReader`):
 progress by bytes and files, the caps again (a tree can grow), and a stream
 that did not end with tar's end blocks, or a source tar that failed, stops
@@ -20,13 +22,17 @@ the destination before anything lands. DECISIONS.md 73.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from ssh_mcp.core.remote import LocalTree, Member, Piped, Remote, TarReader
+from pydantic import Field
+
+from ssh_mcp.core.remote import LocalTar, LocalTree, Member, Piped, Remote, TarReader, temp_name
 from ssh_mcp.core.spec import ToolContext
-from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
+from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools.file_ops._anchored import PRELUDE
 
@@ -262,3 +268,75 @@ async def host_to_local(ctx: ToolContext, src: str, local: str, throttle: Thrott
 
     # Never replayed: a drop leaves nothing here (the temp tree is removed), retry the call.
     return await ctx.remote(op, replay=False)
+
+
+async def local_to_host(ctx: ToolContext, local: str, dst: str, throttle: Throttle) -> Tree:
+    """The local directory ``local`` (confined) unpacked as the new ``dst`` on the host."""
+    limits = ctx.limits
+    src = LocalTar(
+        local, ctx.local_refusal, max_entries=limits.transfer_max_entries,
+        max_bytes=limits.transfer_max_bytes,
+    )  # fmt: skip
+    try:
+        counted = src.scan()
+        mode = os.stat(local).st_mode & 0o777
+    except OSError as exc:
+        raise RemoteError(f"reading local_path {local} failed: {exc.strerror or exc}") from None
+    tree = Tree(entries=counted.entries, bytes=counted.bytes, mode=mode)
+    dp, dn = posixpath.split(dst)
+    failed: list[Exception] = []
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in src.chunks():
+                throttle.note = f", {src.sent.files} files of {counted.entries} entries"
+                throttle(src.sent.bytes, counted.bytes)
+                yield chunk
+        except OSError as exc:
+            failed.append(RemoteError(f"reading local_path {local} failed: {exc.strerror}"))
+            yield POISON
+        except Exception as exc:  # the host's tar must fail, so that its script cleans up
+            failed.append(exc)
+            yield POISON
+
+    async def op(r: Remote) -> Tree:
+        argv = ["sh", "-c", PRELUDE + TAR_IN, "sh", dp, dn, posixpath.basename(temp_name(dst))]
+        async with r.piped([*argv, f"{mode:o}"], stdin=stream()) as into:
+            text = b"".join([c async for c in into.chunks()])
+            code = await into.finish()
+        if failed:
+            raise failed[0]
+        if code != 0:
+            raise _error(code, dst, into.stderr)
+        tail = text[text.find(_MARK) + len(_MARK) :] if _MARK in text else text
+        tree.made = int(tail.split()[-1]) if tail.split() else 0
+        tree.files, tree.size, tree.skipped = src.sent.files, src.sent.bytes, src.sent.skipped
+        return tree
+
+    return await ctx.remote(op, replay=False)
+
+
+#: ssh_upload's ``recursive`` (declared here: its module is at its size limit).
+UPLOAD_RECURSIVE: bool = Field(
+    False,
+    description="Send local_path, a directory, to a new path.",
+    json_schema_extra=field_details(
+        "One tar stream, landed whole by one rename; symlinks are sent as links, special "
+        "files skipped. Caps: SSH_TRANSFER_MAX_ENTRIES and SSH_TRANSFER_MAX_BYTES."
+    ),
+)
+
+
+async def upload_tree(
+    ctx: ToolContext, local: str | None, path: str, args: object
+) -> dict[str, object]:
+    """ssh_upload with recursive=true: the fields of its WriteResult."""
+    if local is None or getattr(args, "overwrite", False) or getattr(args, "mode", None):
+        raise InvalidArguments(
+            "recursive sends a local_path directory to a new path: no content, mode or "
+            "overwrite (a tree never replaces)"
+        )
+    throttle = Throttle(ctx, f"upload {path}")
+    tree = await local_to_host(ctx, local, path, throttle)
+    await throttle.finish()
+    return {"path": path, "size": tree.size, "mode": f"{tree.mode:04o}", "sha256": ""}

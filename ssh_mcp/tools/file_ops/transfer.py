@@ -92,7 +92,7 @@ class TransferInput(StrictInput):
     ]
     recursive: bool = Field(
         False,
-        description="Copy a directory tree; dst_path must not exist.",
+        description="Copy a directory; dst_path must be new.",
         json_schema_extra=field_details(
             "Streamed as one tar stream, landed whole by one rename; symlinks are copied as "
             "links. Caps: SSH_TRANSFER_MAX_ENTRIES and SSH_TRANSFER_MAX_BYTES."
@@ -111,8 +111,8 @@ class TransferResult(Output):
     path: str = Field(description="Canonical destination path on dst_host.")
     size: int = Field(description="Bytes written.")
     mode: str = Field(description="Permission bits of the destination file in octal, e.g. 0644.")
-    sha256: str = Field(description="SHA-256 of the bytes written, hex; empty for a tree.")
-    files: int | None = Field(None, description="Trees: regular files copied.")
+    sha256: str = Field(description="SHA-256 of the bytes written, hex.")
+    files: int | None = Field(None, description="Files in a tree.")
 
 
 async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:

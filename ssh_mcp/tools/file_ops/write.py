@@ -36,6 +36,7 @@ from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
 from ssh_mcp.tools._fields import CONFINED, NewString, Occurrence, OldString, field_details
 from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
 from ssh_mcp.tools._progress import Throttle
+from ssh_mcp.tools._tree import UPLOAD_RECURSIVE, upload_tree
 
 #: Edits and patches hold the file in memory: at most this many times the inline cap.
 EDIT_FACTOR = 8
@@ -114,6 +115,7 @@ class UploadInput(_SourceInput):
         description="Replace an existing file.",
         json_schema_extra=field_details("Without it an existing path is refused."),
     )
+    recursive: bool = UPLOAD_RECURSIVE
 
 
 class DeployInput(_SourceInput):
@@ -236,6 +238,8 @@ async def _send(
 
 
 async def upload(ctx: ToolContext, args: UploadInput) -> WriteResult:
+    if args.recursive:
+        return WriteResult.model_validate(await upload_tree(ctx, args.local_path, args.path, args))
     written, _ = await _send(ctx, args, overwrite=args.overwrite, backup=False)
     return WriteResult.model_validate(_fields(written))
 

@@ -73,7 +73,7 @@ class DownloadInput(StrictInput):
     )
     recursive: bool = Field(
         False,
-        description="Download a directory tree to a new local_path.",
+        description="Download a directory to a new local_path.",
         json_schema_extra=field_details(
             "Landed whole by one rename; files 0600, directories 0700; symlinks and special "
             "files are skipped. Caps: SSH_TRANSFER_MAX_ENTRIES and SSH_TRANSFER_MAX_BYTES."
@@ -98,7 +98,7 @@ class Download(Output):
     local_path: str | None = Field(
         None, description="Where the file was written (resolved), when local_path was given."
     )
-    files: int | None = Field(None, description="Trees: regular files written.")
+    files: int | None = Field(None, description="Files in a tree.")
 
 
 def _inline_cap_message(path: str, size: int, cap: int, local_transfer: bool) -> str:
