@@ -327,3 +327,28 @@ async def test_upload_never_follows_a_local_directory_swapped_for_a_symlink(
     landed = [p for p in work_dir.rglob("*") if p.is_file() and not p.is_symlink()]
     assert landed and not any(b"OUTSIDE" in p.read_bytes() for p in landed)
     assert _temps(work_dir) == []
+
+
+async def test_a_tree_never_lands_over_a_restricted_zone(
+    settings_for: Callable[..., Settings],
+    target: Target,
+    work_dir: Path,
+    test_user: TestUser,
+    roots: Path,
+) -> None:
+    """A zone below a path that does not exist yet: a tree landing there would fill it."""
+    src = roots / "tree"
+    (src / "secret").mkdir(parents=True)
+    (src / "secret" / "x.txt").write_bytes(b"x\n")
+    dst = work_dir / "up"
+    settings = settings_for(
+        allow_low_access_tools=True,
+        ssh_local_transfer_roots=[str(roots)],
+        ssh_restricted_paths=[str(dst / "secret")],
+    )
+    async with serve(settings) as (client, app):
+        args = {"host": "target", "path": str(dst), "local_path": str(src), "recursive": True}
+        r = await client.call_tool("ssh_upload", args)
+        assert r.is_error and "restricted" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_upload", "outcome": "denied", "error": "PathNotAllowed"})
+    assert not dst.exists() and _temps(work_dir) == []

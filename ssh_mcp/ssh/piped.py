@@ -31,6 +31,11 @@ else:
 _READ = 256 * 1024
 
 
+def _seen(future: asyncio.Future[bytes]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class Piped:
     """A running command: :meth:`chunks` is its stdout, :meth:`finish` its end.
 
@@ -55,13 +60,17 @@ class Piped:
         """stdout as it comes, read only when asked for (flow control)."""
         while True:
             read = asyncio.ensure_future(self._proc.stdout.read(_READ))
-            feeder = self._feeder
-            if feeder is not None and not feeder.done():
-                await asyncio.wait([read, feeder], return_when=asyncio.FIRST_COMPLETED)
-            if feeder is not None and feeder.done() and feeder.exception() is not None:
-                read.cancel()
-                raise feeder.exception()  # type: ignore[misc]
-            chunk = await read
+            try:
+                feeder = self._feeder
+                if feeder is not None and not feeder.done():
+                    await asyncio.wait([read, feeder], return_when=asyncio.FIRST_COMPLETED)
+                if feeder is not None and feeder.done() and feeder.exception() is not None:
+                    raise feeder.exception()  # type: ignore[misc]
+                chunk = await read
+            finally:
+                if not read.done():
+                    read.cancel()
+                    read.add_done_callback(_seen)
             if not chunk:
                 return
             yield chunk

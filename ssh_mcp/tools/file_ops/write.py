@@ -75,7 +75,7 @@ class _SourceInput(StrictInput):
     host: str = HOST
     path: Annotated[
         str,
-        RemotePath(create=True),
+        RemotePath(create=True, recursive=True),  # a tree upload: no zone may lie inside
         Field(
             description="File to write (absolute or ~/); its directory must exist.",
             json_schema_extra=field_details(CONFINED),
