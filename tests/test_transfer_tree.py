@@ -189,6 +189,12 @@ def outside(work_dir: Path, test_user: TestUser) -> Iterator[Path]:
     shutil.rmtree(out, ignore_errors=True)
 
 
+def _clean_refusal(message: str) -> bool:
+    """One line that says nothing landed or why the walk stopped; never a traceback."""
+    words = ("nothing landed", "nothing was sent", "swapped", "changed", "vanished", "failed")
+    return "\n" not in message and "Traceback" not in message and any(w in message for w in words)
+
+
 def _swapper(victim: Path, outside: Path, stop: threading.Event) -> threading.Thread:
     """Swap ``victim`` (a directory) for a symlink to ``outside`` and back, until stopped."""
     held = victim.with_name(victim.name + ".held")
@@ -237,10 +243,8 @@ async def test_a_directory_swapped_for_a_symlink_mid_walk_is_never_followed(
             finally:
                 stop.set()
                 swapper.join()
-            for res in (r, r2):
-                assert not res.is_error or "swapped" in text(res) or "changed" in text(res), text(
-                    res
-                )
+            for res in (r, r2):  # a walk may also meet the directory gone for a moment
+                assert not res.is_error or _clean_refusal(text(res)), text(res)
     landed = [*work_dir.glob("copy*/**/*"), *roots.rglob("*")]
     assert not any(
         p.is_file() and b"OUTSIDE" in p.read_bytes() for p in landed if not p.is_symlink()
@@ -323,7 +327,7 @@ async def test_upload_never_follows_a_local_directory_swapped_for_a_symlink(
             finally:
                 stop.set()
                 swapper.join()
-            assert not r.is_error or "changed" in text(r) or "swapped" in text(r), text(r)
+            assert not r.is_error or _clean_refusal(text(r)), text(r)
     landed = [p for p in work_dir.rglob("*") if p.is_file() and not p.is_symlink()]
     assert landed and not any(b"OUTSIDE" in p.read_bytes() for p in landed)
     assert _temps(work_dir) == []
