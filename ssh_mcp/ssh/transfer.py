@@ -22,12 +22,14 @@ the caller's.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import os
 import secrets
 import stat as statmod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -91,6 +93,8 @@ Progress = Callable[[int, int | None], None]
 CHUNK = 4 * 1024 * 1024
 #: Bytes of a download handed to the worker thread at once (hashed, then written).
 WRITE_BATCH = 4 * 1024 * 1024
+#: Chunks of a local file read (and hashed) ahead of the sends.
+AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -129,9 +133,10 @@ async def _chunks_of(data: bytes) -> AsyncGenerator[bytes]:
 
 
 async def _local_chunks(path: str, digest: hashlib._Hash) -> AsyncGenerator[bytes]:
-    """The local file in CHUNK pieces, each read and hashed in a thread while the one before
-    is sent: one hop to the worker per chunk, since each return to the busy loop's GIL
-    waits up to a switch interval."""
+    """The local file in CHUNK pieces, each read and hashed in a thread of its own, AHEAD
+    chunks ahead of the sends: one hop to the worker per chunk, since each return to the
+    busy loop's GIL waits up to a switch interval, and a worker held up a moment does
+    not stall the sending."""
     loop = asyncio.get_running_loop()
 
     def read_hashed(f: BinaryIO) -> bytes:
@@ -139,17 +144,22 @@ async def _local_chunks(path: str, digest: hashlib._Hash) -> AsyncGenerator[byte
         digest.update(chunk)
         return chunk
 
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ssh-mcp-read")  # in order, one file
+    ahead: collections.deque[asyncio.Future[bytes]] = collections.deque()
     try:
         with open(path, "rb") as f:  # noqa: ASYNC230 - every read is in a thread
-            ahead = loop.run_in_executor(None, read_hashed, f)
+            ahead.extend(loop.run_in_executor(pool, read_hashed, f) for _ in range(AHEAD))
             try:
-                while chunk := await ahead:
-                    ahead = loop.run_in_executor(None, read_hashed, f)
+                while chunk := await ahead.popleft():
+                    ahead.append(loop.run_in_executor(pool, read_hashed, f))
                     yield chunk
             finally:  # closing waits for a read still running (the file's lock); not awaited
-                ahead.add_done_callback(retrieve)
+                for read in ahead:
+                    read.add_done_callback(retrieve)
     except OSError as exc:
         raise RemoteError(f"reading local file {path} failed: {exc.strerror}") from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 async def write_atomic(
