@@ -9,8 +9,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anyio
 import pytest
-from harness import Target, assert_audit, hosts_toml, serve, text
+from harness import Target, assert_audit, gone, hosts_toml, serve, text, wait_for_audit
 from sshd import TestUser
 
 from ssh_mcp.config.settings import Settings
@@ -385,3 +386,44 @@ async def test_download_tree_refusals_leave_nothing(
         assert r.is_error and ".bashrc" in text(r) and "nothing written" in text(r), text(r)
         assert_audit(app, {"tool": "ssh_sftp_download", "outcome": "denied"})
     assert list(roots.iterdir()) == []
+
+
+def _sparse_tree(root: Path, user: TestUser, files: int = 3, size: int = 100 * MiB) -> None:
+    root.mkdir()
+    for i in range(files):
+        with open(root / f"f{i}", "wb") as f:
+            f.truncate(size)
+    _chown_tree(root, user)
+
+
+async def test_cancel_mid_tree_leaves_no_temp_and_no_process(
+    settings_for: Callable[..., Settings], work_dir: Path, test_user: TestUser, roots: Path
+) -> None:
+    remote_src, local_src = work_dir / "big", roots / "big"
+    _sparse_tree(remote_src, test_user)
+    _sparse_tree(local_src, test_user)
+    settings = settings_for(allow_low_access_tools=True, ssh_local_transfer_roots=[str(roots)])
+    calls = [
+        ("ssh_sftp_download", {"host": "target", "path": str(remote_src),
+                               "local_path": str(roots / "got"), "recursive": True}),
+        ("ssh_upload", {"host": "target", "path": str(work_dir / "up"),
+                        "local_path": str(local_src), "recursive": True}),
+    ]  # fmt: skip
+    async with serve(settings) as (client, app):
+        for n, (tool, args) in enumerate(calls, start=1):
+            with anyio.CancelScope() as scope:
+
+                async def cancel_on_progress(
+                    progress: float, total: float | None, message: str | None
+                ) -> None:
+                    assert total == 300 * MiB and progress < total, (progress, total)
+                    if progress >= 20 * MiB:  # the destination is well under way
+                        scope.cancel()  # mid-transfer, not after a guessed delay
+
+                await client.call_tool(tool, args, progress_callback=cancel_on_progress)
+            assert scope.cancelled_caught
+            line = await wait_for_audit(app, n)
+            assert line["tool"] == tool and line["error"] == "Cancelled", line
+            assert await gone(test_user.name, "tar ")
+    assert not (roots / "got").exists() and not (work_dir / "up").exists()
+    assert _temps(roots) == [] and _temps(work_dir) == []

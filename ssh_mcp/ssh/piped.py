@@ -29,6 +29,8 @@ else:
     from ssh_mcp.ssh._lazy import asyncssh
 
 _READ = 256 * 1024
+#: Seconds a command fed ``abort`` gets to fail on it and clean up before it is stopped.
+ABORT_GRACE = 3.0
 
 
 def _seen(future: asyncio.Future[bytes]) -> None:
@@ -96,13 +98,17 @@ async def piped(
     command: str,
     *,
     stdin: AsyncIterator[bytes] | None = None,
+    abort: bytes | None = None,
     stderr_cap: int = 65536,
 ) -> AsyncIterator[Piped]:
     """Start ``command`` (sh-quoted already); ``stdin`` is sent as it comes, then EOF.
 
     Leaving the block normally waits for the command to exit (:meth:`Piped.finish`);
     leaving it with an error or a cancel stops the command first (INT, TERM, KILL,
-    and its process group). The call's own deadline is what bounds it.
+    and its process group). With ``abort``, those bytes and EOF are sent first, and
+    the command gets ABORT_GRACE seconds to fail on them and clean up after itself
+    (a ``tar -x`` into a temp directory its script removes). The call's own
+    deadline is what bounds it.
     """
     if await posix_login(pc) is False:
         raise RemoteError(
@@ -142,6 +148,11 @@ async def piped(
             if feeder is not None and not feeder.done():
                 feeder.cancel()
                 await asyncio.wait([feeder])
+            if abort is not None and not closed.done():
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    proc.stdin.write(abort)
+                    proc.stdin.write_eof()
+                await asyncio.wait([closed], timeout=ABORT_GRACE)
             await stop_process(proc, closed, pc, pid_filter)
         raise
     finally:

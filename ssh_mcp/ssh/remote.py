@@ -321,11 +321,16 @@ class Remote:
     # -- a command with streamed stdin and stdout: never replayed ------------------------
 
     def piped(
-        self, argv: Sequence[str], *, stdin: AsyncIterator[bytes] | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: AsyncIterator[bytes] | None = None,
+        abort: bytes | None = None,
     ) -> contextlib.AbstractAsyncContextManager[_piped.Piped]:
         """``async with remote.piped(argv, stdin=chunks) as run``: ``run.chunks()`` is its
-        stdout, ``run.exit_code`` known after the block (:mod:`ssh_mcp.ssh.piped`)."""
-        return _piped.piped(self._pc, shlex.join(argv), stdin=stdin)
+        stdout, ``run.exit_code`` known after the block; ``abort`` is sent before a stop
+        (:mod:`ssh_mcp.ssh.piped`)."""
+        return _piped.piped(self._pc, shlex.join(argv), stdin=stdin, abort=abort)
 
     # -- dispatch's resolution of paths and configured paths: reads -------------------
 

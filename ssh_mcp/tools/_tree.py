@@ -220,7 +220,9 @@ async def host_to_host(
 
             async def to_destination(d: Remote) -> int:
                 argv = ["sh", "-c", PRELUDE + TAR_IN, "sh", dp, dn, posixpath.basename(temp)]
-                async with d.piped([*argv, f"{source.tree.mode:o}"], stdin=relay()) as into:
+                async with d.piped(
+                    [*argv, f"{source.tree.mode:o}"], stdin=relay(), abort=POISON
+                ) as into:
                     text = b"".join([c async for c in into.chunks()])
                     code = await into.finish()
                 if failed:
@@ -301,7 +303,7 @@ async def local_to_host(ctx: ToolContext, local: str, dst: str, throttle: Thrott
 
     async def op(r: Remote) -> Tree:
         argv = ["sh", "-c", PRELUDE + TAR_IN, "sh", dp, dn, posixpath.basename(temp_name(dst))]
-        async with r.piped([*argv, f"{mode:o}"], stdin=stream()) as into:
+        async with r.piped([*argv, f"{mode:o}"], stdin=stream(), abort=POISON) as into:
             text = b"".join([c async for c in into.chunks()])
             code = await into.finish()
         if failed:
