@@ -115,6 +115,11 @@ async def test_transfer_copies_a_tree_between_hosts(
         inside = {**args, "dst_host": "target", "dst_path": str(src / "in")}
         r = await client.call_tool("ssh_transfer", inside)
         assert r.is_error and "inside" in text(r), text(r)
+        # One host on both ends: two channels of one connection.
+        same = {**args, "dst_host": "target", "dst_path": str(work_dir / "copy2")}
+        r = await client.call_tool("ssh_transfer", same)
+        assert not r.is_error, text(r)
+        assert _files(work_dir / "copy2") == files
     assert reports.seen and reports.seen[-1][0] == size
     assert any("4 files" in (m or "") for _, _, m in reports.seen), reports.seen
     assert _temps(work_dir) == []
