@@ -40,6 +40,7 @@ def _make_tree(root: Path, user: TestUser) -> dict[str, bytes]:
     (root / "link").symlink_to("/etc/hostname")
     os.mkfifo(root / "fifo")
     _chown_tree(root, user)
+    (root / "sub" / "deeper" / "c.txt").chmod(0o4755)  # setuid (after chown clears it)
     return files
 
 
@@ -102,6 +103,7 @@ async def test_transfer_copies_a_tree_between_hosts(
         assert (dst / "link").is_symlink() and os.readlink(dst / "link") == "/etc/hostname"
         assert (dst / "fifo").is_fifo()  # as ssh_cp: tar recreates fifos, never their data
         assert (dst / "sub" / "b.bin").stat().st_mode & 0o777 == 0o640
+        assert (dst / "sub" / "deeper" / "c.txt").stat().st_mode & 0o7777 == 0o755
         assert (dst / "a.txt").stat().st_uid == test_user.uid
         assert_audit(
             app,
@@ -283,6 +285,7 @@ async def test_upload_tree_from_local_path(
         assert _files(dst) == files
         assert os.readlink(dst / "link") == "/etc/hostname" and not (dst / "fifo").exists()
         assert (dst / "sub" / "b.bin").stat().st_mode & 0o777 == 0o640
+        assert (dst / "sub" / "deeper" / "c.txt").stat().st_mode & 0o7777 == 0o755
         assert (dst / "a.txt").stat().st_uid == test_user.uid
         assert_audit(
             app,

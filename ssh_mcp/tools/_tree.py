@@ -52,7 +52,8 @@ exec tar --one-file-system --format=gnu -cf - "./$sn"
 """
 
 #: $1 parent, $2 name, $3 temp name, $4 mode of the top. stdin: the tar of ./<src name>.
-#: Prints the number of entries created.
+#: Prints the number of entries created. Files lose setuid and setgid before the tree lands
+#: (ssh_upload refuses such a mode too): a root login would otherwise make root's.
 TAR_IN = r"""
 dp=$1 dn=$2 tn=$3 m=$4
 hold "$dp"
@@ -67,7 +68,8 @@ into() {
 }
 clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
 ( into || { echo "ssh-mcp: the temp directory was swapped meanwhile" >&2; exit 1; }
-  tar -xpf - --strip-components=2 --no-same-owner && chmod -- "$m" . ) >&2 ||
+  tar -xpf - --strip-components=2 --no-same-owner &&
+  find . -xdev -type f -perm /6000 -exec chmod ug-s -- {} + && chmod -- "$m" . ) >&2 ||
   { clean; exit 96; }
 mv -n -T -- "./$tn" "./$dn" || { clean; exit 96; }
 [ -e "./$tn" ] && { clean; exit 97; }
