@@ -176,11 +176,21 @@ async def test_tree_caps_refuse_before_anything_moves(
               "recursive": True}  # fmt: skip
         r = await client.call_tool("ssh_sftp_download", dl)
         assert r.is_error and "SSH_TRANSFER_MAX_ENTRIES" in text(r), text(r)
-    small = two_hosts(ssh_transfer_max_bytes=MiB)
+        local = roots / "tree"
+        shutil.copytree(src, local, symlinks=True, ignore=lambda d, names: ["fifo"])
+        up = {"host": "target", "path": str(work_dir / "up"), "local_path": str(local),
+              "recursive": True}  # fmt: skip
+        r = await client.call_tool("ssh_upload", up)
+        assert r.is_error and "SSH_TRANSFER_MAX_ENTRIES" in text(r), text(r)
+        assert_audit(app, {"tool": "ssh_upload", "outcome": "error", "error": "CapExceeded"})
+    small = two_hosts(ssh_transfer_max_bytes=MiB, ssh_local_transfer_roots=[str(roots)])
     async with serve(small) as (client, app):
         r = await client.call_tool("ssh_transfer", args)
         assert r.is_error and "SSH_TRANSFER_MAX_BYTES" in text(r), text(r)
-    assert not (work_dir / "copy").exists() and list(roots.iterdir()) == []
+        r = await client.call_tool("ssh_upload", up)
+        assert r.is_error and "SSH_TRANSFER_MAX_BYTES" in text(r), text(r)
+    assert not (work_dir / "copy").exists() and not (work_dir / "up").exists()
+    assert [p.name for p in roots.iterdir()] == ["tree"]
     assert _temps(work_dir) == []
 
 
