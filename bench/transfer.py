@@ -294,7 +294,7 @@ async def bench_size(
         ours_m, sftp_m, scp_m, raw_m = methods
         for base in (raw_m, sftp_m, scp_m):
             ratio = ours_m.mbps(size) / base.mbps(size)
-            target = base is raw_m  # OpenSSH's C crypto is context, not a target (ADR 72)
+            target = base is raw_m  # OpenSSH's C crypto is context, not a target (ADR 77)
             rows.append([
                 f"{direction} {size_mb} MB", ours_m.name, f"{ours_m.mbps(size):.0f} MB/s",
                 f"{ours_m.cpu_per_mb(size):.1f}", base.name, f"{base.mbps(size):.0f} MB/s",

@@ -17,7 +17,7 @@ reads this server's directory the same way (:class:`~ssh_mcp.core.remote.LocalTa
 The stream is followed as it passes (:class:`~ssh_mcp.core.remote.TarReader`):
 progress by bytes and files, the caps again (a tree can grow), and a stream
 that did not end with tar's end blocks, or a source tar that failed, stops
-the destination before anything lands. DECISIONS.md 73.
+the destination before anything lands. DECISIONS.md 78.
 """
 
 from __future__ import annotations
