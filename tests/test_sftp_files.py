@@ -62,6 +62,7 @@ async def test_download_inline_text(
             "encoding": "text",
             "content": data.decode(),
             "local_path": None,
+            "files": None,
         }
         assert text(r).endswith("encoding text\n" + data.decode())
         assert_audit(
@@ -230,6 +231,7 @@ async def test_local_download_never_overwrites_unless_asked(
             "encoding": None,
             "content": None,
             "local_path": str(dest),
+            "files": None,
         }
         assert_audit(
             app,

@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     ssh_transfer_timeout: float = Field(
         3600.0, gt=0, description="Seconds a streamed transfer may take before it is stopped."
     )
+    ssh_transfer_max_entries: int = Field(
+        10_000, gt=0, description="Most entries a directory transfer (recursive=true) moves."
+    )
     ssh_delete_folder_max_entries: int = Field(
         10_000, gt=0, description="Most entries ssh_delete_folder removes in one call."
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ssh_mcp.core.terminals import Terminals
 from ssh_mcp.errors import CommandNotAllowed, ConfigError, RemoteError
 from ssh_mcp.policy import forward as forward_policy
 from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.policy.paths import is_within
 from ssh_mcp.policy.terminal import device_refusal
 from ssh_mcp.ssh import forward as forwarding
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
@@ -132,6 +134,28 @@ class CallContext:
             if key.startswith(prefix)
         ]
 
+    def local_refusal(self, path: str, ident: tuple[int, int] | None = None) -> str | None:
+        app = self._app
+        if ident is not None:
+            from ssh_mcp.core.confine import confine_local  # confine imports this module
+            from ssh_mcp.errors import PathNotAllowed
+
+            st = os.stat(path, follow_symlinks=False)
+            if (st.st_dev, st.st_ino) != ident:
+                return "it changed while being read"
+            roots = app.settings.ssh_local_transfer_roots
+            try:
+                confine_local(path, roots, create=False, protected=app.protected_local)
+            except PathNotAllowed as exc:
+                return str(exc)
+            return None
+        for entry in app.protected_local:
+            for spelling in dict.fromkeys((entry, os.path.realpath(entry))):
+                if is_within(path, spelling) or is_within(spelling, path):
+                    return f"it is or holds the server's own file {spelling}"
+        label = app.deny.match_path(path)
+        return None if label is None else f"the server's own logins or services run it ({label})"
+
     def restricted_paths(self) -> tuple[str, ...]:
         target = self._targets.get(self._field)
         if target is None:
@@ -157,6 +181,7 @@ class CallContext:
             stderr_cap=s.ssh_stderr_cap_bytes,
             inline_max_bytes=s.ssh_inline_max_bytes,
             transfer_max_bytes=s.ssh_transfer_max_bytes,
+            transfer_max_entries=s.ssh_transfer_max_entries,
             delete_folder_max_entries=s.ssh_delete_folder_max_entries,
             local_transfer=bool(s.ssh_local_transfer_roots),
             broadcast_concurrency=s.ssh_broadcast_concurrency,

@@ -13,7 +13,11 @@ through its pure parts: the argv that starts, probes and stops a job (run with
 
 :func:`sudo_refusal` is the one error a tool builds from a
 :class:`ProcessResult`: why a ``sudo=True`` run did not run as root;
-:func:`temp_name` names the hidden sibling a change is built in.
+:func:`temp_name` names the hidden sibling a change is built in. A directory moves as one
+tar stream: :meth:`Remote.piped` runs ``tar`` with streamed stdin and stdout,
+:class:`TarReader` follows the stream (progress, caps, a proper end) and
+:class:`LocalTree` unpacks it on this server's disk, :class:`LocalTar` makes one of a
+directory here.
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ from ssh_mcp.ssh.jobs import parse_started as parse_job_started
 from ssh_mcp.ssh.jobs import probe_argv as job_probe_argv
 from ssh_mcp.ssh.jobs import start_argv as job_start_argv
 from ssh_mcp.ssh.jobs import stop_argv as job_stop_argv
+from ssh_mcp.ssh.local_tar import LocalTar
+from ssh_mcp.ssh.local_tree import LocalTree
+from ssh_mcp.ssh.piped import Piped
 from ssh_mcp.ssh.process import CappedBuffer, ProcessResult
 from ssh_mcp.ssh.remote import DirEntry, FileAttrs, Remote
+from ssh_mcp.ssh.tarstream import Member, TarReader
 from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written, temp_name
 
 __all__ = [
@@ -36,10 +44,15 @@ __all__ = [
     "DirEntry",
     "FileAttrs",
     "JobChunk",
+    "LocalTar",
+    "LocalTree",
+    "Member",
+    "Piped",
     "ProcessResult",
     "Progress",
     "Remote",
     "Stamp",
+    "TarReader",
     "Written",
     "job_home_dir",
     "job_probe_argv",

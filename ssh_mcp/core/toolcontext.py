@@ -48,6 +48,7 @@ class Limits:
     stderr_cap: int
     inline_max_bytes: int
     transfer_max_bytes: int
+    transfer_max_entries: int
     delete_folder_max_entries: int
     local_transfer: bool
     broadcast_concurrency: int
@@ -84,6 +85,13 @@ class ToolContext(Protocol):
 
     @property
     def limits(self) -> Limits: ...
+
+    def local_refusal(self, path: str, ident: tuple[int, int] | None = None) -> str | None:
+        """Why an entry below a directory transfer's local top (which dispatch confined)
+        is refused, else None: a new ``path`` that is one of the server's own files or one
+        its logins run; with ``ident`` (device, inode of the file the caller opened), an
+        existing file that is one of the server's own under any name, hard links included."""
+        ...
 
     def restricted_paths(self) -> tuple[str, ...]:
         """The host's restricted zones, for tools that walk a tree and must prune them:

@@ -15,10 +15,13 @@ loop keeps receiving.
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import hashlib
 import os
 import threading
 from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -28,7 +31,7 @@ T = TypeVar("T")
 
 
 async def read_blocks(
-    f: asyncssh.SFTPClientFile, block: int, depth: int, limit: int
+    f: asyncssh.SFTPClientFile, block: int, depth: int, limit: int, expect: int | None = None
 ) -> AsyncGenerator[bytes]:
     """Yield ``f``'s content in order, in blocks of up to ``block`` bytes, until EOF.
 
@@ -37,15 +40,20 @@ async def read_blocks(
     passes its cap plus one sees a file that grew past the cap without reading
     the rest. A short read (OpenSSH only gives one at EOF) drops the requests
     after it and asks again from where it ended, so no byte is skipped.
+    ``expect``, the size a stat gave, keeps the window from reaching past
+    the end: one request at or past it finds EOF, instead of ``depth``
+    requests that each come back empty. A file that turns out longer (a
+    full block at the expected end) opens the window again.
     Closing the generator cancels whatever is still in flight.
     """
     loop = asyncio.get_running_loop()
     pending: dict[int, asyncio.Task[bytes]] = {}  # offset -> read; insertion order = offset order
     ask = 0  # the next offset to request
+    horizon = limit if expect is None else expect  # no request starts past it
 
     def fill() -> None:
         nonlocal ask
-        while len(pending) < depth and ask < limit:
+        while len(pending) < depth and ask < limit and ask <= horizon:
             pending[ask] = loop.create_task(f.read(min(block, limit - ask), ask))
             ask += block
 
@@ -65,6 +73,8 @@ async def read_blocks(
             data = await pending.pop(offset)  # replies come in request order: no waiting idle
             if not data:  # EOF
                 return
+            if offset + len(data) > horizon:  # longer than the stat said: full window again
+                horizon = limit
             if len(data) < min(block, limit - offset):
                 drop()  # the blocks after a short read start at the wrong offset
                 ask = offset + len(data)
@@ -81,33 +91,47 @@ def retrieve(future: asyncio.Future[T]) -> None:
 
 
 class Offload:
-    """Ordered jobs in a worker thread, one at a time, each started without waiting for it.
+    """Ordered jobs in a worker thread of its own, each started without waiting for it.
 
-    :meth:`submit` waits only for the job before, so at most two jobs' data is
-    held at once; :meth:`drain` waits for the last and re-raises its error.
+    The thread runs them one at a time, in order. :meth:`submit` waits only when
+    ``depth`` jobs are outstanding (so at most that many jobs' data is held): a
+    worker held up a moment (its every return to the GIL waits behind the busy
+    loop) no longer stalls the loop's receiving. :meth:`drain` waits for them
+    all and re-raises the first error.
     """
 
-    def __init__(self) -> None:
-        self._job: asyncio.Future[None] | None = None
+    def __init__(self, depth: int = 3) -> None:
+        self._jobs: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._depth = depth
+        self._pool: ThreadPoolExecutor | None = None
 
     async def submit(self, fn: Callable[..., None], *args: object) -> None:
-        await self.drain()
-        self._job = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        while len(self._jobs) >= self._depth:
+            await self._jobs.popleft()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="ssh-mcp-offload")
+        loop = asyncio.get_running_loop()
+        self._jobs.append(loop.run_in_executor(self._pool, functools.partial(fn, *args)))
 
     async def drain(self) -> None:
-        job, self._job = self._job, None
-        if job is not None:
-            await job
+        try:
+            while self._jobs:
+                await self._jobs.popleft()
+        finally:
+            self.abandon()
 
     def abandon(self) -> None:
-        """On failure: forget the running job (a thread cannot be stopped), drop its error.
+        """On failure: forget the jobs (a thread cannot be stopped), drop their errors.
 
         Not awaited, so a cancelled caller still cleans up at once. A job still
         writing a file the caller then closes fails there, unseen.
         """
-        job, self._job = self._job, None
-        if job is not None:
+        for job in self._jobs:
             job.add_done_callback(retrieve)
+        self._jobs.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)  # its thread ends after the jobs it holds
+            self._pool = None
 
 
 class LocalSink:

@@ -106,9 +106,9 @@ async def send_blocks(
     failed: list[BaseException] = []
     tasks: set[asyncio.Task[None]] = set()
 
-    async def put(block: bytes, offset: int) -> None:
+    async def put(block: memoryview, offset: int) -> None:
         try:
-            await f.write(block, offset)
+            await f.write(block, offset)  # type: ignore[type-var]  # framed as a buffer
         except BaseException as exc:  # kept for the sender, which raises the first one
             failed.append(exc)
         finally:
@@ -118,11 +118,12 @@ async def send_blocks(
     try:
         async for chunk in chunks:
             await take(chunk)
+            view = memoryview(chunk)  # blocks without a copy each: asyncssh frames buffers
             for i in range(0, len(chunk), size):
                 await slots.acquire()
                 if failed:
                     raise failed[0]
-                task = asyncio.create_task(put(chunk[i : i + size], offset + i))
+                task = asyncio.create_task(put(view[i : i + size], offset + i))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             offset += len(chunk)

@@ -15,6 +15,7 @@ holding another connection lets it pass), and nothing asyncssh leaves here.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import stat as statmod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.ssh import host_copy as _host_copy
 from ssh_mcp.ssh import jobs as _jobs
+from ssh_mcp.ssh import piped as _piped
 from ssh_mcp.ssh import spellings as _spellings
 from ssh_mcp.ssh import transfer as _transfer
 from ssh_mcp.ssh._staging import dropped_errors
@@ -315,6 +317,20 @@ class Remote:
                 max_bytes=max_bytes,
                 progress=progress,
             )
+
+    # -- a command with streamed stdin and stdout: never replayed ------------------------
+
+    def piped(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: AsyncIterator[bytes] | None = None,
+        abort: bytes | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[_piped.Piped]:
+        """``async with remote.piped(argv, stdin=chunks) as run``: ``run.chunks()`` is its
+        stdout, ``run.exit_code`` known after the block; ``abort`` is sent before a stop
+        (:mod:`ssh_mcp.ssh.piped`)."""
+        return _piped.piped(self._pc, shlex.join(argv), stdin=stdin, abort=abort)
 
     # -- dispatch's resolution of paths and configured paths: reads -------------------
 

@@ -22,15 +22,17 @@ the caller's.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import os
 import secrets
 import stat as statmod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.ssh._fastpath import LocalSink, Offload, read_blocks, retrieve
@@ -91,6 +93,8 @@ Progress = Callable[[int, int | None], None]
 CHUNK = 4 * 1024 * 1024
 #: Bytes of a download handed to the worker thread at once (hashed, then written).
 WRITE_BATCH = 4 * 1024 * 1024
+#: Chunks of a local file read (and hashed) ahead of the sends.
+AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -128,20 +132,34 @@ async def _chunks_of(data: bytes) -> AsyncGenerator[bytes]:
         yield data[i : i + CHUNK]
 
 
-async def _local_chunks(path: str) -> AsyncGenerator[bytes]:
-    """The local file in CHUNK pieces, each read in a thread while the one before is sent."""
+async def _local_chunks(path: str, digest: hashlib._Hash) -> AsyncGenerator[bytes]:
+    """The local file in CHUNK pieces, each read and hashed in a thread of its own, AHEAD
+    chunks ahead of the sends: one hop to the worker per chunk, since each return to the
+    busy loop's GIL waits up to a switch interval, and a worker held up a moment does
+    not stall the sending."""
     loop = asyncio.get_running_loop()
+
+    def read_hashed(f: BinaryIO) -> bytes:
+        chunk = f.read(CHUNK)
+        digest.update(chunk)
+        return chunk
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ssh-mcp-read")  # in order, one file
+    ahead: collections.deque[asyncio.Future[bytes]] = collections.deque()
     try:
         with open(path, "rb") as f:  # noqa: ASYNC230 - every read is in a thread
-            ahead = loop.run_in_executor(None, f.read, CHUNK)
+            ahead.extend(loop.run_in_executor(pool, read_hashed, f) for _ in range(AHEAD))
             try:
-                while chunk := await ahead:
-                    ahead = loop.run_in_executor(None, f.read, CHUNK)
+                while chunk := await ahead.popleft():
+                    ahead.append(loop.run_in_executor(pool, read_hashed, f))
                     yield chunk
             finally:  # closing waits for a read still running (the file's lock); not awaited
-                ahead.add_done_callback(retrieve)
+                for read in ahead:
+                    read.add_done_callback(retrieve)
     except OSError as exc:
         raise RemoteError(f"reading local file {path} failed: {exc.strerror}") from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 async def write_atomic(
@@ -172,15 +190,16 @@ async def write_atomic(
     final_mode = mode if mode is not None else (DEFAULT_MODE if old_mode is None else old_mode)
     owned: AsyncGenerator[bytes] | None = None  # ours to close, also on failure
     chunks: AsyncIterator[bytes]
+    digest, done = hashlib.sha256(), 0
+    hashed = isinstance(source, str)  # a local file is hashed as it is read
     if isinstance(source, bytes):
         total, chunks = len(source), (owned := _chunks_of(source))
     elif isinstance(source, str):
-        total, chunks = os.path.getsize(source), (owned := _local_chunks(source))
+        total, chunks = os.path.getsize(source), (owned := _local_chunks(source, digest))
     else:
         chunks = source
     if total is not None and total > max_bytes:
         raise CapExceeded(f"{total} bytes exceed SSH_TRANSFER_MAX_BYTES ({max_bytes})")
-    digest, done = hashlib.sha256(), 0
     hashing = Offload()  # in order, beside the loop, which frames and encrypts the sends
 
     async def take(chunk: bytes) -> None:
@@ -190,7 +209,8 @@ async def write_atomic(
             raise CapExceeded(
                 f"the source passed SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
             )
-        await hashing.submit(digest.update, chunk)
+        if not hashed:
+            await hashing.submit(digest.update, chunk)
         if progress is not None:
             progress(done, total)
 
@@ -224,7 +244,7 @@ async def _blocks(
         size, _ = await regular_file(sftp, path, max_bytes)
         # block_size=0: each read is one request; read_blocks keeps the window full.
         async with sftp.open(path, "rb", block_size=0) as f:
-            blocks = read_blocks(f, block_size(sftp), MAX_REQUESTS, max_bytes + 1)
+            blocks = read_blocks(f, block_size(sftp), MAX_REQUESTS, max_bytes + 1, size)
             async with contextlib.aclosing(blocks):
                 done = 0
                 async for block in blocks:

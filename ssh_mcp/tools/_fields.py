@@ -7,11 +7,13 @@ the field means there.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import stat as statmod
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from ssh_mcp.core.schema import NAME_SAYS
 from ssh_mcp.core.spec import CWD_DESCRIPTION, CWD_DETAILS, Output, RemotePath
@@ -160,3 +162,20 @@ Occurrence = Annotated[
         json_schema_extra=UNLISTED,
     ),
 ]
+
+
+def check_content(args: BaseModel, sources: tuple[str, ...]) -> None:
+    """Exactly one of ``sources`` given, valid base64, and no setuid/setgid in ``mode``."""
+    given = [n for n in sources if getattr(args, n) is not None]
+    if len(given) != 1:
+        got = f" (got {' and '.join(given)})" if given else ""
+        raise ValueError(f"give exactly one of {', '.join(sources)}{got}")
+    encoded: str | None = getattr(args, "content_base64", None)
+    if encoded is not None:
+        try:
+            base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise ValueError("content_base64 is not valid base64") from None
+    mode: str | None = getattr(args, "mode", None)
+    if mode is not None and int(mode, 8) & 0o6000:
+        raise ValueError("mode may not set the setuid or setgid bit")

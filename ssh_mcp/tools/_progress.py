@@ -29,6 +29,8 @@ class Throttle:
         self._pending: asyncio.Task[None] | None = None
         self.done: int = 0
         self.total: int | None = None
+        #: Appended to each report, e.g. ", 3 of 10 files" (directory transfers).
+        self.note = ""
 
     def __call__(self, done: int, total: int | None) -> None:
         if done < self.done:  # a retried read starts over; progress must never go back
@@ -47,7 +49,7 @@ class Throttle:
             return
         self._sent = done
         of = f" of {total}" if total is not None else ""
-        await self._ctx.progress(done, total, f"{self._what}: {done}{of} bytes")
+        await self._ctx.progress(done, total, f"{self._what}: {done}{of} bytes{self.note}")
 
     async def finish(self) -> None:
         """Wait for a report in flight, then send the final figures once."""

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
-from ssh_mcp.core.remote import Remote, Written
+from ssh_mcp.core.remote import Remote, Written, temp_name
 from ssh_mcp.core.schema import SAID_ONCE
 from ssh_mcp.core.spec import (
     CHANGES,
@@ -26,8 +26,11 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.errors import InvalidArguments, RemoteError
 from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._progress import Throttle
+from ssh_mcp.tools._tree import host_to_host
+from ssh_mcp.tools.file_ops._anchored import refuse_in_flight
 
 HOST_REF = (
     "alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits"
@@ -52,9 +55,9 @@ class TransferInput(StrictInput):
     ]
     src_path: Annotated[
         str,
-        RemotePath(host="src_host"),
+        RemotePath(host="src_host", recursive=True),
         Field(
-            description="File on src_host (absolute or ~/).",
+            description="File (or, with recursive, directory) on src_host (absolute or ~/).",
             json_schema_extra=field_details(
                 "An existing regular file. Symlinks are resolved and the result must lie "
                 "inside src_host's path allowlist.",
@@ -79,7 +82,7 @@ class TransferInput(StrictInput):
     ]
     dst_path: Annotated[
         str,
-        RemotePath(create=True, host="dst_host"),
+        RemotePath(create=True, host="dst_host", recursive=True),
         Field(
             description="Full file path on dst_host, not a directory.",
             json_schema_extra=field_details(
@@ -90,6 +93,14 @@ class TransferInput(StrictInput):
             min_length=1,
         ),
     ]
+    recursive: bool = Field(
+        False,
+        description="Copy a directory; dst_path must be new.",
+        json_schema_extra=field_details(
+            "Streamed as one tar stream, landed whole by one rename; symlinks are copied as "
+            "links. Caps: SSH_TRANSFER_MAX_ENTRIES and SSH_TRANSFER_MAX_BYTES."
+        ),
+    )
     overwrite: bool = Field(
         False,
         description="Replace dst_path if it exists.",
@@ -105,6 +116,7 @@ class TransferResult(Output):
     size: int = Field(description="Bytes written.")
     mode: str = Field(description="Permission bits of the destination file in octal, e.g. 0644.")
     sha256: str = Field(description="SHA-256 of the bytes written, hex.")
+    files: int | None = Field(None, description="Files in a tree.")
 
 
 async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
@@ -113,6 +125,8 @@ async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
     # One host on both ends: one channel slot and one SFTP session, so a host allowed a
     # single slot cannot wait on itself.
     same_host = ctx.on("src_host").host == ctx.on("dst_host").host
+    if args.recursive:
+        return await _transfer_tree(ctx, args, same_host, throttle)
 
     async def from_source(src: Remote) -> Written:
         size, src_mode = await src.regular_file(args.src_path, max_bytes)
@@ -142,6 +156,24 @@ async def transfer(ctx: ToolContext, args: TransferInput) -> TransferResult:
     await throttle.finish()
     return TransferResult(
         path=written.path, size=written.size, mode=f"{written.mode:04o}", sha256=written.sha256
+    )
+
+
+async def _transfer_tree(
+    ctx: ToolContext, args: TransferInput, same_host: bool, throttle: Throttle
+) -> TransferResult:
+    src, dst = args.src_path, args.dst_path
+    if args.overwrite:
+        raise InvalidArguments("a directory transfer never replaces: drop overwrite")
+    if same_host and (dst + "/").startswith(src.rstrip("/") + "/"):
+        raise RemoteError(f"{dst} is inside {src}; copy a directory somewhere outside itself")
+    refuse_in_flight(dst)
+    tree = await host_to_host(
+        ctx.on("src_host"), ctx.on("dst_host"), src, dst, temp_name(dst), same_host, throttle
+    )
+    await throttle.finish()
+    return TransferResult(
+        path=dst, size=tree.size, mode=f"{tree.mode:04o}", sha256="", files=tree.files
     )
 
 

@@ -11,13 +11,12 @@ change it in memory, and are refused when the file changed in between.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import Remote, Stamp, Written
@@ -42,10 +41,12 @@ from ssh_mcp.tools._fields import (
     Occurrence,
     OldString,
     Overwrite,
+    check_content,
     field_details,
 )
 from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
 from ssh_mcp.tools._progress import Throttle
+from ssh_mcp.tools._tree import UPLOAD_RECURSIVE, upload_tree
 
 #: Edits and patches hold the file in memory: at most this many times the inline cap.
 EDIT_FACTOR = 8
@@ -64,28 +65,11 @@ TEXT_PATH = Field(
 )
 
 
-def check_content(args: BaseModel, sources: tuple[str, ...]) -> None:
-    """Exactly one of ``sources`` given, valid base64, and no setuid/setgid in ``mode``."""
-    given = [n for n in sources if getattr(args, n) is not None]
-    if len(given) != 1:
-        got = f" (got {' and '.join(given)})" if given else ""
-        raise ValueError(f"give exactly one of {', '.join(sources)}{got}")
-    encoded: str | None = getattr(args, "content_base64", None)
-    if encoded is not None:
-        try:
-            base64.b64decode(encoded, validate=True)
-        except binascii.Error:
-            raise ValueError("content_base64 is not valid base64") from None
-    mode: str | None = getattr(args, "mode", None)
-    if mode is not None and int(mode, 8) & 0o6000:
-        raise ValueError("mode may not set the setuid or setgid bit")
-
-
 class _SourceInput(StrictInput):
     host: str = HOST
     path: Annotated[
         str,
-        RemotePath(create=True),
+        RemotePath(create=True, recursive=True),  # a tree upload: no zone may lie inside
         Field(
             description="File to write (absolute or ~/); its directory must exist.",
             json_schema_extra=field_details(CONFINED, listed=False),
@@ -117,6 +101,7 @@ class _SourceInput(StrictInput):
 
 class UploadInput(_SourceInput):
     overwrite: Overwrite = False
+    recursive: bool = UPLOAD_RECURSIVE
 
 
 class DeployInput(_SourceInput):
@@ -240,6 +225,8 @@ async def _send(
 
 
 async def upload(ctx: ToolContext, args: UploadInput) -> WriteResult:
+    if args.recursive:
+        return WriteResult.model_validate(await upload_tree(ctx, args.local_path, args.path, args))
     written, _ = await _send(ctx, args, overwrite=args.overwrite, backup=False)
     return WriteResult.model_validate(_fields(written))
 

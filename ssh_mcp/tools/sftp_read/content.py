@@ -20,10 +20,11 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
+from ssh_mcp.errors import CapExceeded, InvalidArguments, OperationTimeout, RemoteError
 from ssh_mcp.tools._fields import CONFINED, UNLISTED, field_details, timeout_field
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
+from ssh_mcp.tools._tree import host_to_local
 
 
 def _stderr_lines(result: ProcessResult) -> list[str]:
@@ -45,7 +46,7 @@ class DownloadInput(StrictInput):
     host: str = HOST
     path: Annotated[
         str,
-        RemotePath(),
+        RemotePath(recursive=True),
         Field(
             description="File to read (absolute or ~/).",
             json_schema_extra=field_details(CONFINED, listed=False),
@@ -68,6 +69,14 @@ class DownloadInput(StrictInput):
         description="Replace an existing local_path.",
         json_schema_extra=field_details("Without it an existing file is kept.", listed=False),
     )
+    recursive: bool = Field(
+        False,
+        description="Download a directory to a new local_path.",
+        json_schema_extra=field_details(
+            "Landed whole by one rename; files 0600, directories 0700; symlinks and special "
+            "files are skipped. Caps: SSH_TRANSFER_MAX_ENTRIES and SSH_TRANSFER_MAX_BYTES."
+        ),
+    )
 
 
 class Download(Output):
@@ -87,6 +96,7 @@ class Download(Output):
     local_path: str | None = Field(
         None, description="Where the file was written (resolved), when local_path was given."
     )
+    files: int | None = Field(None, description="Files in a tree.")
 
 
 def _inline_cap_message(path: str, size: int, cap: int, local_transfer: bool) -> str:
@@ -144,8 +154,22 @@ async def _download_to(ctx: ToolContext, args: DownloadInput, throttle: Throttle
     )
 
 
+async def _download_tree(ctx: ToolContext, args: DownloadInput, throttle: Throttle) -> Download:
+    if args.local_path is None or args.overwrite:
+        raise InvalidArguments(
+            "recursive needs local_path, a new local directory (a tree never replaces)"
+        )
+    tree = await host_to_local(ctx, args.path, args.local_path, throttle)
+    await throttle.finish()
+    return Download(
+        path=args.path, size=tree.size, sha256="", local_path=args.local_path, files=tree.files
+    )
+
+
 async def sftp_download(ctx: ToolContext, args: DownloadInput) -> Download:
     throttle = Throttle(ctx, f"download {args.path}")
+    if args.recursive:
+        return await _download_tree(ctx, args, throttle)
     if args.local_path is None:
         return await _download_inline(ctx, args.path, throttle)
     return await _download_to(ctx, args, throttle)
@@ -153,6 +177,8 @@ async def sftp_download(ctx: ToolContext, args: DownloadInput) -> Download:
 
 def render_download(out: Download) -> str:
     head = f"{out.path}: {out.size} bytes, sha256 {out.sha256}"
+    if out.files is not None:
+        return f"{out.path}: {out.files} files, {out.size} bytes, written to {out.local_path}"
     if out.local_path is not None:
         return f"{head}, written to {out.local_path}"
     return f"{head}, encoding {out.encoding}\n{out.content}"

@@ -39,13 +39,13 @@ from ssh_mcp.tools._fields import (
     Occurrence,
     OldString,
     Overwrite,
+    check_content,
     field_details,
     utc_stamp,
 )
 from ssh_mcp.tools._pages import OFFSET, limit_field, next_offset_field, page
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
-from ssh_mcp.tools.file_ops.write import check_content
 
 _KINDS: dict[str, Kind] = {"f": "file", "d": "dir", "l": "symlink"}
 
