@@ -55,7 +55,9 @@ def _deny_match(
     cwd = getattr(args, "cwd", None)
     for name in spec.marked_fields(CommandText):
         given = raw.get(name)
-        command: str = given if isinstance(given, str) else getattr(args, name)
+        command: str | None = given if isinstance(given, str) else getattr(args, name)
+        if command is None:
+            continue
         if (found := app.deny.find(command, cwd if isinstance(cwd, str) else None)) is not None:
             return found.label, command, "run this", (found.start, found.end)
         for target in writes:

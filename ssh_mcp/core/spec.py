@@ -115,6 +115,13 @@ class CommandText:
     """Marks a shell command field: dispatch applies the command policy and hashes it."""
 
 
+@dataclass(frozen=True)
+class Name:
+    """Marks a field naming a thing on a host (a unit, container, image, package, or a list
+    of them): the audit records its hash as ``<field>_hash``, never the name itself. The
+    field's own validator checks its grammar before anything runs."""
+
+
 class StrictInput(BaseModel):
     """Base of every input model: unknown fields are errors, values are frozen."""
 
@@ -235,6 +242,8 @@ class HostSummary:
     notes: str | None
     #: ssh_host_alerts thresholds: disk use %, 1-min load per CPU, MemAvailable %.
     alerts: tuple[int, float, int]
+    #: How the container tools run the docker CLI there (hosts.toml ``docker_cmd``).
+    docker_cmd: tuple[str, ...] = ("docker",)
 
 
 @dataclass(frozen=True)
@@ -252,6 +261,8 @@ class Limits:
     job_max_running: int
     job_ttl: float
     shell_max_sessions: int
+    #: SSH_DOCKER_RUN_PRIVILEGED: ssh_docker_run may grant root-equivalent options.
+    docker_run_privileged: bool = False
 
 
 @dataclass(frozen=True)

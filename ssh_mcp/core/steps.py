@@ -23,7 +23,7 @@ from ssh_mcp.core.call import Call, InputRequired, Outcome
 from ssh_mcp.core.command_step import check_commands
 from ssh_mcp.core.confine import Resolver, confine_paths
 from ssh_mcp.core.context import CallContext, Elevations, Target
-from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, ToolSpec
+from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, Name, ToolSpec
 from ssh_mcp.errors import (
     HostNotAllowed,
     InvalidArguments,
@@ -139,7 +139,13 @@ async def commands(call: Call) -> None:
     """The command policy for every command field, and the targets of its redirections."""
     app, spec, args = call.app, call.spec, call.model
     for name in spec.marked_fields(CommandText):
-        call.rec.command_hash = app.audit.digest(getattr(args, name))  # as given
+        if getattr(args, name) is not None:  # an optional command (ssh_docker_run's)
+            call.rec.command_hash = app.audit.digest(getattr(args, name))  # as given
+    for name in spec.marked_fields(Name):
+        value = getattr(args, name)
+        if value:  # a list of names is hashed as one value, its names NUL-separated
+            joined = value if isinstance(value, str) else "\0".join(value)
+            call.rec.extra[f"{name}_hash"] = app.audit.digest(joined)
     step = await check_commands(
         app, spec, args, call.targets, call.updates.get("cwd"), call.resolver
     )

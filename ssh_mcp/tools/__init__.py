@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ssh_mcp.core.spec import ToolSpec
+from ssh_mcp.tools import docker, file_ops, host, local, search, sftp_read, shell, sudo
 from ssh_mcp.tools import exec as _exec
-from ssh_mcp.tools import file_ops, host, local, search, sftp_read, shell, sudo
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
@@ -22,5 +22,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *_exec.TOOLS,
     *shell.TOOLS,
     *sudo.TOOLS,
+    *docker.TOOLS,
     *search.TOOLS,
 )

@@ -1,0 +1,154 @@
+"""Group ``docker``: start, stop and restart (low-access: reversible); remove, prune and pull
+(dangerous: they destroy or fetch)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
+    CHANGES,
+    CHANGES_IDEMPOTENT,
+    HOST,
+    Annotations,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.tools._fields import timeout_field
+from ssh_mcp.tools.docker._common import (
+    Containers,
+    DockerText,
+    Image,
+    Images,
+    docker,
+    render_text,
+    text_result,
+)
+
+
+class ContainersInput(StrictInput):
+    host: str = HOST
+    names: Containers
+
+
+class StopInput(StrictInput):
+    host: str = HOST
+    names: Containers
+    wait: int = Field(10, ge=0, le=600, description="Seconds before KILL.")
+
+
+async def start(ctx: ToolContext, args: ContainersInput) -> DockerText:
+    return text_result(await docker(ctx, "start", "--", *args.names))
+
+
+async def stop(ctx: ToolContext, args: StopInput) -> DockerText:
+    timeout = ctx.command_timeout + args.wait
+    return text_result(
+        await docker(ctx, "stop", "--time", str(args.wait), "--", *args.names, timeout=timeout)
+    )
+
+
+async def restart(ctx: ToolContext, args: StopInput) -> DockerText:
+    timeout = ctx.command_timeout + args.wait
+    return text_result(
+        await docker(ctx, "restart", "--time", str(args.wait), "--", *args.names, timeout=timeout)
+    )
+
+
+class RmInput(StrictInput):
+    host: str = HOST
+    names: Containers
+    force: bool = Field(False, description="Stop running ones first (KILL).")
+    volumes: bool = Field(False, description="Also remove their anonymous volumes.")
+
+
+async def rm(ctx: ToolContext, args: RmInput) -> DockerText:
+    flags = [*(["--force"] if args.force else []), *(["--volumes"] if args.volumes else [])]
+    return text_result(await docker(ctx, "rm", *flags, "--", *args.names))
+
+
+class RmiInput(StrictInput):
+    host: str = HOST
+    images: Images
+    force: bool = Field(False, description="Remove even if tagged more than once.")
+
+
+async def rmi(ctx: ToolContext, args: RmiInput) -> DockerText:
+    flags = ["--force"] if args.force else []
+    return text_result(await docker(ctx, "rmi", *flags, "--", *args.images))
+
+
+class PruneInput(StrictInput):
+    host: str = HOST
+    what: Literal["container", "image", "volume", "network", "system"] = Field(
+        description="What to prune."
+    )
+    all_images: bool = Field(False, description="image/system: unused images too, not dangling.")
+
+
+async def prune(ctx: ToolContext, args: PruneInput) -> DockerText:
+    extra = ["--all"] if args.all_images and args.what in ("image", "system") else []
+    return text_result(await docker(ctx, args.what, "prune", "--force", *extra))
+
+
+class PullInput(StrictInput):
+    host: str = HOST
+    image: Image
+    timeout: float | None = timeout_field("Seconds before it is stopped.")
+
+
+async def pull(ctx: ToolContext, args: PullInput) -> DockerText:
+    timeout = args.timeout or ctx.command_timeout
+    return text_result(await docker(ctx, "pull", "--quiet", "--", args.image, timeout=timeout))
+
+
+def _spec(
+    name: str,
+    title: str,
+    description: str,
+    tier: Tier,
+    input: type[StrictInput],
+    handler: Callable[[ToolContext, Any], Awaitable[DockerText]],
+    annotations: Annotations,
+    details: str = "",
+) -> ToolSpec[Any, DockerText]:
+    return ToolSpec(
+        name=name,
+        title=title,
+        description=description,
+        details=details,
+        tier=tier,
+        group=Group.DOCKER,
+        input=input,
+        output=DockerText,
+        annotations=annotations,
+        handler=handler,
+        render=render_text,
+    )
+
+
+LOW = Tier.LOW_ACCESS
+TOOLS = (
+    _spec("ssh_docker_start", "Start containers", "Start stopped containers.", LOW,
+          ContainersInput, start, CHANGES_IDEMPOTENT),
+    _spec("ssh_docker_stop", "Stop containers", "Stop containers: TERM, then KILL after wait.",
+          LOW, StopInput, stop, CHANGES_IDEMPOTENT),
+    _spec("ssh_docker_restart", "Restart containers", "Restart containers (stop, then start).",
+          LOW, StopInput, restart, CHANGES),
+    _spec("ssh_docker_rm", "Remove containers", "Remove containers; force=true stops them.",
+          Tier.DANGEROUS, RmInput, rm, CHANGES),
+    _spec("ssh_docker_rmi", "Remove images", "Remove images by reference or id.",
+          Tier.DANGEROUS, RmiInput, rmi, CHANGES),
+    _spec("ssh_docker_prune", "Prune unused objects",
+          "Remove stopped containers, dangling images, unused volumes or networks.",
+          Tier.DANGEROUS, PruneInput, prune, CHANGES,
+          details="volume prune deletes data. system prune does all but volumes."),
+    _spec("ssh_docker_pull", "Pull an image", "Pull an image from its registry.",
+          Tier.DANGEROUS, PullInput, pull, CHANGES_IDEMPOTENT,
+          details="The host needs the registry reachable and logged in; credentials stay "
+          "with docker on the host."),
+)  # fmt: skip
