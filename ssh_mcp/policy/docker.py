@@ -34,6 +34,8 @@ TIME = re.compile(
     r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
 )
+#: A label filter: ``key`` or ``key=value``.
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(?:=[A-Za-z0-9_.:/@-]{0,255})?")
 #: An environment variable name for ``ssh_docker_run``'s env.
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 

@@ -33,6 +33,9 @@ _ServiceName = Annotated[str, _named(rules.SERVICE, "service name")]
 
 #: One container, by name or id.
 Container = Annotated[_ContainerName, Name(), Field(description="Container name or id.")]
+#: An optional container (a filter); the marker must sit outside the ``| None``.
+MaybeContainer = Annotated[_ContainerName | None, Name()]
+MaybeImage = Annotated[_ImageRef | None, Name()]
 #: Several containers.
 Containers = Annotated[
     list[_ContainerName],
@@ -120,7 +123,7 @@ def text_result(result: ProcessResult, max_bytes: int | None = None) -> DockerTe
     ]
     err = "\n".join([stderr.rstrip("\n"), *notes]).strip("\n")
     return DockerText(
-        text=f"{text.rstrip(chr(10))}\n[stderr]\n{err}" if err else text,
+        text="\n".join(p for p in (text.rstrip("\n"), "[stderr]", err) if p) if err else text,
         exit_code=result.exit_code,
         truncated=cut or result.stderr.truncated,
     )

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import (
@@ -18,6 +18,7 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
+from ssh_mcp.policy import docker as rules
 from ssh_mcp.tools._fields import timeout_field
 from ssh_mcp.tools.docker._common import (
     Containers,
@@ -48,14 +49,14 @@ async def start(ctx: ToolContext, args: ContainersInput) -> DockerText:
 async def stop(ctx: ToolContext, args: StopInput) -> DockerText:
     timeout = ctx.command_timeout + args.wait
     return text_result(
-        await docker(ctx, "stop", "--time", str(args.wait), "--", *args.names, timeout=timeout)
+        await docker(ctx, "stop", "-t", str(args.wait), "--", *args.names, timeout=timeout)
     )
 
 
 async def restart(ctx: ToolContext, args: StopInput) -> DockerText:
     timeout = ctx.command_timeout + args.wait
     return text_result(
-        await docker(ctx, "restart", "--time", str(args.wait), "--", *args.names, timeout=timeout)
+        await docker(ctx, "restart", "-t", str(args.wait), "--", *args.names, timeout=timeout)
     )
 
 
@@ -88,10 +89,16 @@ class PruneInput(StrictInput):
         description="What to prune."
     )
     all_images: bool = Field(False, description="image/system: unused images too, not dangling.")
+    label: Annotated[
+        str | None,
+        Field(None, description="Only objects with this label (key or key=value)."),
+        AfterValidator(lambda v: v if v is None else rules.check(rules.LABEL, v, "label")),
+    ]
 
 
 async def prune(ctx: ToolContext, args: PruneInput) -> DockerText:
     extra = ["--all"] if args.all_images and args.what in ("image", "system") else []
+    extra += ["--filter", f"label={args.label}"] if args.label else []
     return text_result(await docker(ctx, args.what, "prune", "--force", *extra))
 
 

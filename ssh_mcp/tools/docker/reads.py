@@ -14,7 +14,8 @@ from ssh_mcp.tools.docker._common import (
     Container,
     DockerRows,
     DockerText,
-    Image,
+    MaybeContainer,
+    MaybeImage,
     Since,
     docker,
     render_rows,
@@ -35,7 +36,7 @@ def _limited(out: DockerRows, limit: int) -> DockerRows:
 class PsInput(StrictInput):
     host: str = HOST
     all: bool = Field(False, description="Include stopped containers.")
-    name: Container | None = None
+    name: MaybeContainer = Field(None, description="Only names containing this.")
     limit: int = limit_field()
 
 
@@ -62,7 +63,7 @@ async def logs(ctx: ToolContext, args: LogsInput) -> DockerText:
 
 class StatsInput(StrictInput):
     host: str = HOST
-    container: Container | None = Field(None, description="One container; default all running.")
+    container: MaybeContainer = Field(None, description="One container; default all running.")
 
 
 async def stats(ctx: ToolContext, args: StatsInput) -> DockerRows:
@@ -82,7 +83,7 @@ async def top(ctx: ToolContext, args: TopInput) -> DockerText:
 class EventsInput(StrictInput):
     host: str = HOST
     since: Since = Field("10m", max_length=40, description="Window start: 10m, or RFC 3339.")
-    container: Container | None = Field(None, description="Only this container's events.")
+    container: MaybeContainer = Field(None, description="Only this container's events.")
     limit: int = limit_field()
 
 
@@ -99,7 +100,7 @@ async def events(ctx: ToolContext, args: EventsInput) -> DockerRows:
 
 class ImagesInput(StrictInput):
     host: str = HOST
-    reference: Image | None = Field(None, description="Only images matching this reference.")
+    reference: MaybeImage = Field(None, description="Only images matching this reference.")
     limit: int = limit_field()
 
 

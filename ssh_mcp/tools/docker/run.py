@@ -30,6 +30,7 @@ from ssh_mcp.tools.docker._common import (
     Container,
     DockerText,
     Image,
+    MaybeContainer,
     docker,
     docker_argv,
     failure,
@@ -75,7 +76,7 @@ Env = Annotated[
 class DockerRunInput(StrictInput):
     host: str = HOST
     image: Image
-    name: Container | None = Field(None, description="Container name.")
+    name: MaybeContainer = Field(None, description="Container name.")
     command: Annotated[
         str | None,
         CommandText(),
