@@ -48,6 +48,14 @@ def running(name: str) -> bool:
     return bool(found and found["Running"])
 
 
+def image_exists(ref: str) -> bool:
+    return fleet._image_exists(ref)
+
+
+def remove_image(ref: str) -> None:
+    subprocess.run(["docker", "rmi", ref], capture_output=True)
+
+
 def remove(*names: str) -> None:
     """Remove this test's own containers by name, whatever state they are in."""
     subprocess.run(["docker", "rm", "-f", *names], capture_output=True)

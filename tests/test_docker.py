@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import fleet
 import pytest
-from docker_helpers import container, docker_settings, remove, role, running, state
+from docker_helpers import (
+    container,
+    docker_settings,
+    image_exists,
+    remove,
+    remove_image,
+    role,
+    running,
+    state,
+)
 from harness import Target, assert_audit, audit_lines, error_line, ok, poll, serve, text
 
 from ssh_mcp.config.settings import Settings
@@ -135,8 +143,7 @@ async def test_rmi_and_prune_touch_only_what_they_name(
     try:
         async with serve(docker_settings(settings_for, root_target)) as (client, app):
             await ok(client, "ssh_docker_rmi", {"host": "target", "images": [tag]})
-            gone = subprocess.run(["docker", "image", "inspect", tag], capture_output=True)
-            assert gone.returncode != 0 and fleet._image_exists(fleet.busybox_image())
+            assert not image_exists(tag) and image_exists(fleet.busybox_image())
             assert_audit(app, {"tool": "ssh_docker_rmi", "outcome": "ok"})
 
             args = {"host": "target", "what": "container", "label": label}
@@ -145,7 +152,7 @@ async def test_rmi_and_prune_touch_only_what_they_name(
             assert_audit(app, {"tool": "ssh_docker_prune", "outcome": "ok"})
     finally:
         remove(name)
-        subprocess.run(["docker", "rmi", tag], capture_output=True)
+        remove_image(tag)
 
 
 async def test_failures_name_the_cause(
