@@ -43,18 +43,13 @@ from ssh_mcp.tools.docker._common import (
 
 
 async def compose_command(ctx: ToolContext) -> list[str]:
-    """The host's compose: v2 when ``docker compose`` answers, else v1, else an error."""
+    """The host's compose: v2 when ``docker compose`` answers, else v1. v1 is not probed:
+    a Python program that takes seconds to start; a missing one is exit 127 (``_compose``)."""
     v2 = docker_argv(ctx, "compose")
     if (await ctx.run([*v2, "version"])).exit_code == 0:
         return v2
     base = docker_argv(ctx)
-    v1 = [*base[:-1], f"{base[-1]}-compose"]
-    if (await ctx.run([*v1, "version"])).exit_code == 0:
-        return v1
-    raise RemoteError(
-        f"compose is not installed on the host: neither `{' '.join(v2)}` (v2) nor "
-        f"`{' '.join(v1)}` (v1) runs"
-    )
+    return [*base[:-1], f"{base[-1]}-compose"]
 
 
 class ComposeInput(StrictInput):
@@ -89,11 +84,16 @@ class ComposeDownInput(ComposeInput):
 async def _compose(
     ctx: ToolContext, args: ComposeInput, *sub: str, services: bool = True
 ) -> DockerText:
-    argv = [*await compose_command(ctx), "--file", args.file]
+    prefix = await compose_command(ctx)
+    argv = [*prefix, "--file", args.file]
     argv += ["--project-name", args.project] if args.project else []
     argv += [*sub, *(args.services if services else [])]
-    timeout = ctx.command_timeout
-    result = await ctx.run(argv, timeout=timeout)
+    result = await ctx.run(argv, timeout=ctx.command_timeout)
+    if result.exit_code == 127:
+        raise RemoteError(
+            f"compose is not installed on the host: `{' '.join(docker_argv(ctx, 'compose'))}` "
+            f"(v2) does not answer and `{' '.join(prefix)}` (v1) is not found; install either"
+        )
     if result.exit_code != 0:
         raise failure(argv, result)
     return text_result(result)
