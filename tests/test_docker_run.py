@@ -176,7 +176,7 @@ async def test_cp_both_ways_with_the_host_side_confined(
         async with serve(docker_settings(settings_for, root_target)) as (client, app):
             dest = work_dir / "got"
             base = {"host": "target", "container": name}
-            args = {**base, "container_path": "/tmp/f", "host_path": str(dest)}
+            args = {**base, "in_container": "/tmp/f", "host_path": str(dest)}
             await ok(client, "ssh_docker_cp", {**args, "direction": "to_host"})
             assert dest.read_text() == "from-box\n"
             line = assert_audit(app, {"tool": "ssh_docker_cp", "outcome": "ok"})
@@ -184,12 +184,12 @@ async def test_cp_both_ways_with_the_host_side_confined(
 
             up = work_dir / "up"
             up.write_text("to-box\n")
-            args = {**base, "container_path": "/tmp/up", "host_path": str(up)}
+            args = {**base, "in_container": "/tmp/up", "host_path": str(up)}
             await ok(client, "ssh_docker_cp", {**args, "direction": "to_container"})
             assert fleet.docker("exec", name, "cat", "/tmp/up") == "to-box\n"
 
             outside = drop / "escaped"
-            args = {**base, "container_path": "/tmp/f", "host_path": str(outside)}
+            args = {**base, "in_container": "/tmp/f", "host_path": str(outside)}
             r = await client.call_tool("ssh_docker_cp", {**args, "direction": "to_host"})
             error_line(r, "allowlist")
             assert_audit(app, {"tool": "ssh_docker_cp", "outcome": "denied"})
@@ -207,7 +207,7 @@ NAMED: list[tuple[str, str, dict[str, Any]]] = [
     ("ssh_docker_run", "image", {}),
     ("ssh_docker_run", "name", {"image": "busybox"}),
     ("ssh_docker_pull", "image", {}),
-    ("ssh_docker_cp", "container", {"container_path": "/f", "host_path": "/tmp/x",
+    ("ssh_docker_cp", "container", {"in_container": "/f", "host_path": "/tmp/x",
                                     "direction": "to_host"}),
     ("ssh_docker_inspect", "names", {}),
     ("ssh_docker_start", "names", {}),

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.remote import ProcessResult
 from ssh_mcp.core.spec import Name, Output, ToolContext
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.policy import docker as rules
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import (
     CHANGES,
@@ -30,7 +31,6 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.policy import docker as rules
 from ssh_mcp.tools._fields import CONFINED, PATH_MAX, field_details
 from ssh_mcp.tools.docker._common import (
     DockerText,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import (
     CHANGES,
@@ -18,7 +19,6 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.policy import docker as rules
 from ssh_mcp.tools._fields import timeout_field
 from ssh_mcp.tools.docker._common import (
     Containers,

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import (
     CHANGES,
@@ -23,7 +24,6 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import PolicyDenied
-from ssh_mcp.policy import docker as rules
 from ssh_mcp.tools._fields import CONFINED, PATH_MAX, command_field, field_details, timeout_field
 from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.docker._common import (
@@ -122,7 +122,7 @@ async def docker_run(ctx: ToolContext, args: DockerRunInput) -> DockerText:
 class DockerCpInput(StrictInput):
     host: str = HOST
     container: Container
-    container_path: Annotated[
+    in_container: Annotated[
         str,
         Field(min_length=1, max_length=PATH_MAX, description="Absolute path in the container."),
         AfterValidator(rules.container_path),
@@ -141,7 +141,7 @@ class DockerCpInput(StrictInput):
 
 
 async def docker_cp(ctx: ToolContext, args: DockerCpInput) -> DockerText:
-    inside = f"{args.container}:{args.container_path}"
+    inside = f"{args.container}:{args.in_container}"
     ends = [inside, args.host_path] if args.direction == "to_host" else [args.host_path, inside]
     argv = docker_argv(ctx, "cp", "--", *ends)
     result = await ctx.run(argv)
