@@ -31,6 +31,16 @@ _ContainerName = Annotated[str, _named(rules.CONTAINER, "container name")]
 _ImageRef = Annotated[str, _named(rules.IMAGE, "image reference")]
 _ServiceName = Annotated[str, _named(rules.SERVICE, "service name")]
 
+
+def _any_object(value: str) -> str:
+    if rules.CONTAINER.fullmatch(value):
+        return value
+    return rules.check(rules.IMAGE, value, "container, image, volume or network name")
+
+
+#: A container, volume or network name, or an image reference (ssh_docker_inspect).
+Named = Annotated[str, AfterValidator(_any_object)]
+
 #: One container, by name or id.
 Container = Annotated[_ContainerName, Name(), Field(description="Container name or id.")]
 #: An optional container (a filter); the marker must sit outside the ``| None``.
@@ -54,7 +64,7 @@ Services = Annotated[
 #: docker's --since/--until time.
 Since = Annotated[
     str | None,
-    Field(None, description="Since: a duration (10m) or RFC 3339 time."),
+    Field(None, description="Duration (10m) or RFC 3339 time."),
     AfterValidator(lambda v: v if v is None else rules.check(rules.TIME, v, "time")),
 ]
 
@@ -68,8 +78,22 @@ class DockerText(Output):
     text: str = Field(
         description="docker's output, then [stderr] and its standard error (escapes removed)."
     )
-    exit_code: int | None = Field(description="Exit status; null when stopped or killed.")
     truncated: bool = Field(description="True when the output was cut (head and tail kept).")
+
+
+class DockerExec(DockerText):
+    exit_code: int | None = Field(description="Exit status; null when stopped or killed.")
+
+
+def bounded(low: int, high: int) -> AfterValidator:
+    """A range checked without schema keywords (tools/list stays small); the error says it."""
+
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return AfterValidator(check)
 
 
 def docker_argv(ctx: ToolContext, *args: str) -> list[str]:
@@ -124,13 +148,18 @@ def text_result(result: ProcessResult, max_bytes: int | None = None) -> DockerTe
     err = "\n".join([stderr.rstrip("\n"), *notes]).strip("\n")
     return DockerText(
         text="\n".join(p for p in (text.rstrip("\n"), "[stderr]", err) if p) if err else text,
-        exit_code=result.exit_code,
         truncated=cut or result.stderr.truncated,
     )
 
 
+def exec_result(result: ProcessResult) -> DockerExec:
+    """``text_result`` with the exit status, for a command whose status is its result."""
+    return DockerExec(**text_result(result).model_dump(), exit_code=result.exit_code)
+
+
 def render_text(out: DockerText) -> str:
-    parts = [] if out.exit_code == 0 else [f"[exit {out.exit_code}]"]
+    code = getattr(out, "exit_code", 0)
+    parts = [] if code == 0 else [f"[exit {code}]"]
     parts += [out.text.rstrip("\n")] if out.text else []
     if out.truncated:
         parts.append("[output truncated]")

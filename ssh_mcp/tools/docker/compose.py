@@ -35,6 +35,7 @@ from ssh_mcp.tools._fields import CONFINED, PATH_MAX, field_details
 from ssh_mcp.tools.docker._common import (
     DockerText,
     Services,
+    bounded,
     docker_argv,
     failure,
     render_text,
@@ -67,18 +68,18 @@ class ComposeInput(StrictInput):
     project: Annotated[
         str | None,
         Name(),
-        Field(None, description="Project; default: the file's directory."),
+        Field(None, description="Default: the file's directory."),
         AfterValidator(lambda v: v if v is None else rules.check(rules.PROJECT, v, "project")),
     ] = None
     services: Services
 
 
 class ComposeLogsInput(ComposeInput):
-    tail: int = Field(200, ge=1, le=100_000, description="Newest lines per service.")
+    tail: Annotated[int, bounded(1, 100_000)] = Field(200, description="Lines per service.")
 
 
 class ComposeDownInput(ComposeInput):
-    volumes: bool = Field(False, description="Also remove the project's named volumes.")
+    volumes: bool = Field(False, description="Remove its named volumes too.")
 
 
 async def _compose(
@@ -201,8 +202,7 @@ TOOLS = (
     _spec(
         "ssh_docker_compose_down",
         "Compose down",
-        "Stop and remove a compose project's containers and networks; volumes=true: its "
-        "volumes too.",
+        "Stop and remove a compose project's containers and networks.",
         DANGER,
         ComposeDownInput,
         compose_down,

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
-from ssh_mcp.core.spec import HOST, READS, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.core.spec import HOST, READS, Name, Output, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded
 from ssh_mcp.tools._text import decode
-from ssh_mcp.tools.docker._common import Containers, docker
+from ssh_mcp.tools.docker._common import Named, docker
 from ssh_mcp.tools.sftp_read._redact import PROCESS_KEY, marker, redact, secret_label
 
 _COMMAND_KEYS = {"Cmd", "Entrypoint", "Args", "Test"}
@@ -93,9 +93,9 @@ def redact_inspect(
 
 class InspectInput(StrictInput):
     host: str = HOST
-    names: Containers
+    names: Annotated[list[Named], Name(), Field(min_length=1, description="Names or ids.")]
     type: Literal["container", "image", "volume", "network"] = Field(
-        "container", description="What the names are."
+        "container", description="What names are."
     )
 
 
@@ -124,11 +124,8 @@ def render(out: Inspected) -> str:
 TOOLS = (
     ToolSpec(
         name="ssh_docker_inspect",
-        title="Inspect containers, images, volumes",
-        description=(
-            "Return docker inspect's JSON with every Env value and secret-named field masked "
-            "(equal values, equal markers)."
-        ),
+        title="Inspect docker objects",
+        description="Return docker inspect's JSON, every Env value and secret masked.",
         details=(
             "Env values are all masked, names kept. So are strings under keys named like a "
             "secret (password, token, api_key...), and secrets found in Cmd, Entrypoint, Args "

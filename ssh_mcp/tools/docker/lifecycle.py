@@ -25,6 +25,7 @@ from ssh_mcp.tools.docker._common import (
     DockerText,
     Image,
     Images,
+    bounded,
     docker,
     render_text,
     text_result,
@@ -39,7 +40,7 @@ class ContainersInput(StrictInput):
 class StopInput(StrictInput):
     host: str = HOST
     names: Containers
-    wait: int = Field(10, ge=0, le=600, description="Seconds before KILL.")
+    wait: Annotated[int, bounded(0, 600)] = Field(10, description="Seconds before KILL.")
 
 
 async def start(ctx: ToolContext, args: ContainersInput) -> DockerText:
@@ -88,10 +89,10 @@ class PruneInput(StrictInput):
     what: Literal["container", "image", "volume", "network", "system"] = Field(
         description="What to prune."
     )
-    all_images: bool = Field(False, description="image/system: unused images too, not dangling.")
+    all_images: bool = Field(False, description="image, system: all unused, not just dangling.")
     label: Annotated[
         str | None,
-        Field(None, description="Only objects with this label (key or key=value)."),
+        Field(None, description="Only with this label (key or key=value)."),
         AfterValidator(lambda v: v if v is None else rules.check(rules.LABEL, v, "label")),
     ]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.spec import HOST, READS, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.tools._pages import limit_field
@@ -17,6 +18,7 @@ from ssh_mcp.tools.docker._common import (
     MaybeContainer,
     MaybeImage,
     Since,
+    bounded,
     docker,
     render_rows,
     render_text,
@@ -50,9 +52,9 @@ async def ps(ctx: ToolContext, args: PsInput) -> DockerRows:
 class LogsInput(StrictInput):
     host: str = HOST
     container: Container
-    tail: int = Field(200, ge=1, le=100_000, description="Newest lines to return.")
+    tail: Annotated[int, bounded(1, 100_000)] = Field(200, description="Newest lines.")
     since: Since = None
-    max_bytes: int = Field(65536, ge=1024, le=1 << 20, description="Newest bytes kept at most.")
+    max_bytes: Annotated[int, bounded(1024, 1 << 20)] = Field(65536, description="Byte cap.")
 
 
 async def logs(ctx: ToolContext, args: LogsInput) -> DockerText:
@@ -82,14 +84,16 @@ async def top(ctx: ToolContext, args: TopInput) -> DockerText:
 
 class EventsInput(StrictInput):
     host: str = HOST
-    since: Since = Field("10m", max_length=40, description="Window start: 10m, or RFC 3339.")
+    since: Annotated[str, AfterValidator(lambda v: rules.check(rules.TIME, v, "time"))] = Field(
+        "10m", description="Window start: 10m, or RFC 3339."
+    )
     container: MaybeContainer = Field(None, description="Only this container's events.")
     limit: int = limit_field()
 
 
 async def events(ctx: ToolContext, args: EventsInput) -> DockerRows:
     # --until bounds the window at "now": without it docker events follows forever.
-    argv = ["events", "--since", args.since or "10m", "--until", "0s", "--format", JSON]
+    argv = ["events", "--since", args.since, "--until", "0s", "--format", JSON]
     if args.container:
         argv += ["--filter", f"container={args.container}"]
     out = rows(await docker(ctx, *argv))
@@ -161,8 +165,8 @@ TOOLS = (
     ),
     _read(
         "ssh_docker_logs",
-        "Read a container's logs",
-        "Return a container's newest log lines (tail, since), cut to max_bytes from the end.",
+        "Container logs",
+        "Return a container's newest log lines, at most max_bytes from the end.",
         LogsInput,
         logs,
         "text",
@@ -186,7 +190,7 @@ TOOLS = (
     _read(
         "ssh_docker_events",
         "Recent docker events",
-        "Return docker events from since until now (bounded, never follows), newest kept.",
+        "Return docker events from since until now (never follows), newest kept.",
         EventsInput,
         events,
     ),

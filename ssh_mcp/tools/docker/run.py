@@ -28,29 +28,31 @@ from ssh_mcp.tools._fields import CONFINED, PATH_MAX, command_field, field_detai
 from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.docker._common import (
     Container,
+    DockerExec,
     DockerText,
     Image,
     MaybeContainer,
     docker,
     docker_argv,
+    exec_result,
     failure,
     render_text,
     text_result,
 )
 
-_COMMAND = "Shell command line, run with sh -c in the container; command allowlist applies."
+_COMMAND = "Shell command, run by sh -c inside; the command allowlist applies."
 
 
 class DockerExecInput(StrictInput):
     host: str = HOST
     container: Container
     command: Annotated[str, CommandText(), command_field(_COMMAND)]
-    timeout: float | None = timeout_field("Seconds before docker exec is stopped.")
+    timeout: float | None = timeout_field("Seconds before it is stopped.")
 
 
-async def docker_exec(ctx: ToolContext, args: DockerExecInput) -> DockerText:
+async def docker_exec(ctx: ToolContext, args: DockerExecInput) -> DockerExec:
     argv = docker_argv(ctx, "exec", "--", args.container, "sh", "-c", args.command)
-    return text_result(await ctx.run(argv, timeout=args.timeout or ctx.command_timeout))
+    return exec_result(await ctx.run(argv, timeout=args.timeout or ctx.command_timeout))
 
 
 def _env_line(name: str, value: str) -> str:
@@ -68,7 +70,7 @@ def _check_env(env: dict[str, str] | None) -> dict[str, str] | None:
 
 Env = Annotated[
     dict[str, str] | None,
-    Field(None, max_length=256, description="Environment, sent over stdin (never argv)."),
+    Field(None, description="Environment (sent over stdin)."),
     AfterValidator(_check_env),
 ]
 
@@ -80,12 +82,10 @@ class DockerRunInput(StrictInput):
     command: Annotated[
         str | None,
         CommandText(),
-        Field(None, min_length=1, max_length=65536, description=_COMMAND + " Default: image's."),
+        Field(None, min_length=1, max_length=65536, description="Shell command; default: image's."),
     ]
-    options: list[Annotated[str, Field(max_length=4096)]] = Field(
-        default_factory=list,
-        max_length=128,
-        description='docker run options as argv, e.g. ["-p","127.0.0.1:8080:80","--rm"].',
+    options: list[str] = Field(
+        default_factory=list, description='Options as argv, e.g. ["-p","127.0.0.1:80:80"].'
     )
     env: Env = None
 
@@ -124,7 +124,7 @@ class DockerCpInput(StrictInput):
     container: Container
     in_container: Annotated[
         str,
-        Field(min_length=1, max_length=PATH_MAX, description="Absolute path in the container."),
+        Field(min_length=1, max_length=PATH_MAX, description="Absolute path inside."),
         AfterValidator(rules.container_path),
     ]
     host_path: Annotated[
@@ -133,11 +133,11 @@ class DockerCpInput(StrictInput):
         Field(
             min_length=1,
             max_length=PATH_MAX,
-            description="Path on the host (absolute or ~/).",
+            description="Host path (absolute or ~/).",
             json_schema_extra=field_details(CONFINED),
         ),
     ]
-    direction: Literal["to_host", "to_container"] = Field(description="Which way to copy.")
+    direction: Literal["to_host", "to_container"] = Field(description="Which way.")
 
 
 async def docker_cp(ctx: ToolContext, args: DockerCpInput) -> DockerText:
@@ -154,21 +154,21 @@ TOOLS = (
     ToolSpec(
         name="ssh_docker_exec",
         title="Run a command in a container",
-        description="Run a shell command in a running container; returns its output, stderr "
-        "and exit_code (non-zero is a result).",
+        description="Run a shell command in a running container; a non-zero exit_code is a "
+        "result, not an error.",
         details="On timeout the docker CLI on the host is stopped; docker does not stop the "
         "process inside the container, so bound long commands with their own timeout.",
         tier=Tier.DANGEROUS,
         group=Group.DOCKER,
         input=DockerExecInput,
-        output=DockerText,
+        output=DockerExec,
         annotations=CHANGES,
         handler=docker_exec,
         render=render_text,
     ),
     ToolSpec(
         name="ssh_docker_run",
-        title="Start a new container",
+        title="Run a new container",
         description="Start a container in the background from an image; returns its id.",
         details="Refused unless SSH_DOCKER_RUN_PRIVILEGED=true: --privileged, --cap-add, "
         "--device, --security-opt, --network/--pid/--ipc/--uts/--userns/--cgroupns=host, and "
@@ -185,9 +185,8 @@ TOOLS = (
     ),
     ToolSpec(
         name="ssh_docker_cp",
-        title="Copy between a container and the host",
-        description="Copy a file or directory between a container and the host "
-        "(to_host or to_container).",
+        title="Copy to or from a container",
+        description="Copy a file or directory between a container and the host.",
         details="The host path is confined by the path allowlist like any path argument.",
         tier=Tier.DANGEROUS,
         group=Group.DOCKER,
