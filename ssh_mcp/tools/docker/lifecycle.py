@@ -64,8 +64,8 @@ async def restart(ctx: ToolContext, args: StopInput) -> DockerText:
 class RmInput(StrictInput):
     host: str = HOST
     names: Containers
-    force: bool = Field(False, description="Stop running ones first (KILL).")
-    volumes: bool = Field(False, description="Also remove their anonymous volumes.")
+    force: bool = Field(False, description="Kill running ones first.")
+    volumes: bool = Field(False, description="And their anonymous volumes.")
 
 
 async def rm(ctx: ToolContext, args: RmInput) -> DockerText:
@@ -152,7 +152,7 @@ TOOLS = (
     _spec("ssh_docker_rmi", "Remove images", "Remove images by reference or id.",
           Tier.DANGEROUS, RmiInput, rmi, CHANGES),
     _spec("ssh_docker_prune", "Prune unused objects",
-          "Remove stopped containers, dangling images, unused volumes or networks.",
+          "Remove unused containers, images, volumes or networks.",
           Tier.DANGEROUS, PruneInput, prune, CHANGES,
           details="volume prune deletes data. system prune does all but volumes."),
     _spec("ssh_docker_pull", "Pull an image", "Pull an image from its registry.",

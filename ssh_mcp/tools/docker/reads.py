@@ -37,7 +37,7 @@ def _limited(out: DockerRows, limit: int) -> DockerRows:
 
 class PsInput(StrictInput):
     host: str = HOST
-    all: bool = Field(False, description="Include stopped containers.")
+    all: bool = Field(False, description="Stopped ones too.")
     name: MaybeContainer = Field(None, description="Only names containing this.")
     limit: int = limit_field()
 
@@ -158,7 +158,7 @@ TOOLS = (
     _read(
         "ssh_docker_ps",
         "List containers",
-        "List running containers (all=true: stopped too) as docker's JSON rows.",
+        "List containers as docker's JSON rows.",
         PsInput,
         ps,
         details="`name` filters by name substring, as `docker ps --filter name=` does.",
@@ -190,7 +190,7 @@ TOOLS = (
     _read(
         "ssh_docker_events",
         "Recent docker events",
-        "Return docker events from since until now (never follows), newest kept.",
+        "Return docker events from since to now, newest kept.",
         EventsInput,
         events,
     ),

@@ -40,7 +40,7 @@ from ssh_mcp.tools.docker._common import (
     text_result,
 )
 
-_COMMAND = "Shell command, run by sh -c inside; the command allowlist applies."
+_COMMAND = "Shell command for sh -c inside; the command allowlist applies."
 
 
 class DockerExecInput(StrictInput):
@@ -169,7 +169,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_docker_run",
         title="Run a new container",
-        description="Start a container in the background from an image; returns its id.",
+        description="Start a container from an image, detached; returns its id.",
         details="Refused unless SSH_DOCKER_RUN_PRIVILEGED=true: --privileged, --cap-add, "
         "--device, --security-opt, --network/--pid/--ipc/--uts/--userns/--cgroupns=host, and "
         "bind mounts of /, the docker socket or system directories (/etc, /root, /proc, /sys, "
