@@ -12,6 +12,7 @@ from typing import Any
 import fleet
 import pytest
 from docker_helpers import (
+    ALL_DOCKER,
     container,
     docker_settings,
     image_exists,
@@ -190,3 +191,16 @@ async def test_pull_without_a_registry_is_a_clear_error_and_docker_cmd_is_honour
         error_line(r, "`", "pull", "failed on the host", "127.0.0.1:1")
         assert_audit(app, {"tool": "ssh_docker_pull", "outcome": "error", "error": "RemoteError"})
         assert log.read_text().splitlines() == [f"pull --quiet -- {image}"]
+
+
+async def test_tiers_place_the_docker_tools(settings_for: Callable[..., Settings]) -> None:
+    async with serve(settings_for(allow_low_access_tools=True)) as (client, app):
+        names = {t.name for t in (await client.list_tools()).tools if "docker" in t.name}
+        assert {"ssh_docker_ps", "ssh_docker_inspect", "ssh_docker_compose_logs"} <= names
+        assert {"ssh_docker_stop", "ssh_docker_compose_restart"} <= names
+        assert not names & {"ssh_docker_exec", "ssh_docker_run", "ssh_docker_rm", "ssh_docker_cp"}
+        r = await client.call_tool("ssh_docker_run", {"host": "target", "image": "busybox"})
+        error_line(r, "ssh_docker_run")
+        assert_audit(app, {"tool": "ssh_docker_run", "outcome": "denied"})
+    async with serve(settings_for(**ALL_DOCKER, ssh_enabled_groups=["host"])) as (client, _):
+        assert not [t for t in (await client.list_tools()).tools if "docker" in t.name]
