@@ -69,6 +69,18 @@ Since = Annotated[
 ]
 
 
+#: Every docker tool's TOOLS.md text ends with this (DECISIONS.md 78).
+ROOT_NOTE = (
+    "Whoever reaches the docker daemon (the docker group, or the host's docker_cmd) is root "
+    "on that host; see CONFIGURATION.md, Containers and the docker group."
+)
+
+
+def details(text: str = "") -> str:
+    """A docker tool's longer text, with the note that the docker group is root."""
+    return f"{text} {ROOT_NOTE}".strip()
+
+
 class DockerRows(Output):
     rows: list[dict[str, Any]] = Field(description="One object per item, docker's own fields.")
     truncated: bool = Field(description="True when output passed SSH_STDOUT_CAP_BYTES.")

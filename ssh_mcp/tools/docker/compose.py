@@ -41,6 +41,9 @@ from ssh_mcp.tools.docker._common import (
     render_text,
     text_result,
 )
+from ssh_mcp.tools.docker._common import (
+    details as docker_details,
+)
 
 
 async def compose_command(ctx: ToolContext) -> list[str]:
@@ -130,7 +133,7 @@ def _spec(
         name=name,
         title=title,
         description=description,
-        details=details,
+        details=docker_details(details),
         tier=tier,
         group=Group.DOCKER,
         input=input,

@@ -20,6 +20,7 @@ from ssh_mcp.core.spec import HOST, READS, Name, Output, StrictInput, ToolContex
 from ssh_mcp.errors import CapExceeded
 from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.docker._common import Named, docker
+from ssh_mcp.tools.docker._common import details as docker_details
 from ssh_mcp.tools.sftp_read._redact import PROCESS_KEY, marker, redact, secret_label
 
 _COMMAND_KEYS = {"Cmd", "Entrypoint", "Args", "Test"}
@@ -126,7 +127,7 @@ TOOLS = (
         name="ssh_docker_inspect",
         title="Inspect docker objects",
         description="Return docker inspect's JSON, every Env value and secret masked.",
-        details=(
+        details=docker_details(
             "Env values are all masked, names kept. So are strings under keys named like a "
             "secret (password, token, api_key...), and secrets found in Cmd, Entrypoint, Args "
             "and label values, with ssh_read_redacted's rules and markers. There is no switch "

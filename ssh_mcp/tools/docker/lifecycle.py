@@ -30,6 +30,9 @@ from ssh_mcp.tools.docker._common import (
     render_text,
     text_result,
 )
+from ssh_mcp.tools.docker._common import (
+    details as docker_details,
+)
 
 
 class ContainersInput(StrictInput):
@@ -128,7 +131,7 @@ def _spec(
         name=name,
         title=title,
         description=description,
-        details=details,
+        details=docker_details(details),
         tier=tier,
         group=Group.DOCKER,
         input=input,

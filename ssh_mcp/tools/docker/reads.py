@@ -25,6 +25,9 @@ from ssh_mcp.tools.docker._common import (
     rows,
     text_result,
 )
+from ssh_mcp.tools.docker._common import (
+    details as docker_details,
+)
 
 JSON = "{{json .}}"
 
@@ -143,7 +146,7 @@ def _read(
         name=name,
         title=title,
         description=description,
-        details=details,
+        details=docker_details(details),
         tier=Tier.READ,
         group=Group.DOCKER,
         input=input,
@@ -170,7 +173,7 @@ TOOLS = (
         LogsInput,
         logs,
         "text",
-        details="The container's stdout is `text`, its stderr `stderr`.",
+        details="`text` holds the container's stdout, then [stderr] and its stderr.",
     ),
     _read(
         "ssh_docker_stats",

@@ -39,6 +39,9 @@ from ssh_mcp.tools.docker._common import (
     render_text,
     text_result,
 )
+from ssh_mcp.tools.docker._common import (
+    details as docker_details,
+)
 
 _COMMAND = "Shell command for sh -c inside; the command allowlist applies."
 
@@ -156,8 +159,10 @@ TOOLS = (
         title="Run a command in a container",
         description="Run a shell command in a running container; a non-zero exit_code is a "
         "result, not an error.",
-        details="On timeout the docker CLI on the host is stopped; docker does not stop the "
-        "process inside the container, so bound long commands with their own timeout.",
+        details=docker_details(
+            "On timeout the docker CLI on the host is stopped; docker does not stop the "
+            "process inside the container, so bound long commands with their own timeout."
+        ),
         tier=Tier.DANGEROUS,
         group=Group.DOCKER,
         input=DockerExecInput,
@@ -170,11 +175,13 @@ TOOLS = (
         name="ssh_docker_run",
         title="Run a new container",
         description="Start a container from an image, detached; returns its id.",
-        details="Refused unless SSH_DOCKER_RUN_PRIVILEGED=true: --privileged, --cap-add, "
-        "--device, --security-opt, --network/--pid/--ipc/--uts/--userns/--cgroupns=host, and "
-        "bind mounts of /, the docker socket or system directories (/etc, /root, /proc, /sys, "
-        "/dev, /run, /usr...), symlinks resolved. Options outside a known list are refused. "
-        "env values travel over stdin (--env-file /dev/stdin), never on a command line.",
+        details=docker_details(
+            "Refused unless SSH_DOCKER_RUN_PRIVILEGED=true: --privileged, --cap-add, "
+            "--device, --security-opt, --network/--pid/--ipc/--uts/--userns/--cgroupns=host, and "
+            "bind mounts of /, the docker socket or system directories (/etc, /root, /proc, /sys, "
+            "/dev, /run, /usr...), symlinks resolved. Options outside a known list are refused. "
+            "env values travel over stdin (--env-file /dev/stdin), never on a command line."
+        ),
         tier=Tier.DANGEROUS,
         group=Group.DOCKER,
         input=DockerRunInput,
@@ -187,7 +194,7 @@ TOOLS = (
         name="ssh_docker_cp",
         title="Copy to or from a container",
         description="Copy a file or directory between a container and the host.",
-        details="The host path is confined by the path allowlist like any path argument.",
+        details=docker_details("The host path is confined by the path allowlist."),
         tier=Tier.DANGEROUS,
         group=Group.DOCKER,
         input=DockerCpInput,
