@@ -102,6 +102,9 @@ async def test_inspect_never_returns_a_secret(
             assert line["redactions"] == str(sc["redactions"])
             everything = text(r) + json.dumps(sc) + app.settings.ssh_audit_log.read_text()
             assert secret not in everything
+            image = fleet.busybox_image()
+            args = {"host": "target", "names": [image], "type": "image"}
+            assert image in (await ok(client, "ssh_docker_inspect", args))["objects"][0]["RepoTags"]
 
 
 async def test_lifecycle_changes_the_container(
