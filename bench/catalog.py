@@ -10,6 +10,10 @@ total, the average and the largest tool, and how the bytes split between descrip
 the rest (name, title). ``--tools`` adds one line per tool; ``--json`` prints the figures
 as one JSON object instead; ``--read-tier`` opens only the read tier; ``--search`` measures
 search mode's listing (``SSH_TOOL_MODE=search``). Needs no SSH host.
+
+In full mode it prints PASS/MISS against issue 10's targets, which tests/test_catalog.py
+enforces (the average and the largest tool); a tool added since should stay within 600
+bytes (``--tools``). A miss does not fail the script (exit 0); an error does.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from mcp import Client
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.core.app import build_app
 from ssh_mcp.mcp.server import build_server
+
+#: Issue 10's targets, in bytes: the average per tool and the most any one tool may take
+#: (tests/test_catalog.py holds the same).
+AVERAGE_TARGET = 700
+PER_TOOL_TARGET = 1_200
 
 
 def size(value: Any) -> int:
@@ -116,6 +125,12 @@ def main() -> int:
     for part, value in sums.items():
         if part != "total":
             print(f"  {part:<22} {value:>7,} B  ({value / len(tools):,.0f} per tool)")
+    if not opts.search:
+        average, largest = total / len(tools), per_tool[biggest]["total"]
+        verdict = "PASS" if average <= AVERAGE_TARGET else "MISS"
+        print(f"average <= {AVERAGE_TARGET} B: {verdict}")
+        verdict = "PASS" if largest <= PER_TOOL_TARGET else "MISS"
+        print(f"every tool <= {PER_TOOL_TARGET:,} B: {verdict}")
     if opts.tools:
         for name, p in sorted(per_tool.items(), key=lambda kv: -kv[1]["total"]):
             row = "  ".join(f"{p[k]:>5}" for k in p)

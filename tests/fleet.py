@@ -202,13 +202,14 @@ class SystemdHost:
         return self.exec("sh", "-c", script, timeout=timeout)
 
 
-def _published_port(name: str) -> int:
-    out = docker("port", name, "22/tcp").split()
+def published_port(name: str, port: int = 22) -> int:
+    """The 127.0.0.1 port docker published for the container's ``port``."""
+    out = docker("port", name, f"{port}/tcp").split()
     for item in out:
-        host, _, port = item.rpartition(":")
-        if host == "127.0.0.1":
-            return int(port)
-    raise FleetError(f"{name}: sshd is not published on 127.0.0.1: {out}")
+        address, _, published = item.rpartition(":")
+        if address == "127.0.0.1":
+            return int(published)
+    raise FleetError(f"{name}: port {port} is not published on 127.0.0.1: {out}")
 
 
 def _booted(name: str) -> bool:
@@ -230,23 +231,35 @@ def _sshd_answers(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def systemd_host(workdir: Path, pubkey: str, key: Path, user: str = "ops") -> Iterator[SystemdHost]:
+def systemd_host(
+    workdir: Path,
+    pubkey: str,
+    key: Path,
+    user: str = "ops",
+    *,
+    role: str = "sysd",
+    volumes: Sequence[str] = (),
+    ports: Sequence[int] = (),
+) -> Iterator[SystemdHost]:
     """Boot a systemd container with sshd, a login ``user`` (key auth, sudo by password) and
-    root (key auth); pin its host keys in a known_hosts file. Removed by name at the end."""
+    root (key auth); pin its host keys in a known_hosts file. Removed by name at the end.
+    ``volumes`` are ``-v`` specs; each of ``ports`` is published on 127.0.0.1 too."""
     image = systemd_image()
-    name = container_name("sysd")
+    name = container_name(role)
+    extra = [arg for v in volumes for arg in ("-v", v)]
+    extra += [arg for p in ports for arg in ("-p", f"127.0.0.1::{p}")]
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     docker(
         "run", "-d", "--name", name, "--hostname", "fleet1",
         "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
         "-p", "127.0.0.1::22",
         "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-        image, "/lib/systemd/systemd",
+        *extra, image, "/lib/systemd/systemd",
     )  # fmt: skip
     try:
         if not wait_until(lambda: _booted(name), 90, 0.2):
             raise FleetError(f"{name} did not boot: {docker('logs', '--tail', '40', name)}")
-        port = _published_port(name)
+        port = published_port(name)
         password = hashlib.sha256(os.urandom(16)).hexdigest()[:20]
         setup = (
             f"set -e; useradd -m -s /bin/bash {user}; usermod -p '*' {user}; "

@@ -13,14 +13,21 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field
 
 from ssh_mcp.core.access import ToolMode
-from ssh_mcp.core.schema import SAID_ONCE, compact, input_schema, output_schema
+from ssh_mcp.core.schema import (
+    NAME_SAYS,
+    UNLISTED,
+    compact,
+    input_schema,
+    obvious_default,
+    output_schema,
+)
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.tools import ALL_TOOLS
 
-#: Average bytes per tool of tools/list, every tier and group open, as compact JSON.
-AVERAGE_BUDGET = 860
+#: Average bytes per tool of tools/list, every tier and group open, as compact JSON (issue 10).
+AVERAGE_BUDGET = 700
 #: Bytes any one tool may take.
-PER_TOOL_CEILING = 1_450
+PER_TOOL_CEILING = 1_200
 IDS = [t.name for t in ALL_TOOLS]
 #: What full mode lists: every tool but search mode's own (ssh_tool_search, ...).
 FULL = [t.name for t in ALL_TOOLS if ToolMode.FULL in t.listed_in]
@@ -49,11 +56,49 @@ ALLOWED_DIFFERENCES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is False,
         "on the arguments object: an unknown argument is refused by name",
     ),
+    "default": (
+        obvious_default,
+        "false or 0 is what a caller assumes of an omitted flag or offset (checked apart: a "
+        "default does not change what a schema admits)",
+    ),
 }
-#: Input fields tools/list sends without their description, and where a model reads it.
+_SAID_BY_HOST_LIST = "ssh_host_list's description says it once for every tool"
+_SAID_BY_TOOL = "its tool's description says what it is or names it"
+_NAME_SAYS = "its name and type say it"
+#: Input fields tools/list sends without their description, and where a model reads it
+#: (DECISIONS.md 60, 67). TOOLS.md keeps every description.
 UNDESCRIBED = {
     "host": "ssh_host_list's description says its aliases are what host takes",
     "src_host": "the same alias as host, as ssh_transfer's description says",
+    "dst_host": "ssh_transfer's description names it beside src_host",
+    **dict.fromkeys(("path", "src_path", "dst_path", "cwd", "timeout"), _SAID_BY_HOST_LIST),
+    **dict.fromkeys(
+        (
+            "local_path",
+            "target_path",
+            "link_path",
+            "content_text",
+            "content_base64",
+            "overwrite",
+            "recursive",
+            "dry_run",
+            "parents",
+            "symbolic",
+            "new_string",
+            "occurrence",
+            "unified_diff",
+            "signal",
+            "command",
+            "hosts",
+            "group",
+            "text",
+        ),
+        _SAID_BY_TOOL,
+    ),
+    **dict.fromkeys(
+        ("offset", "limit", "mode", "job_id", "session_id", "kind", "max_depth", "algorithm"),
+        _NAME_SAYS,
+    ),
 }
 
 
@@ -139,9 +184,9 @@ def test_schemas_drop_what_tells_a_model_nothing(spec: ToolSpec[Any, Any]) -> No
         assert '{"type": "null"}' not in json.dumps(schema), "nullable types are type lists"
     full = spec.input.model_json_schema()["properties"]
     for name, prop in inp["properties"].items():
-        said_once = bool(full[name].get(SAID_ONCE))
-        assert not said_once or name in UNDESCRIBED, f"{name} needs a reason in UNDESCRIBED"
-        assert bool(prop.get("description")) is not said_once, f"input field {name}'s description"
+        unlisted = any(full[name].get(marker) for marker in UNLISTED)
+        assert not unlisted or name in UNDESCRIBED, f"{name} needs a reason in UNDESCRIBED"
+        assert bool(prop.get("description")) is not unlisted, f"input field {name}'s description"
 
 
 def _agree(full: dict[str, Any], compact: dict[str, Any], where: str) -> None:
@@ -192,6 +237,13 @@ def test_compact_schemas_admit_exactly_what_pydantic_s_admit(spec: ToolSpec[Any,
     _agree(full_in, compact(full_in), spec.input.__name__)
     _agree(_allowed(full_in), input_schema(spec.input), spec.input.__name__)
     assert input_schema(spec.input).get("required", []) == full_in.get("required", [])
+    sent = input_schema(spec.input)["properties"]
+    for name, prop in full_in["properties"].items():
+        default = prop.get("default")
+        if default is None or ALLOWED_DIFFERENCES["default"][0](default):
+            assert "default" not in sent[name], f"{name}'s default {default!r} is implied"
+        else:
+            assert sent[name]["default"] == default, f"{name}'s default is sent as it is"
     assert full_in.get("additionalProperties") is False, "the server refuses unknown arguments"
     assert "additionalProperties" not in input_schema(spec.input)
     _agree(spec.output.model_json_schema(), output_schema(spec.output), spec.output.__name__)
@@ -208,6 +260,7 @@ def test_compact_keeps_shared_definitions_and_rewrites_only_schema_keywords() ->
         tags: list[str] = Field(
             default=["keep"], description="d", json_schema_extra={"details": "long"}
         )
+        limit: int = Field(5, description="Said by its name.", json_schema_extra={NAME_SAYS: True})
 
     out = compact(Whole.model_json_schema())
     assert out["$defs"]["Part"]["properties"]["title"] == {
@@ -223,6 +276,7 @@ def test_compact_keeps_shared_definitions_and_rewrites_only_schema_keywords() ->
         "items": {"type": "string"},
         "type": "array",
     }
+    assert out["properties"]["limit"] == {"default": 5, "type": "integer"}, "name_says: no text"
     _agree(Whole.model_json_schema(), out, "Whole")
 
 

@@ -101,6 +101,9 @@ async def test_describe_sends_what_full_mode_lists_and_hides_the_hidden(tmp_path
         assert full.annotations is not None
         assert got["annotations"] == full.annotations.model_dump(by_alias=True, exclude_none=True)
         assert got["tier"] == "read" and got["details"]
+        # What tools/list leaves out of a field (name_says, details) describe gives back.
+        assert "description" not in full.input_schema["properties"]["offset"]
+        assert got["arguments"]["offset"] and got["arguments"]["path"]
         hidden = await refused(client, "ssh_tool_describe", {"name": "ssh_exec_run"})
         unknown = await refused(client, "ssh_tool_describe", {"name": "ssh_no_such_tool"})
         assert hidden.startswith(HIDDEN_TEXT)

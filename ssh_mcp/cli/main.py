@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     from ssh_mcp.cli import token
 
     token.add_parser(sub)
+    sub.add_parser("unit", help="print a systemd unit for the HTTP team server")
     docs = sub.add_parser("docs", help="write TOOLS.md from the tool registry")
     docs.add_argument("--check", action="store_true", help="fail if TOOLS.md is stale")
     docs.add_argument("--output", type=Path, default=Path("TOOLS.md"))
@@ -214,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             return doctor()
         if args.command == "docs":
             return _docs(args.output, args.check)
+        if args.command == "unit":
+            unit = resources.files("ssh_mcp.cli").joinpath("ssh-mcp.service")
+            print(unit.read_text(encoding="utf-8"), end="")
+            return 0
         if args.command == "demo":
             from ssh_mcp.demo.run import run_demo
 

@@ -43,6 +43,7 @@ from ssh_mcp.ssh.known_hosts import KnownHosts
 from ssh_mcp.ssh.pool import Pool
 from ssh_mcp.state.audit import AuditLog
 from ssh_mcp.state.confirm_tokens import ConfirmTokens
+from ssh_mcp.state.forwards import ForwardTable
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
 from ssh_mcp.state.shells import ShellTable
@@ -62,6 +63,7 @@ class App:
     shells: ShellTable
     notes: NotesStore
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
+    forwards: ForwardTable = field(default_factory=ForwardTable)
     #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
     deny: DenyPatterns = field(default_factory=DenyPatterns.build)
     #: One-shot tokens for 2026-07-28 confirmation round trips.
@@ -201,11 +203,14 @@ class App:
             return job.host if job is not None else None
         if kind == "shell":
             return self.shells.host_of(handle)
+        if kind == "forward":
+            return self.forwards.host_of(handle)
         return None
 
     async def aclose(self) -> None:
-        """Close shell sessions, every pooled connection and the audit file."""
+        """Close shell sessions, port forwards, every pooled connection and the audit file."""
         await self.shells.aclose()
+        await self.forwards.aclose()
         await self.pool.aclose()
         self.audit.close()
 

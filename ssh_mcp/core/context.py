@@ -11,6 +11,7 @@ sudo password command runs at most once per call.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,18 +22,23 @@ from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.core.app import App, summary
 from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext, ToolSpec
 from ssh_mcp.errors import ConfigError
+from ssh_mcp.policy import forward as forward_policy
 from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.ssh import forward as forwarding
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
 from ssh_mcp.ssh.pool import Lease, SessionInfo
+from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
 from ssh_mcp.ssh.sudo_io import Elevation
+from ssh_mcp.state.forwards import ForwardEntry, ForwardTable, ForwardWant, new_forward_id
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
 from ssh_mcp.state.shells import ShellTable
 
 T = TypeVar("T")
+log = logging.getLogger("ssh_mcp")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
@@ -171,6 +177,60 @@ class CallContext:
         return await self._app.pool.run(
             self._target(), lambda pc: Shell.open(pc, cwd), replay=False, lease=self._lease
         )
+
+    @property
+    def forwards(self) -> ForwardTable:
+        return self._app.forwards
+
+    async def open_forward(self, want: ForwardWant) -> ForwardEntry:
+        target = self._targets.get(self._field)
+        if target is None:
+            raise RuntimeError("this tool declared no host argument")
+        host, app, fid = target.host, self._app, new_forward_id()
+        allowed, alias = host.forward_allowlist, host.alias
+        if want.dest is not None:
+            dest_host, dest_port = want.dest
+            forward_policy.check_host(dest_host, "the destination")
+            forward_policy.check_destination(
+                allowed, alias, dest_host, dest_port, server_side=want.kind == "remote"
+            )
+        else:
+            forward_policy.check_socks(allowed, alias)
+        bind = forward_policy.bind_address(app.settings.ssh_forward_bind)
+
+        def report(opened: forwarding.Opened) -> None:
+            record = {
+                "event": "forward_connection",
+                "forward": fid,
+                "kind": want.kind,
+                "host": alias,
+                "hostname": host.hostname,
+                "outcome": opened.outcome,
+                "error": opened.error,
+                "dest_hash": app.audit.digest(f"{opened.host}:{opened.port}"),
+                "token": app.caller,
+            }
+            try:
+                app.audit.write(record)
+            except (OSError, TypeError, ValueError):
+                log.exception("audit write failed for forward %s", fid)
+
+        def allow(dest_host: str, dest_port: int) -> bool:
+            return forward_policy.matches(allowed, dest_host, dest_port, server_side=False)
+
+        async def op(pc: PooledConnection) -> forwarding.Forward:
+            if want.kind == "local":
+                assert want.dest is not None
+                return await forwarding.forward_local(pc, bind, want.port, want.dest, report)
+            if want.kind == "socks":
+                return await forwarding.forward_socks(pc, bind, want.port, allow, report)
+            assert want.dest is not None
+            return await forwarding.forward_remote(pc, want.port, want.dest, report)
+
+        fwd = await app.pool.run(target.spec, op, replay=False, lease=self._lease)
+        entry = ForwardEntry(fid, alias, want.kind, fwd)
+        app.forwards.add(entry)
+        return entry
 
     def _target(self) -> ConnectSpec:
         target = self._targets.get(self._field)

@@ -11,11 +11,13 @@ own (the same models validate every call) rewritten losslessly (DECISIONS.md 60)
 * an ``enum`` drops the ``type`` its values already have;
 * a ``$defs`` entry referenced once is inlined where it is used;
 * a field's ``details`` (its longer text, for TOOLS.md) is left out, and so is the
-  description of a field marked ``said_once`` (see :data:`SAID_ONCE`).
+  description of a field marked ``said_once`` or ``name_says`` (see :data:`SAID_ONCE`,
+  :data:`NAME_SAYS`).
 
 An input schema is then sent as a caller needs it (:func:`input_schema`): without the
-limits no model comes near, which the server goes on enforcing; tests/test_catalog.py lists
-each such difference with its reason.
+limits no model comes near, which the server goes on enforcing, and without a default that is
+its type's zero (``false``, ``0``), which is what a caller assumes of an omitted flag or
+offset; tests/test_catalog.py lists each such difference with its reason.
 
 An output schema gives the shape of a result (names, types, what may be null) and no more:
 its field descriptions and ``required`` lists are left out. Every output field is always
@@ -35,9 +37,15 @@ DETAILS = "details"
 #: Marks a field whose description tools/list leaves out because another tool's says it
 #: once for every tool (``host``: ssh_host_list's); TOOLS.md keeps it.
 SAID_ONCE = "said_once"
+#: Marks a field whose name and type, with its tool's description, say what a caller needs
+#: (``offset``, ``limit``, ``overwrite``, ``cwd``...): tools/list sends it without its
+#: description; TOOLS.md keeps it (DECISIONS.md 67).
+NAME_SAYS = "name_says"
+#: Either marker: the field's description is TOOLS.md's only.
+UNLISTED = (SAID_ONCE, NAME_SAYS)
 _NULL = {"type": "null"}
 #: Pydantic's generated titles, the definitions (inlined or hoisted) and TOOLS.md's long text.
-_DROPPED = frozenset({"title", "$defs", DETAILS, SAID_ONCE})
+_DROPPED = frozenset({"title", "$defs", DETAILS, *UNLISTED})
 #: Keywords whose values are data, not schemas: nothing in them is rewritten.
 _DATA = frozenset({"default", "enum", "const", "examples", "required"})
 
@@ -71,7 +79,8 @@ def _compact(node: Any, defs: dict[str, Any], once: set[str], drop: frozenset[st
         return _compact({**defs[ref[8:]], **rest}, defs, once, drop)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in drop or key in _DROPPED or (key == "description" and node.get(SAID_ONCE)):
+        unlisted = key == "description" and any(node.get(m) for m in UNLISTED)
+        if key in drop or key in _DROPPED or unlisted:
             continue
         if key == "default" and value is None:
             continue
@@ -142,6 +151,12 @@ def validation_only(key: str, value: Any) -> bool:
     return key in ("minimum", "exclusiveMinimum") and value == 0
 
 
+def obvious_default(value: Any) -> bool:
+    """Whether an optional argument's ``default`` is its type's zero (``false``, ``0``): what a
+    caller assumes when it omits a flag or an offset, so tools/list leaves it out."""
+    return value is False or (type(value) in (int, float) and value == 0)
+
+
 def _loosen(node: Any) -> Any:
     if isinstance(node, list):
         return [_loosen(v) for v in node]
@@ -177,17 +192,22 @@ _built: dict[tuple[type[BaseModel], bool], dict[str, Any]] = {}
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The compact JSON Schema of a tool's input model, built once per model, as a caller
     needs it: without validation-only limits, without ``additionalProperties: false`` (an
-    unknown argument is still refused, by name), and an optional argument whose default is
-    null without the null (omitting it means null; the server still accepts a null)."""
+    unknown argument is still refused, by name), an optional argument whose default is
+    null without the null (omitting it means null; the server still accepts a null), and
+    without the defaults :func:`obvious_default` names."""
     key = (model, False)
     if key not in _built:
         schema = _loosen(compact(model.model_json_schema()))
         if schema.get("additionalProperties") is False:
             del schema["additionalProperties"]
         required = set(schema.get("required", []))
-        schema["properties"] = {
+        props = {
             name: prop if name in required or "default" in prop else _omittable(prop)
             for name, prop in schema.get("properties", {}).items()
+        }
+        schema["properties"] = {
+            name: {k: v for k, v in prop.items() if k != "default" or not obvious_default(v)}
+            for name, prop in props.items()
         }
         _built[key] = schema
     return _built[key]

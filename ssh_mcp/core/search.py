@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ssh_mcp.core.schema import input_schema, output_schema
+from ssh_mcp.core.schema import DETAILS, input_schema, output_schema
 from ssh_mcp.core.spec import Annotations, StrictInput, ToolSpec
 
 #: The meta tool dispatch unwraps into a call of the tool it names (ssh_mcp.tools.search).
@@ -63,6 +63,19 @@ def entry(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
         "outputSchema": output_schema(spec.output),
         "annotations": hints(spec.annotations),
     }
+
+
+def argument_notes(spec: ToolSpec[Any, Any]) -> dict[str, str]:
+    """Each argument's full text, as TOOLS.md gives it: its description, including those
+    tools/list leaves out (:data:`~ssh_mcp.core.schema.UNLISTED`), and its longer notes."""
+    notes: dict[str, str] = {}
+    for name, field in spec.input.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        more = extra.get(DETAILS)
+        text = " ".join(t for t in (field.description, more) if isinstance(t, str) and t)
+        if text:
+            notes[name] = text
+    return notes
 
 
 def summary(description: str, limit: int = 160) -> str:

@@ -16,11 +16,15 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssh_mcp.core.access import Group, Tier, ToolMode
+from ssh_mcp.core.facts import HostSummary as HostSummary
+from ssh_mcp.core.facts import Limits as Limits
+from ssh_mcp.core.facts import ServerFacts as ServerFacts
 from ssh_mcp.core.schema import SAID_ONCE
 from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
+from ssh_mcp.state.forwards import ForwardEntry, ForwardTable, ForwardWant
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
 from ssh_mcp.state.shells import ShellTable
@@ -117,9 +121,7 @@ class CommandText:
 
 @dataclass(frozen=True)
 class Name:
-    """Marks a field naming a thing on a host (a unit, container, image, package, or a list
-    of them): the audit records its hash as ``<field>_hash``, never the name itself. The
-    field's own validator checks its grammar before anything runs."""
+    """Marks a field naming a unit, container, package...: audited as ``<field>_hash`` only."""
 
 
 class StrictInput(BaseModel):
@@ -226,55 +228,7 @@ CHANGES_IDEMPOTENT_LOCAL = Annotations(
 )
 
 
-# -- what a handler can reach -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HostSummary:
-    """A configured host as ``ssh_host_list`` shows it (never any secret)."""
-
-    alias: str
-    hostname: str
-    port: int
-    user: str | None
-    auth_method: str
-    proxy_jump: tuple[str, ...]
-    notes: str | None
-    #: ssh_host_alerts thresholds: disk use %, 1-min load per CPU, MemAvailable %.
-    alerts: tuple[int, float, int]
-    #: How the container tools run the docker CLI there (hosts.toml ``docker_cmd``).
-    docker_cmd: tuple[str, ...] = ("docker",)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The operator's size and count limits, as handlers need them."""
-
-    stdout_cap: int
-    stderr_cap: int
-    inline_max_bytes: int
-    transfer_max_bytes: int
-    delete_folder_max_entries: int
-    local_transfer: bool
-    broadcast_concurrency: int
-    job_max_output_bytes: int
-    job_max_running: int
-    job_ttl: float
-    shell_max_sessions: int
-    #: SSH_DOCKER_RUN_PRIVILEGED: ssh_docker_run may grant root-equivalent options.
-    docker_run_privileged: bool = False
-
-
-@dataclass(frozen=True)
-class ServerFacts:
-    """What ``ssh_server_info`` reports."""
-
-    name: str
-    version: str
-    open_tiers: tuple[str, ...]
-    enabled_groups: tuple[str, ...]
-    tool_count: int
-    host_count: int
+# -- what a handler can reach (the facts it is given: ssh_mcp.core.facts) --------------
 
 
 class ToolContext(Protocol):
@@ -355,6 +309,15 @@ class ToolContext(Protocol):
 
     async def open_shell(self, cwd: str | None) -> Shell:
         """Start a persistent ``sh`` on the host, holding a channel slot while it lives."""
+        ...
+
+    @property
+    def forwards(self) -> ForwardTable:
+        """The server's port forwards (see :mod:`ssh_mcp.state.forwards`)."""
+        ...
+
+    async def open_forward(self, want: ForwardWant) -> ForwardEntry:
+        """Open a forward on the host if its forward_allowlist allows (DECISIONS.md 68)."""
         ...
 
     def hosts(self) -> list[HostSummary]: ...

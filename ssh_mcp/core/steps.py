@@ -72,6 +72,7 @@ async def validation(call: Call) -> None:
 _HANDLE_HINTS = {
     "job": "finished jobs expire after SSH_JOB_TTL",
     "shell": "shell sessions end on close, exit, timeout, or SSH_SHELL_IDLE_TIMEOUT",
+    "forward": "forwards end on close, when their connection drops, or when the server stops",
 }
 
 

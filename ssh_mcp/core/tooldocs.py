@@ -28,7 +28,7 @@ _MODES = {
     "`SSH_ENABLED_GROUPS` says.",
 }
 
-#: What holds for every tool, said once here (tools/list says it in fewer words per field).
+#: What holds for every tool, said once here (tools/list: once, in ssh_host_list's description).
 CONVENTIONS = (
     "What every tool has in common:",
     "",

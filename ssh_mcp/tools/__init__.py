@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ssh_mcp.core.spec import ToolSpec
-from ssh_mcp.tools import docker, file_ops, host, local, search, sftp_read, shell, sudo
+from ssh_mcp.tools import docker, file_ops, forward, host, local, search, sftp_read, shell, sudo
 from ssh_mcp.tools import exec as _exec
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
@@ -23,5 +23,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *shell.TOOLS,
     *sudo.TOOLS,
     *docker.TOOLS,
+    *forward.TOOLS,
     *search.TOOLS,
 )

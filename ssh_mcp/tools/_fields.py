@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from ssh_mcp.core.schema import NAME_SAYS
 from ssh_mcp.core.spec import CWD_DESCRIPTION, CWD_DETAILS, Output, RemotePath
 
 #: Longest command line or note text a tool accepts, in characters.
@@ -27,9 +28,45 @@ PATH_MAX = 4096
 CONFINED = "Symlinks are resolved and the result must lie inside the host's path allowlist."
 
 
-def field_details(text: str) -> dict[str, Any]:
-    """``json_schema_extra`` for a field's longer text: TOOLS.md shows it, tools/list does not."""
-    return {"details": text} if text else {}
+def field_details(text: str = "", *, listed: bool = True) -> dict[str, Any]:
+    """``json_schema_extra`` for a field's longer text: TOOLS.md shows it, tools/list does not.
+    ``listed=False`` leaves the description out of tools/list too, for a field whose name and
+    type, with its tool's description, already say it (DECISIONS.md 67)."""
+    extra: dict[str, Any] = {"details": text} if text else {}
+    return extra if listed else {**extra, NAME_SAYS: True}
+
+
+#: ``json_schema_extra`` of a field tools/list sends without its description.
+UNLISTED = field_details(listed=False)
+#: ``json_schema_extra`` of a path to create: its longer text, and no description in
+#: tools/list (ssh_host_list's says once that paths are absolute or ~/).
+INSIDE = field_details("It must lie inside the host's path allowlist.", listed=False)
+
+#: The content sources, mode and overwrite flag of the tools that write a whole file
+#: (ssh_upload, ssh_deploy, ssh_sudo_write), whose descriptions name them.
+ContentText = Annotated[
+    str | None, Field(description="Content as text (UTF-8).", json_schema_extra=UNLISTED)
+]
+ContentBase64 = Annotated[
+    str | None, Field(description="Content, base64: for binary data.", json_schema_extra=UNLISTED)
+]
+FileMode = Annotated[
+    str | None,
+    Field(
+        pattern=r"^0?[0-7]{3,4}$",
+        description='Octal mode, e.g. "0644"; default: the replaced file\'s.',
+        json_schema_extra=field_details(
+            "0644 for a new file. setuid and setgid bits are refused.", listed=False
+        ),
+    ),
+]
+Overwrite = Annotated[
+    bool,
+    Field(
+        description="Replace an existing file.",
+        json_schema_extra=field_details("Without it an existing path is refused.", listed=False),
+    ),
+]
 
 
 #: An optional remote working directory, checked against the path allowlist like any path.
@@ -39,30 +76,31 @@ Cwd = Annotated[
     Field(
         description=CWD_DESCRIPTION,
         max_length=PATH_MAX,
-        json_schema_extra=field_details(CWD_DETAILS),
+        json_schema_extra=field_details(CWD_DETAILS, listed=False),
     ),
 ]
 
 
-def command_field(description: str, details: str = "") -> Any:
+def command_field(description: str, details: str = "", *, listed: bool = True) -> Any:
     """The ``Field`` of a command line; put ``CommandText()`` beside it in the ``Annotated``."""
-    extra = field_details(details)
+    extra = field_details(details, listed=listed)
     return Field(
         description=description, min_length=1, max_length=TEXT_MAX, json_schema_extra=extra
     )
 
 
-def text_field(description: str, details: str = "") -> Any:
+def text_field(description: str, details: str = "", *, listed: bool = True) -> Any:
     """The ``Field`` of a required free text such as a note."""
-    extra = field_details(details)
+    extra = field_details(details, listed=listed)
     return Field(
         min_length=1, max_length=TEXT_MAX, description=description, json_schema_extra=extra
     )
 
 
-def timeout_field(description: str, details: str = "") -> Any:
-    """The ``Field`` of an optional timeout in seconds; None means the host's default."""
-    extra = field_details(details)
+def timeout_field(description: str, details: str = "", *, listed: bool = False) -> Any:
+    """The ``Field`` of an optional timeout in seconds; None means the host's default.
+    ssh_host_list's description says once that timeouts are seconds."""
+    extra = field_details(details, listed=listed)
     return Field(None, gt=0, le=TIMEOUT_MAX, description=description, json_schema_extra=extra)
 
 
@@ -112,8 +150,13 @@ OldString = Annotated[
         ),
     ),
 ]
-NewString = Annotated[str, Field(description="Replacement; empty deletes old_string.")]
+NewString = Annotated[
+    str, Field(description="Replacement; empty deletes old_string.", json_schema_extra=UNLISTED)
+]
 Occurrence = Annotated[
     Literal["single", "all"],
-    Field(description="single: must occur exactly once; all: every occurrence."),
+    Field(
+        description="single: must occur exactly once; all: every occurrence.",
+        json_schema_extra=UNLISTED,
+    ),
 ]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import Field
 
 from ssh_mcp.core.spec import StrictInput
+from ssh_mcp.tools._fields import UNLISTED
 
 T = TypeVar("T")
 
@@ -22,8 +23,12 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 
-def limit_field(default: int = DEFAULT_LIMIT, most: int = MAX_LIMIT) -> Any:
-    return Field(default, ge=1, le=most, description="Entries to return at most.")
+def limit_field(
+    default: int = DEFAULT_LIMIT,
+    most: int = MAX_LIMIT,
+    description: str = "Entries to return at most.",
+) -> Any:
+    return Field(default, ge=1, le=most, description=description, json_schema_extra=UNLISTED)
 
 
 def next_offset_field() -> Any:
@@ -34,12 +39,18 @@ def truncated_field() -> Any:
     return Field(description="True when entries were left out; raise limit to see more.")
 
 
+#: A page's offset: the result's next_offset says what to pass.
+OFFSET: Any = Field(
+    0, ge=0, description="Entries to skip; use next_offset.", json_schema_extra=UNLISTED
+)
+
+
 class LimitInput(StrictInput):
     limit: int = limit_field()
 
 
 class PageInput(StrictInput):
-    offset: int = Field(0, ge=0, description="Entries to skip; use next_offset.")
+    offset: int = OFFSET
     limit: int = limit_field()
 
 

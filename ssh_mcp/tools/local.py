@@ -127,12 +127,12 @@ TOOLS = (
         name="ssh_host_list",
         title="List hosts",
         description=(
-            "List the configured hosts, a page at a time. Start here: `host` elsewhere takes an"
-            " alias."
+            "List configured hosts. Start here: `host` takes an alias; paths are absolute or "
+            "~/; timeouts are seconds."
         ),
         details=(
-            "Each host has its alias, hostname, port, user, auth method, jump hosts and the "
-            "operator's notes."
+            "A page at a time. Each host has its alias, hostname, port, user, auth method, jump "
+            "hosts and the operator's notes."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -145,7 +145,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_session_list",
         title="List pooled connections",
-        description=("List the SSH connections this server holds open."),
+        description="List this server's open SSH connections.",
         details=(
             "Each with its idle time and busy channels. Connections open lazily on first use "
             "and close after SSH_IDLE_TIMEOUT."
@@ -160,10 +160,8 @@ TOOLS = (
     ToolSpec(
         name="ssh_server_info",
         title="Server info",
-        description=(
-            "Return this server's version, open tiers, enabled groups and tool count. A "
-            "missing tool's tier or group is closed."
-        ),
+        description="Return this server's version, open tiers and groups, and tool count.",
+        details="A tool that is not listed is in a closed tier or a disabled group.",
         tier=Tier.READ,
         group=Group.HOST,
         input=NoInput,

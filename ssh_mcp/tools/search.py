@@ -14,7 +14,15 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from ssh_mcp.core.access import Group, Tier, ToolMode, unknown_tool
-from ssh_mcp.core.search import TOOL_CALL, CallInput, entry, rank, summary, tool_name_field
+from ssh_mcp.core.search import (
+    TOOL_CALL,
+    CallInput,
+    argument_notes,
+    entry,
+    rank,
+    summary,
+    tool_name_field,
+)
 from ssh_mcp.core.spec import (
     CHANGES,
     READS_LOCAL,
@@ -87,6 +95,7 @@ class Described(Output):
     output_schema: dict[str, Any] = Field(description="JSON Schema of its structured result.")
     annotations: dict[str, bool] = Field(description="MCP hints (readOnlyHint, ...).")
     details: str = Field(description="Its longer notes from TOOLS.md; may be empty.")
+    arguments: dict[str, str] = Field(description="Each argument's full description.")
 
 
 def _visible(ctx: ToolContext, name: str) -> ToolSpec[Any, Any]:
@@ -109,6 +118,7 @@ async def tool_describe(ctx: ToolContext, args: DescribeInput) -> Described:
         output_schema=listed["outputSchema"],
         annotations=listed["annotations"],
         details=spec.details,
+        arguments=argument_notes(spec),
     )
 
 

@@ -28,11 +28,15 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.state.shells import ShellEntry, new_shell_id
-from ssh_mcp.tools._fields import Cwd, command_field, timeout_field
+from ssh_mcp.tools._fields import UNLISTED, Cwd, command_field, timeout_field
 from ssh_mcp.tools._pages import LimitInput, truncated_field
 from ssh_mcp.tools.exec.run import ExecResult, exec_result, render_exec
 
-SESSION_ID = Field(description="From ssh_shell_open or ssh_shell_list.", pattern=r"^s[0-9a-f]{16}$")
+SESSION_ID = Field(
+    description="From ssh_shell_open or ssh_shell_list.",
+    pattern=r"^s[0-9a-f]{16}$",
+    json_schema_extra=UNLISTED,
+)
 
 
 class ShellOpenInput(StrictInput):
@@ -74,6 +78,7 @@ class ShellExecInput(StrictInput):
                 "stdin is /dev/null. Under a command allowlist, builtins such as cd do not run, "
                 "and redirection targets must be absolute or ~/ paths."
             ),
+            listed=False,
         ),
     ]
     timeout: float | None = timeout_field("Seconds before it is stopped, ending the session.")
@@ -159,13 +164,12 @@ TOOLS = (
         name="ssh_shell_open",
         title="Open a shell session",
         description=(
-            "Open a persistent sh and return its session_id; ssh_shell_exec commands share its "
-            "cd, exports and variables. No terminal: not for editors or password prompts. Close"
-            " with ssh_shell_close."
+            "Open a persistent sh for ssh_shell_exec, which keeps cd, exports and variables. No "
+            "terminal: no editors or password prompts."
         ),
         details=(
-            "It also ends after SSH_SHELL_IDLE_TIMEOUT unused. For one-off commands use "
-            "ssh_exec_run."
+            "Returns its session_id. Close it with ssh_shell_close; it also ends after "
+            "SSH_SHELL_IDLE_TIMEOUT unused. For one-off commands use ssh_exec_run."
         ),
         tier=Tier.DANGEROUS,
         group=Group.SHELL,
@@ -176,10 +180,10 @@ TOOLS = (
     ),
     ToolSpec(
         name="ssh_shell_exec",
-        title="Run a command in a shell session",
+        title="Run in a shell session",
         description=(
-            "Run a command in an open shell session; returns stdout, stderr, exit_code, the "
-            "cwd after and whether the session is still open. A timeout ends the session."
+            "Run a command in an open shell session; returns its output, exit_code and cwd. A "
+            "timeout ends the session."
         ),
         details=(
             "A timeout or cancel stops the command by ending the whole session (INT, TERM, KILL)."
@@ -195,7 +199,8 @@ TOOLS = (
     ToolSpec(
         name="ssh_shell_close",
         title="Close a shell session",
-        description="End a shell session (EOF, then the stop ladder if it lingers).",
+        description="End a shell session.",
+        details="EOF, then the stop ladder (INT, TERM, KILL) if it lingers.",
         tier=Tier.DANGEROUS,
         group=Group.SHELL,
         input=ShellCloseInput,
@@ -206,7 +211,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_shell_list",
         title="List shell sessions",
-        description="List the open shell sessions with their host, cwd and idle time.",
+        description="List open shell sessions with host, cwd and idle time.",
         tier=Tier.DANGEROUS,
         group=Group.SHELL,
         input=LimitInput,

@@ -26,14 +26,14 @@ class BroadcastInput(StrictInput):
     command: Annotated[
         str,
         CommandText(),
-        command_field("Shell command line; each host's allowlist applies."),
+        command_field("Shell command line; each host's allowlist applies.", listed=False),
     ]
     hosts: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=253)]] | None,
         HostSet(),
         Field(
             description="Aliases or allowlisted hostnames; or give group.",
-            json_schema_extra=field_details("Give this or `group`, not both."),
+            json_schema_extra=field_details("Give this or `group`, not both.", listed=False),
             min_length=1,
             max_length=500,
         ),
@@ -41,7 +41,7 @@ class BroadcastInput(StrictInput):
     group: str | None = Field(
         None,
         description="A hosts.toml [groups] name; or give hosts.",
-        json_schema_extra=field_details("Give this or `hosts`, not both."),
+        json_schema_extra=field_details("Give this or `hosts`, not both.", listed=False),
         min_length=1,
         max_length=253,
     )
@@ -116,12 +116,13 @@ TOOLS = (
         name="ssh_broadcast",
         title="Run a command on many hosts",
         description=(
-            "Run one command on many hosts in parallel; returns per alias ssh_exec_run's fields"
-            " or an error. An unknown host or group fails the call before anything runs."
+            "Run one command on the hosts, or a hosts.toml group, in parallel; returns per alias "
+            "ssh_exec_run's fields or an error."
         ),
         details=(
-            "Up to SSH_BROADCAST_CONCURRENCY hosts at once. A host that was unreachable, or "
-            "whose allowlist refused the command, gets an error entry."
+            "An unknown host or group fails the call before anything runs. Up to "
+            "SSH_BROADCAST_CONCURRENCY hosts at once. A host that was unreachable, or whose "
+            "allowlist refused the command, gets an error entry."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,

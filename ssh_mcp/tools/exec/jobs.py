@@ -46,12 +46,16 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.state.jobs import JobRecord, new_job_id
-from ssh_mcp.tools._fields import Cwd, command_field, field_details, utc_stamp
+from ssh_mcp.tools._fields import UNLISTED, Cwd, command_field, field_details, utc_stamp
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._pages import PageInput, next_offset_field, page
 
 State = Literal["running", "exited", "killed", "lost"]
-JOB_ID = Field(description="From ssh_job_start or ssh_job_list.", pattern=r"^j[0-9a-f]{16}$")
+JOB_ID = Field(
+    description="From ssh_job_start or ssh_job_list.",
+    pattern=r"^j[0-9a-f]{16}$",
+    json_schema_extra=UNLISTED,
+)
 #: Seconds between polls while ssh_job_status waits.
 POLL = 0.5
 
@@ -70,13 +74,16 @@ class JobStartInput(StrictInput):
                 "It runs detached as the login user; the command allowlist and deny-pattern "
                 "confirmation apply as for ssh_exec_run."
             ),
+            listed=False,
         ),
     ]
     name: str | None = Field(
         None,
         max_length=64,
-        description="Short label for ssh_job_list; not secret.",
-        json_schema_extra=field_details("Such as 'nightly backup'. Not a secret store."),
+        description="A label; not secret.",
+        json_schema_extra=field_details(
+            "Shown by ssh_job_list, such as 'nightly backup'. Not a secret store."
+        ),
     )
     cwd: Cwd = None
 
@@ -125,14 +132,14 @@ async def job_start(ctx: ToolContext, args: JobStartInput) -> JobStarted:
 
 class JobStatusInput(StrictInput):
     job_id: Annotated[str, JobRef(), JOB_ID]
-    since_offset: int = Field(0, ge=0, description="Stdout offset: 0, then next_offset.")
-    stderr_offset: int = Field(0, ge=0, description="Stderr offset: 0, then next_stderr_offset.")
+    since_offset: int = Field(0, ge=0, description="next_offset from the last call.")
+    stderr_offset: int = Field(0, ge=0, description="next_stderr_offset from the last call.")
     wait: float = Field(
         0,
         ge=0,
         le=50,
-        description="Seconds to wait for an exit or new output; 0 answers at once.",
-        json_schema_extra=field_details("Bounded by SSH_COMMAND_TIMEOUT."),
+        description="Seconds to wait for an exit or output.",
+        json_schema_extra=field_details("0 answers at once. Bounded by SSH_COMMAND_TIMEOUT."),
     )
 
 
@@ -251,7 +258,8 @@ class JobKillInput(StrictInput):
         description="First signal; TERM, then KILL follow.",
         json_schema_extra=field_details(
             "Sent to the job's process group; the ladder climbs TERM, then KILL, half a "
-            "second apart, until the group is gone."
+            "second apart, until the group is gone.",
+            listed=False,
         ),
     )
 
@@ -302,13 +310,13 @@ TOOLS = (
         name="ssh_job_start",
         title="Start a background job",
         description=(
-            "Start a command detached; returns its job_id at once. For anything that may "
-            "outlast a request (builds, backups); poll with ssh_job_status, stop with "
-            "ssh_job_kill."
+            "Start a command detached; returns its job_id at once. Poll with ssh_job_status, "
+            "stop with ssh_job_kill."
         ),
         details=(
-            "For short commands use ssh_exec_run. The job survives this call, a dropped client "
-            "and a server restart. Each stream keeps the newest SSH_JOB_MAX_OUTPUT_BYTES."
+            "For anything that may outlast a request (builds, backups). For short commands use "
+            "ssh_exec_run. The job survives this call, a dropped client and a server restart. Each "
+            "stream keeps the newest SSH_JOB_MAX_OUTPUT_BYTES."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
@@ -320,11 +328,8 @@ TOOLS = (
     ),
     ToolSpec(
         name="ssh_job_status",
-        title="Background job status and output",
-        description=(
-            "Return a job's state, exit code and the output since the offsets given. When more "
-            "is true, call again at once."
-        ),
+        title="Job status and output",
+        description=("Return a job's state and new output; if more is true, call again at once."),
         details=(
             "Pass back next_offset and next_stderr_offset; wait blocks up to that many seconds."
             " States: running, exited, killed, lost. wait answers early when the job finishes "
@@ -341,9 +346,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_job_kill",
         title="Stop a background job",
-        description=(
-            "Stop a job's process group (signal, then TERM, then KILL) and return its final state."
-        ),
+        description="Stop a job's process group (signal, then TERM, then KILL); returns its state.",
         details=(
             "Its output stays readable with ssh_job_status until the job expires (SSH_JOB_TTL)."
         ),
@@ -358,10 +361,12 @@ TOOLS = (
         name="ssh_job_list",
         title="List background jobs",
         description=(
-            "List this server's background jobs with host, name and state as last seen; "
-            "ssh_job_status gives the current state and output."
+            "List this server's background jobs as last seen; ssh_job_status gives the current "
+            "state."
         ),
-        details="Jobs started before a server restart are listed too.",
+        details=(
+            "Each with host, name and state. Jobs started before a server restart are listed too."
+        ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
         input=PageInput,

@@ -30,10 +30,7 @@ class ExecRunInput(StrictInput):
         str,
         CommandText(),
         command_field(
-            (
-                "Shell command line. Under a command allowlist: allowed programs only, no "
-                "builtins (use cwd, not cd), $(…) or sh -c."
-            ),
+            "Under a command allowlist: no builtins (use cwd, not cd), $(…) or sh -c.",
             details=(
                 "Under a command allowlist every simple command must start with an allowed "
                 "program and runs as an external program, never a shell builtin; $(…), backticks "
@@ -160,13 +157,13 @@ TOOLS = (
         name="ssh_exec_run",
         title="Run a command",
         description=(
-            "Run a shell command; returns stdout, stderr, exit_code (non-zero is a result, "
-            "not an error) and flags. Prefer the sftp tools for reading files or listing "
-            "directories."
+            "Run a shell command; returns stdout, stderr and exit_code. Prefer the sftp tools "
+            "to read files or list directories."
         ),
         details=(
-            "On timeout or cancel the remote process group is stopped (INT, then TERM, then "
-            "KILL). Output beyond the caps keeps its head and tail."
+            "A non-zero exit_code is a result, not an error. On timeout or cancel the remote "
+            "process group is stopped (INT, then TERM, then KILL). Output beyond the caps keeps "
+            "its head and tail."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
@@ -180,8 +177,8 @@ TOOLS = (
         name="ssh_exec_run_streaming",
         title="Run a command, streaming progress",
         description=(
-            "Run a command like ssh_exec_run, sending its newest output as progress "
-            "notifications. For builds, installs and other commands that print as they go."
+            "Run a command like ssh_exec_run, reporting its newest output as progress. For "
+            "builds and installs."
         ),
         details=(
             "Progress carries the bytes so far and the last lines, twice a second at most. "

@@ -29,14 +29,11 @@ class ScriptInput(StrictInput):
         str,
         CommandText(),
         Field(
-            description=(
-                "POSIX sh script. Under a command allowlist each line is checked like a command; "
-                "no if/for/while, $(…) or wrappers."
-            ),
+            description="Under a command allowlist: no if/for/while, $(…) or wrappers.",
             json_schema_extra=field_details(
                 "Sent to `sh` over stdin and read whole before it runs (never in argv, never "
                 "in the audit log; only its hash is). Each simple command must start with an "
-                "allowed program."
+                "allowed program. Under a command allowlist each line is checked like a command."
             ),
             min_length=1,
             max_length=1_048_576,
@@ -75,11 +72,13 @@ TOOLS = (
         name="ssh_exec_script",
         title="Run a script",
         description=(
-            "Run a multi-line POSIX sh script, sent over stdin (never in argv or the audit "
-            "log); returns what ssh_exec_run does. Use it instead of long `;`-joined command "
-            "lines."
+            "Run a multi-line POSIX sh script over stdin; returns ssh_exec_run's fields. Use it "
+            "instead of long `;`-joined lines."
         ),
-        details="The script is read whole before it runs; its commands get an empty stdin.",
+        details=(
+            "Never in argv or the audit log. The script is read whole before it runs; its commands "
+            "get an empty stdin."
+        ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
         input=ScriptInput,

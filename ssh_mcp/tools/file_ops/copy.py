@@ -20,7 +20,7 @@ from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import Remote, temp_name
 from ssh_mcp.core.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded, RemoteError
-from ssh_mcp.tools._fields import field_details
+from ssh_mcp.tools._fields import INSIDE, UNLISTED, field_details
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools.file_ops._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools.file_ops._shared import inside
@@ -35,7 +35,8 @@ class CopyInput(StrictInput):
             description="File or directory to copy (absolute or ~/).",
             json_schema_extra=field_details(
                 "Symlinks resolved, it must lie inside the host's path allowlist, and a "
-                "directory must hold no restricted zone."
+                "directory must hold no restricted zone.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -45,15 +46,17 @@ class CopyInput(StrictInput):
         RemotePath(create=True, recursive=True),
         Field(
             description="Full path of the copy, not a directory to copy into.",
-            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]
-    recursive: bool = Field(False, description="Required to copy a directory tree.")
+    recursive: bool = Field(
+        False, description="Required to copy a directory tree.", json_schema_extra=UNLISTED
+    )
     overwrite: bool = Field(
         False,
         description="Replace an existing file; trees never replace or merge.",
-        json_schema_extra=field_details("The replaced file keeps its mode."),
+        json_schema_extra=field_details("The replaced file keeps its mode.", listed=False),
     )
 
 
@@ -134,15 +137,16 @@ TOOLS = (
         name="ssh_cp",
         title="Copy on a host",
         description=(
-            "Copy a file or, with recursive=true, a directory tree to a new path on the same "
-            "host, atomically; links stay links. For two hosts use ssh_transfer."
+            "Copy a file, or with recursive=true a tree, to a new full path on the same host. "
+            "For two hosts use ssh_transfer."
         ),
         details=(
-            "Returns path, size, mode and entry counts. The data never leaves the host when it "
-            "supports copy-data. A file lands atomically (temp file, then rename) with the "
-            "source's mode, or the replaced file's. A tree is copied by the host's GNU tar from a "
-            "verified directory, never following a symlink, built hidden, then renamed into place; "
-            "if the tree changes while read, nothing is copied: retry."
+            "Links stay links. A tree never replaces or merges into an existing one. Returns path, "
+            "size, mode and entry counts. The data never leaves the host when it supports "
+            "copy-data. A file lands atomically (temp file, then rename) with the source's mode, "
+            "or the replaced file's. A tree is copied by the host's GNU tar from a verified "
+            "directory, never following a symlink, built hidden, then renamed into place; if the "
+            "tree changes while read, nothing is copied: retry."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

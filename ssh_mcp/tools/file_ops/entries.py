@@ -30,7 +30,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.tools._fields import Kind, field_details, kind_of
+from ssh_mcp.tools._fields import INSIDE, UNLISTED, Kind, field_details, kind_of
 from ssh_mcp.tools.file_ops._anchored import (
     SAMPLE,
     delete_tree,
@@ -56,19 +56,20 @@ class MkdirInput(StrictInput):
         RemotePath(create=True),
         Field(
             description="Directory to create (absolute or ~/).",
-            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]
     parents: bool = Field(
         False,
         description="Create missing parents; an existing directory is fine (mkdir -p).",
+        json_schema_extra=UNLISTED,
     )
     mode: ModeText | None = Field(
         None,
         description='Octal mode, e.g. "0750", for the new directory.',
         json_schema_extra=field_details(
-            "Parents get the default. Default: 0777 minus the server's umask."
+            "Parents get the default. Default: 0777 minus the server's umask.", listed=False
         ),
     )
 
@@ -116,7 +117,8 @@ class DeleteInput(StrictInput):
             description="File or symlink to delete (absolute or ~/).",
             json_schema_extra=field_details(
                 "It must lie inside the host's path allowlist. A symlink is deleted itself, "
-                "never its target."
+                "never its target.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -148,13 +150,22 @@ class DeleteFolderInput(StrictInput):
             description="Directory to delete (absolute or ~/); not a symlink.",
             json_schema_extra=field_details(
                 "It must lie inside the host's path allowlist and must hold no restricted "
-                "zone. A symlink is refused: ssh_delete removes a link."
+                "zone. A symlink is refused: ssh_delete removes a link.",
+                listed=False,
             ),
             min_length=1,
         ),
     ]
-    recursive: bool = Field(False, description="Delete its contents too; else it must be empty.")
-    dry_run: bool = Field(False, description="Only count and list what would go; delete nothing.")
+    recursive: bool = Field(
+        False,
+        description="Delete its contents too; else it must be empty.",
+        json_schema_extra=UNLISTED,
+    )
+    dry_run: bool = Field(
+        False,
+        description="Only count and list what would go; delete nothing.",
+        json_schema_extra=UNLISTED,
+    )
 
 
 class DeleteFolderResult(Output):
@@ -195,7 +206,8 @@ class MoveInput(StrictInput):
             description="File, directory or link to move (a link moves itself).",
             json_schema_extra=field_details(
                 "It must lie inside the host's path allowlist and a directory must hold no "
-                "restricted zone."
+                "restricted zone.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -205,11 +217,15 @@ class MoveInput(StrictInput):
         RemotePath(create=True, recursive=True, follow=False),
         Field(
             description="New full path; its parent must exist.",
-            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]
-    overwrite: bool = Field(False, description="Replace an existing file, link or empty directory.")
+    overwrite: bool = Field(
+        False,
+        description="Replace an existing file, link or empty directory.",
+        json_schema_extra=UNLISTED,
+    )
 
 
 class MoveResult(Output):
@@ -243,7 +259,8 @@ class LinkInput(StrictInput):
             description="What the link points to (absolute or ~/).",
             json_schema_extra=field_details(
                 "Symlinks resolved, it must lie inside the host's path allowlist. A symbolic "
-                "link may point to a path that does not exist yet."
+                "link may point to a path that does not exist yet.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -253,11 +270,13 @@ class LinkInput(StrictInput):
         RemotePath(create=True, follow=False),
         Field(
             description="Where to create the link; must not exist.",
-            json_schema_extra=field_details("It must lie inside the host's path allowlist."),
+            json_schema_extra=INSIDE,
             min_length=1,
         ),
     ]
-    symbolic: bool = Field(True, description="False makes a hard link (files only).")
+    symbolic: bool = Field(
+        True, description="False makes a hard link (files only).", json_schema_extra=UNLISTED
+    )
 
 
 class LinkResult(Output):
@@ -293,7 +312,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_mkdir",
         title="Make a directory",
-        description="Create a directory.",
+        description="Create a directory; parents=true works like mkdir -p.",
         details=("Returns the canonical path, its mode and the directories created."),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -306,8 +325,7 @@ TOOLS = (
         name="ssh_delete",
         title="Delete a file",
         description=(
-            "Delete one file or symlink (the link itself, never its target). For directories "
-            "use ssh_delete_folder."
+            "Delete a file or symlink (never its target). For directories use ssh_delete_folder."
         ),
         details="Returns the path, kind and size of what was deleted.",
         tier=Tier.LOW_ACCESS,
@@ -321,16 +339,15 @@ TOOLS = (
         name="ssh_delete_folder",
         title="Delete a directory",
         description=(
-            "Delete an empty directory, or with recursive=true its whole tree (links removed, "
-            "never followed). Run dry_run=true first. Refuses /, home and protected or huge "
-            "trees."
+            "Delete an empty directory, or with recursive=true its tree. Run dry_run=true first."
         ),
         details=(
-            "Refused: /, the home directory, a tree holding a restricted zone or one over "
-            "SSH_DELETE_FOLDER_MAX_ENTRIES entries. The host's GNU rm works from a verified "
-            "directory, so even a symlink swapped in meanwhile is removed, not followed; hosts "
-            "without GNU coreutils are refused. Every refusal comes before anything is deleted."
-            " dry_run returns the count and the first paths. Returns the number removed."
+            "Links are removed, never followed. Refused: /, the home directory, a tree holding a "
+            "restricted zone or one over SSH_DELETE_FOLDER_MAX_ENTRIES entries. The host's GNU rm "
+            "works from a verified directory, so even a symlink swapped in meanwhile is removed, "
+            "not followed; hosts without GNU coreutils are refused. Every refusal comes before "
+            "anything is deleted. dry_run returns the count and the first paths. Returns the "
+            "number removed."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -344,12 +361,13 @@ TOOLS = (
         name="ssh_mv",
         title="Move or rename",
         description=(
-            "Move or rename a file, directory or link on one host: one atomic rename, so both ends "
-            "must be on one filesystem. Refuses an existing dst_path unless overwrite=true."
+            "Move or rename a file, directory or link within one filesystem; overwrite=true to "
+            "replace dst_path."
         ),
         details=(
-            "Returns the new path, kind, size and mode. The rename runs between verified "
-            "directories, on a Linux host with GNU coreutils."
+            "One atomic rename; dst_path's parent must exist. A link moves itself. Returns the new "
+            "path, kind, size and mode. The rename runs between verified directories, on a Linux "
+            "host with GNU coreutils."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,
@@ -362,12 +380,12 @@ TOOLS = (
         name="ssh_link",
         title="Make a link",
         description=(
-            "Create a symbolic link (default) or a hard link at link_path pointing to target_path."
+            "Create a symbolic link (or, symbolic=false, a hard link) at link_path to target_path."
         ),
         details=(
-            "Returns the link path and its target. A symbolic link stores the target's "
-            "canonical absolute path; a hard link is made on the host between verified "
-            "directories (GNU coreutils needed)."
+            "link_path must not exist; a hard link is for files only. Returns the link path and "
+            "its target. A symbolic link stores the target's canonical absolute path; a hard link "
+            "is made on the host between verified directories (GNU coreutils needed)."
         ),
         tier=Tier.LOW_ACCESS,
         group=Group.FILE_OPS,

@@ -57,7 +57,8 @@ class TransferInput(StrictInput):
             description="File on src_host (absolute or ~/).",
             json_schema_extra=field_details(
                 "An existing regular file. Symlinks are resolved and the result must lie "
-                "inside src_host's path allowlist."
+                "inside src_host's path allowlist.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -69,7 +70,8 @@ class TransferInput(StrictInput):
             description="Host to copy to; may equal src_host.",
             json_schema_extra=field_details(
                 "An alias from hosts.toml (see ssh_host_list), or a hostname that "
-                "SSH_HOSTS_ALLOWLIST admits."
+                "SSH_HOSTS_ALLOWLIST admits.",
+                listed=False,
             ),
             min_length=1,
             max_length=253,
@@ -82,7 +84,8 @@ class TransferInput(StrictInput):
             description="Full file path on dst_host, not a directory.",
             json_schema_extra=field_details(
                 "Absolute or ~/…; its directory must exist and lie inside dst_host's path "
-                "allowlist."
+                "allowlist.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -91,7 +94,8 @@ class TransferInput(StrictInput):
         False,
         description="Replace dst_path if it exists.",
         json_schema_extra=field_details(
-            "It keeps its mode; without overwrite an existing dst_path is an error."
+            "It keeps its mode; without overwrite an existing dst_path is an error.",
+            listed=False,
         ),
     )
 
@@ -146,11 +150,12 @@ TOOLS = (
         name="ssh_transfer",
         title="Copy a file between hosts",
         description=(
-            "Copy a file from src_host:src_path to dst_host:dst_path through this server, "
-            "atomically; refuses to replace a file unless overwrite=true."
+            "Copy a file from src_host:src_path to dst_host:dst_path (a file path, not a "
+            "directory); overwrite=true to replace it."
         ),
         details=(
-            "Returns the destination path, size, mode and sha256. The hosts may be the same. "
+            "Copied through this server, atomically. Returns the destination path, size, mode "
+            "and sha256. The hosts may be the same. "
             "Size is limited only by SSH_TRANSFER_MAX_BYTES. A temp file next to the "
             "destination is renamed into place, so readers see the old file or the new one, "
             "never half. Reports progress for files over 1 MiB. Use ssh_upload to write "

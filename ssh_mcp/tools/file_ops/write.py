@@ -33,7 +33,17 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
-from ssh_mcp.tools._fields import CONFINED, NewString, Occurrence, OldString, field_details
+from ssh_mcp.tools._fields import (
+    CONFINED,
+    ContentBase64,
+    ContentText,
+    FileMode,
+    NewString,
+    Occurrence,
+    OldString,
+    Overwrite,
+    field_details,
+)
 from ssh_mcp.tools._patch import PatchError, apply, decode_text, parse, replace_exact
 from ssh_mcp.tools._progress import Throttle
 
@@ -47,7 +57,8 @@ TEXT_PATH = Field(
     description="UTF-8 text file to change (absolute or ~/).",
     json_schema_extra=field_details(
         "It must exist and lie inside the host's path allowlist; symlinks are resolved and the "
-        "file they point to is changed."
+        "file they point to is changed.",
+        listed=False,
     ),
     min_length=1,
 )
@@ -77,13 +88,13 @@ class _SourceInput(StrictInput):
         RemotePath(create=True),
         Field(
             description="File to write (absolute or ~/); its directory must exist.",
-            json_schema_extra=field_details(CONFINED),
+            json_schema_extra=field_details(CONFINED, listed=False),
             min_length=1,
         ),
     ]
     # ssh_upload's and ssh_deploy's descriptions say to give exactly one content source.
-    content_text: str | None = Field(None, description="Content as text (UTF-8).")
-    content_base64: str | None = Field(None, description="Content, base64: for binary data.")
+    content_text: ContentText = None
+    content_base64: ContentBase64 = None
     local_path: Annotated[
         str | None,
         LocalPath(),
@@ -91,16 +102,12 @@ class _SourceInput(StrictInput):
             description="File on this server's disk to send, for large content.",
             json_schema_extra=field_details(
                 "Absolute; for content over SSH_INLINE_MAX_BYTES. It must resolve inside "
-                "SSH_LOCAL_TRANSFER_ROOTS (unset: refused). Streamed, with progress."
+                "SSH_LOCAL_TRANSFER_ROOTS (unset: refused). Streamed, with progress.",
+                listed=False,
             ),
         ),
     ] = None
-    mode: str | None = Field(
-        None,
-        pattern=r"^0?[0-7]{3,4}$",
-        description='Octal mode, e.g. "0644"; default: the replaced file\'s.',
-        json_schema_extra=field_details("0644 for a new file. setuid and setgid bits are refused."),
-    )
+    mode: FileMode = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -109,11 +116,7 @@ class _SourceInput(StrictInput):
 
 
 class UploadInput(_SourceInput):
-    overwrite: bool = Field(
-        False,
-        description="Replace an existing file.",
-        json_schema_extra=field_details("Without it an existing path is refused."),
-    )
+    overwrite: Overwrite = False
 
 
 class DeployInput(_SourceInput):
@@ -142,7 +145,8 @@ class PatchInput(StrictInput):
         description="Unified diff of this file, numbered as the file is now.",
         json_schema_extra=field_details(
             "Optional ---/+++ lines (their names are ignored), then hunks `@@ -start,count "
-            "+start,count @@` whose lines start with ' ', '-' or '+'."
+            "+start,count @@` whose lines start with ' ', '-' or '+'.",
+            listed=False,
         ),
     )
 
@@ -319,15 +323,15 @@ TOOLS = (
         name="ssh_upload",
         title="Upload a file",
         description=(
-            "Write a file atomically from exactly one of content_text, content_base64 or "
-            "local_path. Refuses an existing file unless overwrite=true. For a backup use "
-            "ssh_deploy; to change part of a file, ssh_edit or ssh_patch."
+            "Write a file from one of content_text, content_base64 or local_path (on this "
+            "server); overwrite=true to replace one."
         ),
         details=(
-            "Returns path, size, mode and sha256. Temp file, fsync, rename: readers see the old "
-            "file or the new one, never a partial one. local_path, a file on this server's disk, "
-            "is for large files, streamed with progress. A replaced file keeps its mode unless "
-            "mode is given."
+            "Give exactly one content source. For a backup use ssh_deploy; to change part of a "
+            "file, ssh_edit or ssh_patch. Returns path, size, mode and sha256. Temp file, fsync, "
+            "rename: readers see the old file or the new one, never a partial one. local_path, a "
+            "file on this server's disk, is for large files, streamed with progress. A replaced "
+            "file keeps its mode unless mode is given."
         ),
         input=UploadInput,
         output=WriteResult,
@@ -339,13 +343,14 @@ TOOLS = (
         name="ssh_deploy",
         title="Deploy a file with a backup",
         description=(
-            "Replace a file atomically, first copying the old one to backup_path (null if the "
-            "file was new). Roll back by deploying the backup's content."
+            "Replace a file, first copying the old one to backup_path. Roll back by deploying "
+            "the backup."
         ),
         details=(
-            "The backup is <path>.bak-<UTC yyyymmddThhmmssZ>. Returns backup_path plus path, "
-            "size, mode and sha256. The new content is written like ssh_upload (overwrite "
-            "implied; the mode is kept unless mode is given). ssh_mv can roll back too."
+            "Atomic. backup_path is null if the file was new. The backup is <path>.bak-<UTC "
+            "yyyymmddThhmmssZ>. Returns backup_path plus path, size, mode and sha256. The new "
+            "content is written like ssh_upload (overwrite implied; the mode is kept unless mode "
+            "is given). ssh_mv can roll back too."
         ),
         input=DeployInput,
         output=DeployResult,
@@ -357,14 +362,15 @@ TOOLS = (
         name="ssh_edit",
         title="Edit a text file",
         description=(
-            "Replace exact text in a UTF-8 file, atomically; if old_string does not occur as "
-            "occurrence requires, nothing is written. Use ssh_patch for many changes, "
-            "ssh_upload for rewrites."
+            "Replace exact text in a UTF-8 file. With occurrence=single, old_string must occur "
+            "exactly once. For many changes use ssh_patch."
         ),
         details=(
-            "old_string must match exactly, whitespace included, and under occurrence=single "
-            "exactly once. The file keeps its mode; the error gives the match count. Returns "
-            "path, size, mode, sha256 and replacements. ssh_upload also handles binary files."
+            "Atomic: if old_string does not occur as occurrence requires, nothing is written. Use "
+            "ssh_upload for rewrites. old_string must match exactly, whitespace included, and "
+            "under occurrence=single exactly once. The file keeps its mode; the error gives the "
+            "match count. Returns path, size, mode, sha256 and replacements. ssh_upload also "
+            "handles binary files."
         ),
         input=EditInput,
         output=EditResult,
@@ -375,14 +381,14 @@ TOOLS = (
         name="ssh_patch",
         title="Patch a text file",
         description=(
-            "Apply a strict unified diff (no fuzz, no offset) to one UTF-8 file, atomically; "
-            "if any hunk fails nothing is written. Use ssh_edit for a single replacement."
+            "Apply a unified diff, numbered as the file is now (no fuzz), to one UTF-8 file; if "
+            "a hunk fails nothing is written."
         ),
         details=(
-            "Every context and removed line must match at the line numbers of its hunk "
-            "header; the error names the hunk and the first line that differs. Names in "
-            "---/+++ lines are ignored: the target is path. The file keeps its mode. Returns "
-            "path, size, mode, sha256 and hunks."
+            "Atomic. Use ssh_edit for a single replacement. Every context and removed line must "
+            "match at the line numbers of its hunk header; the error names the hunk and the first "
+            "line that differs. Names in ---/+++ lines are ignored: the target is path. The file "
+            "keeps its mode. Returns path, size, mode, sha256 and hunks."
         ),
         input=PatchInput,
         output=PatchResult,

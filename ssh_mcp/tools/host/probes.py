@@ -174,7 +174,7 @@ class Breach(Output):
 
 class AlertsInput(HostInput):
     # Overlay and bind mounts repeat the disk under them: one full disk can be many breaches.
-    limit: int = Field(20, ge=1, le=1000, description="Disk breaches to return at most.")
+    limit: int = limit_field(20, description="Disk breaches to return at most.")
 
 
 class Alerts(Output):
@@ -230,7 +230,7 @@ async def host_alerts(ctx: ToolContext, args: AlertsInput) -> Alerts:
 
 
 class ProcessesInput(HostInput):
-    limit: int = Field(10, ge=1, le=200, description="Processes to return, by CPU.")
+    limit: int = limit_field(10, 200, "Processes to return, by CPU.")
 
 
 class ProcessRow(Output):
@@ -277,8 +277,8 @@ TOOLS = (
         name="ssh_host_ping",
         title="Ping a host",
         description=(
-            "Check that a host is reachable and accepts our credentials; returns latency and "
-            "the pinned key's fingerprint. On a host key error, use ssh_known_hosts_verify."
+            "Check that a host is reachable and we can log in; returns latency and key "
+            "fingerprint. On a host key error, use ssh_known_hosts_verify."
         ),
         details="An unpinned or changed host key is an error with the steps to fix it.",
         tier=Tier.READ,
@@ -292,10 +292,8 @@ TOOLS = (
     ToolSpec(
         name="ssh_host_info",
         title="Describe a host",
-        description=(
-            "Return hostname, kernel, arch, OS, uptime, load, CPUs and memory. Disks: "
-            "ssh_host_disk_usage; processes: ssh_host_processes."
-        ),
+        description="Return a host's OS, kernel, uptime, load, CPUs and memory.",
+        details="Disks: ssh_host_disk_usage; processes: ssh_host_processes.",
         tier=Tier.READ,
         group=Group.HOST,
         input=HostInput,
@@ -306,7 +304,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_host_disk_usage",
         title="Disk usage",
-        description=("Return each mounted filesystem's size, use and free space."),
+        description="Return each mounted filesystem's size, use and free space.",
         details=("Filesystems in the order df lists them."),
         tier=Tier.READ,
         group=Group.HOST,
@@ -317,14 +315,14 @@ TOOLS = (
     ),
     ToolSpec(
         name="ssh_host_alerts",
-        title="Check a host against its alert thresholds",
+        title="Check alert thresholds",
         description=(
-            "Check disk use, load per CPU and available memory against the host's thresholds; "
-            "returns ok and each breach. For raw figures use ssh_host_info or ssh_host_disk_usage."
+            "Check disk, load and memory against the host's thresholds; returns each breach."
         ),
         details=(
-            "Thresholds: hosts.toml alert_disk_percent, alert_load_per_cpu (1-minute load per CPU) "
-            "and alert_memory_available_percent; defaults 90 %, 2.0 and 10 %."
+            "For raw figures use ssh_host_info or ssh_host_disk_usage. Thresholds: hosts.toml "
+            "alert_disk_percent, alert_load_per_cpu (1-minute load per CPU) and "
+            "alert_memory_available_percent; defaults 90 %, 2.0 and 10 %."
         ),
         tier=Tier.READ,
         group=Group.HOST,
@@ -336,7 +334,7 @@ TOOLS = (
     ToolSpec(
         name="ssh_host_processes",
         title="Top processes",
-        description=("Return the top processes by CPU, executable names only."),
+        description="Return the top processes by CPU, executable names only.",
         details=(
             "Each with pid, user, CPU and memory use, RSS and age. Command-line arguments are left "
             "out because they may hold secrets."
@@ -352,8 +350,8 @@ TOOLS = (
         name="ssh_known_hosts_verify",
         title="Verify a host key",
         description=(
-            "Compare the host key the host offers now with those pinned in known_hosts, "
-            "trusting and writing nothing. Use it to diagnose a host key error."
+            "Compare the host's live key with those pinned in known_hosts, trusting nothing. "
+            "Use it on a host key error."
         ),
         tier=Tier.READ,
         group=Group.HOST,

@@ -21,7 +21,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import CapExceeded, OperationTimeout, RemoteError
-from ssh_mcp.tools._fields import CONFINED, field_details, timeout_field
+from ssh_mcp.tools._fields import CONFINED, UNLISTED, field_details, timeout_field
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._text import encode_bytes
 
@@ -48,16 +48,14 @@ class DownloadInput(StrictInput):
         RemotePath(),
         Field(
             description="File to read (absolute or ~/).",
-            json_schema_extra=field_details(CONFINED),
+            json_schema_extra=field_details(CONFINED, listed=False),
         ),
     ]
     local_path: Annotated[
         str | None,
         LocalPath(create=True),
         Field(
-            description=(
-                "Where on this server's disk to stream the file; omit for inline content."
-            ),
+            description="Stream to this path on this server; omit to read inline.",
             json_schema_extra=field_details(
                 "Absolute; for files over the inline cap. It must resolve inside "
                 "SSH_LOCAL_TRANSFER_ROOTS (unset: refused)."
@@ -68,7 +66,7 @@ class DownloadInput(StrictInput):
     overwrite: bool = Field(
         False,
         description="Replace an existing local_path.",
-        json_schema_extra=field_details("Without it an existing file is kept."),
+        json_schema_extra=field_details("Without it an existing file is kept.", listed=False),
     )
 
 
@@ -175,11 +173,14 @@ class HashInput(StrictInput):
             description="File to hash (absolute or ~/).",
             json_schema_extra=field_details(
                 "A regular file. Symlinks are resolved and the result must lie inside the "
-                "host's path allowlist."
+                "host's path allowlist.",
+                listed=False,
             ),
         ),
     ]
-    algorithm: Algorithm = Field("sha256", description="Digest algorithm.")
+    algorithm: Algorithm = Field(
+        "sha256", description="Digest algorithm.", json_schema_extra=UNLISTED
+    )
     timeout: float | None = timeout_field(
         ("Seconds before hashing is stopped."), details="Default SSH_COMMAND_TIMEOUT."
     )
@@ -215,7 +216,7 @@ TOOLS = (
         title="Download a file",
         description=(
             "Read a file inline (text, else base64) up to SSH_INLINE_MAX_BYTES, or stream it to"
-            " local_path on this server's disk."
+            " local_path."
         ),
         details=(
             "An existing local file is never replaced unless overwrite=true. Returns path, size"
@@ -236,10 +237,8 @@ TOOLS = (
     ToolSpec(
         name="ssh_file_hash",
         title="Hash a file",
-        description=(
-            "Hash a file on the host (nothing is transferred); returns digest and size. Use it "
-            "to compare files or verify a transfer."
-        ),
+        description="Hash a file on the host; returns digest and size. Use it to compare files.",
+        details="Nothing is transferred. Use it to verify a transfer too.",
         tier=Tier.READ,
         group=Group.SFTP_READ,
         input=HashInput,

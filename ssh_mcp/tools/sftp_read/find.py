@@ -19,7 +19,8 @@ from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import ProcessResult, Remote
 from ssh_mcp.core.spec import HOST, READS, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import OperationTimeout, RemoteError
-from ssh_mcp.tools._fields import Kind, field_details, timeout_field
+from ssh_mcp.tools._fields import UNLISTED, Kind, field_details, timeout_field
+from ssh_mcp.tools._pages import limit_field
 
 _KINDS: dict[str, Kind] = {"f": "file", "d": "dir", "l": "symlink"}
 _TYPE_FLAG = {"file": "f", "dir": "d", "symlink": "l"}
@@ -45,7 +46,8 @@ class FindInput(StrictInput):
             json_schema_extra=field_details(
                 "Symlinks are resolved and the result must lie inside the host's path "
                 "allowlist. Restricted zones inside it are skipped (listed in pruned), never "
-                "searched."
+                "searched.",
+                listed=False,
             ),
         ),
     ]
@@ -53,18 +55,24 @@ class FindInput(StrictInput):
         None,
         min_length=1,
         max_length=255,
-        description="Glob on the entry's name, e.g. '*.log'; no '/' or leading '-'.",
+        description="Glob on the name, e.g. '*.log'; no '/'.",
         json_schema_extra=field_details(
-            "Matched against the name only (find -name). Omit to match every name."
+            "No leading '-'. Matched against the name only (find -name). Omit to match every name."
         ),
     )
     kind: Literal["file", "dir", "symlink"] | None = Field(
         None,
         description="Only entries of this kind.",
-        json_schema_extra=field_details("Links are never followed. Omit for all."),
+        json_schema_extra=field_details("Links are never followed. Omit for all.", listed=False),
     )
-    max_depth: int = Field(5, ge=1, le=20, description="Levels to descend (1 = path's entries).")
-    limit: int = Field(200, ge=1, le=5000, description="Entries to return at most.")
+    max_depth: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Levels to descend (1 = path's entries).",
+        json_schema_extra=UNLISTED,
+    )
+    limit: int = limit_field(200, 5000)
     timeout: float | None = timeout_field(
         ("Seconds before the search is stopped."), details="Default SSH_COMMAND_TIMEOUT."
     )
@@ -200,13 +208,13 @@ TOOLS = (
         name="ssh_find",
         title="Find files in a tree",
         description=(
-            "Find entries below a directory by name glob and kind, down to max_depth (links not"
-            " followed). truncated=true means more matched: narrow the search. For one "
-            "directory use ssh_sftp_list."
+            "Find entries below a directory by name glob and kind. If truncated, narrow the "
+            "search. For one directory use ssh_sftp_list."
         ),
         details=(
-            "Returns up to limit paths. Runs GNU find on the host. Restricted zones in the tree"
-            " are skipped and named in pruned."
+            "Links are not followed. Returns up to limit paths. "
+            "Runs GNU find on the host. Restricted zones in the tree are skipped and named in "
+            "pruned."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

@@ -19,6 +19,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.tools._fields import CONFINED, Entry, Kind, field_details, kind_of, utc_stamp
+from ssh_mcp.tools._pages import OFFSET, limit_field
 from ssh_mcp.tools._text import decode
 
 
@@ -29,15 +30,15 @@ class PathInput(StrictInput):
         RemotePath(),
         Field(
             description="Absolute or ~/ path.",
-            json_schema_extra=field_details(CONFINED),
+            json_schema_extra=field_details(CONFINED, listed=False),
             min_length=1,
         ),
     ]
 
 
 class ListInput(PathInput):
-    offset: int = Field(0, ge=0, description="Entries to skip; use next_offset.")
-    limit: int = Field(100, ge=1, le=1000, description="Entries to return at most.")
+    offset: int = OFFSET
+    limit: int = limit_field()
 
 
 class Listing(Output):
@@ -111,10 +112,9 @@ TOOLS = (
     ToolSpec(
         name="ssh_sftp_list",
         title="List a directory",
-        description=(
-            "List a directory by name, a page at a time; pass next_offset as offset for the next."
-        ),
-        details=("Each entry has name, kind, size, mode and mtime."),
+        description="List a directory by name, a page at a time.",
+        details="Pass next_offset as offset for the next page. Each entry has name, kind, size, "
+        "mode and mtime.",
         tier=Tier.READ,
         group=Group.SFTP_READ,
         input=ListInput,
@@ -126,9 +126,9 @@ TOOLS = (
         name="ssh_sftp_stat",
         title="Stat a path",
         description=(
-            "Return kind, size, mode, owner and times of a path (symlinks resolved). Use "
-            "ssh_sftp_list for directory contents."
+            "Return a path's kind, size, mode, owner and times. For contents use ssh_sftp_list."
         ),
+        details="Symlinks are resolved.",
         tier=Tier.READ,
         group=Group.SFTP_READ,
         input=PathInput,

@@ -38,7 +38,7 @@ class RedactedInput(StrictInput):
         RemotePath(),
         Field(
             description="Text file to read, e.g. .env (absolute or ~/).",
-            json_schema_extra=field_details(CONFINED),
+            json_schema_extra=field_details(CONFINED, listed=False),
             min_length=1,
         ),
     ]
@@ -123,11 +123,10 @@ def render(out: RedactedFile) -> str:
 TOOLS = (
     ToolSpec(
         name="ssh_read_redacted",
-        title="Read a config file, secrets masked",
+        title="Read a file, secrets masked",
         description=(
-            "Read a config file (.env, YAML, JSON, INI, TOML, shell, PEM…) with secrets masked;"
-            " equal secrets get equal markers. Prefer it to ssh_sftp_download for files that "
-            "may hold credentials; treat unmasked values as possibly sensitive."
+            "Read a config file with secrets masked (equal secrets, equal markers). Prefer it to "
+            "ssh_sftp_download for files that may hold credentials."
         ),
         details=(
             "Files: .env, YAML, JSON, INI, TOML, .npmrc, shell, PEM. A secret becomes "
@@ -139,7 +138,7 @@ TOOLS = (
             " Stripe tokens; long random-looking strings. Equal secrets get equal markers "
             "within this server run, so you can tell two values match without seeing them. Use "
             "ssh_sftp_download for binary files, files over SSH_INLINE_MAX_BYTES, or when you "
-            "need the exact bytes."
+            "need the exact bytes. Treat unmasked values as possibly sensitive."
         ),
         tier=Tier.READ,
         group=Group.SFTP_READ,

@@ -31,15 +31,19 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import CapExceeded, RemoteError
 from ssh_mcp.tools._fields import (
+    ContentBase64,
+    ContentText,
     Entry,
+    FileMode,
     Kind,
     NewString,
     Occurrence,
     OldString,
+    Overwrite,
     field_details,
     utc_stamp,
 )
-from ssh_mcp.tools._pages import limit_field, next_offset_field, page
+from ssh_mcp.tools._pages import OFFSET, limit_field, next_offset_field, page
 from ssh_mcp.tools._patch import decode_text, replace_exact
 from ssh_mcp.tools._text import encode_bytes
 from ssh_mcp.tools.file_ops.write import check_content
@@ -56,7 +60,8 @@ class SudoPathInput(StrictInput):
             description="Existing path (absolute or ~/), resolved as root.",
             json_schema_extra=field_details(
                 "Every symlink is followed, then it is checked against the host's path "
-                "allowlist and restricted zones."
+                "allowlist and restricted zones.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -166,25 +171,16 @@ class SudoWriteInput(StrictInput):
         RemotePath(sudo=True, create=True),
         Field(
             description="File to write as root (absolute or ~/); its directory must exist.",
-            json_schema_extra=field_details("Resolved as root, then confined like any path."),
+            json_schema_extra=field_details(
+                "Resolved as root, then confined like any path.", listed=False
+            ),
             min_length=1,
         ),
     ]
-    content_text: str | None = Field(
-        None, description="Content as text (UTF-8); or content_base64."
-    )
-    content_base64: str | None = Field(None, description="Content, base64: for binary data.")
-    mode: str | None = Field(
-        None,
-        pattern=r"^0?[0-7]{3,4}$",
-        description='Octal mode, e.g. "0640"; default: the replaced file\'s.',
-        json_schema_extra=field_details("0644 for a new file. setuid and setgid bits are refused."),
-    )
-    overwrite: bool = Field(
-        False,
-        description="Replace an existing file.",
-        json_schema_extra=field_details("Without it an existing path is refused."),
-    )
+    content_text: ContentText = None
+    content_base64: ContentBase64 = None
+    mode: FileMode = None
+    overwrite: Overwrite = False
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -254,7 +250,8 @@ class SudoEditInput(StrictInput):
             description="Existing file (absolute or ~/), resolved as root.",
             json_schema_extra=field_details(
                 "Every symlink is followed, then it is checked against the host's path "
-                "allowlist and restricted zones."
+                "allowlist and restricted zones.",
+                listed=False,
             ),
             min_length=1,
         ),
@@ -285,7 +282,7 @@ async def sudo_edit(ctx: ToolContext, args: SudoEditInput) -> RootEdit:
 
 
 class SudoListInput(SudoPathInput):
-    offset: int = Field(0, ge=0, description="Entries to skip; use next_offset.")
+    offset: int = OFFSET
     limit: int = limit_field()
 
 
@@ -324,14 +321,14 @@ TOOLS = (
         name="ssh_sudo_write",
         title="Write a file as root",
         description=(
-            "Write a file as root, atomically, keeping the old file's owner and mode unless "
-            "mode is given. Refuses an existing file unless overwrite=true. Use ssh_upload "
-            "where root is not needed."
+            "Write a file as root from content_text or content_base64, keeping owner and mode; "
+            "overwrite=true to replace one."
         ),
         details=(
-            "A temp file next to it gets the owner and mode, is synced, then renamed into "
-            "place, so the file is always either old or new. Within the host's path "
-            "allowlist, up to SSH_INLINE_MAX_BYTES."
+            "Use ssh_upload where root is not needed. The mode is kept unless mode is given. A "
+            "temp file next to it gets the owner and mode, is synced, then renamed into place, so "
+            "the file is always either old or new. Within the host's path allowlist, up to "
+            "SSH_INLINE_MAX_BYTES."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
@@ -345,13 +342,12 @@ TOOLS = (
         name="ssh_sudo_edit",
         title="Edit a file as root",
         description=(
-            "Replace exact text in a file as root, keeping owner and mode; fails if old_string "
-            "is missing, or ambiguous under occurrence=single. Use ssh_edit where root is not "
-            "needed."
+            "Replace exact text in a file as root, like ssh_edit, keeping owner and mode."
         ),
         details=(
-            "It also fails when the file changed meanwhile, and leaves it as it was. Returns "
-            "path, size, mode, sha256 and replacements."
+            "It fails if old_string is missing, or ambiguous under occurrence=single. Use ssh_edit "
+            "where root is not needed. It also fails when the file changed meanwhile, and leaves "
+            "it as it was. Returns path, size, mode, sha256 and replacements."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
@@ -365,10 +361,10 @@ TOOLS = (
         name="ssh_sudo_read",
         title="Read a file as root",
         description=(
-            "Read a file only root can read (text, or base64) up to SSH_INLINE_MAX_BYTES. Use it "
-            "instead of `sudo cat`; for files the login user can read, use ssh_sftp_download."
+            "Read a file only root can read (text, or base64). Use it instead of `sudo cat`."
         ),
         details=(
+            "Up to SSH_INLINE_MAX_BYTES. For files the login user can read, use ssh_sftp_download. "
             "Within the host's path allowlist. Returns path, size, sha256, encoding and content."
         ),
         tier=Tier.SUDO,
@@ -381,12 +377,10 @@ TOOLS = (
     ToolSpec(
         name="ssh_sudo_sftp_list",
         title="List a directory as root",
-        description=(
-            "List a directory only root can enter, by name, a page at a time. For other "
-            "directories use ssh_sftp_list."
-        ),
+        description="List a directory only root can enter, a page at a time.",
         details=(
-            "Each entry has name, kind, size, mode and mtime. Within the host's path allowlist."
+            "By name. For other directories use ssh_sftp_list. Each entry has name, kind, size, "
+            "mode and mtime. Within the host's path allowlist."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,

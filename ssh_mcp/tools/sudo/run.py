@@ -43,17 +43,14 @@ TOOLS = (
     ToolSpec(
         name="ssh_sudo_exec",
         title="Run a command as root",
-        description=(
-            "Run a command as root through sudo; returns what ssh_exec_run does. If sudo "
-            "refuses, the call fails and nothing runs. Use ssh_exec_run where root is not "
-            "needed."
-        ),
+        description="Run a command as root through sudo; returns ssh_exec_run's fields.",
         details=(
-            "The call also fails, running nothing, when sudo does not start the command in "
-            "time. The operator's sudo password reaches sudo over stdin, never argv. sudo "
-            "refuses when no password is configured, the password is wrong or the user is not "
-            "in sudoers. On timeout or cancel once it runs, the root process group is stopped "
-            "(INT, TERM, KILL)."
+            "If sudo refuses, the call fails and nothing runs. Use ssh_exec_run where root is not "
+            "needed. The call also fails, running nothing, when sudo does not start the command in "
+            "time. The operator's sudo password reaches sudo over stdin, never argv. sudo refuses "
+            "when no password is configured, the password is wrong or the user is not in sudoers. "
+            "On timeout or cancel once it runs, the root process group is stopped (INT, TERM, "
+            "KILL)."
         ),
         tier=Tier.SUDO,
         group=Group.SUDO,
@@ -66,13 +63,10 @@ TOOLS = (
     ToolSpec(
         name="ssh_sudo_run_script",
         title="Run a script as root",
-        description=(
-            "Run a POSIX sh script as root through sudo, over stdin (never in argv or the audit"
-            " log); returns what ssh_exec_run does. Use ssh_exec_script where root is not "
-            "needed."
-        ),
+        description="Run a POSIX sh script as root through sudo; returns ssh_exec_run's fields.",
         details=(
-            "The sudo password line, then the script, go over stdin to `sudo … sh`; only the "
+            "Never in argv or the audit log. Use ssh_exec_script where root is not needed. The "
+            "sudo password line, then the script, go over stdin to `sudo … sh`; only the "
             "script's hash is logged. Under a command allowlist every line is checked like a "
             "command."
         ),
