@@ -18,6 +18,7 @@ import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.remote import ProcessResult
 from ssh_mcp.core.spec import Name, Output, ToolContext
 from ssh_mcp.errors import RemoteError
+from ssh_mcp.tools._fields import UNLISTED
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
 
@@ -42,7 +43,9 @@ def _any_object(value: str) -> str:
 Named = Annotated[str, AfterValidator(_any_object)]
 
 #: One container, by name or id.
-Container = Annotated[_ContainerName, Name(), Field(description="Container name or id.")]
+Container = Annotated[
+    _ContainerName, Name(), Field(description="Container name or id.", json_schema_extra=UNLISTED)
+]
 #: An optional container (a filter); the marker must sit outside the ``| None``.
 MaybeContainer = Annotated[_ContainerName | None, Name()]
 MaybeImage = Annotated[_ImageRef | None, Name()]
@@ -50,11 +53,19 @@ MaybeImage = Annotated[_ImageRef | None, Name()]
 Containers = Annotated[
     list[_ContainerName],
     Name(),
-    Field(min_length=1, description="Container names or ids."),
+    Field(min_length=1, description="Container names or ids.", json_schema_extra=UNLISTED),
 ]
 #: An image reference such as ``busybox:1.36`` or an image id.
-Image = Annotated[_ImageRef, Name(), Field(description="Image reference, e.g. nginx:1.25.")]
-Images = Annotated[list[_ImageRef], Name(), Field(min_length=1, description="Image references.")]
+Image = Annotated[
+    _ImageRef,
+    Name(),
+    Field(description="Image reference, e.g. nginx:1.25.", json_schema_extra=UNLISTED),
+]
+Images = Annotated[
+    list[_ImageRef],
+    Name(),
+    Field(min_length=1, description="Image references.", json_schema_extra=UNLISTED),
+]
 #: Compose services; empty means all of the project's.
 Services = Annotated[
     list[_ServiceName],

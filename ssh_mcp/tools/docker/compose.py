@@ -65,7 +65,7 @@ class ComposeInput(StrictInput):
             min_length=1,
             max_length=PATH_MAX,
             description="Compose file (absolute or ~/).",
-            json_schema_extra=field_details(CONFINED),
+            json_schema_extra=field_details(CONFINED, listed=False),
         ),
     ]
     project: Annotated[

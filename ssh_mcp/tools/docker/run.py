@@ -137,7 +137,7 @@ class DockerCpInput(StrictInput):
             min_length=1,
             max_length=PATH_MAX,
             description="Host path (absolute or ~/).",
-            json_schema_extra=field_details(CONFINED),
+            json_schema_extra=field_details(CONFINED, listed=False),
         ),
     ]
     direction: Literal["to_host", "to_container"] = Field(description="Which way.")
