@@ -3,31 +3,25 @@
 A ``ToolSpec`` is read by several consumers, the way Starlette's route list
 is: tools/list, the tier and group filters, argument validation, the path and
 command policy (through field markers), the audit record and TOOLS.md.
-Handlers never see MCP; they get a :class:`ToolContext`.
+Handlers never see MCP; they get a :class:`ToolContext`
+(:mod:`ssh_mcp.core.toolcontext`, re-exported here).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssh_mcp.core.access import Group, Tier, ToolMode
-from ssh_mcp.core.facts import HostSummary as HostSummary
-from ssh_mcp.core.facts import Limits as Limits
-from ssh_mcp.core.facts import ServerFacts as ServerFacts
 from ssh_mcp.core.schema import SAID_ONCE
-from ssh_mcp.ssh.pool import SessionInfo
-from ssh_mcp.ssh.process import ProcessResult
-from ssh_mcp.ssh.remote import Remote
-from ssh_mcp.ssh.shell import Shell
-from ssh_mcp.state.forwards import ForwardEntry, ForwardTable, ForwardWant
-from ssh_mcp.state.jobs import JobTable
-from ssh_mcp.state.notes import NotesStore
-from ssh_mcp.state.shells import ShellTable
+from ssh_mcp.core.toolcontext import HostSummary as HostSummary
+from ssh_mcp.core.toolcontext import Limits as Limits
+from ssh_mcp.core.toolcontext import ServerFacts as ServerFacts
+from ssh_mcp.core.toolcontext import ToolContext as ToolContext
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -121,7 +115,12 @@ class CommandText:
 
 @dataclass(frozen=True)
 class Name:
-    """Marks a field naming a unit, container, package...: audited as ``<field>_hash`` only."""
+    """Marks the name of a thing on the host (a unit, a container, a package), or a list of
+    them: the audit records its hash as ``<field>_hash``, never the name. With a ``kind``,
+    dispatch also checks it against that kind's rule in :mod:`ssh_mcp.policy.names` before
+    anything runs (a list item by item); without one, the field's own type must."""
+
+    kind: str | None = None
 
 
 class StrictInput(BaseModel):
@@ -226,119 +225,6 @@ ADDS_LOCAL = Annotations(read_only=False, destructive=False, idempotent=False, o
 CHANGES_IDEMPOTENT_LOCAL = Annotations(
     read_only=False, destructive=True, idempotent=True, open_world=False
 )
-
-
-# -- what a handler can reach (the facts it is given: ssh_mcp.core.facts) --------------
-
-
-class ToolContext(Protocol):
-    """The handler's view of the world, implemented by dispatch.
-
-    ``host`` is set for tools with a ``host`` argument, after resolution and
-    policy. ``remote`` and ``run`` reach that host through the pool.
-    """
-
-    @property
-    def host(self) -> HostSummary | None: ...
-
-    @property
-    def command_timeout(self) -> float: ...
-
-    @property
-    def limits(self) -> Limits: ...
-
-    def restricted_paths(self) -> tuple[str, ...]:
-        """The host's restricted zones, for tools that walk a tree and must prune them:
-        every spelling dispatch resolved on the host for this call (DECISIONS.md 43)."""
-        ...
-
-    def fanout(self, field: str) -> list[tuple[str, ToolContext | str]]:
-        """Per host of HostSet field ``field``: its alias and a bound context, or why not."""
-        ...
-
-    def on(self, field: str) -> ToolContext:
-        """The same context bound to the host named by input field ``field``."""
-        ...
-
-    async def run(
-        self,
-        command: str | Sequence[str],
-        *,
-        timeout: float | None = None,
-        stdin: bytes | None = None,
-        on_output: Callable[[str, bytes], None] | None = None,
-        sudo: bool = False,
-        cwd: str | None = None,
-    ) -> ProcessResult:
-        """Run on the host; a sequence is an argv joined with ``shlex.join``.
-
-        ``on_output(stream, chunk)`` sees every chunk as it arrives, before caps.
-        ``sudo=True`` runs it as root through sudo, with the password from the
-        host's ``sudo_password_cmd`` on stdin (``sudo -n`` without one);
-        ``ProcessResult.elevated`` is False when sudo refused. ``cwd`` (a canonical,
-        confined path) is entered first with ``cd --``, outside the command text.
-        """
-        ...
-
-    async def remote(self, op: Callable[[Remote], Awaitable[T]], *, replay: bool) -> T:
-        """Run ``op`` with the host's typed remote API (:mod:`ssh_mcp.core.remote`) on one
-        reserved connection. ``replay``: whether ``op`` may run again, from the start, on a
-        fresh connection when this one drops mid-way (True for reads only); otherwise the
-        drop is a ConnectionDropped error. A dropped atomic write's temp file is removed
-        over a fresh connection, or named in the error."""
-        ...
-
-    async def progress(self, done: float, total: float | None, message: str | None) -> None:
-        """Report progress; a no-op when the client asked for none."""
-        ...
-
-    @property
-    def jobs(self) -> JobTable:
-        """The server's background jobs (see :mod:`ssh_mcp.state.jobs`)."""
-        ...
-
-    @property
-    def notes(self) -> NotesStore:
-        """Agents' notes per host alias (see :mod:`ssh_mcp.state.notes`)."""
-        ...
-
-    @property
-    def shells(self) -> ShellTable:
-        """The server's open shell sessions (see :mod:`ssh_mcp.state.shells`)."""
-        ...
-
-    async def open_shell(self, cwd: str | None) -> Shell:
-        """Start a persistent ``sh`` on the host, holding a channel slot while it lives."""
-        ...
-
-    @property
-    def forwards(self) -> ForwardTable:
-        """The server's port forwards (see :mod:`ssh_mcp.state.forwards`)."""
-        ...
-
-    async def open_forward(self, want: ForwardWant) -> ForwardEntry:
-        """Open a forward on the host if its forward_allowlist allows (DECISIONS.md 68)."""
-        ...
-
-    def hosts(self) -> list[HostSummary]: ...
-
-    def sessions(self) -> list[SessionInfo]: ...
-
-    def sees_host(self, alias: str) -> bool:
-        """False for a host outside the caller's HTTP token scope: lists leave it out."""
-        ...
-
-    def server_facts(self) -> ServerFacts: ...
-
-    def catalog(self) -> list[ToolSpec[Any, Any]]:
-        """The tools this caller may use (tiers, groups and mode applied), in registry order."""
-        ...
-
-    def pinned_fingerprints(self) -> list[str]: ...
-
-    async def live_fingerprint(self) -> str:
-        """The key the host offers now, fetched without authenticating or trusting it."""
-        ...
 
 
 #: The ``cwd`` argument of the command tools, and its longer text for TOOLS.md.

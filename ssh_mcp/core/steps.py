@@ -34,6 +34,7 @@ from ssh_mcp.errors import (
     shown,
 )
 from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.policy import names as name_policy
 from ssh_mcp.ssh.process import STOP_GRACE
 
 log = logging.getLogger("ssh_mcp")
@@ -67,6 +68,25 @@ async def validation(call: Call) -> None:
     except ValidationError as exc:
         known = call.spec.input.model_fields
         raise InvalidArguments(_validation_message(call.name, exc, known)) from None
+    check_names(call)
+
+
+def check_names(call: Call) -> None:
+    """Every ``Name`` field hashed into the audit, then held to its kind's rule: a name that
+    could become an option, a second line or shell syntax is refused before anything runs."""
+    spec, args = call.spec, call.model
+    for field in spec.marked_fields(Name):
+        marker = spec.field_marker(field, Name)
+        value: str | list[str] | None = getattr(args, field)
+        if not value or marker is None:
+            continue
+        items = [value] if isinstance(value, str) else list(value)
+        call.rec.extra[f"{field}_hash"] = call.app.audit.digest("\n".join(items))
+        if marker.kind is None:
+            continue  # the field's own type checks it
+        for item in items:
+            if why := name_policy.problem(marker.kind, item):
+                raise InvalidArguments(f"{field} {shown(item, 64)}: {why}")
 
 
 _HANDLE_HINTS = {
@@ -142,11 +162,6 @@ async def commands(call: Call) -> None:
     for name in spec.marked_fields(CommandText):
         if getattr(args, name) is not None:  # an optional command (ssh_docker_run's)
             call.rec.command_hash = app.audit.digest(getattr(args, name))  # as given
-    for name in spec.marked_fields(Name):
-        value = getattr(args, name)
-        if value:  # a list of names is hashed as one value, its names NUL-separated
-            joined = value if isinstance(value, str) else "\0".join(value)
-            call.rec.extra[f"{name}_hash"] = app.audit.digest(joined)
     step = await check_commands(
         app, spec, args, call.targets, call.updates.get("cwd"), call.resolver
     )

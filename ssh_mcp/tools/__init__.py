@@ -11,7 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from ssh_mcp.core.spec import ToolSpec
-from ssh_mcp.tools import docker, file_ops, forward, host, local, search, sftp_read, shell, sudo
+from ssh_mcp.tools import (
+    docker,
+    file_ops,
+    forward,
+    host,
+    local,
+    search,
+    sftp_read,
+    shell,
+    sudo,
+    systemd,
+)
 from ssh_mcp.tools import exec as _exec
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
@@ -22,7 +33,8 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *_exec.TOOLS,
     *shell.TOOLS,
     *sudo.TOOLS,
-    *docker.TOOLS,
     *forward.TOOLS,
+    *systemd.TOOLS,
+    *docker.TOOLS,
     *search.TOOLS,
 )
