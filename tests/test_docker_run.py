@@ -235,3 +235,22 @@ async def test_every_name_argument_refuses_injection(
                 assert_audit(app, {"tool": tool, "outcome": "denied"})
         assert not (drop / "pwned").exists()
         assert "pwned" not in "".join(json.dumps(x) for x in audit_lines(app))
+
+
+async def test_run_without_a_command_is_the_images_own_not_agent_text(
+    settings_for: Callable[..., Settings], root_target: Target, name: str
+) -> None:
+    allowlisted = docker_settings(
+        settings_for, root_target, allow_any_command=False, ssh_command_allowlist=["echo"]
+    )
+    try:
+        async with serve(allowlisted) as (client, app):
+            args = {"host": "target", "image": fleet.busybox_image(), "name": name}
+            r = await client.call_tool("ssh_docker_run", args)
+            # The command policy let it through; docker refuses an image without a command.
+            error_line(r, "failed on the host", "No command specified")
+            assert_audit(app, {"tool": "ssh_docker_run", "outcome": "error"})
+            args["command"] = "sleep 300"  # agent text: sleep is not on the allowlist
+            error_line(await client.call_tool("ssh_docker_run", args), "sleep", "allowlist")
+    finally:
+        remove(name)

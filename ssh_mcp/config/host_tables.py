@@ -4,6 +4,7 @@ resolved hosts."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Literal
 
@@ -58,6 +59,49 @@ class AuthConfig(BaseModel):
     _argvs = field_validator("passphrase_cmd", "password_cmd", mode="before")(
         classmethod(lambda cls, v: _argv(v))
     )
+
+
+class CliTable(BaseModel):
+    """`[hosts.<alias>.cli]`: the host is a network device with this vendor CLI as its login
+    shell. Every key but `profile` overrides the profile's value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: Literal["cisco_ios", "junos", "generic"] = Field(
+        "generic", description="cisco_ios (also FRR vtysh), junos or generic."
+    )
+    prompt_regex: str | None = Field(
+        None, description="Python regex matching a prompt line (searched per line)."
+    )
+    pager_off: str | None = Field(
+        None, description='Command sent after login that turns the pager off; "" for none.'
+    )
+    enable_cmd: list[str] | None = Field(
+        None, description="Command whose stdout is the enable secret; set: `enable` is run first."
+    )
+    commands: list[str] | None = Field(
+        None, description='Device commands ssh_cli_run may send: glob patterns like "show *".'
+    )
+    line_ending: Literal["lf", "cr", "crlf"] | None = Field(
+        None, description="What ends each command sent: lf (default), cr or crlf."
+    )
+    allow_config: bool | None = Field(
+        None,
+        description="true: a configuration mode (`configure terminal`) may be entered, each "
+        "time after a human's confirmation. Default false.",
+    )
+
+    _argvs = field_validator("enable_cmd", mode="before")(classmethod(lambda cls, v: _argv(v)))
+
+    @field_validator("prompt_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
 
 
 class _HostFields(BaseModel):
@@ -134,6 +178,11 @@ class _HostFields(BaseModel):
     )
     forward_allowlist: list[str] | None = Field(
         None, description="`host:port` patterns port forwards may reach. Default none."
+    )
+    cli: CliTable | None = Field(
+        None,
+        description="The host is a network device: its CLI profile (sub-table, see below). "
+        "Only ssh_cli_run and the terminal tools reach it.",
     )
 
     _argvs = field_validator("sudo_password_cmd", "docker_cmd", mode="before")(

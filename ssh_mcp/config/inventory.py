@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ssh_mcp.config.cli_profiles import PROFILES, CliConfig
 from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.dropins import DropIn, dropin_dir, merge_dropins, read_dropins
-from ssh_mcp.config.host_tables import AuthConfig, DefaultsTable, HostsFile, HostTable
+from ssh_mcp.config.host_tables import AuthConfig, CliTable, DefaultsTable, HostsFile, HostTable
 from ssh_mcp.config.settings import Settings
 from ssh_mcp.errors import ConfigError, did_you_mean
 
@@ -50,6 +51,8 @@ class HostConfig:
     docker_cmd: tuple[str, ...] = ("docker",)
     pty_allow_shell: bool = False
     forward_allowlist: tuple[str, ...] = ()
+    #: Set: a network device whose login shell is this CLI (hosts.toml `cli`).
+    cli: CliConfig | None = None
     configured: bool = True
 
 
@@ -89,7 +92,18 @@ def merge_host(alias: str, table: HostTable, defaults: DefaultsTable) -> HostCon
         docker_cmd=tuple(pick("docker_cmd") or ("docker",)),
         pty_allow_shell=_or(pick("pty_allow_shell"), False),
         forward_allowlist=tuple(pick("forward_allowlist") or ()),
+        cli=resolve_cli(pick("cli")),
     )
+
+
+def resolve_cli(table: CliTable | None) -> CliConfig | None:
+    """A ``cli`` table over its profile's values."""
+    if table is None:
+        return None
+    given = {k: v for k, v in table.model_dump(exclude={"profile"}).items() if v is not None}
+    if "commands" in given or "enable_cmd" in given:
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    return replace(PROFILES[table.profile], **given)
 
 
 def _find_literal_secret(data: object, where: str = "") -> str | None:

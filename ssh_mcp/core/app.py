@@ -46,6 +46,7 @@ from ssh_mcp.state.confirm_tokens import ConfirmTokens
 from ssh_mcp.state.forwards import ForwardTable
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
+from ssh_mcp.state.ptys import PtyTable
 from ssh_mcp.state.shells import ShellTable
 from ssh_mcp.tools import ALL_TOOLS
 
@@ -62,6 +63,8 @@ class App:
     jobs: JobTable
     shells: ShellTable
     notes: NotesStore
+    #: Terminal sessions (PTYs) and device CLI sessions.
+    ptys: PtyTable = field(default_factory=lambda: PtyTable(300.0, 8))
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
     forwards: ForwardTable = field(default_factory=ForwardTable)
     #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
@@ -203,13 +206,17 @@ class App:
             return job.host if job is not None else None
         if kind == "shell":
             return self.shells.host_of(handle)
+        if kind == "pty":
+            return self.ptys.host_of(handle)
         if kind == "forward":
             return self.forwards.host_of(handle)
         return None
 
     async def aclose(self) -> None:
-        """Close shell sessions, port forwards, every pooled connection and the audit file."""
+        """Close shell sessions, terminals, port forwards, every pooled connection and the audit
+        file."""
         await self.shells.aclose()
+        await self.ptys.aclose()
         await self.forwards.aclose()
         await self.pool.aclose()
         self.audit.close()
@@ -260,6 +267,7 @@ def build_app(
         known_hosts=known_hosts,
         jobs=JobTable(settings.ssh_job_table.expanduser(), settings.ssh_job_ttl),
         shells=ShellTable(settings.ssh_shell_idle_timeout),
+        ptys=PtyTable(settings.ssh_pty_idle_timeout, settings.ssh_pty_max_sessions),
         notes=NotesStore(
             settings.ssh_host_notes_dir.expanduser(), settings.ssh_host_notes_max_bytes
         ),
@@ -301,6 +309,7 @@ def protected_local_paths(settings: Settings, inventory: Inventory) -> tuple[str
     argvs: list[Iterable[str]] = [settings.ssh_http_token_cmd]
     argvs += [h.sudo_password_cmd or () for h in inventory.hosts.values()]
     argvs += [inventory.defaults.sudo_password_cmd or ()]
+    argvs += [h.cli.enable_cmd or () for h in inventory.hosts.values() if h.cli is not None]
     for auth in (a for a in auths if a is not None):
         paths += _auth_files(auth)
         argvs += [auth.passphrase_cmd or (), auth.password_cmd or ()]

@@ -61,10 +61,13 @@ def _blocked(app: App, host: HostConfig) -> bool:
 
 
 def _commands(app: App, host: HostConfig) -> str:
-    """How exec treats a command on ``host``: off (``exec = false``), or
-    policy/commands.check_command's three cases."""
+    """How exec treats a command on ``host``: off (``exec = false``), device (a ``cli``
+    host: only ssh_cli_run's device commands), or policy/commands.check_command's three
+    cases."""
     if not host.exec:
         return "off"
+    if host.cli is not None:
+        return "device"
     if any(entry.strip() for entry in host_policy.command_allowlist(host, app.settings)):
         return "allowlist"
     return "any" if app.settings.allow_any_command else "refused"
@@ -148,6 +151,16 @@ def host_policy_doc(app: App, alias: str) -> dict[str, Any] | None:
             "memory_available_percent": host.alert_memory_available_percent,
         },
         "limits": {"max_channels": host.max_channels, "max_connections": host.max_connections},
+        "device": None
+        if host.cli is None
+        else {
+            "profile": host.cli.profile,
+            "commands": list(host.cli.commands),
+            "allow_config": host.cli.allow_config,
+            "enable": host.cli.enable_cmd is not None,  # whether; the command stays private
+            "note": "a network device: ssh_cli_run runs commands matching `commands`; exec, "
+            "SFTP and file tools refuse it",
+        },
     }
 
 

@@ -28,10 +28,12 @@ from ssh_mcp.core.app import App
 from ssh_mcp.core.confine import Resolver
 from ssh_mcp.core.context import Target
 from ssh_mcp.core.spec import CommandText, HandleRef, RemotePath, ToolSpec
+from ssh_mcp.core.terminals import DeviceCommands
 from ssh_mcp.errors import CommandNotAllowed, PathNotAllowed, RemoteError, SSHMCPError, shown
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy.commands import CheckedCommand, check_command
 from ssh_mcp.policy.paths import is_anchored, names_home, precheck
+from ssh_mcp.policy.terminal import check_device_commands, login_shell_refusal
 
 
 @dataclass
@@ -90,10 +92,30 @@ async def _resolve_writes(
 
 
 def runs_commands(spec: ToolSpec[Any, Any]) -> bool:
-    """A tool that runs a command line, or opens a shell on a host (``ssh_shell_open``)."""
-    if spec.marked_fields(CommandText):
+    """A tool that runs a command line, or opens a shell or a terminal on a host."""
+    if spec.marked_fields(CommandText) or spec.marked_fields(DeviceCommands):
         return True
-    return spec.group is Group.SHELL and bool(spec.host_fields)
+    return spec.group in (Group.SHELL, Group.TERMINAL) and bool(spec.host_fields)
+
+
+def _check_device(app: App, spec: ToolSpec[Any, Any], args: BaseModel, target: Target) -> None:
+    """Device commands against the host's ``cli.commands``; a terminal's command and login
+    shell against the device rules (DECISIONS.md 73 and 72)."""
+    host = target.host
+    for name in spec.marked_fields(DeviceCommands):
+        if host.cli is None:
+            raise CommandNotAllowed(
+                f"command not allowed: host {shown(host.alias)} is not a network device (no cli "
+                "table in hosts.toml); use ssh_exec_run"
+            )
+        check_device_commands(getattr(args, name), host.cli, app.settings.allow_any_command)
+    if spec.group is Group.TERMINAL and host.cli is not None:
+        for name in spec.marked_fields(CommandText):
+            if getattr(args, name) is not None:
+                raise CommandNotAllowed(
+                    f"command not allowed: host {shown(host.alias)} is a network device; open "
+                    "its CLI without a command, or use ssh_cli_run"
+                )
 
 
 async def check_commands(
@@ -110,6 +132,7 @@ async def check_commands(
         for key, target in targets.items():
             why = host_policy.exec_refusal(target.host)
             if why is None:
+                _check_device(app, spec, args, target)
                 continue
             if ":" not in key:  # a single host: the call fails
                 raise CommandNotAllowed(why)
@@ -118,11 +141,17 @@ async def check_commands(
             raise CommandNotAllowed(f"on every host: {next(iter(step.denials.values()))}")
     for name in spec.marked_fields(CommandText):
         command: str | None = getattr(args, name)
-        if command is None:  # an optional command not given: nothing of the agent's runs
-            continue
         checked: CheckedCommand | None = None
         for key, target in targets.items():
             if key in step.denials:
+                continue
+            if command is None and spec.group is not Group.TERMINAL:
+                continue  # an optional command not given (ssh_docker_run): the image's runs
+            if command is None:  # a terminal's login shell: no line to check (DECISIONS.md 73)
+                allowlist = host_policy.command_allowlist(target.host, app.settings)
+                allow_any = app.settings.allow_any_command
+                if why := login_shell_refusal(target.host, allowlist, allow_any):
+                    raise CommandNotAllowed(why)
                 continue
             try:
                 result = check_command(

@@ -18,9 +18,12 @@ from pydantic import BaseModel
 
 from ssh_mcp.core.app import App
 from ssh_mcp.core.call import Call, InputRequired
+from ssh_mcp.core.context import Target
 from ssh_mcp.core.spec import CommandText, RemotePath, ToolSpec
+from ssh_mcp.core.terminals import DeviceCommands
 from ssh_mcp.errors import NotConfirmed
 from ssh_mcp.policy.confirm import confirm_message
+from ssh_mcp.policy.terminal import config_mode
 
 _REFUSALS = {
     "declined": "a human declined to run this command ({label}); do not retry it unchanged",
@@ -47,16 +50,21 @@ def _deny_match(
     raw: Mapping[str, Any],
     writes: Sequence[str] = (),
     also: Sequence[str] = (),
+    targets: Mapping[str, Target] | None = None,
 ) -> tuple[str, str, str, tuple[int, int] | None] | None:
     """(label, what is shown, verb, where it matched) of the first deny-pattern match. A path
     counts as given and as resolved: a symlinked ~/.ssh/authorized_keys is still one.
     Commands are matched as the agent sent them (``raw``), not as rewritten to run;
     ``writes`` are the files their redirections write."""
     cwd = getattr(args, "cwd", None)
+    for name in spec.marked_fields(DeviceCommands):
+        for cli in (t.host.cli for t in (targets or {}).values() if t.host.cli is not None):
+            if (line := config_mode(getattr(args, name), cli)) is not None:
+                return "a device configuration mode", line, "run this", None
     for name in spec.marked_fields(CommandText):
         given = raw.get(name)
         command: str | None = given if isinstance(given, str) else getattr(args, name)
-        if command is None:
+        if command is None:  # a terminal's login shell
             continue
         if (found := app.deny.find(command, cwd if isinstance(cwd, str) else None)) is not None:
             return found.label, command, "run this", (found.start, found.end)
@@ -90,9 +98,11 @@ async def confirmation(call: Call) -> None:
     big = any(len(str(getattr(args, n))) > 65536 for n in spec.marked_fields(CommandText))
     also = [s for t in targets.values() for s in t.also]
     if big:
-        found = await anyio.to_thread.run_sync(_deny_match, app, spec, args, raw, writes, also)
+        found = await anyio.to_thread.run_sync(
+            _deny_match, app, spec, args, raw, writes, also, targets
+        )
     else:
-        found = _deny_match(app, spec, args, raw, writes, also)
+        found = _deny_match(app, spec, args, raw, writes, also, targets)
     if found is None:
         return
     label, subject, what, span = found

@@ -17,24 +17,30 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ssh_mcp.config.cli_profiles import CliConfig
 from ssh_mcp.config.inventory import HostConfig
 from ssh_mcp.config.secrets import read_secret
 from ssh_mcp.core.app import App, summary
 from ssh_mcp.core.spec import HostSummary, Limits, ServerFacts, ToolContext, ToolSpec
-from ssh_mcp.errors import ConfigError
+from ssh_mcp.core.terminals import Terminals
+from ssh_mcp.errors import CommandNotAllowed, ConfigError, RemoteError
 from ssh_mcp.policy import forward as forward_policy
 from ssh_mcp.policy import hosts as host_policy
+from ssh_mcp.policy.terminal import device_refusal
 from ssh_mcp.ssh import forward as forwarding
 from ssh_mcp.ssh.connect import ConnectSpec, fetch_host_fingerprint
+from ssh_mcp.ssh.marks import posix_login
 from ssh_mcp.ssh.pool import Lease, SessionInfo
 from ssh_mcp.ssh.pooled import PooledConnection
 from ssh_mcp.ssh.process import ProcessResult
+from ssh_mcp.ssh.pty import Pty
 from ssh_mcp.ssh.remote import Remote
 from ssh_mcp.ssh.shell import Shell
 from ssh_mcp.ssh.sudo_io import Elevation
 from ssh_mcp.state.forwards import ForwardEntry, ForwardTable, ForwardWant, new_forward_id
 from ssh_mcp.state.jobs import JobTable
 from ssh_mcp.state.notes import NotesStore
+from ssh_mcp.state.ptys import PtyTable
 from ssh_mcp.state.shells import ShellTable
 
 T = TypeVar("T")
@@ -173,6 +179,11 @@ class CallContext:
     def notes(self) -> NotesStore:
         return self._app.notes
 
+    @property
+    def terminals(self) -> Terminals:
+        target = self._targets.get(self._field)
+        return CallTerminals(self._app, target, self._lease)
+
     async def open_shell(self, cwd: str | None) -> Shell:
         return await self._app.pool.run(
             self._target(), lambda pc: Shell.open(pc, cwd), replay=False, lease=self._lease
@@ -232,10 +243,16 @@ class CallContext:
         app.forwards.add(entry)
         return entry
 
-    def _target(self) -> ConnectSpec:
+    def _bound(self) -> Target:
         target = self._targets.get(self._field)
         if target is None:
             raise RuntimeError("this tool declared no host argument")
+        return target
+
+    def _target(self) -> ConnectSpec:
+        target = self._bound()
+        if (why := device_refusal(target.host, "this tool")) is not None:
+            raise CommandNotAllowed(why)  # commands and SFTP need a POSIX host
         return target.spec
 
     async def run(
@@ -293,11 +310,58 @@ class CallContext:
         return self._app.facts()
 
     def pinned_fingerprints(self) -> list[str]:
-        t = self._target()
+        t = self._bound().spec
         return self._app.known_hosts.pinned_fingerprints(t.host, t.port)
 
     async def live_fingerprint(self) -> str:
-        t = self._target()
+        t = self._bound().spec
         return await fetch_host_fingerprint(
             t, self._app.settings.ssh_connect_timeout, self._app.pool.opts
         )
+
+
+class CallTerminals:
+    """Implements ``ssh_mcp.core.terminals.Terminals`` for one call's bound host."""
+
+    def __init__(self, app: App, target: Target | None, lease: Lease | None) -> None:
+        self._app, self._target, self._lease = app, target, lease
+
+    @property
+    def table(self) -> PtyTable:
+        return self._app.ptys
+
+    @property
+    def device(self) -> CliConfig | None:
+        return self._target.host.cli if self._target is not None else None
+
+    def _bound(self) -> Target:
+        if self._target is None:
+            raise RuntimeError("this tool declared no host argument")
+        return self._target
+
+    async def open(self, command: str | None, *, term: str, cols: int, rows: int) -> Pty:
+        target = self._bound()
+        device = target.host.cli is not None
+
+        async def start(pc: PooledConnection) -> Pty:
+            posix = False if device else await posix_login(pc) is not False
+            if not device and not posix:
+                raise RemoteError(
+                    f"the login shell on {pc.spec.label} does not read POSIX sh syntax; "
+                    "ssh-mcp starts terminals only through a POSIX login shell"
+                )
+            return await Pty.open(pc, command, term=term, cols=cols, rows=rows, posix=posix)
+
+        return await self._app.pool.run(target.spec, start, replay=False, lease=self._lease)
+
+    async def connect(self) -> None:
+        async def nothing(pc: PooledConnection) -> None:
+            return None
+
+        await self._app.pool.run(self._bound().spec, nothing, replay=True, lease=self._lease)
+
+    async def enable_secret(self) -> str:
+        cli = self.device
+        if cli is None or not cli.enable_cmd:
+            raise ConfigError("this device has no cli.enable_cmd")
+        return await read_secret(cli.enable_cmd, "enable_secret")

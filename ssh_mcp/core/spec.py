@@ -84,11 +84,10 @@ class LocalPath:
 
 @dataclass(frozen=True)
 class HandleRef:
-    """Marks the id of something the server keeps on a host (a job, a shell session).
+    """Marks the id of something the server keeps on a host (a job, a shell, a terminal).
 
-    Dispatch finds it and binds its host as ``host``; an unknown (or expired)
-    id is refused, and the host passes host policy again, so a host blocklisted
-    since is out of reach.
+    Dispatch finds it and binds its host as ``host``; an unknown (or expired) id is refused,
+    and the host passes host policy again, so a host blocklisted since is out of reach.
     """
 
     kind = ""

@@ -17,14 +17,16 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ValidationError
 
-from ssh_mcp.core.access import unknown_tool
+from ssh_mcp.core.access import Group, unknown_tool
 from ssh_mcp.core.app import App
 from ssh_mcp.core.call import Call, InputRequired, Outcome
 from ssh_mcp.core.command_step import check_commands
 from ssh_mcp.core.confine import Resolver, confine_paths
 from ssh_mcp.core.context import CallContext, Elevations, Target
 from ssh_mcp.core.spec import CommandText, HandleRef, HostSet, Name, ToolSpec
+from ssh_mcp.core.terminals import DeviceCommands
 from ssh_mcp.errors import (
+    CommandNotAllowed,
     HostNotAllowed,
     InvalidArguments,
     OperationTimeout,
@@ -35,6 +37,7 @@ from ssh_mcp.errors import (
 )
 from ssh_mcp.policy import hosts as host_policy
 from ssh_mcp.policy import names as name_policy
+from ssh_mcp.policy.terminal import device_refusal
 from ssh_mcp.ssh.process import STOP_GRACE
 
 log = logging.getLogger("ssh_mcp")
@@ -92,8 +95,11 @@ def check_names(call: Call) -> None:
 _HANDLE_HINTS = {
     "job": "finished jobs expire after SSH_JOB_TTL",
     "shell": "shell sessions end on close, exit, timeout, or SSH_SHELL_IDLE_TIMEOUT",
+    "pty": "terminal sessions end on close or SSH_PTY_IDLE_TIMEOUT",
     "forward": "forwards end on close, when their connection drops, or when the server stops",
 }
+#: The groups whose tools reach a network device host (hosts.toml ``cli``): no POSIX shell.
+_DEVICE_GROUPS = frozenset({Group.TERMINAL, Group.HOST, Group.SESSION, Group.FORWARD})
 
 
 async def host(call: Call) -> None:
@@ -138,6 +144,10 @@ async def host(call: Call) -> None:
         found = host_policy.resolve_host(requested, app.inventory, app.settings)
         rec.set_host(name, i == 0, found.alias, found.hostname)
         targets[name] = Target(found, app.connect_spec(found))
+    for target in targets.values():
+        why = device_refusal(target.host, spec.name)
+        if why is not None and spec.group not in _DEVICE_GROUPS:
+            raise CommandNotAllowed(why)
 
 
 async def elevation(call: Call) -> None:
@@ -160,8 +170,10 @@ async def commands(call: Call) -> None:
     """The command policy for every command field, and the targets of its redirections."""
     app, spec, args = call.app, call.spec, call.model
     for name in spec.marked_fields(CommandText):
-        if getattr(args, name) is not None:  # an optional command (ssh_docker_run's)
-            call.rec.command_hash = app.audit.digest(getattr(args, name))  # as given
+        if (command := getattr(args, name)) is not None:  # None: a terminal's login shell
+            call.rec.command_hash = app.audit.digest(command)  # as given
+    for name in spec.marked_fields(DeviceCommands):
+        call.rec.command_hash = app.audit.digest("\n".join(getattr(args, name)))
     step = await check_commands(
         app, spec, args, call.targets, call.updates.get("cwd"), call.resolver
     )

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ssh_mcp.core.terminals import Terminals
 from ssh_mcp.ssh.pool import SessionInfo
 from ssh_mcp.ssh.process import ProcessResult
 from ssh_mcp.ssh.remote import Remote
@@ -150,6 +151,11 @@ class ToolContext(Protocol):
 
     async def open_shell(self, cwd: str | None) -> Shell:
         """Start a persistent ``sh`` on the host, holding a channel slot while it lives."""
+        ...
+
+    @property
+    def terminals(self) -> Terminals:
+        """PTY sessions and device CLIs (:mod:`ssh_mcp.core.terminals`)."""
         ...
 
     @property

@@ -22,6 +22,7 @@ from ssh_mcp.tools import (
     shell,
     sudo,
     systemd,
+    terminal,
 )
 from ssh_mcp.tools import exec as _exec
 
@@ -32,6 +33,7 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *file_ops.TOOLS,
     *_exec.TOOLS,
     *shell.TOOLS,
+    *terminal.TOOLS,
     *sudo.TOOLS,
     *forward.TOOLS,
     *systemd.TOOLS,

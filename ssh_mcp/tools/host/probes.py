@@ -51,10 +51,12 @@ class PingResult(Output):
 
 
 async def host_ping(ctx: ToolContext, args: HostInput) -> PingResult:
+    # A network device runs no `true`: connecting and authenticating is the whole check.
+    probe = ctx.terminals.connect if ctx.terminals.device else (lambda: ctx.run(["true"]))
     try:
-        await ctx.run(["true"])  # warms the connection; the second run measures the channel
+        await probe()  # warms the connection; the second run measures the channel
         started = time.perf_counter()
-        await ctx.run(["true"])
+        await probe()
         latency = round((time.perf_counter() - started) * 1000, 2)
     except ConnectFailed as exc:
         return PingResult(
