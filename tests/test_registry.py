@@ -19,7 +19,7 @@ ADDS_ONLY = {"ssh_mkdir"}
 #: Read-only tools of a higher tier: they observe what that tier started (job output),
 #: or read what only root may read.
 OBSERVERS = {"ssh_job_status", "ssh_job_list", "ssh_shell_list", "ssh_sudo_read"}
-OBSERVERS |= {"ssh_sudo_sftp_list", "ssh_pty_list", "ssh_forward_list"}
+OBSERVERS |= {"ssh_sudo_sftp_list", "ssh_sudo_read_redacted", "ssh_pty_list", "ssh_forward_list"}
 #: Always open, but it calls any tool the tiers open: hinted like the worst of them.
 DISPATCHERS = {"ssh_tool_call"}
 

@@ -17,6 +17,7 @@ from ssh_mcp.tools import (
     forward,
     host,
     local,
+    pkg,
     search,
     sftp_read,
     shell,
@@ -37,6 +38,7 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *sudo.TOOLS,
     *forward.TOOLS,
     *systemd.TOOLS,
+    *pkg.TOOLS,
     *docker.TOOLS,
     *search.TOOLS,
 )

@@ -9,7 +9,7 @@ an agent's command text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ssh_mcp.core.access import Tier
 from ssh_mcp.core.remote import ProcessResult, sudo_refusal
@@ -39,12 +39,14 @@ async def run_as_root(
     what: str,
     timeout: float | None = None,
     stdin: bytes | None = None,
+    on_output: Callable[[str, bytes], None] | None = None,
 ) -> ProcessResult:
-    """``argv`` run as root, directly or through sudo; a sudo refusal is the call's error."""
+    """``argv`` run as root, directly or through sudo; a sudo refusal is the call's error.
+    ``on_output`` sees the output as it arrives, as for ``ctx.run``."""
     require_root_path(ctx, what)
     if login_is_root(ctx):
-        return await ctx.run(argv, timeout=timeout, stdin=stdin)
-    result = await ctx.run(argv, timeout=timeout, stdin=stdin, sudo=True)
+        return await ctx.run(argv, timeout=timeout, stdin=stdin, on_output=on_output)
+    result = await ctx.run(argv, timeout=timeout, stdin=stdin, on_output=on_output, sudo=True)
     if result.elevated is False:
         raise sudo_refusal(result)
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ssh_mcp.tools._catalog import catalog
-from ssh_mcp.tools.sudo import files, run
+from ssh_mcp.tools.sudo import files, redacted, run
 
 TOOLS = catalog(
     (
@@ -12,8 +12,10 @@ TOOLS = catalog(
         "ssh_sudo_write",
         "ssh_sudo_edit",
         "ssh_sudo_read",
+        "ssh_sudo_read_redacted",
         "ssh_sudo_sftp_list",
     ),
     run,
     files,
+    redacted,
 )

@@ -1,10 +1,9 @@
 """Sudo tier, group ``sudo``: read root-only files and directories, inside path policy.
 
-Without these, an agent would reach for ``sudo cat`` through ``ssh_sudo_exec``
-and step around the path allowlist. Here the path is resolved as root
-(``RemotePath(sudo=True)``: ``realpath -e`` through sudo, since the login user
-cannot enter root's directories) and then confined like every other path, so
-restricted zones such as ``/etc/shadow`` stay out of reach.
+Without these, an agent would reach for ``sudo cat`` through ``ssh_sudo_exec`` and step
+around the path allowlist. Here the path is resolved as root (``RemotePath(sudo=True)``:
+``realpath -e`` through sudo, since the login user cannot enter root's directories) and then
+confined like every other path, so restricted zones such as ``/etc/shadow`` stay out of reach.
 """
 
 from __future__ import annotations
@@ -81,6 +80,18 @@ def _out(result: ProcessResult) -> bytes:
     return result.stdout.kept
 
 
+async def read_as_root(ctx: ToolContext, path: str, remedy: str) -> bytes:
+    """The checked file's bytes, read as root; over the inline cap, an error naming ``remedy``."""
+    cap = ctx.limits.inline_max_bytes
+    # One byte over the cap tells "too large" from "exactly the cap".
+    data = _out(await ctx.run(["sh", "-c", _READ, "sh", path, str(cap + 1)], sudo=True))
+    if len(data) > cap:
+        raise CapExceeded(
+            f"{path} is over the inline cap of {cap} bytes (SSH_INLINE_MAX_BYTES); {remedy}"
+        )
+    return data
+
+
 class RootFile(Output):
     path: str = Field(description="Canonical path read.")
     size: int = Field(description="Bytes in the file.")
@@ -92,14 +103,8 @@ class RootFile(Output):
 
 
 async def sudo_read(ctx: ToolContext, args: SudoPathInput) -> RootFile:
-    cap = ctx.limits.inline_max_bytes
-    # One byte over the cap tells "too large" from "exactly the cap".
-    data = _out(await ctx.run(["sh", "-c", _READ, "sh", args.path, str(cap + 1)], sudo=True))
-    if len(data) > cap:
-        raise CapExceeded(
-            f"{args.path} is over the inline cap of {cap} bytes (SSH_INLINE_MAX_BYTES); read "
-            "parts of it with ssh_sudo_exec (head, tail, grep) instead"
-        )
+    remedy = "read parts of it with ssh_sudo_exec (head, tail, grep) instead"
+    data = await read_as_root(ctx, args.path, remedy)
     encoding, content = encode_bytes(data)
     return RootFile(
         path=args.path,
@@ -266,10 +271,7 @@ class RootEdit(RootWrite):
 
 
 async def sudo_edit(ctx: ToolContext, args: SudoEditInput) -> RootEdit:
-    cap = ctx.limits.inline_max_bytes
-    data = _out(await ctx.run(["sh", "-c", _READ, "sh", args.path, str(cap + 1)], sudo=True))
-    if len(data) > cap:
-        raise CapExceeded(f"{args.path} is over SSH_INLINE_MAX_BYTES ({cap}); it is unchanged")
+    data = await read_as_root(ctx, args.path, "it is unchanged")
     text = decode_text(data, args.path)
     every = args.occurrence == "all"
     changed, count = replace_exact(
