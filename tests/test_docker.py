@@ -1,5 +1,5 @@
 """The docker read and lifecycle tools through MCP, against the real dockerd, over the test
-sshd logged in as root (the docker group is root: DECISIONS.md 78)."""
+sshd logged in as root (the docker group is root: DECISIONS.md 79)."""
 
 from __future__ import annotations
 

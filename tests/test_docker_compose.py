@@ -1,5 +1,5 @@
 """The compose tools through MCP against the real dockerd with Debian's docker-compose (v1,
-the one this machine has: DECISIONS.md 79); the compose file is confined like any path."""
+the one this machine has: DECISIONS.md 80); the compose file is confined like any path."""
 
 from __future__ import annotations
 

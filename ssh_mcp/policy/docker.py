@@ -3,7 +3,7 @@
 Every name an agent gives is checked against docker's own grammar before anything runs, so
 ``; rm``, ``$(…)``, a leading ``-`` and newlines never reach a command line. ``docker run``
 options are an allowlist: an option this module does not know is refused, and the options
-that hand the container the host (DECISIONS.md 78) are refused unless the operator allows
+that hand the container the host (DECISIONS.md 79) are refused unless the operator allows
 them with SSH_DOCKER_RUN_PRIVILEGED.
 """
 

@@ -1,6 +1,6 @@
 """Group ``docker``: containers, images, volumes and compose projects through the host's docker
 CLI (hosts.toml ``docker_cmd``). Membership in the ``docker`` group is root on that host
-(DECISIONS.md 78)."""
+(DECISIONS.md 79)."""
 
 from __future__ import annotations
 

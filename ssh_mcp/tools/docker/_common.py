@@ -80,7 +80,7 @@ Since = Annotated[
 ]
 
 
-#: Every docker tool's TOOLS.md text ends with this (DECISIONS.md 78).
+#: Every docker tool's TOOLS.md text ends with this (DECISIONS.md 79).
 ROOT_NOTE = (
     "Whoever reaches the docker daemon (the docker group, or the host's docker_cmd) is root "
     "on that host; see CONFIGURATION.md, Containers and the docker group."

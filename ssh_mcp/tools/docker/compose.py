@@ -3,7 +3,7 @@ up/down/pull dangerous.
 
 Compose v2 (``docker compose``) is tried first, then v1 (``docker-compose``, what Debian 12
 ships); with a ``docker_cmd`` such as ``["sudo", "-n", "docker"]`` v1 is
-``["sudo", "-n", "docker-compose"]`` (DECISIONS.md 79). The compose file is a path argument:
+``["sudo", "-n", "docker-compose"]`` (DECISIONS.md 80). The compose file is a path argument:
 resolved on the host and confined by the path allowlist before anything runs. Service names
 are validated (no leading ``-``), so they follow the options without ``--``, which compose
 v1's argument parser does not take everywhere.
