@@ -105,9 +105,23 @@ def _image_exists(ref: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
 
 
+def _copy_libraries(binary: str, root: Path) -> None:
+    """The shared libraries and loader ``binary`` needs, at their own paths under ``root``."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        path = next((w for w in line.split() if w.startswith("/")), None)
+        if path is None:
+            continue
+        dest = root / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, dest)  # follows the symlink: the real file under the link's name
+
+
 def busybox_image() -> str:
     """A tiny image made from the machine's busybox (no registry is reachable)."""
-    ref = "ssh-mcp-test-bb:1"
+    # The tag names the applets and the recipe: an image without them is never reused.
+    key = hashlib.sha256(f"2:{','.join(BUSYBOX_APPLETS)}".encode()).hexdigest()[:12]
+    ref = f"ssh-mcp-test-bb:{key}"
     if _image_exists(ref):
         return ref
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,6 +130,7 @@ def busybox_image() -> str:
         (root / "tmp").mkdir()
         busybox = shutil.which("busybox") or "/bin/busybox"
         shutil.copy(busybox, root / "bin" / "busybox")
+        _copy_libraries(busybox, root)  # Debian's plain busybox is dynamically linked
         for applet in BUSYBOX_APPLETS:
             (root / "bin" / applet).symlink_to("busybox")
         data = subprocess.run(["tar", "-C", str(root), "-c", "."], capture_output=True, check=True)

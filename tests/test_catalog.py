@@ -99,6 +99,9 @@ UNDESCRIBED = {
         ("offset", "limit", "mode", "job_id", "session_id", "kind", "max_depth", "algorithm"),
         _NAME_SAYS,
     ),
+    # The docker tools: names and references of the objects their tool names.
+    **dict.fromkeys(("container", "names", "image", "images"), _SAID_BY_TOOL),
+    **dict.fromkeys(("host_path", "file"), _SAID_BY_HOST_LIST),
 }
 
 

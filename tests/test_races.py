@@ -356,7 +356,7 @@ async def test_nothing_is_moved_linked_or_copied_into_a_temp_tree(
 @pytest.mark.parametrize("script", ["DELETE", "MOVE", "COPY"])
 def test_busybox_tools_are_refused_before_anything_changes(tmp_path: Path, script: str) -> None:
     """busybox rm -r, find and tar re-resolve each path by name: the scripts refuse them."""
-    from ssh_mcp.tools.file_ops import _anchored
+    from ssh_mcp.tools import _anchored
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -269,7 +269,7 @@ def test_rank_scores_shared_words_and_keeps_registry_order_among_equals() -> Non
     assert rank(ALL_TOOLS, "ssh_exec_run")[0].spec.name == "ssh_exec_run"
     # A word's beginning counts for half (dir, directory); two letters count only whole.
     assert "ssh_delete_folder" in [h.spec.name for h in rank(ALL_TOOLS, "dir")]
-    assert [h.spec.name for h in rank(ALL_TOOLS, "cp")] == ["ssh_cp"]
+    assert [h.spec.name for h in rank(ALL_TOOLS, "cp")] == ["ssh_cp", "ssh_docker_cp"]
     assert rank(ALL_TOOLS, "zebra quux") == []
     everything = rank(ALL_TOOLS, "the tool for it")  # stop words only
     assert [h.spec.name for h in everything] == [t.name for t in ALL_TOOLS]

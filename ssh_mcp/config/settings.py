@@ -189,6 +189,11 @@ class Settings(BaseSettings):
         600, gt=0, description="Seconds a PTY session may sit unused before it is closed."
     )
     ssh_forward_bind: str = Field("127.0.0.1", description="Address local port forwards listen on.")
+    ssh_docker_run_privileged: bool = Field(
+        False,
+        description="Let ssh_docker_run use --privileged, --cap-add, --device, --security-opt, "
+        "host namespaces, the docker socket and host-root mounts.",
+    )
     ssh_host_notes_dir: Path = Field(
         default_factory=lambda: xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "notes",
         description="Where agents' host notes (ssh_host_notes_*) are kept, one file per alias.",

@@ -236,6 +236,7 @@ def summary(host: HostConfig) -> HostSummary:
             host.alert_load_per_cpu,
             host.alert_memory_available_percent,
         ),
+        docker_cmd=host.docker_cmd,
     )
 
 

@@ -189,6 +189,7 @@ class CallContext:
             job_max_running=s.ssh_job_max_running,
             job_ttl=s.ssh_job_ttl,
             shell_max_sessions=s.ssh_shell_max_sessions,
+            docker_run_privileged=s.ssh_docker_run_privileged,
         )
 
     @property

@@ -38,6 +38,8 @@ class HostSummary:
     notes: str | None
     #: ssh_host_alerts thresholds: disk use %, 1-min load per CPU, MemAvailable %.
     alerts: tuple[int, float, int]
+    #: How the container tools run the docker CLI there (hosts.toml ``docker_cmd``).
+    docker_cmd: tuple[str, ...] = ("docker",)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Limits:
     job_max_running: int
     job_ttl: float
     shell_max_sessions: int
+    #: SSH_DOCKER_RUN_PRIVILEGED: ssh_docker_run may use options that hand over the host.
+    docker_run_privileged: bool = False
 
 
 @dataclass(frozen=True)

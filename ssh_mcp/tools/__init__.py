@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ssh_mcp.core.spec import ToolSpec
-from ssh_mcp.tools import exec as _exec
 from ssh_mcp.tools import (
+    docker,
     file_ops,
     forward,
     host,
@@ -25,6 +25,7 @@ from ssh_mcp.tools import (
     systemd,
     terminal,
 )
+from ssh_mcp.tools import exec as _exec
 
 ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *local.TOOLS,
@@ -38,5 +39,6 @@ ALL_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     *forward.TOOLS,
     *systemd.TOOLS,
     *pkg.TOOLS,
+    *docker.TOOLS,
     *search.TOOLS,
 )

@@ -3,7 +3,7 @@
 ``recursive=true``.
 
 The source host runs GNU ``tar -c`` from its verified parent directory
-(the ``hold`` of :mod:`ssh_mcp.tools.file_ops._anchored`: ``cd -P`` then
+(the ``hold`` of :mod:`ssh_mcp.tools._anchored`: ``cd -P`` then
 ``pwd -P``), so no swap of an ancestor redirects it, and tar walks with
 ``openat``/``O_NOFOLLOW``: a directory swapped for a symlink mid-walk is
 archived as a link, never followed. It first counts entries and bytes
@@ -32,9 +32,9 @@ from pydantic import Field
 from ssh_mcp.core.remote import LocalTar, LocalTree, Member, Piped, Remote, TarReader, temp_name
 from ssh_mcp.core.spec import ToolContext
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
+from ssh_mcp.tools._anchored import PRELUDE
 from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._progress import Throttle
-from ssh_mcp.tools.file_ops._anchored import PRELUDE
 
 #: $1 parent, $2 name, $3 entry cap, $4 byte cap. Prints "entries bytes mode", then the tar.
 TAR_OUT = r"""

@@ -4,7 +4,7 @@ The tools change single files through ``ctx.remote(op, replay=False)``: a
 change is never replayed on a fresh connection, so a drop mid-way is
 ConnectionDropped. Trees are never walked over SFTP, which names every path
 from / and so follows a directory swapped for a symlink mid-walk:
-:mod:`ssh_mcp.tools.file_ops._anchored` changes them on the host.
+:mod:`ssh_mcp.tools._anchored` changes them on the host.
 """
 
 from __future__ import annotations

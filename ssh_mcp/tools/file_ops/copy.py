@@ -4,7 +4,7 @@ A file is copied by ``remote.copy_as_cp`` (:mod:`ssh_mcp.ssh.host_copy`) into a
 hidden temp sibling of the destination, by the host itself when it offers
 ``copy-data`` (else streamed through this server), then renamed (or, without
 overwrite, hard-linked) into place; a drop mid-copy is never replayed. A tree is copied by
-the host itself (:func:`ssh_mcp.tools.file_ops._anchored.copy_tree`): GNU tar reads it
+the host itself (:func:`ssh_mcp.tools._anchored.copy_tree`): GNU tar reads it
 relative to verified directory handles, never following a symlink (not even
 one swapped in mid-walk), into a hidden sibling directory renamed into place
 whole; its symlinks are recreated as links.
@@ -20,9 +20,9 @@ from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import Remote, temp_name
 from ssh_mcp.core.spec import CHANGES, HOST, Output, RemotePath, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded, RemoteError
+from ssh_mcp.tools._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools._fields import INSIDE, UNLISTED, field_details
 from ssh_mcp.tools._progress import Throttle
-from ssh_mcp.tools.file_ops._anchored import copy_tree, refuse_in_flight
 from ssh_mcp.tools.file_ops._shared import inside
 
 

@@ -5,7 +5,7 @@ tools, and refused a tree that holds a restricted zone. Tools that act on a
 link itself (delete, move, the new link) get the path with its final
 component kept as named (``RemotePath(follow=False)``). ``ssh_cp`` lives in
 :mod:`ssh_mcp.tools.file_ops.copy`. Deleting a folder and moving run on the host relative
-to verified directory handles (:mod:`ssh_mcp.tools.file_ops._anchored`), so a directory or
+to verified directory handles (:mod:`ssh_mcp.tools._anchored`), so a directory or
 ancestor swapped for a symlink meanwhile cannot redirect them outside the allowlist;
 so does deleting a file.
 """
@@ -30,8 +30,7 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import RemoteError
-from ssh_mcp.tools._fields import INSIDE, UNLISTED, Kind, field_details, kind_of
-from ssh_mcp.tools.file_ops._anchored import (
+from ssh_mcp.tools._anchored import (
     SAMPLE,
     delete_tree,
     hard_link,
@@ -39,6 +38,7 @@ from ssh_mcp.tools.file_ops._anchored import (
     refuse_in_flight,
     unlink,
 )
+from ssh_mcp.tools._fields import INSIDE, UNLISTED, Kind, field_details, kind_of
 from ssh_mcp.tools.file_ops._shared import inside, octal, quietly
 
 #: mkdir adds a directory and overwrites nothing: not destructive, and idempotent with parents.

@@ -27,10 +27,10 @@ from ssh_mcp.core.spec import (
     ToolSpec,
 )
 from ssh_mcp.errors import InvalidArguments, RemoteError
+from ssh_mcp.tools._anchored import refuse_in_flight
 from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._progress import Throttle
 from ssh_mcp.tools._tree import host_to_host
-from ssh_mcp.tools.file_ops._anchored import refuse_in_flight
 
 HOST_REF = (
     "alias from hosts.toml (see ssh_host_list), or a hostname that SSH_HOSTS_ALLOWLIST admits"

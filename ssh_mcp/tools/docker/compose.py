@@ -1,0 +1,223 @@
+"""Group ``docker``: compose projects. Reads in the read tier, start/stop/restart low-access,
+up/down/pull dangerous.
+
+Compose v2 (``docker compose``) is tried first, then v1 (``docker-compose``, what Debian 12
+ships); with a ``docker_cmd`` such as ``["sudo", "-n", "docker"]`` v1 is
+``["sudo", "-n", "docker-compose"]`` (DECISIONS.md 80). The compose file is a path argument:
+resolved on the host and confined by the path allowlist before anything runs. Service names
+are validated (no leading ``-``), so they follow the options without ``--``, which compose
+v1's argument parser does not take everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+import ssh_mcp.policy.docker as rules
+from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.spec import (
+    CHANGES,
+    CHANGES_IDEMPOTENT,
+    HOST,
+    READS,
+    Annotations,
+    Name,
+    RemotePath,
+    StrictInput,
+    ToolContext,
+    ToolSpec,
+)
+from ssh_mcp.errors import RemoteError
+from ssh_mcp.tools._fields import CONFINED, PATH_MAX, field_details
+from ssh_mcp.tools.docker._common import (
+    DockerText,
+    Services,
+    bounded,
+    docker_argv,
+    failure,
+    render_text,
+    text_result,
+)
+from ssh_mcp.tools.docker._common import (
+    details as docker_details,
+)
+
+
+async def compose_command(ctx: ToolContext) -> list[str]:
+    """The host's compose: v2 when ``docker compose`` answers, else v1. v1 is not probed:
+    a Python program that takes seconds to start; a missing one is exit 127 (``_compose``)."""
+    v2 = docker_argv(ctx, "compose")
+    if (await ctx.run([*v2, "version"])).exit_code == 0:
+        return v2
+    base = docker_argv(ctx)
+    return [*base[:-1], f"{base[-1]}-compose"]
+
+
+class ComposeInput(StrictInput):
+    host: str = HOST
+    file: Annotated[
+        str,
+        RemotePath(),
+        Field(
+            min_length=1,
+            max_length=PATH_MAX,
+            description="Compose file (absolute or ~/).",
+            json_schema_extra=field_details(CONFINED, listed=False),
+        ),
+    ]
+    project: Annotated[
+        str | None,
+        Name(),
+        Field(None, description="Default: the file's directory."),
+        AfterValidator(lambda v: v if v is None else rules.check(rules.PROJECT, v, "project")),
+    ] = None
+    services: Services
+
+
+class ComposeLogsInput(ComposeInput):
+    tail: Annotated[int, bounded(1, 100_000)] = Field(200, description="Lines per service.")
+
+
+class ComposeDownInput(ComposeInput):
+    volumes: bool = Field(False, description="Remove its named volumes too.")
+
+
+async def _compose(
+    ctx: ToolContext, args: ComposeInput, *sub: str, services: bool = True
+) -> DockerText:
+    prefix = await compose_command(ctx)
+    argv = [*prefix, "--file", args.file]
+    argv += ["--project-name", args.project] if args.project else []
+    argv += [*sub, *(args.services if services else [])]
+    result = await ctx.run(argv, timeout=ctx.command_timeout)
+    if result.exit_code == 127:
+        raise RemoteError(
+            f"compose is not installed on the host: `{' '.join(docker_argv(ctx, 'compose'))}` "
+            f"(v2) does not answer and `{' '.join(prefix)}` (v1) is not found; install either"
+        )
+    if result.exit_code != 0:
+        raise failure(argv, result)
+    return text_result(result)
+
+
+def _handler(*sub: str) -> Callable[[ToolContext, ComposeInput], Awaitable[DockerText]]:
+    async def run(ctx: ToolContext, args: ComposeInput) -> DockerText:
+        return await _compose(ctx, args, *sub)
+
+    return run
+
+
+async def compose_logs(ctx: ToolContext, args: ComposeLogsInput) -> DockerText:
+    return await _compose(ctx, args, "logs", "--no-color", "--tail", str(args.tail))
+
+
+async def compose_down(ctx: ToolContext, args: ComposeDownInput) -> DockerText:
+    extra = ["--volumes"] if args.volumes else []
+    return await _compose(ctx, args, "down", "--remove-orphans", *extra, services=False)
+
+
+def _spec(
+    name: str,
+    title: str,
+    description: str,
+    tier: Tier,
+    input: type[ComposeInput],
+    handler: Callable[[ToolContext, Any], Awaitable[DockerText]],
+    annotations: Annotations,
+    details: str = "",
+) -> ToolSpec[Any, DockerText]:
+    return ToolSpec(
+        name=name,
+        title=title,
+        description=description,
+        details=docker_details(details),
+        tier=tier,
+        group=Group.DOCKER,
+        input=input,
+        output=DockerText,
+        annotations=annotations,
+        handler=handler,
+        render=render_text,
+    )
+
+
+LOW, DANGER = Tier.LOW_ACCESS, Tier.DANGEROUS
+TOOLS = (
+    _spec(
+        "ssh_docker_compose_ps",
+        "Compose ps",
+        "List a compose project's containers.",
+        Tier.READ,
+        ComposeInput,
+        _handler("ps"),
+        READS,
+    ),
+    _spec(
+        "ssh_docker_compose_logs",
+        "Compose logs",
+        "Return a compose project's newest log lines.",
+        Tier.READ,
+        ComposeLogsInput,
+        compose_logs,
+        READS,
+    ),
+    _spec(
+        "ssh_docker_compose_start",
+        "Compose start",
+        "Start a compose project's stopped services.",
+        LOW,
+        ComposeInput,
+        _handler("start"),
+        CHANGES_IDEMPOTENT,
+    ),
+    _spec(
+        "ssh_docker_compose_stop",
+        "Compose stop",
+        "Stop a compose project's services.",
+        LOW,
+        ComposeInput,
+        _handler("stop"),
+        CHANGES_IDEMPOTENT,
+    ),
+    _spec(
+        "ssh_docker_compose_restart",
+        "Compose restart",
+        "Restart a compose project's services.",
+        LOW,
+        ComposeInput,
+        _handler("restart"),
+        CHANGES,
+    ),
+    _spec(
+        "ssh_docker_compose_up",
+        "Compose up",
+        "Create and start a compose project, detached.",
+        DANGER,
+        ComposeInput,
+        _handler("up", "--detach"),
+        CHANGES,
+        details="The compose file decides what runs: ssh_docker_run's refusals do not apply "
+        "to it (privileged, host mounts); review the file first.",
+    ),
+    _spec(
+        "ssh_docker_compose_down",
+        "Compose down",
+        "Stop and remove a compose project's containers and networks.",
+        DANGER,
+        ComposeDownInput,
+        compose_down,
+        CHANGES,
+    ),
+    _spec(
+        "ssh_docker_compose_pull",
+        "Compose pull",
+        "Pull a compose project's images.",
+        DANGER,
+        ComposeInput,
+        _handler("pull"),
+        CHANGES_IDEMPOTENT,
+    ),
+)

@@ -1,0 +1,120 @@
+"""The compose tools through MCP against the real dockerd with Debian's docker-compose (v1,
+the one this machine has: DECISIONS.md 80); the compose file is confined like any path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import fleet
+import pytest
+from docker_helpers import docker_settings, remove, remove_image, running, state
+from harness import Target, assert_audit, error_line, ok, serve, text
+
+from ssh_mcp.config.settings import Settings
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("dockerd")]
+
+PROJECT = f"sshmcptest{os.getpid()}"
+#: The project's image, tagged under a registry on 127.0.0.1 that does not answer: up uses
+#: the local image, pull fails at once without leaving the machine.
+IMAGE = f"127.0.0.1:1/ssh-mcp-test-compose:{os.getpid()}"
+
+
+@pytest.fixture
+def compose_file(work_dir: Path) -> Iterator[Path]:
+    """A one-service project whose container has this session's name; downed afterwards."""
+    path = work_dir / "compose.yml"
+    name = fleet.container_name("compose")
+    fleet.docker("tag", fleet.busybox_image(), IMAGE)
+    path.write_text(
+        "version: '3'\nservices:\n  box:\n"
+        f"    image: {IMAGE}\n    container_name: {name}\n"
+        "    command: sh -c 'echo compose-up-h12d; sleep 300'\n"
+        "    stop_grace_period: 1s\n"  # sh as PID 1 ignores TERM: KILL after a second
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(
+            ["docker-compose", "--file", str(path), "--project-name", PROJECT, "down"],
+            capture_output=True,
+        )
+        remove(name)
+        remove_image(IMAGE)
+
+
+async def test_compose_project_lifecycle(
+    settings_for: Callable[..., Settings], root_target: Target, compose_file: Path
+) -> None:
+    name = fleet.container_name("compose")
+    base = {"host": "target", "file": str(compose_file), "project": PROJECT}
+    async with serve(docker_settings(settings_for, root_target)) as (client, app):
+        sc = await ok(client, "ssh_docker_compose_up", base)
+        assert running(name) and not sc["truncated"]
+        line = assert_audit(app, {"tool": "ssh_docker_compose_up", "tier": "dangerous"})
+        assert line["outcome"] == "ok" and line["path_hash"] and line["project_hash"]
+
+        sc = await ok(client, "ssh_docker_compose_ps", base)
+        assert name in sc["text"] and "Up" in sc["text"]
+        assert_audit(app, {"tool": "ssh_docker_compose_ps", "tier": "read", "outcome": "ok"})
+
+        await ok(client, "ssh_docker_compose_stop", {**base, "services": ["box"]})
+        assert not running(name)
+        assert_audit(app, {"tool": "ssh_docker_compose_stop", "tier": "low-access"})
+        await ok(client, "ssh_docker_compose_start", base)
+        assert running(name)
+        assert_audit(app, {"tool": "ssh_docker_compose_start", "outcome": "ok"})
+        before = state(name)
+        await ok(client, "ssh_docker_compose_restart", base)
+        after = state(name)
+        assert before and after and after["Running"] and after["StartedAt"] != before["StartedAt"]
+        assert_audit(app, {"tool": "ssh_docker_compose_restart", "outcome": "ok"})
+
+        sc = await ok(client, "ssh_docker_compose_logs", {**base, "tail": 5})
+        assert "compose-up-h12d" in sc["text"]
+        assert_audit(app, {"tool": "ssh_docker_compose_logs", "outcome": "ok"})
+
+        # No registry answers: the pull fails, and says so.
+        r = await client.call_tool("ssh_docker_compose_pull", base)
+        error_line(r, "docker-compose", "failed on the host", "127.0.0.1:1")
+        assert_audit(app, {"tool": "ssh_docker_compose_pull", "outcome": "error"})
+
+        await ok(client, "ssh_docker_compose_down", base)
+        assert state(name) is None
+        networks = fleet.docker("network", "ls", "--format", "{{.Name}}").split()
+        assert f"{PROJECT}_default" not in networks
+        assert_audit(app, {"tool": "ssh_docker_compose_down", "outcome": "ok"})
+
+
+async def test_compose_file_is_confined(
+    settings_for: Callable[..., Settings], root_target: Target, drop: Path
+) -> None:
+    outside = drop / "compose.yml"
+    outside.write_text("services: {}\n")
+    async with serve(docker_settings(settings_for, root_target)) as (client, app):
+        args = {"host": "target", "file": str(outside), "project": PROJECT}
+        r = await client.call_tool("ssh_docker_compose_up", args)
+        error_line(r, "allowlist")
+        assert_audit(app, {"tool": "ssh_docker_compose_up", "outcome": "denied"})
+        r = await client.call_tool("ssh_docker_compose_ps", {**args, "file": "/nonexistent.yml"})
+        assert r.is_error, text(r)
+
+
+async def test_a_host_without_compose_gets_a_clear_error(
+    settings_for: Callable[..., Settings], root_target: Target, work_dir: Path, tmp_path: Path
+) -> None:
+    nodocker = tmp_path / "nodocker"  # answers nothing, and has no nodocker-compose beside it
+    nodocker.write_text("#!/bin/sh\nexit 1\n")
+    nodocker.chmod(0o755)
+    compose = work_dir / "compose.yml"
+    compose.write_text("services: {}\n")
+    settings = docker_settings(settings_for, root_target, f'docker_cmd = ["{nodocker}"]\n')
+    async with serve(settings) as (client, app):
+        r = await client.call_tool(
+            "ssh_docker_compose_ps", {"host": "target", "file": str(compose)}
+        )
+        error_line(r, "compose is not installed", f"{nodocker} compose", f"{nodocker}-compose")
+        assert_audit(app, {"tool": "ssh_docker_compose_ps", "outcome": "error"})
