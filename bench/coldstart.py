@@ -1,0 +1,161 @@
+"""Cold start: what ``import mcp`` costs on its own, and what ssh-mcp adds on top.
+
+    uv run python bench/coldstart.py [--runs 7] [--top 12]
+
+Each figure comes from fresh interpreters (this ``sys.executable``), interleaved so that
+machine noise hits them alike; the median counts. Needs no SSH host: no connection is
+made before the first tool call.
+
+* ``python -c pass``: the interpreter alone;
+* ``python -c "import mcp"``: the SDK's top level;
+* ``python bench/bare_server.py``: a bare low-level SDK server, spawn until its
+  ``initialize`` answer arrives (raw JSON-RPC over pipes);
+* ``python -m ssh_mcp``: ours, the same way, with a one-host hosts.toml.
+
+Time is wall time to exit (``-c``) or to the answer (servers); memory is peak RSS
+(``ru_maxrss``, or VmHWM read at the answer). Then ``-X importtime`` of ``import mcp`` and
+of ours up to the answer, summed per top-level package (self time), shows where the time
+goes and what ours imports that ``import mcp`` does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from _common import HERE, BenchError, print_table
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {},
+    "clientInfo": {"name": "bench", "version": "0"}}}  # fmt: skip
+
+
+def run_exit(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds until ``argv`` exits, and its peak RSS in MiB."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise BenchError(f"{argv} exited {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def status_mib(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    raise BenchError(f"no {key} for {pid}")
+
+
+def run_server(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds from spawn to the initialize answer, peak RSS then (MiB), and stderr."""
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write((json.dumps(INIT) + "\n").encode())
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            wall = time.perf_counter() - started
+            if "result" not in json.loads(line or "{}"):
+                raise BenchError(f"{argv}: no initialize answer: {line!r}")
+            hwm = status_mib(proc.pid, "VmHWM")
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        err.seek(0)
+        return wall, hwm, err.read().decode(errors="replace")
+
+
+def import_times(stderr: str) -> Counter[str]:
+    """``-X importtime`` self microseconds, summed per top-level package."""
+    per: Counter[str] = Counter()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "self [us]" not in line:
+            self_us, _, name = (p.strip() for p in line[len("import time:") :].split("|"))
+            per[name.split(".")[0]] += int(self_us)
+    return per
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=7, help="interleaved runs (7)")
+    parser.add_argument("--top", type=int, default=12, help="packages listed (12)")
+    args = parser.parse_args()
+    py = sys.executable
+    with tempfile.TemporaryDirectory(prefix="ssh-mcp-bench-cold-") as d:
+        tmp = Path(d)
+        (tmp / "hosts.toml").write_text('[hosts.box]\nhostname = "127.0.0.1"\nport = 22\n')
+        (tmp / "known_hosts").write_text("")
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
+        ours_env = {**base, "SSH_HOSTS_FILE": str(tmp / "hosts.toml"),
+                    "SSH_KNOWN_HOSTS": str(tmp / "known_hosts"),
+                    "SSH_AUDIT_LOG": str(tmp / "audit.jsonl"),
+                    "SSH_JOB_TABLE": str(tmp / "jobs.json"),
+                    "SSH_HOST_NOTES_DIR": str(tmp / "notes"),
+                    "PYTHONPATH": str(HERE.parent)}  # fmt: skip
+        cases: dict[str, Callable[[], tuple[float, float]]] = {
+            "python -c pass": lambda: run_exit([py, "-c", "pass"], base),
+            "python -c 'import mcp'": lambda: run_exit([py, "-c", "import mcp"], base),
+            "bare SDK server, to initialize": lambda: run_server(
+                [py, str(HERE / "bare_server.py")], base)[:2],
+            "python -m ssh_mcp, to initialize": lambda: run_server(
+                [py, "-m", "ssh_mcp"], ours_env)[:2],
+        }  # fmt: skip
+        for case in cases.values():  # warm the page cache and .pyc files
+            case()
+        got: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+        for _ in range(args.runs):
+            for name, case in cases.items():
+                got[name].append(case())
+        mcp_err = subprocess.run([py, "-X", "importtime", "-c", "import mcp"], env=base,
+                                 capture_output=True, text=True, check=True).stderr  # fmt: skip
+        ours_err = run_server([py, "-X", "importtime", "-m", "ssh_mcp"], ours_env)[2]
+    load = os.getloadavg()[0]
+    med = {n: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v))
+           for n, v in got.items()}  # fmt: skip
+    sdk_t, sdk_m = med["python -c 'import mcp'"]
+    rows = [
+        [
+            n,
+            f"{t * 1000:.0f} ms",
+            f"{m:.1f} MiB",
+            f"{(t - sdk_t) * 1000:+.0f} ms, {m - sdk_m:+.1f} MiB",
+        ]
+        for n, (t, m) in med.items()
+    ]
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load:.2f}, "
+          f"{args.runs} interleaved runs, medians\n")  # fmt: skip
+    print_table(["figure", "wall", "peak RSS", "vs import mcp"], rows)
+    sdk, ours = import_times(mcp_err), import_times(ours_err)
+    print(f"\n-X importtime, self time per top-level package (ms), `import mcp` "
+          f"(total {sum(sdk.values()) / 1000:.0f} ms):")  # fmt: skip
+    print_table(["package", "ms"], [[p, f"{us / 1000:.1f}"] for p, us in sdk.most_common(args.top)])
+    extra = Counter({p: us - sdk.get(p, 0) for p, us in ours.items() if us - sdk.get(p, 0) > 0})
+    print(f"\nours up to initialize (total {sum(ours.values()) / 1000:.0f} ms), what it adds "
+          f"over `import mcp` (total {sum(extra.values()) / 1000:.0f} ms):")  # fmt: skip
+    print_table(["package", "ms"],
+                [[p, f"{us / 1000:.1f}"] for p, us in extra.most_common(args.top)])  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
