@@ -167,10 +167,12 @@ async def test_concurrency_setting_caps_hosts_at_once(
 async def test_handshakes_to_one_sshd_stay_under_maxstartups(
     tmp_path: Path, scratch_sshd: Sshd, test_user: TestUser, test_keys: TestKeys
 ) -> None:
-    # sshd drops every unauthenticated connection beyond 10; 24 aliases of that one sshd
-    # broadcast to at once must still all connect, startups.PER_SSHD at a time.
-    assert startups.PER_SSHD < 10
-    scratch_sshd.reconfigure({"MaxStartups": "10:100:10"})
+    # sshd drops every connection it counts as starting beyond 8, the pool's gate: 24
+    # aliases of that one sshd broadcast to at once must all connect. That holds only if
+    # a slot is freed once sshd has counted the handshake done, not when the client has
+    # read the auth success (with that, this failed 3 runs in 5 under load).
+    assert startups.PER_SSHD == 8
+    scratch_sshd.reconfigure({"MaxStartups": "8:100:8"})
     n = 24
     hosts = _fleet(n, scratch_sshd.port, test_user.name, test_keys.plain)
     settings = make_settings(tmp_path, hosts, scratch_sshd.known_hosts_path, **OPEN)

@@ -93,8 +93,8 @@ class HostPool:
     async def _open(self) -> PooledConnection:
         self.attempts += 1
         try:
-            async with self._gates.slot(self.spec, self.opts.connect_timeout):
-                connection = await open_connection(self.spec, self.opts)
+            async with self._gates.slot(self.spec, self.opts.connect_timeout) as counted:
+                counted(connection := await open_connection(self.spec, self.opts))
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self.last_handshake = (time.time(), type(exc).__name__)

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 from ssh_mcp.errors import ConnectFailed
-from ssh_mcp.ssh.connect import ConnectSpec
+from ssh_mcp.ssh.connect import Connection, ConnectSpec
+
+if TYPE_CHECKING:
+    import asyncssh
 
 #: Handshakes in flight at once to one sshd: under sshd's default MaxStartups start
-#: value (10), with room for another client and for sshd's own late accounting.
+#: value (10), with room for another client.
 PER_SSHD = 8
 
 
@@ -28,6 +32,7 @@ class StartupGates:
 
     def __init__(self) -> None:
         self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._settling: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def endpoint(spec: ConnectSpec) -> tuple[str, int]:
@@ -35,10 +40,14 @@ class StartupGates:
         return first.host, first.port
 
     @contextlib.asynccontextmanager
-    async def slot(self, spec: ConnectSpec, timeout: float) -> AsyncIterator[None]:
-        """Hold a handshake slot for ``spec``'s first sshd. The wait is bounded by the
-        connect timeout, so that a dead jump host in front of many aliases costs each of
-        them at most that much more, not one timeout per wave."""
+    async def slot(
+        self, spec: ConnectSpec, timeout: float
+    ) -> AsyncIterator[Callable[[Connection], None]]:
+        """Hold a handshake slot for ``spec``'s first sshd; call what it yields with the
+        open connection to hand the slot over until sshd has counted the handshake done.
+
+        The wait is bounded by the connect timeout, so that a dead jump host in front of
+        many aliases costs each of them at most that much more, not one timeout per wave."""
         where = self.endpoint(spec)
         gate = self._gates.setdefault(where, asyncio.Semaphore(PER_SSHD))
         try:
@@ -49,7 +58,34 @@ class StartupGates:
                 f"handshakes to {where[0]}:{where[1]}; check that host, or raise "
                 "SSH_CONNECT_TIMEOUT"
             ) from None
+        handed: list[bool] = []
+
+        def counted(connection: Connection) -> None:
+            first = connection.hops[0] if connection.hops else connection.conn
+            task = asyncio.get_running_loop().create_task(_settle(first, gate, timeout))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+            handed.append(True)
+
         try:
-            yield
+            yield counted
         finally:
-            gate.release()
+            if not handed:
+                gate.release()
+
+
+async def _settle(conn: asyncssh.SSHClientConnection, gate: asyncio.Semaphore, t: float) -> None:
+    """Release ``gate`` once sshd answers a request after authentication.
+
+    sshd counts a connection as starting until its privileged monitor has taken over
+    from the pre-auth child, which happens after the client has read the auth success:
+    a slot freed then lets the next handshake in while sshd still counts this one, and
+    under load several such lags add up past MaxStartups. Any answer to a request sent
+    after authentication comes from the post-auth process, so by then sshd has counted
+    the handshake done. The caller does not wait for this; only the next handshake does.
+    asyncssh has no public request that waits for its reply, hence the private call."""
+    try:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn._make_global_request(b"keepalive@openssh.com"), t)
+    finally:
+        gate.release()
