@@ -4,6 +4,7 @@ idle reaping, MaxSessions/MaxStartups, leaked channels, output memory and shutdo
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,10 @@ from pool_helpers import accepted, concurrently, established_to, exec_call, host
 from sshd import Sshd, TestKeys, TestUser, descendant_pids, remote_pids
 
 from ssh_mcp.config.settings import Settings
+from ssh_mcp.errors import ConnectFailed
+from ssh_mcp.ssh import startups
+from ssh_mcp.ssh.connect import ConnectSpec
+from ssh_mcp.ssh.startups import StartupGates
 
 pytestmark = pytest.mark.anyio
 
@@ -145,6 +150,28 @@ async def test_handshakes_are_serialized_under_maxstartups(
     log = scratch_sshd.log_text()
     assert "MaxStartups" not in log, log
     assert accepted(scratch_sshd) == hp.connects
+
+
+async def test_the_startup_gate_is_per_first_sshd_and_its_wait_is_bounded() -> None:
+    # Aliases behind one jump host share that jump host's gate, whatever their targets.
+    def spec(key: str, host: str, hops: tuple[ConnectSpec, ...] = ()) -> ConnectSpec:
+        return ConnectSpec(key, host, 22, hops=hops, max_channels=10, max_connections=1)
+
+    bastion = spec("bastion", "10.0.0.1")
+    assert StartupGates.endpoint(spec("a", "10.0.1.1", (bastion,))) == ("10.0.0.1", 22)
+    assert StartupGates.endpoint(spec("b", "10.0.1.2")) == ("10.0.1.2", 22)
+    gates = StartupGates()
+    async with contextlib.AsyncExitStack() as held:
+        for i in range(startups.PER_SSHD):  # every slot of the bastion's gate taken
+            await held.enter_async_context(gates.slot(spec(f"h{i}", "x", (bastion,)), 1.0))
+        async with gates.slot(spec("other", "10.0.9.9"), 1.0):  # another sshd: its own gate
+            pass
+        late = rf"behind {startups.PER_SSHD} other handshakes to 10\.0\.0\.1:22"
+        with pytest.raises(ConnectFailed, match=late):
+            async with gates.slot(spec("late", "y", (bastion,)), 0.05):
+                pass
+    async with gates.slot(spec("late", "y", (bastion,)), 0.05):  # released: free again
+        pass
 
 
 async def test_channel_slots_are_reused_as_fast_as_sshd_frees_them(

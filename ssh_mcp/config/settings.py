@@ -148,8 +148,10 @@ class Settings(BaseSettings):
     ssh_delete_folder_max_entries: int = Field(
         10_000, gt=0, description="Most entries ssh_delete_folder removes in one call."
     )
-    ssh_broadcast_concurrency: int = Field(
-        10, ge=1, le=256, description="Hosts ssh_broadcast runs on at once."
+    ssh_broadcast_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Most hosts ssh_broadcast runs on at once; unset: all of the call's hosts.",
     )
     ssh_confirm_patterns: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

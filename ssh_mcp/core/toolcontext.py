@@ -53,7 +53,7 @@ class Limits:
     transfer_max_entries: int
     delete_folder_max_entries: int
     local_transfer: bool
-    broadcast_concurrency: int
+    broadcast_concurrency: int | None  # None: every host of the call at once
     job_max_output_bytes: int
     job_max_running: int
     job_ttl: float

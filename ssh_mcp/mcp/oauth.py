@@ -14,10 +14,9 @@ import logging
 import time
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import jwt
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.auth.settings import AuthSettings
@@ -27,6 +26,9 @@ from ssh_mcp.config.settings import Settings
 from ssh_mcp.errors import ConfigError
 from ssh_mcp.mcp.auth import Principal
 from ssh_mcp.policy.scope import GROUPS, TIERS, Scope
+
+if TYPE_CHECKING:  # PyJWT and its cryptography load only when OAuth is on (DECISIONS.md 82)
+    import jwt
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ class JwksCache:
         self._lock = anyio.Lock()
 
     def _download(self) -> dict[str, jwt.PyJWK]:
+        import jwt
+
         # The scheme is http(s): oauth_options checked it.
         headers = {"Accept": "application/json"}
         request = urllib.request.Request(self._url, headers=headers)  # noqa: S310
@@ -143,6 +147,8 @@ class JwksCache:
         return {str(k.key_id): k for k in keys if k.public_key_use in (None, "sig")}
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
+        import jwt
+
         async with self._lock:
             age = time.monotonic() - self._fetched
             if age > JWKS_MAX_AGE or (kid not in self._keys and age > JWKS_MIN_GAP):
@@ -162,6 +168,8 @@ class JwtVerifier:
         self._jwks = JwksCache(options.jwks_url)
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
             key = await self._jwks.key(str(header.get("kid", "")))

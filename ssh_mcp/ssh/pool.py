@@ -5,10 +5,9 @@ connections of ``max_channels`` slots each (sshd enforces ``MaxSessions`` per
 connection and never advertises it). A caller reserves a slot for one operation
 (:meth:`Pool.run`). Invariants:
 
-* **One handshake at a time per host.** Callers that find every slot busy wait
-  for the one handshake in flight instead of starting their own: concurrent
-  first calls make one connect, and a burst never trips sshd's ``MaxStartups``
-  (which drops unauthenticated connections beyond its start value, default 10).
+* **One handshake at a time per host**, and a few per sshd (``startups.py``):
+  callers that find every slot busy wait for the handshake in flight, so a
+  burst, even to many aliases of one sshd, never trips sshd's ``MaxStartups``.
 * **A failed handshake fails its waiters once**, with no retry, unless the host
   has a live connection: then they wait for a slot there, and the pool does not
   grow again for ``GROW_BACKOFF`` s. A cancelled waiter never aborts the
@@ -43,6 +42,7 @@ from typing import TypeVar
 from ssh_mcp.errors import ChannelFailed, ConnectFailed, ConnectionDropped
 from ssh_mcp.ssh.connect import ConnectOptions, ConnectSpec, open_connection
 from ssh_mcp.ssh.pooled import ChannelBusy, Dropped, PooledConnection, StaleConnection
+from ssh_mcp.ssh.startups import StartupGates
 
 T = TypeVar("T")
 log = logging.getLogger("ssh_mcp")
@@ -72,8 +72,8 @@ class HostPool:
     """The connections to one target. State changes happen between awaits, so no lock;
     waiters sleep on ``_changed``, an event replaced on every wake."""
 
-    def __init__(self, spec: ConnectSpec, opts: ConnectOptions) -> None:
-        self.spec, self.opts = spec, opts
+    def __init__(self, spec: ConnectSpec, opts: ConnectOptions, gates: StartupGates) -> None:
+        self.spec, self.opts, self._gates = spec, opts, gates
         self.conns: list[PooledConnection] = []
         self.connects = 0  # handshakes that succeeded
         self.attempts = 0  # handshakes started
@@ -93,7 +93,8 @@ class HostPool:
     async def _open(self) -> PooledConnection:
         self.attempts += 1
         try:
-            connection = await open_connection(self.spec, self.opts)
+            async with self._gates.slot(self.spec, self.opts.connect_timeout) as counted:
+                counted(connection := await open_connection(self.spec, self.opts))
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self.last_handshake = (time.time(), type(exc).__name__)
@@ -276,22 +277,21 @@ class Pool:
         self.opts = opts
         self.idle_timeout = idle_timeout
         self._hosts: dict[str, HostPool] = {}
+        self._gates = StartupGates()
         self._reaper: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         conns = [pc for hp in self._hosts.values() for pc in hp.conns]
-        busy = sum(1 for pc in conns if pc.busy)
-        idle = len(conns) - busy
-        return f"<Pool hosts={len(self._hosts)} open={len(conns)} busy={busy} idle={idle}>"
+        busy, n = sum(1 for pc in conns if pc.busy), len(conns)
+        return f"<Pool hosts={len(self._hosts)} open={n} busy={busy} idle={n - busy}>"
 
-    def get(self, key: str) -> HostPool | None:
-        """The pool of host ``key``, if any call has used it."""
+    def get(self, key: str) -> HostPool | None:  # the pool of host ``key``, once used
         return self._hosts.get(key)
 
     def host(self, spec: ConnectSpec) -> HostPool:
         hp = self._hosts.get(spec.key)
         if hp is None or hp.spec != spec:
-            hp = self._hosts[spec.key] = HostPool(spec, self.opts)
+            hp = self._hosts[spec.key] = HostPool(spec, self.opts, self._gates)
         if self._reaper is None:
             self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
         return hp

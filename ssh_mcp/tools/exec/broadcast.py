@@ -73,7 +73,10 @@ class BroadcastResult(Output):
 
 
 async def broadcast(ctx: ToolContext, args: BroadcastInput) -> BroadcastResult:
-    gate = asyncio.Semaphore(ctx.limits.broadcast_concurrency)
+    hosts = ctx.fanout("hosts")
+    # Unset: every host at once. The pool keeps handshakes to one sshd (or jump host)
+    # under its MaxStartups, which is what a fixed default used to protect.
+    gate = asyncio.Semaphore(ctx.limits.broadcast_concurrency or max(1, len(hosts)))
     timeout = args.timeout or ctx.command_timeout
 
     async def one(target: ToolContext | str) -> ExecResult | HostError:
@@ -85,7 +88,6 @@ async def broadcast(ctx: ToolContext, args: BroadcastInput) -> BroadcastResult:
             except SSHMCPError as exc:
                 return HostError(error=" ".join(str(exc).split()))
 
-    hosts = ctx.fanout("hosts")
     outcomes = await asyncio.gather(*(one(t) for _, t in hosts))
     results = {alias: out for (alias, _), out in zip(hosts, outcomes, strict=True)}
     failed = sum(isinstance(r, HostError) for r in results.values())
@@ -120,9 +122,9 @@ TOOLS = (
             "ssh_exec_run's fields or an error."
         ),
         details=(
-            "An unknown host or group fails the call before anything runs. Up to "
-            "SSH_BROADCAST_CONCURRENCY hosts at once. A host that was unreachable, or whose "
-            "allowlist refused the command, gets an error entry."
+            "An unknown host or group fails the call before anything runs. Every host at "
+            "once, or at most SSH_BROADCAST_CONCURRENCY when set. A host that was unreachable, "
+            "or whose allowlist refused the command, gets an error entry."
         ),
         tier=Tier.DANGEROUS,
         group=Group.EXEC,
