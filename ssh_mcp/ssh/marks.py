@@ -10,14 +10,16 @@ The prefix also starts a watchdog. Without a PTY, sshd signals nobody when the
 connection drops: a server killed with SIGKILL (no stop ladder) would leave
 its commands running. The watchdog polls, once a second, the shell (``$$``)
 and the shell's parent, sshd's process for this connection (``$PPID``); when
-sshd is gone first, it sends TERM and then KILL to the shell's process group.
-When the shell ends first, it just exits. The shell pays one fork; the rest
-(an ``sh`` that forks the loop and exits) runs beside the command, so a
-``wait`` in the command never waits for the watchdog. It holds none of the
-channel's streams, so a finished command's channel closes at once, and its
-command line (``ssh-mcp-watchdog PID PPID``) never carries the command. Jobs
-run in sessions of their own (``setsid``) and are not in the group: they
-survive, as documented.
+sshd is gone first, it sends TERM to the shell's process group, and KILL to
+whatever of it is left after up to five seconds. When the shell ends first, it
+just exits. The shell pays one fork; the rest (an ``sh`` that forks the loop and
+exits) runs beside the command, so a ``wait`` in the command never waits for
+the watchdog. It holds none of the channel's streams, so a finished command's
+channel closes at once, and its command line (``ssh-mcp-watchdog PID PPID``)
+never carries the command. Jobs run in sessions of their own (``setsid``) and
+are not in the group: they survive, as documented. Root's shell under sudo
+starts one of its own (:data:`ROOT_WATCH`), since the login user's cannot
+signal root's processes.
 """
 
 from __future__ import annotations
@@ -46,12 +48,28 @@ _PID_MARK = b"\x1essh-mcp-pgid:"
 #: Without ``setsid`` it runs in the group (no ``$3``) and watches the shell alone. dash's kill
 #: needs ``--`` before a negative PID, busybox's refuses it: both spellings.
 _ALIVE = '{ kill -0 $1 || { [ "$3" ] && { kill -0 -- -$1 || kill -0 -$1; }; }; } 2>/dev/null'
+#: After TERM it waits, a second at a time and at most five, for the group to go before it
+#: sends KILL: sudo relays TERM to a root command through its monitor, and a KILL that comes
+#: before the relay (a loaded host) would orphan the command instead.
 _WATCHDOG = (
     f'(trap "" TERM; while kill -0 $2 && {_ALIVE}; do sleep 1; done; {_ALIVE} && '
-    "{ kill -s TERM -- -$1 || kill -s TERM -$1; sleep 2; kill -s KILL -- -$1 || kill -s KILL -$1; }"
+    "{ kill -s TERM -- -$1 || kill -s TERM -$1; n=0; "
+    f"while [ $n -lt 5 ] && {_ALIVE}; do sleep 1; n=$((n+1)); done; "
+    f"{_ALIVE} && {{ kill -s KILL -- -$1 || kill -s KILL -$1; }}; }}"
     ") &"
 )
 _WATCH = f"sh -c {shlex.quote(_WATCHDOG)} ssh-mcp-watchdog $$ $PPID"
+_WATCH_ROOT = f"sh -c {shlex.quote(_WATCHDOG)} ssh-mcp-watchdog $PPID"
+#: The same watchdog for root's shell under sudo, which the login user's watchdog cannot
+#: signal (only sudo itself, which relays TERM to root's shell alone, orphaning its
+#: children). Root's shell runs in the login shell's group, whose leader is sudo (``$PPID``,
+#: exec'd by the login shell); this one, as root, ends that group when the connection's sshd
+#: (sudo's parent) is gone, or when sudo is, if ``ps`` cannot name sshd.
+ROOT_WATCH = (
+    'p=$(ps -o ppid= -p $PPID 2>/dev/null | tr -d " "); '
+    f'{{ setsid {_WATCH_ROOT} "${{p:-$PPID}}" g || {_WATCH_ROOT} "${{p:-$PPID}}"; }} '
+    "</dev/null >/dev/null 2>&1 & "
+)
 PID_PREFIX = (
     "printf '\\036ssh-mcp-pgid:%s\\n' \"$$\" >&2; "
     f"{{ setsid {_WATCH} g || {_WATCH}; }} </dev/null >/dev/null 2>&1 & "

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ssh_mcp.errors import ConnectionDropped, RemoteError
-from ssh_mcp.ssh.marks import PID_PREFIX, MarkFilter, posix_login
+from ssh_mcp.ssh.marks import PID_PREFIX, ROOT_WATCH, MarkFilter, posix_login
 from ssh_mcp.ssh.pooled import PooledConnection, connection_lost, translate_open
 from ssh_mcp.ssh.sudo_io import Elevation, SudoFeed, SudoReport, run_as_root
 
@@ -112,7 +112,7 @@ class ProcessResult:
 
 #: The first stdout line of an elevated command, printed by root's shell once sudo let it run.
 _ROOT_MARK = b"\x1essh-mcp-root:"
-_ROOT_SCRIPT = "printf '\\036ssh-mcp-root:\\n'; exec sh -c \"$1\""
+_ROOT_SCRIPT = "printf '\\036ssh-mcp-root:\\n'; " + ROOT_WATCH + 'exec sh -c "$1"'
 
 
 async def _pump(

@@ -27,10 +27,12 @@ def _named(pattern: re.Pattern[str], what: str) -> AfterValidator:
     return AfterValidator(lambda value: rules.check(pattern, value, what))
 
 
-# The grammar bounds the length too; no schema keywords, to keep tools/list small.
-_ContainerName = Annotated[str, _named(rules.CONTAINER, "container name")]
-_ImageRef = Annotated[str, _named(rules.IMAGE, "image reference")]
-_ServiceName = Annotated[str, _named(rules.SERVICE, "service name")]
+# The grammar bounds the length; max_length only bounds what is parsed at all (a limit this
+# long is not sent in tools/list: core/schema.py).
+_Bounded = Annotated[str, Field(max_length=512)]
+_ContainerName = Annotated[_Bounded, _named(rules.CONTAINER, "container name")]
+_ImageRef = Annotated[_Bounded, _named(rules.IMAGE, "image reference")]
+_ServiceName = Annotated[_Bounded, _named(rules.SERVICE, "service name")]
 
 
 def _any_object(value: str) -> str:
@@ -40,7 +42,7 @@ def _any_object(value: str) -> str:
 
 
 #: A container, volume or network name, or an image reference (ssh_docker_inspect).
-Named = Annotated[str, AfterValidator(_any_object)]
+Named = Annotated[_Bounded, AfterValidator(_any_object)]
 
 #: One container, by name or id.
 Container = Annotated[
@@ -53,7 +55,12 @@ MaybeImage = Annotated[_ImageRef | None, Name()]
 Containers = Annotated[
     list[_ContainerName],
     Name(),
-    Field(min_length=1, description="Container names or ids.", json_schema_extra=UNLISTED),
+    Field(
+        min_length=1,
+        max_length=50,
+        description="Container names or ids.",
+        json_schema_extra=UNLISTED,
+    ),
 ]
 #: An image reference such as ``busybox:1.36`` or an image id.
 Image = Annotated[
@@ -64,13 +71,13 @@ Image = Annotated[
 Images = Annotated[
     list[_ImageRef],
     Name(),
-    Field(min_length=1, description="Image references.", json_schema_extra=UNLISTED),
+    Field(min_length=1, max_length=50, description="Image references.", json_schema_extra=UNLISTED),
 ]
 #: Compose services; empty means all of the project's.
 Services = Annotated[
     list[_ServiceName],
     Name(),
-    Field(default_factory=list, description="Services; empty: all."),
+    Field(default_factory=list, max_length=50, description="Services; empty: all."),
 ]
 #: docker's --since/--until time.
 Since = Annotated[

@@ -94,7 +94,9 @@ def redact_inspect(
 
 class InspectInput(StrictInput):
     host: str = HOST
-    names: Annotated[list[Named], Name(), Field(min_length=1, description="Names or ids.")]
+    names: Annotated[
+        list[Named], Name(), Field(min_length=1, max_length=50, description="Names or ids.")
+    ]
     type: Literal["container", "image", "volume", "network"] = Field(
         "container", description="What names are."
     )

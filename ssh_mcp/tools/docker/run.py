@@ -87,8 +87,10 @@ class DockerRunInput(StrictInput):
         CommandText(),
         Field(None, min_length=1, max_length=65536, description="Shell command; default: image's."),
     ]
-    options: list[str] = Field(
-        default_factory=list, description='Options as argv, e.g. ["-p","127.0.0.1:80:80"].'
+    options: list[Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description='Options as argv, e.g. ["-p","127.0.0.1:80:80"].',
     )
     env: Env = None
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 _NAME = r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?"
 NAME_RE = re.compile(_NAME)
@@ -35,10 +35,13 @@ def _matching(rx: re.Pattern[str], what: str, most: int = 128) -> AfterValidator
     return AfterValidator(check)
 
 
-PackageName = Annotated[str, _matching(NAME_RE, "package name")]
-PackageSpec = Annotated[str, _matching(SPEC_RE, "package name[=version]", 256)]
-Pattern = Annotated[str, _matching(PATTERN_RE, "pattern")]
-Term = Annotated[str, _matching(TERM_RE, "search term", 64)]
+# max_length bounds what is parsed at all (tests/test_faults.py); the rule says the rest.
+PackageName = Annotated[str, Field(max_length=512), _matching(NAME_RE, "package name")]
+PackageSpec = Annotated[
+    str, Field(max_length=512), _matching(SPEC_RE, "package name[=version]", 256)
+]
+Pattern = Annotated[str, Field(max_length=512), _matching(PATTERN_RE, "pattern")]
+Term = Annotated[str, Field(max_length=512), _matching(TERM_RE, "search term", 64)]
 
 
 # -- dpkg status --------------------------------------------------------------------
