@@ -10,7 +10,7 @@ is refused), for each size (MB = 10^6 bytes) of random data:
 * upload: ``ssh_upload`` with ``local_path`` the same way, next to ``sftp -b`` (``put``)
   and ``scp``;
 * asyncssh's own ``sftp.get``/``put`` on the same pooled connection (no hash, no fsync,
-  no temp file and rename): the library's ceiling, and the target (issue 14, DECISIONS 72).
+  no temp file and rename): the library's ceiling, and the target (issue 14, DECISIONS.md 77).
 
 When a tool is not registered (yet), the bench calls what it is built on instead,
 ``ssh.transfer.download_atomic`` / ``write_atomic`` over the pooled connection, and the
