@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssh_mcp.demo.proctree import wait_until
+from ssh_mcp.demo.sandbox import ssh_banner
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ssh-mcp-tests"
 
@@ -220,16 +221,6 @@ def _booted(name: str) -> bool:
     return state in ("running", "degraded")
 
 
-def _sshd_answers(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            return s.recv(4).startswith(b"SSH-")
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def systemd_host(
     workdir: Path,
@@ -271,7 +262,7 @@ def systemd_host(
             "/etc/ssh/sshd_config; systemctl restart ssh"
         )
         docker("exec", "-e", f"KEY={pubkey}", name, "sh", "-c", setup)
-        if not wait_until(lambda: _sshd_answers(port), 30, 0.1):
+        if not wait_until(lambda: ssh_banner("127.0.0.1", port), 30, 0.1):
             raise FleetError(f"{name}: sshd does not answer on 127.0.0.1:{port}")
         keys = docker("exec", name, "sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub")
         known = workdir / f"{name}.known_hosts"

@@ -141,13 +141,14 @@ async def check_commands(
             raise CommandNotAllowed(f"on every host: {next(iter(step.denials.values()))}")
     for name in spec.marked_fields(CommandText):
         command: str | None = getattr(args, name)
+        marker = spec.field_marker(name, CommandText)
         checked: CheckedCommand | None = None
         for key, target in targets.items():
             if key in step.denials:
                 continue
-            if command is None and spec.group is not Group.TERMINAL:
+            if command is None and not (marker and marker.absent_is_shell):
                 continue  # an optional command not given (ssh_docker_run): the image's runs
-            if command is None:  # a terminal's login shell: no line to check (DECISIONS.md 73)
+            if command is None:  # a login shell: no line to check (DECISIONS.md 73)
                 allowlist = host_policy.command_allowlist(target.host, app.settings)
                 allow_any = app.settings.allow_any_command
                 if why := login_shell_refusal(target.host, allowlist, allow_any):

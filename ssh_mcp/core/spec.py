@@ -109,7 +109,11 @@ class ShellRef(HandleRef):
 
 @dataclass(frozen=True)
 class CommandText:
-    """Marks a shell command field: dispatch applies the command policy and hashes it."""
+    """Marks a shell command field: dispatch applies the command policy and hashes it.
+    ``absent_is_shell``: leaving it out starts a login shell (ssh_pty_open), which the
+    login-shell rule governs; otherwise an absent command has nothing to check."""
+
+    absent_is_shell: bool = False
 
 
 @dataclass(frozen=True)

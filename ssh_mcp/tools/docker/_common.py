@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
 import ssh_mcp.policy.docker as rules
+from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import ProcessResult
-from ssh_mcp.core.spec import Name, Output, ToolContext
+from ssh_mcp.core.spec import Annotations, Name, Output, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.tools._fields import UNLISTED
 from ssh_mcp.tools._hygiene import clean
@@ -199,3 +201,32 @@ def render_text(out: DockerText) -> str:
 def render_rows(out: DockerRows) -> str:
     lines = [json.dumps(r, separators=(",", ":")) for r in out.rows]
     return "\n".join(lines + (["[output truncated]"] if out.truncated else [])) or "(none)"
+
+
+_docker_details = details  # text_tool's parameter takes the name
+
+
+def text_tool(
+    name: str,
+    title: str,
+    description: str,
+    tier: Tier,
+    input: type[StrictInput],
+    handler: Callable[[ToolContext, Any], Awaitable[DockerText]],
+    annotations: Annotations,
+    details: str = "",
+) -> ToolSpec[Any, DockerText]:
+    """A docker tool whose result is the CLI's text (lifecycle and compose changes)."""
+    return ToolSpec(
+        name=name,
+        title=title,
+        description=description,
+        details=_docker_details(details),
+        tier=tier,
+        group=Group.DOCKER,
+        input=input,
+        output=DockerText,
+        annotations=annotations,
+        handler=handler,
+        render=render_text,
+    )

@@ -12,23 +12,21 @@ v1's argument parser does not take everywhere.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 import ssh_mcp.policy.docker as rules
-from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.access import Tier
 from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     HOST,
     READS,
-    Annotations,
     Name,
     RemotePath,
     StrictInput,
     ToolContext,
-    ToolSpec,
 )
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.tools._fields import CONFINED, PATH_MAX, field_details
@@ -38,11 +36,8 @@ from ssh_mcp.tools.docker._common import (
     bounded,
     docker_argv,
     failure,
-    render_text,
     text_result,
-)
-from ssh_mcp.tools.docker._common import (
-    details as docker_details,
+    text_tool,
 )
 
 
@@ -119,34 +114,9 @@ async def compose_down(ctx: ToolContext, args: ComposeDownInput) -> DockerText:
     return await _compose(ctx, args, "down", "--remove-orphans", *extra, services=False)
 
 
-def _spec(
-    name: str,
-    title: str,
-    description: str,
-    tier: Tier,
-    input: type[ComposeInput],
-    handler: Callable[[ToolContext, Any], Awaitable[DockerText]],
-    annotations: Annotations,
-    details: str = "",
-) -> ToolSpec[Any, DockerText]:
-    return ToolSpec(
-        name=name,
-        title=title,
-        description=description,
-        details=docker_details(details),
-        tier=tier,
-        group=Group.DOCKER,
-        input=input,
-        output=DockerText,
-        annotations=annotations,
-        handler=handler,
-        render=render_text,
-    )
-
-
 LOW, DANGER = Tier.LOW_ACCESS, Tier.DANGEROUS
 TOOLS = (
-    _spec(
+    text_tool(
         "ssh_docker_compose_ps",
         "Compose ps",
         "List a compose project's containers.",
@@ -155,7 +125,7 @@ TOOLS = (
         _handler("ps"),
         READS,
     ),
-    _spec(
+    text_tool(
         "ssh_docker_compose_logs",
         "Compose logs",
         "Return a compose project's newest log lines.",
@@ -164,7 +134,7 @@ TOOLS = (
         compose_logs,
         READS,
     ),
-    _spec(
+    text_tool(
         "ssh_docker_compose_start",
         "Compose start",
         "Start a compose project's stopped services.",
@@ -173,7 +143,7 @@ TOOLS = (
         _handler("start"),
         CHANGES_IDEMPOTENT,
     ),
-    _spec(
+    text_tool(
         "ssh_docker_compose_stop",
         "Compose stop",
         "Stop a compose project's services.",
@@ -182,7 +152,7 @@ TOOLS = (
         _handler("stop"),
         CHANGES_IDEMPOTENT,
     ),
-    _spec(
+    text_tool(
         "ssh_docker_compose_restart",
         "Compose restart",
         "Restart a compose project's services.",
@@ -191,7 +161,7 @@ TOOLS = (
         _handler("restart"),
         CHANGES,
     ),
-    _spec(
+    text_tool(
         "ssh_docker_compose_up",
         "Compose up",
         "Create and start a compose project, detached.",
@@ -202,7 +172,7 @@ TOOLS = (
         details="The compose file decides what runs: ssh_docker_run's refusals do not apply "
         "to it (privileged, host mounts); review the file first.",
     ),
-    _spec(
+    text_tool(
         "ssh_docker_compose_down",
         "Compose down",
         "Stop and remove a compose project's containers and networks.",
@@ -211,7 +181,7 @@ TOOLS = (
         compose_down,
         CHANGES,
     ),
-    _spec(
+    text_tool(
         "ssh_docker_compose_pull",
         "Compose pull",
         "Pull a compose project's images.",

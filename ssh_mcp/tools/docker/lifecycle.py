@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
 import ssh_mcp.policy.docker as rules
-from ssh_mcp.core.access import Group, Tier
+from ssh_mcp.core.access import Tier
 from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     HOST,
-    Annotations,
     StrictInput,
     ToolContext,
-    ToolSpec,
 )
 from ssh_mcp.tools._fields import timeout_field
 from ssh_mcp.tools.docker._common import (
@@ -27,11 +24,8 @@ from ssh_mcp.tools.docker._common import (
     Images,
     bounded,
     docker,
-    render_text,
     text_result,
-)
-from ssh_mcp.tools.docker._common import (
-    details as docker_details,
+    text_tool,
 )
 
 
@@ -117,48 +111,23 @@ async def pull(ctx: ToolContext, args: PullInput) -> DockerText:
     return text_result(await docker(ctx, "pull", "--quiet", "--", args.image, timeout=timeout))
 
 
-def _spec(
-    name: str,
-    title: str,
-    description: str,
-    tier: Tier,
-    input: type[StrictInput],
-    handler: Callable[[ToolContext, Any], Awaitable[DockerText]],
-    annotations: Annotations,
-    details: str = "",
-) -> ToolSpec[Any, DockerText]:
-    return ToolSpec(
-        name=name,
-        title=title,
-        description=description,
-        details=docker_details(details),
-        tier=tier,
-        group=Group.DOCKER,
-        input=input,
-        output=DockerText,
-        annotations=annotations,
-        handler=handler,
-        render=render_text,
-    )
-
-
 LOW = Tier.LOW_ACCESS
 TOOLS = (
-    _spec("ssh_docker_start", "Start containers", "Start stopped containers.", LOW,
+    text_tool("ssh_docker_start", "Start containers", "Start stopped containers.", LOW,
           ContainersInput, start, CHANGES_IDEMPOTENT),
-    _spec("ssh_docker_stop", "Stop containers", "Stop containers: TERM, then KILL after wait.",
+    text_tool("ssh_docker_stop", "Stop containers", "Stop containers: TERM, then KILL after wait.",
           LOW, StopInput, stop, CHANGES_IDEMPOTENT),
-    _spec("ssh_docker_restart", "Restart containers", "Restart containers (stop, then start).",
+    text_tool("ssh_docker_restart", "Restart containers", "Restart containers (stop, then start).",
           LOW, StopInput, restart, CHANGES),
-    _spec("ssh_docker_rm", "Remove containers", "Remove containers; force=true stops them.",
+    text_tool("ssh_docker_rm", "Remove containers", "Remove containers; force=true stops them.",
           Tier.DANGEROUS, RmInput, rm, CHANGES),
-    _spec("ssh_docker_rmi", "Remove images", "Remove images by reference or id.",
+    text_tool("ssh_docker_rmi", "Remove images", "Remove images by reference or id.",
           Tier.DANGEROUS, RmiInput, rmi, CHANGES),
-    _spec("ssh_docker_prune", "Prune unused objects",
+    text_tool("ssh_docker_prune", "Prune unused objects",
           "Remove unused containers, images, volumes or networks.",
           Tier.DANGEROUS, PruneInput, prune, CHANGES,
           details="volume prune deletes data. system prune does all but volumes."),
-    _spec("ssh_docker_pull", "Pull an image", "Pull an image from its registry.",
+    text_tool("ssh_docker_pull", "Pull an image", "Pull an image from its registry.",
           Tier.DANGEROUS, PullInput, pull, CHANGES_IDEMPOTENT,
           details="The host needs the registry reachable and logged in; credentials stay "
           "with docker on the host."),

@@ -50,7 +50,7 @@ class PtyOpenInput(StrictInput):
     host: str = HOST
     command: Annotated[
         str | None,
-        CommandText(),
+        CommandText(absent_is_shell=True),
         command_field(
             "Program to run (allowlist applies); omit for a login shell.",
             details=(
