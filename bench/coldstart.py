@@ -10,7 +10,8 @@ made before the first tool call.
 * ``python -c "import mcp"``: the SDK's top level;
 * ``python bench/bare_server.py``: a bare low-level SDK server, spawn until its
   ``initialize`` answer arrives (raw JSON-RPC over pipes);
-* ``python -m ssh_mcp``: ours, the same way, with a one-host hosts.toml.
+* ``python -m ssh_mcp``: ours, the same way, with a one-host hosts.toml: with the tool
+  schemas a previous run kept (DECISIONS.md 83), and as a first run without them.
 
 Time is wall and CPU time (user + system; steadier than wall time on a busy machine) to
 exit (``-c``) or to the answer (servers); memory is peak RSS (VmHWM). Then ``-X
@@ -130,7 +131,9 @@ def main() -> int:
                     "SSH_AUDIT_LOG": str(tmp / "audit.jsonl"),
                     "SSH_JOB_TABLE": str(tmp / "jobs.json"),
                     "SSH_HOST_NOTES_DIR": str(tmp / "notes"),
+                    "XDG_CACHE_HOME": str(tmp / "cache"),
                     "PYTHONPATH": str(HERE.parent)}  # fmt: skip
+        first = iter(range(1_000_000))
         cases: dict[str, Callable[[], Figure]] = {
             "python -c pass": lambda: run_exit("pass", base),
             "python -c 'import mcp'": lambda: run_exit("import mcp", base),
@@ -138,8 +141,12 @@ def main() -> int:
                 [py, str(HERE / "bare_server.py")], base)[0],
             "python -m ssh_mcp, to initialize": lambda: run_server(
                 [py, "-m", "ssh_mcp"], ours_env)[0],
+            "  same, first run (no schema cache)": lambda: run_server(
+                [py, "-m", "ssh_mcp"],
+                {**ours_env, "XDG_CACHE_HOME": str(tmp / f"cache-{next(first)}")})[0],
             **({f"  same, from {args.compare}": lambda: run_server(
-                [py, "-m", "ssh_mcp"], {**ours_env, "PYTHONPATH": str(args.compare)})[0]}
+                [py, "-m", "ssh_mcp"], {**ours_env, "PYTHONPATH": str(args.compare),
+                                  "XDG_CACHE_HOME": str(tmp / "cache-compare")})[0]}
                if args.compare else {}),
         }  # fmt: skip
         for case in cases.values():  # warm the page cache and .pyc files

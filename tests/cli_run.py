@@ -16,6 +16,7 @@ def cli_env(home: Path, **env: str) -> dict[str, str]:
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CACHE_HOME": str(home / "cache"),
     }
     base.update(env)
     return base

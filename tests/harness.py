@@ -114,6 +114,7 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         "SSH_AUDIT_LOG": str(settings.ssh_audit_log),
         "SSH_JOB_TABLE": str(settings.ssh_job_table),
         "SSH_HOST_NOTES_DIR": str(settings.ssh_host_notes_dir),
+        "XDG_CACHE_HOME": str(settings.ssh_audit_log.parent / "cache"),
         **extra,
     }
 

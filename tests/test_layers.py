@@ -171,17 +171,18 @@ def test_modules_stay_small() -> None:
 
 
 def test_serving_does_not_import_asyncssh_until_a_connection() -> None:
-    """Cold start: asyncssh (0.1 s) loads on the first connection, not at import, and PyJWT
-    (with the cryptography modules it pulls in) only when OAuth verifies a token."""
+    """Cold start: asyncssh (0.1 s) loads on the first connection, not at import, PyJWT
+    (with the cryptography modules it pulls in) only when OAuth verifies a token, and pyte
+    with the first terminal."""
     import subprocess
     import sys
 
     code = (
         "import sys, ssh_mcp.cli.main, ssh_mcp.mcp.server, ssh_mcp.core.app, ssh_mcp.core.dispatch;"
-        "print('asyncssh' in sys.modules, 'jwt' in sys.modules)"
+        "print('asyncssh' in sys.modules, 'jwt' in sys.modules, 'pyte' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    assert out.stdout.strip() == "False False False"
 
 
 # -- the environment is read in one place ----------------------------------------------

@@ -56,5 +56,10 @@ def default_hosts_file() -> Path:
     return xdg("XDG_CONFIG_HOME", ".config") / "ssh-mcp" / "hosts.toml"
 
 
+def schema_cache_file() -> Path:
+    """Where tool schemas are kept between runs (DECISIONS.md 83)."""
+    return xdg("XDG_CACHE_HOME", ".cache") / "ssh-mcp" / "schemas.json"
+
+
 def default_audit_log() -> Path:
     return xdg("XDG_STATE_HOME", ".local/state") / "ssh-mcp" / "audit.jsonl"

@@ -28,9 +28,15 @@ TOOLS.md, which is rendered from the models, not from this, so it keeps every wo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pydantic
 from pydantic import BaseModel
+
+from ssh_mcp import __version__
+from ssh_mcp.state.schema_cache import SchemaCache, code_key
 
 #: The JSON Schema keyword of a field's longer text, which only TOOLS.md shows.
 DETAILS = "details"
@@ -186,7 +192,8 @@ def _omittable(prop: dict[str, Any]) -> dict[str, Any]:
 
 
 _SHAPE_ONLY = frozenset({"description", "required"})
-_built: dict[tuple[type[BaseModel], bool], dict[str, Any]] = {}
+_built: dict[tuple[type[BaseModel], str], dict[str, Any]] = {}
+_cache = SchemaCache(None, "")
 
 
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -195,27 +202,49 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     unknown argument is still refused, by name), an optional argument whose default is
     null without the null (omitting it means null; the server still accepts a null), and
     without the defaults :func:`obvious_default` names."""
-    key = (model, False)
-    if key not in _built:
-        schema = _loosen(compact(model.model_json_schema()))
-        if schema.get("additionalProperties") is False:
-            del schema["additionalProperties"]
-        required = set(schema.get("required", []))
-        props = {
-            name: prop if name in required or "default" in prop else _omittable(prop)
-            for name, prop in schema.get("properties", {}).items()
-        }
-        schema["properties"] = {
-            name: {k: v for k, v in prop.items() if k != "default" or not obvious_default(v)}
-            for name, prop in props.items()
-        }
-        _built[key] = schema
-    return _built[key]
+    return _once(model, "in", _caller_view)
 
 
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The compact JSON Schema of a tool's output model: its shape only, built once."""
-    key = (model, True)
+    return _once(model, "out", lambda m: compact(m.model_json_schema(), _SHAPE_ONLY))
+
+
+def _caller_view(model: type[BaseModel]) -> dict[str, Any]:
+    schema: dict[str, Any] = _loosen(compact(model.model_json_schema()))
+    if schema.get("additionalProperties") is False:
+        del schema["additionalProperties"]
+    required = set(schema.get("required", []))
+    props = {
+        name: prop if name in required or "default" in prop else _omittable(prop)
+        for name, prop in schema.get("properties", {}).items()
+    }
+    schema["properties"] = {
+        name: {k: v for k, v in prop.items() if k != "default" or not obvious_default(v)}
+        for name, prop in props.items()
+    }
+    return schema
+
+
+def _once(
+    model: type[BaseModel], side: str, make: Callable[[type[BaseModel]], dict[str, Any]]
+) -> dict[str, Any]:
+    """``make(model)``, once per process, and once per code version with the cache."""
+    key = (model, side)
     if key not in _built:
-        _built[key] = compact(model.model_json_schema(), _SHAPE_ONLY)
+        name = f"{model.__module__}.{model.__qualname__}:{side}"
+        schema = _cache.get(name)
+        if schema is None:
+            schema = make(model)
+            _cache.put(name, schema)
+        _built[key] = schema
     return _built[key]
+
+
+def use_cache(path: Path) -> SchemaCache:
+    """Take schemas from the cache at ``path`` and add new ones to it (DECISIONS.md 83); the
+    caller saves it. Without a call, schemas are generated every run."""
+    global _cache
+    package = Path(__file__).resolve().parent.parent
+    _cache = SchemaCache(path, code_key(package, __version__, pydantic.VERSION))
+    return _cache

@@ -129,13 +129,13 @@ class Name:
 class StrictInput(BaseModel):
     """Base of every input model: unknown fields are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Output(BaseModel):
     """Base of every output model."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 # -- the declaration ---------------------------------------------------------------

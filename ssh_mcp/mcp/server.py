@@ -28,9 +28,11 @@ from pydantic import ValidationError
 from starlette.routing import Route
 
 from ssh_mcp import __version__
+from ssh_mcp.config.environ import schema_cache_file
 from ssh_mcp.core.access import ToolMode
 from ssh_mcp.core.app import SERVER_NAME, App
 from ssh_mcp.core.dispatch import Decision, Redeem, dispatch
+from ssh_mcp.core.schema import use_cache
 from ssh_mcp.core.search import entry
 from ssh_mcp.core.spec import ToolSpec
 from ssh_mcp.errors import shown
@@ -260,7 +262,9 @@ class _Screened:
 
 async def serve_stdio(app: App) -> None:
     """Serve on stdio until stdin closes or SIGTERM arrives; then close every connection."""
+    schemas = use_cache(schema_cache_file())
     server = build_server(app)
+    schemas.save()
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if task is not None:
@@ -287,7 +291,9 @@ async def serve_http(app: App, options: HttpOptions) -> None:
     needs a bearer token."""
     try:
         sock = listen(options.host, options.port)
+        schemas = use_cache(schema_cache_file())
         server = build_server(app)
+        schemas.save()
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
             allowed_hosts=list(options.allowed_hosts),

@@ -11,8 +11,10 @@ rewritten with CR or backspace kept as it ended.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pyte
+if TYPE_CHECKING:
+    import pyte
 
 _ESCAPES = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, modes
@@ -53,7 +55,11 @@ class Screen:
     """A terminal's visible grid, fed with the bytes the program writes."""
 
     def __init__(self, cols: int, rows: int) -> None:
-        self._screen = pyte.Screen(cols, rows)
+        # Loaded with the first terminal: pyte and its width tables cost a server that
+        # opens none about 15 ms and 2 MiB at start (DECISIONS.md 83).
+        import pyte
+
+        self._screen: pyte.Screen = pyte.Screen(cols, rows)
         self._stream = pyte.ByteStream(self._screen)
 
     def feed(self, data: bytes) -> None:
