@@ -25,7 +25,6 @@ from ssh_mcp.core.spec import (
 )
 from ssh_mcp.errors import PolicyDenied
 from ssh_mcp.tools._fields import CONFINED, PATH_MAX, command_field, field_details, timeout_field
-from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.docker._common import (
     Container,
     DockerExec,
@@ -37,6 +36,7 @@ from ssh_mcp.tools.docker._common import (
     exec_result,
     failure,
     render_text,
+    resolved,
     text_result,
 )
 from ssh_mcp.tools.docker._common import (
@@ -95,16 +95,6 @@ class DockerRunInput(StrictInput):
     env: Env = None
 
 
-async def _bind_refusals(ctx: ToolContext, sources: tuple[str, ...]) -> None:
-    """A bind source that resolves (symlinks followed) into the host's root is refused too."""
-    result = await ctx.run(["realpath", "-m", "--", *sources])
-    for resolved in decode(result.stdout).splitlines():
-        if (why := rules.bind_refusal(resolved)) is not None:
-            raise PolicyDenied(
-                f"refused: a bind mount {why}; the operator allows it with {rules.SETTING}=true"
-            )
-
-
 async def docker_run(ctx: ToolContext, args: DockerRunInput) -> DockerText:
     allowed = ctx.limits.docker_run_privileged
     try:
@@ -112,7 +102,11 @@ async def docker_run(ctx: ToolContext, args: DockerRunInput) -> DockerText:
     except ValueError as exc:
         raise PolicyDenied(f"ssh_docker_run: {exc}") from None
     if opts.bind_sources and not allowed:
-        await _bind_refusals(ctx, opts.bind_sources)
+        for source in await resolved(ctx, opts.bind_sources):
+            if (why := rules.bind_refusal(source)) is not None:
+                raise PolicyDenied(
+                    f"refused: a bind mount {why}; the operator allows it with {rules.SETTING}=true"
+                )
     argv = ["run", "--detach", *opts.argv]
     argv += ["--name", args.name] if args.name else []
     stdin = None
