@@ -23,7 +23,7 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.errors import PolicyDenied
+from ssh_mcp.errors import OperationTimeout, PolicyDenied
 from ssh_mcp.tools._fields import CONFINED, PATH_MAX, command_field, field_details, timeout_field
 from ssh_mcp.tools.docker._common import (
     Container,
@@ -42,6 +42,7 @@ from ssh_mcp.tools.docker._common import (
 from ssh_mcp.tools.docker._common import (
     details as docker_details,
 )
+from ssh_mcp.tools.docker._exec import exec_argv, new_mark, stop_exec
 
 _COMMAND = "Shell command for sh -c inside; the command allowlist applies."
 
@@ -54,8 +55,17 @@ class DockerExecInput(StrictInput):
 
 
 async def docker_exec(ctx: ToolContext, args: DockerExecInput) -> DockerExec:
-    argv = docker_argv(ctx, "exec", "--", args.container, "sh", "-c", args.command)
-    return exec_result(await ctx.run(argv, timeout=args.timeout or ctx.command_timeout))
+    mark = new_mark()
+    timeout = args.timeout or ctx.command_timeout
+    try:
+        result = await ctx.run(exec_argv(ctx, args.container, mark, args.command), timeout=timeout)
+    except BaseException:  # a cancel or a lost connection: the command may still run inside
+        await stop_exec(ctx, args.container, mark)
+        raise
+    if result.timed_out:
+        how = await stop_exec(ctx, args.container, mark)
+        raise OperationTimeout(f"ssh_docker_exec timed out after {timeout:g} s; {how}")
+    return exec_result(result)
 
 
 def _env_line(name: str, value: str) -> str:
@@ -156,8 +166,9 @@ TOOLS = (
         description="Run a shell command in a running container; a non-zero exit_code is a "
         "result, not an error.",
         details=docker_details(
-            "On timeout the docker CLI on the host is stopped; docker does not stop the "
-            "process inside the container, so bound long commands with their own timeout."
+            "On timeout (an error) or cancel, the command's processes inside the container, "
+            "found by the SSH_MCP_EXEC_ID mark in their environment, get TERM, then KILL "
+            "through a second docker exec; one that clears its environment escapes that."
         ),
         tier=Tier.DANGEROUS,
         group=Group.DOCKER,
