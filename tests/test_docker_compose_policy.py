@@ -1,6 +1,6 @@
 """The compose check, pure: PyYAML's block dialect read without a YAML library (the texts
 below are what PyYAML 6 and docker-compose 1.29 write), and ssh_docker_run's refusals
-found in a normalized compose configuration, v1's YAML or v2's JSON (DECISIONS.md 85)."""
+found in a normalized compose configuration, v1's YAML or v2's JSON (DECISIONS.md 84)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """ssh_docker_exec's command is stopped inside the container when its call times out or is
 cancelled (docker itself cannot kill an exec): proved with the container's process list,
-against the real dockerd and the busybox image (DECISIONS.md 86)."""
+against the real dockerd and the busybox image (DECISIONS.md 85)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Every name an agent gives is checked against docker's own grammar before anythin
 options are an allowlist: an option this module does not know is refused, and the options
 that hand the container the host (DECISIONS.md 79) are refused unless the operator allows
 them with SSH_DOCKER_RUN_PRIVILEGED. A compose project's normalized configuration is checked
-for the same things before ``up`` (DECISIONS.md 85).
+for the same things before ``up`` (DECISIONS.md 84).
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def compose_binds(config: dict[str, Any]) -> list[tuple[str, str]]:
 def compose_refusal(config: dict[str, Any]) -> str | None:
     """The first setting in the project that gives a container the host, said in one line
     naming the service and the setting; None when there is none. ``ssh_docker_run``'s
-    refusals, in compose's words (DECISIONS.md 85)."""
+    refusals, in compose's words (DECISIONS.md 84)."""
     host_nets = _host_networks(config)
     for name, raw in _mapping(config.get("services")).items():
         service, label = _mapping(raw), f"service {str(name)[:64]!r}"

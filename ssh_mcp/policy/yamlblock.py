@@ -6,7 +6,7 @@ mappings and sequences (a sequence under a key sits at the key's indent), plain,
 double-quoted scalars that may fold over lines, ``{}`` and ``[]`` for empty collections, and
 anchors and aliases for an object dumped twice. Anything else (other flow collections, block
 scalars, tags, complex keys, several documents) is a ValueError: the caller refuses what it
-cannot read rather than guess (DECISIONS.md 85). Errors name a line, never its text: the
+cannot read rather than guess (DECISIONS.md 84). Errors name a line, never its text: the
 configuration holds environment values.
 """
 

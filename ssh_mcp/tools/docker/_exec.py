@@ -1,4 +1,4 @@
-"""Stopping what ssh_docker_exec started inside a container (DECISIONS.md 86).
+"""Stopping what ssh_docker_exec started inside a container (DECISIONS.md 85).
 
 docker has no way to kill an exec: stopping the docker CLI on the host leaves the process
 running in the container. So every exec carries a mark of its own in its environment

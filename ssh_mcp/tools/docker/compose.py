@@ -7,7 +7,7 @@ ships); with a ``docker_cmd`` such as ``["sudo", "-n", "docker"]`` v1 is
 resolved on the host and confined by the path allowlist before anything runs. Service names
 are validated (no leading ``-``), so they follow the options without ``--``, which compose
 v1's argument parser does not take everywhere. ``up`` first checks the project's normalized
-configuration against ssh_docker_run's refusals (DECISIONS.md 85).
+configuration against ssh_docker_run's refusals (DECISIONS.md 84).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _refused(why: str) -> PolicyDenied:
 async def _check_project(ctx: ToolContext, prefix: list[str], args: ComposeInput) -> None:
     """Refuse a project that gives a container the host, as ssh_docker_run would: compose's
     own normalized configuration (extends, overrides and variables resolved) is read, and
-    every bind source is resolved on the host too (DECISIONS.md 85)."""
+    every bind source is resolved on the host too (DECISIONS.md 84)."""
     v2 = prefix == docker_argv(ctx, "compose")
     result = await _run(ctx, prefix, args, "config", *(["--format", "json"] if v2 else []))
     if result.stdout.truncated:
