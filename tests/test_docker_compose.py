@@ -23,18 +23,32 @@ PROJECT = f"sshmcptest{os.getpid()}"
 IMAGE = f"127.0.0.1:1/ssh-mcp-test-compose:{os.getpid()}"
 
 
+def write_project(path: Path, extra: str = "") -> None:
+    """A one-service project whose container has this session's name; ``extra`` is more of
+    the service's settings, each line indented for it."""
+    path.write_text(
+        "version: '3'\nservices:\n  box:\n"
+        f"    image: {IMAGE}\n    container_name: {fleet.container_name('compose')}\n"
+        "    command: sh -c 'echo compose-up-h12d; sleep 300'\n"
+        "    stop_grace_period: 1s\n" + extra  # sh as PID 1 ignores TERM: KILL after a second
+    )
+
+
+def project_containers() -> str:
+    """Every container of the test project on the daemon, running or not."""
+    return fleet.docker(
+        "ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}",
+        "--filter", f"name={fleet.container_name('compose')}", "--format", "{{.Names}}",
+    )  # fmt: skip
+
+
 @pytest.fixture
 def compose_file(work_dir: Path) -> Iterator[Path]:
-    """A one-service project whose container has this session's name; downed afterwards."""
+    """``write_project``'s file, downed afterwards."""
     path = work_dir / "compose.yml"
     name = fleet.container_name("compose")
     fleet.docker("tag", fleet.busybox_image(), IMAGE)
-    path.write_text(
-        "version: '3'\nservices:\n  box:\n"
-        f"    image: {IMAGE}\n    container_name: {name}\n"
-        "    command: sh -c 'echo compose-up-h12d; sleep 300'\n"
-        "    stop_grace_period: 1s\n"  # sh as PID 1 ignores TERM: KILL after a second
-    )
+    write_project(path)
     try:
         yield path
     finally:
@@ -118,3 +132,54 @@ async def test_a_host_without_compose_gets_a_clear_error(
         )
         error_line(r, "compose is not installed", f"{nodocker} compose", f"{nodocker}-compose")
         assert_audit(app, {"tool": "ssh_docker_compose_ps", "outcome": "error"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ("    privileged: true\n", "service 'box': privileged: true gives the container the host"),
+        ("    cap_add: [NET_ADMIN]\n", "service 'box': cap_add gives the container the host"),
+        ("    network_mode: host\n", "service 'box': network_mode: host shares the host's"),
+        ("    volumes: ['/var/run/docker.sock:/s']\n", "mounts the docker socket"),
+        ("    volumes: ['./innocent:/x:ro']\n", "mounts /etc of the host (symlinks followed)"),
+    ],
+)
+async def test_compose_up_refuses_what_run_refuses_and_creates_nothing(
+    settings_for: Callable[..., Settings],
+    root_target: Target,
+    compose_file: Path,
+    extra: str,
+    why: str,
+) -> None:
+    (compose_file.parent / "innocent").symlink_to("/etc")
+    write_project(compose_file, extra)
+    base = {"host": "target", "file": str(compose_file), "project": PROJECT}
+    async with serve(docker_settings(settings_for, root_target)) as (client, app):
+        r = await client.call_tool("ssh_docker_compose_up", base)
+        error_line(r, "ssh_docker_compose_up refused", why, "SSH_DOCKER_RUN_PRIVILEGED=true")
+        assert_audit(app, {"tool": "ssh_docker_compose_up", "outcome": "denied"})
+    assert project_containers() == ""
+    assert state(fleet.container_name("compose")) is None
+
+
+async def test_compose_up_with_the_operators_leave_passes_the_check(
+    settings_for: Callable[..., Settings], root_target: Target, compose_file: Path
+) -> None:
+    name = fleet.container_name("compose")
+    base = {"host": "target", "file": str(compose_file), "project": PROJECT}
+    settings = docker_settings(settings_for, root_target, ssh_docker_run_privileged=True)
+    async with serve(settings) as (client, app):
+        write_project(compose_file, "    cap_add: [NET_ADMIN]\n")
+        await ok(client, "ssh_docker_compose_up", base)
+        assert_audit(app, {"tool": "ssh_docker_compose_up", "outcome": "ok"})
+        assert running(name)
+        assert (
+            fleet.docker("inspect", "--format", "{{.HostConfig.CapAdd}}", name) == "[NET_ADMIN]\n"
+        )
+
+        # A privileged container reaches the daemon, which creates it; whether runc may then
+        # start one depends on the machine (not inside an unprivileged container).
+        write_project(compose_file, "    privileged: true\n")
+        r = await client.call_tool("ssh_docker_compose_up", base)
+        assert not r.is_error or "failed on the host" in text(r)
+        assert fleet.docker("inspect", "--format", "{{.HostConfig.Privileged}}", name) == "true\n"

@@ -4,15 +4,20 @@ Every name an agent gives is checked against docker's own grammar before anythin
 ``; rm``, ``$(…)``, a leading ``-`` and newlines never reach a command line. ``docker run``
 options are an allowlist: an option this module does not know is refused, and the options
 that hand the container the host (DECISIONS.md 79) are refused unless the operator allows
-them with SSH_DOCKER_RUN_PRIVILEGED.
+them with SSH_DOCKER_RUN_PRIVILEGED. A compose project's normalized configuration is checked
+for the same things before ``up`` (DECISIONS.md 84).
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from ssh_mcp.policy import yamlblock
 
 #: A container name or id, a volume or network name (docker: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``).
 CONTAINER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
@@ -164,3 +169,87 @@ def run_options(tokens: Sequence[str], *, privileged_ok: bool) -> RunOptions:
             raise ValueError(f"refused: {why}; the operator allows it with {SETTING}=true")
         argv += [option] if value is None else [f"{option}={value}"]
     return RunOptions(tuple(argv), tuple(binds))
+
+
+# -- compose files -----------------------------------------------------------------------
+
+#: Service keys that give the container the host whenever they are set, as run's options do.
+_COMPOSE_ALWAYS = ("privileged", "cap_add", "devices", "device_cgroup_rules", "security_opt")
+#: Service keys whose value ``host`` shares the host's namespace.
+_COMPOSE_NAMESPACES = ("network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup")
+
+
+def compose_config(text: str) -> dict[str, Any]:
+    """compose's normalized configuration: v2's ``config --format json``, or v1's
+    ``config``, which is YAML only (``yamlblock``). A ValueError when neither reads."""
+    try:
+        doc = json.loads(text) if text.lstrip().startswith("{") else yamlblock.load(text)
+    except ValueError as exc:
+        raise ValueError(f"compose's normalized configuration does not read ({exc})") from None
+    services = doc.get("services") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict) or not isinstance(services or {}, dict):
+        raise ValueError("compose's normalized configuration has no services mapping")
+    return doc
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _host_networks(config: dict[str, Any]) -> set[str]:
+    """Top-level networks that are the host's: named ``host``, or ``host`` external."""
+    found = set()
+    for key, net in _mapping(config.get("networks")).items():
+        net = _mapping(net)
+        if net.get("name") == "host" or (key == "host" and net.get("external")):
+            found.add(str(key))
+    return found
+
+
+def compose_binds(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every host path the project bind-mounts, as (service or ``volume <name>``, path):
+    service volumes in short (``src:dst[:mode]``) or long form, and top-level volumes whose
+    local driver binds a ``device``."""
+    found: list[tuple[str, str]] = []
+    for name, service in _mapping(config.get("services")).items():
+        for volume in _mapping(service).get("volumes") or []:
+            if isinstance(volume, str):
+                source = _bind_source("--volume", volume)
+            elif isinstance(volume, dict) and volume.get("type") == "bind":
+                source = str(volume.get("source") or "")
+            else:
+                source = None
+            if source is not None:
+                found.append((f"service {str(name)[:64]!r}", source))
+    for name, volume in _mapping(config.get("volumes")).items():
+        device = _mapping(_mapping(volume).get("driver_opts")).get("device")
+        if device is not None:
+            found.append((f"volume {str(name)[:64]!r}", str(device)))
+    # v1 may write a literal $ as $$: both spellings are checked and resolved.
+    return found + [(who, p.replace("$$", "$")) for who, p in found if "$$" in p]
+
+
+def compose_refusal(config: dict[str, Any]) -> str | None:
+    """The first setting in the project that gives a container the host, said in one line
+    naming the service and the setting; None when there is none. ``ssh_docker_run``'s
+    refusals, in compose's words (DECISIONS.md 84)."""
+    host_nets = _host_networks(config)
+    for name, raw in _mapping(config.get("services")).items():
+        service, label = _mapping(raw), f"service {str(name)[:64]!r}"
+        for key in _COMPOSE_ALWAYS:
+            value = service.get(key)
+            if value not in (None, False, [], {}, ""):
+                shown = "privileged: true" if key == "privileged" else key
+                return f"{label}: {shown} gives the container the host"
+        for key in _COMPOSE_NAMESPACES:
+            if service.get(key) == "host":
+                return f"{label}: {key}: host shares the host's namespace"
+        networks = service.get("networks") or []
+        if host_nets & {str(n) for n in networks}:
+            return f"{label}: a network that is the host's shares the host's namespace"
+    for label, source in compose_binds(config):
+        if any(c in source for c in "\0\n\r"):
+            return f"{label}: a bind source on more than one line"
+        if (why := bind_refusal(source)) is not None:
+            return f"{label}: a bind mount {why}"
+    return None

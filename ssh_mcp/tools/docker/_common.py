@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -19,7 +19,7 @@ import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.access import Group, Tier
 from ssh_mcp.core.remote import ProcessResult
 from ssh_mcp.core.spec import Annotations, Name, Output, StrictInput, ToolContext, ToolSpec
-from ssh_mcp.errors import RemoteError
+from ssh_mcp.errors import PolicyDenied, RemoteError
 from ssh_mcp.tools._fields import UNLISTED
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
@@ -150,6 +150,16 @@ async def docker(
     if result.exit_code != 0:
         raise failure(argv, result)
     return result
+
+
+async def resolved(ctx: ToolContext, paths: Sequence[str]) -> list[str]:
+    """Host paths with symlinks followed (``realpath -m``), in order: a bind source that
+    resolves into the host's root is refused like one that names it."""
+    result = await ctx.run(["realpath", "-m", "--", *paths])
+    lines = decode(result.stdout).splitlines()
+    if result.exit_code != 0 or len(lines) != len(paths):
+        raise PolicyDenied("refused: bind mount sources could not be resolved on the host")
+    return lines
 
 
 def rows(result: ProcessResult) -> DockerRows:

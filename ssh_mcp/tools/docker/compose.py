@@ -6,7 +6,8 @@ ships); with a ``docker_cmd`` such as ``["sudo", "-n", "docker"]`` v1 is
 ``["sudo", "-n", "docker-compose"]`` (DECISIONS.md 80). The compose file is a path argument:
 resolved on the host and confined by the path allowlist before anything runs. Service names
 are validated (no leading ``-``), so they follow the options without ``--``, which compose
-v1's argument parser does not take everywhere.
+v1's argument parser does not take everywhere. ``up`` first checks the project's normalized
+configuration against ssh_docker_run's refusals (DECISIONS.md 84).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import AfterValidator, Field
 
 import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.access import Tier
+from ssh_mcp.core.remote import ProcessResult
 from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
@@ -28,14 +30,16 @@ from ssh_mcp.core.spec import (
     StrictInput,
     ToolContext,
 )
-from ssh_mcp.errors import RemoteError
+from ssh_mcp.errors import PolicyDenied, RemoteError
 from ssh_mcp.tools._fields import CONFINED, PATH_MAX, field_details
+from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.docker._common import (
     DockerText,
     Services,
     bounded,
     docker_argv,
     failure,
+    resolved,
     text_result,
     text_tool,
 )
@@ -80,13 +84,10 @@ class ComposeDownInput(ComposeInput):
     volumes: bool = Field(False, description="Remove its named volumes too.")
 
 
-async def _compose(
-    ctx: ToolContext, args: ComposeInput, *sub: str, services: bool = True
-) -> DockerText:
-    prefix = await compose_command(ctx)
+async def _run(ctx: ToolContext, prefix: list[str], args: ComposeInput, *sub: str) -> ProcessResult:
     argv = [*prefix, "--file", args.file]
     argv += ["--project-name", args.project] if args.project else []
-    argv += [*sub, *(args.services if services else [])]
+    argv += sub
     result = await ctx.run(argv, timeout=ctx.command_timeout)
     if result.exit_code == 127:
         raise RemoteError(
@@ -95,7 +96,48 @@ async def _compose(
         )
     if result.exit_code != 0:
         raise failure(argv, result)
-    return text_result(result)
+    return result
+
+
+async def _compose(
+    ctx: ToolContext, args: ComposeInput, *sub: str, services: bool = True
+) -> DockerText:
+    prefix = await compose_command(ctx)
+    return text_result(await _run(ctx, prefix, args, *sub, *(args.services if services else [])))
+
+
+def _refused(why: str) -> PolicyDenied:
+    return PolicyDenied(
+        f"ssh_docker_compose_up refused: {why}; the operator allows it with {rules.SETTING}=true"
+    )
+
+
+async def _check_project(ctx: ToolContext, prefix: list[str], args: ComposeInput) -> None:
+    """Refuse a project that gives a container the host, as ssh_docker_run would: compose's
+    own normalized configuration (extends, overrides and variables resolved) is read, and
+    every bind source is resolved on the host too (DECISIONS.md 84)."""
+    v2 = prefix == docker_argv(ctx, "compose")
+    result = await _run(ctx, prefix, args, "config", *(["--format", "json"] if v2 else []))
+    if result.stdout.truncated:
+        raise _refused("its configuration passed SSH_STDOUT_CAP_BYTES and cannot be checked")
+    try:
+        config = rules.compose_config(decode(result.stdout))
+    except ValueError as exc:
+        raise _refused(str(exc)) from None
+    if (why := rules.compose_refusal(config)) is not None:
+        raise _refused(why)
+    binds = rules.compose_binds(config)
+    if binds:
+        for (who, _), source in zip(binds, await resolved(ctx, [p for _, p in binds]), strict=True):
+            if (reason := rules.bind_refusal(source)) is not None:
+                raise _refused(f"{who}: a bind mount {reason} (symlinks followed)")
+
+
+async def compose_up(ctx: ToolContext, args: ComposeInput) -> DockerText:
+    prefix = await compose_command(ctx)
+    if not ctx.limits.docker_run_privileged:
+        await _check_project(ctx, prefix, args)
+    return text_result(await _run(ctx, prefix, args, "up", "--detach", *args.services))
 
 
 def _handler(*sub: str) -> Callable[[ToolContext, ComposeInput], Awaitable[DockerText]]:
@@ -167,10 +209,12 @@ TOOLS = (
         "Create and start a compose project, detached.",
         DANGER,
         ComposeInput,
-        _handler("up", "--detach"),
+        compose_up,
         CHANGES,
-        details="The compose file decides what runs: ssh_docker_run's refusals do not apply "
-        "to it (privileged, host mounts); review the file first.",
+        details="Refused unless SSH_DOCKER_RUN_PRIVILEGED=true: a service with what "
+        "ssh_docker_run refuses (privileged, cap_add, devices, security_opt, host namespaces, "
+        "bind mounts of /, the docker socket or system directories, symlinks resolved), read "
+        "from compose's own normalized configuration of the file. All services are checked.",
     ),
     text_tool(
         "ssh_docker_compose_down",

@@ -23,9 +23,8 @@ from ssh_mcp.core.spec import (
     ToolContext,
     ToolSpec,
 )
-from ssh_mcp.errors import PolicyDenied
+from ssh_mcp.errors import OperationTimeout, PolicyDenied
 from ssh_mcp.tools._fields import CONFINED, PATH_MAX, command_field, field_details, timeout_field
-from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.docker._common import (
     Container,
     DockerExec,
@@ -37,11 +36,13 @@ from ssh_mcp.tools.docker._common import (
     exec_result,
     failure,
     render_text,
+    resolved,
     text_result,
 )
 from ssh_mcp.tools.docker._common import (
     details as docker_details,
 )
+from ssh_mcp.tools.docker._exec import exec_argv, new_mark, stop_exec
 
 _COMMAND = "Shell command for sh -c inside; the command allowlist applies."
 
@@ -54,8 +55,17 @@ class DockerExecInput(StrictInput):
 
 
 async def docker_exec(ctx: ToolContext, args: DockerExecInput) -> DockerExec:
-    argv = docker_argv(ctx, "exec", "--", args.container, "sh", "-c", args.command)
-    return exec_result(await ctx.run(argv, timeout=args.timeout or ctx.command_timeout))
+    mark = new_mark()
+    timeout = args.timeout or ctx.command_timeout
+    try:
+        result = await ctx.run(exec_argv(ctx, args.container, mark, args.command), timeout=timeout)
+    except BaseException:  # a cancel or a lost connection: the command may still run inside
+        await stop_exec(ctx, args.container, mark)
+        raise
+    if result.timed_out:
+        how = await stop_exec(ctx, args.container, mark)
+        raise OperationTimeout(f"ssh_docker_exec timed out after {timeout:g} s; {how}")
+    return exec_result(result)
 
 
 def _env_line(name: str, value: str) -> str:
@@ -95,16 +105,6 @@ class DockerRunInput(StrictInput):
     env: Env = None
 
 
-async def _bind_refusals(ctx: ToolContext, sources: tuple[str, ...]) -> None:
-    """A bind source that resolves (symlinks followed) into the host's root is refused too."""
-    result = await ctx.run(["realpath", "-m", "--", *sources])
-    for resolved in decode(result.stdout).splitlines():
-        if (why := rules.bind_refusal(resolved)) is not None:
-            raise PolicyDenied(
-                f"refused: a bind mount {why}; the operator allows it with {rules.SETTING}=true"
-            )
-
-
 async def docker_run(ctx: ToolContext, args: DockerRunInput) -> DockerText:
     allowed = ctx.limits.docker_run_privileged
     try:
@@ -112,7 +112,11 @@ async def docker_run(ctx: ToolContext, args: DockerRunInput) -> DockerText:
     except ValueError as exc:
         raise PolicyDenied(f"ssh_docker_run: {exc}") from None
     if opts.bind_sources and not allowed:
-        await _bind_refusals(ctx, opts.bind_sources)
+        for source in await resolved(ctx, opts.bind_sources):
+            if (why := rules.bind_refusal(source)) is not None:
+                raise PolicyDenied(
+                    f"refused: a bind mount {why}; the operator allows it with {rules.SETTING}=true"
+                )
     argv = ["run", "--detach", *opts.argv]
     argv += ["--name", args.name] if args.name else []
     stdin = None
@@ -162,8 +166,9 @@ TOOLS = (
         description="Run a shell command in a running container; a non-zero exit_code is a "
         "result, not an error.",
         details=docker_details(
-            "On timeout the docker CLI on the host is stopped; docker does not stop the "
-            "process inside the container, so bound long commands with their own timeout."
+            "On timeout (an error) or cancel, the command's processes inside the container, "
+            "found by the SSH_MCP_EXEC_ID mark in their environment, get TERM, then KILL "
+            "through a second docker exec; one that clears its environment escapes that."
         ),
         tier=Tier.DANGEROUS,
         group=Group.DOCKER,
