@@ -8,7 +8,8 @@ mode, then renamed over the destination, or, when it must not replace
 anything, hard-linked into place, so a file created meanwhile is never
 clobbered. Like ``cp``, a replaced file keeps its own mode; a new one gets the
 source's permission bits, without setuid and setgid: under a root login they
-would be root's.
+would be root's. It is the one copy within a host: ``ssh_cp`` and the backup
+of ``ssh_deploy`` both make theirs here.
 
 A failure removes the temp file; when that fails too, the error names it. A
 dropped connection cannot remove anything: it raises :class:`WriteInterrupted`
