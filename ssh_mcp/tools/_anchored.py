@@ -286,13 +286,12 @@ async def hard_link(ctx: ToolContext, target: str, path: str) -> None:
 
 # -- copy a tree ----------------------------------------------------------------------
 
-#: Building a tree in the fresh temp directory ``./$tn`` of the held parent, shared by
-#: :data:`COPY` and the directory transfers' ``TAR_IN`` (:mod:`ssh_mcp.tools._tree`), so
-#: both land trees alike. ``into`` enters it and proves it is the one named tn in the held
-#: parent by identity (dev:inode), not by path: a swap of an ancestor must not matter here,
-#: a swap of tn must. ``unpack MODE [TAR OPTION...]`` extracts the tar of ``./<name>`` on
-#: stdin into it, takes setuid and setgid off every file (as ssh_upload refuses them: under
-#: a root login they would be root's, or anyone's in a new place), gives the top MODE.
+#: The fresh temp directory ``./$tn`` a tree is built in, for :data:`COPY` and the transfers'
+#: ``TAR_IN`` (:mod:`ssh_mcp.tools._tree`) alike. ``into`` enters it and proves by identity
+#: (dev:inode), not by path, that it is tn of the held parent: an ancestor swapped meanwhile
+#: does not matter, tn swapped does. ``unpack MODE [TAR OPTION...]`` extracts the tar of
+#: ``./<name>`` on stdin there, takes setuid and setgid off every file (ssh_upload refuses
+#: them; under a root login they would be root's: DECISIONS.md 83), gives the top MODE.
 UNPACK = r"""
 ident() { stat -c %d:%i -- "$1"; }
 into() {
