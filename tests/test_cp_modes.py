@@ -1,4 +1,4 @@
-"""Copies within a host lose setuid and setgid (DECISIONS.md 83): ssh_cp of a file and of a
+"""Copies within a host lose setuid and setgid (DECISIONS.md 86): ssh_cp of a file and of a
 tree, like ssh_transfer's, under a root login, modes and owners asserted on the host."""
 
 from __future__ import annotations

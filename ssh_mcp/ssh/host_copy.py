@@ -145,7 +145,7 @@ async def copy_file(
         raise RemoteError(f"{dst} is a directory; give the full path of the copy")
     if old is not None:
         mode = statmod.S_IMODE(old.permissions or DEFAULT_MODE)  # as cp: a replaced file's own
-    else:  # the source's, less setuid, setgid and sticky (as a transfer, DECISIONS.md 83)
+    else:  # the source's, less setuid, setgid and sticky (as a transfer, DECISIONS.md 86)
         mode = DEFAULT_MODE if src_mode is None else statmod.S_IMODE(src_mode) & 0o777
     on_host = bool(sftp.supports_remote_copy)
     tmp, landing = temp_name(dst), False

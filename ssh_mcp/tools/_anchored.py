@@ -291,7 +291,7 @@ async def hard_link(ctx: ToolContext, target: str, path: str) -> None:
 #: (dev:inode), not by path, that it is tn of the held parent: an ancestor swapped meanwhile
 #: does not matter, tn swapped does. ``unpack MODE [TAR OPTION...]`` extracts the tar of
 #: ``./<name>`` on stdin there, takes setuid and setgid off every file (ssh_upload refuses
-#: them; under a root login they would be root's: DECISIONS.md 83), gives the top MODE.
+#: them; under a root login they would be root's: DECISIONS.md 86), gives the top MODE.
 UNPACK = r"""
 ident() { stat -c %d:%i -- "$1"; }
 into() {
