@@ -36,11 +36,10 @@ from ssh_mcp.ssh.piped import Piped
 from ssh_mcp.ssh.process import CappedBuffer, ProcessResult
 from ssh_mcp.ssh.remote import DirEntry, FileAttrs, Remote
 from ssh_mcp.ssh.tarstream import Member, TarReader
-from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written, temp_name
+from ssh_mcp.ssh.transfer import Progress, Stamp, Written, temp_name
 
 __all__ = [
     "CappedBuffer",
-    "Copied",
     "DirEntry",
     "FileAttrs",
     "JobChunk",

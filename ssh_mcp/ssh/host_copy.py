@@ -7,7 +7,9 @@ through this server. It is fsynced where the server allows it, given its
 mode, then renamed over the destination, or, when it must not replace
 anything, hard-linked into place, so a file created meanwhile is never
 clobbered. Like ``cp``, a replaced file keeps its own mode; a new one gets the
-source's.
+source's permission bits, without setuid and setgid: under a root login they
+would be root's. It is the one copy within a host: ``ssh_cp`` and the backup
+of ``ssh_deploy`` both make theirs here.
 
 A failure removes the temp file; when that fails too, the error names it. A
 dropped connection cannot remove anything: it raises :class:`WriteInterrupted`
@@ -143,8 +145,8 @@ async def copy_file(
         raise RemoteError(f"{dst} is a directory; give the full path of the copy")
     if old is not None:
         mode = statmod.S_IMODE(old.permissions or DEFAULT_MODE)  # as cp: a replaced file's own
-    else:
-        mode = DEFAULT_MODE if src_mode is None else statmod.S_IMODE(src_mode)
+    else:  # the source's, less setuid, setgid and sticky (as a transfer, DECISIONS.md 86)
+        mode = DEFAULT_MODE if src_mode is None else statmod.S_IMODE(src_mode) & 0o777
     on_host = bool(sftp.supports_remote_copy)
     tmp, landing = temp_name(dst), False
     try:

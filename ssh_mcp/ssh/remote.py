@@ -32,7 +32,7 @@ from ssh_mcp.ssh.elevated import realpath_as_root
 from ssh_mcp.ssh.pooled import Dropped, PooledConnection, StaleConnection, translate_open
 from ssh_mcp.ssh.sftp import canonicalize, home, sftp_error
 from ssh_mcp.ssh.sudo_io import Elevation
-from ssh_mcp.ssh.transfer import Copied, Progress, Stamp, Written
+from ssh_mcp.ssh.transfer import Progress, Stamp, Written
 
 if TYPE_CHECKING:
     import asyncssh
@@ -258,16 +258,6 @@ class Remote:
                 progress=progress,
             )
 
-    async def copy_file(
-        self, src: str, dst: str, *, max_bytes: int, overwrite: bool = False
-    ) -> Copied:
-        """Copy the regular file ``src`` to ``dst`` on this host, atomically, keeping its mode."""
-        sftp = await self._sftp()
-        with _translated(self._pc, "copy"):
-            return await _transfer.copy_atomic(
-                sftp, src, dst, max_bytes=max_bytes, overwrite=overwrite
-            )
-
     async def mkdir(self, path: str) -> None:
         sftp = await self._sftp()
         with _translated(self._pc, "mkdir"):
@@ -360,7 +350,6 @@ class Remote:
 
 
 __all__ = [
-    "Copied",
     "DirEntry",
     "Dropped",
     "FileAttrs",

@@ -67,7 +67,6 @@ __all__ = [
     "CHUNK",
     "DEFAULT_MODE",
     "MAX_REQUESTS",
-    "Copied",
     "Progress",
     "Runner",
     "Stamp",
@@ -75,7 +74,6 @@ __all__ = [
     "Written",
     "after_drop",
     "block_size",
-    "copy_atomic",
     "disk_full",
     "disk_full_error",
     "download_atomic",
@@ -347,38 +345,3 @@ async def download_atomic(
             ) from None
         raise
     return Written(str(target), sink.size, mode, sink.digest.hexdigest())
-
-
-@dataclass(frozen=True)
-class Copied:
-    """What :func:`copy_atomic` produced."""
-
-    path: str
-    size: int
-    mode: int
-
-
-async def copy_atomic(
-    sftp: asyncssh.SFTPClient, src: str, dst: str, *, max_bytes: int, overwrite: bool = False
-) -> Copied:
-    """Copy the regular file ``src`` to ``dst`` on the same host, atomically, keeping its mode.
-
-    The data never leaves the host when the server offers the ``copy-data``
-    extension (OpenSSH 9.0+); otherwise it streams through here.
-    """
-    size, mode = await regular_file(sftp, src, max_bytes)
-    if not sftp.supports_remote_copy:
-        async with contextlib.aclosing(read_chunks(sftp, src, max_bytes=max_bytes)) as chunks:
-            w = await write_atomic(
-                sftp, dst, chunks, mode=mode, overwrite=overwrite, max_bytes=max_bytes, total=size
-            )
-        return Copied(w.path, w.size, w.mode)
-    if not overwrite and await existing_mode(sftp, dst) is not None:
-        raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")
-    async with staged(sftp, dst, overwrite=overwrite) as stage:
-        async with sftp.open(src, "rb") as fin, sftp.open(stage.tmp, "xb", private_attrs()) as fout:
-            await sftp.remote_copy(fin, fout)
-            with contextlib.suppress(asyncssh.SFTPOpUnsupported):
-                await fout.fsync()
-        await land(sftp, stage, mode=mode, overwrite=overwrite, expect=None)
-    return Copied(dst, size, mode)

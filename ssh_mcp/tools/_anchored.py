@@ -286,12 +286,34 @@ async def hard_link(ctx: ToolContext, target: str, path: str) -> None:
 
 # -- copy a tree ----------------------------------------------------------------------
 
+#: The fresh temp directory ``./$tn`` a tree is built in, for :data:`COPY` and the transfers'
+#: ``TAR_IN`` (:mod:`ssh_mcp.tools._tree`) alike. ``into`` enters it and proves by identity
+#: (dev:inode), not by path, that it is tn of the held parent: an ancestor swapped meanwhile
+#: does not matter, tn swapped does. ``unpack MODE [TAR OPTION...]`` extracts the tar of
+#: ``./<name>`` on stdin there, takes setuid and setgid off every file (ssh_upload refuses
+#: them; under a root login they would be root's: DECISIONS.md 86), gives the top MODE.
+UNPACK = r"""
+ident() { stat -c %d:%i -- "$1"; }
+into() {
+  pi=$(ident .) && cd -P -- "./$tn" && [ "$(ident ..)" = "$pi" ] &&
+    [ "$(ident "../$tn")" = "$(ident .)" ]
+}
+unpack() {
+  um=$1; shift
+  tar -xpf - --strip-components=2 "$@" &&
+    find . -xdev -type f -perm /6000 -exec chmod ug-s -- {} + && chmod -- "$um" .
+}
+clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
+"""
+
 #: $1 src parent, $2 src name, $3 dst parent, $4 dst name, $5 temp name, $6 max bytes.
 #: GNU tar reads the source from the verified directory held as fd 4 (openat, O_NOFOLLOW
-#: all the way down) and unpacks into a fresh temp directory entered and verified like a
-#: parent, which is renamed into place without replacing anything. Prints "bytes sockets
-#: mode", then the number of entries created.
-COPY = r"""
+#: all the way down) and unpacks into a fresh temp directory (:data:`UNPACK`), which is
+#: renamed into place without replacing anything. Prints "bytes sockets mode", then the
+#: number of entries created.
+COPY = (
+    UNPACK
+    + r"""
 sp=$1 sn=$2 dp=$3 dn=$4 tn=$5 max=$6
 hold "$sp"
 [ ! -L "./$sn" ] && [ -d "./$sn" ] || exit 92
@@ -306,16 +328,8 @@ echo "$sz $(find "./$sn" -xdev -type s -print0 | tr -cd '\000' | wc -c) $m"
 hold "$dp"
 { [ -e "./$dn" ] || [ -L "./$dn" ]; } && exit 95
 mkdir -m 700 -- "./$tn" || exit 96
-# Enter the temp dir and prove it is the one named tn in the held parent, by identity
-# (dev:inode), not by path: a swap of an ancestor must not matter here, a swap of tn must.
-ident() { stat -c %d:%i -- "$1"; }
-into() {
-  pi=$(ident .) && cd -P -- "./$tn" && [ "$(ident ..)" = "$pi" ] &&
-    [ "$(ident "../$tn")" = "$(ident .)" ]
-}
-clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
 r=$( { { tar -C /proc/self/fd/4 --one-file-system -cf - "./$sn"; echo "c$?" >&5; } |
-  { if into; then tar -xpf - --strip-components=2 && chmod -- "$m" .
+  { if into; then unpack "$m"
     else echo "ssh-mcp: the temp directory was swapped meanwhile" >&2; false; fi
     echo "x$?" >&5; } >&2
   } 5>&1 )
@@ -324,6 +338,7 @@ mv -n -T -- "./$tn" "./$dn" || { clean; exit 96; }
 [ -e "./$tn" ] && { clean; exit 97; }
 count "./$dn" 2147483647
 """
+)
 
 _TAR = re.compile(r"^tar: (\./.+?): (.+)$", re.MULTILINE)
 

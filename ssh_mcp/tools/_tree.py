@@ -32,7 +32,7 @@ from pydantic import Field
 from ssh_mcp.core.remote import LocalTar, LocalTree, Member, Piped, Remote, TarReader, temp_name
 from ssh_mcp.core.spec import ToolContext
 from ssh_mcp.errors import CapExceeded, InvalidArguments, RemoteError
-from ssh_mcp.tools._anchored import PRELUDE
+from ssh_mcp.tools._anchored import PRELUDE, UNPACK
 from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._progress import Throttle
 
@@ -51,30 +51,25 @@ echo "$c $sz $(stat -c %a -- "./$sn")"
 exec tar --one-file-system --format=gnu -cf - "./$sn"
 """
 
-#: $1 parent, $2 name, $3 temp name, $4 mode of the top. stdin: the tar of ./<src name>.
-#: Prints the number of entries created. Files lose setuid and setgid before the tree lands
-#: (ssh_upload refuses such a mode too): a root login would otherwise make root's.
-TAR_IN = r"""
+#: $1 parent, $2 name, $3 temp name, $4 mode of the top. stdin: the tar of ./<src name>,
+#: unpacked as ssh_cp's copy of a tree (:data:`~ssh_mcp.tools._anchored.UNPACK`), owned by
+#: the login user. Prints the number of entries created.
+TAR_IN = (
+    UNPACK
+    + r"""
 dp=$1 dn=$2 tn=$3 m=$4
 hold "$dp"
 gnu
 case $(tar --version 2>/dev/null) in *"GNU tar"*) ;; *) exit 93 ;; esac
 { [ -e "./$dn" ] || [ -L "./$dn" ]; } && exit 95
 mkdir -m 700 -- "./$tn" || exit 96
-ident() { stat -c %d:%i -- "$1"; }
-into() {
-  pi=$(ident .) && cd -P -- "./$tn" && [ "$(ident ..)" = "$pi" ] &&
-    [ "$(ident "../$tn")" = "$(ident .)" ]
-}
-clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
 ( into || { echo "ssh-mcp: the temp directory was swapped meanwhile" >&2; exit 1; }
-  tar -xpf - --strip-components=2 --no-same-owner &&
-  find . -xdev -type f -perm /6000 -exec chmod ug-s -- {} + && chmod -- "$m" . ) >&2 ||
-  { clean; exit 96; }
+  unpack "$m" --no-same-owner ) >&2 || { clean; exit 96; }
 mv -n -T -- "./$tn" "./$dn" || { clean; exit 96; }
 [ -e "./$tn" ] && { clean; exit 97; }
 count "./$dn" 2147483647
 """
+)
 
 _MARK = b"\x1essh-mcp-out:\n"
 POISON = b"\xff" * 1024

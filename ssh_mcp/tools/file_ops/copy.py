@@ -7,7 +7,8 @@ overwrite, hard-linked) into place; a drop mid-copy is never replayed. A tree is
 the host itself (:func:`ssh_mcp.tools._anchored.copy_tree`): GNU tar reads it
 relative to verified directory handles, never following a symlink (not even
 one swapped in mid-walk), into a hidden sibling directory renamed into place
-whole; its symlinks are recreated as links.
+whole; its symlinks are recreated as links. Copied files lose setuid and setgid,
+as a transfer's do (DECISIONS.md 86).
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ TOOLS = (
             "Links stay links. A tree never replaces or merges into an existing one. Returns path, "
             "size, mode and entry counts. The data never leaves the host when it supports "
             "copy-data. A file lands atomically (temp file, then rename) with the source's mode, "
-            "or the replaced file's. A tree is copied by the host's GNU tar from a verified "
+            "or the replaced file's; copies lose setuid and setgid, in a tree too. A tree is "
+            "copied by the host's GNU tar from a verified "
             "directory, never following a symlink, built hidden, then renamed into place; if the "
             "tree changes while read, nothing is copied: retry."
         ),

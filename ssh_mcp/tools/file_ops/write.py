@@ -197,7 +197,9 @@ async def _backup(remote: Remote, path: str, max_bytes: int) -> str:
     for n in range(BACKUP_SLOTS):
         name = f"{base}-{n}" if n else base
         if await remote.lstat(name) is None:
-            return (await remote.copy_file(path, name, max_bytes=max_bytes)).path
+            _, mode = await remote.regular_file(path, max_bytes)
+            await remote.copy_as_cp(path, name, src_mode=mode, overwrite=False, max_bytes=max_bytes)
+            return name
     raise RemoteError(f"{BACKUP_SLOTS} backups of {path} exist for this second; retry in a second")
 
 
