@@ -46,6 +46,8 @@ PENDING_CAP = 1 << 20
 SCREEN_FEED_CAP = 32768
 #: Seconds between screen matches of a ``wait_for`` while output keeps arriving.
 SCREEN_EVERY = 0.25
+#: How long an ended program's read waits for the channel to close with its exit status.
+EXIT_WAIT = 2.0
 _READ = 65536
 _MARK = re.compile(rb"\x1essh-mcp-pgid:([0-9]+)\r?\n")
 #: The start of a stream that may still hold the mark line, however it was split.
@@ -223,6 +225,10 @@ class Pty:
                 matched = True
                 break
             if self.ended:
+                # sshd sends the exit status after the stream's end, then closes: wait
+                # for that close (bounded), so an ended read carries its exit code.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.closed), EXIT_WAIT)
                 break
             now = time.monotonic()
             if now >= deadline:
