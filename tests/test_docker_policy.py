@@ -1,5 +1,5 @@
-"""policy/docker.py and the inspect redaction, pure: docker's name grammar, run options, and
-what ssh_docker_inspect masks."""
+"""policy/docker.py and the inspect redaction, pure: docker's time and label grammar, run
+options, and what ssh_docker_inspect masks (names: tests/test_name_kinds.py)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,12 @@ KEY = b"k" * 32
 @pytest.mark.parametrize(
     ("pattern", "good", "bad"),
     [
-        (rules.CONTAINER, ["web", "a1b2c3", "my_app.1-x"], ["-rm", "a;b", "a b", "", "a\nb"]),
-        (
-            rules.IMAGE,
-            ["busybox", "nginx:1.25", "127.0.0.1:5000/a/b:v1", "sha256:" + "a" * 64, "abc1234def"],
-            ["-x", "Busybox", "a;b", "a$(id)", "a:b:c", "a\n"],
-        ),
-        (rules.PROJECT, ["myproj", "a_b-1"], ["-p", "My", "a.b"]),
         (rules.TIME, ["10m", "1h30m", "1700000000", "2026-12-02T10:00:00Z", "2026-12-02"],
          ["-1", "now; id", "10 m"]),
         (rules.LABEL, ["app", "app=web", "com.example.x=a/b"], ["-l", "a b", "a=$(id)"]),
     ],
 )  # fmt: skip
-def test_names_follow_dockers_grammar(
+def test_filter_values_follow_dockers_grammar(
     pattern: re.Pattern[str], good: list[str], bad: list[str]
 ) -> None:
     assert all(pattern.fullmatch(g) for g in good), [g for g in good if not pattern.fullmatch(g)]

@@ -45,8 +45,9 @@ def test_ssh_layer_imports_only_itself_and_the_error_tree() -> None:
         assert not _hits(imps, "mcp"), f"ssh/{module} imports the SDK"
 
 
-#: Pure grammars of operation arguments (docker names, run options) that a tool's input model
-#: validates with before anything runs: the one part of policy/ tools may import, by module.
+#: Pure grammars of operation arguments (docker times and label filters, run options) that a
+#: tool's input model validates with before anything runs: the one part of policy/ tools may
+#: import, by module. Names are policy/names.py's, which dispatch applies (DECISIONS.md 87).
 TOOL_GRAMMARS = {"ssh_mcp.policy.docker"}
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssh_mcp.core.spec import Name
 from ssh_mcp.policy import names
-from ssh_mcp.tools import ALL_TOOLS
 from ssh_mcp.tools.systemd.journal import grep_pattern, systemd_time
 from ssh_mcp.tools.systemd.reads import unit_rows
 
@@ -145,16 +143,3 @@ def test_list_units_reads_the_plain_table_of_an_older_systemd() -> None:
         {"unit": "bare.service", "active": "inactive", "sub": "dead", "description": ""},
     ]
     assert unit_rows("[]") == []
-
-
-def test_every_name_marker_has_a_rule() -> None:
-    """A ``Name(kind)`` whose kind policy/names.py does not know would fail at call time."""
-    kinds = set()
-    for spec in ALL_TOOLS:
-        for field in spec.marked_fields(Name):
-            marker = spec.field_marker(field, Name)
-            assert marker is not None, (spec.name, field)
-            if marker.kind is not None:
-                assert marker.kind in names.CHECKS, (spec.name, field)
-                kinds.add(marker.kind)
-    assert {"unit", "unit_pattern"} <= kinds

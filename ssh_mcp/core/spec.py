@@ -119,11 +119,11 @@ class CommandText:
 @dataclass(frozen=True)
 class Name:
     """Marks the name of a thing on the host (a unit, a container, a package), or a list of
-    them: the audit records its hash as ``<field>_hash``, never the name. With a ``kind``,
-    dispatch also checks it against that kind's rule in :mod:`ssh_mcp.policy.names` before
-    anything runs (a list item by item); without one, the field's own type must."""
+    them: dispatch checks it against ``kind``'s rule in :mod:`ssh_mcp.policy.names` before
+    anything runs (a list item by item), and the audit records its hash as
+    ``<field>_hash``, never the name. The field's own type only bounds its length."""
 
-    kind: str | None = None
+    kind: str
 
 
 class StrictInput(BaseModel):

@@ -81,15 +81,16 @@ def check_names(call: Call) -> None:
     for field in spec.marked_fields(Name):
         marker = spec.field_marker(field, Name)
         value: str | list[str] | None = getattr(args, field)
-        if not value or marker is None:
+        if value is None or marker is None:
             continue
         items = [value] if isinstance(value, str) else list(value)
-        call.rec.extra[f"{field}_hash"] = call.app.audit.digest("\n".join(items))
-        if marker.kind is None:
-            continue  # the field's own type checks it
-        for item in items:
+        if value:
+            call.rec.extra[f"{field}_hash"] = call.app.audit.digest("\n".join(items))
+        for item in items:  # an empty string is checked too: no kind accepts one
             if why := name_policy.problem(marker.kind, item):
-                raise InvalidArguments(f"{field} {shown(item, 64)}: {why}")
+                raise InvalidArguments(
+                    f"invalid arguments for {call.name}: {field} {shown(item, 64)}: {why}"
+                )
 
 
 _HANDLE_HINTS = {

@@ -1,6 +1,9 @@
-"""Docker decisions, pure: the grammar of names, and which ``docker run`` options a call may use.
+"""Docker decisions, pure: the grammar of filter values, and which ``docker run`` options a call
+may use.
 
-Every name an agent gives is checked against docker's own grammar before anything runs, so
+Names (containers, images, compose projects and services) are kinds in
+:mod:`ssh_mcp.policy.names`, checked by dispatch. The values here (times, label filters,
+environment variable names) are checked by the tools' input models with :func:`check`, so
 ``; rm``, ``$(…)``, a leading ``-`` and newlines never reach a command line. ``docker run``
 options are an allowlist: an option this module does not know is refused, and the options
 that hand the container the host (DECISIONS.md 79) are refused unless the operator allows
@@ -19,19 +22,6 @@ from typing import Any
 
 from ssh_mcp.policy import yamlblock
 
-#: A container name or id, a volume or network name (docker: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``).
-CONTAINER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-#: An image reference (``[registry[:port]/]path[:tag][@sha256:…]``) or an image id.
-IMAGE = re.compile(
-    rf"(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{{1,5}})?/)?{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
-    r"|(?:sha256:)?[a-f0-9]{12,64}"
-)
-#: A compose project name (compose v2's rule, which v1 accepts too).
-PROJECT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-#: A compose service name.
-SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 #: docker's --since/--until: a duration (``10m``, ``1h30m``), a unix time or an RFC 3339 date.
 TIME = re.compile(
     r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+"

@@ -9,7 +9,6 @@ ssh_docker_run carry agent commands, and those go through the command policy.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
@@ -24,39 +23,27 @@ from ssh_mcp.tools._fields import UNLISTED
 from ssh_mcp.tools._hygiene import clean
 from ssh_mcp.tools._text import decode
 
-
-def _named(pattern: re.Pattern[str], what: str) -> AfterValidator:
-    return AfterValidator(lambda value: rules.check(pattern, value, what))
-
-
 # The grammar bounds the length; max_length only bounds what is parsed at all (a limit this
-# long is not sent in tools/list: core/schema.py).
+# long is not sent in tools/list: core/schema.py). Dispatch checks each name against its
+# kind's rule in policy/names.py (DECISIONS.md 70), a list item by item.
 _Bounded = Annotated[str, Field(max_length=512)]
-_ContainerName = Annotated[_Bounded, _named(rules.CONTAINER, "container name")]
-_ImageRef = Annotated[_Bounded, _named(rules.IMAGE, "image reference")]
-_ServiceName = Annotated[_Bounded, _named(rules.SERVICE, "service name")]
 
-
-def _any_object(value: str) -> str:
-    if rules.CONTAINER.fullmatch(value):
-        return value
-    return rules.check(rules.IMAGE, value, "container, image, volume or network name")
-
-
-#: A container, volume or network name, or an image reference (ssh_docker_inspect).
-Named = Annotated[_Bounded, AfterValidator(_any_object)]
+#: Container, volume or network names, or image references (ssh_docker_inspect).
+DockerObjects = Annotated[list[_Bounded], Name("docker_object")]
 
 #: One container, by name or id.
 Container = Annotated[
-    _ContainerName, Name(), Field(description="Container name or id.", json_schema_extra=UNLISTED)
+    _Bounded,
+    Name("container"),
+    Field(description="Container name or id.", json_schema_extra=UNLISTED),
 ]
 #: An optional container (a filter); the marker must sit outside the ``| None``.
-MaybeContainer = Annotated[_ContainerName | None, Name()]
-MaybeImage = Annotated[_ImageRef | None, Name()]
+MaybeContainer = Annotated[_Bounded | None, Name("container")]
+MaybeImage = Annotated[_Bounded | None, Name("image")]
 #: Several containers.
 Containers = Annotated[
-    list[_ContainerName],
-    Name(),
+    list[_Bounded],
+    Name("container"),
     Field(
         min_length=1,
         max_length=50,
@@ -66,21 +53,23 @@ Containers = Annotated[
 ]
 #: An image reference such as ``busybox:1.36`` or an image id.
 Image = Annotated[
-    _ImageRef,
-    Name(),
+    _Bounded,
+    Name("image"),
     Field(description="Image reference, e.g. nginx:1.25.", json_schema_extra=UNLISTED),
 ]
 Images = Annotated[
-    list[_ImageRef],
-    Name(),
+    list[_Bounded],
+    Name("image"),
     Field(min_length=1, max_length=50, description="Image references.", json_schema_extra=UNLISTED),
 ]
 #: Compose services; empty means all of the project's.
 Services = Annotated[
-    list[_ServiceName],
-    Name(),
+    list[_Bounded],
+    Name("compose_service"),
     Field(default_factory=list, max_length=50, description="Services; empty: all."),
 ]
+#: A compose project name.
+Project = Annotated[_Bounded | None, Name("compose_project")]
 #: docker's --since/--until time.
 Since = Annotated[
     str | None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 import ssh_mcp.policy.docker as rules
 from ssh_mcp.core.access import Tier
@@ -25,7 +25,6 @@ from ssh_mcp.core.spec import (
     CHANGES_IDEMPOTENT,
     HOST,
     READS,
-    Name,
     RemotePath,
     StrictInput,
     ToolContext,
@@ -35,6 +34,7 @@ from ssh_mcp.tools._fields import CONFINED, PATH_MAX, field_details
 from ssh_mcp.tools._text import decode
 from ssh_mcp.tools.docker._common import (
     DockerText,
+    Project,
     Services,
     bounded,
     docker_argv,
@@ -67,12 +67,7 @@ class ComposeInput(StrictInput):
             json_schema_extra=field_details(CONFINED, listed=False),
         ),
     ]
-    project: Annotated[
-        str | None,
-        Name(),
-        Field(None, description="Default: the file's directory."),
-        AfterValidator(lambda v: v if v is None else rules.check(rules.PROJECT, v, "project")),
-    ] = None
+    project: Annotated[Project, Field(None, description="Default: the file's directory.")] = None
     services: Services
 
 

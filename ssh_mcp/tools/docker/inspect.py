@@ -16,10 +16,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
-from ssh_mcp.core.spec import HOST, READS, Name, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.core.spec import HOST, READS, Output, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import CapExceeded
 from ssh_mcp.tools._text import decode
-from ssh_mcp.tools.docker._common import Named, docker
+from ssh_mcp.tools.docker._common import DockerObjects, docker
 from ssh_mcp.tools.docker._common import details as docker_details
 from ssh_mcp.tools.sftp_read._redact import PROCESS_KEY, marker, redact, secret_label
 
@@ -94,9 +94,7 @@ def redact_inspect(
 
 class InspectInput(StrictInput):
     host: str = HOST
-    names: Annotated[
-        list[Named], Name(), Field(min_length=1, max_length=50, description="Names or ids.")
-    ]
+    names: Annotated[DockerObjects, Field(min_length=1, max_length=50, description="Names or ids.")]
     type: Literal["container", "image", "volume", "network"] = Field(
         "container", description="What names are."
     )

@@ -1,10 +1,8 @@
-"""APT and dpkg as the package tools read them: name rules and parsers, pure (no I/O).
+"""APT and dpkg as the package tools read them: name fields and parsers, pure (no I/O).
 
-Names follow Debian policy (5.6.1): lower case letters, digits, ``+ - .``, at least two
-characters, starting with a letter or digit; an architecture may follow after ``:``. A
-version (``name=version``, install only) starts with a digit and holds the characters
-Debian versions use. Nothing else reaches a command line, so ``; rm``, ``$(…)``, a leading
-``-`` and newlines never do.
+Names follow Debian policy (5.6.1); each field is a ``Name(kind)`` that dispatch checks
+against the kind's rule in :mod:`ssh_mcp.policy.names` before anything runs, so ``; rm``,
+``$(…)``, a leading ``-`` and newlines never reach a command line.
 """
 
 from __future__ import annotations
@@ -13,35 +11,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-_NAME = r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?"
-NAME_RE = re.compile(_NAME)
-SPEC_RE = re.compile(rf"{_NAME}(?:=[0-9][A-Za-z0-9.+~:-]*)?")
-#: A glob over names, as dpkg-query and apt list take it.
-PATTERN_RE = re.compile(r"[a-z0-9*?][a-z0-9+.*?:-]*")
-#: One search term: apt-cache treats it as a regex, so only literal characters and ``.``.
-TERM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
+from ssh_mcp.core.spec import Name
 
+# max_length bounds what is parsed at all (tests/test_faults.py); the kind's rule says the
+# rest, checked there rather than as schema keywords so tools/list stays small.
+_Bounded = Annotated[str, Field(max_length=512)]
+PackageName = Annotated[_Bounded, Name("package")]
+PackageNames = Annotated[list[_Bounded], Name("package")]
+#: The marker must sit outside the ``| None``, where dispatch finds it.
+MaybePackageNames = Annotated[list[_Bounded] | None, Name("package")]
+PackageSpecs = Annotated[list[_Bounded], Name("package_spec")]
+Pattern = Annotated[_Bounded | None, Name("package_pattern")]
+Term = Annotated[_Bounded, Name("package_term")]
 
-def _matching(rx: re.Pattern[str], what: str, most: int = 128) -> AfterValidator:
-    # Checked here rather than as schema keywords: tools/list stays small, and the rule
-    # the error quotes is the one that applies.
-    def check(value: str) -> str:
-        if len(value) > most or rx.fullmatch(value) is None:  # a trailing newline fails too
-            raise ValueError(f"not a valid {what} (Debian policy: {rx.pattern})")
-        return value
-
-    return AfterValidator(check)
-
-
-# max_length bounds what is parsed at all (tests/test_faults.py); the rule says the rest.
-PackageName = Annotated[str, Field(max_length=512), _matching(NAME_RE, "package name")]
-PackageSpec = Annotated[
-    str, Field(max_length=512), _matching(SPEC_RE, "package name[=version]", 256)
-]
-Pattern = Annotated[str, Field(max_length=512), _matching(PATTERN_RE, "pattern")]
-Term = Annotated[str, Field(max_length=512), _matching(TERM_RE, "search term", 64)]
+#: A package name in apt's output (Debian policy 5.6.1), to tell its rows from other lines.
+_LISTED_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?")
 
 
 # -- dpkg status --------------------------------------------------------------------
@@ -120,7 +106,7 @@ def search_rows(text: str) -> list[tuple[str, str]]:
     rows = []
     for line in text.splitlines():
         name, sep, summary = line.partition(" - ")
-        if sep and NAME_RE.fullmatch(name):
+        if sep and _LISTED_NAME.fullmatch(name):
             rows.append((name, summary.strip()))
     return rows
 

@@ -17,14 +17,13 @@ from ssh_mcp.core.spec import (
     CHANGES,
     CHANGES_IDEMPOTENT,
     HOST,
-    Name,
     Output,
     StrictInput,
     ToolContext,
     ToolSpec,
 )
 from ssh_mcp.tools.pkg import _apt
-from ssh_mcp.tools.pkg._apt import PackageName, PackageSpec
+from ssh_mcp.tools.pkg._apt import MaybePackageNames, PackageNames, PackageSpecs
 from ssh_mcp.tools.pkg._run import change, read
 from ssh_mcp.tools.pkg.reads import Holds
 
@@ -50,8 +49,7 @@ def _result(log: str) -> PkgChanges:
 class InstallInput(StrictInput):
     host: str = HOST
     packages: Annotated[
-        list[PackageSpec],
-        Name(),
+        PackageSpecs,
         Field(min_length=1, max_length=50, description="Names, or name=version."),
     ]
     refresh: bool = _REFRESH
@@ -70,8 +68,7 @@ async def pkg_install(ctx: ToolContext, args: InstallInput) -> PkgChanges:
 class UpgradeInput(StrictInput):
     host: str = HOST
     packages: Annotated[
-        list[PackageName] | None,
-        Name(),
+        MaybePackageNames,
         Field(max_length=50, description="Only these; default: all."),
     ] = None
     refresh: bool = _REFRESH
@@ -86,9 +83,7 @@ async def pkg_upgrade(ctx: ToolContext, args: UpgradeInput) -> PkgChanges:
 
 class RemoveInput(StrictInput):
     host: str = HOST
-    packages: Annotated[
-        list[PackageName], Name(), Field(min_length=1, max_length=50, description="Names.")
-    ]
+    packages: Annotated[PackageNames, Field(min_length=1, max_length=50, description="Names.")]
     purge: bool = Field(False, description="Also delete their config files.")
 
 
@@ -111,9 +106,7 @@ async def pkg_autoremove(ctx: ToolContext, args: AutoremoveInput) -> PkgChanges:
 
 class MarkInput(StrictInput):
     host: str = HOST
-    packages: Annotated[
-        list[PackageName], Name(), Field(min_length=1, max_length=50, description="Names.")
-    ]
+    packages: Annotated[PackageNames, Field(min_length=1, max_length=50, description="Names.")]
     action: Literal["hold", "unhold"] = Field(description="hold or unhold.")
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import Field
 
 from ssh_mcp.core.access import Group, Tier
-from ssh_mcp.core.spec import HOST, READS, Name, Output, StrictInput, ToolContext, ToolSpec
+from ssh_mcp.core.spec import HOST, READS, Output, StrictInput, ToolContext, ToolSpec
 from ssh_mcp.errors import RemoteError
 from ssh_mcp.tools._fields import field_details
 from ssh_mcp.tools._pages import limit_field, truncated_field
@@ -36,8 +36,7 @@ class ListInput(StrictInput):
     host: str = HOST
     upgradable: bool = Field(False, description="Only upgradable ones.")
     pattern: Annotated[
-        Pattern | None,
-        Name(),
+        Pattern,
         Field(description="Name glob.", json_schema_extra=field_details("For example 'nginx*'.")),
     ] = None
     limit: int = limit_field(200)
@@ -76,7 +75,7 @@ async def pkg_list(ctx: ToolContext, args: ListInput) -> PkgList:
 
 class SearchInput(StrictInput):
     host: str = HOST
-    term: Annotated[Term, Name(), Field(description="Word to find, e.g. 'nginx'.")]
+    term: Annotated[Term, Field(description="Word to find, e.g. 'nginx'.")]
     limit: int = limit_field(50)
 
 
@@ -97,7 +96,7 @@ async def pkg_search(ctx: ToolContext, args: SearchInput) -> PkgSearch:
 
 class ShowInput(StrictInput):
     host: str = HOST
-    package: Annotated[PackageName, Name(), Field(description="Name.")]
+    package: Annotated[PackageName, Field(description="Name.")]
 
 
 class PkgInfo(Output):
