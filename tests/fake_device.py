@@ -1,19 +1,30 @@
-"""A Cisco-style device CLI for tests, run as the forced login command of a test sshd.
+"""A device CLI for tests, run as the forced login command of a test sshd.
 
-``fake_device.py LOG [SECRET]``: appends every line it reads to LOG. It starts in
-privileged mode (``fake1#``), or with SECRET in user mode (``fake1>``) until
-``enable`` and the secret. A pager stops long replies at ``--More--`` until
-``terminal length 0``; ``show hang`` never returns the prompt.
+``fake_device.py LOG [--secret S] [--tries N] [--style cisco|junos|generic]``: appends
+every line it reads to LOG. It starts in privileged mode (``fake1#``), or with a secret
+in user mode (``fake1>``) until ``enable`` and the secret; a wrong secret is asked for
+again up to N times in all (3, as IOS does), then refused with the user prompt back. A
+pager stops long replies at ``--More--`` until ``terminal length 0``; ``show hang``
+never returns the prompt. ``--style junos`` prompts ``admin@fake1>`` under a
+``{master:0}`` line and takes ``set cli screen-length 0``; ``--style generic`` prompts
+``fake1$``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import termios
 import time
 
-LOG = sys.argv[1]
-SECRET = sys.argv[2] if len(sys.argv) > 2 else None
+_ARGS = argparse.ArgumentParser()
+_ARGS.add_argument("log")
+_ARGS.add_argument("--secret")
+_ARGS.add_argument("--tries", type=int, default=3)
+_ARGS.add_argument("--style", choices=("cisco", "junos", "generic"), default="cisco")
+OPTS = _ARGS.parse_args()
+LOG, SECRET, STYLE = OPTS.log, OPTS.secret, OPTS.style
+PAGER_OFF = {"cisco": "terminal length 0", "junos": "set cli screen-length 0"}.get(STYLE)
 LONG = [f"line {i:02d} of the long reply" for i in range(1, 31)]
 
 
@@ -61,16 +72,32 @@ def secret_prompt() -> str:
         say("\n")
 
 
+def prompt(enabled: bool, config: bool) -> str:
+    if STYLE == "junos":
+        return "\n{master:0}\nadmin@fake1" + ("#" if config else ">") + " "
+    if STYLE == "generic":
+        return "fake1$ "
+    return "fake1" + ("(config)" if config else "") + ("#" if enabled else ">") + " "
+
+
+def enable() -> bool:
+    for _ in range(OPTS.tries):
+        if secret_prompt() == SECRET:
+            return True
+    say("% Bad secrets\n")
+    return False
+
+
 def main() -> None:
     say("Fake Router OS 1.0\nAuthorized access only\n\n")
     pager, enabled, config = True, SECRET is None, False
     while True:
-        say("fake1" + ("(config)" if config else "") + ("#" if enabled else ">") + " ")
+        say(prompt(enabled, config))
         try:
             cmd = " ".join(read_line().split())
         except EOFError:
             return
-        if cmd == "terminal length 0":
+        if cmd == PAGER_OFF:
             pager = False
         elif cmd == "show version":
             say("Fake Router OS 1.0\nuptime is 3 days\n")
@@ -88,9 +115,7 @@ def main() -> None:
         elif cmd == "show hang":
             time.sleep(3600)
         elif cmd == "enable" and not enabled:
-            enabled = secret_prompt() == SECRET
-            if not enabled:
-                say("% Bad secret\n")
+            enabled = enable()
         elif cmd.startswith("conf"):
             config = True
         elif cmd == "end":

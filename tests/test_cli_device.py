@@ -5,6 +5,8 @@ test_cli_device_frr.py."""
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,14 +58,12 @@ async def _serve(
     test_keys: TestKeys,
     test_user: TestUser,
     cli: str = CISCO,
-    secret: str | None = None,
+    fake: str = "",
     human: Human | None = None,
     **overrides: Any,
 ) -> AsyncIterator[tuple[Client, App]]:
     server, log = device
-    command = f"/usr/bin/python3 {server.workdir / 'fake_device.py'} {log}"
-    if secret:
-        command += f" {secret}"
+    command = f"/usr/bin/python3 {server.workdir / 'fake_device.py'} {log} {fake}".rstrip()
     server.reconfigure({"ForceCommand": command})
     plain = Target("plain", server.port, test_user.name, test_keys.plain)
     dev = Target("dev", server.port, test_user.name, test_keys.plain)
@@ -166,18 +166,80 @@ async def test_a_command_that_never_returns_the_prompt_times_out(
         assert again["timed_out"] is False  # a fresh session
 
 
+def _enable_secret(tmp_path: Path, secret: str) -> str:
+    """A cli table line whose enable_cmd prints ``secret``."""
+    path = tmp_path / "enable.pw"
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return f'enable_cmd = ["cat", "{path}"]\n'
+
+
 async def test_the_enable_secret_comes_from_its_command(
     tmp_path: Path, device: tuple[Sshd, Path], test_keys: TestKeys, test_user: TestUser
 ) -> None:
     secret = "s3cret-enable-9"
-    path = tmp_path / "enable.pw"
-    path.write_text(secret + "\n")
-    path.chmod(0o600)
-    cli = CISCO + f'enable_cmd = ["cat", "{path}"]\n'
-    async with _serve(tmp_path, device, test_keys, test_user, cli, secret) as (client, app):
+    cli = CISCO + _enable_secret(tmp_path, secret)
+    fake = f"--secret {secret}"
+    async with _serve(tmp_path, device, test_keys, test_user, cli, fake) as (client, app):
         out = await ok(client, "ssh_cli_run", {"host": "dev", "commands": ["show privileged"]})
         assert out["replies"][0]["output"] == "the crown jewels"
         assert secret not in str(out) and secret not in str(audit_lines(app))
+
+
+@pytest.mark.parametrize("tries", [1, 3])
+async def test_a_wrong_enable_secret_fails_before_any_command(
+    tmp_path: Path,
+    device: tuple[Sshd, Path],
+    test_keys: TestKeys,
+    test_user: TestUser,
+    caplog: pytest.LogCaptureFixture,
+    tries: int,
+) -> None:
+    """One try: the device refuses and shows its user prompt; three (IOS): it asks again."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("ssh_mcp", "asyncssh", "mcp"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    wrong = "wrong-" + secrets.token_hex(8)
+    cli = CISCO + _enable_secret(tmp_path, wrong)
+    fake = f"--secret right-{secrets.token_hex(8)} --tries {tries}"
+    async with _serve(tmp_path, device, test_keys, test_user, cli, fake) as (client, app):
+        args = {"host": "dev", "commands": ["show privileged"]}
+        r = await client.call_tool("ssh_cli_run", args)
+        error_line(r, "enable was refused on dev: check the enable secret")
+        assert_audit(app, {"tool": "ssh_cli_run", "outcome": "error", "error": "RemoteError"})
+        received = device[1].read_text()
+        assert received.startswith("enable\n") and received.count(wrong) == 1  # sent once
+        assert "show privileged" not in received and "terminal length 0" not in received
+        assert app.ptys.all() == []
+        assert await _gone_device(test_user)
+        audit_text = app.settings.ssh_audit_log.read_text()
+    assert caplog.records, "nothing was logged: the capture is not working"
+    assert wrong not in r.model_dump_json() and wrong not in audit_text
+    assert wrong not in caplog.text
+
+
+async def test_junos_prompts_under_a_status_line(
+    tmp_path: Path, device: tuple[Sshd, Path], test_keys: TestKeys, test_user: TestUser
+) -> None:
+    cli = '[hosts.dev.cli]\nprofile = "junos"\n'
+    async with _serve(tmp_path, device, test_keys, test_user, cli, "--style junos") as (client, _):
+        args = {"host": "dev", "commands": ["show version", "show interface brief"]}
+        out = await ok(client, "ssh_cli_run", args)
+        replies = [r["output"] for r in out["replies"]]
+        assert replies[0] == "Fake Router OS 1.0\nuptime is 3 days"  # no {master:0}
+        assert replies[1].startswith("Interface  Status") and replies[1].endswith("default")
+        assert "set cli screen-length 0" in device[1].read_text()
+
+
+async def test_generic_prompt_round_trip(
+    tmp_path: Path, device: tuple[Sshd, Path], test_keys: TestKeys, test_user: TestUser
+) -> None:
+    cli = '[hosts.dev.cli]\nprofile = "generic"\n'
+    fake = "--style generic"
+    async with _serve(tmp_path, device, test_keys, test_user, cli, fake) as (client, _):
+        out = await ok(client, "ssh_cli_run", {"host": "dev", "commands": ["show version"]})
+        assert out["replies"][0]["output"] == "Fake Router OS 1.0\nuptime is 3 days"
+        assert device[1].read_text() == "show version\n"  # no pager command on generic
 
 
 async def test_device_hosts_refuse_exec_sftp_and_free_terminals(

@@ -44,6 +44,8 @@ from harness import (
 from sshd import Sshd, TestKeys, TestUser
 
 from ssh_mcp.config.settings import Settings
+from ssh_mcp.errors import CapExceeded
+from ssh_mcp.state.forwards import ForwardTable
 
 pytestmark = pytest.mark.anyio
 
@@ -223,6 +225,48 @@ async def test_a_closed_forward_frees_its_port(
         # The port is taken now: a third forward on it says so.
         r = await client.call_tool("ssh_forward_local", {**args, "local_port": port})
         error_line(r, f"cannot listen on 127.0.0.1:{port}", "pick another local_port")
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_forwards_beyond_the_cap_are_refused_until_one_closes(
+    settings_for: Callable[..., Settings], target: Target, page: PageServer
+) -> None:
+    dest = f"127.0.0.2:{page.port}"
+    settings = allowing(settings_for, target, dest, "server:127.0.0.1:*", ssh_forward_max_open=2)
+    async with serve(settings) as (client, app):
+        args = {"host": "target", "remote_host": "127.0.0.2", "remote_port": page.port}
+        first = await ok(client, "ssh_forward_local", args)
+        await ok(client, "ssh_forward_socks", {"host": "target"})  # every kind counts
+        port = _unused_port()
+        assert port_free(port)
+        r = await client.call_tool("ssh_forward_local", {**args, "local_port": port})
+        error_line(r, "2 port forwards are open (SSH_FORWARD_MAX_OPEN)", "ssh_forward_close")
+        assert_audit(app, {"tool": "ssh_forward_local", "outcome": "error", "error": "CapExceeded"})
+        assert port_free(port)  # no listener was bound
+        remote = {"host": "target", "remote_port": 0, "local_host": "127.0.0.1", "local_port": 9}
+        r = await client.call_tool("ssh_forward_remote", remote)
+        error_line(r, "SSH_FORWARD_MAX_OPEN")
+        assert len((await ok(client, "ssh_forward_list", {}))["forwards"]) == 2
+        await ok(client, "ssh_forward_close", {"forward_id": first["forward_id"]})
+        again = await ok(client, "ssh_forward_local", {**args, "local_port": port})
+        assert again["address"] == f"127.0.0.1:{port}"
+        body, _ = await anyio.to_thread.run_sync(fetch_and_trace, "127.0.0.1", port)
+        assert body.startswith(page.token)
+
+
+async def test_forwards_being_opened_count_against_the_cap() -> None:
+    table = ForwardTable(1)
+    async with table.opening():
+        with pytest.raises(CapExceeded, match="SSH_FORWARD_MAX_OPEN"):
+            async with table.opening():
+                pass
+    async with table.opening():  # the place is free again once that opening ended
+        pass
 
 
 async def test_sshd_without_tcp_forwarding_gives_a_clear_error(

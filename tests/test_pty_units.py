@@ -92,6 +92,7 @@ def test_a_cli_table_overrides_its_profile() -> None:
         '[hosts.sw]\n[hosts.sw.cli]\nprofile = "cisco_ios"\ncommands = ["show *"]\n'
         'enable_cmd = "pass show en"\nline_ending = "crlf"\nallow_config = true\npager_off = ""\n'
         "[hosts.j]\n[hosts.plain]\ncli = {}\n"
+        "[hosts.fw]\n[hosts.fw.cli]\nprofile = \"cisco_ios\"\nprivileged_regex = '\\(en\\)> ?$'\n"
     )
     sw = hosts["sw"].cli
     assert sw is not None and sw.profile == "cisco_ios" and sw.commands == ("show *",)
@@ -99,6 +100,9 @@ def test_a_cli_table_overrides_its_profile() -> None:
     assert sw.allow_config and sw.pager_off == "" and sw.prompt_regex == CISCO.prompt_regex
     assert hosts["j"].cli == PROFILES["junos"]  # from [defaults]
     assert hosts["plain"].cli == PROFILES["generic"]
+    fw = hosts["fw"].cli
+    assert fw is not None and fw.privileged_regex == r"\(en\)> ?$"
+    assert CISCO.privileged_regex == "# ?$"
     assert CISCO.prompt.search("banner\nr1(config-if)# ")
     assert PROFILES["junos"].prompt.search("{master:0}\nops@mx1> ")
 
@@ -107,6 +111,7 @@ def test_a_cli_table_overrides_its_profile() -> None:
     ("table", "why"),
     [
         ('prompt_regex = "(["', "not a valid regular expression"),
+        ('privileged_regex = "(["', "not a valid regular expression"),
         ('profile = "ios"', "profile"),
         ('line_ending = "\\n"', "line_ending"),
         ("password = 1", "password"),

@@ -28,6 +28,8 @@ class CliConfig:
     enable: str
     #: argv whose stdout is the enable secret; None: no enable step.
     enable_cmd: tuple[str, ...] | None
+    #: Matches the prompt line once the enable step has succeeded (privileged mode).
+    privileged_regex: str
     #: Device commands that may run: glob patterns (``show *``) on the whitespace-normalized line.
     commands: tuple[str, ...]
     line_ending: LineEnding
@@ -56,6 +58,7 @@ PROFILES: dict[str, CliConfig] = {
         pager_off="terminal length 0",
         enable="enable",
         enable_cmd=None,
+        privileged_regex=r"# ?$",
         commands=_READS,
         line_ending="lf",
         allow_config=False,
@@ -68,6 +71,7 @@ PROFILES: dict[str, CliConfig] = {
         pager_off="set cli screen-length 0",
         enable="",
         enable_cmd=None,
+        privileged_regex=r"# ?$",
         commands=_READS,
         line_ending="lf",
         allow_config=False,
@@ -80,6 +84,7 @@ PROFILES: dict[str, CliConfig] = {
         pager_off="",
         enable="",
         enable_cmd=None,
+        privileged_regex=r"# ?$",
         commands=_READS,
         line_ending="lf",
         allow_config=False,

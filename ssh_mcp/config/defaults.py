@@ -34,6 +34,8 @@ class Defaults:
     keepalive_count_max: int = 3
     #: SSH_IDLE_TIMEOUT: seconds before an unused pooled connection is closed.
     idle_timeout: float = 300.0
+    #: SSH_FORWARD_MAX_OPEN: port forwards open at once in this server.
+    forward_max_open: int = 16
 
 
 DEFAULTS = Defaults()

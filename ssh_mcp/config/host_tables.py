@@ -79,6 +79,11 @@ class CliTable(BaseModel):
     enable_cmd: list[str] | None = Field(
         None, description="Command whose stdout is the enable secret; set: `enable` is run first."
     )
+    privileged_regex: str | None = Field(
+        None,
+        description="Python regex matching the prompt line in privileged mode; the enable step "
+        "fails unless it matches.",
+    )
     commands: list[str] | None = Field(
         None, description='Device commands ssh_cli_run may send: glob patterns like "show *".'
     )
@@ -93,7 +98,7 @@ class CliTable(BaseModel):
 
     _argvs = field_validator("enable_cmd", mode="before")(classmethod(lambda cls, v: _argv(v)))
 
-    @field_validator("prompt_regex")
+    @field_validator("prompt_regex", "privileged_regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:

@@ -191,6 +191,12 @@ class Settings(BaseSettings):
         600, gt=0, description="Seconds a PTY session may sit unused before it is closed."
     )
     ssh_forward_bind: str = Field("127.0.0.1", description="Address local port forwards listen on.")
+    ssh_forward_max_open: int = Field(
+        DEFAULTS.forward_max_open,
+        ge=1,
+        le=1024,
+        description="Port forwards (ssh_forward_*) open at once; more are refused.",
+    )
     ssh_docker_run_privileged: bool = Field(
         False,
         description="Let ssh_docker_run use --privileged, --cap-add, --device, --security-opt, "

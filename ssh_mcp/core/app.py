@@ -66,7 +66,7 @@ class App:
     #: Terminal sessions (PTYs) and device CLI sessions.
     ptys: PtyTable = field(default_factory=lambda: PtyTable(300.0, 8))
     tools: tuple[ToolSpec[Any, Any], ...] = ALL_TOOLS
-    forwards: ForwardTable = field(default_factory=ForwardTable)
+    forwards: ForwardTable = field(default_factory=lambda: ForwardTable(DEFAULTS.forward_max_open))
     #: Commands that need a human's yes first (the default set + SSH_CONFIRM_PATTERNS).
     deny: DenyPatterns = field(default_factory=DenyPatterns.build)
     #: One-shot tokens for 2026-07-28 confirmation round trips.
@@ -268,6 +268,7 @@ def build_app(
         jobs=JobTable(settings.ssh_job_table.expanduser(), settings.ssh_job_ttl),
         shells=ShellTable(settings.ssh_shell_idle_timeout),
         ptys=PtyTable(settings.ssh_pty_idle_timeout, settings.ssh_pty_max_sessions),
+        forwards=ForwardTable(settings.ssh_forward_max_open),
         notes=NotesStore(
             settings.ssh_host_notes_dir.expanduser(), settings.ssh_host_notes_max_bytes
         ),

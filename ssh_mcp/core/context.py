@@ -263,9 +263,10 @@ class CallContext:
             assert want.dest is not None
             return await forwarding.forward_remote(pc, want.port, want.dest, report)
 
-        fwd = await app.pool.run(target.spec, op, replay=False, lease=self._lease)
-        entry = ForwardEntry(fid, alias, want.kind, fwd)
-        app.forwards.add(entry)
+        async with app.forwards.opening():  # before anything listens
+            fwd = await app.pool.run(target.spec, op, replay=False, lease=self._lease)
+            entry = ForwardEntry(fid, alias, want.kind, fwd)
+            app.forwards.add(entry)
         return entry
 
     def _bound(self) -> Target:

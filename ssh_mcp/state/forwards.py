@@ -2,17 +2,21 @@
 
 A forward lives until ``ssh_forward_close``, until its connection drops, or until
 the server stops (:meth:`ForwardTable.aclose` runs on shutdown). Ended forwards are
-forgotten whenever the table is used, so no background task is needed.
+forgotten whenever the table is used, so no background task is needed. At most
+``SSH_FORWARD_MAX_OPEN`` are open at once, those still being opened included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ssh_mcp.errors import CapExceeded
 from ssh_mcp.ssh.forward import Forward
 
 Kind = Literal["local", "remote", "socks"]
@@ -52,8 +56,25 @@ def new_forward_id() -> str:
 class ForwardTable:
     """Open forwards; forgets the ended ones when asked about them."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_open: int) -> None:
+        self.max_open = max_open
         self._open: dict[str, ForwardEntry] = {}
+        self._opening = 0  # forwards between their place in the cap and add()
+
+    @contextlib.asynccontextmanager
+    async def opening(self) -> AsyncIterator[None]:
+        """A place for one forward being opened: refuse when the open ones (the ended
+        forgotten first) and those being opened reach the cap. ``add`` it inside the block."""
+        if len(self.all()) + self._opening >= self.max_open:
+            raise CapExceeded(
+                f"{self.max_open} port forwards are open (SSH_FORWARD_MAX_OPEN); close one "
+                "with ssh_forward_close first"
+            )
+        self._opening += 1
+        try:
+            yield
+        finally:
+            self._opening -= 1
 
     def add(self, entry: ForwardEntry) -> None:
         self._open[entry.id] = entry

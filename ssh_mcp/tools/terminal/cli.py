@@ -77,11 +77,20 @@ async def _until_prompt(entry: PtyEntry, cli: CliConfig, deadline: float) -> str
             raise RemoteError("the device closed the session; run the commands again")
 
 
-def _reply(text: str, command: str) -> str:
-    """``text`` without the echoed command (its first line) and the prompt (its last)."""
-    lines = text.split("\n")[:-1]  # the prompt line
+def _reply(text: str, command: str, prompt: re.Pattern[str]) -> str:
+    """``text`` without the echoed command (its first line), the prompt and the blank lines
+    before it. The prompt is its last line, or every line the prompt regex spans there
+    (Junos' ``{master:0}`` above ``user@host>``)."""
+    cut = text.rfind("\n") + 1
+    for match in prompt.finditer(text, max(cut - 256, 0)):  # ^ still means a line start
+        if match.end() == len(text) and match.start() < cut:
+            cut = match.start()
+            break
+    lines = text[:cut].split("\n")[:-1]
     if lines and lines[0].strip().endswith(command.strip()):
         lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines.pop()
     return "\n".join(lines)
 
 
@@ -112,19 +121,50 @@ async def _login(terminals: Terminals, entry: PtyEntry, cli: CliConfig, deadline
                 "device; check its cli profile"
             )
         if cli.enable_cmd:
-            secret = await terminals.enable_secret()
-            await _send(entry, cli, cli.enable)
-            got = await entry.pty.read(
-                re.compile(_PASSWORD.pattern + "|" + cli.prompt_regex, re.MULTILINE),
-                max(deadline - time.monotonic(), 0.1),
-                screen=False,
-            )
-            if _PASSWORD.search(_last_line(got.text)):
-                await _send(entry, cli, secret)
-                await _until_prompt(entry, cli, deadline)
+            await _enable(terminals, entry, cli, deadline)
         if cli.pager_off:
             await _send(entry, cli, cli.pager_off)
             await _until_prompt(entry, cli, deadline)
+
+
+async def _prompt_or_password(entry: PtyEntry, cli: CliConfig, deadline: float) -> str | None:
+    """The last line once it is a prompt or asks for a password; None at the deadline."""
+    either = re.compile(f"{_PASSWORD.pattern}|{cli.prompt_regex}", re.MULTILINE)
+    data = b""
+    while (left := deadline - time.monotonic()) > 0:
+        got = await entry.pty.read(either, left, screen=False)
+        data += got.data
+        last = _last_line(plain(data[-4096:]))
+        if _PASSWORD.search(last) or cli.prompt.search(last):
+            return last
+        if got.ended:
+            raise RemoteError("the device closed the session; run the commands again")
+    return None
+
+
+async def _enable(terminals: Terminals, entry: PtyEntry, cli: CliConfig, deadline: float) -> None:
+    """``enable``, the secret once at ``Password:``, then the privileged prompt or an error.
+
+    A wrong secret would otherwise go unnoticed: the commands would run unprivileged. A
+    second ``Password:`` (IOS asks three times) or a prompt that is not privileged means
+    the secret was refused; the caller ends the session, so nothing more is sent to it.
+    The message names the host only: the secret and the device's reply stay out of it.
+    """
+    secret = await terminals.enable_secret()
+    await _send(entry, cli, cli.enable)
+    last = await _prompt_or_password(entry, cli, deadline)
+    if last is not None and _PASSWORD.search(last):
+        await _send(entry, cli, secret)
+        last = await _prompt_or_password(entry, cli, deadline)
+    if last is None:
+        raise OperationTimeout(
+            f"no prompt came back from {entry.host} after enable; check its cli profile"
+        )
+    if _PASSWORD.search(last) or not re.search(cli.privileged_regex, last):
+        raise RemoteError(
+            f"enable was refused on {entry.host}: check the enable secret (cli.enable_cmd) "
+            "and cli.privileged_regex"
+        )
 
 
 async def cli_run(ctx: ToolContext, args: CliRunInput) -> CliRun:
@@ -149,7 +189,7 @@ async def cli_run(ctx: ToolContext, args: CliRunInput) -> CliRun:
                 text = await _until_prompt(entry, cli, deadline)
                 if text is None:
                     break
-                replies.append(CliReply(command=command, output=_reply(text, command)))
+                replies.append(CliReply(command=command, output=_reply(text, command, cli.prompt)))
         except BaseException:
             # Cancelled or failed mid-command: the session's state is unknown, so it ends.
             with anyio.CancelScope(shield=True):
