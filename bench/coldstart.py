@@ -1,6 +1,6 @@
 """Cold start: what ``import mcp`` costs on its own, and what ssh-mcp adds on top.
 
-    uv run python bench/coldstart.py [--runs 7] [--top 12]
+    uv run python bench/coldstart.py [--runs 7] [--top 12] [--compare TREE] [--instructions]
 
 Each figure comes from fresh interpreters (this ``sys.executable``), interleaved so that
 machine noise hits them alike; the median counts. Needs no SSH host: no connection is
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,19 @@ def run_server(argv: list[str], env: dict[str, str]) -> tuple[Figure, str]:
         return (wall, cpu, hwm), err.read().decode(errors="replace")
 
 
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions ``argv`` runs to its exit, an initialize line on stdin (a server answers
+    it, then sees EOF and exits), as valgrind's callgrind counts them."""
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env, input=json.dumps(INIT) + "\n", capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if found is None:
+        raise BenchError(f"{argv}: no callgrind count: {out.stderr[-300:]}")
+    return int(found.group(1))
+
+
 def import_times(stderr: str) -> dict[str, int]:
     """``-X importtime``: self microseconds per module."""
     per: dict[str, int] = {}
@@ -119,6 +133,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="interleaved runs (7)")
     parser.add_argument("--top", type=int, default=12, help="packages listed (12)")
     parser.add_argument("--compare", type=Path, help="also ours from this checkout (a git tree)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions (callgrind, slow)"
+    )
     args = parser.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="ssh-mcp-bench-cold-") as d:
@@ -155,6 +172,20 @@ def main() -> int:
         for _ in range(args.runs):
             for name, case in cases.items():
                 got[name].append(case())
+        counts: dict[str, int] = {}
+        if args.instructions:
+            fresh = {**ours_env, "XDG_CACHE_HOME": str(tmp / "cache-counted")}
+            counted = {
+                "python -c pass": ([py, "-c", "pass"], base),
+                "python -c 'import mcp'": ([py, "-c", "import mcp"], base),
+                "bare SDK server, to initialize": ([py, str(HERE / "bare_server.py")], base),
+                "python -m ssh_mcp, to initialize": ([py, "-m", "ssh_mcp"], ours_env),
+                "  same, first run (no schema cache)": ([py, "-m", "ssh_mcp"], fresh),
+                **({f"  same, from {args.compare}": ([py, "-m", "ssh_mcp"], {
+                    **ours_env, "PYTHONPATH": str(args.compare),
+                    "XDG_CACHE_HOME": str(tmp / "cache-compare")})} if args.compare else {}),
+            }  # fmt: skip
+            counts = {name: instructions(argv, env) for name, (argv, env) in counted.items()}
         mcp_err = subprocess.run([py, "-X", "importtime", "-c", "import mcp"], env=base,
                                  capture_output=True, text=True, check=True).stderr  # fmt: skip
         ours_err = run_server([py, "-X", "importtime", "-m", "ssh_mcp"], ours_env)[1]
@@ -167,6 +198,12 @@ def main() -> int:
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load:.2f}, "
           f"{args.runs} interleaved runs, medians\n")  # fmt: skip
     print_table(["figure", "wall", "CPU", "peak RSS", "vs import mcp"], rows)
+    if counts:
+        sdk_i = counts["python -c 'import mcp'"]
+        print("\nInstructions (callgrind: the same count whatever the load), one run each:\n")
+        print_table(["figure", "instructions", "vs import mcp"],
+                    [[n, f"{i / 1e9:.3f} G", f"{(i - sdk_i) / 1e9:+.3f} G"]
+                     for n, i in counts.items()])  # fmt: skip
     sdk_mods, ours_mods = import_times(mcp_err), import_times(ours_err)
     sdk = by_package(sdk_mods)
     print(f"\n-X importtime, self time per top-level package (ms), `import mcp` "
