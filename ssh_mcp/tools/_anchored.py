@@ -289,9 +289,11 @@ async def hard_link(ctx: ToolContext, target: str, path: str) -> None:
 #: The fresh temp directory ``./$tn`` a tree is built in, for :data:`COPY` and the transfers'
 #: ``TAR_IN`` (:mod:`ssh_mcp.tools._tree`) alike. ``into`` enters it and proves by identity
 #: (dev:inode), not by path, that it is tn of the held parent: an ancestor swapped meanwhile
-#: does not matter, tn swapped does. ``unpack MODE [TAR OPTION...]`` extracts the tar of
-#: ``./<name>`` on stdin there, takes setuid and setgid off every file (ssh_upload refuses
-#: them; under a root login they would be root's: DECISIONS.md 86), gives the top MODE.
+#: does not matter, tn swapped does. ``unpack MODE`` extracts the tar of ``./<name>`` on
+#: stdin there as the login user's (``--no-same-owner``: a root login's tar would restore
+#: the source's owners, and so mint files owned by anyone), takes setuid and setgid off
+#: every file (ssh_upload refuses them; under a root login they would be root's), gives
+#: the top MODE. DECISIONS.md 86.
 UNPACK = r"""
 ident() { stat -c %d:%i -- "$1"; }
 into() {
@@ -299,9 +301,8 @@ into() {
     [ "$(ident "../$tn")" = "$(ident .)" ]
 }
 unpack() {
-  um=$1; shift
-  tar -xpf - --strip-components=2 "$@" &&
-    find . -xdev -type f -perm /6000 -exec chmod ug-s -- {} + && chmod -- "$um" .
+  tar -xpf - --strip-components=2 --no-same-owner &&
+    find . -xdev -type f -perm /6000 -exec chmod ug-s -- {} + && chmod -- "$1" .
 }
 clean() { (into && chmod -R u+w .) 2>/dev/null; rm -rf -- "./$tn"; }
 """

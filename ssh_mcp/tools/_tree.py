@@ -64,7 +64,7 @@ case $(tar --version 2>/dev/null) in *"GNU tar"*) ;; *) exit 93 ;; esac
 { [ -e "./$dn" ] || [ -L "./$dn" ]; } && exit 95
 mkdir -m 700 -- "./$tn" || exit 96
 ( into || { echo "ssh-mcp: the temp directory was swapped meanwhile" >&2; exit 1; }
-  unpack "$m" --no-same-owner ) >&2 || { clean; exit 96; }
+  unpack "$m" ) >&2 || { clean; exit 96; }
 mv -n -T -- "./$tn" "./$dn" || { clean; exit 96; }
 [ -e "./$tn" ] && { clean; exit 97; }
 count "./$dn" 2147483647

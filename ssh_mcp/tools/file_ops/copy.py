@@ -7,8 +7,8 @@ overwrite, hard-linked) into place; a drop mid-copy is never replayed. A tree is
 the host itself (:func:`ssh_mcp.tools._anchored.copy_tree`): GNU tar reads it
 relative to verified directory handles, never following a symlink (not even
 one swapped in mid-walk), into a hidden sibling directory renamed into place
-whole; its symlinks are recreated as links. Copied files lose setuid and setgid,
-as a transfer's do (DECISIONS.md 86).
+whole; its symlinks are recreated as links. Copies are the login user's and files
+lose setuid and setgid, as a transfer's do (DECISIONS.md 86).
 """
 
 from __future__ import annotations
