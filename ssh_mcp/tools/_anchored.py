@@ -289,11 +289,10 @@ async def hard_link(ctx: ToolContext, target: str, path: str) -> None:
 #: The fresh temp directory ``./$tn`` a tree is built in, for :data:`COPY` and the transfers'
 #: ``TAR_IN`` (:mod:`ssh_mcp.tools._tree`) alike. ``into`` enters it and proves by identity
 #: (dev:inode), not by path, that it is tn of the held parent: an ancestor swapped meanwhile
-#: does not matter, tn swapped does. ``unpack MODE`` extracts the tar of ``./<name>`` on
-#: stdin there as the login user's (``--no-same-owner``: a root login's tar would restore
-#: the source's owners, and so mint files owned by anyone), takes setuid and setgid off
-#: every file (ssh_upload refuses them; under a root login they would be root's), gives
-#: the top MODE. DECISIONS.md 86.
+#: does not matter, tn swapped does. ``unpack MODE`` extracts the tar on stdin there as the
+#: login's (``--no-same-owner``: root's tar would restore the source's owners, minting files
+#: of any user), takes setuid and setgid off every file (ssh_upload refuses them; a root
+#: login's would be root's), gives the top MODE. DECISIONS.md 86.
 UNPACK = r"""
 ident() { stat -c %d:%i -- "$1"; }
 into() {
