@@ -3,6 +3,7 @@ the one this machine has: DECISIONS.md 80); the compose file is confined like an
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import fleet
 import pytest
 from docker_helpers import docker_settings, remove, remove_image, running, state
-from harness import Target, assert_audit, error_line, ok, serve, text
+from harness import Target, assert_audit, audit_lines, error_line, ok, serve, text
 
 from ssh_mcp.config.settings import Settings
 
@@ -142,6 +143,8 @@ async def test_a_host_without_compose_gets_a_clear_error(
         ("    network_mode: host\n", "service 'box': network_mode: host shares the host's"),
         ("    volumes: ['/var/run/docker.sock:/s']\n", "mounts the docker socket"),
         ("    volumes: ['./innocent:/x:ro']\n", "mounts /etc of the host (symlinks followed)"),
+        # v1 writes volume specs without doubling $: up would look ${R} up again.
+        ("    volumes: ['./a$${R}:/x']\n", "service 'box': a $ that compose did not write as $$"),
     ],
 )
 async def test_compose_up_refuses_what_run_refuses_and_creates_nothing(
@@ -183,3 +186,53 @@ async def test_compose_up_with_the_operators_leave_passes_the_check(
         r = await client.call_tool("ssh_docker_compose_up", base)
         assert not r.is_error or "failed on the host" in text(r)
         assert fleet.docker("inspect", "--format", "{{.HostConfig.Privileged}}", name) == "true\n"
+
+
+@pytest.mark.parametrize(
+    "swap", ["    privileged: true\n", "    volumes: ['/var/run/docker.sock:/s']\n"]
+)
+async def test_compose_up_runs_the_configuration_it_checked_not_the_file_again(
+    settings_for: Callable[..., Settings],
+    root_target: Target,
+    compose_file: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    swap: str,
+) -> None:
+    """The race DECISIONS.md 84 closes: the host's compose rewrites the file as soon as
+    ``config`` has answered, before ``up`` runs. What runs is what was checked: the
+    container has neither what the new file asks for, and the environment value the
+    checked configuration holds reached it on stdin, never an argv, the audit or a log."""
+    caplog.set_level(logging.DEBUG)
+    name, secret = fleet.container_name("compose"), f"s3cret-{os.getpid()}-q7"
+    write_project(compose_file, f"    environment:\n      TOKEN: {secret}\n")
+    swapped = tmp_path / "swapped.yml"
+    write_project(swapped, swap)
+    argvs = tmp_path / "argv.log"
+    racer = tmp_path / "racer"  # docker_cmd; its v1 compose is racer-compose beside it
+    racer.write_text(
+        "#!/bin/sh\n"
+        'real=docker; case "$0" in *-compose) real=docker-compose;; esac\n'
+        f'echo "$*" >> {argvs}\n'
+        '"$real" "$@"; rc=$?\n'
+        f'case " $* " in *" config "*) cat {swapped} > {compose_file};; esac\n'
+        "exit $rc\n"
+    )
+    racer.chmod(0o755)
+    (tmp_path / "racer-compose").symlink_to(racer)
+    settings = docker_settings(settings_for, root_target, f'docker_cmd = ["{racer}"]\n')
+    base = {"host": "target", "file": str(compose_file), "project": PROJECT}
+    async with serve(settings) as (client, app):
+        sc = await ok(client, "ssh_docker_compose_up", base)
+        assert_audit(app, {"tool": "ssh_docker_compose_up", "outcome": "ok"})
+        audit = str(audit_lines(app))
+    assert compose_file.read_text() == swapped.read_text()  # the race did happen
+    assert running(name)
+    assert fleet.docker("inspect", "--format", "{{.HostConfig.Privileged}}", name) == "false\n"
+    mounts = fleet.docker("inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", name)
+    assert "docker.sock" not in mounts
+    env = fleet.docker("inspect", "--format", "{{json .Config.Env}}", name)
+    assert f"TOKEN={secret}" in env
+    assert " config" in argvs.read_text() and " up --detach" in argvs.read_text()
+    for seen in (argvs.read_text(), audit, sc["text"], caplog.text):
+        assert secret not in seen

@@ -184,3 +184,20 @@ def test_a_configuration_that_does_not_read_is_an_error() -> None:
     for text in ("a: {b: 1}\n", "[1]", "services: [a]\n", '{"services": 1'):
         with pytest.raises(ValueError, match="compose's normalized configuration"):
             rules.compose_config(text)
+
+
+def test_a_dollar_compose_did_not_double_is_refused_without_its_value() -> None:
+    """up reads the checked text again: ``$$`` is a literal ``$`` there, a lone ``$`` a
+    variable that could have changed since the check (DECISIONS.md 84)."""
+    doubled = (
+        "services:\n  a:\n    command: sh -c 'echo $$HOME $$$$'\n    environment:\n      K: x$$y\n"
+    )
+    assert rules.compose_reread_refusal(rules.compose_config(doubled)) is None
+    for text in (
+        "services:\n  a:\n    volumes:\n    - /srv/a${SECRET}:/x:rw\n",
+        _v2(environment={"K": "$$$SECRET"}),
+        json.dumps({"services": {}, "volumes": {"v": {"name": "$SECRET"}}}),
+    ):
+        found = rules.compose_reread_refusal(rules.compose_config(text))
+        assert found is not None and "did not write as $$" in found, text
+        assert "SECRET" not in found

@@ -243,3 +243,33 @@ def compose_refusal(config: dict[str, Any]) -> str | None:
         if (why := bind_refusal(source)) is not None:
             return f"{label}: a bind mount {why}"
     return None
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in ``value``, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def compose_reread_refusal(config: dict[str, Any]) -> str | None:
+    """Why the normalized configuration would not mean what was checked when ``up`` reads
+    it: compose writes a literal ``$`` as ``$$`` and reads ``$$`` back as ``$``, but a ``$``
+    it did not double (v1 writes volume and security_opt specs as they are) starts a
+    variable that ``up`` would look up again, in an environment or a ``.env`` that may have
+    changed since the check. None when every run of ``$`` is even. The line names where,
+    never the value (DECISIONS.md 84)."""
+    for key, section in config.items():
+        parts = _mapping(section).items() if key == "services" else [(key, section)]
+        for name, value in parts:
+            label = f"service {str(name)[:64]!r}" if key == "services" else str(key)[:64]
+            if any(len(run) % 2 for s in _strings(value) for run in re.findall(r"\$+", s)):
+                return (
+                    f"{label}: a $ that compose did not write as $$ would be read as a "
+                    "variable again by up"
+                )
+    return None

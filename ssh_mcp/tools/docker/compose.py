@@ -7,11 +7,13 @@ ships); with a ``docker_cmd`` such as ``["sudo", "-n", "docker"]`` v1 is
 resolved on the host and confined by the path allowlist before anything runs. Service names
 are validated (no leading ``-``), so they follow the options without ``--``, which compose
 v1's argument parser does not take everywhere. ``up`` first checks the project's normalized
-configuration against ssh_docker_run's refusals (DECISIONS.md 84).
+configuration against ssh_docker_run's refusals, then runs on that checked text, fed on
+stdin, so a file rewritten in between changes nothing (DECISIONS.md 84).
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -79,11 +81,29 @@ class ComposeDownInput(ComposeInput):
     volumes: bool = Field(False, description="Remove its named volumes too.")
 
 
-async def _run(ctx: ToolContext, prefix: list[str], args: ComposeInput, *sub: str) -> ProcessResult:
+async def _run(
+    ctx: ToolContext,
+    prefix: list[str],
+    args: ComposeInput,
+    *sub: str,
+    checked: bytes | None = None,
+) -> ProcessResult:
+    """Run compose on the file, or with ``checked`` on that configuration, fed on stdin.
+    From stdin, v1 takes the project directory (relative paths, ``.env``, the default
+    project name) from its working directory and ignores ``--project-directory``, which v2
+    takes: both are the file's directory, as when compose reads the file."""
+    where = posixpath.dirname(args.file)
     argv = [*prefix, "--file", args.file]
+    if checked is not None:
+        argv = [*prefix, "--file", "-", "--project-directory", where]
     argv += ["--project-name", args.project] if args.project else []
     argv += sub
-    result = await ctx.run(argv, timeout=ctx.command_timeout)
+    result = await ctx.run(
+        argv,
+        timeout=ctx.command_timeout,
+        stdin=checked,
+        cwd=where if checked is not None else None,
+    )
     if result.exit_code == 127:
         raise RemoteError(
             f"compose is not installed on the host: `{' '.join(docker_argv(ctx, 'compose'))}` "
@@ -107,32 +127,39 @@ def _refused(why: str) -> PolicyDenied:
     )
 
 
-async def _check_project(ctx: ToolContext, prefix: list[str], args: ComposeInput) -> None:
-    """Refuse a project that gives a container the host, as ssh_docker_run would: compose's
-    own normalized configuration (extends, overrides and variables resolved) is read, and
-    every bind source is resolved on the host too (DECISIONS.md 84)."""
+async def _check_project(ctx: ToolContext, prefix: list[str], args: ComposeInput) -> bytes:
+    """The project's configuration, checked: compose's own normalized configuration
+    (extends, overrides and variables resolved) is refused when it gives a container the
+    host, as ssh_docker_run would, every bind source resolved on the host too; or when
+    reading it again would look variables up again (DECISIONS.md 84). The text returned
+    is the one checked, for ``up`` to run."""
     v2 = prefix == docker_argv(ctx, "compose")
     result = await _run(ctx, prefix, args, "config", *(["--format", "json"] if v2 else []))
     if result.stdout.truncated:
         raise _refused("its configuration passed SSH_STDOUT_CAP_BYTES and cannot be checked")
+    text = decode(result.stdout)
     try:
-        config = rules.compose_config(decode(result.stdout))
+        config = rules.compose_config(text)
     except ValueError as exc:
         raise _refused(str(exc)) from None
-    if (why := rules.compose_refusal(config)) is not None:
+    if (why := rules.compose_refusal(config) or rules.compose_reread_refusal(config)) is not None:
         raise _refused(why)
     binds = rules.compose_binds(config)
     if binds:
         for (who, _), source in zip(binds, await resolved(ctx, [p for _, p in binds]), strict=True):
             if (reason := rules.bind_refusal(source)) is not None:
                 raise _refused(f"{who}: a bind mount {reason} (symlinks followed)")
+    return text.encode()
 
 
 async def compose_up(ctx: ToolContext, args: ComposeInput) -> DockerText:
     prefix = await compose_command(ctx)
-    if not ctx.limits.docker_run_privileged:
-        await _check_project(ctx, prefix, args)
-    return text_result(await _run(ctx, prefix, args, "up", "--detach", *args.services))
+    up = ("up", "--detach", *args.services)
+    if ctx.limits.docker_run_privileged:  # the operator's leave: nothing to check, the file
+        return text_result(await _run(ctx, prefix, args, *up))
+    # The checked text, not the file: a file rewritten since the check is not read again.
+    checked = await _check_project(ctx, prefix, args)
+    return text_result(await _run(ctx, prefix, args, *up, checked=checked))
 
 
 def _handler(*sub: str) -> Callable[[ToolContext, ComposeInput], Awaitable[DockerText]]:
@@ -209,7 +236,8 @@ TOOLS = (
         details="Refused unless SSH_DOCKER_RUN_PRIVILEGED=true: a service with what "
         "ssh_docker_run refuses (privileged, cap_add, devices, security_opt, host namespaces, "
         "bind mounts of /, the docker socket or system directories, symlinks resolved), read "
-        "from compose's own normalized configuration of the file. All services are checked.",
+        "from compose's own normalized configuration of the file. All services are checked, and "
+        "up runs that checked configuration (on stdin), not the file read again.",
     ),
     text_tool(
         "ssh_docker_compose_down",
