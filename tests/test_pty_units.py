@@ -93,6 +93,7 @@ def test_a_cli_table_overrides_its_profile() -> None:
         'enable_cmd = "pass show en"\nline_ending = "crlf"\nallow_config = true\npager_off = ""\n'
         "[hosts.j]\n[hosts.plain]\ncli = {}\n"
         "[hosts.fw]\n[hosts.fw.cli]\nprofile = \"cisco_ios\"\nprivileged_regex = '\\(en\\)> ?$'\n"
+        '[hosts.mx]\n[hosts.mx.cli]\nprofile = "junos"\nenable = "start shell"\nenable_cmd = "x"\n'
     )
     sw = hosts["sw"].cli
     assert sw is not None and sw.profile == "cisco_ios" and sw.commands == ("show *",)
@@ -102,6 +103,8 @@ def test_a_cli_table_overrides_its_profile() -> None:
     assert hosts["plain"].cli == PROFILES["generic"]
     fw = hosts["fw"].cli
     assert fw is not None and fw.privileged_regex == r"\(en\)> ?$"
+    mx = hosts["mx"].cli
+    assert mx is not None and mx.enable == "start shell" and mx.enable_cmd == ("x",)
     assert CISCO.privileged_regex == "# ?$"
     assert CISCO.prompt.search("banner\nr1(config-if)# ")
     assert PROFILES["junos"].prompt.search("{master:0}\nops@mx1> ")
@@ -115,6 +118,9 @@ def test_a_cli_table_overrides_its_profile() -> None:
         ('profile = "ios"', "profile"),
         ('line_ending = "\\n"', "line_ending"),
         ("password = 1", "password"),
+        # junos and generic have no enable command: the step would always report "refused".
+        ('profile = "junos"\nenable_cmd = "x"', "enable_cmd needs an enable command"),
+        ('enable = " "\nenable_cmd = "x"', "enable_cmd needs an enable command"),
     ],
 )
 def test_bad_cli_tables_are_refused(table: str, why: str) -> None:

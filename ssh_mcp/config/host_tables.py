@@ -8,8 +8,9 @@ import re
 import shlex
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ssh_mcp.config.cli_profiles import PROFILES
 from ssh_mcp.config.defaults import DEFAULTS
 from ssh_mcp.config.settings import absolute_paths
 
@@ -76,6 +77,9 @@ class CliTable(BaseModel):
     pager_off: str | None = Field(
         None, description='Command sent after login that turns the pager off; "" for none.'
     )
+    enable: str | None = Field(
+        None, description="Command that asks for privileged mode (cisco_ios: `enable`)."
+    )
     enable_cmd: list[str] | None = Field(
         None, description="Command whose stdout is the enable secret; set: `enable` is run first."
     )
@@ -107,6 +111,17 @@ class CliTable(BaseModel):
             except re.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _enable_with_its_command(self) -> CliTable:
+        # Without one, the enable step would send an empty line and always report "refused".
+        enable = self.enable if self.enable is not None else PROFILES[self.profile].enable
+        if self.enable_cmd is not None and not enable.strip():
+            raise ValueError(
+                f"enable_cmd needs an enable command: the {self.profile} profile has none; "
+                "set enable"
+            )
+        return self
 
 
 class _HostFields(BaseModel):

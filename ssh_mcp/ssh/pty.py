@@ -46,8 +46,10 @@ PENDING_CAP = 1 << 20
 SCREEN_FEED_CAP = 32768
 #: Seconds between screen matches of a ``wait_for`` while output keeps arriving.
 SCREEN_EVERY = 0.25
-#: How long an ended program's read waits for the channel to close with its exit status.
+#: How long an ended program's read waits for the channel to close with its exit status,
+#: at most, and at least when its own deadline has passed.
 EXIT_WAIT = 2.0
+EXIT_MIN_WAIT = 0.1
 _READ = 65536
 _MARK = re.compile(rb"\x1essh-mcp-pgid:([0-9]+)\r?\n")
 #: The start of a stream that may still hold the mark line, however it was split.
@@ -216,8 +218,8 @@ class Pty:
     ) -> PtyOutput:
         """What arrived since the last read. With ``wait_for``: as soon as it matches the
         text since the last read or (``screen``) the screen, or at ``timeout``. Without: once output
-        has been quiet for ``settle`` seconds, or at ``timeout``. Either way, at once when
-        the program has ended and everything it wrote is in."""
+        has been quiet for ``settle`` seconds, or at ``timeout``. Either way, as soon as
+        the program has ended, everything it wrote is in and its exit status has come."""
         deadline = time.monotonic() + timeout
         matched: bool | None = None if wait_for is None else False
         while True:
@@ -225,10 +227,12 @@ class Pty:
                 matched = True
                 break
             if self.ended:
-                # sshd sends the exit status after the stream's end, then closes: wait
-                # for that close (bounded), so an ended read carries its exit code.
+                # sshd sends the exit status after the stream's end, then closes: wait for
+                # that close, within the read's own deadline (and EXIT_WAIT), so an ended
+                # read carries its exit code; a later read has it if this one cannot wait.
+                wait = min(EXIT_WAIT, max(deadline - time.monotonic(), EXIT_MIN_WAIT))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self.closed), EXIT_WAIT)
+                    await asyncio.wait_for(asyncio.shield(self.closed), wait)
                 break
             now = time.monotonic()
             if now >= deadline:
