@@ -145,6 +145,15 @@ async def test_a_host_without_compose_gets_a_clear_error(
         ("    volumes: ['./innocent:/x:ro']\n", "mounts /etc of the host (symlinks followed)"),
         # v1 writes volume specs without doubling $: up would look ${R} up again.
         ("    volumes: ['./a$${R}:/x']\n", "service 'box': a $ that compose did not write as $$"),
+        # compose bind-mounts a file secret (read-only; a unix socket connects all the same).
+        (
+            "    secrets: [sock]\nsecrets:\n  sock:\n    file: /var/run/docker.sock\n",
+            "secret 'sock': a bind mount mounts the docker socket",
+        ),
+        (
+            "    secrets: [s]\nsecrets:\n  s:\n    file: ./innocent/shadow\n",
+            "secret 's': a bind mount mounts /etc of the host (symlinks followed)",
+        ),
     ],
 )
 async def test_compose_up_refuses_what_run_refuses_and_creates_nothing(
@@ -163,6 +172,40 @@ async def test_compose_up_refuses_what_run_refuses_and_creates_nothing(
         assert_audit(app, {"tool": "ssh_docker_compose_up", "outcome": "denied"})
     assert project_containers() == ""
     assert state(fleet.container_name("compose")) is None
+
+
+async def test_compose_up_refuses_volumes_from_and_creates_nothing(
+    settings_for: Callable[..., Settings], root_target: Target, compose_file: Path
+) -> None:
+    """A container the operator made with the host's root mounted: volumes_from would hand
+    the project that mount, which ssh_docker_run cannot ask for."""
+    rootfs = fleet.container_name("rootfs")
+    fleet.docker("create", "--name", rootfs, "-v", "/:/host", fleet.busybox_image(), "true")
+    try:
+        write_project(compose_file, f"    volumes_from: ['container:{rootfs}']\n")
+        base = {"host": "target", "file": str(compose_file), "project": PROJECT}
+        async with serve(docker_settings(settings_for, root_target)) as (client, app):
+            r = await client.call_tool("ssh_docker_compose_up", base)
+            error_line(r, "refused", "service 'box': volumes_from gives the container another")
+            assert_audit(app, {"tool": "ssh_docker_compose_up", "outcome": "denied"})
+        assert project_containers() == ""
+        assert state(fleet.container_name("compose")) is None
+    finally:
+        remove(rootfs)
+
+
+async def test_compose_up_with_a_file_secret_in_the_project_comes_up(
+    settings_for: Callable[..., Settings], root_target: Target, compose_file: Path
+) -> None:
+    name, value = fleet.container_name("compose"), f"harmless-{os.getpid()}"
+    (compose_file.parent / "s.txt").write_text(value)
+    write_project(compose_file, "    secrets: [s]\nsecrets:\n  s:\n    file: ./s.txt\n")
+    base = {"host": "target", "file": str(compose_file), "project": PROJECT}
+    async with serve(docker_settings(settings_for, root_target)) as (client, app):
+        await ok(client, "ssh_docker_compose_up", base)
+        assert_audit(app, {"tool": "ssh_docker_compose_up", "outcome": "ok"})
+    assert running(name)
+    assert fleet.docker("exec", name, "cat", "/run/secrets/s") == value
 
 
 async def test_compose_up_with_the_operators_leave_passes_the_check(

@@ -121,6 +121,24 @@ def _v2(**service: Any) -> str:
     return json.dumps({"name": "p", "services": {"web": {"image": "busybox", **service}}})
 
 
+#: What docker-compose 1.29 ``config`` prints for file secrets (relative paths made absolute).
+V1_SECRETS = """\
+secrets:
+  ok:
+    file: /srv/p/s.txt
+  sock:
+    file: /var/run/docker.sock
+services:
+  box:
+    image: busybox
+    secrets:
+    - source: ok
+    - source: sock
+      target: /x
+version: '3.7'
+"""
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [
@@ -148,6 +166,24 @@ def _v2(**service: Any) -> str:
             ),
             "volume 'v': a bind mount mounts /root",
         ),
+        (V1_SECRETS, "secret 'sock': a bind mount mounts the docker socket"),
+        (
+            "secrets:\n  s:\n    file: /etc/shadow\nservices:\n  a:\n    image: x\n",
+            "secret 's': a bind mount mounts /etc",
+        ),
+        (
+            json.dumps({"services": {"a": {}}, "configs": {"c": {"file": "/root/.ssh/id"}}}),
+            "config 'c': a bind mount mounts /root",
+        ),
+        (
+            json.dumps({"services": {"a": {}}, "secrets": {"s": {"file": "/"}}}),
+            "secret 's': a bind mount mounts the host's root",
+        ),
+        (
+            "services:\n  a:\n    volumes_from:\n    - container:rootfs:rw\n",
+            "service 'a': volumes_from gives the container another container's mounts",
+        ),
+        (_v2(volumes_from=["service:other"]), "service 'web': volumes_from"),
         (
             json.dumps(
                 {
@@ -178,6 +214,27 @@ def test_an_ordinary_project_passes_and_lists_its_bind_sources() -> None:
         ("service 'a'", "/srv/x$$y"),
         ("service 'a'", "/srv/x$y"),
     ]
+
+
+def test_file_secrets_and_configs_are_bind_sources_and_harmless_ones_pass() -> None:
+    """compose bind-mounts a secret's or config's ``file``: it is checked as a bind source,
+    then resolved on the host like any other; other kinds of secret mount nothing."""
+    text = (
+        "configs:\n  c:\n    file: /srv/p/app.conf\n"
+        "secrets:\n  e:\n    external: true\n    name: e\n  s:\n    file: /srv/p/a$$b\n"
+        "services:\n  a:\n    configs:\n    - source: c\n    image: busybox\n"
+        "    secrets:\n    - mode: 288\n      source: s\n      target: /x\n      uid: '103'\n"
+        "version: '3.7'\n"
+    )
+    config = rules.compose_config(text)
+    assert rules.compose_refusal(config) is None
+    assert rules.compose_binds(config) == [
+        ("secret 's'", "/srv/p/a$$b"),
+        ("config 'c'", "/srv/p/app.conf"),
+        ("secret 's'", "/srv/p/a$b"),
+    ]
+    v2 = {"services": {"a": {}}, "secrets": {"s": {"environment": "TOKEN"}, "k": {"file": "/k"}}}
+    assert rules.compose_binds(rules.compose_config(json.dumps(v2))) == [("secret 'k'", "/k")]
 
 
 def test_a_configuration_that_does_not_read_is_an_error() -> None:

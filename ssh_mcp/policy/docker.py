@@ -197,9 +197,11 @@ def _host_networks(config: dict[str, Any]) -> set[str]:
 
 
 def compose_binds(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every host path the project bind-mounts, as (service or ``volume <name>``, path):
-    service volumes in short (``src:dst[:mode]``) or long form, and top-level volumes whose
-    local driver binds a ``device``."""
+    """Every host path the project bind-mounts, as (service, ``volume``, ``secret`` or
+    ``config`` and its name, path): service volumes in short (``src:dst[:mode]``) or long
+    form, top-level volumes whose local driver binds a ``device``, and top-level secrets and
+    configs read from a ``file``, which compose bind-mounts (read-only, but a unix socket
+    connects all the same)."""
     found: list[tuple[str, str]] = []
     for name, service in _mapping(config.get("services")).items():
         for volume in _mapping(service).get("volumes") or []:
@@ -215,6 +217,10 @@ def compose_binds(config: dict[str, Any]) -> list[tuple[str, str]]:
         device = _mapping(_mapping(volume).get("driver_opts")).get("device")
         if device is not None:
             found.append((f"volume {str(name)[:64]!r}", str(device)))
+    for section in ("secrets", "configs"):  # every entry, used by a service or not
+        for name, entry in _mapping(config.get(section)).items():
+            if (file := _mapping(entry).get("file")) is not None:
+                found.append((f"{section[:-1]} {str(name)[:64]!r}", str(file)))
     # v1 may write a literal $ as $$: both spellings are checked and resolved.
     return found + [(who, p.replace("$$", "$")) for who, p in found if "$$" in p]
 
@@ -234,6 +240,8 @@ def compose_refusal(config: dict[str, Any]) -> str | None:
         for key in _COMPOSE_NAMESPACES:
             if service.get(key) == "host":
                 return f"{label}: {key}: host shares the host's namespace"
+        if service.get("volumes_from"):  # run has no --volumes-from: whose mounts is unknown
+            return f"{label}: volumes_from gives the container another container's mounts"
         networks = service.get("networks") or []
         if host_nets & {str(n) for n in networks}:
             return f"{label}: a network that is the host's shares the host's namespace"

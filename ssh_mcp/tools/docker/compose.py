@@ -235,7 +235,8 @@ TOOLS = (
         CHANGES,
         details="Refused unless SSH_DOCKER_RUN_PRIVILEGED=true: a service with what "
         "ssh_docker_run refuses (privileged, cap_add, devices, security_opt, host namespaces, "
-        "bind mounts of /, the docker socket or system directories, symlinks resolved), read "
+        "bind mounts of /, the docker socket or system directories, secret and config files "
+        "included, symlinks resolved; volumes_from), read "
         "from compose's own normalized configuration of the file. All services are checked, and "
         "up runs that checked configuration (on stdin), not the file read again.",
     ),
