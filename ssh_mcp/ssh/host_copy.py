@@ -74,8 +74,8 @@ async def _stat(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | No
     """``path`` followed; None when it leads nowhere (dangling, a loop, unreadable)."""
     try:
         return await sftp.stat(path)
-    except asyncssh.SFTPError:
-        return None
+    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPPermissionDenied, asyncssh.SFTPFailure):
+        return None  # a drop still raises: the caller's context reports it
 
 
 async def _kept_mode(sftp: asyncssh.SFTPClient, dst: str, old: asyncssh.SFTPAttrs) -> int | None:
