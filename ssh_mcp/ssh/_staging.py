@@ -51,7 +51,13 @@ def temp_name(path: str) -> str:
 
 
 async def existing_mode(sftp: asyncssh.SFTPClient, path: str) -> int | None:
-    """Permission bits of ``path``, or None when it does not exist."""
+    """The mode a replacement of ``path`` keeps, or None when it does not exist.
+
+    Followed through a symlink; its permission bits without setuid, setgid and
+    sticky: the replacement is a new inode owned by the login, so under a root
+    login a kept setuid would make a root program of new content. ``write(2)``
+    into the old inode clears those bits too (DECISIONS.md 86).
+    """
     try:
         attrs = await sftp.stat(path)
     except asyncssh.SFTPNoSuchFile:
@@ -60,7 +66,7 @@ async def existing_mode(sftp: asyncssh.SFTPClient, path: str) -> int | None:
         raise sftp_error(exc, "stat") from None
     if attrs.permissions is not None and statmod.S_ISDIR(attrs.permissions):
         raise RemoteError(f"{path} is a directory; give a file path")
-    return statmod.S_IMODE(attrs.permissions or DEFAULT_MODE)
+    return statmod.S_IMODE(attrs.permissions or DEFAULT_MODE) & 0o777
 
 
 async def remove_quietly(sftp: asyncssh.SFTPClient, path: str) -> bool:

@@ -6,10 +6,13 @@ when it offers the ``copy-data`` extension (OpenSSH 9.0+), else streamed
 through this server. It is fsynced where the server allows it, given its
 mode, then renamed over the destination, or, when it must not replace
 anything, hard-linked into place, so a file created meanwhile is never
-clobbered. Like ``cp``, a replaced file keeps its own mode; a new one gets the
-source's permission bits, without setuid and setgid: under a root login they
-would be root's. It is the one copy within a host: ``ssh_cp`` and the backup
-of ``ssh_deploy`` both make theirs here.
+clobbered. Like ``cp``, a replaced regular file keeps its own permission
+bits (a replaced symlink, its target's); a new file gets the source's. Never
+setuid, setgid or sticky: the copy is a new inode owned by the login, so under
+a root login a kept bit would make a root program of content the caller chose
+(``cp``, writing into the old inode, has the kernel clear them). It is the one
+copy within a host: ``ssh_cp`` and the backup of ``ssh_deploy`` both make
+theirs here.
 
 A failure removes the temp file; when that fails too, the error names it. A
 dropped connection cannot remove anything: it raises :class:`WriteInterrupted`
@@ -65,6 +68,25 @@ async def _lstat(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | N
         return await sftp.lstat(path)
     except asyncssh.SFTPNoSuchFile:
         return None
+
+
+async def _stat(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | None:
+    """``path`` followed; None when it leads nowhere (dangling, a loop, unreadable)."""
+    try:
+        return await sftp.stat(path)
+    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPPermissionDenied, asyncssh.SFTPFailure):
+        return None  # a drop still raises: the caller's context reports it
+
+
+async def _kept_mode(sftp: asyncssh.SFTPClient, dst: str, old: asyncssh.SFTPAttrs) -> int | None:
+    """The permission bits a copy replacing ``old`` (``dst``, not followed) keeps, without
+    setuid, setgid and sticky; None when ``dst`` is no regular file, nor a link to one."""
+    attrs: asyncssh.SFTPAttrs | None = old
+    if statmod.S_ISLNK(old.permissions or 0):
+        attrs = await _stat(sftp, dst)  # a link's own mode is 0777, not the file's
+    if attrs is None or not statmod.S_ISREG(attrs.permissions or 0):
+        return None
+    return statmod.S_IMODE(attrs.permissions or 0) & 0o777
 
 
 def _leftover(exc: Exception, tmp: str) -> Exception:
@@ -143,9 +165,11 @@ async def copy_file(
         raise RemoteError(f"{dst} exists; pass overwrite=true to replace it")
     if old is not None and statmod.S_ISDIR(old.permissions or 0):
         raise RemoteError(f"{dst} is a directory; give the full path of the copy")
-    if old is not None:
-        mode = statmod.S_IMODE(old.permissions or DEFAULT_MODE)  # as cp: a replaced file's own
-    else:  # the source's, less setuid, setgid and sticky (as a transfer, DECISIONS.md 86)
+    # As cp: a replaced file's own bits, else the source's; never setuid, setgid, sticky.
+    kept = None if old is None else await _kept_mode(sftp, dst, old)
+    if kept is not None:
+        mode = kept
+    else:
         mode = DEFAULT_MODE if src_mode is None else statmod.S_IMODE(src_mode) & 0o777
     on_host = bool(sftp.supports_remote_copy)
     tmp, landing = temp_name(dst), False

@@ -154,7 +154,8 @@ class Remote:
             return await _transfer.regular_file(sftp, path, max_bytes)
 
     async def existing_mode(self, path: str) -> int | None:
-        """Permission bits of ``path``, or None when it does not exist."""
+        """The mode a replacement of ``path`` keeps (no setuid, setgid, sticky), or None
+        when it does not exist."""
         sftp = await self._sftp()
         with _translated(self._pc, "stat"):
             return await _transfer.existing_mode(sftp, path)

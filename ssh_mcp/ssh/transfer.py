@@ -174,9 +174,10 @@ async def write_atomic(
 ) -> Written:
     """Write ``source`` (bytes, a local file path, or chunks) to ``path`` atomically.
 
-    ``mode=None`` keeps the mode of the file being replaced (0644 for a new
-    one). Without ``overwrite`` an existing target is an error, checked again
-    at the final hard link so a file created meanwhile is not clobbered. With
+    ``mode=None`` keeps the permission bits of the file being replaced, less
+    setuid, setgid and sticky (:func:`existing_mode`; 0644 for a new one).
+    Without ``overwrite`` an existing target is an error, checked again at the
+    final hard link so a file created meanwhile is not clobbered. With
     ``expect``, the write is refused when the target's size or mtime changed
     since (a read-modify-write lost to another writer). A dropped connection
     raises :class:`WriteInterrupted`, never the retryable StaleConnection:

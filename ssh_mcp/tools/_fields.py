@@ -58,7 +58,9 @@ FileMode = Annotated[
         pattern=r"^0?[0-7]{3,4}$",
         description='Octal mode, e.g. "0644"; default: the replaced file\'s.',
         json_schema_extra=field_details(
-            "0644 for a new file. setuid and setgid bits are refused.", listed=False
+            "0644 for a new file. setuid and setgid bits are refused, and a replaced file's "
+            "are not kept.",
+            listed=False,
         ),
     ),
 ]

@@ -3,7 +3,8 @@
 Every write goes through :meth:`Remote.write_atomic <ssh_mcp.core.remote.Remote>`: a hidden
 temp file next to the target, fsynced, given its mode, then renamed into
 place, so the target is always the old file or the new one. Without ``mode``
-the existing mode is kept (0644 for a new file). Edits and patches read the
+the existing permission bits are kept, never setuid, setgid or sticky: the new
+inode is the login's (0644 for a new file; DECISIONS.md 86). Edits and patches read the
 file whole, up to ``EDIT_FACTOR`` times SSH_INLINE_MAX_BYTES (8 MiB by default),
 change it in memory, and are refused when the file changed in between.
 """
