@@ -1,20 +1,29 @@
-"""Where a download's time goes: reading alone, asyncssh's get, ssh-mcp's, and what ours adds.
+"""Where a transfer's time goes: moving the bytes alone, asyncssh's own copy, ours, and what
+ours adds on top.
 
     uv run python bench/transfer_phases.py [--mb 20] [--reps 11]
 
 Over one pooled connection to the throwaway OpenSSH sshd (the same settings as
-``transfer.py``), interleaved, medians:
+``transfer.py``), interleaved, medians. Downloads:
 
 * ``read only``: ``read_blocks`` (ours; the same window ``download_atomic`` uses), bytes
   dropped: what the loop, asyncssh and sshd cost with nothing written;
 * ``asyncssh get``: asyncssh's own copy, which writes each block on the loop;
 * ``download_atomic``: ours, SHA-256 and the local writes in a worker thread, fsync and
-  rename (the tool's path, without MCP);
+  rename (the tool's path, without MCP).
 
-and, apart, on this machine: SHA-256 CPU per MB (hashlib), and writing plus fsyncing a
-file of the same size. With two cores, the client's loop and sshd each keep one busy, so
-whatever ours adds to the bytes (hash, write, fsync) is wall time: this splits the gap
-between ``download_atomic`` and ``get`` into those parts (issue 14, DECISIONS.md 77).
+Uploads:
+
+* ``send only``: ``send_blocks`` (ours; the same pipeline ``write_atomic`` uses) from the
+  local file, no hash, no remote fsync, no rename;
+* ``asyncssh put``: asyncssh's own copy;
+* ``write_atomic``: ours, with the hash, the remote fsync and the rename.
+
+And, apart, on this machine: SHA-256 CPU per MB (hashlib), writing plus fsyncing a local
+file of the same size, and the remote fsync of a file just sent (sftp-server's
+``fsync@openssh.com``). With two cores, the client's loop and sshd each keep one busy, so
+whatever ours adds to the bytes (hash, write, fsync) is wall time: this splits the gap to
+``get`` and ``put`` into those parts (issue 14, DECISIONS.md 77).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
@@ -36,8 +45,16 @@ from transfer import MB, make_file
 from ssh_mcp.core.app import build_app
 from ssh_mcp.demo.sandbox import start_sandbox
 from ssh_mcp.ssh._fastpath import read_blocks
+from ssh_mcp.ssh._staging import send_blocks
 from ssh_mcp.ssh.pooled import PooledConnection
-from ssh_mcp.ssh.transfer import MAX_REQUESTS, block_size, download_atomic
+from ssh_mcp.ssh.transfer import MAX_REQUESTS, block_size, download_atomic, write_atomic
+
+CHUNK = 4 * 1024 * 1024
+DOWNLOADS = ("read only", "asyncssh get", "download_atomic")
+
+
+async def _nothing(chunk: bytes) -> None:
+    return None
 
 
 def local_costs(size: int, tmp: Path) -> tuple[float, float]:
@@ -76,6 +93,9 @@ async def run(size_mb: int, reps: int) -> None:
                 remote = Path(sandbox.remote_data_dir) / "phases.bin"
                 make_file(remote, size)
                 out = tmp / "out.bin"
+                local = tmp / "local.bin"
+                make_file(local, size)
+                landed = str(Path(sandbox.remote_data_dir) / "landed.bin")
 
                 def over_pool(
                     fn: Callable[[asyncssh.SFTPClient], Awaitable[None]],
@@ -103,8 +123,41 @@ async def run(size_mb: int, reps: int) -> None:
                         sftp, str(remote), str(out), overwrite=True, max_bytes=2 * size
                     )
 
-                cases = {"read only": over_pool(read_only), "asyncssh get": over_pool(get),
-                         "download_atomic": over_pool(ours)}  # fmt: skip
+                async def local_chunks() -> AsyncIterator[bytes]:
+                    with local.open("rb") as src:
+                        while chunk := src.read(CHUNK):
+                            yield chunk
+
+                async def send_only(sftp: asyncssh.SFTPClient) -> None:
+                    async with sftp.open(landed, "wb", block_size=0) as f:
+                        await send_blocks(f, local_chunks(), block_size(sftp), _nothing)
+
+                async def put(sftp: asyncssh.SFTPClient) -> None:
+                    bs = block_size(sftp)
+                    await sftp.put(str(local), landed, block_size=bs, max_requests=MAX_REQUESTS)
+
+                async def ours_up(sftp: asyncssh.SFTPClient) -> None:
+                    await write_atomic(
+                        sftp, landed, str(local), mode=None, overwrite=True, max_bytes=2 * size
+                    )
+
+                fsyncs: list[float] = []
+
+                async def remote_fsync(sftp: asyncssh.SFTPClient) -> None:
+                    await send_only(sftp)
+                    async with sftp.open(landed, "r+b", block_size=0) as f:
+                        started = time.perf_counter()
+                        await f.fsync()
+                        fsyncs.append(time.perf_counter() - started)
+
+                cases = {
+                    "read only": over_pool(read_only),
+                    "asyncssh get": over_pool(get),
+                    "download_atomic": over_pool(ours),
+                    "send only": over_pool(send_only),
+                    "asyncssh put": over_pool(put),
+                    "write_atomic": over_pool(ours_up),
+                }
                 times: dict[str, list[float]] = {name: [] for name in cases}
                 for case in cases.values():
                     await case()  # warm: connection, SFTP session, page cache
@@ -114,6 +167,8 @@ async def run(size_mb: int, reps: int) -> None:
                         await case()
                         times[name].append(time.perf_counter() - started)
                 hashing, writing = local_costs(size, tmp)
+                for _ in range(3):
+                    await over_pool(remote_fsync)()
             finally:
                 await app.aclose()
         finally:
@@ -121,15 +176,21 @@ async def run(size_mb: int, reps: int) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     med = {name: statistics.median(t) for name, t in times.items()}
-    get_s = med["asyncssh get"]
-    rows = [[name, f"{s * 1000:.1f} ms", f"{size / MB / s:.0f} MB/s", f"{get_s / s:.2f}x"]
-            for name, s in med.items()]  # fmt: skip
+    rows = []
+    for name, s in med.items():
+        base = med["asyncssh get" if name in DOWNLOADS else "asyncssh put"]
+        rows.append([name, f"{s * 1000:.1f} ms", f"{size / MB / s:.0f} MB/s", f"{base / s:.2f}x"])
     print(f"{size_mb} MB, {reps} interleaved rounds, medians; load {os.getloadavg()[0]:.2f}\n")
-    print_table(["case", "time", "rate", "vs get"], rows)
-    gap = med["download_atomic"] - get_s
-    print(f"\ndownload_atomic - get: {gap * 1000:.1f} ms. Apart, on this machine: SHA-256 of "
-          f"{size_mb} MB {hashing * 1000:.1f} CPU-ms; writing and fsyncing {size_mb} MB "
-          f"{writing * 1000:.1f} ms.")  # fmt: skip
+    print_table(["case", "time", "rate", "vs get / put"], rows)
+    down = med["download_atomic"] - med["asyncssh get"]
+    up = med["write_atomic"] - med["asyncssh put"]
+    remote_sync = statistics.median(fsyncs)
+    print(
+        f"\ndownload_atomic - get: {down * 1000:.1f} ms; write_atomic - put: {up * 1000:.1f} ms."
+        f"\nApart, on this machine: SHA-256 of {size_mb} MB {hashing * 1000:.1f} CPU-ms; "
+        f"writing and fsyncing {size_mb} MB locally {writing * 1000:.1f} ms; the remote "
+        f"fsync of {size_mb} MB just sent {remote_sync * 1000:.1f} ms."
+    )
 
 
 def main() -> int:

@@ -227,12 +227,6 @@ class Pty:
                 matched = True
                 break
             if self.ended:
-                # sshd sends the exit status after the stream's end, then closes: wait for
-                # that close, within the read's own deadline (and EXIT_WAIT), so an ended
-                # read carries its exit code; a later read has it if this one cannot wait.
-                wait = min(EXIT_WAIT, max(deadline - time.monotonic(), EXIT_MIN_WAIT))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self.closed), wait)
                 break
             now = time.monotonic()
             if now >= deadline:
@@ -248,6 +242,13 @@ class Pty:
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), wait)
+        if self.ended and not self.closed.done():
+            # sshd sends the exit status after the stream's end, then closes: wait for
+            # that close, within the read's own deadline (and EXIT_WAIT), so an ended
+            # read carries its exit code; a later read has it if this one cannot wait.
+            wait = min(EXIT_WAIT, max(deadline - time.monotonic(), EXIT_MIN_WAIT))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.closed), wait)
         data, dropped = bytes(self._pending), self._dropped
         self._pending.clear()
         self._dropped = 0
