@@ -50,6 +50,12 @@ def temp_name(path: str) -> str:
     return posixpath.join(parent, f".{name}.ssh-mcp-{secrets.token_hex(6)}")
 
 
+def plain_mode(permissions: int) -> int:
+    """``permissions``' rwx bits, never setuid, setgid or sticky: what any file ssh-mcp
+    writes gets, since it is a new inode owned by the login (DECISIONS.md 86)."""
+    return statmod.S_IMODE(permissions) & 0o777
+
+
 async def existing_mode(sftp: asyncssh.SFTPClient, path: str) -> int | None:
     """The mode a replacement of ``path`` keeps, or None when it does not exist.
 
@@ -66,7 +72,7 @@ async def existing_mode(sftp: asyncssh.SFTPClient, path: str) -> int | None:
         raise sftp_error(exc, "stat") from None
     if attrs.permissions is not None and statmod.S_ISDIR(attrs.permissions):
         raise RemoteError(f"{path} is a directory; give a file path")
-    return statmod.S_IMODE(attrs.permissions or DEFAULT_MODE) & 0o777
+    return plain_mode(attrs.permissions or DEFAULT_MODE)
 
 
 async def remove_quietly(sftp: asyncssh.SFTPClient, path: str) -> bool:

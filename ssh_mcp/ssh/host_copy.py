@@ -38,6 +38,7 @@ from ssh_mcp.ssh._staging import (
     disk_full,
     disk_full_error,
     dropped_errors,
+    plain_mode,
     private_attrs,
     remove_quietly,
     temp_name,
@@ -86,7 +87,7 @@ async def _kept_mode(sftp: asyncssh.SFTPClient, dst: str, old: asyncssh.SFTPAttr
         attrs = await _stat(sftp, dst)  # a link's own mode is 0777, not the file's
     if attrs is None or not statmod.S_ISREG(attrs.permissions or 0):
         return None
-    return statmod.S_IMODE(attrs.permissions or 0) & 0o777
+    return plain_mode(attrs.permissions or 0)
 
 
 def _leftover(exc: Exception, tmp: str) -> Exception:
@@ -167,10 +168,8 @@ async def copy_file(
         raise RemoteError(f"{dst} is a directory; give the full path of the copy")
     # As cp: a replaced file's own bits, else the source's; never setuid, setgid, sticky.
     kept = None if old is None else await _kept_mode(sftp, dst, old)
-    if kept is not None:
-        mode = kept
-    else:
-        mode = DEFAULT_MODE if src_mode is None else statmod.S_IMODE(src_mode) & 0o777
+    new = DEFAULT_MODE if src_mode is None else plain_mode(src_mode)
+    mode = new if kept is None else kept
     on_host = bool(sftp.supports_remote_copy)
     tmp, landing = temp_name(dst), False
     try:

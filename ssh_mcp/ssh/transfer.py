@@ -49,6 +49,7 @@ from ssh_mcp.ssh._staging import (
     dropped_errors,
     existing_mode,
     land,
+    plain_mode,
     private_attrs,
     send_blocks,
     staged,
@@ -122,7 +123,7 @@ async def regular_file(sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> 
         raise CapExceeded(
             f"{path} is {size} bytes, over SSH_TRANSFER_MAX_BYTES ({max_bytes}); nothing written"
         )
-    return size, statmod.S_IMODE(attrs.permissions or DEFAULT_MODE) & 0o777
+    return size, plain_mode(attrs.permissions or DEFAULT_MODE)
 
 
 async def _chunks_of(data: bytes) -> AsyncGenerator[bytes]:
